@@ -1,0 +1,137 @@
+/**
+ * The one interface every model implements. A model is fitted on a frozen `TrainSet`, then scores
+ * batches of users into a caller-owned Float32Array (row-major, one row of `nItems` scores per
+ * user). Batch is the real path; a single user is a batch of one. Users unknown to the model
+ * (index -1) are scored from their history alone (fold-in), so the same call serves held-out users,
+ * sessions and new users.
+ */
+import type { Csr } from '../data/csr.js';
+import type { ItemCategories } from '../data/dataset.js';
+import type { z } from 'zod';
+import type { Rng } from '../math/rng.js';
+
+export interface TrainSet {
+  readonly nUsers: number;
+  readonly nItems: number;
+  /** user x item, the training positives. */
+  readonly userItems: Csr;
+  /** item x user, the transpose. */
+  readonly itemUsers: Csr;
+  /** Training positives per item. */
+  readonly itemPopularity: Int32Array;
+  /** Items with at least one training positive, ascending: the only items ever recommended. */
+  readonly candidates: Int32Array;
+  /** Rank of each item's original ID (the tie rule of PROTOCOL.md). */
+  readonly itemRanks: Int32Array;
+  /** Item categories when the data has them (models may use them, e.g. for persona labels). */
+  readonly categories: ItemCategories | null;
+}
+
+/** Users to score with their histories: row b is user `users[b]` (-1 = not a training user). */
+export interface UserBatch {
+  readonly users: Int32Array;
+  readonly indptr: Int32Array;
+  readonly items: Int32Array;
+}
+
+export interface ProgressEvent {
+  readonly stage: string;
+  readonly done: number;
+  readonly total: number;
+  /** Optional training loss of the finished step. */
+  readonly loss?: number;
+}
+
+export interface FitContext {
+  /** The model's random stream (derive sub-streams from it; never Math.random). */
+  readonly rng: Rng;
+  /** Worker threads the model may use; results must not depend on it. */
+  readonly threads: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (event: ProgressEvent) => void;
+}
+
+export type ParamValue = number | string | boolean;
+export type ModelParams = Readonly<Record<string, ParamValue>>;
+
+/** A fitted model's learned state: config plus named typed arrays. */
+export interface ModelArtifact {
+  readonly kind: string;
+  readonly version: number;
+  readonly config: ModelParams;
+  readonly arrays: Readonly<Record<string, Float32Array | Int32Array>>;
+}
+
+export interface Recommender {
+  readonly name: string;
+  readonly params: ModelParams;
+  fit(train: TrainSet, ctx: FitContext): Promise<void>;
+  /** Writes users x nItems scores into `out` (length >= batch.users.length * nItems). */
+  scoreBatch(batch: UserBatch, out: Float32Array): void;
+  toArtifact(): ModelArtifact;
+}
+
+/** Models that hold a vector per user and can fold a new history in without refitting. */
+export interface FoldIn {
+  /** The user vector(s) for a history (item indices), items fixed. */
+  foldIn(items: Int32Array): Float32Array;
+}
+
+export function isFoldIn(m: Recommender): m is Recommender & FoldIn {
+  return typeof (m as Partial<FoldIn>).foldIn === 'function';
+}
+
+/** A batch of one user with the given history. */
+export function singleUserBatch(user: number, history: Int32Array): UserBatch {
+  return { users: Int32Array.of(user), indptr: Int32Array.of(0, history.length), items: history };
+}
+
+/** The batch of training users `users` with their training rows as histories. */
+export function trainUserBatch(train: TrainSet, users: Int32Array): UserBatch {
+  const indptr = new Int32Array(users.length + 1);
+  for (let b = 0; b < users.length; b++) {
+    const u = users[b]!;
+    indptr[b + 1] = indptr[b]! + (train.userItems.indptr[u + 1]! - train.userItems.indptr[u]!);
+  }
+  const items = new Int32Array(indptr[users.length]!);
+  for (let b = 0; b < users.length; b++) {
+    const u = users[b]!;
+    items.set(train.userItems.indices.subarray(train.userItems.indptr[u]!, train.userItems.indptr[u + 1]!), indptr[b]!);
+  }
+  return { users, indptr, items };
+}
+
+/**
+ * The shared loop of iterative models: runs `epochs` steps, reports progress, honours the abort
+ * signal between epochs, and stops with a clear error when the loss becomes NaN.
+ */
+export async function runEpochs(
+  ctx: FitContext,
+  stage: string,
+  epochs: number,
+  epoch: (index: number) => number | undefined | Promise<number | undefined>,
+): Promise<void> {
+  for (let e = 0; e < epochs; e++) {
+    if (ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error(`${stage}: fit aborted`);
+    const loss = await epoch(e);
+    if (loss !== undefined && !Number.isFinite(loss)) {
+      const { ModelFitError } = await import('../errors.js');
+      throw new ModelFitError(`${stage}: loss became ${loss} at epoch ${e + 1}; lower the learning rate or raise regularisation`);
+    }
+    ctx.onProgress?.(loss === undefined ? { stage, done: e + 1, total: epochs } : { stage, done: e + 1, total: epochs, loss });
+  }
+}
+
+/**
+ * A model's entry in the catalogue: its config schema (the single source of the config type and of
+ * its validation errors), a constructor, an artifact loader and the small grid `--tune` searches on
+ * the validation split (each entry merged over the defaults).
+ */
+export interface ModelSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly schema: z.ZodType<ModelParams>;
+  create(params: ModelParams): Recommender;
+  fromArtifact(artifact: ModelArtifact): Recommender;
+  readonly tuningGrid: readonly ModelParams[];
+}
