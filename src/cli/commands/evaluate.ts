@@ -1,0 +1,107 @@
+/** `personae evaluate`: the PROTOCOL.md command-line contract. */
+import { Command, Option } from 'commander';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { ConfigError } from '../../errors.js';
+import { runExperiment } from '../../eval/experiment.js';
+import { htmlReport } from '../../eval/report/html.js';
+import { markdownTables, splitSummary } from '../../eval/report/markdown.js';
+import { buildResultsJson, perUserCsv, type EvaluationJson } from '../../eval/results.js';
+import { defaultThreads } from '../../math/pool.js';
+import { saveArtifact } from '../../models/artifact.js';
+import type { ModelParams, ParamValue } from '../../models/model.js';
+import { modelNames } from '../../models/registry.js';
+import { parseReranker, RERANK_HELP } from '../../rank/index.js';
+import { createProgress } from '../progress.js';
+import { addDataOptions, describeSplit, loadLog, parseInteger, parseKs, splitFor, type DataFlags } from '../shared.js';
+
+interface EvaluateFlags extends DataFlags {
+  models: string;
+  rerank: string;
+  k: number[];
+  tune?: boolean;
+  out?: string;
+  report?: string;
+  perUser?: string;
+  param: string[];
+  threads: number;
+  saveModels?: string;
+  quiet?: boolean;
+}
+
+/** `--param ease.lambda=300` (repeatable) -> { ease: { lambda: 300 } }. */
+export function parseParams(values: readonly string[]): Record<string, ModelParams> {
+  const out: Record<string, Record<string, ParamValue>> = {};
+  for (const v of values) {
+    const m = /^([\w-]+)\.([\w-]+)=(.+)$/.exec(v);
+    if (!m) throw new ConfigError(`expected model.param=value (e.g. ease.lambda=300), got "${v}"`, '--param');
+    const [, model, key, raw] = m as unknown as [string, string, string, string];
+    const num = Number(raw);
+    (out[model] ??= {})[key] = raw === 'true' ? true : raw === 'false' ? false : Number.isFinite(num) ? num : raw;
+  }
+  return out;
+}
+
+export function evaluateCommand(): Command {
+  const cmd = new Command('evaluate').description('split a dataset, fit models, and report full-ranking metrics with 95% intervals');
+  addDataOptions(cmd)
+    .option('--models <list>', `comma-separated models (${modelNames().join(', ')})`, 'pop,itemknn,ease,bpr,ials')
+    .option('--rerank <spec>', `reranking stage: ${RERANK_HELP}`, 'none')
+    .option('--k <list>', 'cut-offs', parseKs, [10, 20])
+    .option('--tune', 'tune each model on the validation split (never on TEST), then refit on TRAIN')
+    .option('--out <file>', 'write the results JSON')
+    .option('--report <file>', 'write a self-contained HTML report')
+    .option('--per-user <file>', "write every test user's metric values (CSV)")
+    .option('--split <dir>', 'use a split saved by `personae split` instead of splitting --data')
+    .option('--param <model.key=value>', 'set a model parameter (repeatable); tuning keeps it fixed', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--save-models <dir>', 'save each fitted model artifact into this folder')
+    .addOption(new Option('--threads <n>', 'worker threads (results do not depend on it)').argParser(parseInteger('--threads', 1)).default(defaultThreads()))
+    .option('--quiet', 'no progress output')
+    .action(async (flags: EvaluateFlags) => {
+      await runEvaluate(flags);
+    });
+  return cmd;
+}
+
+export async function runEvaluate(flags: EvaluateFlags): Promise<EvaluationJson> {
+  const startedAt = new Date();
+  const progress = createProgress({ quiet: flags.quiet ?? false });
+  const models = flags.models.split(',').map((s) => s.trim()).filter(Boolean);
+  if (models.length === 0) throw new ConfigError('give at least one model', '--models');
+  const params = parseParams(flags.param);
+  const log = await loadLog(flags, progress);
+  const split = splitFor(log, flags);
+  progress.log(describeSplit(split));
+  const reranker = parseReranker(flags.rerank, split);
+  const experiment = await runExperiment(split, {
+    models,
+    ks: flags.k,
+    seed: flags.seed,
+    tune: flags.tune ?? false,
+    threads: flags.threads,
+    params,
+    reranker,
+    onProgress: (e) => progress.update(`${e.model} ${e.stage}`, e.done, e.total, e.detail),
+    ...(flags.saveModels
+      ? {
+          onFitted: (name, model) => {
+            mkdirSync(flags.saveModels!, { recursive: true });
+            saveArtifact(join(flags.saveModels!, `${name}.model`), model.toArtifact());
+          },
+        }
+      : {}),
+  });
+  progress.stop();
+  const json = buildResultsJson(split, experiment, { path: resolve(flags.data), ks: flags.k, seed: flags.seed, startedAt, threads: flags.threads, rerank: flags.rerank });
+  process.stdout.write(`\n${splitSummary(json)}\n\n${markdownTables(json)}\n`);
+  if (flags.out) writeOutput(flags.out, `${JSON.stringify(json, null, 2)}\n`, 'results');
+  if (flags.perUser) writeOutput(flags.perUser, perUserCsv(split, experiment), 'per-user values');
+  if (flags.report) writeOutput(flags.report, htmlReport(json), 'report');
+  return json;
+}
+
+function writeOutput(path: string, text: string, what: string): void {
+  mkdirSync(dirname(resolve(path)), { recursive: true });
+  writeFileSync(path, text);
+  process.stderr.write(`wrote ${what} to ${path}\n`);
+}

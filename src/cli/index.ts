@@ -1,0 +1,34 @@
+/** The `personae` command line. Errors of the user's making print one clear line, no stack. */
+import { Command, CommanderError } from 'commander';
+import { ConfigError, DataError, ModelFitError, NotFoundError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { evaluateCommand } from './commands/evaluate.js';
+import { splitCommand } from './commands/split.js';
+
+export function buildProgram(): Command {
+  const program = new Command('personae')
+    .description('a recommender toolkit in which every user is several personas, not one vector')
+    .version(VERSION)
+    .exitOverride();
+  program.addCommand(evaluateCommand());
+  program.addCommand(splitCommand());
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+      return;
+    }
+    if (err instanceof DataError || err instanceof ConfigError || err instanceof ModelFitError || err instanceof NotFoundError) {
+      process.stderr.write(`personae: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The JSON document of an evaluation (PROTOCOL.md "Command-line contract"). Field names are a
+ * contract read by scripts outside the project: add fields, never rename them.
+ */
+import { arch, cpus, platform } from 'node:os';
+import type { Split } from '../data/split.js';
+import type { MetricSummary, PairedComparison } from './evaluate.js';
+import type { ExperimentResult, ModelResult } from './experiment.js';
+import { VERSION } from '../version.js';
+
+export interface EvaluationJson {
+  dataset: {
+    name: string;
+    path?: string;
+    trainUsers: number;
+    candidates: number;
+    trainPositives: number;
+    testUsers: number;
+    testPositives: number;
+    testNotCandidates: number;
+    positives: number;
+    splitHash: string;
+    trainPairsSha256: string;
+    testPairsSha256: string;
+    hasCategories: boolean;
+    skippedRows: number;
+  };
+  protocol: { name: string; minRating: number; k: number[]; seed: number; rerank: string };
+  models: {
+    name: string;
+    params: ModelResult['params'];
+    fitSeconds: number;
+    evalSeconds: number;
+    tuning?: ModelResult['tuning'];
+    metrics: Record<string, MetricSummary>;
+  }[];
+  comparisons: PairedComparison[];
+  manifest: { personae: string; node: string; seed: number; startedAt: string; threads: number; platform: string; cpu: string };
+}
+
+export function buildResultsJson(
+  split: Split,
+  experiment: ExperimentResult,
+  meta: { path?: string; ks: number[]; seed: number; startedAt: Date; threads: number; rerank: string },
+): EvaluationJson {
+  return {
+    dataset: {
+      name: split.log.name,
+      ...(meta.path !== undefined ? { path: meta.path } : {}),
+      trainUsers: split.stats.trainUsers,
+      candidates: split.stats.candidates,
+      trainPositives: split.stats.trainPositives,
+      testUsers: split.stats.testUsers,
+      testPositives: split.stats.testPositives,
+      testNotCandidates: split.stats.testNotCandidates,
+      positives: split.stats.positives,
+      splitHash: split.stats.splitHash,
+      trainPairsSha256: split.stats.trainPairsSha256,
+      testPairsSha256: split.stats.testPairsSha256,
+      hasCategories: split.log.categories !== null,
+      skippedRows: split.log.skipped.count,
+    },
+    protocol: { name: split.protocol, minRating: split.minRating, k: meta.ks, seed: meta.seed, rerank: meta.rerank },
+    models: experiment.models.map((m) => ({
+      name: m.name,
+      params: m.params,
+      fitSeconds: m.fitSeconds,
+      evalSeconds: m.evalSeconds,
+      ...(m.tuning ? { tuning: m.tuning } : {}),
+      metrics: m.metrics,
+    })),
+    comparisons: experiment.comparisons,
+    manifest: {
+      personae: VERSION,
+      node: process.version,
+      seed: meta.seed,
+      startedAt: meta.startedAt.toISOString(),
+      threads: meta.threads,
+      platform: `${platform()}-${arch()}`,
+      cpu: cpus()[0]?.model ?? 'unknown',
+    },
+  };
+}
+
+/** Per-user values as CSV: one row per (model, user), one column per metric. */
+export function perUserCsv(split: Split, experiment: ExperimentResult): string {
+  const keys = Object.keys(experiment.models[0]?.perUser ?? {});
+  const lines = [['model', 'user', ...keys].join(',')];
+  for (const m of experiment.models) {
+    split.testUsers.forEach((u, idx) => {
+      const values = keys.map((k) => {
+        const v = m.perUser[k]![idx];
+        return v === null || v === undefined ? '' : String(v);
+      });
+      lines.push([m.name, csvField(split.log.users.id(u)), ...values].join(','));
+    });
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function csvField(s: string): string {
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
