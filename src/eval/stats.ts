@@ -84,9 +84,11 @@ function quantileSorted(sorted: Float64Array, prob: number): number {
   return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
 }
 
+const INV_2_32 = 1 / 4294967296;
+
 /**
  * Percentile bootstrap interval of the mean over users: `resamples` times draw n users with
- * replacement (Rng(seed).int(n)), take the mean, report the (1-level)/2 and (1+level)/2 quantiles.
+ * replacement (uniformly, from Rng(seed)), take the mean, report the (1-level)/2 and (1+level)/2 quantiles.
  */
 export function bootstrapCI(values: MetricValues, options: BootstrapOptions): BootstrapResult {
   const { resamples = 1000, seed, level = 0.95 } = options;
@@ -97,9 +99,21 @@ export function bootstrapCI(values: MetricValues, options: BootstrapOptions): Bo
   if (n === 0) return { mean: Number.NaN, ci: [Number.NaN, Number.NaN], n: 0 };
   const rng = new Rng(seed);
   const means = new Float64Array(resamples);
+  // Unbiased index in [0, n) by Lemire's multiply-and-reject: u32 * n < 2^53 is exact in a double,
+  // and it is ~2-3x faster than Rng.int (which pays a float modulo per draw); with 100k users x
+  // 1,000 resamples that is the whole cost of the bootstrap.
+  const rejectBelow = 4294967296 % n;
   for (let b = 0; b < resamples; b++) {
     let sum = 0;
-    for (let j = 0; j < n; j++) sum += x[rng.int(n)]!;
+    for (let j = 0; j < n; j++) {
+      let idx: number;
+      for (;;) {
+        const m = rng.nextU32() * n;
+        idx = Math.floor(m * INV_2_32);
+        if (m - idx * 4294967296 >= rejectBelow) break;
+      }
+      sum += x[idx]!;
+    }
     means[b] = sum / n;
   }
   means.sort();
