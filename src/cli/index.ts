@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, DataError, ModelFitError, NotFoundError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { evaluateCommand } from './commands/evaluate.js';
+import { recommendCommand } from './commands/recommend.js';
 import { splitCommand } from './commands/split.js';
 
 export function buildProgram(): Command {
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(evaluateCommand());
   program.addCommand(splitCommand());
+  program.addCommand(recommendCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }
