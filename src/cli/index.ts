@@ -5,6 +5,8 @@ import { VERSION } from '../version.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { recommendCommand } from './commands/recommend.js';
 import { splitCommand } from './commands/split.js';
+import { startCommand } from './commands/start.js';
+import { worldCommand } from './commands/world.js';
 
 export function buildProgram(): Command {
   const program = new Command('personae')
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
   program.addCommand(evaluateCommand());
   program.addCommand(splitCommand());
   program.addCommand(recommendCommand());
+  program.addCommand(worldCommand());
+  program.addCommand(startCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }
