@@ -16,8 +16,13 @@ test('IdMap is collision-free and ranks numeric ids numerically, others as strin
   for (const id of ['b', '10', 'a', '9']) s.intern(id);
   assert.equal(s.numeric, false);
   assert.deepEqual([...s.ranks()], [3, 0, 2, 1]); // "10" < "9" < "a" < "b"
+  // "17" and "017" are different IDs even though they are the same number
+  const z = new IdMap();
+  assert.deepEqual([z.intern('17'), z.intern('017'), z.intern('17'), z.intern('0')], [0, 1, 0, 2]);
+  assert.equal(z.lookup('017'), 1);
+  assert.equal(z.lookup('18'), -1);
   fc.assert(
-    fc.property(fc.array(fc.string(), { maxLength: 50 }), (ids) => {
+    fc.property(fc.array(fc.oneof(fc.string(), fc.nat(30).map(String), fc.nat(30).map((n) => `0${n}`)), { maxLength: 50 }), (ids) => {
       const map = new IdMap();
       const idx = ids.map((id) => map.intern(id));
       assert.equal(map.size, new Set(ids).size);
