@@ -81,6 +81,60 @@ export function isFoldIn(m: Recommender): m is Recommender & FoldIn {
   return typeof (m as Partial<FoldIn>).foldIn === 'function';
 }
 
+/**
+ * Models whose users are several persona vectors and whose scores come from item-conditioned
+ * attention over them (PRODUCT.md P4, P6). Rerankers use the personas as a taste space when the
+ * data has no categories; explanations and persona metrics are built on these methods.
+ */
+export interface HasPersonas {
+  /** K_u of a training user (0 for users without training history or unknown to the model). */
+  personaCount(user: number): number;
+  /** A training user's personas, personaCount(user) x dim, row-major (a copy). */
+  personaVectors(user: number): Float32Array;
+  /** a_k(user, item) over a training user's personas; sums to 1. */
+  attention(user: number, item: number): Float32Array;
+  /** Personas for a history (item indices), items fixed; K_f x dim. */
+  foldIn(items: Int32Array): Float32Array;
+  /** Attention weights of a persona set (rows of `personas`) for an item; sums to 1. */
+  attentionFor(personas: Float32Array, item: number): Float32Array;
+  /**
+   * Scores of a persona set for every item (non-candidates -Infinity); any subset of a user's rows
+   * is a valid set. `history` is the user's history when the scoring depends on it (e.g. persona
+   * shares of a mixture); with it, a user's own set scores as `scoreBatch` does.
+   */
+  scorePersonas(personas: Float32Array, out: Float32Array, history?: Int32Array): void;
+  /**
+   * Optional: how much each persona carries the item's score (sums to 1), for models whose score
+   * does not split by attention (e.g. a mixture of per-persona softmaxes, where it is the
+   * posterior responsibility). Explanations and persona metrics use `attentionFor` without it.
+   */
+  personaWeights?(personas: Float32Array, item: number, history?: Int32Array): Float32Array;
+}
+
+/** The weights explanations use: `personaWeights` when the model has it, else the attention. */
+export function personaWeightsOf(m: HasPersonas, personas: Float32Array, item: number, history?: Int32Array): Float32Array {
+  return m.personaWeights ? m.personaWeights(personas, item, history) : m.attentionFor(personas, item);
+}
+
+export function hasPersonas(m: Recommender): m is Recommender & HasPersonas {
+  const p = m as Partial<HasPersonas>;
+  return (
+    typeof p.personaCount === 'function' &&
+    typeof p.personaVectors === 'function' &&
+    typeof p.attentionFor === 'function' &&
+    typeof p.scorePersonas === 'function' &&
+    typeof p.foldIn === 'function'
+  );
+}
+
+/**
+ * The persona set that scores `user`: a training user's own personas, or the fold-in of `history`
+ * for anyone else (held-out or new users), exactly as `scoreBatch` does.
+ */
+export function personasFor(m: HasPersonas, user: number, history: Int32Array): Float32Array {
+  return user >= 0 && m.personaCount(user) > 0 ? m.personaVectors(user) : m.foldIn(history);
+}
+
 /** A batch of one user with the given history. */
 export function singleUserBatch(user: number, history: Int32Array): UserBatch {
   return { users: Int32Array.of(user), indptr: Int32Array.of(0, history.length), items: history };

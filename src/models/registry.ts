@@ -1,9 +1,14 @@
 /** The catalogue of models, by name. Each model file exports its `ModelSpec`; this file lists them. */
 import { ConfigError } from '../errors.js';
 import type { ModelArtifact, ModelSpec, Recommender } from './model.js';
+import { bprSpec } from './bpr.js';
+import { easeSpec } from './ease.js';
+import { ialsSpec } from './ials.js';
+import { itemKnnSpec } from './itemknn.js';
+import { personasSpec } from './personas.js';
 import { popSpec } from './pop.js';
 
-const ALL: readonly ModelSpec[] = [popSpec];
+const ALL: readonly ModelSpec[] = [popSpec, itemKnnSpec, easeSpec, bprSpec, ialsSpec, personasSpec];
 
 const specs = new Map<string, ModelSpec>(ALL.map((s) => [s.name, s]));
 
