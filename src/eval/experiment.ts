@@ -9,7 +9,10 @@ import { validationSplit, type Split } from '../data/split.js';
 import { Rng } from '../math/rng.js';
 import type { ModelParams, Recommender } from '../models/model.js';
 import { createModel, modelSpec } from '../models/registry.js';
+import { buildReranker, parseRerankSpec } from '../rank/index.js';
+import type { FidelityReport } from '../explain/fidelity.js';
 import { compareModels, evaluateLists, rankTestUsers, type ListReranker, type MetricSummary, type PairedComparison } from './evaluate.js';
+import { sliceEvaluation, type Slices } from './slices.js';
 
 export interface ExperimentOptions {
   models: readonly string[];
@@ -19,7 +22,8 @@ export interface ExperimentOptions {
   threads: number;
   /** Parameters per model given by the user (override defaults; skip tuning of those keys). */
   params?: Readonly<Record<string, ModelParams>>;
-  reranker?: ListReranker | null;
+  /** A --rerank spec (`none`, `calibrated:0.5`, ...), bound to each model once it is fitted. */
+  rerank?: string;
   /** Progress of long steps: the CLI draws bars, the server reports job status. */
   onProgress?: (event: ExperimentProgress) => void;
   /** Called with each model once fitted on full TRAIN (e.g. to save its artifact). */
@@ -48,6 +52,10 @@ export interface ModelResult {
   tuning?: { metric: string; trials: TuningTrial[]; seconds: number };
   metrics: Record<string, MetricSummary>;
   perUser: Record<string, (number | null)[]>;
+  /** Per-group means (activity for every model, effective personas for persona models). */
+  slices?: Slices;
+  /** Persona models: does the explaining persona carry the item (src/explain/fidelity.ts)? */
+  explanationFidelity?: FidelityReport;
 }
 
 export interface ExperimentResult {
@@ -70,10 +78,13 @@ async function fitModel(name: string, params: ModelParams, split: Split, opts: E
   return model;
 }
 
-function score(model: Recommender, split: Split, opts: ExperimentOptions, onProgress?: (done: number, total: number) => void) {
+function rank(model: Recommender, split: Split, opts: ExperimentOptions, reranker: ListReranker | null, onProgress?: (done: number, total: number) => void) {
   const k = Math.max(...opts.ks);
-  const lists = rankTestUsers(model, split, { k, reranker: opts.reranker ?? null, ...(onProgress ? { onProgress } : {}) });
-  return evaluateLists(split, lists, opts.ks, opts.seed);
+  return rankTestUsers(model, split, { k, reranker, ...(onProgress ? { onProgress } : {}) });
+}
+
+function score(model: Recommender, split: Split, opts: ExperimentOptions) {
+  return evaluateLists(split, rank(model, split, opts, null), opts.ks, opts.seed);
 }
 
 /** Tries the model's grid on the validation split; returns the best parameters and the trials. */
@@ -86,7 +97,8 @@ async function tune(name: string, given: ModelParams, validation: Split, opts: E
   for (let g = 0; g < grid.length; g++) {
     const params = { ...grid[g], ...given };
     const model = await fitModel(name, params, validation, opts, 'tune');
-    const value = score(model, validation, { ...opts, reranker: null }).metrics[metric]?.mean ?? -Infinity;
+    // tuning scores the model's own order: the reranker's trade-off is a separate choice
+    const value = score(model, validation, opts).metrics[metric]?.mean ?? -Infinity;
     trials.push({ params, metric, value });
     opts.onProgress?.({ model: name, stage: 'tune', done: g + 1, total: grid.length, detail: `${JSON.stringify(params)} ${metric}=${value.toFixed(4)}` });
     if (value > bestValue) {
@@ -100,8 +112,10 @@ async function tune(name: string, given: ModelParams, validation: Split, opts: E
 export async function runExperiment(split: Split, opts: ExperimentOptions): Promise<ExperimentResult> {
   const results: ModelResult[] = [];
   let validation: Split | null = null;
+  const rerankSpec = parseRerankSpec(opts.rerank ?? 'none');
+  // fail fast, before any fitting: unknown names, and rerankers a model cannot serve
+  for (const name of opts.models) buildReranker(rerankSpec, split, createModel(name, opts.params?.[name] ?? {}));
   for (const name of opts.models) {
-    modelSpec(name); // fail fast on an unknown name
     const given = opts.params?.[name] ?? {};
     let params: ModelParams = given;
     let tuning: ModelResult['tuning'];
@@ -117,9 +131,21 @@ export async function runExperiment(split: Split, opts: ExperimentOptions): Prom
     const fitSeconds = (performance.now() - t0) / 1000;
     opts.onFitted?.(name, model);
     const t1 = performance.now();
-    const evaluation = score(model, split, opts, (done, total) => opts.onProgress?.({ model: name, stage: 'rank', done, total }));
+    const lists = rank(model, split, opts, buildReranker(rerankSpec, split, model), (done, total) => opts.onProgress?.({ model: name, stage: 'rank', done, total }));
+    const evaluation = evaluateLists(split, lists, opts.ks, opts.seed);
+    const sliced = sliceEvaluation(model, split, lists, evaluation, opts.ks, opts.seed);
     const evalSeconds = (performance.now() - t1) / 1000;
-    results.push({ name, params: model.params, fitSeconds, evalSeconds, ...(tuning ? { tuning } : {}), ...evaluation });
+    results.push({
+      name,
+      params: model.params,
+      fitSeconds,
+      evalSeconds,
+      ...(tuning ? { tuning } : {}),
+      metrics: { ...evaluation.metrics, ...sliced.metrics },
+      perUser: { ...evaluation.perUser, ...sliced.perUser },
+      slices: sliced.slices,
+      ...(sliced.explanationFidelity ? { explanationFidelity: sliced.explanationFidelity } : {}),
+    });
   }
   const compared = opts.ks.flatMap((k) => [`ndcg@${k}`, `recall@${k}`, `ckl@${k}`, `tdd@${k}`, `minorityRecall@${k}`]);
   return { models: results, comparisons: compareModels(results, compared, opts.seed) };

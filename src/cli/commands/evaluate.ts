@@ -11,7 +11,8 @@ import { defaultThreads } from '../../math/pool.js';
 import { saveArtifact } from '../../models/artifact.js';
 import type { ModelParams, ParamValue } from '../../models/model.js';
 import { modelNames } from '../../models/registry.js';
-import { parseReranker, RERANK_HELP } from '../../rank/index.js';
+import { fidelityLine, slicesMarkdown } from '../../eval/slices.js';
+import { parseRerankSpec, RERANK_HELP } from '../../rank/index.js';
 import { createProgress } from '../progress.js';
 import { addDataOptions, describeSplit, loadLog, parseInteger, parseKs, splitFor, type DataFlags } from '../shared.js';
 
@@ -69,10 +70,10 @@ export async function runEvaluate(flags: EvaluateFlags): Promise<EvaluationJson>
   const models = flags.models.split(',').map((s) => s.trim()).filter(Boolean);
   if (models.length === 0) throw new ConfigError('give at least one model', '--models');
   const params = parseParams(flags.param);
+  parseRerankSpec(flags.rerank); // a bad --rerank fails before the data is read
   const log = await loadLog(flags, progress);
   const split = splitFor(log, flags);
   progress.log(describeSplit(split));
-  const reranker = parseReranker(flags.rerank, split);
   const experiment = await runExperiment(split, {
     models,
     ks: flags.k,
@@ -80,7 +81,7 @@ export async function runEvaluate(flags: EvaluateFlags): Promise<EvaluationJson>
     tune: flags.tune ?? false,
     threads: flags.threads,
     params,
-    reranker,
+    rerank: flags.rerank,
     onProgress: (e) => progress.update(`${e.model} ${e.stage}`, e.done, e.total, e.detail),
     ...(flags.saveModels
       ? {
@@ -93,7 +94,16 @@ export async function runEvaluate(flags: EvaluateFlags): Promise<EvaluationJson>
   });
   progress.stop();
   const json = buildResultsJson(split, experiment, { path: resolve(flags.data), ks: flags.k, seed: flags.seed, startedAt, threads: flags.threads, rerank: flags.rerank });
-  process.stdout.write(`\n${splitSummary(json)}\n\n${markdownTables(json)}\n`);
+  // extra per-model fields (PROTOCOL.md allows them): slices, explanation fidelity
+  json.models.forEach((m, i) => {
+    const r = experiment.models[i]!;
+    Object.assign(m, { ...(r.slices ? { slices: r.slices } : {}), ...(r.explanationFidelity ? { explanationFidelity: r.explanationFidelity } : {}) });
+  });
+  const kMax = Math.max(...flags.k);
+  const personaLines = experiment.models
+    .filter((r) => r.explanationFidelity)
+    .flatMap((r) => [slicesMarkdown(r.name, r.slices ?? {}, kMax), '', fidelityLine(r.name, r.explanationFidelity!), '']);
+  process.stdout.write(`\n${splitSummary(json)}\n\n${markdownTables(json)}\n${personaLines.length ? `${personaLines.join('\n')}\n` : ''}`);
   if (flags.out) writeOutput(flags.out, `${JSON.stringify(json, null, 2)}\n`, 'results');
   if (flags.perUser) writeOutput(flags.perUser, perUserCsv(split, experiment), 'per-user values');
   if (flags.report) writeOutput(flags.report, htmlReport(json), 'report');

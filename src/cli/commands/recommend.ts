@@ -3,14 +3,16 @@ import { Command } from 'commander';
 import { rowOf } from '../../data/csr.js';
 import { categoriesOf } from '../../data/dataset.js';
 import { buildTrainSet, extractPositives } from '../../data/split.js';
-import { NotFoundError } from '../../errors.js';
+import { ConfigError, NotFoundError } from '../../errors.js';
+import { explainContext, explainItem, explanationSentence, personaProfile } from '../../explain/explain.js';
 import { Rng } from '../../math/rng.js';
 import { TopKSelector } from '../../math/topk.js';
 import { defaultThreads } from '../../math/pool.js';
-import { singleUserBatch } from '../../models/model.js';
+import { hasPersonas, singleUserBatch } from '../../models/model.js';
 import { createModel, modelNames } from '../../models/registry.js';
 import { createProgress } from '../progress.js';
 import { addDataOptions, loadLog, parseInteger, type DataFlags } from '../shared.js';
+import { buildReranker, parseRerankSpec, RERANK_HELP } from '../../rank/index.js';
 import { parseParams } from './evaluate.js';
 
 interface RecommendFlags extends DataFlags {
@@ -18,6 +20,8 @@ interface RecommendFlags extends DataFlags {
   model: string;
   n: number;
   param: string[];
+  rerank: string;
+  explain?: boolean;
   quiet?: boolean;
 }
 
@@ -28,14 +32,19 @@ export function recommendCommand(): Command {
     .option('--model <name>', `model (${modelNames().join(', ')})`, 'ease')
     .option('--n <n>', 'how many items', parseInteger('--n', 1), 10)
     .option('--param <model.key=value>', 'set a model parameter (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--rerank <spec>', `reranking stage: ${RERANK_HELP}`, 'none')
+    .option('--explain', 'say which of the user\'s tastes (personas) each item serves (models with personas)')
     .option('--quiet', 'no progress output')
     .action(async (flags: RecommendFlags) => {
+      const rerankSpec = parseRerankSpec(flags.rerank);
       const progress = createProgress({ quiet: flags.quiet ?? false });
       const log = await loadLog(flags, progress);
       const user = log.users.lookup(flags.user);
       if (user < 0) throw new NotFoundError(`--user: no user "${flags.user}" in ${flags.data}`);
       const train = buildTrainSet(log, extractPositives(log, flags.minRating));
       const model = createModel(flags.model, parseParams(flags.param)[flags.model] ?? {});
+      if (flags.explain && !hasPersonas(model)) throw new ConfigError(`model "${flags.model}" has no personas to explain with; use --model personas`, '--explain');
+      buildReranker(rerankSpec, { log }, model); // fail before fitting if the reranker cannot run
       await model.fit(train, {
         rng: new Rng(flags.seed).derive('model', flags.model),
         threads: defaultThreads(),
@@ -45,15 +54,34 @@ export function recommendCommand(): Command {
       const history = rowOf(train.userItems, user);
       const scores = new Float32Array(train.nItems);
       model.scoreBatch(singleUserBatch(user, history), scores);
+      const reranker = buildReranker(rerankSpec, { log }, model);
+      const poolK = reranker ? Math.max(flags.n, reranker.poolSize(flags.n)) : flags.n;
+      const pool = new Int32Array(poolK);
+      const found = new TopKSelector(poolK).select(scores, train.candidates, train.itemRanks, history, pool);
       const out = new Int32Array(flags.n);
-      const n = new TopKSelector(flags.n).select(scores, train.candidates, train.itemRanks, history, out);
+      let n = Math.min(found, flags.n);
+      if (reranker) n = reranker.rerank({ user, history, scores, pool: pool.subarray(0, found), k: flags.n }, out);
+      else out.set(pool.subarray(0, n));
       const describe = (i: number): string => {
         const title = log.titles?.[i] ?? log.items.id(i);
         const cats = log.categories ? [...categoriesOf(log.categories, i)].map((c) => log.categories!.names[c]).join('|') : '';
         return `${title}${cats ? `  [${cats}]` : ''}`;
       };
-      process.stdout.write(`user ${flags.user}: ${history.length} positives; top ${n} by ${flags.model}\n`);
-      for (let r = 0; r < n; r++) process.stdout.write(`${String(r + 1).padStart(3)}. ${describe(out[r]!)}  (score ${scores[out[r]!]!.toFixed(4)})\n`);
+      const by = `${flags.model}${reranker ? `, reranked by ${reranker.name}` : ''}`;
+      process.stdout.write(`user ${flags.user}: ${history.length} positives; top ${n} by ${by}\n`);
+      const ctx = flags.explain ? explainContext(train, log) : null;
+      const profile = ctx && hasPersonas(model) ? personaProfile(model, { user, history }, ctx) : null;
+      if (profile && hasPersonas(model)) {
+        process.stdout.write(`tastes (personas, by share of the history):\n`);
+        for (const p of [...profile.personaInfo].sort((a, b) => b.share - a.share)) {
+          process.stdout.write(`  #${p.persona + 1} ${p.label ?? '(no categories)'}: ${Math.round(100 * p.share)}% of the history, e.g. ${p.anchorTitles.join('; ')}\n`);
+        }
+      }
+      for (let r = 0; r < n; r++) {
+        process.stdout.write(`${String(r + 1).padStart(3)}. ${describe(out[r]!)}  (score ${scores[out[r]!]!.toFixed(4)})\n`);
+        const e = ctx && profile && hasPersonas(model) ? explainItem(model, profile, out[r]!, ctx) : null;
+        if (e) process.stdout.write(`       ${explanationSentence(e)}\n`);
+      }
     });
   return cmd;
 }

@@ -1,0 +1,221 @@
+/**
+ * Explanations from personas (PRODUCT.md P6): for a recommended item, the persona that carried it
+ * (the arg-max of the item's attention, or of the model's `personaWeights` when it has them), all
+ * the weights, the user's own history items that
+ * stand for that persona (anchors) and the categories it stands for (label). Works for any model
+ * with personas (`HasPersonas`), for training users and for any history (folded in).
+ *
+ * Definitions (docs/reranking.md, "Explanations"):
+ * - a history item belongs to the persona with its largest attention; a persona's share is the
+ *   fraction of the history that belongs to it;
+ * - anchors of persona k: its own history items with the largest p_k . v_i (the persona's score of
+ *   the item without the item bias, from `scorePersonas`), so they are what that persona likes
+ *   most, not merely what is popular; a persona that owns no history item is anchored by the
+ *   history items with the largest attention to it;
+ * - label: among the categories of the persona's items (p(g|i) = 1/|G(i)|, averaged) that hold at
+ *   least 10% of that mass, those that are also distinctive against the population's mix b:
+ *   score_g = s_g ln(s_g / b_g); the top category, and the runner-up if it scores at least half as
+ *   much. Plain shares would label almost every MovieLens persona "Drama"; lift without the 10%
+ *   floor labels them with rare categories ("Documentary", "IMAX").
+ */
+import { rowOf, type Csr } from '../data/csr.js';
+import type { ItemCategories, InteractionLog } from '../data/dataset.js';
+import { tasteDistribution } from '../eval/metrics.js';
+import { personasFor, personaWeightsOf, type HasPersonas, type TrainSet } from '../models/model.js';
+import { argmax, personaAssignment, personaSetSize, personaShares } from '../rank/tastes.js';
+
+export { explanationFidelity, type FidelityReport } from './fidelity.js';
+
+export interface ExplainContext {
+  /** Items in the model's index space (the length of a score row). */
+  readonly nItems: number;
+  /** Item categories for labels (null: no labels). */
+  readonly categories: ItemCategories | null;
+  /** Display names of items (titles); falls back to `itemName`, then the index. */
+  readonly titles?: readonly (string | undefined)[] | null;
+  readonly itemName?: (item: number) => string;
+  /** Training rows, to look up the history of a user given by index. */
+  readonly userItems?: Csr;
+  /** The population's taste mix labels are contrasted with (default: the user's whole history). */
+  readonly baseline?: Float64Array | null;
+  /** Anchors per persona (default 3). */
+  readonly anchors?: number;
+}
+
+/** A context from a training set and its log: titles, original ids, and the population mix. */
+export function explainContext(train: TrainSet, log: InteractionLog, anchors = 3): ExplainContext {
+  const cats = log.categories;
+  let baseline: Float64Array | null = null;
+  if (cats) {
+    baseline = new Float64Array(cats.names.length);
+    tasteDistribution(train.userItems.indices, cats, baseline);
+  }
+  return { nItems: train.nItems, categories: cats, titles: log.titles, itemName: (i) => log.items.id(i), userItems: train.userItems, baseline, anchors };
+}
+
+/** Whom to explain: a training user's index, a history (folded in), or both. */
+export type Subject = number | Int32Array | { readonly user: number; readonly history: Int32Array };
+
+export interface PersonaInfo {
+  persona: number;
+  /** Share of the history whose arg-max persona this is. */
+  share: number;
+  /** History items belonging to it. */
+  size: number;
+  anchors: number[];
+  anchorTitles: string[];
+  /** e.g. "Sci-Fi / Thriller"; null without categories. */
+  label: string | null;
+}
+
+export interface PersonaProfile {
+  readonly user: number;
+  readonly history: Int32Array;
+  /** The persona set (rows of length dim). */
+  readonly personas: Float32Array;
+  readonly k: number;
+  readonly personaInfo: PersonaInfo[];
+}
+
+export interface ItemExplanation {
+  item: number;
+  title: string;
+  /** The persona with the largest attention for the item. */
+  persona: number;
+  /** Its attention weight. */
+  weight: number;
+  /** All attention weights (sum to 1). */
+  weights: number[];
+  anchors: number[];
+  anchorTitles: string[];
+  label: string | null;
+  /** The persona's share of the history. */
+  share: number;
+}
+
+export function itemTitle(ctx: ExplainContext, item: number): string {
+  return ctx.titles?.[item] ?? ctx.itemName?.(item) ?? String(item);
+}
+
+function resolve(subject: Subject, ctx: ExplainContext): { user: number; history: Int32Array } {
+  if (subject instanceof Int32Array) return { user: -1, history: subject };
+  if (typeof subject === 'number') {
+    if (!ctx.userItems) throw new RangeError('explain: a user index needs ctx.userItems to find the history');
+    return { user: subject, history: rowOf(ctx.userItems, subject) };
+  }
+  return subject;
+}
+
+/** A label category must carry at least this share of the persona's category mass (rare categories have huge lifts). */
+export const LABEL_MIN_SHARE = 0.1;
+
+/** Category label of a set of items against a baseline mix (see the file comment). */
+export function labelOf(items: Int32Array, cats: ItemCategories, baseline: Float64Array): string | null {
+  const n = cats.names.length;
+  const s = new Float64Array(n);
+  if (items.length === 0 || tasteDistribution(items, cats, s) === 0) return null;
+  const scored: { g: number; score: number }[] = [];
+  for (let g = 0; g < n; g++) {
+    if (!(s[g]! >= LABEL_MIN_SHARE) || cats.names[g] === '(none)' || cats.names[g] === '(no genres listed)') continue;
+    const b = baseline[g]! > 0 ? baseline[g]! : 1e-6;
+    scored.push({ g, score: s[g]! * Math.log(s[g]! / b) });
+  }
+  if (scored.length === 0) return null;
+  scored.sort((a, b) => b.score - a.score || s[b.g]! - s[a.g]! || a.g - b.g);
+  // nothing distinctive (e.g. the persona is the whole history): fall back to plain shares
+  if (!(scored[0]!.score > 0)) scored.sort((a, b) => s[b.g]! - s[a.g]! || a.g - b.g);
+  const top = [scored[0]!];
+  const second = scored[1];
+  if (second && scored[0]!.score > 0 && second.score >= 0.5 * scored[0]!.score) top.push(second);
+  return top.map((x) => cats.names[x.g]!).join(' / ');
+}
+
+/** The user's personas with their shares, anchors and labels; computed once per user. */
+export function personaProfile(model: HasPersonas, subject: Subject, ctx: ExplainContext): PersonaProfile {
+  const { user, history } = resolve(subject, ctx);
+  const personas = personasFor(model, user, history);
+  const k = history.length > 0 ? personaSetSize(model, personas, history[0]!) : 0;
+  const assignment = personaAssignment(model, personas, history, history);
+  const shares = personaShares(assignment, k);
+  const nAnchors = ctx.anchors ?? 3;
+  const d = k > 0 ? personas.length / k : 0;
+  const cats = ctx.categories;
+  let base = ctx.baseline ?? null;
+  if (cats && !base) {
+    base = new Float64Array(cats.names.length);
+    tasteDistribution(history, cats, base);
+  }
+  let biasScores: Float32Array | null = null;
+  let ownScores: Float32Array | null = null;
+  const personaInfo: PersonaInfo[] = [];
+  for (let q = 0; q < k; q++) {
+    const members = Int32Array.from(history.filter((_, r) => assignment[r] === q));
+    let ranked: number[];
+    if (members.length > 0) {
+      // p_q . v_i = score with persona q alone minus the bias (the score with no persona)
+      if (!biasScores || !ownScores) {
+        biasScores = new Float32Array(ctx.nItems);
+        model.scorePersonas(new Float32Array(0), biasScores);
+        ownScores = new Float32Array(ctx.nItems);
+      }
+      model.scorePersonas(personas.subarray(q * d, (q + 1) * d), ownScores);
+      const own = ownScores;
+      const bias = biasScores;
+      // non-candidate items score -Infinity; they sort last
+      const key = (i: number): number => {
+        const v = own[i]! - bias[i]!;
+        return Number.isFinite(v) ? v : -Infinity;
+      };
+      ranked = Array.from(members).sort((a, b) => key(b) - key(a) || a - b);
+    } else {
+      const att = Array.from(history, (i) => personaWeightsOf(model, personas, i, history)[q]!);
+      ranked = Array.from(history.keys())
+        .sort((a, b) => att[b]! - att[a]! || a - b)
+        .map((r) => history[r]!);
+    }
+    const anchors = ranked.slice(0, nAnchors);
+    const label = cats && base ? labelOf(members.length > 0 ? members : Int32Array.from(anchors), cats, base) : null;
+    personaInfo.push({ persona: q, share: shares[q]!, size: members.length, anchors, anchorTitles: anchors.map((i) => itemTitle(ctx, i)), label });
+  }
+  return { user, history, personas, k, personaInfo };
+}
+
+function isProfile(x: unknown): x is PersonaProfile {
+  return typeof x === 'object' && x !== null && 'personaInfo' in x;
+}
+
+/**
+ * Why `item` is recommended to the subject: the persona that carried it and what it stands for.
+ * Returns null when the subject has no personas (no usable history).
+ */
+export function explainItem(model: HasPersonas, subject: Subject | PersonaProfile, item: number, ctx: ExplainContext): ItemExplanation | null {
+  const profile = isProfile(subject) ? subject : personaProfile(model, subject, ctx);
+  if (profile.k === 0) return null;
+  const weights = Array.from(personaWeightsOf(model, profile.personas, item, profile.history));
+  const persona = argmax(weights);
+  const info = profile.personaInfo[persona]!;
+  return {
+    item,
+    title: itemTitle(ctx, item),
+    persona,
+    weight: weights[persona]!,
+    weights,
+    anchors: info.anchors,
+    anchorTitles: info.anchorTitles,
+    label: info.label,
+    share: info.share,
+  };
+}
+
+/** Per persona of the subject: share of the history, anchors, label. */
+export function personaSummary(model: HasPersonas, subject: Subject, ctx: ExplainContext): PersonaInfo[] {
+  return personaProfile(model, subject, ctx).personaInfo;
+}
+
+/** "because of your Sci-Fi / Thriller taste (62%), like Alien and The Matrix" (62% = the persona's weight for the item). */
+export function explanationSentence(e: ItemExplanation): string {
+  const taste = e.label ? `your ${e.label} taste` : `your taste #${e.persona + 1}`;
+  const titles = e.anchorTitles.slice(0, 2);
+  const like = titles.length === 0 ? '' : `, like ${titles.length === 1 ? titles[0] : `${titles.slice(0, -1).join(', ')} and ${titles[titles.length - 1]}`}`;
+  return `because of ${taste} (${Math.round(100 * e.weight)}%)${like}`;
+}

@@ -1,0 +1,164 @@
+/**
+ * Taste spaces for reranking: what "a user's taste mix" and "an item's tastes" mean.
+ *
+ * - `categories`: p(g|u) is PROTOCOL.md's category distribution of the history (mean of
+ *   p(g|i) = 1/|G(i)|); an item has every category it carries, each with weight 1/|G(i)|.
+ * - `personas` (the persona-based variant of PROTOCOL.md): an item's taste is the user's persona
+ *   with the largest attention for it (or the model's `personaWeights`; one taste, weight 1); p(k|u) is the share of the history
+ *   items whose arg-max persona is k. Hard assignment keeps the rerankers, the persona metrics and
+ *   the explanations on one definition.
+ */
+import type { ItemCategories } from '../data/dataset.js';
+import { tasteDistribution } from '../eval/metrics.js';
+import { personasFor, personaWeightsOf, type HasPersonas } from '../models/model.js';
+
+export type TasteSpaceName = 'categories' | 'personas';
+
+/** One user's taste mix and the tastes of a list of items (usually the reranker's pool). */
+export interface UserTastes {
+  /** Number of tastes (categories, or the user's personas). */
+  readonly n: number;
+  /** p(g|u), summing to 1, or all 0 when the history carries no taste mass. */
+  readonly p: Float64Array;
+  /** Item j of the list has tastes idx[ptr[j]..ptr[j+1]), each with weight 1 / (ptr[j+1] - ptr[j]). */
+  readonly ptr: Int32Array;
+  readonly idx: Int32Array;
+}
+
+export interface TasteSpace {
+  readonly name: TasteSpaceName;
+  /** The tastes of `user` (history `history`) and of `items`. */
+  forUser(user: number, history: Int32Array, items: Int32Array): UserTastes;
+}
+
+export function categoryTasteSpace(cats: ItemCategories): TasteSpace {
+  return {
+    name: 'categories',
+    forUser(_user, history, items) {
+      const n = cats.names.length;
+      const p = new Float64Array(n);
+      tasteDistribution(history, cats, p);
+      const ptr = new Int32Array(items.length + 1);
+      for (let j = 0; j < items.length; j++) {
+        const i = items[j]!;
+        const len = i >= 0 && i + 1 < cats.ptr.length ? cats.ptr[i + 1]! - cats.ptr[i]! : 0;
+        ptr[j + 1] = ptr[j]! + len;
+      }
+      const idx = new Int32Array(ptr[items.length]!);
+      for (let j = 0; j < items.length; j++) {
+        const i = items[j]!;
+        if (ptr[j + 1]! > ptr[j]!) idx.set(cats.idx.subarray(cats.ptr[i]!, cats.ptr[i + 1]!), ptr[j]!);
+      }
+      return { n, p, ptr, idx };
+    },
+  };
+}
+
+/** Index of the largest weight (the first on ties); -1 for an empty array. */
+export function argmax(w: ArrayLike<number>): number {
+  let best = -1;
+  for (let q = 0; q < w.length; q++) if (best < 0 || w[q]! > w[best]!) best = q;
+  return best;
+}
+
+/** Number of personas in a persona set (rows), read off the attention of any item. */
+export function personaSetSize(model: HasPersonas, personas: Float32Array, anyItem: number): number {
+  return personas.length === 0 ? 0 : model.attentionFor(personas, anyItem).length;
+}
+
+/**
+ * The arg-max persona of each item for a persona set (-1 when the set is empty), by the weights
+ * explanations use (`personaWeightsOf`); `history` is the user's, for models that need it.
+ */
+export function personaAssignment(model: HasPersonas, personas: Float32Array, items: Int32Array, history?: Int32Array): Int32Array {
+  const out = new Int32Array(items.length).fill(-1);
+  if (personas.length === 0) return out;
+  for (let j = 0; j < items.length; j++) out[j] = argmax(personaWeightsOf(model, personas, items[j]!, history));
+  return out;
+}
+
+/** Share of `assignment` entries per persona (k personas); all 0 when empty. */
+export function personaShares(assignment: Int32Array, k: number): Float64Array {
+  const shares = new Float64Array(k);
+  let n = 0;
+  for (const q of assignment) {
+    if (q < 0 || q >= k) continue;
+    shares[q]!++;
+    n++;
+  }
+  if (n > 0) for (let q = 0; q < k; q++) shares[q] /= n;
+  return shares;
+}
+
+/** exp(entropy) of a share vector: the number of equally used personas it is worth. */
+export function effectiveCount(shares: ArrayLike<number>): number {
+  let h = 0;
+  for (let q = 0; q < shares.length; q++) {
+    const s = shares[q]!;
+    if (s > 0) h -= s * Math.log(s);
+  }
+  return Math.exp(h);
+}
+
+export function personaTasteSpace(model: HasPersonas): TasteSpace {
+  return {
+    name: 'personas',
+    forUser(user, history, items) {
+      const personas = personasFor(model, user, history);
+      const n = history.length > 0 ? personaSetSize(model, personas, history[0]!) : 0;
+      const p = personaShares(personaAssignment(model, personas, history, history), n);
+      const assign = personaAssignment(model, personas, items, history);
+      const ptr = new Int32Array(items.length + 1);
+      for (let j = 0; j < items.length; j++) ptr[j + 1] = ptr[j]! + (assign[j]! >= 0 ? 1 : 0);
+      const idx = new Int32Array(ptr[items.length]!);
+      for (let j = 0; j < items.length; j++) if (assign[j]! >= 0) idx[ptr[j]!] = assign[j]!;
+      return { n, p, ptr, idx };
+    },
+  };
+}
+
+/** Binary search in an ascending Int32Array. */
+export function containsSorted(sorted: Int32Array, x: number): boolean {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = sorted[mid]!;
+    if (v === x) return true;
+    if (v < x) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+/** The pool without history items (the pool from rankTestUsers never has any; callers may differ). */
+export function poolWithoutHistory(pool: Int32Array, history: Int32Array): Int32Array {
+  let clean = true;
+  for (const i of pool) if (containsSorted(history, i)) clean = false;
+  if (clean) return pool;
+  return pool.filter((i) => !containsSorted(history, i));
+}
+
+/**
+ * Relevance of the pool items on one scale for every model: min-max normalised scores over the
+ * pool, r = (s - min) / (max - min) in [0, 1] (the best pool item 1, the worst 0). Raw scores
+ * are on unrelated scales (EASE regressions, softmax logits, kNN sums), so a trade-off weight
+ * such as lambda would otherwise mean something different per model. Non-finite scores get 0;
+ * a pool whose scores are all equal gets 1 everywhere.
+ */
+export function normalisedRelevance(scores: ArrayLike<number>, pool: Int32Array): Float64Array {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const i of pool) {
+    const s = scores[i]!;
+    if (!Number.isFinite(s)) continue;
+    if (s < lo) lo = s;
+    if (s > hi) hi = s;
+  }
+  const r = new Float64Array(pool.length);
+  for (let j = 0; j < pool.length; j++) {
+    const s = scores[pool[j]!]!;
+    r[j] = !Number.isFinite(s) ? 0 : hi > lo ? (s - lo) / (hi - lo) : 1;
+  }
+  return r;
+}
