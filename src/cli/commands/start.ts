@@ -16,7 +16,7 @@ import { DEFAULT_WORLD, worldToLog } from '../../synth/world.js';
 import { createProgress } from '../progress.js';
 import { parseInteger } from '../shared.js';
 
-export const DEFAULT_START_MODELS = 'pop,itemknn,ease,bpr,ials';
+export const DEFAULT_START_MODELS = 'pop,itemknn,ease,bpr,ials,personas';
 
 interface StartFlags {
   outDir: string;
