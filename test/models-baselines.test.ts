@@ -156,6 +156,31 @@ test('itemknn: k = 1 keeps the single best neighbour, ties go to the lower index
   assert.ok(t.similarity(2, 0) > 0 && t.similarity(2, 1) === 0);
 });
 
+test('itemknn: the candidate\'s neighbourhood decides by default; history neighbourhoods on request', async () => {
+  const train = trainSet(4, 4, KNN_PAIRS);
+  // k = 1: item 0 keeps {1}, item 1 keeps {0} (2/3 > 2/sqrt 6? no: sim(1,2) = 0.816 > sim(1,0) = 0.667), item 2 keeps {1}, item 3 keeps {0}
+  const target = new ItemKnn({ k: 1 });
+  await target.fit(train, ctx());
+  const history = new ItemKnn({ k: 1, neighbourhood: 'history' });
+  await history.fit(train, ctx());
+  const s12 = 2 / Math.sqrt(6);
+  // a history {2}: target scoring gives item 1 sim(1,2) (2 is 1's neighbour) and nothing to items 0 and 3
+  const t = scoresOf(target, singleUserBatch(-1, Int32Array.of(2)), 4);
+  assert.ok(Math.abs(t[1]! - s12) < 1e-6 && t[0] === 0 && t[3] === 0);
+  // history scoring spreads 2 to its own single neighbour (1) as well, but a history {3} reaches item 0
+  // only there, since item 0 does not keep 3 among its k = 1 neighbours
+  const h = scoresOf(history, singleUserBatch(-1, Int32Array.of(3)), 4);
+  const t3 = scoresOf(target, singleUserBatch(-1, Int32Array.of(3)), 4);
+  assert.ok(Math.abs(h[0]! - 1 / Math.sqrt(3)) < 1e-6);
+  assert.equal(t3[0], 0);
+  // a saved artifact scores the same after reload, and a version-1 artifact keeps its history scoring
+  const again = ItemKnn.fromArtifact(decodeArtifact(encodeArtifact(target.toArtifact())));
+  assert.deepEqual(scoresOf(again, singleUserBatch(-1, Int32Array.of(2)), 4), t);
+  const { neighbourhood: _n, ...oldConfig } = history.toArtifact().config as Record<string, unknown>;
+  const v1 = ItemKnn.fromArtifact({ ...history.toArtifact(), version: 1, config: oldConfig as Record<string, number> });
+  assert.deepEqual(scoresOf(v1, singleUserBatch(-1, Int32Array.of(3)), 4), h);
+});
+
 test('itemknn: the kept neighbours are the brute-force top k by (sim desc, item asc)', () => {
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 1e6 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 3 }), (seed, k, shrink) => {
@@ -396,7 +421,7 @@ test('ials and itemknn: progress is reported and an aborted signal stops the fit
 });
 
 test('configs: defaults, validation errors and tuning grids', () => {
-  assert.deepEqual(new ItemKnn().params, { k: 100, shrink: 0 });
+  assert.deepEqual(new ItemKnn().params, { k: 100, shrink: 0, neighbourhood: 'target' });
   assert.equal(new Bpr().params.factors, 64);
   assert.equal(new Ials().params.factors, 64);
   for (const spec of [itemKnnSpec, bprSpec, ialsSpec]) {

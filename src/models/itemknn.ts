@@ -2,8 +2,13 @@
  * `itemknn`: item-based k-nearest neighbours on binary data. sim(i, j) = c_ij / (sqrt(n_i n_j) +
  * shrink), with c_ij the number of users who liked both and n_i the item's popularity (cosine when
  * shrink = 0). Each item keeps its `k` most similar items (ties: lower item index first); the kept
- * neighbours form a sparse item x item matrix W (CSR, Float32 values, row j = j's neighbours) and
- * score(u, i) = sum over history items j of W[j, i].
+ * neighbours form a sparse item x item matrix W (CSR, Float32 values, row i = i's neighbours).
+ * With `neighbourhood: 'target'` (the default) the candidate's own neighbourhood decides:
+ * score(u, i) = sum of sim(i, j) over the history items j among i's k neighbours, the usual
+ * item-kNN of Sarwar et al. (2001) and of the reproducibility study of Ferrari Dacrema et al.
+ * (2019). With 'history' each history item j spreads to its own k neighbours instead:
+ * score(u, i) = sum over j of W[j, i]. On ml-latest-small's validation split 'target' is better
+ * for every k and shrink we tried (e.g. k = 100, shrink 50: ndcg@20 0.136 vs 0.121).
  *
  * The build never materialises an item x item dense matrix: each item row accumulates co-occurrence
  * counts through itemUsers -> userItems into a dense scratch row, then selects its top k. Rows are
@@ -21,6 +26,8 @@ export const ItemKnnConfig = z
     k: z.number().int().min(1).default(100),
     /** Added to the cosine denominator: damps similarities supported by few co-occurrences. */
     shrink: z.number().min(0).default(0),
+    /** Whose k neighbours count: the candidate's ('target') or each history item's ('history'). */
+    neighbourhood: z.enum(['target', 'history']).default('target'),
   })
   .strict();
 export type ItemKnnConfig = z.infer<typeof ItemKnnConfig>;
@@ -171,6 +178,10 @@ export class ItemKnn implements Recommender {
   private wPtr: Int32Array = new Int32Array(1);
   private wIdx: Int32Array = new Int32Array(0);
   private wVal: Float32Array = new Float32Array(0);
+  /** The matrix scoring walks: row j lists the items i whose score j feeds (W or its transpose). */
+  private sPtr: Int32Array = new Int32Array(1);
+  private sIdx: Int32Array = new Int32Array(0);
+  private sVal: Float32Array = new Float32Array(0);
 
   constructor(params: Partial<ItemKnnConfig> = {}) {
     this.params = ItemKnnConfig.parse(params);
@@ -227,6 +238,37 @@ export class ItemKnn implements Recommender {
     this.wPtr = ptr;
     this.wIdx = idx;
     this.wVal = val;
+    this.buildScoring();
+  }
+
+  private buildScoring(): void {
+    if (this.params.neighbourhood === 'history') {
+      this.sPtr = this.wPtr;
+      this.sIdx = this.wIdx;
+      this.sVal = this.wVal;
+      return;
+    }
+    // transpose W: row j of S holds (i, sim(i, j)) for every i that kept j; rows stay sorted by i
+    const n = this.nItems;
+    const ptr = this.wPtr;
+    const idx = this.wIdx;
+    const val = this.wVal;
+    const sPtr = new Int32Array(n + 1);
+    for (let p = 0; p < idx.length; p++) sPtr[idx[p]! + 1]!++;
+    for (let j = 0; j < n; j++) sPtr[j + 1]! += sPtr[j]!;
+    const next = sPtr.slice(0, n);
+    const sIdx = new Int32Array(idx.length);
+    const sVal = new Float32Array(idx.length);
+    for (let i = 0; i < n; i++) {
+      for (let p = ptr[i]!; p < ptr[i + 1]!; p++) {
+        const q = next[idx[p]!]!++;
+        sIdx[q] = i;
+        sVal[q] = val[p]!;
+      }
+    }
+    this.sPtr = sPtr;
+    this.sIdx = sIdx;
+    this.sVal = sVal;
   }
 
   /** sim(j, i) as kept in W (0 when i is not among j's k neighbours). */
@@ -237,9 +279,9 @@ export class ItemKnn implements Recommender {
 
   scoreBatch(batch: UserBatch, out: Float32Array): void {
     const n = this.nItems;
-    const ptr = this.wPtr;
-    const idx = this.wIdx;
-    const val = this.wVal;
+    const ptr = this.sPtr;
+    const idx = this.sIdx;
+    const val = this.sVal;
     for (let b = 0; b < batch.users.length; b++) {
       const base = b * n;
       out.fill(0, base, base + n);
@@ -254,18 +296,20 @@ export class ItemKnn implements Recommender {
   toArtifact(): ModelArtifact {
     return {
       kind: 'itemknn',
-      version: 1,
+      version: 2,
       config: { ...this.params },
       arrays: { indptr: this.wPtr, indices: this.wIdx, values: this.wVal },
     };
   }
 
   static fromArtifact(a: ModelArtifact): ItemKnn {
-    const m = new ItemKnn(a.config as Partial<ItemKnnConfig>);
+    // version 1 artifacts predate `neighbourhood` and scored through the history's neighbours
+    const m = new ItemKnn({ ...(a.version === 1 ? { neighbourhood: 'history' as const } : {}), ...(a.config as Partial<ItemKnnConfig>) });
     m.wPtr = a.arrays.indptr as Int32Array;
     m.wIdx = a.arrays.indices as Int32Array;
     m.wVal = a.arrays.values as Float32Array;
     m.nItems = m.wPtr.length - 1;
+    m.buildScoring();
     return m;
   }
 }
@@ -303,14 +347,5 @@ export const itemKnnSpec: ModelSpec = {
   schema: ItemKnnConfig,
   create: (params) => new ItemKnn(params as Partial<ItemKnnConfig>),
   fromArtifact: (a) => ItemKnn.fromArtifact(a),
-  tuningGrid: [
-    { k: 20 },
-    { k: 50 },
-    { k: 100 },
-    { k: 200 },
-    { k: 400 },
-    { k: 50, shrink: 10 },
-    { k: 100, shrink: 10 },
-    { k: 200, shrink: 10 },
-  ],
+  tuningGrid: [20, 50, 100, 200, 400].flatMap((k) => [10, 50].map((shrink) => ({ k, shrink }))),
 };
