@@ -10,7 +10,7 @@ import { buildResultsJson, perUserCsv, type EvaluationJson } from '../../eval/re
 import { defaultThreads } from '../../math/pool.js';
 import { saveArtifact } from '../../models/artifact.js';
 import type { ModelParams, ParamValue } from '../../models/model.js';
-import { modelNames } from '../../models/registry.js';
+import { createModel, modelNames } from '../../models/registry.js';
 import { fidelityLine, slicesMarkdown } from '../../eval/slices.js';
 import { parseRerankSpec, RERANK_HELP } from '../../rank/index.js';
 import { createProgress } from '../progress.js';
@@ -70,7 +70,12 @@ export async function runEvaluate(flags: EvaluateFlags): Promise<EvaluationJson>
   const models = flags.models.split(',').map((s) => s.trim()).filter(Boolean);
   if (models.length === 0) throw new ConfigError('give at least one model', '--models');
   const params = parseParams(flags.param);
-  parseRerankSpec(flags.rerank); // a bad --rerank fails before the data is read
+  // bad --param and --rerank values fail before the data is read
+  for (const [name, given] of Object.entries(params)) {
+    if (!models.includes(name)) throw new ConfigError(`a parameter for "${name}", which is not in --models (${models.join(',')})`, '--param');
+    createModel(name, given);
+  }
+  parseRerankSpec(flags.rerank);
   const log = await loadLog(flags, progress);
   const split = splitFor(log, flags);
   progress.log(describeSplit(split));
