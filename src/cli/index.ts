@@ -4,6 +4,7 @@ import { ConfigError, DataError, ModelFitError, NotFoundError } from '../errors.
 import { VERSION } from '../version.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { recommendCommand } from './commands/recommend.js';
+import { serveCommand } from './commands/serve.js';
 import { splitCommand } from './commands/split.js';
 import { startCommand } from './commands/start.js';
 import { worldCommand } from './commands/world.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   program.addCommand(recommendCommand());
   program.addCommand(worldCommand());
   program.addCommand(startCommand());
+  program.addCommand(serveCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }

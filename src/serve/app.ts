@@ -1,0 +1,385 @@
+/**
+ * The HTTP routes (fastify). Inputs are parsed with the zod schemas of schemas.ts (errors name the
+ * field), API keys are checked by scope (read < write < admin), and every error leaves as
+ * `{error: {status, code, message}}` without a stack trace.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { ConfigError, DataError, ModelFitError, NotFoundError } from '../errors.js';
+import { modelNames } from '../models/registry.js';
+import { VERSION } from '../version.js';
+import { registerDashboard } from './dashboard/index.js';
+import { Engine } from './engine.js';
+import type { FeedbackPolicy, LiveData } from './live.js';
+import { Metrics } from './metrics.js';
+import {
+  ApiKeyBody,
+  FeedbackBody,
+  IdParams,
+  ItemsBody,
+  ListQuery,
+  openApiDocument,
+  PersonaParams,
+  PersonaPatch,
+  RecommendQuery,
+  SessionBody,
+  SimilarQuery,
+  TasteMixQuery,
+  TrainBody,
+  UsersBody,
+} from './schemas.js';
+import type { FeedbackRecord, KeyScope, Store } from './store.js';
+import { Jobs, trainFromStore } from './training.js';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ServiceState {
+  store: Store;
+  live: LiveData;
+  engine: Engine | null;
+  ready: boolean;
+  /** Why the service is not ready (e.g. "training"), for /readyz. */
+  status: string;
+  jobs: Jobs;
+  metrics: Metrics;
+  /** No API key configured: writes and admin routes are open (a warning is printed at start). */
+  open: boolean;
+  readNeedsKey: boolean;
+  policy: FeedbackPolicy;
+  train: { model: string; params: Record<string, number | string | boolean>; seed: number; threads: number; modelsDir: string };
+}
+
+type Scope = KeyScope | 'none';
+const RANK: Record<KeyScope, number> = { read: 0, write: 1, admin: 2 };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: Scope;
+  }
+}
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+/** Parses `data` with `schema`; a failure is a 400 naming each bad field. */
+function parse<S extends z.ZodType>(schema: S, data: unknown, where: string): z.output<S> {
+  const r = schema.safeParse(data);
+  if (r.success) return r.data;
+  const msgs = r.error.issues.slice(0, 5).map((i) => {
+    if (i.code === 'unrecognized_keys') {
+      const base = i.path.length > 0 ? `${where}.${i.path.join('.')}` : where;
+      return `${base}: unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+    }
+    const path = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+    return `${where}${path}: ${i.message}`;
+  });
+  throw new HttpError(400, 'invalid_input', msgs.join('; '));
+}
+
+const modelOf = (s: ServiceState): Engine => {
+  if (!s.engine) throw new HttpError(503, 'not_ready', `no model is loaded yet (${s.status})`);
+  return s.engine;
+};
+
+function parseJsonl(text: string): unknown[] {
+  const out: unknown[] = [];
+  const lines = text.split('\n');
+  for (let l = 0; l < lines.length; l++) {
+    const line = lines[l]!.trim();
+    if (line === '') continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch (err) {
+      throw new HttpError(400, 'malformed_jsonl', `line ${l + 1}: ${err instanceof Error ? err.message : 'not JSON'}`);
+    }
+  }
+  return out;
+}
+
+function toMillis(ts: string | number | undefined, now: number): number {
+  if (ts === undefined) return now;
+  if (typeof ts === 'number') return Math.round(ts * 1000);
+  return Date.parse(ts);
+}
+
+export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {}): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: opts.bodyLimit ?? 8 * 1024 * 1024, return503OnClosing: true });
+  const keyCache = new Map<string, KeyScope>();
+
+  app.addContentTypeParser(['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines'], { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonl(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (req) => {
+    const need: Scope = req.routeOptions.config.auth ?? 'none';
+    if (need === 'none' || s.open || (need === 'read' && !s.readNeedsKey)) return;
+    const auth = req.headers.authorization;
+    const given = typeof auth === 'string' && /^bearer /i.test(auth) ? auth.slice(7).trim() : req.headers['x-api-key'];
+    const key = Array.isArray(given) ? given[0] : given;
+    if (!key) throw new HttpError(401, 'unauthorized', 'missing API key: send "Authorization: Bearer <key>" or "x-api-key: <key>"');
+    const h = hashKey(key);
+    let scope = keyCache.get(h) ?? null;
+    if (!scope) {
+      scope = await s.store.findApiKey(h);
+      if (scope) keyCache.set(h, scope);
+    }
+    if (!scope) throw new HttpError(403, 'forbidden', 'the API key is not valid');
+    if (need !== 'read' && RANK[scope] < RANK[need]) throw new HttpError(403, 'forbidden', `this route needs a key with scope "${need}"; the key has "${scope}"`);
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    s.metrics.observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: { status: 404, code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  });
+
+  app.setErrorHandler((err: unknown, _req, reply) => {
+    let status = 500;
+    let code = 'internal';
+    let message = 'internal error';
+    const e = err as { statusCode?: number; code?: string; message?: string };
+    if (err instanceof HttpError) {
+      status = err.status;
+      code = err.code;
+      message = err.message;
+    } else if (err instanceof NotFoundError) {
+      status = 404;
+      code = 'not_found';
+      message = err.message;
+    } else if (err instanceof ConfigError || err instanceof DataError) {
+      status = 400;
+      code = 'invalid_input';
+      message = err.message;
+    } else if (err instanceof ModelFitError) {
+      status = 422;
+      code = 'fit_failed';
+      message = err.message;
+    } else if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      status = 413;
+      code = 'body_too_large';
+      message = 'request body is larger than the limit';
+    } else if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      status = 415;
+      code = 'unsupported_media_type';
+      message = 'send application/json (or application/x-ndjson for bulk JSONL)';
+    } else if (e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+      status = 400;
+      code = 'invalid_input';
+      message = 'body: the JSON body is empty';
+    } else if (err instanceof SyntaxError || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      status = 400;
+      code = 'malformed_json';
+      message = `body: malformed JSON (${e.message ?? 'parse error'})`;
+    } else if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      status = e.statusCode;
+      code = e.code ?? 'bad_request';
+      message = e.message ?? 'bad request';
+    } else {
+      process.stderr.write(`personae serve: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    }
+    void reply.code(status).send({ error: { status, code, message } });
+  });
+
+  const json = (reply: FastifyReply, text: string): FastifyReply => reply.type('application/json; charset=utf-8').send(text);
+
+  // ---- health, metrics, docs
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_req, reply) => (s.ready ? { ready: true, model: s.engine?.info ?? null } : reply.code(503).send({ ready: false, status: s.status })));
+  app.get('/metrics', async (_req, reply) => {
+    reply.type('text/plain; version=0.0.4; charset=utf-8');
+    return s.metrics.render({
+      modelVersion: s.engine?.info.version ?? 0,
+      modelName: s.engine?.info.name ?? '',
+      items: s.live.items.size,
+      users: s.live.users.size,
+      feedback: s.live.feedbackCount,
+      ready: s.ready,
+    });
+  });
+  const openapi = JSON.stringify(openApiDocument(VERSION));
+  app.get('/openapi.json', async (_req, reply) => json(reply, openapi));
+
+  // ---- items
+  app.post('/v1/items', { config: { auth: 'write' } }, async (req) => {
+    const body = parse(ItemsBody, req.body, 'body');
+    const items = (Array.isArray(body) ? body : body.items).map((it) => ({ id: it.id, title: it.title ?? it.id, categories: it.categories ?? [] }));
+    await s.store.upsertItems(items);
+    s.live.upsertItems(items);
+    return { upserted: items.length };
+  });
+  app.get('/v1/items/:id', { config: { auth: 'read' } }, async (req) => {
+    const { id } = parse(IdParams, req.params, 'path');
+    const it = s.live.items.get(id);
+    if (!it) throw new NotFoundError(`item "${id}" does not exist`);
+    return it;
+  });
+  app.delete('/v1/items/:id', { config: { auth: 'write' } }, async (req) => {
+    const { id } = parse(IdParams, req.params, 'path');
+    if (!(await s.store.deleteItem(id))) throw new NotFoundError(`item "${id}" does not exist`);
+    s.live.deleteItem(id);
+    return { deleted: id };
+  });
+  app.get('/v1/items/:id/similar', { config: { auth: 'read' } }, async (req) => {
+    const { id } = parse(IdParams, req.params, 'path');
+    const q = parse(SimilarQuery, req.query, 'query');
+    if (!s.live.items.has(id)) throw new NotFoundError(`item "${id}" does not exist`);
+    return modelOf(s).similar(id, q.n, q.offset);
+  });
+
+  // ---- users
+  app.post('/v1/users', { config: { auth: 'write' } }, async (req) => {
+    const body = parse(UsersBody, req.body, 'body');
+    const users = (Array.isArray(body) ? body : body.users).map((u) => ({ id: u.id, attributes: u.attributes ?? {} }));
+    await s.store.upsertUsers(users);
+    return { upserted: users.length };
+  });
+  app.get('/v1/users', { config: { auth: 'read' } }, async (req) => {
+    const q = parse(ListQuery, req.query, 'query');
+    return s.store.listUsers(q.limit, q.offset);
+  });
+  app.get('/v1/users/:id', { config: { auth: 'read' } }, async (req) => {
+    const { id } = parse(IdParams, req.params, 'path');
+    const u = await s.store.getUser(id);
+    if (!u) throw new NotFoundError(`user "${id}" does not exist`);
+    return { ...u, interactions: s.live.users.get(id)?.seen.size ?? 0 };
+  });
+  app.delete('/v1/users/:id', { config: { auth: 'write' } }, async (req) => {
+    const { id } = parse(IdParams, req.params, 'path');
+    if (!(await s.store.deleteUser(id))) throw new NotFoundError(`user "${id}" does not exist`);
+    s.live.deleteUser(id);
+    return { deleted: id };
+  });
+
+  // ---- feedback
+  app.post('/v1/feedback', { config: { auth: 'write' } }, async (req) => {
+    const body = parse(FeedbackBody, req.body, 'body');
+    const now = Date.now();
+    const events: FeedbackRecord[] = body.feedback.map((f, r) => {
+      const rule = s.policy[f.type];
+      if (!rule) throw new HttpError(400, 'invalid_input', `body.feedback[${r}].type: unknown type "${f.type}"; known types: ${Object.keys(s.policy).join(', ')}`);
+      if (!s.live.items.has(f.item)) throw new NotFoundError(`body.feedback[${r}].item: unknown item "${f.item}" (create it with POST /v1/items first)`);
+      return { user: f.user, item: f.item, type: f.type, value: f.value ?? 1, ts: toMillis(f.timestamp, now) };
+    });
+    const seqs = await s.store.addFeedback(events);
+    s.live.applyFeedback(events.map((e, r) => ({ ...e, seq: seqs[r]! })));
+    s.metrics.inc('feedback', events.length);
+    return { accepted: events.length, seqs };
+  });
+  app.get('/v1/users/:id/feedback', { config: { auth: 'read' } }, async (req) => {
+    const { id } = parse(IdParams, req.params, 'path');
+    const rows = await s.store.feedbackOf(id);
+    if (rows.length === 0 && !(await s.store.getUser(id))) throw new NotFoundError(`user "${id}" does not exist`);
+    return {
+      user: id,
+      feedback: rows.map((f) => {
+        const it = s.live.items.get(f.item);
+        return { item: f.item, title: it?.title ?? f.item, categories: it?.categories ?? [], type: f.type, value: f.value, ts: new Date(f.ts).toISOString() };
+      }),
+    };
+  });
+
+  // ---- recommendations and personas
+  app.get('/v1/users/:id/recommendations', { config: { auth: 'read' } }, async (req, reply) => {
+    const { id } = parse(IdParams, req.params, 'path');
+    const q = parse(RecommendQuery, req.query, 'query');
+    Engine.checkRerank(q.rerank);
+    const engine = modelOf(s);
+    if (s.live.users.has(id)) await s.live.overrides(s.store, id);
+    const exclude = q.exclude ? q.exclude.split(',').filter((x) => x !== '') : [];
+    return json(reply, engine.recommendJson(id, { n: q.n, offset: q.offset, category: q.category, exclude, rerank: q.rerank, explain: q.explain }));
+  });
+  app.get('/v1/users/:id/personas', { config: { auth: 'read' } }, async (req) => {
+    const { id } = parse(IdParams, req.params, 'path');
+    const engine = modelOf(s);
+    if (s.live.users.has(id)) await s.live.overrides(s.store, id);
+    return engine.personasOf(id);
+  });
+  app.patch('/v1/users/:id/personas/:index', { config: { auth: 'write' } }, async (req) => {
+    const { id, index } = parse(PersonaParams, req.params, 'path');
+    const patch = parse(PersonaPatch, req.body ?? {}, 'body');
+    const engine = modelOf(s);
+    if (!s.live.users.has(id)) throw new NotFoundError(`user "${id}" has no feedback, so no personas`);
+    const current = await s.live.overrides(s.store, id);
+    const k = engine.personaCount(id);
+    if (index >= k) throw new NotFoundError(`user "${id}" has ${k} persona${k === 1 ? '' : 's'}; there is no persona ${index}`);
+    const prev = current.get(index) ?? { muted: false, boost: 1 };
+    const next = { user: id, persona: index, muted: patch.muted ?? prev.muted, boost: patch.boost ?? prev.boost };
+    await s.store.setOverride(next);
+    s.live.setOverride(next);
+    return engine.personasOf(id);
+  });
+  app.get('/v1/users/:id/taste-mix', { config: { auth: 'read' } }, async (req) => {
+    const { id } = parse(IdParams, req.params, 'path');
+    const q = parse(TasteMixQuery, req.query, 'query');
+    Engine.checkRerank(q.rerank);
+    const engine = modelOf(s);
+    if (s.live.users.has(id)) await s.live.overrides(s.store, id);
+    return engine.tasteMix(id, q.n, q.rerank);
+  });
+  app.post('/v1/sessions/recommend', { config: { auth: 'read' } }, async (req) => {
+    const body = parse(SessionBody, req.body, 'body');
+    Engine.checkRerank(body.rerank);
+    return modelOf(s).session(body.items, body.n, body.rerank, body.explain);
+  });
+
+  // ---- models, jobs, evaluation, keys
+  app.get('/v1/models', { config: { auth: 'read' } }, async () => {
+    const e = s.engine;
+    if (!e) return { active: null };
+    const r = e.loaded.record;
+    return { active: { name: r.name, version: r.version, trainedAt: r.trainedAt, params: r.params } };
+  });
+  app.get('/v1/evaluation', { config: { auth: 'read' } }, async (_req, reply) => {
+    const text = s.engine?.loaded.record.evaluation;
+    if (!text) throw new NotFoundError('the served model has no evaluation');
+    return json(reply, text);
+  });
+  app.post('/v1/models/train', { config: { auth: 'admin' } }, async (req, reply) => {
+    const body = parse(TrainBody, req.body ?? {}, 'body');
+    const model = body.model ?? s.train.model;
+    if (!modelNames().includes(model)) throw new HttpError(400, 'invalid_input', `body.model: unknown model "${model}"; known: ${modelNames().join(', ')}`);
+    if (s.jobs.busy) throw new HttpError(409, 'busy', 'a training job is already running');
+    const params = body.params ?? (model === s.train.model ? s.train.params : {});
+    const job = s.jobs.start(async (progress) => {
+      const loaded = await trainFromStore(s.store, { ...s.train, model, params, seed: body.seed ?? s.train.seed, policy: s.policy, onProgress: progress });
+      s.engine = new Engine(loaded, s.live); // the atomic swap: requests in flight keep the old engine
+      s.ready = true;
+      s.metrics.inc('trainings');
+      return s.engine.info;
+    });
+    return reply.code(202).send(job);
+  });
+  app.get('/v1/jobs/:id', { config: { auth: 'admin' } }, async (req) => {
+    const { id } = parse(IdParams, req.params, 'path');
+    const job = s.jobs.get(id);
+    if (!job) throw new NotFoundError(`job "${id}" does not exist`);
+    return job;
+  });
+  app.post('/v1/keys', { config: { auth: 'admin' } }, async (req) => {
+    const body = parse(ApiKeyBody, req.body, 'body');
+    const key = `pk_${randomBytes(24).toString('base64url')}`;
+    await s.store.addApiKey(hashKey(key), body.scope, body.label ?? '');
+    return { key, scope: body.scope };
+  });
+
+  await registerDashboard(app);
+  return app;
+}
+
+export type { FastifyRequest };

@@ -1,0 +1,587 @@
+/**
+ * The serving engine: one loaded model plus the live data, answering recommendations, personas,
+ * similar items, sessions and taste mixes. An engine is immutable with respect to its model; a
+ * retrain builds a new engine and the service swaps the reference (requests in flight finish on
+ * the engine they started with).
+ *
+ * Per user, the engine keeps a cached state (persona set, scores, explanation profile, finished
+ * answers) keyed by the user's live version, so repeated reads cost a map look-up, and any
+ * feedback or persona setting invalidates exactly that user's state.
+ *
+ * Online fold-in: positives that arrived after the model was trained are folded into the user's
+ * personas with the model's `foldIn` (items fixed, only the user's vectors optimised). A training
+ * user keeps their trained personas and gains one more, folded in from the new positives (a "recent"
+ * persona: a new taste shows up as a new persona at once); any other user's personas are the
+ * fold-in of their whole history. Both apply on the next request, without retraining.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { ItemCategories } from '../data/dataset.js';
+import { IdMap } from '../data/ids.js';
+import { ConfigError, DataError, NotFoundError } from '../errors.js';
+import { tasteDistribution } from '../eval/metrics.js';
+import { explainItem, personaProfile, type ExplainContext, type PersonaProfile } from '../explain/explain.js';
+import { decodeArtifact } from '../models/artifact.js';
+import { hasPersonas, singleUserBatch, type HasPersonas, type ModelArtifact, type Recommender, type UserBatch } from '../models/model.js';
+import { modelFromArtifact } from '../models/registry.js';
+import { TopKSelector } from '../math/topk.js';
+import { buildReranker, parseRerankSpec } from '../rank/index.js';
+import type { LiveData } from './live.js';
+import type { Personas, Recommendations } from './schemas.js';
+import type { ModelRecord } from './store.js';
+
+/** Config key of the serving metadata inside an artifact (stripped before the model loads). */
+export const SERVE_META_KEY = '__serve';
+export const SERVE_POPULARITY_KEY = '__serve_popularity';
+
+/** What the service adds to a model artifact: the ID spaces it was trained in. */
+export interface ServeMeta {
+  items: string[];
+  users: string[];
+  feedbackSeq: number;
+}
+
+export interface LoadedModel {
+  record: ModelRecord;
+  model: Recommender;
+  meta: ServeMeta;
+  popularity: Int32Array;
+}
+
+export function withServeMeta(a: ModelArtifact, meta: ServeMeta, popularity: Int32Array): ModelArtifact {
+  return { ...a, config: { ...a.config, [SERVE_META_KEY]: JSON.stringify(meta) }, arrays: { ...a.arrays, [SERVE_POPULARITY_KEY]: popularity } };
+}
+
+/** Reads a model file, checks the file's sha256 against the record and the payload checksum, loads it. */
+export function loadModel(record: ModelRecord): LoadedModel {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(record.path);
+  } catch {
+    throw new DataError(`model v${record.version} artifact is missing`, { file: record.path });
+  }
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (sha !== record.sha256) throw new DataError(`model v${record.version}: file checksum ${sha.slice(0, 12)} does not match the recorded ${record.sha256.slice(0, 12)}`, { file: record.path });
+  const a = decodeArtifact(bytes, record.path);
+  const { [SERVE_META_KEY]: metaText, ...config } = a.config;
+  const { [SERVE_POPULARITY_KEY]: pop, ...arrays } = a.arrays;
+  if (typeof metaText !== 'string' || !(pop instanceof Int32Array)) throw new DataError('not a service model artifact (no serving metadata)', { file: record.path });
+  const model = modelFromArtifact({ ...a, config, arrays });
+  return { record, model, meta: JSON.parse(metaText) as ServeMeta, popularity: pop };
+}
+
+type PersonaRecommender = Recommender & HasPersonas;
+
+/** The user index a persona view answers for. */
+const VIEW_USER = 0;
+
+/**
+ * A model whose user 0 has the given persona set: lets the explanation and reranking code (which
+ * look personas up by user index) work on a set built online (fold-in, recent persona).
+ */
+function personaView(m: PersonaRecommender, set: Float32Array, k: number): PersonaRecommender {
+  const view: PersonaRecommender = {
+    name: m.name,
+    params: m.params,
+    fit: () => Promise.reject(new Error('a persona view cannot be fitted')),
+    scoreBatch: (b: UserBatch, out: Float32Array) => {
+      const n = out.length / Math.max(1, b.users.length);
+      for (let r = 0; r < b.users.length; r++) {
+        const hist = b.items.subarray(b.indptr[r]!, b.indptr[r + 1]!);
+        m.scorePersonas(b.users[r] === VIEW_USER ? set : m.foldIn(hist), out.subarray(r * n, (r + 1) * n), hist);
+      }
+    },
+    toArtifact: () => m.toArtifact(),
+    personaCount: (u) => (u === VIEW_USER ? k : 0),
+    personaVectors: (u) => (u === VIEW_USER ? set.slice() : new Float32Array(0)),
+    attention: (u, i) => m.attentionFor(u === VIEW_USER ? set : new Float32Array(0), i),
+    foldIn: (items) => m.foldIn(items),
+    attentionFor: (p, i) => m.attentionFor(p, i),
+    scorePersonas: (p, out, h) => m.scorePersonas(p, out, h),
+  };
+  if (m.personaWeights) {
+    const pw = m.personaWeights.bind(m);
+    view.personaWeights = (p, i, h) => pw(p, i, h);
+  }
+  return view;
+}
+
+interface MetaView {
+  version: number;
+  titles: string[];
+  catNames: string[];
+  cats: ItemCategories;
+  itemCats: string[][];
+  /** Model candidates still in the catalogue, ascending. */
+  candidates: Int32Array;
+  byCategory: Map<string, Int32Array>;
+  /** Popular-but-diverse order of the candidates (cold start). */
+  coldOrder: Int32Array;
+  coldScores: Float32Array;
+  explain: ExplainContext;
+}
+
+interface UserState {
+  key: string;
+  cold: boolean;
+  history: Int32Array;
+  /** Seen items (model indices), ascending. */
+  exclude: Int32Array;
+  view: PersonaRecommender | null;
+  k: number;
+  overrides: Map<number, { muted: boolean; boost: number }>;
+  scores: Float32Array | null;
+  profile: PersonaProfile | null;
+  answers: Map<string, string>;
+}
+
+export interface RecommendOptions {
+  n: number;
+  offset: number;
+  category?: string | undefined;
+  exclude?: readonly string[];
+  rerank: string;
+  explain: boolean;
+}
+
+const ANSWER_CACHE = 32;
+
+export class Engine {
+  readonly items: IdMap;
+  readonly users: IdMap;
+  readonly nItems: number;
+  readonly model: Recommender;
+  readonly personas: PersonaRecommender | null;
+  readonly itemRanks: Int32Array;
+  private readonly isCandidate: Uint8Array;
+  private meta: MetaView | null = null;
+  private readonly states = new Map<string, UserState>();
+  private readonly maxStates: number;
+  private readonly similarCache = new Map<number, { items: Int32Array; scores: Float32Array }>();
+
+  constructor(
+    readonly loaded: LoadedModel,
+    readonly live: LiveData,
+  ) {
+    this.model = loaded.model;
+    this.personas = hasPersonas(loaded.model) ? loaded.model : null;
+    this.items = new IdMap();
+    for (const id of loaded.meta.items) this.items.intern(id);
+    this.users = new IdMap();
+    for (const id of loaded.meta.users) this.users.intern(id);
+    this.nItems = this.items.size;
+    this.itemRanks = this.items.ranks();
+    this.isCandidate = new Uint8Array(this.nItems);
+    for (let i = 0; i < this.nItems; i++) if (loaded.popularity[i]! > 0) this.isCandidate[i] = 1;
+    // cached states hold a score row each: keep them under ~256 MB
+    this.maxStates = Math.max(64, Math.floor((256 << 20) / Math.max(1, this.nItems * 4)));
+  }
+
+  get info(): { name: string; version: number } {
+    return { name: this.loaded.record.name, version: this.loaded.record.version };
+  }
+
+  /** Item metadata in model index space; rebuilt when the catalogue changes. */
+  private view(): MetaView {
+    if (this.meta && this.meta.version === this.live.itemsVersion) return this.meta;
+    const n = this.nItems;
+    const titles: string[] = new Array<string>(n);
+    const itemCats: string[][] = new Array<string[]>(n);
+    const nameIndex = new Map<string, number>();
+    const ptr = new Int32Array(n + 1);
+    const idx: number[] = [];
+    const alive: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = this.items.id(i);
+      const rec = this.live.items.get(id);
+      titles[i] = rec?.title || id;
+      itemCats[i] = rec?.categories ?? [];
+      for (const c of itemCats[i]!) {
+        let ci = nameIndex.get(c);
+        if (ci === undefined) nameIndex.set(c, (ci = nameIndex.size));
+        idx.push(ci);
+      }
+      ptr[i + 1] = idx.length;
+      if (rec && this.isCandidate[i]) alive.push(i);
+    }
+    const cats: ItemCategories = { names: [...nameIndex.keys()], ptr, idx: Int32Array.from(idx) };
+    const candidates = Int32Array.from(alive);
+    const byCategory = new Map<string, Int32Array>();
+    for (const [name, ci] of nameIndex) byCategory.set(name, candidates.filter((i) => idx.slice(ptr[i]!, ptr[i + 1]!).includes(ci)));
+    // the population's taste mix (labels are contrasted with it): popularity-weighted categories
+    const baseline = new Float64Array(cats.names.length);
+    const weighted: number[] = [];
+    for (const i of candidates) for (let r = 0; r < Math.min(this.loaded.popularity[i]!, 1000); r++) weighted.push(i);
+    if (cats.names.length > 0) tasteDistribution(Int32Array.from(weighted), cats, baseline);
+    const { order, scores } = this.coldStart(candidates, cats);
+    this.meta = {
+      version: this.live.itemsVersion,
+      titles,
+      catNames: cats.names.slice(),
+      cats,
+      itemCats,
+      candidates,
+      byCategory,
+      coldOrder: order,
+      coldScores: scores,
+      explain: { nItems: n, categories: cats.names.length > 0 ? cats : null, titles, itemName: (i) => this.items.id(i), baseline, anchors: 3 },
+    };
+    this.states.clear();
+    return this.meta;
+  }
+
+  /**
+   * Popular but diverse: greedily, the item maximising popularity / (1 + how often its categories
+   * were already picked), over the 3,000 most popular candidates (a simple MMR-style rule after
+   * Carbonell and Goldstein's maximal marginal relevance).
+   */
+  private coldStart(candidates: Int32Array, cats: ItemCategories): { order: Int32Array; scores: Float32Array } {
+    const pop = this.loaded.popularity;
+    const byPop = Array.from(candidates).sort((a, b) => pop[b]! - pop[a]! || this.itemRanks[a]! - this.itemRanks[b]!);
+    const pool = byPop.slice(0, 3000);
+    const used = new Float64Array(cats.names.length);
+    const taken = new Uint8Array(pool.length);
+    const order: number[] = [];
+    const m = Math.min(pool.length, 1000);
+    for (let step = 0; step < m; step++) {
+      let best = -1;
+      let bestV = -Infinity;
+      for (let p = 0; p < pool.length; p++) {
+        if (taken[p]) continue;
+        const i = pool[p]!;
+        const a = cats.ptr[i]!;
+        const b = cats.ptr[i + 1]!;
+        let pen = 0;
+        for (let q = a; q < b; q++) pen += used[cats.idx[q]!]!;
+        if (b > a) pen /= b - a;
+        const v = pop[i]! / (1 + pen);
+        if (v > bestV) {
+          bestV = v;
+          best = p;
+        }
+      }
+      taken[best] = 1;
+      const i = pool[best]!;
+      order.push(i);
+      for (let q = cats.ptr[i]!; q < cats.ptr[i + 1]!; q++) used[cats.idx[q]!]! += 1;
+    }
+    for (const i of byPop.slice(3000)) order.push(i);
+    const maxPop = Math.max(1, pop[byPop[0] ?? 0] ?? 1);
+    const scores = new Float32Array(this.nItems).fill(-Infinity);
+    for (const i of candidates) scores[i] = pop[i]! / maxPop;
+    return { order: Int32Array.from(order), scores };
+  }
+
+  private state(userId: string): UserState {
+    const meta = this.view();
+    const u = this.live.users.get(userId);
+    const key = `${u?.version ?? -1}`;
+    const cached = this.states.get(userId);
+    if (cached && cached.key === key) {
+      // refresh LRU position
+      this.states.delete(userId);
+      this.states.set(userId, cached);
+      return cached;
+    }
+    const seqCut = this.loaded.meta.feedbackSeq;
+    const old: number[] = [];
+    const recent: number[] = [];
+    const seen: number[] = [];
+    if (u) {
+      for (const id of u.seen) {
+        const i = this.items.lookup(id);
+        if (i >= 0) seen.push(i);
+      }
+      for (const p of u.positives) {
+        const i = this.items.lookup(p.item);
+        if (i < 0 || !this.isCandidate[i] || !this.live.items.has(p.item)) continue;
+        (p.seq <= seqCut ? old : recent).push(i);
+      }
+    }
+    const history = Int32Array.from(new Set([...old, ...recent])).sort();
+    const exclude = Int32Array.from(new Set(seen)).sort();
+    const overrides = u?.overrides ?? new Map<number, { muted: boolean; boost: number }>();
+    let view: PersonaRecommender | null = null;
+    let k = 0;
+    const pm = this.personas;
+    if (pm && history.length > 0) {
+      const trainIdx = this.users.lookup(userId);
+      let set: Float32Array;
+      if (trainIdx >= 0 && pm.personaCount(trainIdx) > 0) {
+        set = pm.personaVectors(trainIdx);
+        const oldSet = new Set(old);
+        const fresh = Int32Array.from(new Set(recent.filter((i) => !oldSet.has(i))));
+        if (fresh.length > 0) {
+          const extra = pm.foldIn(fresh);
+          const merged = new Float32Array(set.length + extra.length);
+          merged.set(set);
+          merged.set(extra, set.length);
+          set = merged;
+        }
+      } else {
+        set = pm.foldIn(history);
+      }
+      k = set.length === 0 ? 0 : pm.attentionFor(set, history[0]!).length;
+      if (k > 0) view = personaView(pm, set, k);
+    }
+    const st: UserState = { key, cold: history.length === 0, history, exclude, view, k, overrides, scores: null, profile: null, answers: new Map() };
+    this.states.set(userId, st);
+    if (this.states.size > this.maxStates) this.states.delete(this.states.keys().next().value!);
+    void meta;
+    return st;
+  }
+
+  private scoresOf(userId: string, st: UserState): Float32Array {
+    if (st.scores) return st.scores;
+    const out = new Float32Array(this.nItems);
+    if (st.cold) {
+      out.set(this.view().coldScores);
+    } else if (st.view) {
+      const set = st.view.personaVectors(VIEW_USER);
+      const effective = [...st.overrides].some(([q, o]) => q < st.k && (o.muted || o.boost !== 1));
+      if (!effective) st.view.scorePersonas(set, out, st.history);
+      else this.scoreWithOverrides(st, set, out);
+    } else {
+      this.model.scoreBatch(singleUserBatch(this.users.lookup(userId), st.history), out);
+    }
+    st.scores = out;
+    return out;
+  }
+
+  /**
+   * With a mute or boost, the list score is log sum_k c_k softmax_i(s_k(i)) over the unmuted
+   * personas, c_k = boost_k / K: each persona's own ranking, weighted by its setting.
+   */
+  private scoreWithOverrides(st: UserState, set: Float32Array, out: Float32Array): void {
+    const view = st.view!;
+    const d = set.length / st.k;
+    const acc = new Float64Array(this.nItems);
+    const tmp = new Float32Array(this.nItems);
+    let any = false;
+    for (let q = 0; q < st.k; q++) {
+      const o = st.overrides.get(q);
+      const c = o?.muted ? 0 : (o?.boost ?? 1) / st.k;
+      if (!(c > 0)) continue;
+      any = true;
+      view.scorePersonas(set.subarray(q * d, (q + 1) * d), tmp);
+      let max = -Infinity;
+      for (let i = 0; i < tmp.length; i++) if (Number.isFinite(tmp[i]!) && tmp[i]! > max) max = tmp[i]!;
+      let sum = 0;
+      for (let i = 0; i < tmp.length; i++) if (Number.isFinite(tmp[i]!)) sum += Math.exp(tmp[i]! - max);
+      const lse = max + Math.log(sum);
+      for (let i = 0; i < tmp.length; i++) if (Number.isFinite(tmp[i]!)) acc[i]! += c * Math.exp(tmp[i]! - lse);
+    }
+    if (!any) {
+      out.set(this.view().coldScores);
+      return;
+    }
+    for (let i = 0; i < out.length; i++) out[i] = acc[i]! > 0 ? Math.log(acc[i]!) : -Infinity;
+  }
+
+  private profileOf(st: UserState): PersonaProfile | null {
+    if (!st.view) return null;
+    st.profile ??= personaProfile(st.view, { user: VIEW_USER, history: st.history }, this.view().explain);
+    return st.profile;
+  }
+
+  /** Model indices of the best `n` items after `offset`, reranked on request. */
+  private select(
+    st: UserState,
+    scores: Float32Array,
+    opts: { n: number; offset: number; category?: string | undefined; exclude?: readonly string[]; rerank: string },
+    modelForRerank: Recommender | null,
+  ): { list: Int32Array; rerank: string } {
+    const meta = this.view();
+    let candidates = meta.candidates;
+    if (opts.category !== undefined) candidates = meta.byCategory.get(opts.category) ?? new Int32Array(0);
+    let exclude = st.exclude;
+    if (opts.exclude && opts.exclude.length > 0) {
+      const extra = opts.exclude.map((id) => this.items.lookup(id)).filter((i) => i >= 0);
+      exclude = Int32Array.from(new Set([...exclude, ...extra])).sort();
+    }
+    const want = opts.offset + opts.n;
+    const spec = parseRerankSpec(opts.rerank);
+    if (st.cold && (!spec || !modelForRerank)) {
+      // popular-but-diverse order, filtered
+      const allowed = opts.category !== undefined ? new Set(candidates) : null;
+      const ex = new Set(exclude);
+      const out: number[] = [];
+      for (const i of meta.coldOrder) {
+        if (out.length >= want) break;
+        if (ex.has(i) || (allowed && !allowed.has(i))) continue;
+        out.push(i);
+      }
+      return { list: Int32Array.from(out.slice(opts.offset)), rerank: 'none' };
+    }
+    const reranker = spec ? buildReranker(spec, { log: { categories: meta.explain.categories } }, modelForRerank ?? undefined) : null;
+    const poolK = Math.max(1, reranker ? Math.max(want, reranker.poolSize(want)) : want);
+    const pool = new Int32Array(poolK);
+    const found = new TopKSelector(poolK).select(scores, candidates, this.itemRanks, exclude, pool);
+    let list: Int32Array;
+    if (reranker) {
+      const out = new Int32Array(want);
+      const m = reranker.rerank({ user: st.view ? VIEW_USER : -1, history: st.history, scores, pool: pool.subarray(0, found), k: want }, out);
+      list = out.subarray(0, m);
+    } else list = pool.subarray(0, Math.min(found, want));
+    return { list: list.slice(opts.offset), rerank: reranker ? reranker.name : 'none' };
+  }
+
+  private itemJson(i: number, score: number): { id: string; title: string; score: number; categories: string[] } {
+    const meta = this.view();
+    return { id: this.items.id(i), title: meta.titles[i]!, score: Number.isFinite(score) ? Math.round(score * 1e6) / 1e6 : 0, categories: meta.itemCats[i]! };
+  }
+
+  private explanationOf(st: UserState, item: number): NonNullable<Recommendations['items'][number]['explanation']> | undefined {
+    const profile = this.profileOf(st);
+    if (!profile || !st.view) return undefined;
+    const e = explainItem(st.view, profile, item, this.view().explain);
+    if (!e) return undefined;
+    return {
+      persona: e.persona,
+      label: e.label ?? `taste #${e.persona + 1}`,
+      weights: e.weights.map((w) => Math.round(w * 1e4) / 1e4),
+      anchors: e.anchors.map((a) => ({ id: this.items.id(a), title: this.view().titles[a]! })),
+    };
+  }
+
+  /** The JSON text of a user's recommendations (cached per user state and query). */
+  recommendJson(userId: string, opts: RecommendOptions): string {
+    const st = this.state(userId);
+    const cacheKey = `${opts.n}|${opts.offset}|${opts.category ?? ''}|${(opts.exclude ?? []).join(',')}|${opts.rerank}|${opts.explain}`;
+    const hit = st.answers.get(cacheKey);
+    if (hit !== undefined) return hit;
+    const body = this.recommendState(userId, st, opts);
+    const text = JSON.stringify(body);
+    if (st.answers.size >= ANSWER_CACHE) st.answers.delete(st.answers.keys().next().value!);
+    st.answers.set(cacheKey, text);
+    return text;
+  }
+
+  recommend(userId: string, opts: RecommendOptions): Recommendations {
+    return this.recommendState(userId, this.state(userId), opts);
+  }
+
+  private recommendState(userId: string, st: UserState, opts: RecommendOptions): Recommendations {
+    const scores = this.scoresOf(userId, st);
+    const { list, rerank } = this.select(st, scores, opts, st.view ?? (st.cold ? null : this.model));
+    const items = Array.from(list, (i) => {
+      const base = this.itemJson(i, scores[i]!);
+      const explanation = opts.explain && !st.cold ? this.explanationOf(st, i) : undefined;
+      return explanation ? { ...base, explanation } : base;
+    });
+    return { user: userId, coldStart: st.cold, hedged: false, rerank, model: this.info, items };
+  }
+
+  /** Model indices of a user's recommendations (taste mix, tests). */
+  listOf(userId: string, n: number, rerank: string): Int32Array {
+    const st = this.state(userId);
+    return this.select(st, this.scoresOf(userId, st), { n, offset: 0, rerank }, st.view ?? (st.cold ? null : this.model)).list;
+  }
+
+  personasOf(userId: string): Personas {
+    const st = this.state(userId);
+    const profile = this.profileOf(st);
+    const meta = this.view();
+    const personas = (profile?.personaInfo ?? []).map((p) => {
+      const o = st.overrides.get(p.persona);
+      return {
+        index: p.persona,
+        share: Math.round(p.share * 1e4) / 1e4,
+        label: p.label ?? `taste #${p.persona + 1}`,
+        anchors: p.anchors.map((a) => ({ id: this.items.id(a), title: meta.titles[a]! })),
+        muted: o?.muted ?? false,
+        boost: o?.boost ?? 1,
+      };
+    });
+    return { user: userId, personas };
+  }
+
+  /** Number of personas the user has now (for validating PATCH). */
+  personaCount(userId: string): number {
+    return this.state(userId).k;
+  }
+
+  tasteMix(userId: string, n: number, rerank: string): { categories: string[]; history: number[]; list: number[] } {
+    const st = this.state(userId);
+    const meta = this.view();
+    const list = this.listOf(userId, n, rerank);
+    const nc = meta.catNames.length;
+    const h = new Float64Array(nc);
+    const l = new Float64Array(nc);
+    if (nc > 0) {
+      tasteDistribution(st.history, meta.cats, h);
+      tasteDistribution(list, meta.cats, l);
+    }
+    const r = (x: number): number => Math.round(x * 1e4) / 1e4;
+    return { categories: meta.catNames, history: Array.from(h, r), list: Array.from(l, r) };
+  }
+
+  /** Items most like `itemId`: the scores of the one-item history (folded in). */
+  similar(itemId: string, n: number, offset: number): { item: string; items: { id: string; title: string; score: number; categories: string[] }[] } {
+    const i = this.items.lookup(itemId);
+    if (i < 0 || !this.live.items.has(itemId)) throw new NotFoundError(`item "${itemId}" is not in the served model`);
+    let c = this.similarCache.get(i);
+    if (!c || c.items.length < offset + n) {
+      const scores = new Float32Array(this.nItems);
+      const hist = Int32Array.of(i);
+      if (this.personas) this.personas.scorePersonas(this.personas.foldIn(hist), scores, hist);
+      else this.model.scoreBatch(singleUserBatch(-1, hist), scores);
+      const k = Math.max(100, offset + n);
+      const pool = new Int32Array(k);
+      const found = new TopKSelector(k).select(scores, this.view().candidates, this.itemRanks, hist, pool);
+      c = { items: pool.slice(0, found), scores: Float32Array.from(pool.subarray(0, found), (j) => scores[j]!) };
+      if (this.similarCache.size > 4096) this.similarCache.delete(this.similarCache.keys().next().value!);
+      this.similarCache.set(i, c);
+    }
+    const items: { id: string; title: string; score: number; categories: string[] }[] = [];
+    for (let r = offset; r < Math.min(c.items.length, offset + n); r++) items.push(this.itemJson(c.items[r]!, c.scores[r]!));
+    return { item: itemId, items };
+  }
+
+  /** Recommendations for an anonymous history (not stored). */
+  session(itemIds: readonly string[], n: number, rerank: string, explain: boolean): Recommendations {
+    const hist: number[] = [];
+    for (const [r, id] of itemIds.entries()) {
+      const i = this.items.lookup(id);
+      if (i < 0 || !this.live.items.has(id)) throw new NotFoundError(`items[${r}]: unknown item "${id}"`);
+      if (this.isCandidate[i]) hist.push(i);
+    }
+    const history = Int32Array.from(new Set(hist)).sort();
+    let view: PersonaRecommender | null = null;
+    let k = 0;
+    if (this.personas && history.length > 0) {
+      const set = this.personas.foldIn(history);
+      k = set.length === 0 ? 0 : this.personas.attentionFor(set, history[0]!).length;
+      if (k > 0) view = personaView(this.personas, set, k);
+    }
+    const st: UserState = {
+      key: 'session',
+      cold: history.length === 0,
+      history,
+      exclude: Int32Array.from(new Set(itemIds.map((id) => this.items.lookup(id)).filter((i) => i >= 0))).sort(),
+      view,
+      k,
+      overrides: new Map(),
+      scores: null,
+      profile: null,
+      answers: new Map(),
+    };
+    if (!st.cold && !view) {
+      const out = new Float32Array(this.nItems);
+      this.model.scoreBatch(singleUserBatch(-1, history), out);
+      st.scores = out;
+    }
+    const body = this.recommendState('(session)', st, { n, offset: 0, rerank, explain });
+    return { ...body, user: '(session)' };
+  }
+
+  /** Validates a rerank spec early (400 on a bad one). */
+  static checkRerank(spec: string): void {
+    try {
+      parseRerankSpec(spec);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ConfigError(err.message.replace(/^--rerank: /, ''), 'rerank');
+      throw err;
+    }
+  }
+}

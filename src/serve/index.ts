@@ -1,0 +1,190 @@
+/**
+ * `startService`: opens the store, fills an empty one from a dataset when asked, loads (or trains)
+ * the model, and serves the API and the dashboard. It resolves as soon as the server listens;
+ * `ready` resolves when a model is loaded (what /readyz reports).
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { InteractionLog } from '../data/dataset.js';
+import { readDataset } from '../data/readers/index.js';
+import type { EvaluationJson } from '../eval/results.js';
+import { defaultThreads } from '../math/pool.js';
+import { DEFAULT_WORLD, worldToLog, type WorldConfigInput } from '../synth/world.js';
+import { buildApp, hashKey, type ServiceState } from './app.js';
+import { Engine, loadModel } from './engine.js';
+import { DEFAULT_FEEDBACK_TYPES, LiveData, type FeedbackPolicy } from './live.js';
+import { Metrics } from './metrics.js';
+import { openStore, type FeedbackRecord, type ItemRecord, type Store } from './store.js';
+import { Jobs, trainFromStore } from './training.js';
+
+export type { Store } from './store.js';
+export { openStore } from './store.js';
+
+export interface ServiceOptions {
+  host?: string;
+  /** 0 = a random free port. Default 8080. */
+  port?: number;
+  /** A SQLite file (default personae.db), ':memory:', or a postgres:// URL. */
+  db?: string;
+  /** PostgreSQL schema (default "personae"). */
+  pgSchema?: string;
+  /** A dataset path, 'world' for the synthetic world (see `world`), or a log in memory: fills an empty store. */
+  data?: string | InteractionLog;
+  /** World config when data is 'world' (default: the default world). */
+  world?: WorldConfigInput;
+  /** The admin API key (default: PERSONAE_API_KEY); without one, writes are open. */
+  apiKey?: string;
+  /** Reads need a key too. */
+  readApiKey?: boolean;
+  /** Model to train (default personas). */
+  model?: string;
+  modelParams?: Record<string, number | string | boolean>;
+  seed?: number;
+  threads?: number;
+  /** Where model artifacts go (default: next to the SQLite file, else ./personae-models). */
+  modelsDir?: string;
+  /** Feedback types and which are positive (default DEFAULT_FEEDBACK_TYPES). */
+  feedbackTypes?: FeedbackPolicy;
+  /** An evaluation of the model (e.g. from `personae start`), served at /v1/evaluation. */
+  evaluation?: EvaluationJson;
+  /** Largest request body in bytes (default 8 MiB). */
+  bodyLimit?: number;
+  quiet?: boolean;
+}
+
+export interface RunningService {
+  url: string;
+  /** Resolves when a model is loaded (rejects if loading or training failed). */
+  ready: Promise<void>;
+  close(): Promise<void>;
+  app: FastifyInstance;
+  state: ServiceState;
+}
+
+function itemsOfLog(log: InteractionLog): ItemRecord[] {
+  const out: ItemRecord[] = [];
+  for (let i = 0; i < log.items.size; i++) {
+    const cats = log.categories ? Array.from(log.categories.idx.subarray(log.categories.ptr[i]!, log.categories.ptr[i + 1]!), (c) => log.categories!.names[c]!) : [];
+    out.push({ id: log.items.id(i), title: log.titles?.[i] ?? log.items.id(i), categories: cats.filter((c) => c !== '(none)' && c !== '(no genres listed)') });
+  }
+  return out;
+}
+
+/** Fills an empty store with a dataset: items, users, and every row as feedback (rating or like). */
+export async function importLog(store: Store, log: InteractionLog): Promise<void> {
+  await store.upsertItems(itemsOfLog(log));
+  await store.upsertUsers(Array.from({ length: log.users.size }, (_, u) => ({ id: log.users.id(u), attributes: {} })));
+  const now = Date.now();
+  const batch: FeedbackRecord[] = [];
+  for (let r = 0; r < log.length; r++) {
+    batch.push({
+      user: log.users.id(log.user[r]!),
+      item: log.items.id(log.item[r]!),
+      type: log.rating ? 'rating' : 'like',
+      value: log.rating ? log.rating[r]! : 1,
+      ts: log.timestamp ? Math.round(log.timestamp[r]! * 1000) : now,
+    });
+    if (batch.length === 20_000) await store.addFeedback(batch.splice(0));
+  }
+  if (batch.length > 0) await store.addFeedback(batch);
+}
+
+function defaultModelsDir(db: string): string {
+  if (/^postgres(ql)?:\/\//.test(db)) return resolve('personae-models');
+  if (db === ':memory:') return mkdtempSync(join(tmpdir(), 'personae-models-'));
+  return `${resolve(db)}.models`;
+}
+
+export async function startService(opts: ServiceOptions = {}): Promise<RunningService> {
+  const say = (m: string): void => {
+    if (!opts.quiet) process.stderr.write(`personae serve: ${m}\n`);
+  };
+  const db = opts.db ?? 'personae.db';
+  const store = await openStore(db, opts.pgSchema ? { schema: opts.pgSchema } : {});
+  const policy = opts.feedbackTypes ?? DEFAULT_FEEDBACK_TYPES;
+  const apiKey = opts.apiKey ?? process.env.PERSONAE_API_KEY;
+  if (apiKey) await store.addApiKey(hashKey(apiKey), 'admin', 'PERSONAE_API_KEY');
+  else say('warning: no API key (PERSONAE_API_KEY); writes and admin routes are open');
+  const state: ServiceState = {
+    store,
+    live: new LiveData(policy),
+    engine: null,
+    ready: false,
+    status: 'starting',
+    jobs: new Jobs(),
+    metrics: new Metrics(),
+    open: !apiKey,
+    readNeedsKey: (opts.readApiKey ?? false) && !!apiKey,
+    policy,
+    train: {
+      model: opts.model ?? 'personas',
+      params: opts.modelParams ?? {},
+      seed: opts.seed ?? 42,
+      threads: opts.threads ?? defaultThreads(),
+      modelsDir: opts.modelsDir ?? defaultModelsDir(db),
+    },
+  };
+  const app = await buildApp(state, opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {});
+  await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8080 });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : (opts.port ?? 8080);
+  const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
+
+  const boot = async (): Promise<void> => {
+    state.status = 'loading data';
+    const empty = (await store.countItems()) === 0 && (await store.countFeedback()) === 0;
+    if (empty && opts.data !== undefined) {
+      const log = typeof opts.data !== 'string' ? opts.data : opts.data === 'world' ? worldToLog(opts.world ?? DEFAULT_WORLD).log : await readDataset(opts.data);
+      say(`filling the store from ${log.name}: ${log.items.size} items, ${log.users.size} users, ${log.length} events`);
+      await importLog(store, log);
+    }
+    state.live = await LiveData.load(store, policy);
+    state.status = 'loading the model';
+    const latest = await store.latestModel();
+    let loaded = null;
+    if (latest) {
+      try {
+        loaded = loadModel(latest);
+      } catch (err) {
+        say(`model v${latest.version} cannot be loaded (${err instanceof Error ? err.message : String(err)}); retraining`);
+      }
+    }
+    if (!loaded && state.live.feedbackCount > 0) {
+      state.status = 'training';
+      say(`training ${state.train.model} on ${state.live.feedbackCount} events`);
+      loaded = await trainFromStore(store, {
+        ...state.train,
+        policy,
+        evaluation: opts.evaluation ? JSON.stringify(opts.evaluation) : null,
+        onProgress: (stage, done, total) => (state.status = `training: ${stage} ${done}/${total}`),
+      });
+    }
+    if (loaded) {
+      state.engine = new Engine(loaded, state.live);
+      state.ready = true;
+      state.status = 'ready';
+      say(`ready at ${url} (model ${loaded.record.name} v${loaded.record.version})`);
+    } else {
+      state.status = 'no model: POST feedback, then POST /v1/models/train';
+      say(state.status);
+    }
+  };
+  const ready = boot();
+  ready.catch((err: unknown) => {
+    state.status = `failed: ${err instanceof Error ? err.message : String(err)}`;
+    say(state.status);
+  });
+  return {
+    url,
+    ready,
+    app,
+    state,
+    async close() {
+      await ready.catch(() => undefined);
+      await app.close();
+      await store.close();
+    },
+  };
+}

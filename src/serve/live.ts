@@ -1,0 +1,116 @@
+/**
+ * The live data the service answers from, mirrored in memory from the store: item metadata, each
+ * user's feedback (which items they have seen, which were positive, and when), persona overrides.
+ * The store is the truth (every write goes there first and is durable before it shows up here);
+ * this mirror keeps per-request work to a few map look-ups. Versions let caches notice changes.
+ */
+import type { FeedbackRecord, ItemRecord, PersonaOverride, Store, StoredFeedback } from './store.js';
+
+/** Which feedback types exist and which count as positive (configuration). */
+export interface FeedbackTypeRule {
+  positive: boolean;
+  /** Positive only when value >= minValue (e.g. ratings). */
+  minValue?: number;
+}
+export type FeedbackPolicy = Readonly<Record<string, FeedbackTypeRule>>;
+
+export const DEFAULT_FEEDBACK_TYPES: FeedbackPolicy = {
+  view: { positive: false },
+  click: { positive: false },
+  like: { positive: true },
+  dislike: { positive: false },
+  purchase: { positive: true },
+  rating: { positive: true, minValue: 4 },
+};
+
+export function isPositive(policy: FeedbackPolicy, type: string, value: number): boolean {
+  const rule = policy[type];
+  if (!rule || !rule.positive) return false;
+  return rule.minValue === undefined || value >= rule.minValue;
+}
+
+export interface UserLive {
+  /** Every item the user gave any feedback on (never recommended back). */
+  seen: Set<string>;
+  /** Positive events: item and store seq, oldest first. */
+  positives: { item: string; seq: number }[];
+  overrides: Map<number, { muted: boolean; boost: number }> | null;
+  version: number;
+}
+
+export class LiveData {
+  readonly items = new Map<string, ItemRecord>();
+  readonly users = new Map<string, UserLive>();
+  itemsVersion = 0;
+  feedbackCount = 0;
+  maxSeq = 0;
+
+  constructor(readonly policy: FeedbackPolicy) {}
+
+  static async load(store: Store, policy: FeedbackPolicy): Promise<LiveData> {
+    const live = new LiveData(policy);
+    for (const it of await store.allItems()) live.items.set(it.id, it);
+    live.applyFeedback(await store.allFeedback());
+    return live;
+  }
+
+  private user(id: string): UserLive {
+    let u = this.users.get(id);
+    if (!u) {
+      u = { seen: new Set(), positives: [], overrides: null, version: 0 };
+      this.users.set(id, u);
+    }
+    return u;
+  }
+
+  upsertItems(items: readonly ItemRecord[]): void {
+    for (const it of items) this.items.set(it.id, it);
+    this.itemsVersion++;
+  }
+
+  deleteItem(id: string): void {
+    this.items.delete(id);
+    this.itemsVersion++;
+    for (const u of this.users.values()) {
+      if (u.seen.delete(id)) {
+        u.positives = u.positives.filter((p) => p.item !== id);
+        u.version++;
+      }
+    }
+  }
+
+  deleteUser(id: string): void {
+    this.users.delete(id);
+  }
+
+  touchUser(id: string): void {
+    this.user(id).version++;
+  }
+
+  applyFeedback(events: readonly (FeedbackRecord & { seq: number })[] | readonly StoredFeedback[]): void {
+    for (const e of events) {
+      const u = this.user(e.user);
+      u.seen.add(e.item);
+      if (isPositive(this.policy, e.type, e.value)) u.positives.push({ item: e.item, seq: e.seq });
+      u.version++;
+      this.feedbackCount++;
+      if (e.seq > this.maxSeq) this.maxSeq = e.seq;
+    }
+  }
+
+  /** Loads a user's overrides once (they change only through this process's PATCH). */
+  async overrides(store: Store, id: string): Promise<Map<number, { muted: boolean; boost: number }>> {
+    const u = this.user(id);
+    if (!u.overrides) {
+      const list: PersonaOverride[] = await store.overridesOf(id);
+      u.overrides = new Map(list.map((o) => [o.persona, { muted: o.muted, boost: o.boost }]));
+    }
+    return u.overrides;
+  }
+
+  setOverride(o: PersonaOverride): void {
+    const u = this.user(o.user);
+    (u.overrides ??= new Map()).set(o.persona, { muted: o.muted, boost: o.boost });
+    u.version++;
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * The one schema source of the HTTP API: every body and query is validated by these zod schemas,
+ * the handler types are inferred from them, and `/openapi.json` is generated from them
+ * (z.toJSONSchema). Objects are strict: unknown fields are rejected with their name.
+ */
+import { z } from 'zod';
+
+/** Largest `n` a list route answers (larger values are a 400, not a slow request). */
+export const MAX_N = 1000;
+export const MAX_OFFSET = 100_000;
+
+const id = z.string().min(1, 'must not be empty').max(256, 'at most 256 characters');
+
+export const ItemInput = z
+  .object({
+    id,
+    title: z.string().max(1000).optional(),
+    categories: z.array(z.string().min(1).max(200)).max(100).optional(),
+  })
+  .strict();
+export type ItemInput = z.infer<typeof ItemInput>;
+
+export const ItemsBody = z.union([z.array(ItemInput).max(100_000), z.object({ items: z.array(ItemInput).max(100_000) }).strict()]);
+
+export const Attributes = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+
+export const UserInput = z.object({ id, attributes: Attributes.optional() }).strict();
+export type UserInput = z.infer<typeof UserInput>;
+
+export const UsersBody = z.union([z.array(UserInput).max(100_000), z.object({ users: z.array(UserInput).max(100_000) }).strict()]);
+
+export const FeedbackInput = z
+  .object({
+    user: id,
+    item: id,
+    type: z.string().min(1).max(64),
+    value: z.number().finite().optional(),
+    /** ISO 8601 time, or seconds since the epoch; default: the time the server received it. */
+    timestamp: z.union([z.string().datetime({ offset: true }), z.number().finite().nonnegative()]).optional(),
+  })
+  .strict();
+export type FeedbackInput = z.infer<typeof FeedbackInput>;
+
+export const FeedbackBody = z.object({ feedback: z.array(FeedbackInput).min(1).max(10_000) }).strict();
+
+const intParam = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^-?\d+$/, 'must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be >= ${min}`).max(max, `must be <= ${max}`));
+
+const boolParam = z.enum(['true', 'false', '1', '0']).transform((s) => s === 'true' || s === '1');
+
+export const ListQuery = z.object({ limit: intParam(1, MAX_N).default(100), offset: intParam(0, 10_000_000).default(0) }).strict();
+
+export const RecommendQuery = z
+  .object({
+    n: intParam(1, MAX_N).default(10),
+    offset: intParam(0, MAX_OFFSET).default(0),
+    /** Only items of this category. */
+    category: z.string().min(1).max(200).optional(),
+    /** Comma-separated item IDs never to return. */
+    exclude: z.string().max(100_000).optional(),
+    /** A reranker spec (docs/reranking.md), e.g. calibrated:0.5; default none. */
+    rerank: z.string().max(100).default('none'),
+    explain: boolParam.default(false),
+  })
+  .strict();
+export type RecommendQuery = z.infer<typeof RecommendQuery>;
+
+export const SimilarQuery = z.object({ n: intParam(1, MAX_N).default(10), offset: intParam(0, MAX_OFFSET).default(0) }).strict();
+
+export const TasteMixQuery = z.object({ n: intParam(1, MAX_N).default(20), rerank: z.string().max(100).default('none') }).strict();
+
+export const SessionBody = z
+  .object({
+    /** Item IDs the anonymous visitor liked, oldest first. */
+    items: z.array(id).max(10_000),
+    n: z.number().int().min(1).max(MAX_N).default(10),
+    rerank: z.string().max(100).default('none'),
+    explain: z.boolean().default(false),
+  })
+  .strict();
+
+export const PersonaPatch = z
+  .object({
+    muted: z.boolean().optional(),
+    /** Multiplies the persona's weight in the user's mixture (1 = neutral, 0..10). */
+    boost: z.number().min(0).max(10).optional(),
+  })
+  .strict();
+
+export const PersonaParams = z.object({ id, index: intParam(0, 63) }).strict();
+export const IdParams = z.object({ id }).strict();
+
+export const TrainBody = z
+  .object({
+    model: z.string().min(1).max(64).optional(),
+    params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).optional(),
+    seed: z.number().int().min(0).max(0xffffffff).optional(),
+  })
+  .strict();
+
+export const ApiKeyBody = z.object({ scope: z.enum(['read', 'write', 'admin']), label: z.string().max(200).optional() }).strict();
+
+// ---- responses (documented in /openapi.json; the handlers build these shapes)
+
+const Anchor = z.object({ id: z.string(), title: z.string() });
+export const Explanation = z.object({ persona: z.number().int(), label: z.string(), weights: z.array(z.number()), anchors: z.array(Anchor) });
+export const RecItem = z.object({ id: z.string(), title: z.string(), score: z.number(), categories: z.array(z.string()), explanation: Explanation.optional() });
+export const Recommendations = z.object({
+  user: z.string(),
+  coldStart: z.boolean(),
+  hedged: z.boolean(),
+  rerank: z.string(),
+  model: z.object({ name: z.string(), version: z.number().int() }),
+  items: z.array(RecItem),
+});
+export type Recommendations = z.infer<typeof Recommendations>;
+export const Personas = z.object({
+  user: z.string(),
+  personas: z.array(z.object({ index: z.number().int(), share: z.number(), label: z.string(), anchors: z.array(Anchor), muted: z.boolean(), boost: z.number() })),
+});
+export type Personas = z.infer<typeof Personas>;
+export const UserList = z.object({ users: z.array(z.object({ id: z.string(), interactions: z.number().int() })), total: z.number().int() });
+export const FeedbackList = z.object({
+  user: z.string(),
+  feedback: z.array(z.object({ item: z.string(), title: z.string(), categories: z.array(z.string()), type: z.string(), value: z.number(), ts: z.string() })),
+});
+export const TasteMix = z.object({ categories: z.array(z.string()), history: z.array(z.number()), list: z.array(z.number()) });
+export const Job = z.object({
+  id: z.string(),
+  kind: z.literal('train'),
+  state: z.enum(['running', 'done', 'failed']),
+  progress: z.object({ stage: z.string(), done: z.number(), total: z.number() }),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  error: z.string().nullable(),
+  model: z.object({ name: z.string(), version: z.number().int() }).nullable(),
+});
+export type Job = z.infer<typeof Job>;
+export const ModelInfo = z.object({
+  active: z
+    .object({ name: z.string(), version: z.number().int(), trainedAt: z.string(), params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])) })
+    .nullable(),
+});
+export const ErrorBody = z.object({ error: z.object({ status: z.number().int(), code: z.string(), message: z.string() }) });
+
+/** Route table for /openapi.json: method, path, summary, and the schemas involved. */
+interface RouteDoc {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  path: string;
+  summary: string;
+  auth: 'read' | 'write' | 'admin' | 'none';
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  response?: z.ZodType;
+}
+
+export const ROUTES: readonly RouteDoc[] = [
+  { method: 'get', path: '/healthz', summary: 'liveness', auth: 'none' },
+  { method: 'get', path: '/readyz', summary: 'ready when a model is loaded (503 before)', auth: 'none' },
+  { method: 'get', path: '/metrics', summary: 'Prometheus text metrics', auth: 'none' },
+  { method: 'post', path: '/v1/items', summary: 'create or update items in bulk (JSON array, {items: [...]}, or JSONL)', auth: 'write', body: ItemsBody },
+  { method: 'get', path: '/v1/items/{id}', summary: 'one item', auth: 'read' },
+  { method: 'delete', path: '/v1/items/{id}', summary: 'delete an item (never recommended again)', auth: 'write' },
+  { method: 'get', path: '/v1/items/{id}/similar', summary: 'items most similar to one item', auth: 'read', query: SimilarQuery },
+  { method: 'post', path: '/v1/users', summary: 'create or update users in bulk (JSON array, {users: [...]}, or JSONL)', auth: 'write', body: UsersBody },
+  { method: 'get', path: '/v1/users', summary: 'users with their interaction counts', auth: 'read', query: ListQuery, response: UserList },
+  { method: 'get', path: '/v1/users/{id}', summary: 'one user', auth: 'read' },
+  { method: 'delete', path: '/v1/users/{id}', summary: 'delete a user with their feedback and persona settings', auth: 'write' },
+  { method: 'post', path: '/v1/feedback', summary: 'record feedback events; 200 only once durable', auth: 'write', body: FeedbackBody },
+  { method: 'get', path: '/v1/users/{id}/feedback', summary: "a user's feedback, oldest first", auth: 'read', response: FeedbackList },
+  { method: 'get', path: '/v1/users/{id}/recommendations', summary: 'recommendations, with explanations on request', auth: 'read', query: RecommendQuery, response: Recommendations },
+  { method: 'get', path: '/v1/users/{id}/personas', summary: "a user's personas: share, label, anchors, settings", auth: 'read', response: Personas },
+  { method: 'patch', path: '/v1/users/{id}/personas/{index}', summary: 'mute or boost a persona', auth: 'write', body: PersonaPatch, response: Personas },
+  { method: 'get', path: '/v1/users/{id}/taste-mix', summary: "category shares of the history and of the list", auth: 'read', query: TasteMixQuery, response: TasteMix },
+  { method: 'post', path: '/v1/sessions/recommend', summary: 'recommendations for an anonymous history', auth: 'read', body: SessionBody, response: Recommendations },
+  { method: 'post', path: '/v1/models/train', summary: 'start training a model (a job in a worker thread)', auth: 'admin', body: TrainBody, response: Job },
+  { method: 'get', path: '/v1/jobs/{id}', summary: 'progress of a job', auth: 'admin', response: Job },
+  { method: 'get', path: '/v1/models', summary: 'the active model', auth: 'read', response: ModelInfo },
+  { method: 'get', path: '/v1/evaluation', summary: "the active model's evaluation (EvaluationJson), 404 if none", auth: 'read' },
+  { method: 'post', path: '/v1/keys', summary: 'create an API key (the key is shown once; stored hashed)', auth: 'admin', body: ApiKeyBody },
+];
+
+function jsonSchema(s: z.ZodType, io: 'input' | 'output'): unknown {
+  return z.toJSONSchema(s, { io, unrepresentable: 'any' });
+}
+
+/** The OpenAPI 3.1 document of the API, generated from the zod schemas above. */
+export function openApiDocument(version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of ROUTES) {
+    const op: Record<string, unknown> = { summary: r.summary, responses: {} };
+    const params: unknown[] = [];
+    for (const m of r.path.matchAll(/\{(\w+)\}/g)) params.push({ name: m[1], in: 'path', required: true, schema: { type: 'string' } });
+    if (r.query) {
+      for (const [name, field] of Object.entries(r.query.shape)) {
+        params.push({ name, in: 'query', required: false, schema: jsonSchema(field as z.ZodType, 'input') });
+      }
+    }
+    if (params.length > 0) op.parameters = params;
+    if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } };
+    const responses: Record<string, unknown> = {
+      '200': { description: 'OK', ...(r.response ? { content: { 'application/json': { schema: jsonSchema(r.response, 'output') } } } : {}) },
+      '400': { description: 'invalid input; the message names the field', content: { 'application/json': { schema: jsonSchema(ErrorBody, 'output') } } },
+    };
+    if (r.auth !== 'none') {
+      responses['401'] = { description: 'missing API key' };
+      responses['403'] = { description: 'wrong API key or insufficient scope' };
+      op.security = [{ bearer: [] }, { apiKey: [] }];
+    }
+    op.responses = responses;
+    (paths[r.path] ??= {})[r.method] = op;
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'personae', version, description: 'Recommendations where every user is several personas. See docs/service.md.' },
+    paths,
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer' },
+        apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+      },
+    },
+  };
+}

@@ -1,0 +1,256 @@
+/**
+ * The PostgreSQL store, for several server replicas sharing one store. Every write is one
+ * transaction; COMMIT returns after the WAL flush (synchronous_commit is left at its default, on),
+ * so an acknowledged write is durable. Tables live in `schema` (default "personae"), which lets
+ * tests run side by side in one database.
+ */
+import pg from 'pg';
+import type { FeedbackRecord, ItemRecord, KeyScope, ModelRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './store.js';
+
+// bigint (seq, counts) as JS numbers: the counts stay far below 2^53
+pg.types.setTypeParser(20, (v: string) => Number(v));
+
+const schemaSql = (s: string): string => `
+CREATE SCHEMA IF NOT EXISTS ${s};
+CREATE TABLE IF NOT EXISTS ${s}.items (id TEXT PRIMARY KEY, title TEXT NOT NULL, categories JSONB NOT NULL, created BIGSERIAL);
+CREATE TABLE IF NOT EXISTS ${s}.users (id TEXT PRIMARY KEY, attributes JSONB NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS ${s}.feedback (
+  seq BIGSERIAL PRIMARY KEY, user_id TEXT NOT NULL, item_id TEXT NOT NULL,
+  type TEXT NOT NULL, value DOUBLE PRECISION NOT NULL, ts BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS feedback_user ON ${s}.feedback (user_id, seq);
+CREATE INDEX IF NOT EXISTS feedback_item ON ${s}.feedback (item_id);
+CREATE TABLE IF NOT EXISTS ${s}.api_keys (hash TEXT PRIMARY KEY, scope TEXT NOT NULL, label TEXT NOT NULL, created BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.persona_overrides (
+  user_id TEXT NOT NULL, persona INTEGER NOT NULL, muted BOOLEAN NOT NULL, boost DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (user_id, persona));
+CREATE TABLE IF NOT EXISTS ${s}.models (
+  version SERIAL PRIMARY KEY, name TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
+  trained_at TEXT NOT NULL, params JSONB NOT NULL, feedback_seq BIGINT NOT NULL, evaluation TEXT);
+`;
+
+interface FeedbackRow {
+  seq: number;
+  user_id: string;
+  item_id: string;
+  type: string;
+  value: number;
+  ts: number;
+}
+
+const toFeedback = (r: FeedbackRow): StoredFeedback => ({ seq: r.seq, user: r.user_id, item: r.item_id, type: r.type, value: r.value, ts: r.ts });
+
+/** Rows per multi-row INSERT (well under the 65535 bind parameters of one statement). */
+const CHUNK = 2000;
+
+export class PgStore implements Store {
+  readonly kind = 'postgres';
+  private readonly pool: pg.Pool;
+  private readonly s: string;
+
+  constructor(url: string, schema = 'personae') {
+    if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name "${schema}"`);
+    this.s = schema;
+    this.pool = new pg.Pool({ connectionString: url, max: 8 });
+    // an idle client that loses its connection must not crash the process
+    this.pool.on('error', () => {});
+  }
+
+  async init(): Promise<void> {
+    const c = await this.pool.connect();
+    try {
+      // concurrent replicas creating the schema at once: serialise on an advisory lock
+      await c.query('SELECT pg_advisory_lock(727001)');
+      await c.query(schemaSql(this.s));
+    } finally {
+      await c.query('SELECT pg_advisory_unlock(727001)').catch(() => undefined);
+      c.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  /** Drops this store's schema (tests). */
+  async dropSchema(): Promise<void> {
+    await this.pool.query(`DROP SCHEMA IF EXISTS ${this.s} CASCADE`);
+  }
+
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const r = await fn(c);
+      await c.query('COMMIT');
+      return r;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  async upsertItems(items: readonly ItemRecord[]): Promise<void> {
+    await this.tx(async (c) => {
+      for (let a = 0; a < items.length; a += CHUNK) {
+        const part = items.slice(a, a + CHUNK);
+        const vals: unknown[] = [];
+        const rows = part.map((it, k) => {
+          vals.push(it.id, it.title, JSON.stringify(it.categories));
+          return `($${3 * k + 1}, $${3 * k + 2}, $${3 * k + 3}::jsonb)`;
+        });
+        await c.query(
+          `INSERT INTO ${this.s}.items (id, title, categories) VALUES ${rows.join(',')} ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, categories = EXCLUDED.categories`,
+          vals,
+        );
+      }
+    });
+  }
+
+  async getItem(id: string): Promise<ItemRecord | null> {
+    const r = await this.pool.query<ItemRecord>(`SELECT id, title, categories FROM ${this.s}.items WHERE id = $1`, [id]);
+    return r.rows[0] ?? null;
+  }
+
+  async deleteItem(id: string): Promise<boolean> {
+    return this.tx(async (c) => {
+      await c.query(`DELETE FROM ${this.s}.feedback WHERE item_id = $1`, [id]);
+      return ((await c.query(`DELETE FROM ${this.s}.items WHERE id = $1`, [id])).rowCount ?? 0) > 0;
+    });
+  }
+
+  async allItems(): Promise<ItemRecord[]> {
+    return (await this.pool.query<ItemRecord>(`SELECT id, title, categories FROM ${this.s}.items ORDER BY created`)).rows;
+  }
+
+  async countItems(): Promise<number> {
+    return (await this.pool.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM ${this.s}.items`)).rows[0]!.n;
+  }
+
+  async upsertUsers(users: readonly UserRecord[]): Promise<void> {
+    await this.tx(async (c) => {
+      for (let a = 0; a < users.length; a += CHUNK) {
+        const part = users.slice(a, a + CHUNK);
+        const vals: unknown[] = [];
+        const rows = part.map((u, k) => {
+          vals.push(u.id, JSON.stringify(u.attributes));
+          return `($${2 * k + 1}, $${2 * k + 2}::jsonb)`;
+        });
+        await c.query(`INSERT INTO ${this.s}.users (id, attributes) VALUES ${rows.join(',')} ON CONFLICT (id) DO UPDATE SET attributes = EXCLUDED.attributes`, vals);
+      }
+    });
+  }
+
+  async getUser(id: string): Promise<UserRecord | null> {
+    const r = await this.pool.query<UserRecord>(`SELECT id, attributes FROM ${this.s}.users WHERE id = $1`, [id]);
+    return r.rows[0] ?? null;
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    return this.tx(async (c) => {
+      await c.query(`DELETE FROM ${this.s}.feedback WHERE user_id = $1`, [id]);
+      await c.query(`DELETE FROM ${this.s}.persona_overrides WHERE user_id = $1`, [id]);
+      return ((await c.query(`DELETE FROM ${this.s}.users WHERE id = $1`, [id])).rowCount ?? 0) > 0;
+    });
+  }
+
+  async listUsers(limit: number, offset: number): Promise<{ users: UserSummary[]; total: number }> {
+    const total = (await this.pool.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM ${this.s}.users`)).rows[0]!.n;
+    const r = await this.pool.query<UserSummary>(
+      `SELECT u.id AS id, (SELECT COUNT(*) FROM ${this.s}.feedback f WHERE f.user_id = u.id)::bigint AS interactions
+       FROM ${this.s}.users u ORDER BY u.id COLLATE "C" LIMIT $1 OFFSET $2`,
+      [limit, offset],
+    );
+    return { users: r.rows, total };
+  }
+
+  async addFeedback(events: readonly FeedbackRecord[]): Promise<number[]> {
+    if (events.length === 0) return [];
+    return this.tx(async (c) => {
+      const seqs: number[] = [];
+      for (let a = 0; a < events.length; a += CHUNK) {
+        const part = events.slice(a, a + CHUNK);
+        const users = [...new Set(part.map((e) => e.user))];
+        await c.query(`INSERT INTO ${this.s}.users (id) SELECT unnest($1::text[]) ON CONFLICT (id) DO NOTHING`, [users]);
+        const r = await c.query<{ seq: number }>(
+          `INSERT INTO ${this.s}.feedback (user_id, item_id, type, value, ts)
+           SELECT u, i, ty, v, ts FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::bigint[]) WITH ORDINALITY AS t(u, i, ty, v, ts, o)
+           ORDER BY o RETURNING seq`,
+          [part.map((e) => e.user), part.map((e) => e.item), part.map((e) => e.type), part.map((e) => e.value), part.map((e) => e.ts)],
+        );
+        seqs.push(...r.rows.map((x) => x.seq).sort((x, y) => x - y));
+      }
+      return seqs;
+    });
+  }
+
+  async feedbackOf(user: string): Promise<StoredFeedback[]> {
+    const r = await this.pool.query<FeedbackRow>(`SELECT seq, user_id, item_id, type, value, ts FROM ${this.s}.feedback WHERE user_id = $1 ORDER BY seq`, [user]);
+    return r.rows.map(toFeedback);
+  }
+
+  async allFeedback(): Promise<StoredFeedback[]> {
+    const r = await this.pool.query<FeedbackRow>(`SELECT seq, user_id, item_id, type, value, ts FROM ${this.s}.feedback ORDER BY seq`);
+    return r.rows.map(toFeedback);
+  }
+
+  async countFeedback(): Promise<number> {
+    return (await this.pool.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM ${this.s}.feedback`)).rows[0]!.n;
+  }
+
+  async setOverride(o: PersonaOverride): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.s}.persona_overrides (user_id, persona, muted, boost) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (user_id, persona) DO UPDATE SET muted = EXCLUDED.muted, boost = EXCLUDED.boost`,
+      [o.user, o.persona, o.muted, o.boost],
+    );
+  }
+
+  async overridesOf(user: string): Promise<PersonaOverride[]> {
+    const r = await this.pool.query<{ persona: number; muted: boolean; boost: number }>(
+      `SELECT persona, muted, boost FROM ${this.s}.persona_overrides WHERE user_id = $1 ORDER BY persona`,
+      [user],
+    );
+    return r.rows.map((x) => ({ user, persona: x.persona, muted: x.muted, boost: x.boost }));
+  }
+
+  async addApiKey(hash: string, scope: KeyScope, label: string): Promise<void> {
+    await this.pool.query(`INSERT INTO ${this.s}.api_keys (hash, scope, label, created) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO UPDATE SET scope = EXCLUDED.scope`, [
+      hash,
+      scope,
+      label,
+      Date.now(),
+    ]);
+  }
+
+  async findApiKey(hash: string): Promise<KeyScope | null> {
+    const r = await this.pool.query<{ scope: KeyScope }>(`SELECT scope FROM ${this.s}.api_keys WHERE hash = $1`, [hash]);
+    return r.rows[0]?.scope ?? null;
+  }
+
+  async addModel(m: Omit<ModelRecord, 'version'>): Promise<ModelRecord> {
+    const r = await this.pool.query<{ version: number }>(
+      `INSERT INTO ${this.s}.models (name, path, sha256, trained_at, params, feedback_seq, evaluation) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) RETURNING version`,
+      [m.name, m.path, m.sha256, m.trainedAt, JSON.stringify(m.params), m.feedbackSeq, m.evaluation],
+    );
+    return { ...m, version: r.rows[0]!.version };
+  }
+
+  async latestModel(): Promise<ModelRecord | null> {
+    const r = await this.pool.query<{
+      version: number;
+      name: string;
+      path: string;
+      sha256: string;
+      trained_at: string;
+      params: ModelRecord['params'];
+      feedback_seq: number;
+      evaluation: string | null;
+    }>(`SELECT * FROM ${this.s}.models ORDER BY version DESC LIMIT 1`);
+    const x = r.rows[0];
+    return x
+      ? { version: x.version, name: x.name, path: x.path, sha256: x.sha256, trainedAt: x.trained_at, params: x.params, feedbackSeq: x.feedback_seq, evaluation: x.evaluation }
+      : null;
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * The SQLite store (the default): one file, WAL journal, synchronous=FULL so that a committed
+ * transaction survives a crash (an acknowledged write is on disk). better-sqlite3 is synchronous;
+ * the statements are small and prepared once.
+ */
+import Database from 'better-sqlite3';
+import type { FeedbackRecord, ItemRecord, KeyScope, ModelRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './store.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, title TEXT NOT NULL, categories TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, attributes TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS feedback (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, item_id TEXT NOT NULL,
+  type TEXT NOT NULL, value REAL NOT NULL, ts INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS feedback_user ON feedback (user_id, seq);
+CREATE INDEX IF NOT EXISTS feedback_item ON feedback (item_id);
+CREATE TABLE IF NOT EXISTS api_keys (hash TEXT PRIMARY KEY, scope TEXT NOT NULL, label TEXT NOT NULL, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS persona_overrides (
+  user_id TEXT NOT NULL, persona INTEGER NOT NULL, muted INTEGER NOT NULL, boost REAL NOT NULL,
+  PRIMARY KEY (user_id, persona));
+CREATE TABLE IF NOT EXISTS models (
+  version INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
+  trained_at TEXT NOT NULL, params TEXT NOT NULL, feedback_seq INTEGER NOT NULL, evaluation TEXT);
+`;
+
+interface FeedbackRow {
+  seq: number;
+  user_id: string;
+  item_id: string;
+  type: string;
+  value: number;
+  ts: number;
+}
+
+interface ModelRow {
+  version: number;
+  name: string;
+  path: string;
+  sha256: string;
+  trained_at: string;
+  params: string;
+  feedback_seq: number;
+  evaluation: string | null;
+}
+
+const toFeedback = (r: FeedbackRow): StoredFeedback => ({ seq: r.seq, user: r.user_id, item: r.item_id, type: r.type, value: r.value, ts: r.ts });
+const toModel = (r: ModelRow): ModelRecord => ({
+  version: r.version,
+  name: r.name,
+  path: r.path,
+  sha256: r.sha256,
+  trainedAt: r.trained_at,
+  params: JSON.parse(r.params) as ModelRecord['params'],
+  feedbackSeq: r.feedback_seq,
+  evaluation: r.evaluation,
+});
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  private db!: Database.Database;
+
+  constructor(readonly file: string) {}
+
+  async init(): Promise<void> {
+    this.db = new Database(this.file);
+    if (this.file !== ':memory:') this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  async upsertItems(items: readonly ItemRecord[]): Promise<void> {
+    const st = this.db.prepare('INSERT INTO items (id, title, categories) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET title = excluded.title, categories = excluded.categories');
+    this.db.transaction(() => {
+      for (const it of items) st.run(it.id, it.title, JSON.stringify(it.categories));
+    })();
+  }
+
+  async getItem(id: string): Promise<ItemRecord | null> {
+    const r = this.db.prepare('SELECT id, title, categories FROM items WHERE id = ?').get(id) as { id: string; title: string; categories: string } | undefined;
+    return r ? { id: r.id, title: r.title, categories: JSON.parse(r.categories) as string[] } : null;
+  }
+
+  async deleteItem(id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      this.db.prepare('DELETE FROM feedback WHERE item_id = ?').run(id);
+      return this.db.prepare('DELETE FROM items WHERE id = ?').run(id).changes > 0;
+    })();
+  }
+
+  async allItems(): Promise<ItemRecord[]> {
+    const rows = this.db.prepare('SELECT id, title, categories FROM items ORDER BY rowid').all() as { id: string; title: string; categories: string }[];
+    return rows.map((r) => ({ id: r.id, title: r.title, categories: JSON.parse(r.categories) as string[] }));
+  }
+
+  async countItems(): Promise<number> {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM items').get() as { n: number }).n;
+  }
+
+  async upsertUsers(users: readonly UserRecord[]): Promise<void> {
+    const st = this.db.prepare('INSERT INTO users (id, attributes) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes');
+    this.db.transaction(() => {
+      for (const u of users) st.run(u.id, JSON.stringify(u.attributes));
+    })();
+  }
+
+  async getUser(id: string): Promise<UserRecord | null> {
+    const r = this.db.prepare('SELECT id, attributes FROM users WHERE id = ?').get(id) as { id: string; attributes: string } | undefined;
+    return r ? { id: r.id, attributes: JSON.parse(r.attributes) as UserRecord['attributes'] } : null;
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      this.db.prepare('DELETE FROM feedback WHERE user_id = ?').run(id);
+      this.db.prepare('DELETE FROM persona_overrides WHERE user_id = ?').run(id);
+      return this.db.prepare('DELETE FROM users WHERE id = ?').run(id).changes > 0;
+    })();
+  }
+
+  async listUsers(limit: number, offset: number): Promise<{ users: UserSummary[]; total: number }> {
+    const total = (this.db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
+    const rows = this.db
+      .prepare(
+        'SELECT u.id AS id, (SELECT COUNT(*) FROM feedback f WHERE f.user_id = u.id) AS interactions FROM users u ORDER BY u.id LIMIT ? OFFSET ?',
+      )
+      .all(limit, offset) as UserSummary[];
+    return { users: rows, total };
+  }
+
+  async addFeedback(events: readonly FeedbackRecord[]): Promise<number[]> {
+    const ins = this.db.prepare('INSERT INTO feedback (user_id, item_id, type, value, ts) VALUES (?, ?, ?, ?, ?)');
+    const user = this.db.prepare("INSERT INTO users (id, attributes) VALUES (?, '{}') ON CONFLICT (id) DO NOTHING");
+    return this.db.transaction(() => {
+      const seqs: number[] = [];
+      for (const e of events) {
+        user.run(e.user);
+        seqs.push(Number(ins.run(e.user, e.item, e.type, e.value, e.ts).lastInsertRowid));
+      }
+      return seqs;
+    })();
+  }
+
+  async feedbackOf(user: string): Promise<StoredFeedback[]> {
+    const rows = this.db.prepare('SELECT seq, user_id, item_id, type, value, ts FROM feedback WHERE user_id = ? ORDER BY seq').all(user) as FeedbackRow[];
+    return rows.map(toFeedback);
+  }
+
+  async allFeedback(): Promise<StoredFeedback[]> {
+    const rows = this.db.prepare('SELECT seq, user_id, item_id, type, value, ts FROM feedback ORDER BY seq').all() as FeedbackRow[];
+    return rows.map(toFeedback);
+  }
+
+  async countFeedback(): Promise<number> {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM feedback').get() as { n: number }).n;
+  }
+
+  async setOverride(o: PersonaOverride): Promise<void> {
+    this.db
+      .prepare('INSERT INTO persona_overrides (user_id, persona, muted, boost) VALUES (?, ?, ?, ?) ON CONFLICT (user_id, persona) DO UPDATE SET muted = excluded.muted, boost = excluded.boost')
+      .run(o.user, o.persona, o.muted ? 1 : 0, o.boost);
+  }
+
+  async overridesOf(user: string): Promise<PersonaOverride[]> {
+    const rows = this.db.prepare('SELECT persona, muted, boost FROM persona_overrides WHERE user_id = ? ORDER BY persona').all(user) as { persona: number; muted: number; boost: number }[];
+    return rows.map((r) => ({ user, persona: r.persona, muted: r.muted === 1, boost: r.boost }));
+  }
+
+  async addApiKey(hash: string, scope: KeyScope, label: string): Promise<void> {
+    this.db.prepare('INSERT INTO api_keys (hash, scope, label, created) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO UPDATE SET scope = excluded.scope').run(hash, scope, label, Date.now());
+  }
+
+  async findApiKey(hash: string): Promise<KeyScope | null> {
+    const r = this.db.prepare('SELECT scope FROM api_keys WHERE hash = ?').get(hash) as { scope: KeyScope } | undefined;
+    return r?.scope ?? null;
+  }
+
+  async addModel(m: Omit<ModelRecord, 'version'>): Promise<ModelRecord> {
+    const r = this.db
+      .prepare('INSERT INTO models (name, path, sha256, trained_at, params, feedback_seq, evaluation) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(m.name, m.path, m.sha256, m.trainedAt, JSON.stringify(m.params), m.feedbackSeq, m.evaluation);
+    return { ...m, version: Number(r.lastInsertRowid) };
+  }
+
+  async latestModel(): Promise<ModelRecord | null> {
+    const r = this.db.prepare('SELECT * FROM models ORDER BY version DESC LIMIT 1').get() as ModelRow | undefined;
+    return r ? toModel(r) : null;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The service's storage (PRODUCT.md P12): one interface, two implementations that pass the same
+ * contract tests (test/serve-store.test.ts): SQLite (the default, a file, WAL with synchronous=FULL)
+ * and PostgreSQL (several replicas sharing one store). Every write resolves only once it is durable.
+ */
+import type { ParamValue } from '../models/model.js';
+
+export interface ItemRecord {
+  id: string;
+  title: string;
+  categories: string[];
+}
+
+export type AttributeValue = string | number | boolean;
+
+export interface UserRecord {
+  id: string;
+  attributes: Record<string, AttributeValue>;
+}
+
+export interface FeedbackRecord {
+  user: string;
+  item: string;
+  type: string;
+  value: number;
+  /** Milliseconds since the epoch. */
+  ts: number;
+}
+
+export interface StoredFeedback extends FeedbackRecord {
+  /** Insertion order, increasing across the whole store. */
+  seq: number;
+}
+
+export interface PersonaOverride {
+  user: string;
+  persona: number;
+  muted: boolean;
+  boost: number;
+}
+
+export type KeyScope = 'read' | 'write' | 'admin';
+
+export interface ModelRecord {
+  version: number;
+  name: string;
+  /** The artifact file (src/models/artifact.ts: atomic write, sha256 checked on load). */
+  path: string;
+  sha256: string;
+  trainedAt: string;
+  params: Record<string, ParamValue>;
+  /** Highest feedback seq the model was trained on: later positives are folded in online. */
+  feedbackSeq: number;
+  /** EvaluationJson text when the model was evaluated, else null. */
+  evaluation: string | null;
+}
+
+export interface UserSummary {
+  id: string;
+  interactions: number;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Creates the tables when missing. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+
+  upsertItems(items: readonly ItemRecord[]): Promise<void>;
+  getItem(id: string): Promise<ItemRecord | null>;
+  /** Deletes the item and its feedback; false when it did not exist. */
+  deleteItem(id: string): Promise<boolean>;
+  allItems(): Promise<ItemRecord[]>;
+  countItems(): Promise<number>;
+
+  upsertUsers(users: readonly UserRecord[]): Promise<void>;
+  getUser(id: string): Promise<UserRecord | null>;
+  /** Deletes the user, their feedback and persona overrides; false when the user did not exist. */
+  deleteUser(id: string): Promise<boolean>;
+  /** Users ordered by id, with their feedback counts. */
+  listUsers(limit: number, offset: number): Promise<{ users: UserSummary[]; total: number }>;
+
+  /** Appends feedback (creating unknown users); resolves once durable. Returns the assigned seqs. */
+  addFeedback(events: readonly FeedbackRecord[]): Promise<number[]>;
+  /** A user's feedback, oldest first (by seq). */
+  feedbackOf(user: string): Promise<StoredFeedback[]>;
+  /** All feedback ordered by seq (for training and for the engine's start). */
+  allFeedback(): Promise<StoredFeedback[]>;
+  countFeedback(): Promise<number>;
+
+  setOverride(o: PersonaOverride): Promise<void>;
+  overridesOf(user: string): Promise<PersonaOverride[]>;
+
+  addApiKey(hash: string, scope: KeyScope, label: string): Promise<void>;
+  findApiKey(hash: string): Promise<KeyScope | null>;
+
+  /** Records a model; its version is the next integer. */
+  addModel(m: Omit<ModelRecord, 'version'>): Promise<ModelRecord>;
+  latestModel(): Promise<ModelRecord | null>;
+}
+
+/** Opens the store named by `--db`: a postgres:// URL, or a SQLite file path (':memory:' for tests). */
+export async function openStore(db: string, opts: { schema?: string } = {}): Promise<Store> {
+  if (/^postgres(ql)?:\/\//.test(db)) {
+    const { PgStore } = await import('./store-pg.js');
+    const s = new PgStore(db, opts.schema);
+    await s.init();
+    return s;
+  }
+  const { SqliteStore } = await import('./store-sqlite.js');
+  const s = new SqliteStore(db);
+  await s.init();
+  return s;
+}

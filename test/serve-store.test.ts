@@ -1,0 +1,145 @@
+/**
+ * The store contract: the same tests against SQLite and PostgreSQL. The PostgreSQL half needs
+ * PERSONAE_TEST_PG (`source scripts/test-services.sh`); each run uses its own schema.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { PgStore } from '../src/serve/store-pg.js';
+import { SqliteStore } from '../src/serve/store-sqlite.js';
+import type { Store } from '../src/serve/store.js';
+
+function contract(name: string, open: () => Promise<Store>, cleanup: (s: Store) => Promise<void>): void {
+  describe(`store contract: ${name}`, () => {
+    let store: Store;
+    it('opens and creates its tables (twice is fine)', async () => {
+      store = await open();
+      await store.init();
+      assert.equal(await store.countItems(), 0);
+      assert.equal(await store.countFeedback(), 0);
+    });
+    it('upserts, reads and deletes items', async () => {
+      await store.upsertItems([
+        { id: 'a', title: 'Alpha', categories: ['x', 'y'] },
+        { id: 'b', title: 'Beta', categories: [] },
+        { id: 'c', title: 'Gamma', categories: ['y'] },
+      ]);
+      await store.upsertItems([{ id: 'a', title: 'Alpha 2', categories: ['z'] }]);
+      assert.deepEqual(await store.getItem('a'), { id: 'a', title: 'Alpha 2', categories: ['z'] });
+      assert.equal(await store.getItem('nope'), null);
+      assert.deepEqual(
+        (await store.allItems()).map((i) => i.id),
+        ['a', 'b', 'c'],
+      );
+      assert.equal(await store.countItems(), 3);
+      assert.equal(await store.deleteItem('c'), true);
+      assert.equal(await store.deleteItem('c'), false);
+      assert.equal(await store.countItems(), 2);
+    });
+    it('upserts users with attributes and lists them with interaction counts', async () => {
+      await store.upsertUsers([
+        { id: 'u2', attributes: { plan: 'pro', age: 31, beta: true } },
+        { id: 'u1', attributes: {} },
+      ]);
+      assert.deepEqual(await store.getUser('u2'), { id: 'u2', attributes: { plan: 'pro', age: 31, beta: true } });
+      assert.equal(await store.getUser('nobody'), null);
+    });
+    it('appends feedback in order, creates unknown users, returns increasing seqs', async () => {
+      const seqs = await store.addFeedback([
+        { user: 'u1', item: 'a', type: 'like', value: 1, ts: 1000 },
+        { user: 'u1', item: 'b', type: 'rating', value: 4.5, ts: 2000 },
+        { user: 'u3', item: 'a', type: 'view', value: 1, ts: 3000 },
+      ]);
+      assert.equal(seqs.length, 3);
+      assert.ok(seqs[0]! < seqs[1]! && seqs[1]! < seqs[2]!);
+      const more = await store.addFeedback([{ user: 'u1', item: 'a', type: 'view', value: 1, ts: 4000 }]);
+      assert.ok(more[0]! > seqs[2]!);
+      const f = await store.feedbackOf('u1');
+      assert.deepEqual(
+        f.map((x) => [x.item, x.type, x.value, x.ts]),
+        [
+          ['a', 'like', 1, 1000],
+          ['b', 'rating', 4.5, 2000],
+          ['a', 'view', 1, 4000],
+        ],
+      );
+      assert.equal((await store.allFeedback()).length, 4);
+      assert.equal(await store.countFeedback(), 4);
+      assert.deepEqual(await store.getUser('u3'), { id: 'u3', attributes: {} });
+      const list = await store.listUsers(10, 0);
+      assert.equal(list.total, 3);
+      assert.deepEqual(list.users, [
+        { id: 'u1', interactions: 3 },
+        { id: 'u2', interactions: 0 },
+        { id: 'u3', interactions: 1 },
+      ]);
+      assert.deepEqual((await store.listUsers(1, 1)).users, [{ id: 'u2', interactions: 0 }]);
+      assert.deepEqual(await store.addFeedback([]), []);
+    });
+    it('deleting an item deletes its feedback; deleting a user deletes theirs', async () => {
+      await store.upsertItems([{ id: 'd', title: 'Delta', categories: [] }]);
+      await store.addFeedback([{ user: 'u2', item: 'd', type: 'like', value: 1, ts: 5 }]);
+      assert.equal(await store.deleteItem('d'), true);
+      assert.equal((await store.feedbackOf('u2')).length, 0);
+      await store.setOverride({ user: 'u3', persona: 0, muted: true, boost: 1 });
+      assert.equal(await store.deleteUser('u3'), true);
+      assert.equal(await store.deleteUser('u3'), false);
+      assert.equal((await store.feedbackOf('u3')).length, 0);
+      assert.deepEqual(await store.overridesOf('u3'), []);
+    });
+    it('persona overrides upsert per (user, persona)', async () => {
+      await store.setOverride({ user: 'u1', persona: 1, muted: true, boost: 1 });
+      await store.setOverride({ user: 'u1', persona: 0, muted: false, boost: 2.5 });
+      await store.setOverride({ user: 'u1', persona: 1, muted: false, boost: 0.5 });
+      assert.deepEqual(await store.overridesOf('u1'), [
+        { user: 'u1', persona: 0, muted: false, boost: 2.5 },
+        { user: 'u1', persona: 1, muted: false, boost: 0.5 },
+      ]);
+    });
+    it('API keys are found by hash only', async () => {
+      await store.addApiKey('h1', 'read', 'reader');
+      await store.addApiKey('h2', 'admin', 'boss');
+      assert.equal(await store.findApiKey('h1'), 'read');
+      assert.equal(await store.findApiKey('h2'), 'admin');
+      assert.equal(await store.findApiKey('h3'), null);
+    });
+    it('models get increasing versions; the latest is returned', async () => {
+      assert.equal(await store.latestModel(), null);
+      const m1 = await store.addModel({ name: 'pop', path: '/x/1', sha256: 'aa', trainedAt: '2026-01-01T00:00:00.000Z', params: {}, feedbackSeq: 3, evaluation: null });
+      const m2 = await store.addModel({ name: 'personas', path: '/x/2', sha256: 'bb', trainedAt: '2026-01-02T00:00:00.000Z', params: { k: 4, loss: 'attention', itemBias: true }, feedbackSeq: 4, evaluation: '{"a":1}' });
+      assert.ok(m2.version > m1.version);
+      assert.deepEqual(await store.latestModel(), m2);
+    });
+    it('closes', async () => {
+      await cleanup(store);
+    });
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'personae-store-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+contract(
+  'sqlite',
+  async () => new SqliteStore(join(dir, 'store.db')),
+  async (s) => s.close(),
+);
+
+const pgUrl = process.env.PERSONAE_TEST_PG;
+if (pgUrl) {
+  const schema = `contract_${process.pid}_${Date.now()}`;
+  contract(
+    'postgres',
+    async () => new PgStore(pgUrl, schema),
+    async (s) => {
+      await (s as PgStore).dropSchema();
+      await s.close();
+    },
+  );
+} else {
+  describe('store contract: postgres', () => {
+    it('SKIPPED: PERSONAE_TEST_PG is not set (run `source scripts/test-services.sh` first)', { skip: 'PERSONAE_TEST_PG is not set' }, () => {});
+  });
+}
