@@ -10,6 +10,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { makeSplit } from '../src/data/split.js';
+import { runExperiment } from '../src/eval/experiment.js';
+import { buildResultsJson, type EvaluationJson } from '../src/eval/results.js';
+import { startService } from '../src/serve/index.js';
+import { worldToLog, type WorldConfigInput } from '../src/synth/world.js';
 import { startMockService, evaluationFixture, type MockService } from './dashboard-mock.js';
 
 const CHROMIUM = process.env.PERSONAE_CHROMIUM ?? '/usr/bin/chromium';
@@ -36,6 +41,42 @@ interface TasteSeries {
   categories: string[];
   history: number[];
   list: number[];
+}
+
+/** A small synthetic world: trains in seconds, still has users with several personas. */
+const WORLD: WorldConfigInput = { users: 300, items: 300, categories: 8, meanInteractions: 30, seed: 7 };
+const SEED = 42;
+
+/** A real evaluation of three models on the same world (what `personae start` would serve). */
+async function evaluateWorld(): Promise<EvaluationJson> {
+  const { log } = worldToLog(WORLD);
+  const split = makeSplit(log, { seed: SEED });
+  const experiment = await runExperiment(split, { models: ['pop', 'itemknn', 'personas'], ks: [10, 20], seed: SEED, tune: false, threads: 1 });
+  return buildResultsJson(split, experiment, { ks: [10, 20], seed: SEED, startedAt: new Date(0), threads: 1, rerank: 'none' });
+}
+
+interface TasteMix {
+  categories: string[];
+  history: number[];
+  list: number[];
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url);
+  assert.equal(res.status, 200, `${url} answers 200`);
+  return (await res.json()) as T;
+}
+
+/** The plotted series are the API's numbers for every category present in the history or the list. */
+function assertPlots(plotted: TasteSeries, api: TasteMix, rerank: string): void {
+  assert.equal(plotted.rerank, rerank);
+  const present = api.categories.filter((_, i) => api.history[i]! > 0 || api.list[i]! > 0);
+  assert.deepEqual([...plotted.categories].sort(), [...present].sort());
+  plotted.categories.forEach((c, i) => {
+    const j = api.categories.indexOf(c);
+    assert.equal(plotted.history[i], api.history[j]);
+    assert.equal(plotted.list[i], api.list[j]);
+  });
 }
 
 /** A page that fails the test on any script error or failed request. */
@@ -68,6 +109,123 @@ async function tasteSeries(page: Page): Promise<TasteSeries> {
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
 }
+
+test('dashboard on the real service: pick a user, reasons, calibration changes the chart, mute, models page', { skip: SKIP }, async () => {
+  const evaluation = await evaluateWorld();
+  const service = await startService({ port: 0, db: ':memory:', data: 'world', world: WORLD, seed: SEED, threads: 1, evaluation, quiet: true });
+  try {
+    await service.ready;
+    const api = service.url;
+
+    // the user to pick: the first one (in list order) with two or more personas whose calibrated list has a different taste mix
+    const { users } = await getJson<{ users: { id: string; interactions: number }[] }>(`${api}/v1/users?limit=100`);
+    let chosen: { id: string; plain: TasteMix; calibrated: TasteMix } | null = null;
+    for (const u of users) {
+      const enc = encodeURIComponent(u.id);
+      const { personas } = await getJson<{ personas: unknown[] }>(`${api}/v1/users/${enc}/personas`);
+      if (personas.length < 2) continue;
+      const plain = await getJson<TasteMix>(`${api}/v1/users/${enc}/taste-mix?n=20`);
+      const calibrated = await getJson<TasteMix>(`${api}/v1/users/${enc}/taste-mix?n=20&rerank=calibrated:0.5`);
+      if (JSON.stringify(plain.list) !== JSON.stringify(calibrated.list)) {
+        chosen = { id: u.id, plain, calibrated };
+        break;
+      }
+    }
+    assert.ok(chosen, 'the world has a multi-persona user whose list calibration changes');
+    const user = chosen.id;
+
+    const { page, problems } = await openPage(service.url);
+
+    // the page loads: users listed, the model named
+    await page.locator('[data-testid="user-link"]').first().waitFor();
+    assert.equal(await page.locator('[data-testid="user-link"]').count(), 100);
+    assert.match((await page.locator('[data-testid="user-count"]').textContent()) ?? '', /^100 of 300 users loaded/);
+    await page.locator('[data-testid="model-badge"]', { hasText: 'personas · v1' }).waitFor();
+    await shot(page, 'service-users.png');
+
+    // a user is picked from the list
+    await page.locator(`[data-testid="user-link"][data-user="${user}"]`).click();
+    const detail = page.locator(`[data-testid="user-detail"][data-state="ready"][data-user="${user}"]`);
+    await detail.waitFor();
+    assert.equal(await page.locator('[data-testid="user-link"][aria-current="true"]').getAttribute('data-user'), user);
+
+    // personas as the API has them
+    const personas = await getJson<{ personas: { index: number; label: string; muted: boolean }[] }>(`${api}/v1/users/${user}/personas`);
+    assert.deepEqual(await page.locator('[data-testid="persona-label"]').allTextContents(), personas.personas.map((p) => p.label));
+
+    // reasons are shown: every recommendation names its persona's label and anchors
+    const recs = await getJson<{ items: { id: string; explanation?: { label: string; anchors: { title: string }[] } }[] }>(
+      `${api}/v1/users/${user}/recommendations?n=20&explain=true`,
+    );
+    assert.equal(recs.items.length, 20);
+    assert.deepEqual(await page.locator('[data-testid="rec-item"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-item'))), recs.items.map((i) => i.id));
+    const reasons = (await page.locator('[data-testid="rec-reason"]').allTextContents()).map((r) => r.replace(/\s+/g, ' ').trim());
+    assert.equal(reasons.length, 20);
+    reasons.forEach((r, i) => {
+      const e = recs.items[i]!.explanation;
+      assert.ok(e, 'explain=true gives every item an explanation');
+      assert.ok(r.startsWith(`Because of ${e.label} (`), r);
+      if (e.anchors.length > 0) assert.ok(r.includes(`like ${e.anchors[0]!.title}`), r);
+    });
+
+    // the chart plots the plain list; the switch redraws it with the calibrated one
+    const before = await tasteSeries(page);
+    assertPlots(before, chosen.plain, 'none');
+    assert.equal(await page.locator('[data-testid="taste-chart"] canvas').count(), 1);
+    await shot(page, 'service-user.png');
+
+    await page.click('[data-testid="calibration-switch"]');
+    await page.locator('[data-testid="taste-chart"][data-rerank="calibrated:0.5"]').waitFor();
+    await detail.waitFor();
+    const after = await tasteSeries(page);
+    assertPlots(after, chosen.calibrated, 'calibrated:0.5');
+    assert.notDeepEqual(after.list, before.list);
+    assert.match((await page.locator('[data-testid="recs-meta"]').textContent()) ?? '', /reranked: calibrated:0\.5/);
+    await shot(page, 'service-user-calibrated.png');
+
+    // switching back gives the plain list again
+    await page.click('[data-testid="calibration-switch"]');
+    await page.locator('[data-testid="taste-chart"][data-rerank="none"]').waitFor();
+    await detail.waitFor();
+    assert.deepEqual(await tasteSeries(page), before);
+
+    // muting the first persona goes through PATCH: the service has it, the card shows it
+    await page.locator('[data-testid="persona"][data-index="0"] [data-testid="persona-mute"]').click();
+    await page.locator('[data-testid="persona"][data-index="0"] [data-testid="persona-mute"][aria-pressed="true"]').waitFor();
+    await detail.waitFor();
+    const muted = await getJson<{ personas: { index: number; muted: boolean }[] }>(`${api}/v1/users/${user}/personas`);
+    assert.equal(muted.personas.find((p) => p.index === 0)?.muted, true);
+    const recsMuted = await getJson<{ items: { id: string }[] }>(`${api}/v1/users/${user}/recommendations?n=20&explain=true`);
+    assert.deepEqual(await page.locator('[data-testid="rec-item"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-item'))), recsMuted.items.map((i) => i.id));
+
+    // an id nobody has seen: the cold-start list, flagged
+    await page.fill('[data-testid="user-search-input"]', 'newcomer');
+    await page.press('[data-testid="user-search-input"]', 'Enter');
+    await page.locator('[data-testid="user-detail"][data-state="ready"][data-user="newcomer"]').waitFor();
+    await page.locator('[data-testid="cold-start"]').waitFor();
+    assert.ok((await page.locator('[data-testid="rec-item"]').count()) > 0);
+
+    // the models page: the active model and the evaluation charts, with the evaluation's numbers
+    await page.click('[data-testid="nav-models"]');
+    await page.locator('[data-testid="models-body"][data-state="ready"]').waitFor();
+    const charts = page.locator('[data-testid="eval-chart"]');
+    assert.deepEqual(await charts.evaluateAll((els) => els.map((e) => e.getAttribute('data-metric'))), ['ndcg@20', 'recall@20', 'ckl@20', 'minorityRecall@20']);
+    assert.equal(await page.locator('[data-testid="eval-chart"] canvas').count(), 4);
+    for (const metric of ['ndcg@20', 'recall@20', 'ckl@20', 'minorityRecall@20']) {
+      const raw = await page.locator(`[data-testid="eval-chart"][data-metric="${metric}"]`).getAttribute('data-series');
+      const plotted = JSON.parse(raw ?? '{}') as { models: string[]; values: (number | null)[]; intervals: ([number, number] | null)[] };
+      assert.deepEqual(plotted.models, ['pop', 'itemknn', 'personas']);
+      assert.deepEqual(plotted.values, evaluation.models.map((m) => m.metrics[metric]?.mean ?? null));
+      assert.deepEqual(plotted.intervals, evaluation.models.map((m) => m.metrics[metric]?.ci95 ?? null));
+    }
+    await shot(page, 'service-models.png');
+
+    // the one expected failure: the unknown user has no feedback (the page shows the cold start instead)
+    assert.deepEqual(problems.filter((p) => !p.endsWith('/v1/users/newcomer/feedback')), []);
+  } finally {
+    await service.close();
+  }
+});
 
 test('dashboard against the API shapes (mock service): pick a user, reasons, calibration, mute, models', { skip: SKIP }, async () => {
   const service: MockService = await startMockService();

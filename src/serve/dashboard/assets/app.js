@@ -324,6 +324,8 @@ function destroyCharts(prefix) {
 
 function route() {
   const hash = location.hash || '#/users';
+  const note = document.querySelector('[data-testid="toast"]');
+  if (note) note.className = 'toast'; // a message belongs to the view it was shown on
   const view = hash.startsWith('#/models') ? 'models' : 'users';
   for (const a of document.querySelectorAll('.tabs a')) {
     if (a.getAttribute('data-view') === view) a.setAttribute('aria-current', 'page');
@@ -724,13 +726,17 @@ function activeModelCard(active) {
   if (!active) return html`<section class="card" data-testid="active-model"><h3>Active model</h3><p class="muted">No model is trained yet.</p></section>`;
   const params = Object.entries(active.params ?? {});
   return html`<section class="card" data-testid="active-model" aria-labelledby="active-h">
-    <div class="card-head"><h3 id="active-h">Active model</h3></div>
-    <dl class="facts">
+    <div class="card-head"><h3 id="active-h">Active model</h3><p class="muted small">The model answering requests now.</p></div>
+    <dl class="facts facts-main">
       <div><dt>Name</dt><dd>${active.name}</dd></div>
       <div><dt>Version</dt><dd>${active.version}</dd></div>
       <div><dt>Trained</dt><dd>${dateTime(active.trainedAt)}</dd></div>
-      ${params.map(([k, v]) => html`<div><dt>${k}</dt><dd>${typeof v === 'object' ? JSON.stringify(v) : String(v)}</dd></div>`)}
     </dl>
+    ${params.length
+      ? html`<details class="params" data-testid="model-params"><summary>Parameters (${params.length})</summary>
+          <dl class="facts facts-small">${params.map(([k, v]) => html`<div><dt>${k}</dt><dd>${typeof v === 'object' ? JSON.stringify(v) : String(v)}</dd></div>`)}</dl>
+        </details>`
+      : ''}
   </section>`;
 }
 
@@ -778,7 +784,9 @@ function metricTable(ev, metric, better) {
     <caption class="sr-only">${metric} per model</caption>
     <thead><tr><th scope="col">Model</th><th scope="col">Mean</th><th scope="col">95% interval</th><th scope="col">Users</th></tr></thead>
     <tbody>${rows.map(
-      (/** @type {any} */ r) => html`<tr ${r.s?.mean === best && best !== null ? html`class="best"` : ''}><th scope="row">${r.name}</th><td class="num">${num(r.s?.mean, 4)}</td><td class="num">${r.s?.ci95 ? `[${num(r.s.ci95[0], 4)}, ${num(r.s.ci95[1], 4)}]` : '–'}</td><td class="num">${r.s?.n ?? '–'}</td></tr>`,
+      (/** @type {any} */ r) => html`<tr ${r.s?.mean === best && best !== null ? html`class="best"` : ''}><th scope="row">${r.name}${
+        state.model && state.model.name === r.name ? html` <span class="served" title="the model this service answers with">served</span>` : ''
+      }</th><td class="num">${num(r.s?.mean, 4)}</td><td class="num">${r.s?.ci95 ? `[${num(r.s.ci95[0], 4)}, ${num(r.s.ci95[1], 4)}]` : '–'}</td><td class="num">${r.s?.n ?? '–'}</td></tr>`,
     )}</tbody>
   </table>`;
 }
