@@ -20,7 +20,7 @@ import type { ItemCategories } from '../data/dataset.js';
 import { IdMap } from '../data/ids.js';
 import { ConfigError, DataError, NotFoundError } from '../errors.js';
 import { tasteDistribution } from '../eval/metrics.js';
-import { explainItem, personaProfile, type ExplainContext, type PersonaProfile } from '../explain/explain.js';
+import { explainItem, labelOf, personaProfile, type ExplainContext, type PersonaProfile } from '../explain/explain.js';
 import { decodeArtifact } from '../models/artifact.js';
 import { hasPersonas, singleUserBatch, type HasPersonas, type ModelArtifact, type Recommender, type UserBatch } from '../models/model.js';
 import { modelFromArtifact } from '../models/registry.js';
@@ -130,6 +130,8 @@ interface UserState {
   view: PersonaRecommender | null;
   k: number;
   overrides: Map<number, { muted: boolean; boost: number }>;
+  /** The persona folded in from positives newer than the model (its index and items, newest first), if any. */
+  recent: { index: number; items: Int32Array } | null;
   scores: Float32Array | null;
   profile: PersonaProfile | null;
   answers: Map<string, string>;
@@ -303,6 +305,7 @@ export class Engine {
     const overrides = u?.overrides ?? new Map<number, { muted: boolean; boost: number }>();
     let view: PersonaRecommender | null = null;
     let k = 0;
+    let recentPersona: UserState['recent'] = null;
     const pm = this.personas;
     if (pm && history.length > 0) {
       const trainIdx = this.users.lookup(userId);
@@ -313,6 +316,7 @@ export class Engine {
         const fresh = Int32Array.from(new Set(recent.filter((i) => !oldSet.has(i))));
         if (fresh.length > 0) {
           const extra = pm.foldIn(fresh);
+          if (extra.length > 0) recentPersona = { index: pm.personaCount(trainIdx), items: fresh.slice().reverse() };
           const merged = new Float32Array(set.length + extra.length);
           merged.set(set);
           merged.set(extra, set.length);
@@ -324,7 +328,7 @@ export class Engine {
       k = set.length === 0 ? 0 : pm.attentionFor(set, history[0]!).length;
       if (k > 0) view = personaView(pm, set, k);
     }
-    const st: UserState = { key, cold: history.length === 0, history, exclude, view, k, overrides, scores: null, profile: null, answers: new Map() };
+    const st: UserState = { key, cold: history.length === 0, history, exclude, view, k, overrides, recent: recentPersona, scores: null, profile: null, answers: new Map() };
     this.states.set(userId, st);
     if (this.states.size > this.maxStates) this.states.delete(this.states.keys().next().value!);
     void meta;
@@ -378,10 +382,25 @@ export class Engine {
     for (let i = 0; i < out.length; i++) out[i] = acc[i]! > 0 ? Math.log(acc[i]!) : -Infinity;
   }
 
+  /**
+   * The user's persona profile (explain.ts). The recent persona stands for the new positives it
+   * was folded in from: its anchors are those items (newest first) and its label their categories.
+   */
   private profileOf(st: UserState): PersonaProfile | null {
     if (!st.view) return null;
-    st.profile ??= personaProfile(st.view, { user: VIEW_USER, history: st.history }, this.view().explain);
-    return st.profile;
+    if (st.profile) return st.profile;
+    const ctx = this.view().explain;
+    const profile = personaProfile(st.view, { user: VIEW_USER, history: st.history }, ctx);
+    const r = st.recent;
+    const info = r ? profile.personaInfo[r.index] : undefined;
+    if (r && info) {
+      const anchors = Array.from(r.items.subarray(0, ctx.anchors ?? 3));
+      info.anchors = anchors;
+      info.anchorTitles = anchors.map((i) => this.view().titles[i]!);
+      if (ctx.categories && ctx.baseline) info.label = labelOf(r.items, ctx.categories, ctx.baseline) ?? info.label;
+    }
+    st.profile = profile;
+    return profile;
   }
 
   /** Model indices of the best `n` items after `offset`, reranked on request. */
@@ -562,6 +581,7 @@ export class Engine {
       view,
       k,
       overrides: new Map(),
+      recent: null,
       scores: null,
       profile: null,
       answers: new Map(),

@@ -1,0 +1,304 @@
+/**
+ * The HTTP API on a small synthetic world: shapes, the bad-input matrix (each case gets the right
+ * 4xx with a message naming the field, never a stack), API keys, online fold-in, persona mute and
+ * boost, training jobs with an atomic swap, and the OpenAPI document.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startService, type RunningService } from '../src/serve/index.js';
+
+const KEY = 'test-admin-key';
+let svc: RunningService;
+
+async function call(method: string, path: string, opts: { body?: unknown; raw?: string; key?: string | null; type?: string } = {}): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
+  const headers: Record<string, string> = {};
+  const key = opts.key === undefined ? KEY : opts.key;
+  if (key !== null) headers.authorization = `Bearer ${key}`;
+  let body: string | undefined;
+  if (opts.raw !== undefined) body = opts.raw;
+  else if (opts.body !== undefined) body = JSON.stringify(opts.body);
+  if (body !== undefined) headers['content-type'] = opts.type ?? 'application/json';
+  const r = await fetch(svc.url + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+  const text = await r.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // not JSON (metrics)
+  }
+  return { status: r.status, json, text };
+}
+
+const errMessage = (r: { json: Record<string, unknown> }): string => ((r.json.error as { message?: string } | undefined)?.message ?? '');
+
+interface RecItem {
+  id: string;
+  categories: string[];
+  explanation?: { persona: number; label: string; weights: number[]; anchors: { id: string; title: string }[] };
+}
+interface PersonaJson {
+  index: number;
+  share: number;
+  label: string;
+  muted: boolean;
+  boost: number;
+}
+
+before(async () => {
+  svc = await startService({
+    port: 0,
+    db: ':memory:',
+    data: 'world',
+    world: { users: 200, items: 300, categories: 10, meanInteractions: 40, seed: 7, itemCategoryCounts: [0.7, 0.3, 0], noise: 0.02 },
+    modelParams: { epochs: 6, warmEpochs: 3, dim: 16 },
+    apiKey: KEY,
+    bodyLimit: 64 * 1024,
+    quiet: true,
+    threads: 1,
+  });
+  await svc.ready;
+});
+
+after(async () => {
+  await svc.close();
+});
+
+describe('service API', () => {
+  it('health, readiness, metrics and the OpenAPI document', async () => {
+    assert.equal((await call('GET', '/healthz')).status, 200);
+    const ready = await call('GET', '/readyz');
+    assert.equal(ready.status, 200);
+    assert.deepEqual(ready.json.model, { name: 'personas', version: 1 });
+    const doc = await call('GET', '/openapi.json');
+    assert.equal(doc.json.openapi, '3.1.0');
+    const paths = doc.json.paths as Record<string, Record<string, { parameters?: { name: string }[] }>>;
+    assert.ok(paths['/v1/users/{id}/recommendations']!.get!.parameters!.some((p) => p.name === 'rerank'));
+    assert.ok(paths['/v1/feedback']!.post);
+    const m = await call('GET', '/metrics');
+    assert.match(m.text, /personae_http_request_duration_seconds_bucket\{method="GET",route="\/readyz",le="0.005"\}/);
+    assert.match(m.text, /personae_model_version\{name="personas"\} 1/);
+    assert.match(m.text, /personae_items 300/);
+  });
+
+  it('lists users with interaction counts and their feedback', async () => {
+    const r = await call('GET', '/v1/users?limit=5&offset=2');
+    assert.equal(r.status, 200);
+    assert.equal(r.json.total, 200);
+    const users = r.json.users as { id: string; interactions: number }[];
+    assert.equal(users.length, 5);
+    assert.ok(users.every((u) => typeof u.id === 'string' && u.interactions > 0));
+    const f = await call('GET', `/v1/users/${users[0]!.id}/feedback`);
+    const fb = f.json.feedback as { item: string; title: string; categories: string[]; type: string; value: number; ts: string }[];
+    assert.equal(fb.length, users[0]!.interactions);
+    assert.equal(fb[0]!.type, 'rating');
+    assert.ok(fb[0]!.title.length > 0 && Array.isArray(fb[0]!.categories));
+    assert.match(fb[0]!.ts, /^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('recommends with explanations, excluding what the user has seen', async () => {
+    const r = await call('GET', '/v1/users/1/recommendations?n=10&explain=true');
+    assert.equal(r.status, 200);
+    assert.equal(r.json.user, '1');
+    assert.equal(r.json.coldStart, false);
+    assert.deepEqual(r.json.model, { name: 'personas', version: 1 });
+    const items = r.json.items as RecItem[];
+    assert.equal(items.length, 10);
+    const seen = new Set(((await call('GET', '/v1/users/1/feedback')).json.feedback as { item: string }[]).map((f) => f.item));
+    for (const it of items) {
+      assert.ok(!seen.has(it.id), `item ${it.id} was already seen`);
+      assert.ok(it.explanation);
+      assert.ok(it.explanation.label.length > 0);
+      assert.ok(it.explanation.anchors.length > 0 && it.explanation.anchors.every((a) => seen.has(a.id)));
+      assert.ok(Math.abs(it.explanation.weights.reduce((a, b) => a + b, 0) - 1) < 1e-3);
+    }
+    // paging: offset 5 continues the list
+    const page = await call('GET', '/v1/users/1/recommendations?n=5&offset=5');
+    assert.deepEqual(
+      (page.json.items as RecItem[]).map((i) => i.id),
+      items.slice(5).map((i) => i.id),
+    );
+    // category filter and exclusions
+    const cat = items[0]!.categories[0]!;
+    const byCat = await call('GET', `/v1/users/1/recommendations?n=5&category=${encodeURIComponent(cat)}&exclude=${items[0]!.id}`);
+    const catItems = byCat.json.items as RecItem[];
+    assert.ok(catItems.length > 0 && catItems.every((i) => i.categories.includes(cat) && i.id !== items[0]!.id));
+    // reranking is reported and changes the mix
+    const cal = await call('GET', '/v1/users/1/recommendations?n=10&rerank=calibrated:0.9');
+    assert.match(String(cal.json.rerank), /^calibrated/);
+  });
+
+  it('answers an unknown user with a flagged cold-start list', async () => {
+    const r = await call('GET', '/v1/users/nobody-yet/recommendations?n=8');
+    assert.equal(r.status, 200);
+    assert.equal(r.json.coldStart, true);
+    const items = r.json.items as RecItem[];
+    assert.equal(items.length, 8);
+    // diverse: the 8 items span more than 2 categories
+    assert.ok(new Set(items.flatMap((i) => i.categories)).size > 2);
+    const p = await call('GET', '/v1/users/nobody-yet/personas');
+    assert.deepEqual(p.json, { user: 'nobody-yet', personas: [] });
+  });
+
+  it('taste mix, similar items, sessions, models', async () => {
+    const t = await call('GET', '/v1/users/1/taste-mix?n=20&rerank=calibrated:0.5');
+    const cats = t.json.categories as string[];
+    const h = t.json.history as number[];
+    const l = t.json.list as number[];
+    assert.equal(cats.length, 10);
+    assert.equal(h.length, 10);
+    assert.ok(Math.abs(h.reduce((a, b) => a + b, 0) - 1) < 1e-3 && Math.abs(l.reduce((a, b) => a + b, 0) - 1) < 1e-3);
+    const sim = await call('GET', '/v1/items/5/similar?n=4');
+    assert.equal((sim.json.items as RecItem[]).length, 4);
+    assert.ok((sim.json.items as RecItem[]).every((i) => i.id !== '5'));
+    const sess = await call('POST', '/v1/sessions/recommend', { body: { items: ['5', '6', '7'], n: 5, explain: true } });
+    assert.equal(sess.status, 200);
+    const sItems = sess.json.items as RecItem[];
+    assert.equal(sItems.length, 5);
+    assert.ok(sItems.every((i) => !['5', '6', '7'].includes(i.id) && i.explanation));
+    const models = await call('GET', '/v1/models');
+    const active = models.json.active as { name: string; version: number; params: Record<string, unknown> };
+    assert.equal(active.name, 'personas');
+    assert.equal(active.params.epochs, 6);
+    assert.equal((await call('GET', '/v1/evaluation')).status, 404);
+  });
+
+  it('bad input: each case gets the right 4xx naming the field, without a stack', async () => {
+    const cases: { name: string; r: Promise<Awaited<ReturnType<typeof call>>>; status: number; message: RegExp }[] = [
+      { name: 'malformed JSON', r: call('POST', '/v1/feedback', { raw: '{"feedback": [' }), status: 400, message: /malformed JSON/ },
+      { name: 'unknown top-level field', r: call('POST', '/v1/feedback', { body: { feedback: [], extra: 1 } }), status: 400, message: /unknown field "extra"/ },
+      {
+        name: 'unknown nested field',
+        r: call('POST', '/v1/feedback', { body: { feedback: [{ user: 'u', item: '1', type: 'like', colour: 'red' }] } }),
+        status: 400,
+        message: /feedback\[0\]: unknown field "colour"/,
+      },
+      { name: 'wrong type', r: call('POST', '/v1/feedback', { body: { feedback: [{ user: 'u', item: '1', type: 'like', value: 'x' }] } }), status: 400, message: /feedback\[0\]\.value/ },
+      { name: 'missing field', r: call('POST', '/v1/feedback', { body: { feedback: [{ user: 'u', type: 'like' }] } }), status: 400, message: /feedback\[0\]\.item/ },
+      { name: 'bad timestamp', r: call('POST', '/v1/feedback', { body: { feedback: [{ user: 'u', item: '1', type: 'like', timestamp: 'yesterday' }] } }), status: 400, message: /timestamp/ },
+      { name: 'unknown feedback type', r: call('POST', '/v1/feedback', { body: { feedback: [{ user: 'u', item: '1', type: 'poke' }] } }), status: 400, message: /feedback\[0\]\.type: unknown type "poke"/ },
+      { name: 'unknown item in feedback', r: call('POST', '/v1/feedback', { body: { feedback: [{ user: 'u', item: 'no-such-item', type: 'like' }] } }), status: 404, message: /no-such-item/ },
+      { name: 'huge body', r: call('POST', '/v1/items', { raw: JSON.stringify([{ id: 'x', title: 'y'.repeat(100_000) }]) }), status: 413, message: /larger than the limit/ },
+      { name: 'n = 1e9', r: call('GET', '/v1/users/1/recommendations?n=1000000000'), status: 400, message: /query\.n: must be <= 1000/ },
+      { name: 'n not an integer', r: call('GET', '/v1/users/1/recommendations?n=1e9'), status: 400, message: /query\.n: must be an integer/ },
+      { name: 'negative offset', r: call('GET', '/v1/users/1/recommendations?offset=-1'), status: 400, message: /query\.offset: must be >= 0/ },
+      { name: 'negative list offset', r: call('GET', '/v1/users?offset=-5'), status: 400, message: /query\.offset/ },
+      { name: 'unknown query parameter', r: call('GET', '/v1/users/1/recommendations?count=3'), status: 400, message: /unknown field "count"/ },
+      { name: 'bad reranker', r: call('GET', '/v1/users/1/recommendations?rerank=calibrated:7'), status: 400, message: /rerank/ },
+      { name: 'bad boolean', r: call('GET', '/v1/users/1/recommendations?explain=maybe'), status: 400, message: /query\.explain/ },
+      { name: 'unknown item', r: call('GET', '/v1/items/no-such-item'), status: 404, message: /no-such-item/ },
+      { name: 'unknown item similar', r: call('GET', '/v1/items/no-such-item/similar'), status: 404, message: /no-such-item/ },
+      { name: 'delete unknown user', r: call('DELETE', '/v1/users/no-such-user'), status: 404, message: /no-such-user/ },
+      { name: 'unknown user feedback', r: call('GET', '/v1/users/no-such-user/feedback'), status: 404, message: /no-such-user/ },
+      { name: 'unknown persona', r: call('PATCH', '/v1/users/1/personas/40', { body: { muted: true } }), status: 404, message: /no persona 40/ },
+      { name: 'bad persona patch', r: call('PATCH', '/v1/users/1/personas/0', { body: { boost: -1 } }), status: 400, message: /body\.boost/ },
+      { name: 'unknown job', r: call('GET', '/v1/jobs/nope'), status: 404, message: /nope/ },
+      { name: 'unknown session item', r: call('POST', '/v1/sessions/recommend', { body: { items: ['zz'] } }), status: 404, message: /items\[0\]/ },
+      { name: 'unknown route', r: call('GET', '/v2/things'), status: 404, message: /no route/ },
+      { name: 'missing key', r: call('POST', '/v1/items', { body: [{ id: 'k1' }], key: null }), status: 401, message: /missing API key/ },
+      { name: 'wrong key', r: call('POST', '/v1/items', { body: [{ id: 'k1' }], key: 'wrong' }), status: 403, message: /not valid/ },
+      { name: 'wrong key on train', r: call('POST', '/v1/models/train', { body: {}, key: 'wrong' }), status: 403, message: /not valid/ },
+      { name: 'unknown model', r: call('POST', '/v1/models/train', { body: { model: 'magic' } }), status: 400, message: /body\.model: unknown model "magic"/ },
+    ];
+    for (const c of cases) {
+      const r = await c.r;
+      assert.equal(r.status, c.status, `${c.name}: status ${r.status} ${r.text}`);
+      assert.match(errMessage(r), c.message, `${c.name}: ${r.text}`);
+      assert.doesNotMatch(r.text, /\n\s+at |stack/, `${c.name}: leaks a stack`);
+    }
+  });
+
+  it('read keys cannot write; keys are created by an admin', async () => {
+    const k = await call('POST', '/v1/keys', { body: { scope: 'read', label: 'dashboard' } });
+    assert.equal(k.status, 200);
+    const readKey = String(k.json.key);
+    const w = await call('POST', '/v1/items', { body: [{ id: 'k2' }], key: readKey });
+    assert.equal(w.status, 403);
+    assert.match(errMessage(w), /scope "write"/);
+    // reads are open by default (readApiKey: false)
+    assert.equal((await call('GET', '/v1/items/1', { key: null })).status, 200);
+  });
+
+  it('bulk items and users: JSON array, wrapped, and JSONL', async () => {
+    const a = await call('POST', '/v1/items', { body: [{ id: 'new-1', title: 'New one', categories: ['Fresh'] }] });
+    assert.deepEqual(a.json, { upserted: 1 });
+    const b = await call('POST', '/v1/items', { raw: '{"id":"new-2","title":"New two"}\n\n{"id":"new-3"}\n', type: 'application/x-ndjson' });
+    assert.deepEqual(b.json, { upserted: 2 });
+    assert.deepEqual((await call('GET', '/v1/items/new-3')).json, { id: 'new-3', title: 'new-3', categories: [] });
+    const bad = await call('POST', '/v1/items', { raw: '{"id":"ok"}\n{oops\n', type: 'application/x-ndjson' });
+    assert.equal(bad.status, 400);
+    assert.match(errMessage(bad), /line 2/);
+    const u = await call('POST', '/v1/users', { body: { users: [{ id: 'fresh-user', attributes: { plan: 'pro' } }] } });
+    assert.deepEqual(u.json, { upserted: 1 });
+    assert.deepEqual((await call('GET', '/v1/users/fresh-user')).json, { id: 'fresh-user', attributes: { plan: 'pro' }, interactions: 0 });
+    assert.equal((await call('DELETE', '/v1/items/new-3')).status, 200);
+    assert.equal((await call('GET', '/v1/items/new-3')).status, 404);
+    assert.equal((await call('DELETE', '/v1/users/fresh-user')).status, 200);
+  });
+
+  it('online fold-in: a like in a category the user never had shows up in personas and recommendations', async () => {
+    // a user whose history has no item of some category C, and a popular single-category item of C
+    const catalogue = new Map<string, string[]>();
+    for (let i = 1; i <= 300; i++) catalogue.set(String(i), ((await call('GET', `/v1/items/${i}`)).json.categories as string[]) ?? []);
+    const cats = (await call('GET', '/v1/users/1/taste-mix')).json.categories as string[];
+    let target: { user: string; cat: string; item: string } | null = null;
+    for (let u = 1; u <= 200 && !target; u++) {
+      const fb = (await call('GET', `/v1/users/${u}/feedback`)).json.feedback as { item: string; categories: string[] }[];
+      if (fb.length < 25) continue;
+      const had = new Set(fb.flatMap((f) => f.categories));
+      const missing = cats.find((c) => !had.has(c));
+      if (!missing) continue;
+      const item = [...catalogue].find(([, cs]) => cs.length === 1 && cs[0] === missing);
+      if (item) target = { user: String(u), cat: missing, item: item[0] };
+    }
+    assert.ok(target, 'the world has a user missing a category');
+    const { user, cat, item } = target;
+    const before = (await call('GET', `/v1/users/${user}/personas`)).json.personas as PersonaJson[];
+    assert.ok(before.every((p) => !p.label.includes(cat)));
+    const recBefore = (await call('GET', `/v1/users/${user}/recommendations?n=10`)).json.items as RecItem[];
+    const countBefore = recBefore.filter((i) => i.categories.includes(cat)).length;
+    const ack = await call('POST', '/v1/feedback', { body: { feedback: [{ user, item, type: 'like', timestamp: '2026-01-01T00:00:00Z' }] } });
+    assert.equal(ack.status, 200);
+    assert.equal(ack.json.accepted, 1);
+    const afterP = (await call('GET', `/v1/users/${user}/personas`)).json.personas as PersonaJson[];
+    assert.equal(afterP.length, before.length + 1, 'a new persona from the fold-in');
+    assert.ok(afterP.some((p) => p.label.includes(cat)), `personas after: ${afterP.map((p) => p.label).join(', ')}`);
+    const recAfter = (await call('GET', `/v1/users/${user}/recommendations?n=10&explain=true`)).json.items as RecItem[];
+    const countAfter = recAfter.filter((i) => i.categories.includes(cat)).length;
+    assert.ok(countAfter >= 1 && countAfter > countBefore, `category ${cat}: ${countBefore} -> ${countAfter}`);
+    assert.ok(recAfter.every((i) => i.id !== item), 'the liked item is not recommended back');
+  });
+
+  it('muting a persona changes the next recommendations; boost is stored', async () => {
+    const p = (await call('GET', '/v1/users/2/personas')).json.personas as PersonaJson[];
+    assert.ok(p.length >= 1);
+    const before = ((await call('GET', '/v1/users/2/recommendations?n=10&explain=true')).json.items as RecItem[]).map((i) => i.id);
+    const top = [...p].sort((a, b) => b.share - a.share)[0]!;
+    const r = await call('PATCH', `/v1/users/2/personas/${top.index}`, { body: { muted: true } });
+    assert.equal(r.status, 200);
+    assert.equal((r.json.personas as PersonaJson[])[top.index]!.muted, true);
+    const after = ((await call('GET', '/v1/users/2/recommendations?n=10')).json.items as RecItem[]).map((i) => i.id);
+    assert.notDeepEqual(after, before);
+    const b = await call('PATCH', `/v1/users/2/personas/${top.index}`, { body: { muted: false, boost: 3 } });
+    const again = (b.json.personas as PersonaJson[])[top.index]!;
+    assert.equal(again.muted, false);
+    assert.equal(again.boost, 3);
+  });
+
+  it('trains a new model as a job and swaps it in', async () => {
+    const start = await call('POST', '/v1/models/train', { body: { model: 'pop' } });
+    assert.equal(start.status, 202);
+    const id = String(start.json.id);
+    let job = start.json;
+    while (job.state === 'running') {
+      await new Promise((r) => setTimeout(r, 50));
+      job = (await call('GET', `/v1/jobs/${id}`)).json;
+    }
+    assert.equal(job.state, 'done', String(job.error));
+    assert.deepEqual(job.model, { name: 'pop', version: 2 });
+    assert.deepEqual((await call('GET', '/v1/models')).json.active && ((await call('GET', '/v1/models')).json.active as { version: number }).version, 2);
+    const r = await call('GET', '/v1/users/1/recommendations?n=3&explain=true');
+    assert.deepEqual(r.json.model, { name: 'pop', version: 2 });
+    assert.equal((r.json.items as RecItem[]).length, 3);
+    assert.ok((r.json.items as RecItem[]).every((i) => i.explanation === undefined), 'pop has no personas to explain with');
+  });
+});
