@@ -42,6 +42,8 @@ export interface MockService {
   close(): Promise<void>;
   /** PATCH bodies received, in order. */
   patches: { user: string; index: number; body: unknown }[];
+  /** /readyz answers 503 ("training") until this is called. */
+  setReady(): void;
 }
 
 export async function startMockService(): Promise<MockService> {
@@ -63,9 +65,11 @@ export async function startMockService(): Promise<MockService> {
   const knownUser = (id: string): boolean => users.some((u) => u.id === id);
   const notFound = { error: { status: 404, code: 'not_found', message: 'unknown user' } };
 
+  let ready = false;
   const app = Fastify({ logger: false });
   await registerDashboard(app);
 
+  app.get('/readyz', async (_req, reply) => (ready ? { ready: true } : reply.code(503).send({ ready: false, status: 'training: fit 3/20' })));
   app.get('/v1/users', async (req) => {
     const q = req.query as { limit?: string; offset?: string };
     const limit = Number(q.limit ?? 100);
@@ -140,7 +144,14 @@ export async function startMockService(): Promise<MockService> {
   app.get('/v1/evaluation', async () => evaluationFixture());
 
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  return { url, patches, close: () => app.close() };
+  return {
+    url,
+    patches,
+    setReady: () => {
+      ready = true;
+    },
+    close: () => app.close(),
+  };
 }
 
 function summary(mean: number, half: number, n = 500): { mean: number; ci95: [number, number]; n: number } {

@@ -827,7 +827,32 @@ async function loadModelBadge() {
   }
 }
 
-function start() {
+/** Waits for /readyz (the service may still be loading data or training), saying so on the page. */
+async function waitUntilReady() {
+  const banner = /** @type {HTMLElement} */ (document.querySelector('[data-testid="service-status"]'));
+  for (;;) {
+    let ready = false;
+    let status = 'not reachable';
+    try {
+      const res = await fetch('/readyz', { headers: { accept: 'application/json' } });
+      // a server without /readyz is taken as ready
+      ready = res.ok || res.status === 404;
+      const body = await res.json().catch(() => null);
+      if (body && typeof body.status === 'string') status = body.status;
+    } catch {
+      ready = false;
+    }
+    if (ready) {
+      banner.hidden = true;
+      return;
+    }
+    banner.hidden = false;
+    banner.textContent = `The service is starting (${status}). The page continues when it is ready.`;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+  }
+}
+
+async function start() {
   const search = /** @type {HTMLFormElement} */ (document.querySelector('[data-testid="user-search"]'));
   const input = /** @type {HTMLInputElement} */ (document.getElementById('user-search-input'));
   input.addEventListener('input', () => renderUserList());
@@ -850,10 +875,11 @@ function start() {
     /** @type {HTMLDetailsElement | null} */ (keyForm.closest('details'))?.removeAttribute('open');
   });
 
+  await waitUntilReady();
   window.addEventListener('hashchange', route);
   void loadModelBadge();
   route();
   document.body.dataset.ready = 'true';
 }
 
-start();
+void start();
