@@ -6,13 +6,16 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import Fastify from 'fastify';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { makeSplit } from '../src/data/split.js';
 import { runExperiment } from '../src/eval/experiment.js';
 import { buildResultsJson, type EvaluationJson } from '../src/eval/results.js';
+import { registerDashboard } from '../src/serve/dashboard/index.js';
 import { startService } from '../src/serve/index.js';
 import { worldToLog, type WorldConfigInput } from '../src/synth/world.js';
 import { startMockService, evaluationFixture, type MockService } from './dashboard-mock.js';
@@ -327,5 +330,39 @@ test('dashboard against the API shapes (mock service): pick a user, reasons, cal
     assert.ok(problems.length > 0 && problems.every((p) => /^HTTP 503: .*\/readyz$/.test(p)), problems.join('\n'));
   } finally {
     await service.close();
+  }
+});
+
+test('the dashboard files are served from this process: types, uPlot from node_modules, a strict CSP', async () => {
+  const app = Fastify({ logger: false });
+  await registerDashboard(app);
+  try {
+    const page = await app.inject({ method: 'GET', url: '/' });
+    assert.equal(page.statusCode, 200);
+    assert.equal(page.headers['content-type'], 'text/html; charset=utf-8');
+    assert.match(String(page.headers['content-security-policy']), /default-src 'self'; script-src 'self'/);
+    // everything the page loads is local
+    const refs = [...page.body.matchAll(/(?:src|href)="([^"#]+)"/g)].map((m) => m[1]!);
+    assert.deepEqual(refs.sort(), ['/dashboard/app.js', '/dashboard/icon.svg', '/dashboard/style.css', '/dashboard/vendor/uPlot.min.css', '/openapi.json'].sort());
+    for (const [url, type] of [
+      ['/dashboard/app.js', 'text/javascript; charset=utf-8'],
+      ['/dashboard/style.css', 'text/css; charset=utf-8'],
+      ['/dashboard/icon.svg', 'image/svg+xml'],
+      ['/dashboard/vendor/uPlot.min.css', 'text/css; charset=utf-8'],
+    ] as const) {
+      const res = await app.inject({ method: 'GET', url });
+      assert.equal(res.statusCode, 200, url);
+      assert.equal(res.headers['content-type'], type, url);
+    }
+    // the app imports uPlot from the vendor path, which serves the installed package's ES module
+    const appJs = (await app.inject({ method: 'GET', url: '/dashboard/app.js' })).body;
+    assert.match(appJs, /^import uPlot from '\/dashboard\/vendor\/uPlot\.esm\.js';$/m);
+    const uplot = await app.inject({ method: 'GET', url: '/dashboard/vendor/uPlot.esm.js' });
+    const installed = readFileSync(createRequire(import.meta.url).resolve('uplot/dist/uPlot.esm.js'));
+    assert.equal(uplot.headers['content-type'], 'text/javascript; charset=utf-8');
+    assert.ok(uplot.rawPayload.equals(installed));
+    assert.equal((await app.inject({ method: 'GET', url: '/dashboard/nope.js' })).statusCode, 404);
+  } finally {
+    await app.close();
   }
 });
