@@ -55,6 +55,9 @@ export interface StudyContext {
   onProgress?: (stage: string, done: number, total: number, detail?: string) => void;
   /** Smaller sizes for tests (fewer epochs, fewer users); the verdict logic is unchanged. */
   quick?: boolean;
+  /** How `log` is split (the CLI's --protocol / --min-rating); default temporal-user, 4. */
+  protocol?: 'temporal-user' | 'temporal-global' | 'users-holdout';
+  minRating?: number;
 }
 
 export interface Study {

@@ -1,0 +1,261 @@
+/**
+ * `personae study aggregation`: the aggregation dilemma. On a population of two opposed groups
+ * (the `split:51/49` world: what one group loves on the contested items the other dislikes), a
+ * single global model follows the 51% and under-serves the 49%. We measure the share of each group
+ * served well (mean hit@10 per group) by a global popularity model, per-cluster popularity models
+ * (k-means on the user vectors of a single-vector model, iALS, k = 2..8), the single-vector model
+ * itself, and personas; each with and without calibration (`calibrated:0.5`) as the guardrail.
+ *
+ * On a user's dataset there are no planted groups: the two groups are the 2-means clusters of the
+ * iALS user vectors (the larger one plays the majority), said so in the output.
+ */
+import { rowOf } from '../data/csr.js';
+import type { Split } from '../data/split.js';
+import { Rng } from '../math/rng.js';
+import type { ModelArtifact, ModelParams, Recommender, TrainSet, UserBatch } from '../models/model.js';
+import { fitModel, fmt, markdownTable, paired, rerankerFor, scoreModel, studyData, subset, summarize } from './common.js';
+import { kmeans, nearestCentroid } from './kmeans.js';
+import type { Study, StudyChart, StudyContext, Verdict } from './types.js';
+
+const K = 10;
+const LAMBDA = 0.5;
+const KS = [2, 3, 4, 5, 6, 7, 8];
+/** A group is served well by a model when its hit@10 is at least this share of the best any model reaches for it. */
+export const SERVED_WELL = 0.8;
+
+/** Popularity counted inside each user's cluster (a per-cluster "global" model). */
+class ClusterPop implements Recommender {
+  readonly name: string;
+  readonly params: ModelParams;
+  private scores: Float32Array[] = [];
+  private nItems = 0;
+  constructor(
+    private readonly userCluster: Int32Array,
+    private readonly k: number,
+    private readonly clusterOf: (history: Int32Array) => number,
+  ) {
+    this.name = `clusters-pop:${k}`;
+    this.params = { k };
+  }
+  async fit(train: TrainSet): Promise<void> {
+    this.nItems = train.nItems;
+    this.scores = Array.from({ length: this.k }, () => new Float32Array(train.nItems));
+    const ui = train.userItems;
+    for (let u = 0; u < train.nUsers; u++) {
+      const c = this.userCluster[u]!;
+      if (c < 0) continue;
+      const s = this.scores[c]!;
+      for (let e = ui.indptr[u]!; e < ui.indptr[u + 1]!; e++) s[ui.indices[e]!]! += 1;
+    }
+    // ties inside a cluster go to the globally more popular item
+    for (const s of this.scores) for (let i = 0; i < s.length; i++) s[i]! += train.itemPopularity[i]! * 1e-6;
+  }
+  scoreBatch(batch: UserBatch, out: Float32Array): void {
+    for (let b = 0; b < batch.users.length; b++) {
+      const u = batch.users[b]!;
+      let c = u >= 0 ? this.userCluster[u]! : -1;
+      if (c < 0) c = this.clusterOf(batch.items.subarray(batch.indptr[b]!, batch.indptr[b + 1]!));
+      out.set(this.scores[c]!, b * this.nItems);
+    }
+  }
+  toArtifact(): ModelArtifact {
+    return { kind: 'clusters-pop', version: 1, config: this.params, arrays: {} };
+  }
+}
+
+export interface GroupRow {
+  name: string;
+  calibrated: boolean;
+  /** Per test user hit@10 (test-user order). */
+  hits: (number | null)[];
+}
+
+export interface AggregationVerdict {
+  verdict: Verdict;
+  reason: string;
+  served: Record<string, { A: number | null; B: number | null; servesA: boolean; servesB: boolean }>;
+  checks: { globalUnderservesMinority: boolean; minorityDisadvantaged: boolean; personasServesBoth: boolean; clustersBeatGlobal: boolean; calibrationHelpsClusters: boolean; singleVectorServesBoth: boolean };
+}
+
+/**
+ * The verdict from per-user hit@10 and the group of each test user (0 = majority A, 1 = minority B).
+ * `global` is the popularity row, `personas` the persona row, `clusters` the per-cluster rows.
+ */
+export function aggregationVerdict(rows: readonly GroupRow[], group: Int8Array, seed: number): AggregationVerdict {
+  const inA = (pos: number): boolean => group[pos] === 0;
+  const inB = (pos: number): boolean => group[pos] === 1;
+  const m = (v: (number | null)[], keep: (p: number) => boolean): number | null => summarize(subset(v, keep), seed, 1).mean;
+  const bestA = Math.max(...rows.map((r) => m(r.hits, inA) ?? 0));
+  const bestB = Math.max(...rows.map((r) => m(r.hits, inB) ?? 0));
+  const served: AggregationVerdict['served'] = {};
+  for (const r of rows) {
+    const a = m(r.hits, inA);
+    const b = m(r.hits, inB);
+    served[r.calibrated ? `${r.name} + calibrated` : r.name] = { A: a, B: b, servesA: a !== null && a >= SERVED_WELL * bestA, servesB: b !== null && b >= SERVED_WELL * bestB };
+  }
+  const find = (name: string): GroupRow => rows.find((r) => r.name === name && !r.calibrated)!;
+  const pop = find('pop');
+  const personas = find('personas');
+  // the global model under-serves B: B is not served well, and personas beats it on B (paired interval)
+  const popVsPersonasB = paired(subset(personas.hits, inB), subset(pop.hits, inB), seed);
+  const globalUnderservesMinority = !served.pop!.servesB && popVsPersonasB.ci95[0] > 0;
+  const personasServesBoth = served.personas!.servesA && served.personas!.servesB;
+  const clusterRows = rows.filter((r) => r.name.startsWith('clusters-pop:') && !r.calibrated);
+  const bestCluster = clusterRows.reduce((best, r) => ((m(r.hits, inB) ?? 0) > (m(best.hits, inB) ?? 0) ? r : best), clusterRows[0]!);
+  const clusterVsPopB = paired(subset(bestCluster.hits, inB), subset(pop.hits, inB), seed);
+  const clustersBeatGlobal = clusterVsPopB.ci95[0] > 0;
+  const calCluster = rows.find((r) => r.name === bestCluster.name && r.calibrated);
+  const calDiff = calCluster ? paired(calCluster.hits, bestCluster.hits, seed) : null;
+  const calibrationHelpsClusters = calDiff !== null && calDiff.ci95[0] > 0;
+  // is B worse off than A under the global model? (difference of the two group means, normal interval from the bootstrap intervals)
+  const sa = summarize(subset(pop.hits, inA), seed);
+  const sb = summarize(subset(pop.hits, inB), seed);
+  const se = (x: typeof sa): number => (x.ci95 ? (x.ci95[1] - x.ci95[0]) / 3.92 : 0);
+  const gap = (sa.mean ?? 0) - (sb.mean ?? 0);
+  const gapHalf = 1.96 * Math.sqrt(se(sa) ** 2 + se(sb) ** 2);
+  const minorityDisadvantaged = gap - gapHalf > 0;
+  const mf = rows.find((r) => !r.calibrated && (r.name === 'ials' || r.name === 'bpr'));
+  const mfServesBoth = mf ? served[mf.name]!.servesA && served[mf.name]!.servesB : false;
+  const checks = { globalUnderservesMinority, minorityDisadvantaged, personasServesBoth, clustersBeatGlobal, calibrationHelpsClusters, singleVectorServesBoth: mfServesBoth };
+  const reason = [
+    `"served well" = a group's hit@${K} at least ${SERVED_WELL} x the best any model reaches for that group (A ${fmt(bestA)}, B ${fmt(bestB)})`,
+    `global pop: A ${fmt(served.pop!.A)}, B ${fmt(served.pop!.B)}; personas beats it on B by ${fmt(popVsPersonasB.mean)} [${fmt(popVsPersonasB.ci95[0])}, ${fmt(popVsPersonasB.ci95[1])}] -> the global model ${globalUnderservesMinority ? 'leaves' : 'does not leave'} group B poorly served`,
+    `personas: A ${fmt(served.personas!.A)}, B ${fmt(served.personas!.B)} -> ${personasServesBoth ? 'serves both groups' : 'does not serve both groups well'}`,
+    `best per-cluster model on B (${bestCluster.name}) vs pop on B: ${fmt(clusterVsPopB.mean)} [${fmt(clusterVsPopB.ci95[0])}, ${fmt(clusterVsPopB.ci95[1])}] (${clustersBeatGlobal ? 'better' : 'not clearly better'})`,
+    `global pop, group A minus group B: ${fmt(gap)} [${fmt(gap - gapHalf)}, ${fmt(gap + gapHalf)}] -> ${minorityDisadvantaged ? 'the 49% are served worse than the 51%' : 'the 49% are not served worse than the 51% (the global model fails everyone alike: the cost of one non-personal ranking, not a majority bias)'}`,
+    mf ? `single-vector ${mf.name}: A ${fmt(served[mf.name]!.A)}, B ${fmt(served[mf.name]!.B)} (${mfServesBoth ? 'also serves both groups' : 'does not serve both groups'})` : 'no single-vector row',
+    calDiff ? `calibration on ${bestCluster.name} changes hit@${K} by ${fmt(calDiff.mean)} [${fmt(calDiff.ci95[0])}, ${fmt(calDiff.ci95[1])}] (${calibrationHelpsClusters ? 'a guardrail that helps' : 'no measurable help as a guardrail on hit@10'})` : 'no calibrated cluster row',
+  ];
+  const verdict: Verdict =
+    globalUnderservesMinority && minorityDisadvantaged && personasServesBoth && clustersBeatGlobal ? 'holds' : !globalUnderservesMinority && !personasServesBoth ? 'does-not-hold' : 'mixed';
+  return { verdict, reason: reason.join('; ') + '.', served, checks };
+}
+
+/** ials user vectors of the training users with rows, and a fold-in for everyone else. */
+function userVectors(model: Recommender, split: Split): { vectors: Float32Array; dim: number; users: Int32Array } {
+  const art = model.toArtifact();
+  const uf = art.arrays.userFactors as Float32Array;
+  const dim = Number(art.config.factors);
+  const users: number[] = [];
+  for (let u = 0; u < split.train.nUsers; u++) if (rowOf(split.train.userItems, u).length > 0) users.push(u);
+  const vectors = new Float32Array(users.length * dim);
+  users.forEach((u, j) => vectors.set(uf.subarray(u * dim, (u + 1) * dim), j * dim));
+  return { vectors, dim, users: Int32Array.from(users) };
+}
+
+export const aggregationStudy: Study = {
+  name: 'aggregation',
+  claim:
+    `A global model serves a 51/49 population worse than per-persona or per-cluster models: it leaves the 49% group poorly served (hit@${K}, worse than the 51%), while personas serve both groups; ` +
+    'per-cluster models need calibration as a guardrail.',
+  async run(ctx: StudyContext) {
+    const data = studyData(ctx, { population: 'split:51/49' });
+    const { split } = data;
+    const ks = [K];
+    ctx.onProgress?.('aggregation: ials', 0, 1);
+    const ials = await fitModel('ials', split, ctx);
+    const { vectors, dim, users } = userVectors(ials, split);
+    const foldIn = (ials as unknown as { foldIn(items: Int32Array): Float32Array }).foldIn.bind(ials);
+    // the two groups of each test user
+    const group = new Int8Array(split.testUsers.length).fill(-1);
+    let groupsNote: string;
+    if (data.truth) {
+      split.testUsers.forEach((u, pos) => (group[pos] = data.truth!.userGroup[u]!));
+      groupsNote = 'planted groups A (51%) and B (49%)';
+    } else {
+      const km = kmeans(vectors, users.length, dim, 2, new Rng(ctx.seed).derive('aggregation-groups'));
+      const sizes = [0, 0];
+      for (const c of km.assign) sizes[c]!++;
+      const major = sizes[0]! >= sizes[1]! ? 0 : 1;
+      const userGroup = new Int8Array(split.train.nUsers).fill(-1);
+      users.forEach((u, j) => (userGroup[u] = km.assign[j] === major ? 0 : 1));
+      split.testUsers.forEach((u, pos) => {
+        const g = userGroup[u]!;
+        group[pos] = g >= 0 ? g : nearestCentroid(foldIn(rowOf(split.history, u)), km.centroids, dim) === major ? 0 : 1;
+      });
+      groupsNote = `no planted groups in the data: A/B are the 2-means clusters of the iALS user vectors (${Math.max(...sizes)} / ${Math.min(...sizes)} users)`;
+    }
+    const models: { name: string; model: Recommender }[] = [];
+    models.push({ name: 'pop', model: await fitModel('pop', split, ctx) });
+    for (const k of KS) {
+      const km = kmeans(vectors, users.length, dim, k, new Rng(ctx.seed).derive('aggregation-kmeans', k));
+      const userCluster = new Int32Array(split.train.nUsers).fill(-1);
+      users.forEach((u, j) => (userCluster[u] = km.assign[j]!));
+      const m = new ClusterPop(userCluster, k, (h) => nearestCentroid(foldIn(h), km.centroids, dim));
+      await m.fit(split.train);
+      models.push({ name: m.name, model: m });
+    }
+    models.push({ name: 'ials', model: ials });
+    ctx.onProgress?.('aggregation: personas', 0, 1);
+    models.push({ name: 'personas', model: await fitModel('personas', split, ctx) });
+    const rows: GroupRow[] = [];
+    for (const { name, model } of models) {
+      ctx.onProgress?.('aggregation: rank', rows.length, models.length * 2);
+      rows.push({ name, calibrated: false, hits: scoreModel(model, split, ks, ctx.seed).perUser[`hit@${K}`]! });
+      const cal = scoreModel(model, split, ks, ctx.seed, rerankerFor(`calibrated:${LAMBDA}:categories`, split, model));
+      rows.push({ name, calibrated: true, hits: cal.perUser[`hit@${K}`]! });
+    }
+    const v = aggregationVerdict(rows, group, ctx.seed);
+    const inA = (p: number): boolean => group[p] === 0;
+    const inB = (p: number): boolean => group[p] === 1;
+    const stats = rows.map((r) => ({
+      model: r.name,
+      calibrated: r.calibrated,
+      all: summarize(r.hits, ctx.seed),
+      A: summarize(subset(r.hits, inA), ctx.seed),
+      B: summarize(subset(r.hits, inB), ctx.seed),
+    }));
+    const label = (s: { model: string; calibrated: boolean }): string => (s.calibrated ? `${s.model} + calibrated:${LAMBDA}` : s.model);
+    const ci = (s: { mean: number | null; ci95: [number, number] | null }): string => (s.mean === null ? 'n/a' : `${fmt(s.mean)} [${fmt(s.ci95![0])}, ${fmt(s.ci95![1])}]`);
+    const table = markdownTable(
+      ['model', `hit@${K} all`, `hit@${K} group A (majority)`, `hit@${K} group B (minority)`, 'B / A', 'serves A', 'serves B'],
+      stats.map((s) => {
+        const servesA = s.A.mean !== null && s.A.mean >= SERVED_WELL * Math.max(...stats.map((t) => t.A.mean ?? 0));
+        const servesB = s.B.mean !== null && s.B.mean >= SERVED_WELL * Math.max(...stats.map((t) => t.B.mean ?? 0));
+        return [label(s), ci(s.all), ci(s.A), ci(s.B), s.A.mean ? fmt((s.B.mean ?? 0) / s.A.mean, 2) : 'n/a', servesA ? 'yes' : 'no', servesB ? 'yes' : 'no'];
+      }),
+    );
+    const nA = group.filter((g) => g === 0).length;
+    const nB = group.filter((g) => g === 1).length;
+    const charts: StudyChart[] = [
+      {
+        title: `hit@${K} per group, without calibration`,
+        kind: 'bar',
+        x: stats.filter((s) => !s.calibrated).map((s) => s.model),
+        xLabel: 'model',
+        yLabel: `hit@${K}`,
+        series: ['A', 'B'].map((g) => ({
+          name: `group ${g}`,
+          y: stats.filter((s) => !s.calibrated).map((s) => (g === 'A' ? s.A.mean : s.B.mean)),
+          ci: stats.filter((s) => !s.calibrated).map((s) => (g === 'A' ? s.A.ci95 : s.B.ci95)),
+        })),
+      },
+      {
+        title: `per-cluster popularity: hit@${K} of each group vs k (k = 1 is the global model)`,
+        kind: 'line',
+        x: [1, ...KS],
+        xLabel: 'clusters k',
+        yLabel: `hit@${K}`,
+        series: (['A', 'B'] as const).flatMap((g) =>
+          [false, true].map((cal) => ({
+            name: `group ${g}${cal ? ' + calibrated' : ''}`,
+            y: ['pop', ...KS.map((k) => `clusters-pop:${k}`)].map((n) => {
+              const s = stats.find((t) => t.model === n && t.calibrated === cal)!;
+              return g === 'A' ? s.A.mean : s.B.mean;
+            }),
+          })),
+        ),
+      },
+    ];
+    return {
+      study: 'aggregation',
+      claim: aggregationStudy.claim,
+      verdict: v.verdict,
+      verdictReason: `${groupsNote}; ${v.reason}`,
+      data: data.label,
+      results: { k: K, lambda: LAMBDA, servedWellThreshold: SERVED_WELL, groups: groupsNote, testUsers: { A: nA, B: nB }, checks: v.checks, models: stats },
+      table,
+      charts,
+    };
+  },
+};

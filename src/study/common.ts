@@ -1,0 +1,147 @@
+/**
+ * What the studies share: the data they run on (a given log, the default world, or a special
+ * world), fitting a registered model, ranking and scoring lists with bootstrap intervals, and the
+ * Markdown table every study prints.
+ */
+import { rowOf } from '../data/csr.js';
+import type { InteractionLog } from '../data/dataset.js';
+import { makeSplit, type Split } from '../data/split.js';
+import { evaluateLists, rankTestUsers, type ListReranker, type MetricSummary } from '../eval/evaluate.js';
+import { bootstrapCI, pairedDifference, type PairedResult } from '../eval/stats.js';
+import { Rng } from '../math/rng.js';
+import type { ModelParams, Recommender } from '../models/model.js';
+import { createModel } from '../models/registry.js';
+import { buildReranker, parseRerankSpec } from '../rank/index.js';
+import { DEFAULT_WORLD, worldToLog, type WorldConfigInput, type WorldTruth } from '../synth/world.js';
+import type { StudyContext } from './types.js';
+
+/** A small world for quick mode (tests): same generator, fewer users and items. */
+export const QUICK_WORLD: WorldConfigInput = { users: 500, items: 400, categories: 6, meanInteractions: 50 };
+
+export interface StudyData {
+  log: InteractionLog;
+  /** Planted truth when the study generated the world; null on a user's dataset. */
+  truth: WorldTruth | null;
+  label: string;
+  split: Split;
+}
+
+/** The world a study generates when the user gave no --data: the default world plus `overrides`. */
+export function worldConfigFor(ctx: StudyContext, overrides: WorldConfigInput = {}): WorldConfigInput {
+  const base: WorldConfigInput = ctx.quick ? { ...QUICK_WORLD } : { ...DEFAULT_WORLD };
+  return { ...base, ...overrides };
+}
+
+function describeWorld(cfg: WorldConfigInput, quick: boolean, overrides: WorldConfigInput): string {
+  const extra = Object.entries(overrides)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(', ');
+  const base = quick ? `quick world (${cfg.users} users, ${cfg.items} items, seed ${cfg.seed ?? 42})` : `default world (${cfg.users} users, ${cfg.items} items, seed ${cfg.seed ?? 42})`;
+  return extra ? `${base} with ${extra}` : base;
+}
+
+/** The study's data: the user's log when given, else a generated world (with its truth). */
+export function studyData(ctx: StudyContext, overrides: WorldConfigInput = {}): StudyData {
+  const splitOpts = { protocol: ctx.protocol ?? 'temporal-user', minRating: ctx.minRating ?? 4, seed: ctx.seed } as const;
+  if (ctx.log) {
+    return { log: ctx.log, truth: null, label: ctx.dataLabel ?? ctx.log.name, split: makeSplit(ctx.log, splitOpts) };
+  }
+  const cfg = worldConfigFor(ctx, overrides);
+  const { log, truth } = worldToLog(cfg);
+  return { log, truth, label: describeWorld(cfg, ctx.quick ?? false, overrides), split: makeSplit(log, splitOpts) };
+}
+
+/** Model parameters scaled down in quick mode (fewer epochs), as given otherwise. */
+export function studyParams(name: string, ctx: StudyContext, params: ModelParams = {}): ModelParams {
+  if (!ctx.quick) return params;
+  const quick: Record<string, ModelParams> = {
+    bpr: { epochs: 30, factors: 32 },
+    ials: { iterations: 6, factors: 32 },
+    personas: { epochs: 6, warmEpochs: 3, avgEpochs: 2, dim: 32 },
+  };
+  return { ...(quick[name] ?? {}), ...params };
+}
+
+/** Creates and fits a registered model on `split.train`; progress goes to ctx.onProgress. */
+export async function fitModel(name: string, split: Split, ctx: StudyContext, params: ModelParams = {}, label = name): Promise<Recommender> {
+  const model = createModel(name, studyParams(name, ctx, params));
+  await model.fit(split.train, {
+    rng: new Rng(ctx.seed).derive('study-model', label),
+    threads: ctx.threads,
+    onProgress: (e) => ctx.onProgress?.(`${label} ${e.stage}`, e.done, e.total),
+  });
+  return model;
+}
+
+/** A --rerank spec bound to a fitted model (null for 'none'). */
+export function rerankerFor(spec: string, split: Split, model: Recommender): ListReranker | null {
+  return buildReranker(parseRerankSpec(spec), split, model);
+}
+
+export interface ListScores {
+  metrics: Record<string, MetricSummary>;
+  perUser: Record<string, (number | null)[]>;
+  lists: Int32Array[];
+}
+
+/** Ranks every test user (top max(ks)) and scores the lists with PROTOCOL.md's metrics. */
+export function scoreModel(model: Recommender, split: Split, ks: readonly number[], seed: number, reranker: ListReranker | null = null): ListScores {
+  const lists = rankTestUsers(model, split, { k: Math.max(...ks), reranker });
+  const e = evaluateLists(split, lists, ks, seed);
+  return { metrics: e.metrics, perUser: e.perUser, lists };
+}
+
+/** Mean and bootstrap interval of per-user values (nulls dropped); null mean without values. */
+export function summarize(values: ArrayLike<number | null>, seed: number, resamples = 500): MetricSummary {
+  const b = bootstrapCI(values, { seed, resamples });
+  return b.n === 0 ? { mean: null, ci95: null, n: 0 } : { mean: b.mean, ci95: b.ci, n: b.n };
+}
+
+/** Paired a - b over users with both values. */
+export function paired(a: ArrayLike<number | null>, b: ArrayLike<number | null>, seed: number): PairedResult {
+  return pairedDifference(a, b, { seed, resamples: 500 });
+}
+
+/** Per-user values restricted to a subset of test-user positions. */
+export function subset(values: readonly (number | null)[], keep: (pos: number) => boolean): (number | null)[] {
+  return values.map((v, pos) => (keep(pos) ? v : null));
+}
+
+export function fmt(v: number | null | undefined, digits = 3): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return 'n/a';
+  return v.toFixed(digits);
+}
+
+export function fmtCi(s: MetricSummary | undefined, digits = 3): string {
+  if (!s || s.mean === null) return 'n/a';
+  return s.ci95 ? `${fmt(s.mean, digits)} [${fmt(s.ci95[0], digits)}, ${fmt(s.ci95[1], digits)}]` : fmt(s.mean, digits);
+}
+
+/** A Markdown table (first column left-aligned, the rest right-aligned). */
+export function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const lines = [`| ${headers.join(' | ')} |`, `|${headers.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`];
+  for (const r of rows) lines.push(`| ${r.join(' | ')} |`);
+  return lines.join('\n');
+}
+
+/** Users of the split's test set that also have training rows (the ones a model knows). */
+export function testHistories(split: Split): Int32Array[] {
+  return Array.from(split.testUsers, (u) => rowOf(split.history, u));
+}
+
+/** Train positives per user (activity), by user index. */
+export function userActivity(split: Split): Int32Array {
+  const ui = split.train.userItems;
+  const a = new Int32Array(split.train.nUsers);
+  for (let u = 0; u < a.length; u++) a[u] = ui.indptr[u + 1]! - ui.indptr[u]!;
+  return a;
+}
+
+/** True on the indices whose value is in the top `share` (by value, ties by index) among `pool`. */
+export function headMask(values: ArrayLike<number>, pool: ArrayLike<number>, share: number): Uint8Array {
+  const order = Array.from(pool as ArrayLike<number>).sort((a, b) => values[b]! - values[a]! || a - b);
+  const mask = new Uint8Array(values.length);
+  const n = Math.max(1, Math.round(order.length * share));
+  for (let j = 0; j < n && j < order.length; j++) mask[order[j]!] = 1;
+  return mask;
+}
