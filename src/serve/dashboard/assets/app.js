@@ -58,6 +58,8 @@ const state = {
   calibrated: false,
   /** Incremented on every user load so a slow answer for an old user is dropped. */
   seq: 0,
+  /** Requests in flight for the open user (the panel is data-state="ready" at 0). */
+  pending: 0,
   personas: /** @type {any} */ (null),
   recommendations: /** @type {any} */ (null),
   tasteMix: /** @type {any} */ (null),
@@ -406,15 +408,38 @@ function renderUserList() {
 // ---------------------------------------------------------------------------------------------
 // One user
 
+/** @type {Record<string, number>} */
+const latestRequest = {};
+
+/** A check that this request is still the newest of its kind for the open user (older answers are dropped). @param {string} kind @param {number} seq */
+function ticket(kind, seq) {
+  const t = (latestRequest[kind] = (latestRequest[kind] ?? 0) + 1);
+  return () => seq === state.seq && latestRequest[kind] === t;
+}
+
+/** Marks the user panel as loading while `work` runs; it is "ready" when nothing is pending. @param {number} seq @param {Promise<unknown>} work */
+async function busy(seq, work) {
+  const detail = /** @type {HTMLElement} */ (document.querySelector('[data-testid="user-detail"]'));
+  if (seq === state.seq) {
+    state.pending++;
+    detail.dataset.state = 'loading';
+  }
+  try {
+    await work;
+  } finally {
+    if (seq === state.seq && --state.pending === 0) detail.dataset.state = 'ready';
+  }
+}
+
 /** @param {string} id */
 async function openUser(id) {
   state.userId = id;
   const seq = ++state.seq;
+  state.pending = 0;
   document.title = `User ${id} · personae`;
   renderUserList();
   const detail = /** @type {HTMLElement} */ (document.querySelector('[data-testid="user-detail"]'));
   destroyCharts('taste');
-  detail.dataset.state = 'loading';
   detail.dataset.user = id;
   mount(
     detail,
@@ -457,30 +482,27 @@ async function openUser(id) {
     state.calibrated = toggle.checked;
     void refreshList(id, seq);
   });
-  await Promise.all([loadPersonas(id, seq), loadRecommendations(id, seq), loadTasteMix(id, seq), loadHistory(id, seq)]);
-  if (seq === state.seq) detail.dataset.state = 'ready';
+  await busy(seq, Promise.all([loadPersonas(id, seq), loadRecommendations(id, seq), loadTasteMix(id, seq), loadHistory(id, seq)]));
 }
 
 /** Reloads what depends on the list (after a toggle or a persona change). @param {string} id @param {number} seq */
 async function refreshList(id, seq) {
-  const detail = /** @type {HTMLElement} */ (document.querySelector('[data-testid="user-detail"]'));
-  detail.dataset.state = 'loading';
-  await Promise.all([loadRecommendations(id, seq), loadTasteMix(id, seq)]);
-  if (seq === state.seq) detail.dataset.state = 'ready';
+  await busy(seq, Promise.all([loadRecommendations(id, seq), loadTasteMix(id, seq)]));
 }
 
 const rerankParam = () => (state.calibrated ? `&rerank=${encodeURIComponent(CALIBRATED)}` : '');
 
 /** @param {string} id @param {number} seq */
 async function loadPersonas(id, seq) {
+  const current = ticket('personas', seq);
   const el = /** @type {HTMLElement} */ (document.querySelector('[data-testid="personas"]'));
   try {
     const body = await api(`${userPath(id)}/personas`);
-    if (seq !== state.seq) return;
+    if (!current()) return;
     state.personas = body;
     renderPersonas(el, id, seq, body.personas);
   } catch (err) {
-    if (seq !== state.seq) return;
+    if (!current()) return;
     mount(el, err instanceof ApiError && err.status === 404 ? html`<p class="muted">No personas: this user has no history yet (cold start).</p>` : errorBox(err));
   }
 }
@@ -534,24 +556,31 @@ function renderPersonas(el, id, seq, personas) {
 
 /** @param {string} id @param {number} seq @param {number} index @param {{muted?: boolean, boost?: number}} change */
 async function patchPersona(id, seq, index, change) {
-  try {
-    await api(`${userPath(id)}/personas/${index}`, { method: 'PATCH', body: change });
-    if (seq !== state.seq) return;
-    toast(change.muted !== undefined ? `Persona ${index + 1} ${change.muted ? 'muted' : 'unmuted'}` : `Persona ${index + 1} boosted ×${num(change.boost ?? 1, 2)}`);
-    await Promise.all([loadPersonas(id, seq), refreshList(id, seq)]);
-  } catch (err) {
-    toast(errorText(err), 'error');
-    if (seq === state.seq) await loadPersonas(id, seq);
-  }
+  await busy(
+    seq,
+    (async () => {
+      try {
+        await api(`${userPath(id)}/personas/${index}`, { method: 'PATCH', body: change });
+        if (seq !== state.seq) return;
+        toast(change.muted !== undefined ? `Persona ${index + 1} ${change.muted ? 'muted' : 'unmuted'}` : `Persona ${index + 1} boosted ×${num(change.boost ?? 1, 2)}`);
+        await Promise.all([loadPersonas(id, seq), refreshList(id, seq)]);
+      } catch (err) {
+        toast(errorText(err), 'error');
+        // show the settings the service really has
+        if (seq === state.seq) await loadPersonas(id, seq);
+      }
+    })(),
+  );
 }
 
 /** @param {string} id @param {number} seq */
 async function loadRecommendations(id, seq) {
+  const current = ticket('recs', seq);
   const el = /** @type {HTMLElement} */ (document.querySelector('[data-testid="recommendations"]'));
   const meta = /** @type {HTMLElement} */ (document.querySelector('[data-testid="recs-meta"]'));
   try {
     const body = await api(`${userPath(id)}/recommendations?n=${N_RECS}&explain=true${rerankParam()}`);
-    if (seq !== state.seq) return;
+    if (!current()) return;
     state.recommendations = body;
     const model = body.model ? `${body.model.name} v${body.model.version}` : 'no model';
     meta.textContent = `${body.items.length} items · ${model} · ${body.rerank && body.rerank !== 'none' ? `reranked: ${body.rerank}` : 'not reranked'}`;
@@ -563,7 +592,7 @@ async function loadRecommendations(id, seq) {
       <ol class="recs">${body.items.map((item, i) => recommendationRow(item, i))}</ol>`,
     );
   } catch (err) {
-    if (seq !== state.seq) return;
+    if (!current()) return;
     mount(el, errorBox(err));
     meta.textContent = '';
   }
@@ -604,12 +633,13 @@ function attentionBar(weights) {
 
 /** @param {string} id @param {number} seq */
 async function loadTasteMix(id, seq) {
+  const current = ticket('mix', seq);
   const el = /** @type {HTMLElement} */ (document.querySelector('[data-testid="taste-chart"]'));
   const note = /** @type {HTMLElement} */ (document.querySelector('[data-testid="taste-note"]'));
   const rerank = state.calibrated ? CALIBRATED : 'none';
   try {
     const body = await api(`${userPath(id)}/taste-mix?n=${N_RECS}${rerankParam()}`);
-    if (seq !== state.seq) return;
+    if (!current()) return;
     state.tasteMix = body;
     // the categories present in the history or the list, the history's largest first
     const order = body.categories
@@ -635,7 +665,7 @@ async function loadTasteMix(id, seq) {
       labels: plotted.categories,
       yLabel: 'share',
       format: (v) => pct(v),
-      height: 300,
+      height: plotted.categories.length > 10 ? 340 : 300,
       series: [
         { label: 'History', values: plotted.history, color: HISTORY_COLOR },
         { label: state.calibrated ? 'List (calibrated)' : 'List', values: plotted.list, color: LIST_COLOR },
@@ -644,7 +674,7 @@ async function loadTasteMix(id, seq) {
     el.setAttribute('aria-label', `Taste mix: ${plotted.categories.map((c, i) => `${c} history ${pct(plotted.history[i])}, list ${pct(plotted.list[i])}`).join('; ')}`);
     note.textContent = `Miscalibration (KL of history from list): ${num(klDivergence(plotted.history, plotted.list), 3)}`;
   } catch (err) {
-    if (seq !== state.seq) return;
+    if (!current()) return;
     destroyChart('taste');
     delete el.dataset.series;
     mount(el, errorBox(err));
@@ -666,11 +696,12 @@ function klDivergence(p, q) {
 
 /** @param {string} id @param {number} seq */
 async function loadHistory(id, seq) {
+  const current = ticket('history', seq);
   const el = /** @type {HTMLElement} */ (document.querySelector('[data-testid="history"]'));
   const summary = /** @type {HTMLElement} */ (document.querySelector('[data-testid="user-summary"]'));
   try {
     const body = await api(`${userPath(id)}/feedback`);
-    if (seq !== state.seq) return;
+    if (!current()) return;
     const rows = [...body.feedback].sort((a, b) => when(b.ts).localeCompare(when(a.ts)));
     summary.textContent = `${body.feedback.length} feedback event${body.feedback.length === 1 ? '' : 's'}`;
     mount(
@@ -683,7 +714,7 @@ async function loadHistory(id, seq) {
           )}</ul>${rows.length > 12 ? html`<p class="muted small">and ${rows.length - 12} more</p>` : ''}`,
     );
   } catch (err) {
-    if (seq !== state.seq) return;
+    if (!current()) return;
     mount(el, err instanceof ApiError && err.status === 404 ? html`<p class="muted">No feedback for this user.</p>` : errorBox(err));
   }
 }
