@@ -311,6 +311,18 @@ test('dashboard against the API shapes (mock service): pick a user, reasons, cal
     const afterMute = await page.locator('[data-testid="rec-reason"]').allTextContents();
     assert.ok(afterMute.length > 0 && afterMute.every((r) => r.includes('Heist / Courtroom Drama')));
 
+    // boosting sends the multiplier the slider shows
+    await page.locator('[data-testid="persona"][data-index="1"] [data-testid="persona-boost"]').evaluate((el) => {
+      const input = el as unknown as { value: string; dispatchEvent(e: unknown): boolean };
+      input.value = '2';
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    await page.locator('[data-testid="persona"][data-index="1"] output', { hasText: '2.00×' }).waitFor();
+    await detail.waitFor();
+    assert.deepEqual(service.patches[1], { user: 'u7', index: 1, body: { boost: 2 } });
+    assert.equal(await page.locator('[data-testid="persona"][data-index="1"] [data-testid="persona-boost"]').inputValue(), '2');
+
     // the models page: the active model and four evaluation charts with their intervals
     await page.click('[data-testid="nav-models"]');
     await page.locator('[data-testid="models-body"][data-state="ready"]').waitFor();
