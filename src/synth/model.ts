@@ -1,0 +1,607 @@
+/**
+ * The generative model: the catalogue (items, categories, styles, popularity), each user's plan
+ * (group, planted personas and their weights) and rows, and the streaming `generateWorld`.
+ */
+import { Rng } from '../math/rng.js';
+import { parsePopulation, resolveWorldConfig, type Population, type WorldConfig, type WorldConfigInput } from './config.js';
+import { categoryNames, makeTitle } from './names.js';
+
+export interface PlantedPersona {
+  /** Index within the user: 0 = the dominant persona, the last = the minority persona. */
+  readonly persona: number;
+  /** Planted share of the user's persona rows (weights sum to 1). */
+  readonly weight: number;
+  /** Category names, the persona's main category first. */
+  readonly categories: readonly string[];
+}
+
+export type Group = 'A' | 'B';
+
+/** Ground truth of one user. */
+export interface UserTruth {
+  readonly user: string;
+  readonly group?: Group;
+  readonly personas: readonly PlantedPersona[];
+}
+
+/** One user's rows in time order (reused buffers: copy what you keep). */
+export class UserRows {
+  length = 0;
+  readonly item: Int32Array;
+  readonly rating: Uint8Array;
+  readonly timestamp: Float64Array;
+  /** The persona that produced the row, -1 for noise rows. */
+  readonly persona: Int8Array;
+  constructor(capacity: number) {
+    this.item = new Int32Array(capacity);
+    this.rating = new Uint8Array(capacity);
+    this.timestamp = new Float64Array(capacity);
+    this.persona = new Int8Array(capacity);
+  }
+}
+
+/** A user's plan: group (-1 mixed, 0 = A, 1 = B) and personas as category indices. */
+export interface UserPlan {
+  readonly group: -1 | 0 | 1;
+  readonly weights: readonly number[];
+  readonly categories: readonly (readonly number[])[];
+}
+
+const GROUP_NAMES: readonly Group[] = ['A', 'B'];
+
+/** Affinities are stored as 16-bit fixed point with this many steps per unit (range +-32). */
+const AFFINITY_SCALE = 1000;
+
+function quantizeAffinity(z: number): number {
+  return Math.max(-32767, Math.min(32767, Math.round(z * AFFINITY_SCALE)));
+}
+
+/**
+ * Walker's alias method over items: draws an item with probability weight / total in O(1) from
+ * one uniform number (its integer part picks a column, its fraction the column or its alias).
+ * Each column is one 16-byte record (threshold, item, alias item, both affinities as int16), so a
+ * draw reads one cache line: at 100k items the tables do not fit in the CPU caches, and this is
+ * the hot path of generation.
+ */
+export class ItemSampler {
+  readonly size: number;
+  private readonly f32: Float32Array;
+  private readonly i32: Int32Array;
+  /** The item and its affinity of the last `draw`. */
+  item = 0;
+  affinity = 0;
+
+  constructor(weights: ArrayLike<number>, items: ArrayLike<number>, affinity: ArrayLike<number> | null) {
+    const n = weights.length;
+    this.size = n;
+    const buffer = new ArrayBuffer(n * 16);
+    const f32 = (this.f32 = new Float32Array(buffer));
+    const i32 = (this.i32 = new Int32Array(buffer));
+    const prob = new Float64Array(n);
+    const alias = new Int32Array(n);
+    for (let k = 0; k < n; k++) alias[k] = k;
+    let total = 0;
+    for (let k = 0; k < n; k++) total += weights[k]!;
+    if (total > 0 && Number.isFinite(total)) {
+      const small = new Int32Array(n);
+      const large = new Int32Array(n);
+      let ns = 0;
+      let nl = 0;
+      for (let k = 0; k < n; k++) {
+        prob[k] = (weights[k]! * n) / total;
+        if (prob[k]! < 1) small[ns++] = k;
+        else large[nl++] = k;
+      }
+      while (ns > 0 && nl > 0) {
+        const lo = small[--ns]!;
+        const hi = large[nl - 1]!;
+        alias[lo] = hi;
+        prob[hi] = prob[hi]! + prob[lo]! - 1;
+        if (prob[hi]! < 1) {
+          nl--;
+          small[ns++] = hi;
+        }
+      }
+      while (nl > 0) prob[large[--nl]!] = 1;
+      while (ns > 0) prob[small[--ns]!] = 1; // round-off leftovers
+    } else {
+      prob.fill(1);
+    }
+    for (let k = 0; k < n; k++) {
+      const o = k * 4;
+      f32[o] = prob[k]!;
+      i32[o + 1] = items[k]!;
+      i32[o + 2] = items[alias[k]!]!;
+      const za = affinity ? quantizeAffinity(affinity[k]!) : 0;
+      const zb = affinity ? quantizeAffinity(affinity[alias[k]!]!) : 0;
+      i32[o + 3] = (za & 0xffff) | (zb << 16);
+    }
+  }
+
+  /** Draws from one uniform number u in [0, 1); the result is in `item` and `affinity`. */
+  draw(u: number): void {
+    const x = u * this.size;
+    const k = Math.floor(x);
+    const o = k * 4;
+    const z = this.i32[o + 3]!;
+    if (x - k < this.f32[o]!) {
+      this.item = this.i32[o + 1]!;
+      this.affinity = ((z << 16) >> 16) / AFFINITY_SCALE;
+    } else {
+      this.item = this.i32[o + 2]!;
+      this.affinity = (z >> 16) / AFFINITY_SCALE;
+    }
+  }
+}
+
+function drawIndex(rng: Rng, weights: readonly number[]): number {
+  let total = 0;
+  for (const w of weights) total += w;
+  let x = rng.next() * total;
+  for (let k = 0; k < weights.length; k++) {
+    x -= weights[k]!;
+    if (x < 0) return k;
+  }
+  return weights.length - 1;
+}
+
+/** The items of one category, with one alias sampler per style and the items' style affinities. */
+interface CategoryPool {
+  readonly items: Int32Array;
+  /** sampler[s] over `items`, weights popularity * exp(beta * affinity). */
+  readonly sampler: ItemSampler[];
+  /** affinity[s * items.length + pos] = <style s, v_item>. */
+  readonly affinity: Float32Array;
+}
+
+/**
+ * The catalogue of a world and the per-user generator. Building it costs O(items x categories
+ * per item x styles); `generateUser(u)` depends only on the catalogue and `rng.derive('user', u)`.
+ */
+export class World {
+  readonly config: WorldConfig;
+  readonly population: Population;
+  readonly categoryNames: readonly string[];
+  readonly nItems: number;
+  /** External ID of item index i is String(i + 1); of user u, String(u + 1). */
+  readonly titles: readonly string[];
+  /** Item categories as CSR (primary category first). */
+  readonly itemCategoryPtr: Int32Array;
+  readonly itemCategoryIdx: Int32Array;
+  /** Intrinsic popularity weight of every item (power law inside its primary category). */
+  readonly itemPopularity: Float64Array;
+  /** Split populations: +1 = loved by A and disliked by B, -1 = the reverse, 0 = not contested. */
+  readonly itemPolarity: Int8Array;
+  /** Relative frequency of each category as a persona's main category (sums to 1). */
+  readonly categoryPopularity: Float64Array;
+  readonly maxInteractions: number;
+
+  private readonly root: Rng;
+  private readonly pools: CategoryPool[];
+  private readonly globalSampler: ItemSampler;
+  /** seen[i] = 1 while item i is in the current user's rows (cleared after each user). */
+  private readonly seen: Uint8Array;
+  private drawnItem = 0;
+  private drawnAffinity = 0;
+  private categoryJson: string[] | null = null;
+  private readonly styleCdf: Float64Array;
+
+  constructor(input: WorldConfigInput = {}) {
+    const config = resolveWorldConfig(input);
+    this.config = config;
+    this.population = parsePopulation(config.population);
+    const C = config.categories;
+    const N = config.items;
+    const S = config.styles;
+    const d = config.tasteDim;
+    this.nItems = N;
+    this.categoryNames = categoryNames(C);
+    this.maxInteractions = config.maxInteractions ?? Math.max(config.minInteractions, Math.ceil(20 * config.meanInteractions));
+    this.root = new Rng(config.seed);
+
+    // category popularity: Zipf over a seeded order
+    const catRng = this.root.derive('world', 'categories');
+    const order = catRng.shuffle(Array.from({ length: C }, (_, c) => c));
+    const catPop = new Float64Array(C);
+    order.forEach((c, rank) => (catPop[c] = Math.pow(rank + 1, -config.categorySkew)));
+    let catTotal = 0;
+    for (const p of catPop) catTotal += p;
+    for (let c = 0; c < C; c++) catPop[c]! /= catTotal;
+    this.categoryPopularity = catPop;
+    // items spread over categories half uniformly, half by category popularity
+    const itemCatWeights = Array.from(catPop, (p) => 0.5 / C + 0.5 * p);
+
+    // items: categories, latent vectors, titles
+    const itemRng = this.root.derive('world', 'items');
+    const ptr = new Int32Array(N + 1);
+    const idx: number[] = [];
+    const vectors = new Float32Array(N * d);
+    const titles: string[] = new Array<string>(N);
+    const countWeights = config.itemCategoryCounts.slice();
+    for (let k = C; k < countWeights.length; k++) countWeights[k] = 0;
+    const picked: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const k = drawIndex(itemRng, countWeights) + 1;
+      picked.length = 0;
+      if (i < C) picked.push(i); // every category has at least one item
+      while (picked.length < k) {
+        const c = drawIndex(itemRng, itemCatWeights);
+        if (!picked.includes(c)) picked.push(c);
+      }
+      idx.push(...picked);
+      ptr[i + 1] = idx.length;
+      for (let j = 0; j < d; j++) vectors[i * d + j] = itemRng.normal();
+      titles[i] = makeTitle(itemRng, picked[0]!, picked[k > 1 ? 1 : 0]!);
+    }
+    this.itemCategoryPtr = ptr;
+    this.itemCategoryIdx = Int32Array.from(idx);
+    this.titles = titles;
+
+    // popularity: power law over a seeded rank inside the primary category
+    const popRng = this.root.derive('world', 'popularity');
+    const byPrimary: number[][] = Array.from({ length: C }, () => []);
+    for (let i = 0; i < N; i++) byPrimary[idx[ptr[i]!]!]!.push(i);
+    const popularity = new Float64Array(N);
+    for (const members of byPrimary) {
+      popRng.shuffle(members);
+      members.forEach((i, rank) => (popularity[i] = Math.pow(rank + 1, -config.popularityExponent)));
+    }
+    this.itemPopularity = popularity;
+    this.globalSampler = new ItemSampler(popularity, Int32Array.from({ length: N }, (_, i) => i), null);
+
+    // styles: unit vectors per category; pools with one CDF per style
+    const styleRng = this.root.derive('world', 'styles');
+    const members: number[][] = Array.from({ length: C }, () => []);
+    for (let i = 0; i < N; i++) for (let k = ptr[i]!; k < ptr[i + 1]!; k++) members[idx[k]!]!.push(i);
+    const beta = config.tasteStrength;
+    this.pools = members.map((list) => {
+      const items = Int32Array.from(list);
+      const n = items.length;
+      const affinity = new Float32Array(S * n);
+      const sampler: ItemSampler[] = [];
+      const center = new Float64Array(d);
+      const weight = new Float64Array(n);
+      for (let s = 0; s < S; s++) {
+        let norm = 0;
+        for (let j = 0; j < d; j++) norm += (center[j] = styleRng.normal()) ** 2;
+        norm = Math.sqrt(norm) || 1;
+        for (let p = 0; p < n; p++) {
+          const i = items[p]!;
+          let z = 0;
+          for (let j = 0; j < d; j++) z += center[j]! * vectors[i * d + j]!;
+          z /= norm;
+          affinity[s * n + p] = z;
+          weight[p] = popularity[i]! * Math.exp(beta * z);
+        }
+        sampler.push(new ItemSampler(weight, items, affinity.subarray(s * n, (s + 1) * n)));
+      }
+      return { items, sampler, affinity };
+    });
+
+    // contested items (split populations): a seeded subset, polarity alternating => balanced
+    this.itemPolarity = new Int8Array(N);
+    if (this.population.kind === 'split') {
+      const contRng = this.root.derive('world', 'contested');
+      const all = contRng.shuffle(Array.from({ length: N }, (_, i) => i));
+      const m = Math.round(config.contested * N);
+      for (let k = 0; k < m; k++) this.itemPolarity[all[k]!] = k % 2 === 0 ? 1 : -1;
+    }
+
+    this.seen = new Uint8Array(N);
+    this.styleCdf = new Float64Array(4 * 2 * S);
+  }
+
+  /** Categories of item index i (indices into `categoryNames`, primary first). */
+  itemCategories(i: number): Int32Array {
+    return this.itemCategoryIdx.subarray(this.itemCategoryPtr[i]!, this.itemCategoryPtr[i + 1]!);
+  }
+
+  /** A UserRows buffer large enough for any user of this world. */
+  newRows(): UserRows {
+    return new UserRows(this.maxInteractions);
+  }
+
+  /** Fills `out` with user u's rows (in time order) and returns the user's planted personas. */
+  generateUser(u: number, out: UserRows): UserPlan {
+    const cfg = this.config;
+    const rng = this.root.derive('user', u);
+    const C = cfg.categories;
+    const S = cfg.styles;
+
+    // group
+    let group: -1 | 0 | 1 = -1;
+    if (this.population.kind === 'split') group = rng.next() < this.population.shareA ? 0 : 1;
+
+    // persona count and weights: minority m ~ U[lo, hi]; others m + (1 - K m) * Dirichlet
+    const K = Math.min(C, drawIndex(rng, cfg.personaCounts) + 1);
+    const weights: number[] = [];
+    if (K === 1) weights.push(1);
+    else {
+      const [lo, hi] = cfg.minorityWeight;
+      const m = lo + (hi - lo) * rng.next();
+      const g: number[] = [];
+      let gs = 0;
+      for (let k = 0; k < K - 1; k++) {
+        const x = rng.gamma(cfg.personaConcentration);
+        g.push(x);
+        gs += x;
+      }
+      const rest = Math.max(0, 1 - K * m);
+      for (let k = 0; k < K - 1; k++) weights.push(m + (gs > 0 ? (rest * g[k]!) / gs : rest / (K - 1)));
+      weights.sort((a, b) => b - a);
+      weights.push(m);
+    }
+
+    // categories: distinct main categories by popularity, sometimes a second one mixed in
+    const cats: number[][] = [];
+    const mains: number[] = [];
+    const catPop = this.categoryPopularity;
+    while (mains.length < K) {
+      const c = searchCdfArray(catPop, rng.next());
+      if (!mains.includes(c)) mains.push(c);
+    }
+    for (let k = 0; k < K; k++) {
+      const list = [mains[k]!];
+      if (rng.next() < cfg.mixedPersonaRate) {
+        let c2 = mains[k]!;
+        while (c2 === mains[k]) c2 = searchCdfArray(catPop, rng.next());
+        list.push(c2);
+      }
+      cats.push(list);
+    }
+
+    // taste: a Dirichlet mixture over the styles of each of the persona's categories
+    const styleCdf = this.styleCdf;
+    for (let k = 0; k < K; k++) {
+      for (let j = 0; j < cats[k]!.length; j++) {
+        const base = (k * 2 + j) * S;
+        let acc = 0;
+        for (let s = 0; s < S; s++) styleCdf[base + s] = acc += rng.gamma(cfg.styleConcentration);
+        if (!(acc > 0)) for (let s = 0; s < S; s++) styleCdf[base + s] = acc = s + 1;
+        for (let s = 0; s < S; s++) styleCdf[base + s]! /= acc;
+      }
+    }
+
+    // activity: lognormal with the configured mean, clamped, and capped so that no persona needs
+    // more than 60% of one of its categories' items
+    const sigma = cfg.activitySigma;
+    const mu = Math.log(cfg.meanInteractions) - (sigma * sigma) / 2;
+    let n = Math.round(Math.exp(mu + sigma * rng.normal()));
+    n = Math.min(this.maxInteractions, Math.max(cfg.minInteractions, n));
+    const personaShare = 1 - cfg.noise;
+    for (let k = 0; k < K; k++) {
+      const list = cats[k]!;
+      for (let j = 0; j < list.length; j++) {
+        const share = list.length === 1 ? 1 : j === 0 ? 1 - cfg.mixedPersonaShare : cfg.mixedPersonaShare;
+        const demand = weights[k]! * share * personaShare;
+        if (demand > 0) n = Math.min(n, Math.floor((0.6 * this.pools[list[j]!]!.items.length) / demand));
+      }
+    }
+    n = Math.max(Math.min(n, this.maxInteractions), Math.min(cfg.minInteractions, this.maxInteractions));
+
+    // allot rows: noise by stochastic rounding, personas by largest remainder (each >= 1 if possible)
+    const nNoise = Math.min(n, Math.floor(cfg.noise * n + rng.next()));
+    const nPersona = n - nNoise;
+    const counts = largestRemainder(weights, nPersona);
+    const labels = out.persona;
+    let w = 0;
+    for (let k = 0; k < K; k++) for (let r = 0; r < counts[k]!; r++) labels[w++] = k;
+    for (let r = 0; r < nNoise; r++) labels[w++] = -1;
+    shuffleRange(rng, labels, n);
+
+    // time line: start somewhere in the first 75% of the span, active for 2-25% of it
+    const span = cfg.spanDays * 86400;
+    let t = cfg.startTime + Math.floor(rng.next() * 0.75 * span);
+    const meanGap = (span * (0.02 + 0.23 * rng.next())) / Math.max(1, n);
+
+    // rows
+    const seen = this.seen;
+    const groupSign = group === 0 ? 1 : group === 1 ? -1 : 0;
+    let len = 0;
+    for (let r = 0; r < n; r++) {
+      const k = labels[r]!;
+      let rating: number;
+      if (k < 0) {
+        if (!this.drawGlobal(rng)) continue;
+        const x = rng.next();
+        rating = x < 0.3 ? 1 : x < 0.7 ? 2 : 3;
+      } else {
+        const list = cats[k]!;
+        const j = list.length > 1 && rng.next() < cfg.mixedPersonaShare ? 1 : 0;
+        const base = (k * 2 + j) * S;
+        let s = 0;
+        const xs = rng.next();
+        while (s < S - 1 && styleCdf[base + s]! <= xs) s++;
+        if (!this.drawFromPool(rng, this.pools[list[j]!]!, s)) continue;
+        const polarity = this.itemPolarity[this.drawnItem]!;
+        if (groupSign !== 0 && polarity !== 0 && polarity !== groupSign) {
+          rating = rng.next() < 0.5 ? 1 : 2;
+        } else if (rng.next() < cfg.lukewarm) {
+          rating = 3;
+        } else {
+          // taste-matched sampling tilts the affinity's mean to about beta: 5 above it, 4 below
+          rating = rng.next() < 1 / (1 + Math.exp(-1.5 * (this.drawnAffinity - cfg.tasteStrength))) ? 5 : 4;
+        }
+      }
+      const item = this.drawnItem;
+      seen[item] = 1;
+      t += 1 + Math.floor(-Math.log(1 - rng.next()) * meanGap);
+      out.item[len] = item;
+      out.rating[len] = rating;
+      out.timestamp[len] = t;
+      out.persona[len] = k;
+      len++;
+    }
+    for (let r = 0; r < len; r++) seen[out.item[r]!] = 0;
+    out.length = len;
+    return { group, weights, categories: cats };
+  }
+
+  /** userTruth(u, plan) as one JSON line (the same text JSON.stringify gives, built faster). */
+  userTruthJson(u: number, plan: UserPlan): string {
+    const names = (this.categoryJson ??= this.categoryNames.map((n) => JSON.stringify(n)));
+    let line = `{"user":"${u + 1}"`;
+    if (plan.group >= 0) line += `,"group":"${GROUP_NAMES[plan.group]!}"`;
+    line += ',"personas":[';
+    for (let k = 0; k < plan.weights.length; k++) {
+      if (k > 0) line += ',';
+      line += `{"persona":${k},"weight":${plan.weights[k]!},"categories":[${plan.categories[k]!.map((c) => names[c]!).join(',')}]}`;
+    }
+    return `${line}]}`;
+  }
+
+  /** The truth record of a plan (as written to truth.jsonl). */
+  userTruth(u: number, plan: UserPlan): UserTruth {
+    const personas = plan.weights.map((weight, k) => ({
+      persona: k,
+      weight,
+      categories: plan.categories[k]!.map((c) => this.categoryNames[c]!),
+    }));
+    return plan.group < 0 ? { user: String(u + 1), personas } : { user: String(u + 1), group: GROUP_NAMES[plan.group]!, personas };
+  }
+
+  /** Draws an item of `pool` from style s that this user has not seen; false if the pool is used up. */
+  private drawFromPool(rng: Rng, pool: CategoryPool, s: number): boolean {
+    const sampler = pool.sampler[s]!;
+    const n = sampler.size;
+    if (n === 0) return false;
+    for (let tries = 0; tries < 32; tries++) {
+      sampler.draw(rng.next());
+      if (this.seen[sampler.item] === 0) {
+        this.drawnItem = sampler.item;
+        this.drawnAffinity = sampler.affinity;
+        return true;
+      }
+    }
+    // rare (heavy users in small categories): the next unseen item after a random start
+    const start = rng.int(n);
+    for (let q = 0; q < n; q++) {
+      const pos = (start + q) % n;
+      if (this.seen[pool.items[pos]!] === 0) {
+        this.drawnItem = pool.items[pos]!;
+        this.drawnAffinity = pool.affinity[s * n + pos]!;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Draws an unseen item by popularity alone (noise rows); false if the user has seen every item. */
+  private drawGlobal(rng: Rng): boolean {
+    const sampler = this.globalSampler;
+    for (let tries = 0; tries < 32; tries++) {
+      sampler.draw(rng.next());
+      if (this.seen[sampler.item] === 0) {
+        this.drawnItem = sampler.item;
+        return true;
+      }
+    }
+    const start = rng.int(this.nItems);
+    for (let q = 0; q < this.nItems; q++) {
+      const i = (start + q) % this.nItems;
+      if (this.seen[i] === 0) {
+        this.drawnItem = i;
+        return true;
+      }
+    }
+    return false;
+  }
+}
+
+function searchCdfArray(p: Float64Array, x: number): number {
+  let acc = 0;
+  for (let c = 0; c < p.length; c++) {
+    acc += p[c]!;
+    if (x < acc) return c;
+  }
+  return p.length - 1;
+}
+
+/** Integer counts summing to n, proportional to weights; every count >= 1 when n >= weights.length. */
+function largestRemainder(weights: readonly number[], n: number): number[] {
+  const K = weights.length;
+  const counts = weights.map((w) => Math.floor(w * n));
+  let left = n - counts.reduce((a, b) => a + b, 0);
+  const order = weights.map((w, k) => k).sort((a, b) => weights[b]! * n - counts[b]! - (weights[a]! * n - counts[a]!) || a - b);
+  for (let q = 0; left > 0; q = (q + 1) % K, left--) counts[order[q]!]!++;
+  if (n >= K) {
+    for (let k = 0; k < K; k++) {
+      if (counts[k]! > 0) continue;
+      let big = 0;
+      for (let j = 1; j < K; j++) if (counts[j]! > counts[big]!) big = j;
+      counts[big]!--;
+      counts[k] = 1;
+    }
+  }
+  return counts;
+}
+
+function shuffleRange(rng: Rng, a: Int8Array, n: number): void {
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const t = a[i]!;
+    a[i] = a[j]!;
+    a[j] = t;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming API
+
+/** Receives a world as it is generated: every item first, then user by user in time order. */
+export interface WorldSink {
+  item(id: string, title: string, categories: readonly string[]): void;
+  interaction(user: string, item: string, rating: number, timestamp: number, persona: number): void;
+  user?(id: string, personas: readonly PlantedPersona[], group?: Group): void;
+}
+
+export interface GenerateOptions {
+  /** First user index to generate (default 0). */
+  from?: number;
+  /** One past the last user index (default config.users). */
+  to?: number;
+  /** Whether to emit the items (default true). */
+  items?: boolean;
+}
+
+export interface WorldSummary {
+  users: number;
+  items: number;
+  interactions: number;
+  positives: number;
+}
+
+/**
+ * Generates a world into `sink`, streaming: items, then each user's truth and rows. Generating the
+ * users [0, n) in any split into ranges gives the same rows. Returns the counts.
+ */
+export function generateWorld(config: WorldConfigInput | World, sink: WorldSink, options: GenerateOptions = {}): WorldSummary {
+  const world = config instanceof World ? config : new World(config);
+  const cfg = world.config;
+  const from = options.from ?? 0;
+  const to = Math.min(options.to ?? cfg.users, cfg.users);
+  if (options.items ?? true) {
+    for (let i = 0; i < world.nItems; i++) {
+      sink.item(String(i + 1), world.titles[i]!, Array.from(world.itemCategories(i), (c) => world.categoryNames[c]!));
+    }
+  }
+  const itemIds = Array.from({ length: world.nItems }, (_, i) => String(i + 1));
+  const rows = world.newRows();
+  let interactions = 0;
+  let positives = 0;
+  for (let u = from; u < to; u++) {
+    const plan = world.generateUser(u, rows);
+    const id = String(u + 1);
+    if (sink.user) {
+      const t = world.userTruth(u, plan);
+      sink.user(id, t.personas, t.group);
+    }
+    for (let r = 0; r < rows.length; r++) {
+      sink.interaction(id, itemIds[rows.item[r]!]!, rows.rating[r]!, rows.timestamp[r]!, rows.persona[r]!);
+      if (rows.rating[r]! >= 4) positives++;
+    }
+    interactions += rows.length;
+  }
+  return { users: Math.max(0, to - from), items: world.nItems, interactions, positives };
+}
+
