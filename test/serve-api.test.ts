@@ -264,7 +264,7 @@ describe('service API', () => {
     assert.ok(afterP.some((p) => p.label.includes(cat)), `personas after: ${afterP.map((p) => p.label).join(', ')}`);
     const recAfter = (await call('GET', `/v1/users/${user}/recommendations?n=10&explain=true`)).json.items as RecItem[];
     const countAfter = recAfter.filter((i) => i.categories.includes(cat)).length;
-    assert.ok(countAfter >= 1 && countAfter > countBefore, `category ${cat}: ${countBefore} -> ${countAfter}`);
+    assert.ok(countAfter >= 1 && countAfter > countBefore, `category ${cat}: ${countBefore} -> ${countAfter}; ${JSON.stringify(afterP)} ${JSON.stringify(recAfter.map((i) => [i.categories, i.explanation?.persona]))}`);
     assert.ok(recAfter.every((i) => i.id !== item), 'the liked item is not recommended back');
   });
 
@@ -282,6 +282,26 @@ describe('service API', () => {
     const again = (b.json.personas as PersonaJson[])[top.index]!;
     assert.equal(again.muted, false);
     assert.equal(again.boost, 3);
+  });
+
+  it('asks pairwise questions and recommends after each answer', async () => {
+    const start = await call('POST', '/v1/onboarding', { body: { n: 5, seed: 3 } });
+    assert.equal(start.status, 200, start.text);
+    const id = String(start.json.id);
+    let q = start.json.question as { a: { id: string }; b: { id: string } } | null;
+    assert.ok(q && q.a.id !== q.b.id);
+    assert.deepEqual(start.json.items, []);
+    for (let step = 0; step < 3 && q; step++) {
+      const r = await call('POST', `/v1/onboarding/${id}/answers`, { body: { answer: step === 1 ? 'b' : 'a', n: 5 } });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.answered, step + 1);
+      assert.equal((r.json.items as RecItem[]).length, 5);
+      q = r.json.question as typeof q;
+    }
+    const bad = await call('POST', `/v1/onboarding/${id}/answers`, { body: { answer: 'maybe' } });
+    assert.equal(bad.status, 400);
+    assert.match(errMessage(bad), /body\.answer/);
+    assert.equal((await call('POST', '/v1/onboarding/nope/answers', { body: { answer: 'a' } })).status, 404);
   });
 
   it('trains a new model as a job and swaps it in', async () => {

@@ -13,6 +13,7 @@ import { registerDashboard } from './dashboard/index.js';
 import { Engine } from './engine.js';
 import type { FeedbackPolicy, LiveData } from './live.js';
 import { Metrics } from './metrics.js';
+import { registerOnboarding } from './onboarding.js';
 import {
   ApiKeyBody,
   FeedbackBody,
@@ -45,6 +46,8 @@ export class HttpError extends Error {
 export interface ServiceState {
   store: Store;
   live: LiveData;
+  /** The live mirror is loaded from the store (writes before that are a 503). */
+  liveReady: boolean;
   engine: Engine | null;
   ready: boolean;
   /** Why the service is not ready (e.g. "training"), for /readyz. */
@@ -77,7 +80,7 @@ function parse<S extends z.ZodType>(schema: S, data: unknown, where: string): z.
   if (r.success) return r.data;
   const msgs = r.error.issues.slice(0, 5).map((i) => {
     if (i.code === 'unrecognized_keys') {
-      const base = i.path.length > 0 ? `${where}.${i.path.join('.')}` : where;
+      const base = `${where}${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}`;
       return `${base}: unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
     }
     const path = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
@@ -139,6 +142,13 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
     }
     if (!scope) throw new HttpError(403, 'forbidden', 'the API key is not valid');
     if (need !== 'read' && RANK[scope] < RANK[need]) throw new HttpError(403, 'forbidden', `this route needs a key with scope "${need}"; the key has "${scope}"`);
+  });
+
+  // writes wait for the live mirror: before it is loaded, a write could be missed by it
+  app.addHook('preHandler', async (req) => {
+    if (!s.liveReady && req.method !== 'GET' && req.routeOptions.config.auth === 'write') {
+      throw new HttpError(503, 'not_ready', `the service is starting (${s.status}); retry shortly`);
+    }
   });
 
   app.addHook('onResponse', async (req, reply) => {
@@ -378,6 +388,7 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
     return { key, scope: body.scope };
   });
 
+  registerOnboarding(app, { engine: () => modelOf(s), parse });
   await registerDashboard(app);
   return app;
 }

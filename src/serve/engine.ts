@@ -342,7 +342,8 @@ export class Engine {
       out.set(this.view().coldScores);
     } else if (st.view) {
       const set = st.view.personaVectors(VIEW_USER);
-      const effective = [...st.overrides].some(([q, o]) => q < st.k && (o.muted || o.boost !== 1));
+      // a recent persona or a persona setting: score as the mixture of per-persona rankings
+      const effective = st.recent !== null || [...st.overrides].some(([q, o]) => q < st.k && (o.muted || o.boost !== 1));
       if (!effective) st.view.scorePersonas(set, out, st.history);
       else this.scoreWithOverrides(st, set, out);
     } else {
@@ -353,8 +354,10 @@ export class Engine {
   }
 
   /**
-   * With a mute or boost, the list score is log sum_k c_k softmax_i(s_k(i)) over the unmuted
-   * personas, c_k = boost_k / K: each persona's own ranking, weighted by its setting.
+   * With a recent persona, a mute or a boost, the list score is log sum_k c_k softmax_i(s_k(i))
+   * over the unmuted personas, c_k = boost_k / K: each persona's own ranking (s_k: the model's
+   * score of persona k alone), weighted by its setting, so a fresh taste gets its share of the
+   * list at once instead of waiting for the history-based weights to notice it.
    */
   private scoreWithOverrides(st: UserState, set: Float32Array, out: Float32Array): void {
     const view = st.view!;

@@ -110,6 +110,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
   const state: ServiceState = {
     store,
     live: new LiveData(policy),
+    liveReady: false,
     engine: null,
     ready: false,
     status: 'starting',
@@ -141,6 +142,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
       await importLog(store, log);
     }
     state.live = await LiveData.load(store, policy);
+    state.liveReady = true;
     state.status = 'loading the model';
     const latest = await store.latestModel();
     let loaded = null;

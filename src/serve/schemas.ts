@@ -102,6 +102,20 @@ export const TrainBody = z
   })
   .strict();
 
+export const OnboardingStartBody = z
+  .object({
+    n: z.number().int().min(1).max(MAX_N).default(10),
+    seed: z.number().int().min(0).max(0xffffffff).optional(),
+  })
+  .strict();
+
+export const OnboardingAnswerBody = z
+  .object({
+    answer: z.enum(['a', 'b', 'both', 'neither']),
+    n: z.number().int().min(1).max(MAX_N).default(10),
+  })
+  .strict();
+
 export const ApiKeyBody = z.object({ scope: z.enum(['read', 'write', 'admin']), label: z.string().max(200).optional() }).strict();
 
 // ---- responses (documented in /openapi.json; the handlers build these shapes)
@@ -181,6 +195,8 @@ export const ROUTES: readonly RouteDoc[] = [
   { method: 'get', path: '/v1/jobs/{id}', summary: 'progress of a job', auth: 'admin', response: Job },
   { method: 'get', path: '/v1/models', summary: 'the active model', auth: 'read', response: ModelInfo },
   { method: 'get', path: '/v1/evaluation', summary: "the active model's evaluation (EvaluationJson), 404 if none", auth: 'read' },
+  { method: 'post', path: '/v1/onboarding', summary: 'start an onboarding session: pairwise questions for a new user', auth: 'read', body: OnboardingStartBody },
+  { method: 'post', path: '/v1/onboarding/{id}/answers', summary: 'answer the open question (a, b, both, neither); the next question and recommendations', auth: 'read', body: OnboardingAnswerBody },
   { method: 'post', path: '/v1/keys', summary: 'create an API key (the key is shown once; stored hashed)', auth: 'admin', body: ApiKeyBody },
 ];
 
