@@ -268,7 +268,7 @@ describe('personas model', () => {
     const out = new Float32Array(N_ITEMS);
     model.scoreBatch({ users: Int32Array.of(-1), indptr: Int32Array.of(0, hist.length), items: hist }, out);
     const expect = new Float32Array(N_ITEMS);
-    model.scorePersonas(model.foldIn(hist), expect);
+    model.scorePersonas(model.foldIn(hist), expect, hist);
     assert.deepEqual(out, expect);
   });
 

@@ -168,7 +168,7 @@ export function scoreUser(
   }
   ensureScratch(cand.length, k, d);
   forward(V, B, P, base, k, d, tau, cand);
-  if (!mix || k === 1) {
+  if (!mix) {
     for (let c = 0; c < cand.length; c++) out[cand[c]!] = sBuf[c]!;
     return;
   }
@@ -194,6 +194,24 @@ export function scoreUser(
     for (let q = 0; q < k; q++) sum += Math.exp(zBuf[c * k + q]! + b - lse[q]! - m);
     out[cand[c]!] = m + Math.log(sum);
   }
+}
+
+/** log sum_j exp(z_k(j) + b_j) over the candidates, per persona of P[base ..] (k rows). */
+export function personaLse(V: Float32Array, B: Float32Array, P: Float32Array, base: number, k: number, d: number, cand: Int32Array): Float64Array {
+  const lse = new Float64Array(k);
+  const z = new Float64Array(cand.length);
+  for (let q = 0; q < k; q++) {
+    let m = -Infinity;
+    for (let c = 0; c < cand.length; c++) {
+      const j = cand[c]!;
+      const v = (z[c] = dot(P, base + q * d, V, j * d, d) + B[j]!);
+      if (v > m) m = v;
+    }
+    let sum = 0;
+    for (let c = 0; c < cand.length; c++) sum += Math.exp(z[c]! - m);
+    lse[q] = m + Math.log(sum);
+  }
+  return lse;
 }
 
 /** Share of a history on each persona: the mean attention of the history items. */

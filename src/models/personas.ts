@@ -22,7 +22,8 @@ import { WorkerPool, sharedFloat32, splitRange, toShared } from '../math/pool.js
 import type { Rng } from '../math/rng.js';
 import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
 import { runEpochs } from './model.js';
-import { attentionOf, gradChunk, personaShares, scoreUser, splitPersonas, userStep, type StepParams, type TrainState } from './personas-train.js';
+import { EaseScorer } from './ease.js';
+import { attentionOf, personaLse, gradChunk, personaShares, scoreUser, splitPersonas, userStep, type StepParams, type TrainState } from './personas-train.js';
 
 export const PersonasConfig = z
   .object({
@@ -83,7 +84,15 @@ export const PersonasConfig = z
      * softmax_i(z_k + b_i), each persona's softmax normalised over the candidates.
      */
     scoring: z.enum(['attention', 'mixture']).default('mixture'),
-    mixGamma: z.number().min(-2).max(2).default(-1),
+    mixGamma: z.number().min(-2).max(2).default(0),
+    /**
+     * Weight beta of the item-item expert: the list score is s_persona + beta * x_u B, with B the
+     * EASE weights (Steck 2019) fitted on the same training rows (a product of experts). 0 = the
+     * pure persona model. The item-item term depends on the history only, not on the personas.
+     */
+    itemItem: z.number().min(0).default(8),
+    /** L2 (lambda) of the item-item expert's closed-form fit. */
+    itemItemLambda: z.number().positive().default(200),
     foldInSteps: z.number().int().min(1).default(40),
     foldInLr: z.number().positive().default(0.05),
   })
@@ -118,6 +127,11 @@ export class PersonaModel implements Recommender, FoldIn {
   /** Fixed negatives of fold-in (systematic sample) and their log weights; empty = full softmax. */
   private foldPool: Int32Array = new Int32Array(0);
   private foldPoolLogW: Float32Array = new Float32Array(0);
+  /** The item-item expert (null when itemItem = 0). */
+  private ease: EaseScorer | null = null;
+  private easeBuf: Float32Array = new Float32Array(0);
+  /** Per persona set: log of each persona's softmax normaliser over the candidates (personaWeights). */
+  private lseCache = new WeakMap<Float32Array, Float64Array>();
 
   constructor(params: Partial<PersonasConfig> = {}) {
     this.params = PersonasConfig.parse(params);
@@ -236,6 +250,26 @@ export class PersonaModel implements Recommender, FoldIn {
     } finally {
       await pool?.close();
     }
+    this.lseCache = new WeakMap();
+    if (cfg.itemItem > 0) {
+      const ease = new EaseScorer({ lambda: cfg.itemItemLambda });
+      await ease.fit(train, ctx);
+      this.ease = ease;
+    } else {
+      this.ease = null;
+    }
+  }
+
+  /** Adds beta * (item-item scores of each batch row's history) to `out` (rows of nItems). */
+  private addItemItem(batch: UserBatch, out: Float32Array): void {
+    if (!this.ease || this.params.itemItem === 0) return;
+    const n = this.nItems;
+    const need = batch.users.length * n;
+    if (this.easeBuf.length < need) this.easeBuf = new Float32Array(need);
+    const buf = this.easeBuf.subarray(0, need);
+    this.ease.scoreBatch(batch, buf);
+    const beta = this.params.itemItem;
+    for (let x = 0; x < need; x++) out[x] = out[x]! + beta * buf[x]!;
   }
 
   private stepParams(t: number, updateItems: boolean, lr = this.params.lr): StepParams {
@@ -289,14 +323,16 @@ export class PersonaModel implements Recommender, FoldIn {
         scoreUser(this.V, this.B, this.P, base, k, d, this.params.tau, this.cand, row, mix);
       } else {
         const hist = batch.items.subarray(batch.indptr[b]!, batch.indptr[b + 1]!);
-        this.scorePersonas(this.foldIn(hist), row, hist);
+        this.scorePersonasOnly(this.foldIn(hist), row, hist);
       }
     }
+    this.addItemItem(batch, out);
   }
 
   private mixOf(P: Float32Array, base: number, k: number, hist: Int32Array | undefined): { shares: Float64Array; gamma: number } | null {
-    if (this.params.scoring !== 'mixture' || k <= 1) return null;
-    if (this.params.mixGamma === 0) return { shares: new Float64Array(k).fill(1 / k), gamma: 0 };
+    if (this.params.scoring !== 'mixture' || k === 0) return null;
+    // one persona: still normalised (log softmax), so any persona subset scores on the same scale
+    if (this.params.mixGamma === 0 || k === 1) return { shares: new Float64Array(k).fill(1 / k), gamma: 0 };
     const d = this.params.dim;
     const h = hist ? Int32Array.from(hist).filter((j) => j >= 0 && j < this.nItems && this.candPos[j]! >= 0) : new Int32Array(0);
     const shares = h.length > 0 ? personaShares(this.V, P, base, k, d, this.params.tau, h) : new Float64Array(k).fill(1 / k);
@@ -308,9 +344,46 @@ export class PersonaModel implements Recommender, FoldIn {
    * `history` (optional) gives the persona shares of mixture scoring (uniform without it).
    */
   scorePersonas(personas: Float32Array, out: Float32Array, history?: Int32Array): void {
+    this.scorePersonasOnly(personas, out, history);
+    if (history) this.addItemItem({ users: Int32Array.of(-1), indptr: Int32Array.of(0, history.length), items: history }, out);
+  }
+
+  private scorePersonasOnly(personas: Float32Array, out: Float32Array, history?: Int32Array): void {
     const d = this.params.dim;
     const k = personas.length / d;
     scoreUser(this.V, this.B, personas, 0, k, d, this.params.tau, this.cand, out, this.mixOf(personas, 0, k, history));
+  }
+
+  /**
+   * How much each persona carries `item` (sums to 1). Mixture scoring: the posterior
+   * responsibility of persona k for the item under equal prior weights,
+   * r_k = p_k(i) / sum_q p_q(i) with p_k = softmax over the candidates of (z_k + b). The arg-max
+   * is the persona whose own distribution puts the most mass on the item; with mixGamma 0 removing
+   * it can only lower the mixture score (the other personas' p_q(i) are smaller than the mixture's
+   * average). Attention scoring, or one persona: the attention weights.
+   */
+  personaWeights(personas: Float32Array, item: number): Float32Array {
+    const d = this.params.dim;
+    const k = personas.length / d;
+    if (this.params.scoring !== 'mixture' || k <= 1 || item < 0 || item >= this.nItems || this.candPos[item]! < 0) return this.attentionFor(personas, item);
+    let lse = this.lseCache.get(personas);
+    if (!lse) {
+      lse = personaLse(this.V, this.B, personas, 0, k, d, this.cand);
+      this.lseCache.set(personas, lse);
+    }
+    const out = new Float32Array(k);
+    const lp = new Float64Array(k);
+    let m = -Infinity;
+    for (let q = 0; q < k; q++) {
+      let z = 0;
+      for (let x = 0; x < d; x++) z += personas[q * d + x]! * this.V[item * d + x]!;
+      lp[q] = z - lse[q]!;
+      if (lp[q]! > m) m = lp[q]!;
+    }
+    let sum = 0;
+    for (let q = 0; q < k; q++) sum += lp[q] = Math.exp(lp[q]! - m);
+    for (let q = 0; q < k; q++) out[q] = lp[q]! / sum;
+    return out;
   }
 
   /** Number of personas of a training user (0 for users without training history). */
@@ -379,7 +452,10 @@ export class PersonaModel implements Recommender, FoldIn {
       kind: 'personas',
       version: 1,
       config: { ...this.params, nUsers: this.nUsers, nItems: this.nItems },
-      arrays: { V: this.V, B: this.B, P: this.P, pptr: this.pptr, cand: this.cand, foldPool: this.foldPool, foldPoolLogW: this.foldPoolLogW },
+      arrays: {
+        V: this.V, B: this.B, P: this.P, pptr: this.pptr, cand: this.cand, foldPool: this.foldPool, foldPoolLogW: this.foldPoolLogW,
+        ...(this.ease ? { easeWeights: this.ease.toArtifact().arrays.weights!, easeCandidates: this.ease.toArtifact().arrays.candidates! } : {}),
+      },
     };
   }
 
@@ -397,6 +473,11 @@ export class PersonaModel implements Recommender, FoldIn {
     m.foldPoolLogW = (a.arrays.foldPoolLogW as Float32Array | undefined) ?? new Float32Array(0);
     m.candPos = new Int32Array(m.nItems).fill(-1);
     m.cand.forEach((j, c) => (m.candPos[j] = c));
+    const ew = a.arrays.easeWeights as Float32Array | undefined;
+    const ec = a.arrays.easeCandidates as Int32Array | undefined;
+    if (ew && ec && m.params.itemItem > 0) {
+      m.ease = EaseScorer.fromArtifact({ kind: 'ease', version: 1, config: { lambda: m.params.itemItemLambda }, arrays: { weights: ew, candidates: ec, nItems: Int32Array.of(m.nItems) } });
+    }
     return m;
   }
 }
@@ -566,5 +647,5 @@ export const personasSpec: ModelSpec = {
   create: (params) => new PersonaModel(params as Partial<PersonasConfig>),
   fromArtifact: (a) => PersonaModel.fromArtifact(a),
   // merged over the defaults; picked by validation ndcg@20 (see docs/personas.md)
-  tuningGrid: [{}, { itemsPerPersona: 20 }, { tau: 0.5 }, { l2Item: 10 }],
+  tuningGrid: [{}, { itemItem: 4 }, { itemItem: 16 }, { itemsPerPersona: 20 }],
 };
