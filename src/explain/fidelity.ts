@@ -9,9 +9,11 @@
  * Note: with attention scoring (s = b + sum_k a_k z_k) the score drop is guaranteed: the arg-max
  * attention persona has the largest dot product z*, so s = b + a* z* + (1 - a*) (s_rest - b) >=
  * s_rest. There the share of drops checks consistency, and the rank drop is the informative
- * number, compared with a control that removes the least-attended persona instead. With other
- * scorings (a mixture of per-persona softmaxes) attention need not be what carries the score, and
- * this measure tells whether the explanations still name the right persona.
+ * number, compared with a control that removes the least-weighted persona instead. The persona
+ * model's default mixture score (equal weights) has the same property for its explaining persona,
+ * the most responsible one (`personaWeights`, docs/personas.md). Every persona subset is scored by
+ * the model's own `scorePersonas` (with the user's history), so parts of the score that do not
+ * depend on the personas (an item-item term) are identical in both and cancel.
  */
 import { rowOf } from '../data/csr.js';
 import type { Split } from '../data/split.js';
