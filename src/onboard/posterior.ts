@@ -1,0 +1,309 @@
+/**
+ * A Gaussian (Laplace) posterior over the mixture weights w of a new user's taste, under a
+ * Bradley-Terry / logistic likelihood (Bradley and Terry 1952): each observation says "the utility
+ * difference offset + w . d is positive" (y = 1) or negative (y = 0), with weight c:
+ *
+ *   p(y = 1 | w) = sigma(offset + w . d),   prior w ~ N(mu0, diag(prior variances)).
+ *
+ * The MAP is found by Newton's method (the log posterior is concave) and the covariance is the
+ * inverse Hessian at the MAP: the Laplace approximation (MacKay 1992). The dimension is the number
+ * of basis directions (tens), so every step is a small dense solve.
+ */
+
+export interface Observation {
+  readonly d: Float64Array;
+  readonly offset: number;
+  readonly y: 0 | 1;
+  readonly c: number;
+}
+
+export function sigmoid(x: number): number {
+  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+}
+
+/** Cholesky factor (lower, row-major) of a symmetric positive-definite n x n matrix; throws if not SPD. */
+export function cholesky(a: Float64Array, n: number): Float64Array {
+  const l = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = a[i * n + j]!;
+      for (let k = 0; k < j; k++) s -= l[i * n + k]! * l[j * n + k]!;
+      if (i === j) {
+        if (!(s > 0)) throw new RangeError('cholesky: matrix is not positive definite');
+        l[i * n + i] = Math.sqrt(s);
+      } else l[i * n + j] = s / l[j * n + j]!;
+    }
+  }
+  return l;
+}
+
+/** Solves L L^T x = b in place of a copy of b. */
+export function cholSolve(l: Float64Array, n: number, b: Float64Array): Float64Array {
+  const x = Float64Array.from(b);
+  for (let i = 0; i < n; i++) {
+    let s = x[i]!;
+    for (let k = 0; k < i; k++) s -= l[i * n + k]! * x[k]!;
+    x[i] = s / l[i * n + i]!;
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    let s = x[i]!;
+    for (let k = i + 1; k < n; k++) s -= l[k * n + i]! * x[k]!;
+    x[i] = s / l[i * n + i]!;
+  }
+  return x;
+}
+
+/** Inverse of an SPD matrix from its Cholesky factor. */
+export function cholInverse(l: Float64Array, n: number): Float64Array {
+  const inv = new Float64Array(n * n);
+  const e = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    e.fill(0);
+    e[j] = 1;
+    const col = cholSolve(l, n, e);
+    for (let i = 0; i < n; i++) inv[i * n + j] = col[i]!;
+  }
+  return inv;
+}
+
+/**
+ * Choice of one item out of a catalogue (a multinomial / softmax likelihood, as the persona model
+ * is trained with): logit_j = offset_j + w . x_j over n items; `x` is n x dim row-major.
+ */
+export interface ChoiceSet {
+  readonly n: number;
+  readonly x: Float64Array;
+  readonly offset: Float64Array;
+}
+
+export class LaplacePosterior {
+  /** Items observed as chosen from `choiceSet` (row indices), with weights. */
+  readonly choices: { index: number; c: number }[] = [];
+  choiceSet: ChoiceSet | null = null;
+  readonly dim: number;
+  readonly mu0: Float64Array;
+  /** Prior precision (diagonal). */
+  readonly prec0: Float64Array;
+  readonly observations: Observation[] = [];
+  /** MAP of w. */
+  mean: Float64Array;
+  /** Inverse Hessian at the MAP, row-major dim x dim. */
+  cov: Float64Array;
+  /** Newton iterations of the last refit (for tests and diagnostics). */
+  iterations = 0;
+
+  constructor(mu0: Float64Array, priorVariance: Float64Array | number) {
+    this.dim = mu0.length;
+    this.mu0 = Float64Array.from(mu0);
+    this.prec0 = new Float64Array(this.dim);
+    for (let m = 0; m < this.dim; m++) {
+      const v = typeof priorVariance === 'number' ? priorVariance : priorVariance[m]!;
+      if (!(v > 0)) throw new RangeError(`LaplacePosterior: prior variance must be positive, got ${v}`);
+      this.prec0[m] = 1 / v;
+    }
+    this.mean = Float64Array.from(mu0);
+    this.cov = new Float64Array(this.dim * this.dim);
+    for (let m = 0; m < this.dim; m++) this.cov[m * this.dim + m] = 1 / this.prec0[m]!;
+  }
+
+  /** Adds an observation and refits. */
+  observe(obs: Observation | readonly Observation[]): void {
+    for (const o of Array.isArray(obs) ? (obs as readonly Observation[]) : [obs as Observation]) {
+      if (o.d.length !== this.dim) throw new RangeError(`LaplacePosterior: observation has ${o.d.length} dims, expected ${this.dim}`);
+      this.observations.push(o);
+    }
+    this.refit();
+  }
+
+  /** Adds "row `index` of the choice set was chosen" (weight c) and refits. */
+  choose(index: number, c = 1): void {
+    if (!this.choiceSet) throw new RangeError('LaplacePosterior: no choice set');
+    if (!(index >= 0 && index < this.choiceSet.n)) throw new RangeError(`LaplacePosterior: choice ${index} out of range`);
+    this.choices.push({ index, c });
+    this.refit();
+  }
+
+  /** Softmax probabilities of the choice set at w, and the log normaliser. */
+  private softmax(w: Float64Array): { p: Float64Array; logZ: number } {
+    const cs = this.choiceSet!;
+    const n = this.dim;
+    const p = new Float64Array(cs.n);
+    let max = Number.NEGATIVE_INFINITY;
+    for (let r = 0; r < cs.n; r++) {
+      let s = cs.offset[r]!;
+      for (let m = 0; m < n; m++) s += w[m]! * cs.x[r * n + m]!;
+      p[r] = s;
+      if (s > max) max = s;
+    }
+    let z = 0;
+    for (let r = 0; r < cs.n; r++) z += p[r] = Math.exp(p[r]! - max);
+    for (let r = 0; r < cs.n; r++) p[r] = p[r]! / z;
+    return { p, logZ: max + Math.log(z) };
+  }
+
+  /** Newton's method from the current mean to the MAP, then the Laplace covariance. */
+  refit(maxIter = 30, tol = 1e-6): void {
+    const n = this.dim;
+    const w = Float64Array.from(this.mean);
+    const g = new Float64Array(n);
+    const h = new Float64Array(n * n);
+    let l: Float64Array | null = null;
+    this.iterations = 0;
+    for (let it = 0; it < maxIter; it++) {
+      this.hessianAndGradient(w, g, h);
+      l = cholesky(h, n);
+      const step = cholSolve(l, n, g);
+      // damped Newton: halve the step until the log posterior does not decrease
+      let t = 1;
+      const f0 = this.logPosterior(w);
+      const trial = new Float64Array(n);
+      for (;;) {
+        for (let m = 0; m < n; m++) trial[m] = w[m]! - t * step[m]!;
+        if (this.logPosterior(trial) >= f0 - 1e-12 || t < 1e-6) break;
+        t /= 2;
+      }
+      let delta = 0;
+      for (let m = 0; m < n; m++) {
+        delta = Math.max(delta, Math.abs(trial[m]! - w[m]!));
+        w[m] = trial[m]!;
+      }
+      this.iterations = it + 1;
+      if (delta < tol) break;
+    }
+    this.hessianAndGradient(w, g, h);
+    l = cholesky(h, n);
+    this.mean = w;
+    this.cov = cholInverse(l, n);
+  }
+
+  /** log prior + log likelihood (up to a constant). */
+  logPosterior(w: Float64Array): number {
+    let f = 0;
+    for (let m = 0; m < this.dim; m++) {
+      const z = w[m]! - this.mu0[m]!;
+      f -= 0.5 * this.prec0[m]! * z * z;
+    }
+    if (this.choices.length > 0) {
+      const cs = this.choiceSet!;
+      const { logZ } = this.softmax(w);
+      for (const ch of this.choices) {
+        let s = cs.offset[ch.index]!;
+        for (let m = 0; m < this.dim; m++) s += w[m]! * cs.x[ch.index * this.dim + m]!;
+        f += ch.c * (s - logZ);
+      }
+    }
+    for (const o of this.observations) {
+      const s = o.offset + dot(o.d, w);
+      // log sigma(s) for y = 1, log sigma(-s) for y = 0, stably
+      const x = o.y === 1 ? s : -s;
+      f += o.c * (x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x)));
+    }
+    return f;
+  }
+
+  /** g = gradient of the negative log posterior, h = its Hessian, at w. */
+  private hessianAndGradient(w: Float64Array, g: Float64Array, h: Float64Array): void {
+    const n = this.dim;
+    h.fill(0);
+    for (let m = 0; m < n; m++) {
+      g[m] = this.prec0[m]! * (w[m]! - this.mu0[m]!);
+      h[m * n + m] = this.prec0[m]!;
+    }
+    if (this.choices.length > 0) {
+      // d/dw -log softmax_j = E_p[x] - x_j; Hessian = (sum c) Cov_p[x]
+      const cs = this.choiceSet!;
+      const { p } = this.softmax(w);
+      const ex = new Float64Array(n);
+      const exx = new Float64Array(n * n);
+      for (let r = 0; r < cs.n; r++) {
+        const pr = p[r]!;
+        if (pr < 1e-12) continue;
+        const base = r * n;
+        for (let i = 0; i < n; i++) {
+          const xi = pr * cs.x[base + i]!;
+          ex[i] = ex[i]! + xi;
+          for (let j = 0; j <= i; j++) exx[i * n + j] = exx[i * n + j]! + xi * cs.x[base + j]!;
+        }
+      }
+      let total = 0;
+      for (const ch of this.choices) {
+        total += ch.c;
+        for (let i = 0; i < n; i++) g[i] = g[i]! + ch.c * (ex[i]! - cs.x[ch.index * n + i]!);
+      }
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j <= i; j++) {
+          const v = total * (exx[i * n + j]! - ex[i]! * ex[j]!);
+          h[i * n + j] = h[i * n + j]! + v;
+          if (j !== i) h[j * n + i] = h[j * n + i]! + v;
+        }
+      }
+    }
+    for (const o of this.observations) {
+      const p = sigmoid(o.offset + dot(o.d, w));
+      const r = o.c * (p - o.y);
+      const q = o.c * p * (1 - p);
+      for (let i = 0; i < n; i++) {
+        g[i] = g[i]! + r * o.d[i]!;
+        const qi = q * o.d[i]!;
+        if (qi === 0) continue;
+        for (let j = 0; j < n; j++) h[i * n + j] = h[i * n + j]! + qi * o.d[j]!;
+      }
+    }
+  }
+
+  /** Predictive mean and variance of offset + w . d under the posterior. */
+  predict(d: Float64Array, offset = 0): { mean: number; variance: number } {
+    const n = this.dim;
+    let v = 0;
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += this.cov[i * n + j]! * d[j]!;
+      v += d[i]! * s;
+    }
+    return { mean: offset + dot(d, this.mean), variance: Math.max(0, v) };
+  }
+
+  /** Sum of the posterior variances (a scalar spread). */
+  trace(): number {
+    let t = 0;
+    for (let m = 0; m < this.dim; m++) t += this.cov[m * this.dim + m]!;
+    return t;
+  }
+}
+
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+function entropyBits(p: number): number {
+  if (p <= 0 || p >= 1) return 0;
+  return -(p * Math.log2(p) + (1 - p) * Math.log2(1 - p));
+}
+
+const PROBIT_SCALE = Math.sqrt(Math.PI / 8);
+const BALD_C = Math.sqrt((Math.PI * Math.LN2) / 2);
+
+/**
+ * Expected information (bits) about w from observing a binary preference whose logit is
+ * Gaussian(mean, variance): BALD (Houlsby, Huszar, Ghahramani and Lengyel 2011), with the
+ * logistic approximated by the probit sigma(x) ~ Phi(x sqrt(pi/8)). It is large when the predicted
+ * preference is near 50/50 AND the uncertainty comes from w (large variance), small when the pair
+ * is a coin flip even for a known w.
+ */
+export function bald(mean: number, variance: number): number {
+  const m = mean * PROBIT_SCALE;
+  const v = variance * PROBIT_SCALE * PROBIT_SCALE;
+  const pBar = normalCdf(m / Math.sqrt(1 + v));
+  const expected = (BALD_C / Math.sqrt(v + BALD_C * BALD_C)) * Math.exp(-(m * m) / (2 * (v + BALD_C * BALD_C)));
+  return Math.max(0, entropyBits(pBar) - expected);
+}
+
+/** Standard normal CDF (Abramowitz-Stegun 7.1.26 erf, |error| < 1.5e-7). */
+export function normalCdf(x: number): number {
+  const z = Math.abs(x) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * z);
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-z * z);
+  return x >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
+}

@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { rowOf } from '../src/data/csr.js';
+import { categoriesOf } from '../src/data/dataset.js';
+import { makeSplit } from '../src/data/split.js';
+import { Rng } from '../src/math/rng.js';
+import { createModel } from '../src/models/registry.js';
+import { bald, createOnboarding, LaplacePosterior, OnboardingSession, sigmoid, symmetricEigen } from '../src/onboard/index.js';
+import { simulatedAnswer } from '../src/study/onboarding.js';
+import { worldToLog } from '../src/synth/world.js';
+
+test('Laplace posterior: one logistic observation in 1-D matches the hand-solved MAP and variance', () => {
+  const post = new LaplacePosterior(Float64Array.of(0), 1);
+  post.observe({ d: Float64Array.of(1), offset: 0, y: 1, c: 1 });
+  // MAP: w = 1 - sigma(w) (gradient of -w^2/2 + log sigma(w)); fixed point by iteration
+  let w = 0;
+  for (let i = 0; i < 200; i++) w = 1 - sigmoid(w);
+  assert.ok(Math.abs(w - 0.4011) < 1e-3);
+  assert.ok(Math.abs(post.mean[0]! - w) < 1e-6, `${post.mean[0]} vs ${w}`);
+  const s = sigmoid(w);
+  assert.ok(Math.abs(post.cov[0]! - 1 / (1 + s * (1 - s))) < 1e-6);
+  // a second, opposite observation pulls the MAP back to 0 by symmetry
+  post.observe({ d: Float64Array.of(1), offset: 0, y: 0, c: 1 });
+  assert.ok(Math.abs(post.mean[0]!) < 1e-9);
+  assert.ok(Math.abs(post.cov[0]! - 1 / (1 + 2 * 0.25)) < 1e-9);
+});
+
+test('Laplace posterior: an offset and a weight enter as in the likelihood sigma(offset + w.d)^c', () => {
+  const post = new LaplacePosterior(Float64Array.of(0, 0), Float64Array.of(1, 4));
+  post.observe({ d: Float64Array.of(0, 2), offset: 1, y: 0, c: 2 });
+  // only w1 moves: stationarity w1/4 + 2 * 2 * sigma(1 + 2 w1) = 0
+  const w1 = post.mean[1]!;
+  assert.equal(post.mean[0], 0);
+  assert.ok(Math.abs(w1 / 4 + 4 * sigmoid(1 + 2 * w1)) < 1e-8, `w1 ${w1}`);
+});
+
+test('Laplace posterior: a softmax choice moves the weights toward the chosen item', () => {
+  const post = new LaplacePosterior(Float64Array.of(0), 1);
+  post.choiceSet = { n: 3, x: Float64Array.of(-1, 0, 1), offset: Float64Array.of(0, 0, 0) };
+  post.choose(2);
+  // stationarity: w + E_p[x] - 1 = 0 with p = softmax(w x)
+  const w = post.mean[0]!;
+  const e = [Math.exp(-w), 1, Math.exp(w)];
+  const z = e[0]! + e[1]! + e[2]!;
+  assert.ok(w > 0);
+  assert.ok(Math.abs(w + (e[2]! - e[0]!) / z - 1) < 1e-8);
+});
+
+test('BALD is largest for an uncertain preference and vanishes without weight uncertainty', () => {
+  assert.ok(bald(0, 4) > bald(0, 1));
+  assert.ok(bald(0, 4) > bald(3, 4));
+  assert.ok(bald(0, 0) < 1e-9);
+  assert.ok(bald(0, 1e6) > 0.9 && bald(0, 1e6) <= 1);
+});
+
+test('symmetricEigen recovers a known decomposition', () => {
+  const a = Float64Array.of(2, 1, 0, 1, 2, 0, 0, 0, 5);
+  const { values, vectors } = symmetricEigen(a, 3);
+  assert.deepEqual(Array.from(values, (v) => Math.round(v * 1e9) / 1e9), [5, 3, 1]);
+  // A v = lambda v for each column
+  for (let m = 0; m < 3; m++) {
+    for (let i = 0; i < 3; i++) {
+      let s = 0;
+      for (let j = 0; j < 3; j++) s += a[i * 3 + j]! * vectors[j * 3 + m]!;
+      assert.ok(Math.abs(s - values[m]! * vectors[i * 3 + m]!) < 1e-9);
+    }
+  }
+});
+
+test('simulated answers follow the history', () => {
+  const h = Int32Array.of(2, 5, 9);
+  assert.equal(simulatedAnswer(h, { a: 2, b: 3 }), 'a');
+  assert.equal(simulatedAnswer(h, { a: 3, b: 9 }), 'b');
+  assert.equal(simulatedAnswer(h, { a: 5, b: 9 }), 'both');
+  assert.equal(simulatedAnswer(h, { a: 1, b: 3 }), 'neither');
+});
+
+// one small world and model shared by the tests below
+const world = worldToLog({ users: 500, items: 300, categories: 6, meanInteractions: 40, seed: 7 });
+const split = makeSplit(world.log, { protocol: 'users-holdout', seed: 7 });
+const modelReady = (async () => {
+  const m = createModel('personas', { epochs: 8, warmEpochs: 4, avgEpochs: 2 });
+  await m.fit(split.train, { rng: new Rng(7).derive('model'), threads: 1 });
+  return m;
+})();
+
+test('pure BALD question choice picks the pool pair with the most information', async () => {
+  const model = await modelReady;
+  const s = createOnboarding(model, split.train, { pool: 25, choiceWeight: 0 });
+  const history = rowOf(split.history, split.testUsers[0]!);
+  for (let step = 0; step < 3; step++) {
+    const q = s.next()!;
+    const pool = Array.from(s.basis.pool).filter((i) => !s.answers().some((a) => a.a === i || a.b === i));
+    let best = -1;
+    for (let x = 0; x < pool.length; x++) for (let y = x + 1; y < pool.length; y++) best = Math.max(best, s.information({ a: pool[x]!, b: pool[y]! }));
+    assert.ok(Math.abs(s.information(q) - best) < 1e-9, `step ${step}: ${s.information(q)} vs best ${best}`);
+    s.answer(q, simulatedAnswer(history, q));
+  }
+});
+
+test('after 10 simulated answers the recovered taste mix is closer to the planted one than the prior', async () => {
+  const model = await modelReady;
+  const cats = world.log.categories!;
+  const nCat = cats.names.length;
+  const catIndex = new Map(cats.names.map((n, i) => [n, i]));
+  const share = world.truth.config.mixedPersonaShare;
+  const planted = (u: number): Float64Array => {
+    const p = new Float64Array(nCat);
+    for (const persona of world.truth.users[u]!.personas) {
+      const cs = persona.categories.map((c) => catIndex.get(c)!);
+      if (cs.length === 1) p[cs[0]!] = p[cs[0]!]! + persona.weight;
+      else {
+        p[cs[0]!] = p[cs[0]!]! + persona.weight * (1 - share);
+        p[cs[1]!] = p[cs[1]!]! + persona.weight * share;
+      }
+    }
+    return p;
+  };
+  const mixOf = (items: Int32Array): Float64Array => {
+    const p = new Float64Array(nCat);
+    for (const i of items) {
+      const c = categoriesOf(cats, i);
+      for (const x of c) p[x] = p[x]! + 1 / c.length / items.length;
+    }
+    return p;
+  };
+  const tv = (a: Float64Array, b: Float64Array): number => {
+    let s = 0;
+    for (let i = 0; i < a.length; i++) s += Math.abs(a[i]! - b[i]!);
+    return s / 2;
+  };
+  let prior = 0;
+  let after = 0;
+  let closer = 0;
+  const users = Array.from(split.testUsers).slice(0, 40);
+  for (const u of users) {
+    const s = createOnboarding(model, split.train, { pool: 60 });
+    const truth = planted(u);
+    const d0 = tv(mixOf(s.recommend(50)), truth);
+    const history = rowOf(split.history, u);
+    for (let q = 0; q < 10; q++) {
+      const question = s.next()!;
+      s.answer(question, simulatedAnswer(history, question));
+    }
+    const d10 = tv(mixOf(s.recommend(50)), truth);
+    prior += d0 / users.length;
+    after += d10 / users.length;
+    if (d10 < d0) closer++;
+    assert.equal(s.answered, 10);
+    assert.ok(s.posteriorSpread() < 1);
+  }
+  assert.ok(after < prior - 0.05, `mean TV distance after 10 answers ${after.toFixed(3)} vs prior ${prior.toFixed(3)}`);
+  assert.ok(closer > users.length / 2, `${closer}/${users.length} users closer`);
+});
+
+test('a session restores from its JSON to the same posterior and recommendations', async () => {
+  const model = await modelReady;
+  const s = createOnboarding(model, split.train, { pool: 40, seed: 3 });
+  const history = rowOf(split.history, split.testUsers[1]!);
+  for (let q = 0; q < 5; q++) {
+    const question = s.next()!;
+    s.answer(question, simulatedAnswer(history, question));
+  }
+  const json = JSON.parse(JSON.stringify(s.toJSON()));
+  const r = OnboardingSession.restore(model, split.train, json);
+  assert.deepEqual(Array.from(r.posteriorMean()), Array.from(s.posteriorMean()));
+  assert.deepEqual(Array.from(r.recommend(10)), Array.from(s.recommend(10)));
+  assert.deepEqual(r.next(), s.next());
+  // liked items are never recommended back
+  const rec = new Set(s.recommend(100));
+  for (const i of s.liked()) assert.ok(!rec.has(i));
+  assert.throws(() => s.answer({ a: 1, b: 1 }, 'a'), /two different items/);
+});
