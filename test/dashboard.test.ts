@@ -186,6 +186,7 @@ test('dashboard on the real service: pick a user, reasons, calibration changes t
     assert.notDeepEqual(after.list, before.list);
     assert.match((await page.locator('[data-testid="recs-meta"]').textContent()) ?? '', /reranked: calibrated:0\.5/);
     await shot(page, 'service-user-calibrated.png');
+    await page.locator('[data-testid="taste-chart"]').screenshot({ path: join(ARTIFACTS, 'service-taste-chart-calibrated.png') });
 
     // switching back gives the plain list again
     await page.click('[data-testid="calibration-switch"]');

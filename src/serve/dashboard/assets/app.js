@@ -208,17 +208,24 @@ function barChart(key, el, spec) {
     });
   }
   yMax = yMax > 0 ? yMax * 1.12 : 1;
+  const font = '12px system-ui, -apple-system, "Segoe UI", sans-serif';
   const longest = Math.max(0, ...spec.labels.map((l) => l.length));
   const rotate = n > 5 || longest > 12;
-  const xAxisSize = rotate ? Math.min(120, 18 + longest * 5.6) : 34;
+  const angle = (35 * Math.PI) / 180;
+  const labelWidth = measureText(spec.labels, font);
+  const xAxisSize = rotate ? Math.min(150, Math.ceil(labelWidth * Math.sin(angle)) + 18) : 34;
   const groups = spec.series.length;
   const width = Math.max(260, el.clientWidth || 600);
-  const font = '12px system-ui, -apple-system, "Segoe UI", sans-serif';
+  const yAxisSize = 52 + 22;
+  // rotated labels end at their tick and reach left: leave room for the first one
+  const firstWidth = rotate ? measureText(spec.labels.slice(0, 1), font) : 0;
+  const halfSlot = (width - yAxisSize) / (2 * Math.max(1, n));
+  const padLeft = rotate ? Math.max(4, Math.ceil(firstWidth * Math.cos(angle) - yAxisSize - halfSlot + 8)) : 4;
 
   const opts = {
     width,
     height: spec.height ?? 300,
-    padding: [14, 8, 0, 4],
+    padding: [14, 8, 0, padLeft],
     cursor: { drag: { x: false, y: false, setScale: false }, points: { show: false }, y: false },
     select: { show: false },
     legend: { show: groups > 1, live: false },
@@ -277,6 +284,14 @@ function barChart(key, el, spec) {
   observer.observe(el);
   charts.set(key, { plot, observer });
   return plot;
+}
+
+/** Width in CSS pixels of the widest label. @param {string[]} labels @param {string} font */
+function measureText(labels, font) {
+  const ctx = document.createElement('canvas').getContext('2d');
+  if (!ctx) return Math.max(0, ...labels.map((l) => l.length * 6.5));
+  ctx.font = font;
+  return Math.max(0, ...labels.map((l) => ctx.measureText(l).width));
 }
 
 /** @param {any} u @param {BarSeries[]} series */
