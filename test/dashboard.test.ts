@@ -309,6 +309,12 @@ test('dashboard against the API shapes (mock service): pick a user, reasons, cal
     await page.locator('[data-testid="persona"][data-index="0"] [data-testid="persona-mute"][aria-pressed="true"]').waitFor();
     await detail.waitFor();
     assert.deepEqual(service.patches, [{ user: 'u7', index: 0, body: { muted: true } }]);
+    // the rebuilt card gives the focus back to the button
+    const focused = await page.evaluate(() => {
+      const doc = (globalThis as unknown as { document: { activeElement: { getAttribute(name: string): string | null } | null } }).document;
+      return doc.activeElement?.getAttribute('data-testid') ?? null;
+    });
+    assert.equal(focused, 'persona-mute');
     const afterMute = await page.locator('[data-testid="rec-reason"]').allTextContents();
     assert.ok(afterMute.length > 0 && afterMute.every((r) => r.includes('Heist / Courtroom Drama')));
 

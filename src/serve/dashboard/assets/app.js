@@ -420,6 +420,14 @@ function renderUserList() {
   more.hidden = state.users.length >= state.usersTotal;
 }
 
+/** Moves aria-current to the open user without re-rendering the list (keeps keyboard focus). */
+function markCurrentUser() {
+  for (const a of document.querySelectorAll('[data-testid="user-link"]')) {
+    if (a.getAttribute('data-user') === state.userId) a.setAttribute('aria-current', 'true');
+    else a.removeAttribute('aria-current');
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // One user
 
@@ -452,7 +460,7 @@ async function openUser(id) {
   const seq = ++state.seq;
   state.pending = 0;
   document.title = `User ${id} · personae`;
-  renderUserList();
+  markCurrentUser();
   const detail = /** @type {HTMLElement} */ (document.querySelector('[data-testid="user-detail"]'));
   destroyCharts('taste');
   detail.dataset.user = id;
@@ -528,7 +536,7 @@ async function loadPersonas(id, seq) {
  */
 function renderPersonas(el, id, seq, personas) {
   if (personas.length === 0) {
-    mount(el, html`<p class="muted">No personas yet.</p>`);
+    mount(el, html`<p class="muted">No personas yet: the service has no history for this user (cold start).</p>`);
     return;
   }
   mount(
@@ -544,7 +552,7 @@ function renderPersonas(el, id, seq, personas) {
         <p class="anchors small"><span class="muted">Anchored by</span> ${p.anchors.length ? joinTitles(p.anchors.map((a) => a.title)) : '–'}</p>
         <div class="controls">
           <button type="button" class="toggle" data-action="mute" data-testid="persona-mute" aria-pressed="${p.muted ? 'true' : 'false'}"
-            aria-label="${p.muted ? 'Unmute' : 'Mute'} persona ${personaName(p)}">${p.muted ? 'Muted' : 'Mute'}</button>
+            aria-label="Mute persona ${personaName(p)}">${p.muted ? 'Muted' : 'Mute'}</button>
           <label class="boost">
             <span>Boost</span>
             <input type="range" min="0" max="3" step="0.25" value="${p.boost}" data-action="boost" data-testid="persona-boost" aria-label="Boost persona ${personaName(p)}">
@@ -567,10 +575,21 @@ function renderPersonas(el, id, seq, personas) {
     });
     boost.addEventListener('change', () => void patchPersona(id, seq, index, { boost: Number(boost.value) }));
   }
+  // the cards are rebuilt after a change: give the focus back to the control that made it
+  if (refocus) {
+    const target = /** @type {HTMLElement | null} */ (el.querySelector(`[data-testid="persona"][data-index="${refocus.index}"] [data-action="${refocus.action}"]`));
+    refocus = null;
+    target?.focus();
+  }
 }
+
+/** The persona control to focus once the cards are rebuilt. @type {{index: number, action: string} | null} */
+let refocus = null;
 
 /** @param {string} id @param {number} seq @param {number} index @param {{muted?: boolean, boost?: number}} change */
 async function patchPersona(id, seq, index, change) {
+  const focused = document.activeElement;
+  if (focused instanceof HTMLElement && focused.closest('[data-testid="persona"]')) refocus = { index, action: change.muted !== undefined ? 'mute' : 'boost' };
   await busy(
     seq,
     (async () => {
