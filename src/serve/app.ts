@@ -266,7 +266,7 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
     const { id } = parse(IdParams, req.params, 'path');
     const u = await s.store.getUser(id);
     if (!u) throw new NotFoundError(`user "${id}" does not exist`);
-    return { ...u, interactions: s.live.users.get(id)?.seen.size ?? 0 };
+    return { ...u, interactions: s.live.users.get(id)?.events ?? 0 };
   });
   app.delete('/v1/users/:id', { config: { auth: 'write' } }, async (req) => {
     const { id } = parse(IdParams, req.params, 'path');

@@ -290,7 +290,7 @@ export class Engine {
     const recent: number[] = [];
     const seen: number[] = [];
     if (u) {
-      for (const id of u.seen) {
+      for (const id of u.seen.keys()) {
         const i = this.items.lookup(id);
         if (i >= 0) seen.push(i);
       }

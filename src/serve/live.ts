@@ -30,11 +30,13 @@ export function isPositive(policy: FeedbackPolicy, type: string, value: number):
 }
 
 export interface UserLive {
-  /** Every item the user gave any feedback on (never recommended back). */
-  seen: Set<string>;
+  /** Every item the user gave any feedback on (never recommended back), with its event count. */
+  seen: Map<string, number>;
   /** Positive events: item and store seq, oldest first. */
   positives: { item: string; seq: number }[];
   overrides: Map<number, { muted: boolean; boost: number }> | null;
+  /** Feedback events (all types). */
+  events: number;
   version: number;
 }
 
@@ -57,7 +59,7 @@ export class LiveData {
   private user(id: string): UserLive {
     let u = this.users.get(id);
     if (!u) {
-      u = { seen: new Set(), positives: [], overrides: null, version: 0 };
+      u = { seen: new Map(), positives: [], overrides: null, events: 0, version: 0 };
       this.users.set(id, u);
     }
     return u;
@@ -72,7 +74,11 @@ export class LiveData {
     this.items.delete(id);
     this.itemsVersion++;
     for (const u of this.users.values()) {
-      if (u.seen.delete(id)) {
+      const n = u.seen.get(id);
+      if (n !== undefined) {
+        // the store deleted the item's feedback too
+        u.seen.delete(id);
+        u.events -= n;
         u.positives = u.positives.filter((p) => p.item !== id);
         u.version++;
       }
@@ -90,7 +96,8 @@ export class LiveData {
   applyFeedback(events: readonly (FeedbackRecord & { seq: number })[] | readonly StoredFeedback[]): void {
     for (const e of events) {
       const u = this.user(e.user);
-      u.seen.add(e.item);
+      u.seen.set(e.item, (u.seen.get(e.item) ?? 0) + 1);
+      u.events++;
       if (isPositive(this.policy, e.type, e.value)) u.positives.push({ item: e.item, seq: e.seq });
       u.version++;
       this.feedbackCount++;
