@@ -22,7 +22,7 @@ import { worldToLog, type WorldTruth } from '../synth/world.js';
 import { fitModel, fmt, markdownTable, paired, summarize, worldConfigFor } from './common.js';
 import type { Study, StudyChart, StudyContext, Verdict } from './types.js';
 
-const KS = [1, 2, 4, 6];
+const KS = [1, 2, 4];
 const QUICK_KS = [1, 3];
 const MINORITY: [number, number][] = [
   [0.1, 0.15],
@@ -185,7 +185,7 @@ export interface RecoveryVerdict {
   settings: { minorityWeight: [number, number] | null; bestK: number; agreement: number | null; gain: number; gainCi: [number, number]; minorityRecovered: number | null; recovers: boolean }[];
 }
 
-/** Per minority setting, the K >= 2 with the best agreement must beat the single-persona baseline and recover half the minority personas. */
+/** Per minority setting, some K >= 2 must beat the single-persona baseline and recover half the minority personas (reported: that K, else the K with the best agreement). */
 export function recoveryVerdict(cells: readonly RecoveryCell[], seed: number): RecoveryVerdict {
   const keys = [...new Set(cells.map((c) => JSON.stringify(c.minorityWeight)))];
   const settings = keys.map((key) => {
@@ -194,11 +194,14 @@ export function recoveryVerdict(cells: readonly RecoveryCell[], seed: number): R
     const several = inSetting.filter((c) => c.k >= 2);
     const group = several.length > 0 ? several : inSetting;
     const mean = (c: RecoveryCell): number => summarize(c.agreement, seed, 1).mean ?? 0;
-    const best = group.reduce((a, b) => (mean(b) > mean(a) ? b : a));
-    const gain = paired(best.agreement, best.baseline, seed);
-    const rec = summarize(best.minorityRecovered, seed, 1).mean;
-    const recovers = gain.ci95[0] > 0 && gain.mean > AGREEMENT_MARGIN && (rec ?? 0) >= RECOVERED_AT;
-    return { minorityWeight: best.minorityWeight, bestK: best.k, agreement: mean(best), gain: gain.mean, gainCi: gain.ci95, minorityRecovered: rec, recovers };
+    const judged = group.map((c) => {
+      const gain = paired(c.agreement, c.baseline, seed);
+      const rec = summarize(c.minorityRecovered, seed, 1).mean;
+      const recovers = gain.ci95[0] > 0 && gain.mean > AGREEMENT_MARGIN && (rec ?? 0) >= RECOVERED_AT;
+      return { minorityWeight: c.minorityWeight, bestK: c.k, agreement: mean(c), gain: gain.mean, gainCi: gain.ci95, minorityRecovered: rec, recovers };
+    });
+    // the first K that recovers, else the K with the best agreement
+    return judged.find((j) => j.recovers) ?? judged.reduce((a, b) => ((b.agreement ?? 0) > (a.agreement ?? 0) ? b : a));
   });
   const all = settings.every((s) => s.recovers);
   const none = settings.every((s) => !(s.gainCi[0] > 0 && s.gain > AGREEMENT_MARGIN));
@@ -206,7 +209,7 @@ export function recoveryVerdict(cells: readonly RecoveryCell[], seed: number): R
   const reason = settings
     .map(
       (s) =>
-        `${s.minorityWeight ? `minority weight ${s.minorityWeight[0]}-${s.minorityWeight[1]}` : 'proxy truth'}: best K=${s.bestK}, agreement ${fmt(s.agreement)} ` +
+        `${s.minorityWeight ? `minority weight ${s.minorityWeight[0]}-${s.minorityWeight[1]}` : 'proxy truth'}: ${s.recovers ? 'recovered at' : 'no K recovers; best agreement at'} K=${s.bestK}, agreement ${fmt(s.agreement)} ` +
         `(${fmt(s.gain)} [${fmt(s.gainCi[0])}, ${fmt(s.gainCi[1])}] above the single-persona baseline; needed > ${AGREEMENT_MARGIN}), minority personas recovered ${fmt(s.minorityRecovered)} (needed >= ${RECOVERED_AT})`,
     )
     .join('; ');
