@@ -7,6 +7,7 @@ import { recommendCommand } from './commands/recommend.js';
 import { serveCommand } from './commands/serve.js';
 import { splitCommand } from './commands/split.js';
 import { startCommand } from './commands/start.js';
+import { studyCommand } from './commands/study.js';
 import { worldCommand } from './commands/world.js';
 
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   program.addCommand(worldCommand());
   program.addCommand(startCommand());
   program.addCommand(serveCommand());
+  program.addCommand(studyCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }
