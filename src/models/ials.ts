@@ -7,20 +7,22 @@
  * (computed once per half-step, the "YᵀY trick"), row u solves
  *   (G + alpha Σ_{i∈H_u} y_i y_iᵀ) x_u = (1 + alpha) Σ_{i∈H_u} y_i
  * by `cgSteps` conjugate-gradient steps warm-started from the current x_u, as the `implicit`
- * library does. Rows with at most SMALL_ROW positives (on MovieLens most items) are solved exactly
+ * library does. Rows with at most 4 positives (on MovieLens most items) are solved exactly
  * instead, by the Woodbury identity with G⁻¹, which is cheaper than the CG steps.
  *
- * Rows of one side do not interact, so a half-step cuts them into fixed blocks of rows that the
- * calling thread and (threads - 1) WorkerPool workers claim one at a time (Atomics), with factors
- * in SharedArrayBuffers; each block also writes the partial gram of its new rows, summed in block
- * order. Every number depends only on the block partition, never on which thread ran a block, so
- * the factors are bit-identical for any thread count.
+ * The half-steps run in a WebAssembly SIMD kernel (assembly/factors.ts, float32 like `implicit`,
+ * driven by src/math/factor-kernels.ts). Rows of one side do not interact, so a half-step cuts them
+ * into fixed blocks of rows that the calling thread and (threads - 1) pool workers claim one at a
+ * time (Atomics) over one shared memory; each block also writes the partial gram of its new rows,
+ * summed in block order. Every number depends only on the block partition, never on which thread
+ * ran a block, so the factors are bit-identical for any thread count.
  *
  * Fold-in (users unknown to the model): one exact least-squares solve of the same normal equations
  * with the items fixed (Cholesky).
  */
 import { z } from 'zod';
-import { WorkerPool, sharedFloat32, toShared } from '../math/pool.js';
+import { IalsKernel } from '../math/factor-kernels.js';
+import { WorkerPool } from '../math/pool.js';
 import { nonZeroRows, scoreFactors } from './bpr.js';
 import { runEpochs } from './model.js';
 import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
@@ -50,14 +52,16 @@ const MAX_BLOCKS = 128;
 function blockRows(rows: number): number {
   return Math.max(MIN_BLOCK, Math.ceil(rows / MAX_BLOCKS));
 }
-/** Rows with at most this many positives are solved exactly (Woodbury) instead of by CG. */
-const SMALL_ROW = 4;
 /** Standard deviation of the initial factors. */
 const INIT_STD = 0.01;
 
 export class Ials implements Recommender, FoldIn {
-  /** Work per iteration (~multiply-adds) below which a worker pool costs more than it saves. */
-  static parallelMinFlops = 2e7;
+  /**
+   * Work per iteration (~multiply-adds) below which a worker pool costs more than it saves: the
+   * SIMD kernel does ~1e10 a second, so ml-latest-small (~1.4e8, ~18 ms an iteration) fits in
+   * less time than starting a worker takes; ml-1m (~7.5e8) uses the workers.
+   */
+  static parallelMinFlops = 3e8;
   /** Whether the calling thread claims blocks too (tests turn it off to make the workers do all). */
   static callerClaims = true;
   readonly name = 'ials';
@@ -77,74 +81,57 @@ export class Ials implements Recommender, FoldIn {
   async fit(train: TrainSet, ctx: FitContext): Promise<void> {
     const { factors: d, alpha, reg, iterations, cgSteps } = this.params;
     const { nUsers, nItems } = train;
-    const X = sharedFloat32(nUsers * d);
-    const Y = sharedFloat32(nItems * d);
+    const nnz = train.userItems.indices.length;
+    let rowsWithPositives = train.candidates.length;
+    for (let u = 0; u < nUsers; u++) if (train.userItems.indptr[u + 1]! > train.userItems.indptr[u]!) rowsWithPositives++;
+    const flops = 4 * rowsWithPositives * d * d + 16 * d * nnz;
+    const threads = Math.max(1, Math.floor(ctx.threads));
+    // the calling thread claims blocks too: `threads` = this thread + (threads - 1) workers
+    const pool = threads > 1 && flops >= Ials.parallelMinFlops ? new WorkerPool(threads - 1) : null;
+    const kernel = new IalsKernel(
+      d,
+      { indptr: train.userItems.indptr, indices: train.userItems.indices, blockRows: blockRows(nUsers) },
+      { indptr: train.itemUsers.indptr, indices: train.itemUsers.indices, blockRows: blockRows(nItems) },
+      pool ? threads : 1,
+    );
+    const ds = kernel.ds;
+    const X = kernel.factorView(0);
+    const Y = kernel.factorView(1);
     const init = ctx.rng.derive('ials', 'init');
     // uniform with standard deviation INIT_STD; rows without positives start (and stay) at 0,
     // their exact solution
     const a = INIT_STD * Math.sqrt(3);
-    for (let k = 0; k < X.length; k++) X[k] = a * (2 * init.next() - 1);
-    for (let k = 0; k < Y.length; k++) Y[k] = a * (2 * init.next() - 1);
-    for (let u = 0; u < nUsers; u++) if (train.userItems.indptr[u + 1] === train.userItems.indptr[u]) X.fill(0, u * d, (u + 1) * d);
-    for (let i = 0; i < nItems; i++) if (train.itemUsers.indptr[i + 1] === train.itemUsers.indptr[i]) Y.fill(0, i * d, (i + 1) * d);
-    const gram = new Float64Array(new SharedArrayBuffer(d * d * 8));
-    const gramInv = new Float64Array(new SharedArrayBuffer(d * d * 8));
-    const rowLoss = new Float64Array(new SharedArrayBuffer(nItems * 8));
+    for (let u = 0; u < nUsers; u++) for (let c = 0; c < d; c++) X[u * ds + c] = a * (2 * init.next() - 1);
+    for (let i = 0; i < nItems; i++) for (let c = 0; c < d; c++) Y[i * ds + c] = a * (2 * init.next() - 1);
+    for (let u = 0; u < nUsers; u++) if (train.userItems.indptr[u + 1] === train.userItems.indptr[u]) X.fill(0, u * ds, (u + 1) * ds);
+    for (let i = 0; i < nItems; i++) if (train.itemUsers.indptr[i + 1] === train.itemUsers.indptr[i]) Y.fill(0, i * ds, (i + 1) * ds);
     this.nItems = nItems;
-    this.userF = X;
-    this.itemF = Y;
     this.itemGram = null;
     this.active = null;
-
-    const nnz = train.userItems.indices.length;
-    const flops = 4 * (nUsers + nItems) * d * d + 16 * d * nnz;
-    const threads = Math.max(1, Math.floor(ctx.threads));
-    // the calling thread claims blocks too: `threads` = this thread + (threads - 1) workers
-    const pool = threads > 1 && flops >= Ials.parallelMinFlops ? new WorkerPool(threads - 1) : null;
-    const users = side(train.userItems.indptr, train.userItems.indices, d);
-    const items = side(train.itemUsers.indptr, train.itemUsers.indices, d);
-    /** Helper tasks not yet finished (a helper still busy with an old half-step gets no new one). */
-    let outstanding = 0;
-    /** Re-solves every row of `s` against `other`, leaving the new gram of `s` in `gramOut`. */
-    const halfStep = async (s: Side, other: Float32Array, target: Float32Array, loss: Float64Array | null, gramOut: Float64Array): Promise<void> => {
-      // let the event loop deliver finished helpers' replies (a synchronous fit loop would not)
-      if (pool) await new Promise<void>((resolve) => setImmediate(resolve));
-      const ctrl = new Int32Array(new SharedArrayBuffer(8));
-      const args: Parameters<typeof solveClaimed> = [s.ptr, s.idx, other, target, gram, gramInv, d, alpha, cgSteps, loss, s.parts, s.nBlocks, ctrl];
-      const helpers: Promise<void>[] = [];
-      while (pool && outstanding < pool.size) {
-        outstanding++;
-        const h = pool.run<void>(import.meta.url, 'solveClaimed', args);
-        // errors surface below when awaited (only needed while a helper still holds a block)
-        h.then(
-          () => outstanding--,
-          () => outstanding--,
-        );
-        helpers.push(h);
-      }
-      if (Ials.callerClaims || !pool) solveClaimed(...args);
-      // a helper that starts late finds every block claimed and returns at once
-      if (Atomics.load(ctrl, 1) < s.nBlocks) await Promise.all(helpers);
-      sumBlocks(s.parts, d, gramOut);
-    };
+    const gramY = new Float64Array(d * d);
+    const gramX = new Float64Array(d * d);
+    const G = new Float64Array(d * d);
+    const Ginv = new Float64Array(d * d);
+    kernel.gram(1, gramY);
     try {
-      const gramY = new Float64Array(d * d);
-      const gramX = new Float64Array(d * d);
-      for (let b = 0; b < items.nBlocks; b++) blockGram(items.ptr, Y, d, b, items.parts);
-      sumBlocks(items.parts, d, gramY);
       await runEpochs(ctx, 'ials', iterations, async () => {
-        setRegularised(gram, gramInv, gramY, d, reg);
-        await halfStep(users, Y, X, null, gramX);
-        setRegularised(gram, gramInv, gramX, d, reg);
-        await halfStep(items, X, Y, rowLoss, gramY);
+        setRegularised(G, Ginv, gramY, d, reg);
+        kernel.setSystem(G, Ginv);
+        await kernel.halfStep(0, alpha, cgSteps, false, gramX, pool, Ials.callerClaims);
+        setRegularised(G, Ginv, gramX, d, reg);
+        kernel.setSystem(G, Ginv);
+        await kernel.halfStep(1, alpha, cgSteps, true, gramY, pool, Ials.callerClaims);
         // loss = Σ_pos [(1+α)(1-s)^2 - s^2] + Σ_all s^2 + reg(|X|^2 + |Y|^2), Σ_all s^2 = tr(GX GY)
+        const rowLoss = kernel.lossView();
         let loss = 0;
         for (let i = 0; i < nItems; i++) loss += rowLoss[i]!;
         for (let k = 0; k < d * d; k++) loss += gramX[k]! * gramY[k]!;
-        for (let a = 0; a < d; a++) loss += reg * (gramX[a * d + a]! + gramY[a * d + a]!);
+        for (let c = 0; c < d; c++) loss += reg * (gramX[c * d + c]! + gramY[c * d + c]!);
         return loss / Math.max(1, nnz);
       });
     } finally {
+      this.userF = kernel.factors(0);
+      this.itemF = kernel.factors(1);
       await pool?.close();
     }
   }
@@ -215,357 +202,6 @@ export class Ials implements Recommender, FoldIn {
     m.itemF = a.arrays.itemFactors as Float32Array;
     m.nItems = m.itemF.length / m.params.factors;
     return m;
-  }
-}
-
-/** One side of the factorisation: its rows' positives (shared) and per-block partial grams. */
-interface Side {
-  readonly ptr: Int32Array;
-  readonly idx: Int32Array;
-  readonly nBlocks: number;
-  /** nBlocks x d x d partial grams (block b = rows [b·blockRows, (b+1)·blockRows)). */
-  readonly parts: Float64Array;
-}
-
-function side(indptr: Int32Array, indices: Int32Array, d: number): Side {
-  const nBlocks = Math.ceil((indptr.length - 1) / blockRows(indptr.length - 1));
-  return {
-    ptr: toShared(indptr),
-    idx: toShared(indices),
-    nBlocks,
-    parts: new Float64Array(new SharedArrayBuffer(Math.max(1, nBlocks) * d * d * 8)),
-  };
-}
-
-/**
- * Claims blocks one at a time through ctrl[0] (Atomics) and solves them, counting finished blocks
- * in ctrl[1]; the calling thread and every pool worker run it on the same arguments, so a block is
- * solved exactly once, by whoever is free. Exported for the worker pool.
- */
-export function solveClaimed(
-  ptr: Int32Array,
-  idx: Int32Array,
-  other: Float32Array,
-  target: Float32Array,
-  gram: Float64Array,
-  gramInv: Float64Array,
-  d: number,
-  alpha: number,
-  cgSteps: number,
-  loss: Float64Array | null,
-  parts: Float64Array,
-  nBlocks: number,
-  ctrl: Int32Array,
-): void {
-  for (;;) {
-    const b = Atomics.add(ctrl, 0, 1);
-    if (b >= nBlocks) return;
-    solveBlock(ptr, idx, other, target, gram, gramInv, d, alpha, cgSteps, b, loss, parts);
-    Atomics.add(ctrl, 1, 1);
-  }
-}
-
-/**
- * Solves the rows of block b (see solveRows) and writes the partial gram of its new rows into
- * parts[b]. The partition into blocks is fixed, so the grams summed in block order are the same
- * whichever thread ran which block.
- */
-function solveBlock(
-  ptr: Int32Array,
-  idx: Int32Array,
-  other: Float32Array,
-  target: Float32Array,
-  gram: Float64Array,
-  gramInv: Float64Array,
-  d: number,
-  alpha: number,
-  cgSteps: number,
-  b: number,
-  loss: Float64Array | null,
-  parts: Float64Array,
-): void {
-  const rows = ptr.length - 1;
-  const size = blockRows(rows);
-  solveRows(ptr, idx, other, target, gram, gramInv, d, alpha, cgSteps, b * size, Math.min(rows, (b + 1) * size), loss);
-  blockGram(ptr, target, d, b, parts);
-}
-
-/** parts[b] = Σ f_r f_rᵀ over the rows with positives of block b. */
-function blockGram(ptr: Int32Array, f: Float32Array, d: number, b: number, parts: Float64Array): void {
-  const size = blockRows(ptr.length - 1);
-  const lo = b * size;
-  const hi = Math.min(ptr.length - 1, lo + size);
-  gramOf(f.subarray(lo * d, hi * d), hi - lo, d, parts.subarray(b * d * d, (b + 1) * d * d), ptr.subarray(lo, hi + 1));
-}
-
-/** out = Σ_b parts[b], in block order. */
-function sumBlocks(parts: Float64Array, d: number, out: Float64Array): void {
-  const dd = d * d;
-  out.fill(0);
-  for (let o = 0; o < parts.length; o += dd) for (let k = 0; k < dd; k++) out[k]! += parts[o + k]!;
-}
-
-/**
- * Re-solves rows [lo, hi) of `target` against the fixed `other` side (see the file comment).
- * `gram` is otherᵀother + reg·I (d x d, float64). Rows without positives get x = 0 (their exact
- * solution). When `loss` is given, loss[r] receives Σ_{j∈H_r} [(1+α)(1-s)^2 - s^2] with the new
- * row.
- */
-function solveRows(
-  ptr: Int32Array,
-  idx: Int32Array,
-  other: Float32Array,
-  target: Float32Array,
-  gram: Float64Array,
-  gramInv: Float64Array,
-  d: number,
-  alpha: number,
-  cgSteps: number,
-  lo: number,
-  hi: number,
-  loss: Float64Array | null,
-): void {
-  const x = new Float64Array(d);
-  const r = new Float64Array(d);
-  const p = new Float64Array(d);
-  const ap = new Float64Array(d);
-  const y = new Float64Array(d);
-  const w = new Float64Array(SMALL_ROW * d);
-  const k = new Float64Array(SMALL_ROW * SMALL_ROW);
-  const z = new Float64Array(SMALL_ROW);
-  const c1 = 1 + alpha;
-  // two passes, small rows (G⁻¹) then CG rows (G), so that one d x d matrix at a time is in cache
-  for (let pass = 0; pass < 2; pass++) {
-    for (let row = lo; row < hi; row++) {
-      const to = row * d;
-      const h0 = ptr[row]!;
-      const h1 = ptr[row + 1]!;
-      const small = h1 - h0 <= SMALL_ROW;
-      if (small !== (pass === 0)) continue;
-      if (h0 === h1) {
-        target.fill(0, to, to + d);
-        if (loss) loss[row] = 0;
-        continue;
-      }
-      if (small) solveSmall(idx, h0, h1, other, gramInv, d, alpha, x, y, w, k, z);
-      else {
-        for (let a = 0; a < d; a++) x[a] = target[to + a]!;
-        // r = b - A x = Σ_j (c - α s_j) y_j - G x
-        matVec(gram, x, r, d);
-        for (let a = 0; a < d; a++) r[a] = -r[a]!;
-        accumulate(idx, h0, h1, other, d, x, c1, -alpha, r);
-        let rs = dot(r, r, d);
-        if (rs > 1e-20) {
-          for (let a = 0; a < d; a++) p[a] = r[a]!;
-          for (let step = 0; step < cgSteps; step++) {
-            // ap = A p = G p + α Σ_j (y_j·p) y_j
-            matVec(gram, p, ap, d);
-            accumulate(idx, h0, h1, other, d, p, 0, alpha, ap);
-            const pap = dot(p, ap, d);
-            if (!(pap > 0)) break;
-            const step_ = rs / pap;
-            for (let a = 0; a < d; a++) {
-              x[a]! += step_ * p[a]!;
-              r[a]! -= step_ * ap[a]!;
-            }
-            const rsNew = dot(r, r, d);
-            if (rsNew < 1e-20) break;
-            const beta = rsNew / rs;
-            for (let a = 0; a < d; a++) p[a] = r[a]! + beta * p[a]!;
-            rs = rsNew;
-          }
-        }
-      }
-      for (let a = 0; a < d; a++) target[to + a] = x[a]!;
-      if (loss) {
-        let l = 0;
-        for (let h = h0; h < h1; h++) {
-          const s = dotF(other, idx[h]! * d, x, d);
-          l += c1 * (1 - s) * (1 - s) - s * s;
-        }
-        loss[row] = l;
-      }
-    }
-  }
-}
-
-/**
- * Exact solve for a row with m <= SMALL_ROW positives by the Woodbury identity: with B = G (incl.
- * reg) and w_a = B⁻¹ y_a, A = B + α Σ y_a y_aᵀ gives x = g - Σ_a z_a w_a, where g = (1+α) Σ_a w_a
- * and (I/α + [y_a·w_b]) z = [y_a·g]. Costs m matrix-vector products instead of 1 + cgSteps.
- */
-function solveSmall(
-  idx: Int32Array,
-  h0: number,
-  h1: number,
-  other: Float32Array,
-  gramInv: Float64Array,
-  d: number,
-  alpha: number,
-  x: Float64Array,
-  y: Float64Array,
-  w: Float64Array,
-  k: Float64Array,
-  z: Float64Array,
-): void {
-  const m = h1 - h0;
-  const c1 = 1 + alpha;
-  x.fill(0);
-  for (let a = 0; a < m; a++) {
-    const jo = idx[h0 + a]! * d;
-    for (let c = 0; c < d; c++) y[c] = other[jo + c]!;
-    const wa = w.subarray(a * d, (a + 1) * d);
-    matVec(gramInv, y, wa, d);
-    for (let c = 0; c < d; c++) x[c]! += c1 * wa[c]!;
-  }
-  if (alpha === 0) return;
-  // k = I/α + [y_a·w_b] (symmetric), z <- y_a·g
-  for (let a = 0; a < m; a++) {
-    const jo = idx[h0 + a]! * d;
-    for (let b = 0; b < m; b++) {
-      let s = 0;
-      for (let c = 0; c < d; c++) s += other[jo + c]! * w[b * d + c]!;
-      k[a * m + b] = s + (a === b ? 1 / alpha : 0);
-    }
-    let s = 0;
-    for (let c = 0; c < d; c++) s += other[jo + c]! * x[c]!;
-    z[a] = s;
-  }
-  choleskySolve(k, z, m);
-  for (let a = 0; a < m; a++) {
-    const za = z[a]!;
-    for (let c = 0; c < d; c++) x[c]! -= za * w[a * d + c]!;
-  }
-}
-
-/** out = M v for a d x d row-major M; four rows per pass so each v[c] load serves four products. */
-function matVec(m: Float64Array, v: Float64Array, out: Float64Array, d: number): void {
-  let a = 0;
-  for (; a + 4 <= d; a += 4) {
-    const o0 = a * d;
-    const o1 = o0 + d;
-    const o2 = o1 + d;
-    const o3 = o2 + d;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    for (let c = 0; c < d; c++) {
-      const vc = v[c]!;
-      s0 += m[o0 + c]! * vc;
-      s1 += m[o1 + c]! * vc;
-      s2 += m[o2 + c]! * vc;
-      s3 += m[o3 + c]! * vc;
-    }
-    out[a] = s0;
-    out[a + 1] = s1;
-    out[a + 2] = s2;
-    out[a + 3] = s3;
-  }
-  for (; a < d; a++) {
-    const o = a * d;
-    let s = 0;
-    for (let c = 0; c < d; c++) s += m[o + c]! * v[c]!;
-    out[a] = s;
-  }
-}
-
-function dot(a: Float64Array, b: Float64Array, d: number): number {
-  let s = 0;
-  for (let k = 0; k < d; k++) s += a[k]! * b[k]!;
-  return s;
-}
-
-/** f[fo .. fo+d) · v[vo .. vo+d). */
-function dotF(f: Float32Array, fo: number, v: Float64Array, d: number): number {
-  const d4 = d - (d % 4);
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let k = 0;
-  for (; k < d4; k += 4) {
-    s0 += f[fo + k]! * v[k]!;
-    s1 += f[fo + k + 1]! * v[k + 1]!;
-    s2 += f[fo + k + 2]! * v[k + 2]!;
-    s3 += f[fo + k + 3]! * v[k + 3]!;
-  }
-  for (; k < d; k++) s0 += f[fo + k]! * v[k]!;
-  return s0 + s1 + (s2 + s3);
-}
-
-/**
- * out += Σ_{h∈[h0,h1)} (a + b·(y_j·v)) y_j with y_j = f[idx[h]·d ..]: the sparse part of A v (and of
- * the residual), eight (then four) rows at a time so each pass over `out` and `v` serves several.
- */
-function accumulate(idx: Int32Array, h0: number, h1: number, f: Float32Array, d: number, v: Float64Array, a: number, b: number, out: Float64Array): void {
-  let h = h0;
-  for (; h + 8 <= h1; h += 8) {
-    const o0 = idx[h]! * d;
-    const o1 = idx[h + 1]! * d;
-    const o2 = idx[h + 2]! * d;
-    const o3 = idx[h + 3]! * d;
-    const o4 = idx[h + 4]! * d;
-    const o5 = idx[h + 5]! * d;
-    const o6 = idx[h + 6]! * d;
-    const o7 = idx[h + 7]! * d;
-    let t0 = 0;
-    let t1 = 0;
-    let t2 = 0;
-    let t3 = 0;
-    let t4 = 0;
-    let t5 = 0;
-    let t6 = 0;
-    let t7 = 0;
-    for (let k = 0; k < d; k++) {
-      const vk = v[k]!;
-      t0 += f[o0 + k]! * vk;
-      t1 += f[o1 + k]! * vk;
-      t2 += f[o2 + k]! * vk;
-      t3 += f[o3 + k]! * vk;
-      t4 += f[o4 + k]! * vk;
-      t5 += f[o5 + k]! * vk;
-      t6 += f[o6 + k]! * vk;
-      t7 += f[o7 + k]! * vk;
-    }
-    t0 = a + b * t0;
-    t1 = a + b * t1;
-    t2 = a + b * t2;
-    t3 = a + b * t3;
-    t4 = a + b * t4;
-    t5 = a + b * t5;
-    t6 = a + b * t6;
-    t7 = a + b * t7;
-    for (let k = 0; k < d; k++) {
-      out[k]! += t0 * f[o0 + k]! + t1 * f[o1 + k]! + t2 * f[o2 + k]! + t3 * f[o3 + k]! + (t4 * f[o4 + k]! + t5 * f[o5 + k]! + t6 * f[o6 + k]! + t7 * f[o7 + k]!);
-    }
-  }
-  for (; h + 4 <= h1; h += 4) {
-    const o0 = idx[h]! * d;
-    const o1 = idx[h + 1]! * d;
-    const o2 = idx[h + 2]! * d;
-    const o3 = idx[h + 3]! * d;
-    let t0 = 0;
-    let t1 = 0;
-    let t2 = 0;
-    let t3 = 0;
-    for (let k = 0; k < d; k++) {
-      const vk = v[k]!;
-      t0 += f[o0 + k]! * vk;
-      t1 += f[o1 + k]! * vk;
-      t2 += f[o2 + k]! * vk;
-      t3 += f[o3 + k]! * vk;
-    }
-    t0 = a + b * t0;
-    t1 = a + b * t1;
-    t2 = a + b * t2;
-    t3 = a + b * t3;
-    for (let k = 0; k < d; k++) out[k]! += t0 * f[o0 + k]! + t1 * f[o1 + k]! + t2 * f[o2 + k]! + t3 * f[o3 + k]!;
-  }
-  for (; h < h1; h++) {
-    const o = idx[h]! * d;
-    const t = a + b * dotF(f, o, v, d);
-    for (let k = 0; k < d; k++) out[k]! += t * f[o + k]!;
   }
 }
 
