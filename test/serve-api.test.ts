@@ -285,7 +285,7 @@ describe('service API', () => {
   });
 
   it('trains a new model as a job and swaps it in', async () => {
-    const start = await call('POST', '/v1/models/train', { body: { model: 'pop' } });
+    const start = await call('POST', '/v1/models/train', { body: { model: 'pop', evaluate: ['itemknn'] } });
     assert.equal(start.status, 202);
     const id = String(start.json.id);
     let job = start.json;
@@ -300,5 +300,15 @@ describe('service API', () => {
     assert.deepEqual(r.json.model, { name: 'pop', version: 2 });
     assert.equal((r.json.items as RecItem[]).length, 3);
     assert.ok((r.json.items as RecItem[]).every((i) => i.explanation === undefined), 'pop has no personas to explain with');
+    // the job evaluated pop against itemknn under the default protocol first
+    const ev = await call('GET', '/v1/evaluation');
+    assert.equal(ev.status, 200);
+    const models = ev.json.models as { name: string; metrics: Record<string, { mean: number }> }[];
+    assert.deepEqual(
+      models.map((m) => m.name),
+      ['pop', 'itemknn'],
+    );
+    assert.ok(models.every((m) => m.metrics['ndcg@10']!.mean > 0));
+    assert.equal((ev.json.protocol as { name: string }).name, 'temporal-user');
   });
 });

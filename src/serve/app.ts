@@ -363,10 +363,13 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
     const body = parse(TrainBody, req.body ?? {}, 'body');
     const model = body.model ?? s.train.model;
     if (!modelNames().includes(model)) throw new HttpError(400, 'invalid_input', `body.model: unknown model "${model}"; known: ${modelNames().join(', ')}`);
+    for (const [r, m] of (body.evaluate ?? []).entries()) {
+      if (!modelNames().includes(m)) throw new HttpError(400, 'invalid_input', `body.evaluate[${r}]: unknown model "${m}"; known: ${modelNames().join(', ')}`);
+    }
     if (s.jobs.busy) throw new HttpError(409, 'busy', 'a training job is already running');
     const params = body.params ?? (model === s.train.model ? s.train.params : {});
     const job = s.jobs.start(async (progress) => {
-      const loaded = await trainFromStore(s.store, { ...s.train, model, params, seed: body.seed ?? s.train.seed, policy: s.policy, onProgress: progress });
+      const loaded = await trainFromStore(s.store, { ...s.train, model, params, seed: body.seed ?? s.train.seed, policy: s.policy, evaluate: body.evaluate ?? null, onProgress: progress });
       s.engine = new Engine(loaded, s.live); // the atomic swap: requests in flight keep the old engine
       s.ready = true;
       s.metrics.inc('trainings');

@@ -99,6 +99,8 @@ export const TrainBody = z
     model: z.string().min(1).max(64).optional(),
     params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).optional(),
     seed: z.number().int().min(0).max(0xffffffff).optional(),
+    /** Evaluate first (default protocol) against these models too, e.g. ["pop", "ease"]; served at /v1/evaluation. */
+    evaluate: z.array(z.string().min(1).max(64)).max(8).optional(),
   })
   .strict();
 

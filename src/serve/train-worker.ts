@@ -8,6 +8,10 @@ import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { columnCounts, csrFromPairs, transpose } from '../data/csr.js';
 import type { ItemCategories } from '../data/dataset.js';
+import { LogBuilder } from '../data/dataset.js';
+import { makeSplit } from '../data/split.js';
+import { runExperiment } from '../eval/experiment.js';
+import { buildResultsJson } from '../eval/results.js';
 import { saveArtifact } from '../models/artifact.js';
 import type { TrainSet } from '../models/model.js';
 import { createModel } from '../models/registry.js';
@@ -25,11 +29,15 @@ export interface TrainJobInput {
   categories: ItemCategories | null;
   user: Int32Array;
   item: Int32Array;
+  /** Time of each pair (seconds), for the evaluation's temporal split. */
+  time: Float64Array;
+  /** Evaluate these models (the trained one first) under the default protocol before fitting on everything. */
+  evaluate: string[] | null;
 }
 
 export type TrainJobMessage =
   | { type: 'progress'; stage: string; done: number; total: number }
-  | { type: 'done'; sha256: string; params: Record<string, number | string | boolean> }
+  | { type: 'done'; sha256: string; params: Record<string, number | string | boolean>; evaluation: string | null }
   | { type: 'error'; message: string };
 
 export async function runTrainJob(input: TrainJobInput, report: (m: TrainJobMessage) => void): Promise<void> {
@@ -49,6 +57,7 @@ export async function runTrainJob(input: TrainJobInput, report: (m: TrainJobMess
     itemRanks: input.itemRanks,
     categories: input.categories,
   };
+  const evaluation = input.evaluate ? await evaluateModels(input, report) : null;
   const model = createModel(input.model, input.params);
   report({ type: 'progress', stage: `${input.model} fit`, done: 0, total: 1 });
   await model.fit(train, {
@@ -58,7 +67,35 @@ export async function runTrainJob(input: TrainJobInput, report: (m: TrainJobMess
   });
   saveArtifact(input.path, withServeMeta(model.toArtifact(), input.meta, itemPopularity));
   const sha256 = createHash('sha256').update(readFileSync(input.path)).digest('hex');
-  report({ type: 'done', sha256, params: { ...model.params } });
+  report({ type: 'done', sha256, params: { ...model.params }, evaluation });
+}
+
+/**
+ * The evaluation served at /v1/evaluation: the positives as an implicit log, the default protocol
+ * (PROTOCOL.md), the trained model and the comparison models, as an EvaluationJson.
+ */
+async function evaluateModels(input: TrainJobInput, report: (m: TrainJobMessage) => void): Promise<string> {
+  const b = new LogBuilder('service');
+  const cats = input.categories;
+  input.meta.items.forEach((id, i) => {
+    b.items.intern(id);
+    if (cats && cats.ptr[i + 1]! > cats.ptr[i]!) b.setCategories(id, Array.from(cats.idx.subarray(cats.ptr[i]!, cats.ptr[i + 1]!), (c) => cats.names[c]!));
+  });
+  for (let k = 0; k < input.user.length; k++) b.add(input.meta.users[input.user[k]!]!, input.meta.items[input.item[k]!]!, Number.NaN, input.time[k]!);
+  const log = b.build();
+  const split = makeSplit(log, { seed: input.seed });
+  const startedAt = new Date();
+  const models = input.evaluate!;
+  const experiment = await runExperiment(split, {
+    models,
+    ks: [10, 20],
+    seed: input.seed,
+    tune: false,
+    threads: input.threads,
+    params: { [input.model]: input.params },
+    onProgress: (e) => report({ type: 'progress', stage: `evaluate ${e.model} ${e.stage}`, done: e.done, total: e.total }),
+  });
+  return JSON.stringify(buildResultsJson(split, experiment, { ks: [10, 20], seed: input.seed, startedAt, threads: input.threads, rerank: 'none' }));
 }
 
 if (parentPort && (workerData as { personaeTrainJob?: boolean } | null)?.personaeTrainJob) {

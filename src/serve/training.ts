@@ -24,6 +24,8 @@ export interface TrainOptions {
   modelsDir: string;
   policy: FeedbackPolicy;
   evaluation?: string | null;
+  /** Evaluate the model and these others under the default protocol first (served at /v1/evaluation). */
+  evaluate?: string[] | null;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -50,6 +52,7 @@ export async function trainFromStore(store: Store, opts: TrainOptions): Promise<
   const pairs = new Set<string>();
   const us: number[] = [];
   const is: number[] = [];
+  const ts: number[] = [];
   let feedbackSeq = 0;
   for (const f of feedback) {
     if (f.seq > feedbackSeq) feedbackSeq = f.seq;
@@ -62,6 +65,7 @@ export async function trainFromStore(store: Store, opts: TrainOptions): Promise<
     pairs.add(key);
     us.push(u);
     is.push(i);
+    ts.push(f.ts / 1000);
   }
   if (us.length === 0) throw new ModelFitError('no positive feedback to train on');
   // categories in the item index space (models may use them, e.g. persona labels, category vectors)
@@ -90,15 +94,17 @@ export async function trainFromStore(store: Store, opts: TrainOptions): Promise<
     categories,
     user: Int32Array.from(us),
     item: Int32Array.from(is),
+    time: Float64Array.from(ts),
+    evaluate: opts.evaluate && opts.evaluate.length > 0 ? [opts.model, ...opts.evaluate.filter((m) => m !== opts.model)] : null,
   };
-  const result = await new Promise<{ sha256: string; params: Record<string, number | string | boolean> }>((resolve, reject) => {
+  const result = await new Promise<{ sha256: string; params: Record<string, number | string | boolean>; evaluation: string | null }>((resolve, reject) => {
     const w = startWorker();
     let settled = false;
     w.on('message', (m: TrainJobMessage) => {
       if (m.type === 'progress') opts.onProgress?.(m.stage, m.done, m.total);
       else if (m.type === 'done') {
         settled = true;
-        resolve({ sha256: m.sha256, params: m.params });
+        resolve({ sha256: m.sha256, params: m.params, evaluation: m.evaluation });
         void w.terminate();
       } else {
         settled = true;
@@ -123,7 +129,7 @@ export async function trainFromStore(store: Store, opts: TrainOptions): Promise<
     trainedAt: new Date().toISOString(),
     params: result.params,
     feedbackSeq,
-    evaluation: opts.evaluation ?? null,
+    evaluation: result.evaluation ?? opts.evaluation ?? null,
   });
   return loadModel(record);
 }
