@@ -940,6 +940,12 @@ async function start() {
     /** @type {HTMLDetailsElement | null} */ (keyForm.closest('details'))?.removeAttribute('open');
   });
 
+  // the skip link must not change the route (the hash is the route)
+  document.querySelector('.skip-link')?.addEventListener('click', (ev) => {
+    ev.preventDefault();
+    /** @type {HTMLElement} */ (document.getElementById('main')).focus();
+  });
+
   await waitUntilReady();
   window.addEventListener('hashchange', route);
   void loadModelBadge();
