@@ -9,8 +9,10 @@
  * and KL is PROTOCOL.md's ckl (`calibrationKL`, natural log). r_i is the model's score min-max
  * normalised over the pool (see `normalisedRelevance`), so lambda means the same for every model:
  * lambda = 0 is the model's order, lambda = 1 ignores relevance except to break ties.
- * The order of selection is the final order (Steck's), so the first items are the most
- * relevant-and-calibrating ones.
+ * The greedy chooses the SET; by default (`score` order) the chosen items are then listed by the
+ * model's score, which keeps the head of the list accurate and leaves the list's taste mix (and so
+ * ckl@K) unchanged. With `greedy` the order of selection is the final order (Steck's), so the first
+ * items are the most relevant-and-calibrating ones and every prefix is calibrated too.
  */
 import type { ListReranker } from '../eval/evaluate.js';
 import { calibrationKL } from '../eval/metrics.js';
@@ -63,6 +65,9 @@ export function calibrateGreedy(relevance: Float64Array, tastes: UserTastes, k: 
   return out;
 }
 
+/** `score`: the chosen set listed by the model's score (default); `greedy`: in selection order. */
+export type CalibratedOrder = 'score' | 'greedy';
+
 export class CalibratedReranker implements ListReranker {
   readonly name: string;
 
@@ -70,8 +75,9 @@ export class CalibratedReranker implements ListReranker {
     readonly lambda: number,
     private readonly space: TasteSpace,
     private readonly minPool = DEFAULT_POOL,
+    readonly order: CalibratedOrder = 'score',
   ) {
-    this.name = `calibrated:${lambda} (${space.name})`;
+    this.name = `calibrated:${lambda}${order === 'greedy' ? ':greedy' : ''} (${space.name})`;
   }
 
   poolSize(k: number): number {
@@ -82,6 +88,8 @@ export class CalibratedReranker implements ListReranker {
     const pool = poolWithoutHistory(input.pool, input.history);
     const tastes = this.space.forUser(input.user, input.history, pool);
     const chosen = calibrateGreedy(normalisedRelevance(input.scores, pool), tastes, input.k, this.lambda);
+    // pool positions are in score order (best first), so sorting them lists the set by score
+    if (this.order === 'score') chosen.sort();
     for (let r = 0; r < chosen.length; r++) out[r] = pool[chosen[r]!]!;
     return chosen.length;
   }

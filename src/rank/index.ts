@@ -10,22 +10,22 @@ import { ConfigError } from '../errors.js';
 import type { ListReranker } from '../eval/evaluate.js';
 import type { ItemCategories } from '../data/dataset.js';
 import { hasPersonas, type Recommender } from '../models/model.js';
-import { CalibratedReranker } from './calibrated.js';
+import { CalibratedReranker, type CalibratedOrder } from './calibrated.js';
 import { ConsumptionReranker, DEFAULT_RHO } from './consumption.js';
 import { ProportionalReranker, type ProportionalOrder } from './proportional.js';
 import { categoryTasteSpace, personaTasteSpace, type TasteSpace, type TasteSpaceName } from './tastes.js';
 
-export { CalibratedReranker, calibrateGreedy } from './calibrated.js';
+export { CalibratedReranker, calibrateGreedy, type CalibratedOrder } from './calibrated.js';
 export { ConsumptionReranker, consumptionSelect } from './consumption.js';
 export { ProportionalReranker, largestRemainder, proportionalSelect } from './proportional.js';
 export type { TasteSpace, TasteSpaceName, UserTastes } from './tastes.js';
 
 export const RERANK_HELP =
-  'none | calibrated:<lambda in [0,1]> | proportional[:interleave] | consumption:<m>[:<rho in (0,1]>], ' +
+  'none | calibrated:<lambda in [0,1]>[:greedy] | proportional[:interleave] | consumption:<m>[:<rho in (0,1]>], ' +
   'optionally ending in :categories or :personas (the taste space; default: categories when the data has them, else the model personas)';
 
 export type RerankSpec =
-  | { kind: 'calibrated'; lambda: number; space: TasteSpaceName | 'auto' }
+  | { kind: 'calibrated'; lambda: number; order: CalibratedOrder; space: TasteSpaceName | 'auto' }
   | { kind: 'proportional'; order: ProportionalOrder; space: TasteSpaceName | 'auto' }
   | { kind: 'consumption'; m: number; rho: number; space: TasteSpaceName | 'auto' };
 
@@ -57,10 +57,11 @@ export function parseRerankSpec(spec: string): RerankSpec | null {
   const args = parts.slice(1);
   const num = (s: string | undefined): number => (s === undefined || s.trim() === '' ? NaN : Number(s));
   if (name === 'calibrated') {
-    if (args.length !== 1) throw bad(spec, 'calibrated needs one lambda, e.g. calibrated:0.5');
+    if (args.length < 1 || args.length > 2) throw bad(spec, 'calibrated needs one lambda, e.g. calibrated:0.5');
     const lambda = num(args[0]);
     if (!(lambda >= 0 && lambda <= 1)) throw bad(spec, `lambda must be a number in [0, 1], got "${args[0]}"`);
-    return { kind: 'calibrated', lambda, space };
+    if (args.length === 2 && args[1] !== 'greedy' && args[1] !== 'score') throw bad(spec, 'calibrated takes at most one option after lambda, "greedy" (or "score", the default)');
+    return { kind: 'calibrated', lambda, order: args[1] === 'greedy' ? 'greedy' : 'score', space };
   }
   if (name === 'proportional') {
     if (args.length > 1 || (args.length === 1 && args[0] !== 'interleave' && args[0] !== 'score')) {
@@ -98,7 +99,7 @@ function tasteSpace(spec: RerankSpec, data: RerankData, model: Recommender | und
 export function buildReranker(spec: RerankSpec | null, data: RerankData, model?: Recommender): ListReranker | null {
   if (!spec) return null;
   const space = tasteSpace(spec, data, model);
-  if (spec.kind === 'calibrated') return new CalibratedReranker(spec.lambda, space);
+  if (spec.kind === 'calibrated') return new CalibratedReranker(spec.lambda, space, undefined, spec.order);
   if (spec.kind === 'proportional') return new ProportionalReranker(space, spec.order);
   return new ConsumptionReranker(spec.m, space, spec.rho);
 }
