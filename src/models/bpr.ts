@@ -6,13 +6,16 @@
  * replacement, as there are training positives.
  *
  * Single-threaded on purpose: SGD run in parallel (Hogwild) would make the factors depend on thread
- * timing; a tight loop over Float32Arrays does an epoch of ml-latest-small in a few ms. Every random
- * number comes from a stream derived from the fit seed and the epoch, so a seed fixes the model.
+ * timing. The epochs run in a WebAssembly SIMD kernel (assembly/factors.ts: float32, f32x4 dot
+ * and fused update, its own copy of the Rng generator), a few ms an epoch on ml-latest-small.
+ * Every random number comes from a stream derived from the fit seed and the epoch, so a seed fixes
+ * the model.
  *
  * Fold-in (users unknown to the model): the same SGD with the item side frozen, from u = 0, on the
  * history's positives, with a stream derived from the fit seed and a hash of the history.
  */
 import { z } from 'zod';
+import { BprKernel } from '../math/factor-kernels.js';
 import { Rng } from '../math/rng.js';
 import { runEpochs } from './model.js';
 import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
@@ -95,9 +98,15 @@ export class Bpr implements Recommender, FoldIn {
       }
     }
 
-    await runEpochs(ctx, 'bpr', epochs, (e) =>
-      bprEpoch(ctx.rng.derive('bpr', 'epoch', e), liked, nItems, U, V, bias, posUser, ui.indptr, ui.indices, cand, d, lr, reg),
-    );
+    const kernel = new BprKernel({ nUsers, nItems, d, U, V, bias, posUser, indptr: ui.indptr, indices: ui.indices, cand, liked });
+    try {
+      await runEpochs(ctx, 'bpr', epochs, (e) => kernel.epoch(ctx.rng.derive('bpr', 'epoch', e).seed, lr, reg));
+    } finally {
+      const f = kernel.factors();
+      this.userF = f.U;
+      this.itemF = f.V;
+      this.itemB = f.bias;
+    }
   }
 
   /** The user vector for a history with the items fixed (see the file comment). */
@@ -167,104 +176,6 @@ export class Bpr implements Recommender, FoldIn {
     m.nItems = m.itemB.length;
     return m;
   }
-}
-
-/**
- * One epoch: as many samples as positives, each a uniform positive (u, i) and a uniform candidate
- * negative j that u has not liked. Returns the mean -ln σ(x_uij) before each step. The update
- * (1 - lr·reg)·w + lr·σ(-x)·∂x/∂w is the L2-regularised ascent step on ln σ(x_uij).
- */
-function bprEpoch(
-  rng: Rng,
-  liked: Uint32Array | null,
-  nItems: number,
-  U: Float32Array,
-  V: Float32Array,
-  bias: Float32Array,
-  posUser: Int32Array,
-  indptr: Int32Array,
-  indices: Int32Array,
-  cand: Int32Array,
-  d: number,
-  lr: number,
-  reg: number,
-): number {
-  const nnz = indices.length;
-  const nCand = cand.length;
-  const decay = 1 - lr * reg;
-  const d4 = d - (d % 4);
-  const d2 = d - (d % 2);
-  let loss = 0;
-  let used = 0;
-  for (let s = 0; s < nnz; s++) {
-    const k = below(rng, nnz);
-    const u = posUser[k]!;
-    const i = indices[k]!;
-    const rowLo = indptr[u]!;
-    const rowHi = indptr[u + 1]!;
-    let j = cand[below(rng, nCand)]!;
-    let redraws = 0;
-    while (liked ? (liked[(u * nItems + j) >>> 5]! >>> ((u * nItems + j) & 31)) & 1 : sortedHas(indices, rowLo, rowHi, j)) {
-      if (++redraws > MAX_REDRAWS) break;
-      j = cand[below(rng, nCand)]!;
-    }
-    if (redraws > MAX_REDRAWS) continue;
-    const uo = u * d;
-    const io = i * d;
-    const jo = j * d;
-    // x = u·(v_i - v_j) + b_i - b_j, four accumulators to break the add chain
-    let x0 = 0;
-    let x1 = 0;
-    let x2 = 0;
-    let x3 = 0;
-    let f = 0;
-    for (; f < d4; f += 4) {
-      const a = uo + f;
-      const b = io + f;
-      const c = jo + f;
-      x0 += U[a]! * (V[b]! - V[c]!);
-      x1 += U[a + 1]! * (V[b + 1]! - V[c + 1]!);
-      x2 += U[a + 2]! * (V[b + 2]! - V[c + 2]!);
-      x3 += U[a + 3]! * (V[b + 3]! - V[c + 3]!);
-    }
-    for (; f < d; f++) x0 += U[uo + f]! * (V[io + f]! - V[jo + f]!);
-    const x = bias[i]! - bias[j]! + (x0 + x1) + (x2 + x3);
-    const ex = Math.exp(x);
-    // the reported loss is estimated on every 4th sample (log1p is not free); NaN still shows
-    if ((s & 3) === 0) {
-      loss += x > 30 ? Math.exp(-x) : Math.log1p(ex) - x;
-      used++;
-    }
-    const g = lr / (1 + ex); // lr·σ(-x)
-    for (f = 0; f < d2; f += 2) {
-      const a = uo + f;
-      const b = io + f;
-      const c = jo + f;
-      const u0 = U[a]!;
-      const p0 = V[b]!;
-      const q0 = V[c]!;
-      const u1 = U[a + 1]!;
-      const p1 = V[b + 1]!;
-      const q1 = V[c + 1]!;
-      U[a] = decay * u0 + g * (p0 - q0);
-      U[a + 1] = decay * u1 + g * (p1 - q1);
-      V[b] = decay * p0 + g * u0;
-      V[b + 1] = decay * p1 + g * u1;
-      V[c] = decay * q0 - g * u0;
-      V[c + 1] = decay * q1 - g * u1;
-    }
-    if (f < d) {
-      const u0 = U[uo + f]!;
-      const p0 = V[io + f]!;
-      const q0 = V[jo + f]!;
-      U[uo + f] = decay * u0 + g * (p0 - q0);
-      V[io + f] = decay * p0 + g * u0;
-      V[jo + f] = decay * q0 - g * u0;
-    }
-    bias[i] = decay * bias[i]! + g;
-    bias[j] = decay * bias[j]! - g;
-  }
-  return used > 0 ? loss / used : 0;
 }
 
 /** Fold-in step: the user vector x moves, the items stay. */
