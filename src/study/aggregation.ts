@@ -161,7 +161,11 @@ export const aggregationStudy: Study = {
     let groupsNote: string;
     if (data.truth) {
       split.testUsers.forEach((u, pos) => (group[pos] = data.truth!.userGroup[u]!));
-      groupsNote = 'planted groups A (51%) and B (49%)';
+      // what the global model sees: among the 100 most popular training items, how many are contested, and for whom
+      const top = Array.from(split.train.candidates).sort((a, b) => split.train.itemPopularity[b]! - split.train.itemPopularity[a]! || a - b).slice(0, 100);
+      const lovedA = top.filter((i) => data.truth!.itemPolarity[i] === 1).length;
+      const lovedB = top.filter((i) => data.truth!.itemPolarity[i] === -1).length;
+      groupsNote = `planted groups A (51%) and B (49%); the 100 most popular training items hold ${lovedA} items loved by A and ${lovedB} loved by B`;
     } else {
       const km = kmeans(vectors, users.length, dim, 2, new Rng(ctx.seed).derive('aggregation-groups'));
       const sizes = [0, 0];
