@@ -44,6 +44,8 @@ export interface MockService {
   patches: { user: string; index: number; body: unknown }[];
   /** /readyz answers 503 ("training") until this is called. */
   setReady(): void;
+  /** /v1/evaluation answers 404 while hidden (the default: shown). */
+  hideEvaluation(hidden: boolean): void;
 }
 
 export async function startMockService(): Promise<MockService> {
@@ -141,7 +143,10 @@ export async function startMockService(): Promise<MockService> {
     return { categories: CATEGORIES, history, list };
   });
   app.get('/v1/models', async () => ({ active: { name: 'personas', version: 3, trainedAt: '2026-01-01T00:00:00.000Z', params: { k: 4, dim: 64, seed: 42 } } }));
-  app.get('/v1/evaluation', async () => evaluationFixture());
+  let evaluationHidden = false;
+  app.get('/v1/evaluation', async (_req, reply) =>
+    evaluationHidden ? reply.code(404).send({ error: { status: 404, code: 'not_found', message: 'the served model has no evaluation' } }) : evaluationFixture(),
+  );
 
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
@@ -149,6 +154,9 @@ export async function startMockService(): Promise<MockService> {
     patches,
     setReady: () => {
       ready = true;
+    },
+    hideEvaluation: (hidden) => {
+      evaluationHidden = hidden;
     },
     close: () => app.close(),
   };

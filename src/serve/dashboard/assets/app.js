@@ -779,7 +779,7 @@ async function showModels() {
     parts.push(evaluationSection(evaluation.value));
   } else if (evaluation.reason instanceof ApiError && evaluation.reason.status === 404) {
     state.evaluation = null;
-    parts.push(html`<section class="card" data-testid="no-evaluation"><h3>Evaluation</h3><p class="muted">No evaluation results yet: the service has not evaluated its models on a held-out split.</p></section>`);
+    parts.push(html`<section class="card" data-testid="no-evaluation"><h3>Evaluation</h3><p class="muted">No evaluation results yet: the served model was trained without one. A training job started with <code>POST /v1/models/train</code> and <code>{"evaluate": ["pop", "ease"]}</code> evaluates the new model and those on a held-out split first (docs/service.md); its results then appear here.</p></section>`);
   } else parts.push(html`<section class="card">${errorBox(evaluation.reason)}</section>`);
   mount(body, html`${parts}`);
   if (state.evaluation) drawEvaluationCharts(body, state.evaluation);
