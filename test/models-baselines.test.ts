@@ -13,6 +13,7 @@ import { singleUserBatch, trainUserBatch, type Recommender, type TrainSet, type 
 import { ItemKnn, itemKnnSpec, knnRows } from '../src/models/itemknn.js';
 import { Bpr, bprSpec } from '../src/models/bpr.js';
 import { Ials, ialsSpec, gramOf } from '../src/models/ials.js';
+import { BprKernel, kernelRngStream, type BprProblem } from '../src/math/factor-kernels.js';
 
 function trainSet(nUsers: number, nItems: number, pairs: readonly [number, number][]): TrainSet {
   const userItems = csrFromPairs(
@@ -432,4 +433,105 @@ test('configs: defaults, validation errors and tuning grids', () => {
   assert.equal(itemKnnSpec.schema.safeParse({ k: 0 }).success, false);
   assert.equal(bprSpec.schema.safeParse({ lr: -1 }).success, false);
   assert.equal(ialsSpec.schema.safeParse({ factors: 2.5 }).success, false);
+});
+
+// ---------------------------------------------------------------- factor kernels (WebAssembly)
+
+test('factor kernels: the kernel generator reproduces Rng(seed) exactly', () => {
+  for (const seed of [0, 1, 42, 0xdeadbeef]) {
+    const rng = new Rng(seed);
+    const want = Uint32Array.from({ length: 1000 }, () => rng.nextU32());
+    assert.deepEqual(kernelRngStream(seed, 1000), want);
+  }
+});
+
+/** Inputs of a BPR kernel for `train` with seeded initial factors (d may be off the SIMD width). */
+function bprProblem(train: TrainSet, d: number, withBitset: boolean): BprProblem {
+  const rng = new Rng(5);
+  const U = Float32Array.from({ length: train.nUsers * d }, () => rng.next() - 0.5);
+  const V = Float32Array.from({ length: train.nItems * d }, () => rng.next() - 0.5);
+  const bias = Float32Array.from({ length: train.nItems }, () => rng.next() - 0.5);
+  const ui = train.userItems;
+  const posUser = new Int32Array(ui.indices.length);
+  for (let u = 0; u < train.nUsers; u++) posUser.fill(u, ui.indptr[u]!, ui.indptr[u + 1]!);
+  let liked: Uint32Array | null = null;
+  if (withBitset) {
+    liked = new Uint32Array(Math.ceil((train.nUsers * train.nItems) / 32));
+    for (let k = 0; k < posUser.length; k++) {
+      const bit = posUser[k]! * train.nItems + ui.indices[k]!;
+      liked[bit >>> 5]! |= 1 << (bit & 31);
+    }
+  }
+  return { nUsers: train.nUsers, nItems: train.nItems, d, U, V, bias, posUser, indptr: ui.indptr, indices: ui.indices, cand: train.candidates, liked };
+}
+
+test('factor kernels: a BPR epoch equals a plain float64 reference epoch on the same random stream', () => {
+  const train = randomWorld(8, 20, 30, 0.2, 2);
+  for (const d of [8, 5]) {
+    const p = bprProblem(train, d, true);
+    const lr = 0.05;
+    const reg = 0.01;
+    const k = new BprKernel(p);
+    const lossK = k.epoch(99, lr, reg);
+    const got = k.factors();
+    // reference: the update of src/models/bpr.ts written out plainly
+    const U = Float64Array.from(p.U);
+    const V = Float64Array.from(p.V);
+    const b = Float64Array.from(p.bias);
+    const rng = new Rng(99);
+    const below = (n: number) => Math.floor((rng.nextU32() * n) / 4294967296);
+    const nnz = p.indices.length;
+    const decay = 1 - lr * reg;
+    let loss = 0;
+    let used = 0;
+    for (let s = 0; s < nnz; s++) {
+      const q = below(nnz);
+      const u = p.posUser[q]!;
+      const i = p.indices[q]!;
+      const row = p.indices.subarray(p.indptr[u]!, p.indptr[u + 1]!);
+      let j = p.cand[below(p.cand.length)]!;
+      let redraws = 0;
+      while (row.includes(j)) {
+        if (++redraws > 50) break;
+        j = p.cand[below(p.cand.length)]!;
+      }
+      if (redraws > 50) continue;
+      let x = b[i]! - b[j]!;
+      for (let f = 0; f < d; f++) x += U[u * d + f]! * (V[i * d + f]! - V[j * d + f]!);
+      if ((s & 3) === 0) {
+        loss += Math.log1p(Math.exp(-x));
+        used++;
+      }
+      const g = lr / (1 + Math.exp(x));
+      for (let f = 0; f < d; f++) {
+        const uf = U[u * d + f]!;
+        const pf = V[i * d + f]!;
+        const qf = V[j * d + f]!;
+        U[u * d + f] = decay * uf + g * (pf - qf);
+        V[i * d + f] = decay * pf + g * uf;
+        V[j * d + f] = decay * qf - g * uf;
+      }
+      b[i] = decay * b[i]! + g;
+      b[j] = decay * b[j]! - g;
+    }
+    const maxDiff = (a: ArrayLike<number>, c: ArrayLike<number>) => {
+      let m = 0;
+      for (let t = 0; t < a.length; t++) m = Math.max(m, Math.abs(a[t]! - c[t]!));
+      return m;
+    };
+    assert.ok(maxDiff(got.U, U) < 1e-5, `d ${d}: U differs by ${maxDiff(got.U, U)}`);
+    assert.ok(maxDiff(got.V, V) < 1e-5, `d ${d}: V differs by ${maxDiff(got.V, V)}`);
+    assert.ok(maxDiff(got.bias, b) < 1e-5, `d ${d}: bias differs by ${maxDiff(got.bias, b)}`);
+    assert.ok(Math.abs(lossK - loss / used) < 1e-5, `d ${d}: loss ${lossK} vs ${loss / used}`);
+  }
+});
+
+test('factor kernels: BPR negatives checked by bitset or by binary search give the same factors', () => {
+  const train = randomWorld(12, 25, 40, 0.25, 3);
+  const run = (bitset: boolean) => {
+    const k = new BprKernel(bprProblem(train, 8, bitset));
+    for (let e = 0; e < 3; e++) k.epoch(7 + e, 0.05, 0.01);
+    return k.factors();
+  };
+  assert.deepEqual(run(false), run(true));
 });
