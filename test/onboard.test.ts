@@ -171,3 +171,31 @@ test('a session restores from its JSON to the same posterior and recommendations
   for (const i of s.liked()) assert.ok(!rec.has(i));
   assert.throws(() => s.answer({ a: 1, b: 1 }, 'a'), /two different items/);
 });
+
+test('personae onboard runs with piped answers and shows recommendations after each', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  const { writeWorld } = await import('../src/synth/world.js');
+  const dir = join(mkdtempSync(join(tmpdir(), 'personae-onboard-')), 'world');
+  await writeWorld({ users: 300, items: 200, categories: 5, meanInteractions: 30, seed: 3 }, dir);
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const script =
+    "import { onboardCommand } from './src/cli/commands/onboard.ts';" +
+    'await onboardCommand().parseAsync(process.argv.slice(1), { from: "user" });';
+  const args = ['--data', dir, '--quiet', '--n', '3', '--pool', '30', '--param', 'personas.epochs=4', '--param', 'personas.warmEpochs=2', '--param', 'personas.avgEpochs=1'];
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', ...args], { cwd: root, encoding: 'utf8', input: 'a\nmaybe\nboth\nneither\nb\nquit\n' });
+  assert.equal(r.status, 0, r.stderr);
+  const out = r.stdout;
+  assert.match(out, /recommendations after 0 answers:/);
+  assert.match(out, /question 1: which would you rather watch\?/);
+  assert.match(out, /please answer a, b, both, neither or quit/);
+  assert.match(out, /recommendations after 4 answers:/);
+  assert.doesNotMatch(out, /recommendations after 5 answers/);
+  assert.match(out, /done after 4 answers/);
+  // each recommendation block lists 3 items
+  const block = out.split('recommendations after 4 answers:\n')[1]!.split('\n').slice(0, 3);
+  assert.ok(block.every((l) => /^\s+\d\. /.test(l)), block.join('|'));
+});

@@ -20,6 +20,8 @@ export interface OnboardingBasis {
   /** Number of prototypes M. */
   readonly size: number;
   readonly dim: number;
+  /** The mean persona p_bar of all training users. */
+  readonly meanPersona: Float32Array;
   /** M x dim basis personas p_bar + sqrt(lambda_m) e_m. */
   readonly prototypes: Float32Array;
   /** Share of the persona variance along each direction. */
@@ -130,6 +132,7 @@ export function buildBasis(model: Recommender & HasPersonas, train: TrainSet, op
     nItems,
     size,
     dim,
+    meanPersona: Float32Array.from(mean),
     prototypes,
     shares,
     base,

@@ -1,0 +1,455 @@
+/**
+ * Knowing when we are unsure (PRODUCT.md P10). Three pieces:
+ * - `userConfidence`: how much the model knows about a user, from the history size, the persona
+ *   ambiguity (how unclear it is which persona explains each history item) and the spread of the
+ *   Laplace posterior over the user's weights in the onboarding basis (`src/onboard`), and how well
+ *   the persona set explains the history (its AUC), each in [0, 1], combined by a geometric mean;
+ * - `Calibrator`: a calibrated probability of relevance per recommendation, by isotonic regression
+ *   (pool-adjacent-violators; Zadrozny and Elkan 2002) of "was it a test item" on the item's raw
+ *   log-probability under the user's scores, fitted on the validation split;
+ * - `hedge`: for low-confidence users a hedged list, interleaving every persona's own top items and
+ *   popular items of categories the list does not cover yet, with the reasons; and
+ *   `explainOrWithhold`, which withholds an explanation when the explaining persona is uncertain.
+ */
+import type { ItemCategories } from '../data/dataset.js';
+import { categoriesOf } from '../data/dataset.js';
+import { ConfigError } from '../errors.js';
+import { explainItem, type ExplainContext, type ItemExplanation, type PersonaProfile, type Subject } from '../explain/explain.js';
+import { TopKSelector } from '../math/topk.js';
+import { personasFor, personaWeightsOf, type HasPersonas, type Recommender, type TrainSet } from '../models/model.js';
+import { asPersonaModel, onboardingBasis, type OnboardingBasis } from '../onboard/basis.js';
+import { LaplacePosterior, type ChoiceSet } from '../onboard/posterior.js';
+
+export interface ConfidenceOptions {
+  /** History size at which the history factor is 1/2 (default 10). */
+  halfHistory?: number;
+  /** Basis directions of the posterior (default 16, as onboarding). */
+  basis?: number;
+  /** Below this a user's list is hedged (default 0.5). */
+  threshold?: number;
+}
+
+export interface UserConfidence {
+  /** In [0, 1]: geometric mean of the three factors below. */
+  confidence: number;
+  /** n / (n + halfHistory). */
+  historyFactor: number;
+  /** Mean normalised entropy of the persona weights over the history items (0 = every item clearly one persona's). */
+  ambiguity: number;
+  /** Posterior standard deviation of the basis weights, averaged (prior 1). */
+  spread: number;
+  /**
+   * How well the persona set explains the history: 2 (AUC - 1/2), clamped to [0, 1], with AUC the
+   * mean percentile of the history items among the candidates under the set's scores.
+   */
+  fit: number;
+  historySize: number;
+  personas: number;
+  /** Human-readable reasons the confidence is low (empty when it is not). */
+  reasons: string[];
+}
+
+/** n / (n + half): 0 without history, 1/2 at `half` items, increasing. */
+export function historyFactor(n: number, half = 10): number {
+  return n <= 0 ? 0 : n / (n + half);
+}
+
+/** Geometric mean of history factor, 1 - ambiguity, 1 - spread and fit (each clamped to [0, 1]). */
+export function combineConfidence(history: number, ambiguity: number, spread: number, fit = 1): number {
+  const c = (x: number): number => Math.min(1, Math.max(0, x));
+  return Math.pow(c(history) * c(1 - ambiguity) * c(1 - spread) * c(fit), 1 / 4);
+}
+
+/** 2 (AUC - 1/2) of the history items among the candidates by `scores` (ties count half), clamped to [0, 1]. */
+export function profileFit(scores: Float32Array, candidates: Int32Array, history: Int32Array): number {
+  if (history.length === 0) return 0;
+  const sorted = Float64Array.from(candidates, (i) => scores[i]!).sort();
+  const n = sorted.length;
+  let auc = 0;
+  let used = 0;
+  for (const i of history) {
+    const s = scores[i]!;
+    if (!Number.isFinite(s)) continue;
+    // below = #candidates with score < s, equal = # with score == s
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]! < s) lo = mid + 1;
+      else hi = mid;
+    }
+    let up = lo;
+    while (up < n && sorted[up] === s) up++;
+    auc += (lo + 0.5 * (up - lo - 1)) / Math.max(1, n - 1);
+    used++;
+  }
+  if (used === 0) return 0;
+  return Math.min(1, Math.max(0, 2 * (auc / used - 0.5)));
+}
+
+/** Normalised entropy (0..1) of a weight vector. */
+export function normalisedEntropy(w: ArrayLike<number>): number {
+  if (w.length <= 1) return 0;
+  let h = 0;
+  for (let i = 0; i < w.length; i++) {
+    const p = w[i]!;
+    if (p > 0) h -= p * Math.log(p);
+  }
+  return h / Math.log(w.length);
+}
+
+/**
+ * 1 - the mean pairwise cosine of the personas centred on the population's mean persona, in
+ * [0, 1]: 0 when the personas point the same way (they are one taste, however the items split).
+ */
+export function personaDistinctness(personas: Float32Array, dim: number, center: Float32Array | null): number {
+  const k = personas.length / dim;
+  if (k <= 1) return 0;
+  const v = (p: number, j: number): number => personas[p * dim + j]! - (center ? center[j]! : 0);
+  let s = 0;
+  let pairs = 0;
+  for (let a = 0; a < k; a++) {
+    for (let b = a + 1; b < k; b++) {
+      let ab = 0;
+      let aa = 0;
+      let bb = 0;
+      for (let j = 0; j < dim; j++) {
+        ab += v(a, j) * v(b, j);
+        aa += v(a, j) * v(a, j);
+        bb += v(b, j) * v(b, j);
+      }
+      s += aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 1;
+      pairs++;
+    }
+  }
+  return Math.min(1, Math.max(0, 1 - s / pairs));
+}
+
+/**
+ * Persona ambiguity of a persona set over a history: the mean normalised entropy of the persona
+ * weights of the history items (is it clear which persona explains each item?), times the
+ * personas' distinctness (an unclear split between near-identical personas is no ambiguity).
+ */
+export function personaAmbiguity(model: HasPersonas, personas: Float32Array, history: Int32Array, dim: number, center: Float32Array | null = null): number {
+  const k = personas.length / dim;
+  if (k <= 1 || history.length === 0) return 0;
+  let s = 0;
+  for (const i of history) s += normalisedEntropy(personaWeightsOf(model, personas, i, history));
+  return (s / history.length) * personaDistinctness(personas, dim, center);
+}
+
+/**
+ * Posterior spread of a history in the onboarding basis: the Laplace posterior over the weights
+ * given "each history item was chosen from the catalogue" (softmax likelihood), prior N(0, I).
+ */
+export function posteriorSpread(basis: OnboardingBasis, history: Int32Array): number {
+  const cs = choiceSetFor(basis);
+  const post = new LaplacePosterior(new Float64Array(basis.size), 1);
+  post.choiceSet = cs.set;
+  for (const i of history) {
+    const r = i >= 0 && i < basis.nItems ? cs.rowOf[i]! : -1;
+    if (r >= 0) post.choices.push({ index: r, c: 1 });
+  }
+  if (post.choices.length > 0) post.refit();
+  return Math.sqrt(post.trace() / basis.size);
+}
+
+const choiceCache = new WeakMap<OnboardingBasis, { set: ChoiceSet; rowOf: Int32Array }>();
+
+function choiceSetFor(basis: OnboardingBasis): { set: ChoiceSet; rowOf: Int32Array } {
+  let c = choiceCache.get(basis);
+  if (!c) {
+    const items = Array.from(basis.candidates).filter((i) => Number.isFinite(basis.base[i]!));
+    const M = basis.size;
+    const x = new Float64Array(items.length * M);
+    const offset = new Float64Array(items.length);
+    const rowOf = new Int32Array(basis.nItems).fill(-1);
+    items.forEach((i, r) => {
+      rowOf[i] = r;
+      offset[r] = basis.base[i]!;
+      for (let m = 0; m < M; m++) x[r * M + m] = basis.dirs[m * basis.nItems + i]!;
+    });
+    c = { set: { n: items.length, x, offset }, rowOf };
+    choiceCache.set(basis, c);
+  }
+  return c;
+}
+
+/**
+ * How confident the model is about a user: `user` is a training user's index (their own
+ * personas) or -1 (the history is folded in); `personas` overrides the persona set (e.g. a
+ * near-twin's profile, for the profile-swap check).
+ */
+export function userConfidence(
+  model: Recommender,
+  train: TrainSet,
+  subject: { user: number; history: Int32Array; personas?: Float32Array },
+  opts: ConfidenceOptions = {},
+): UserConfidence {
+  const m = asPersonaModel(model);
+  const basis = onboardingBasis(m, train, { size: opts.basis ?? 16 });
+  const personas = subject.personas ?? personasFor(m, subject.user, subject.history);
+  const dim = basis.dim;
+  const k = personas.length / dim;
+  const n = subject.history.length;
+  const h = historyFactor(n, opts.halfHistory ?? 10);
+  const ambiguity = k > 0 ? personaAmbiguity(m, personas, subject.history, dim, basis.meanPersona) : 1;
+  const spread = Math.min(1, posteriorSpread(basis, subject.history));
+  let fit = 0;
+  if (k > 0) {
+    const row = new Float32Array(train.nItems);
+    m.scorePersonas(personas, row, subject.history);
+    fit = profileFit(row, train.candidates, subject.history);
+  }
+  const confidence = combineConfidence(h, ambiguity, spread, fit);
+  const reasons: string[] = [];
+  if (h < 0.5) reasons.push(`short history (${n} item${n === 1 ? '' : 's'})`);
+  if (ambiguity > 0.5) reasons.push(`ambiguous personas (mean attention entropy ${ambiguity.toFixed(2)} of 1)`);
+  if (spread > 0.5) reasons.push(`uncertain taste (posterior spread ${spread.toFixed(2)} of the prior's 1)`);
+  if (fit < 0.5) reasons.push(`the profile explains the history poorly (fit ${fit.toFixed(2)})`);
+  return { confidence, historyFactor: h, ambiguity, spread, fit, historySize: n, personas: k, reasons };
+}
+
+/**
+ * Isotonic calibration (pool-adjacent-violators): a non-decreasing step function from a raw score
+ * to a probability, fitted on (score, 0/1 outcome) pairs; between knots it interpolates linearly.
+ */
+export class Calibrator {
+  private constructor(
+    /** Right edges of the blocks (ascending raw scores). */
+    readonly xs: Float64Array,
+    /** Fitted probability of each block (non-decreasing). */
+    readonly ps: Float64Array,
+  ) {}
+
+  static fit(scores: ArrayLike<number>, outcomes: ArrayLike<number>): Calibrator {
+    if (scores.length !== outcomes.length) throw new ConfigError(`${scores.length} scores but ${outcomes.length} outcomes`, 'calibrator');
+    const idx = Array.from({ length: scores.length }, (_, i) => i).filter((i) => Number.isFinite(scores[i]!));
+    if (idx.length === 0) throw new ConfigError('no finite scores to calibrate on', 'calibrator');
+    idx.sort((a, b) => scores[a]! - scores[b]! || a - b);
+    // blocks: sum of outcomes, count, max score
+    const sum: number[] = [];
+    const cnt: number[] = [];
+    const hi: number[] = [];
+    for (const i of idx) {
+      sum.push(outcomes[i]!);
+      cnt.push(1);
+      hi.push(scores[i]!);
+      // merge equal scores and violators
+      while (sum.length > 1) {
+        const j = sum.length - 1;
+        const sameX = hi[j - 1] === hi[j];
+        if (!sameX && sum[j - 1]! / cnt[j - 1]! <= sum[j]! / cnt[j]!) break;
+        sum[j - 1] = sum[j - 1]! + sum[j]!;
+        cnt[j - 1] = cnt[j - 1]! + cnt[j]!;
+        hi[j - 1] = hi[j]!;
+        sum.pop();
+        cnt.pop();
+        hi.pop();
+      }
+    }
+    return new Calibrator(Float64Array.from(hi), Float64Array.from(sum, (s, j) => s / cnt[j]!));
+  }
+
+  static fromJSON(j: { xs: number[]; ps: number[] }): Calibrator {
+    return new Calibrator(Float64Array.from(j.xs), Float64Array.from(j.ps));
+  }
+
+  toJSON(): { xs: number[]; ps: number[] } {
+    return { xs: Array.from(this.xs), ps: Array.from(this.ps) };
+  }
+
+  /** The calibrated probability of a raw score (step function: the block whose range holds it). */
+  predict(score: number): number {
+    const xs = this.xs;
+    if (!Number.isFinite(score)) return score > 0 ? this.ps[this.ps.length - 1]! : this.ps[0]!;
+    let lo = 0;
+    let hi = xs.length - 1;
+    if (score >= xs[hi]!) return this.ps[hi]!;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (xs[mid]! >= score) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.ps[lo]!;
+  }
+}
+
+export interface ReliabilityBin {
+  lo: number;
+  hi: number;
+  count: number;
+  meanPredicted: number;
+  observed: number;
+}
+
+/**
+ * Expected calibration error with `bins` equal-width bins of the predicted probability:
+ * ECE = sum_b (n_b / N) |mean(y in b) - mean(p in b)| (Naeini, Cooper and Hauskrecht 2015).
+ */
+export function reliability(predicted: ArrayLike<number>, outcomes: ArrayLike<number>, bins = 10): { ece: number; bins: ReliabilityBin[] } {
+  const n = predicted.length;
+  const sumP = new Float64Array(bins);
+  const sumY = new Float64Array(bins);
+  const cnt = new Float64Array(bins);
+  for (let i = 0; i < n; i++) {
+    const p = predicted[i]!;
+    const b = Math.min(bins - 1, Math.max(0, Math.floor(p * bins)));
+    sumP[b] = sumP[b]! + p;
+    sumY[b] = sumY[b]! + outcomes[i]!;
+    cnt[b] = cnt[b]! + 1;
+  }
+  let ece = 0;
+  const out: ReliabilityBin[] = [];
+  for (let b = 0; b < bins; b++) {
+    const c = cnt[b]!;
+    if (c > 0) ece += (c / n) * Math.abs(sumY[b]! / c - sumP[b]! / c);
+    out.push({ lo: b / bins, hi: (b + 1) / bins, count: c, meanPredicted: c > 0 ? sumP[b]! / c : 0, observed: c > 0 ? sumY[b]! / c : 0 });
+  }
+  return { ece: n > 0 ? ece : 0, bins: out };
+}
+
+/** A score row as log-probabilities over the candidates (log-softmax), the calibrator's raw score. */
+export function logSoftmax(scores: Float32Array, candidates: Int32Array, out = new Float64Array(scores.length)): Float64Array {
+  let max = Number.NEGATIVE_INFINITY;
+  for (const i of candidates) if (scores[i]! > max) max = scores[i]!;
+  let z = 0;
+  for (const i of candidates) z += Math.exp(scores[i]! - max);
+  const logZ = max + Math.log(z);
+  out.fill(Number.NEGATIVE_INFINITY);
+  for (const i of candidates) out[i] = scores[i]! - logZ;
+  return out;
+}
+
+export interface HedgeInput {
+  model: Recommender & HasPersonas;
+  train: TrainSet;
+  /** The user's persona set (rows of length dim) and history (ascending, excluded). */
+  personas: Float32Array;
+  history: Int32Array;
+  /** The user's scores over all items (e.g. from scoreBatch). */
+  scores: Float32Array;
+  confidence: UserConfidence;
+  n: number;
+  categories?: ItemCategories | null;
+  threshold?: number;
+}
+
+export interface HedgedList {
+  items: Int32Array;
+  hedged: boolean;
+  reasons: string[];
+}
+
+/**
+ * The user's list: the top-n of their scores when confidence >= threshold, otherwise a hedged list
+ * that takes every third slot from popular items of categories (or, without categories, just
+ * popular items) the list does not cover yet, and the rest round-robin from each persona's own
+ * top items, so no single uncertain reading of the user fills the list.
+ */
+export function hedge(input: HedgeInput): HedgedList {
+  const { model, train, personas, history, scores, confidence, n } = input;
+  const threshold = input.threshold ?? 0.5;
+  const top = (row: ArrayLike<number>, k: number): Int32Array => {
+    const out = new Int32Array(k);
+    const f = new TopKSelector(k).select(row, train.candidates, train.itemRanks, history, out);
+    return out.slice(0, f);
+  };
+  if (confidence.confidence >= threshold) return { items: top(scores, n), hedged: false, reasons: [] };
+  const reasons = [`low confidence ${confidence.confidence.toFixed(2)} < ${threshold}`, ...confidence.reasons];
+  const dim = personas.length / Math.max(1, confidence.personas);
+  const k = confidence.personas;
+  const streams: Int32Array[] = [];
+  if (k > 1 && Number.isInteger(dim)) {
+    const row = new Float32Array(train.nItems);
+    for (let p = 0; p < k; p++) {
+      model.scorePersonas(personas.subarray(p * dim, (p + 1) * dim), row);
+      streams.push(top(row, n));
+    }
+  } else streams.push(top(scores, n));
+  const popular = top(Float32Array.from(train.itemPopularity), Math.min(train.candidates.length, 4 * n + 50));
+  const cats = input.categories ?? train.categories;
+  const chosen = new Set<number>();
+  const covered = new Set<number>();
+  const items: number[] = [];
+  const take = (i: number): void => {
+    chosen.add(i);
+    items.push(i);
+    if (cats) for (const c of categoriesOf(cats, i)) covered.add(c);
+  };
+  const pos = new Array<number>(streams.length).fill(0);
+  let s = 0;
+  let popCursor = 0;
+  let guard = 0;
+  while (items.length < n && guard++ < 10 * n + 100) {
+    if (items.length % 3 === 2) {
+      // a popular, diverse item: the most popular one adding an uncovered category
+      let pick = -1;
+      for (let j = popCursor; j < popular.length; j++) {
+        const i = popular[j]!;
+        if (chosen.has(i)) continue;
+        if (!cats || [...categoriesOf(cats, i)].some((c) => !covered.has(c))) {
+          pick = i;
+          break;
+        }
+        if (pick < 0) pick = i;
+      }
+      if (pick >= 0) {
+        take(pick);
+        popCursor = 0;
+        continue;
+      }
+    }
+    let took = false;
+    for (let t = 0; t < streams.length && !took; t++) {
+      const st = streams[(s + t) % streams.length]!;
+      const p = (s + t) % streams.length;
+      while (pos[p]! < st.length && chosen.has(st[pos[p]!]!)) pos[p]!++;
+      if (pos[p]! < st.length) {
+        take(st[pos[p]!]!);
+        took = true;
+      }
+    }
+    s++;
+    if (!took) {
+      // every stream is used up: fill with popular items
+      const i = Array.from(popular).find((j) => !chosen.has(j));
+      if (i === undefined) break;
+      take(i);
+    }
+  }
+  if (k > 1) reasons.push(`mixing the top items of all ${k} personas`);
+  reasons.push('every third item is popular and adds a category not yet in the list');
+  return { items: Int32Array.from(items), hedged: true, reasons };
+}
+
+export interface MaybeExplanation {
+  explanation: ItemExplanation | null;
+  /** Why the explanation is withheld (null when it is given). */
+  withheld: string | null;
+}
+
+/**
+ * An explanation only when the explaining persona is certain: its weight for the item is at least
+ * `minWeight` (default 0.6) and the user's confidence at least `minConfidence` (default 0.3).
+ */
+export function explainOrWithhold(
+  model: HasPersonas,
+  subject: Subject | PersonaProfile,
+  item: number,
+  ctx: ExplainContext,
+  confidence: UserConfidence,
+  opts: { minWeight?: number; minConfidence?: number } = {},
+): MaybeExplanation {
+  const e = explainItem(model, subject, item, ctx);
+  if (!e) return { explanation: null, withheld: 'no personas for this user' };
+  const minWeight = opts.minWeight ?? 0.6;
+  const minConfidence = opts.minConfidence ?? 0.3;
+  if (e.weights.length > 1 && e.weight < minWeight) {
+    return { explanation: null, withheld: `no single persona carries this item (top weight ${Math.round(100 * e.weight)}% < ${Math.round(100 * minWeight)}%)` };
+  }
+  if (confidence.confidence < minConfidence) {
+    return { explanation: null, withheld: `too little is known about this user (confidence ${confidence.confidence.toFixed(2)})` };
+  }
+  return { explanation: e, withheld: null };
+}

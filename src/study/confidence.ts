@@ -1,0 +1,308 @@
+/**
+ * `personae study confidence`: does the model know when it is unsure?
+ * - selective accuracy: test users sorted by confidence, ndcg@20 over the most-confident x%;
+ * - reliability of the per-item probabilities: an isotonic calibrator fitted on the validation
+ *   split (a model fitted on validation-train, its lists scored on validation-test), then applied
+ *   to the test lists of the model fitted on train; expected calibration error on test;
+ * - profile swap: each test user's confidence with their own personas vs with their nearest
+ *   twin's (the training user with the most similar history, by Jaccard);
+ * - hedging: ndcg@20 of the plain vs the hedged list of the low-confidence users.
+ */
+import { rowOf } from '../data/csr.js';
+import type { InteractionLog } from '../data/dataset.js';
+import { makeSplit, validationSplit, type Split } from '../data/split.js';
+import { ndcgAt } from '../eval/metrics.js';
+import { bootstrapCI, pairedDifference } from '../eval/stats.js';
+import { Rng } from '../math/rng.js';
+import { TopKSelector } from '../math/topk.js';
+import { hasPersonas, personasFor, type HasPersonas, type Recommender, type TrainSet } from '../models/model.js';
+import { createModel } from '../models/registry.js';
+import { Calibrator, hedge, logSoftmax, reliability, userConfidence, type UserConfidence } from '../confidence/index.js';
+import { worldToLog } from '../synth/world.js';
+import type { Study, StudyContext, StudyJson, Verdict } from './types.js';
+
+interface ScoredLists {
+  lists: Int32Array[];
+  /** Per user, the log-probability of each list item. */
+  logp: Float64Array[];
+  scores: Float32Array[] | null;
+}
+
+/** Top-k lists with each item's log-probability (log-softmax of the user's scores over the candidates). */
+export function scoredLists(model: Recommender, split: Split, k: number, keepScores = false): ScoredLists {
+  const users = split.testUsers;
+  const nItems = split.train.nItems;
+  const selector = new TopKSelector(k);
+  const pool = new Int32Array(k);
+  const lists: Int32Array[] = [];
+  const logp: Float64Array[] = [];
+  const kept: Float32Array[] = [];
+  const batch = 64;
+  const scores = new Float32Array(batch * nItems);
+  const lp = new Float64Array(nItems);
+  for (let start = 0; start < users.length; start += batch) {
+    const end = Math.min(users.length, start + batch);
+    const indptr = new Int32Array(end - start + 1);
+    for (let b = start; b < end; b++) indptr[b - start + 1] = indptr[b - start]! + rowOf(split.history, users[b]!).length;
+    const items = new Int32Array(indptr[end - start]!);
+    for (let b = start; b < end; b++) items.set(rowOf(split.history, users[b]!), indptr[b - start]!);
+    model.scoreBatch({ users: split.testUserModelIndex.subarray(start, end), indptr, items }, scores);
+    for (let b = start; b < end; b++) {
+      const row = scores.subarray((b - start) * nItems, (b - start + 1) * nItems);
+      const n = selector.select(row, split.train.candidates, split.train.itemRanks, rowOf(split.history, users[b]!), pool);
+      const list = pool.slice(0, n);
+      logSoftmax(row, split.train.candidates, lp);
+      lists.push(list);
+      logp.push(Float64Array.from(list, (i) => lp[i]!));
+      if (keepScores) kept.push(Float32Array.from(row));
+    }
+  }
+  return { lists, logp, scores: keepScores ? kept : null };
+}
+
+function contains(sorted: Int32Array, x: number): boolean {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = sorted[mid]!;
+    if (v === x) return true;
+    if (v < x) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+/** Flattened (raw log-probability, relevant?) pairs of a split's lists. */
+function outcomes(split: Split, s: ScoredLists): { x: Float64Array; y: Float64Array } {
+  const x: number[] = [];
+  const y: number[] = [];
+  split.testUsers.forEach((u, b) => {
+    const test = rowOf(split.test, u);
+    s.lists[b]!.forEach((i, r) => {
+      x.push(s.logp[b]![r]!);
+      y.push(contains(test, i) ? 1 : 0);
+    });
+  });
+  return { x: Float64Array.from(x), y: Float64Array.from(y) };
+}
+
+/** The training user (other than `u`) whose training row is most similar to `history` by Jaccard; -1 if none. */
+export function nearestTwin(train: TrainSet, u: number, history: Int32Array): number {
+  const overlap = new Map<number, number>();
+  for (const i of history) {
+    for (let p = train.itemUsers.indptr[i]!; p < train.itemUsers.indptr[i + 1]!; p++) {
+      const v = train.itemUsers.indices[p]!;
+      if (v !== u) overlap.set(v, (overlap.get(v) ?? 0) + 1);
+    }
+  }
+  let best = -1;
+  let bestJ = -1;
+  for (const [v, c] of overlap) {
+    const size = train.userItems.indptr[v + 1]! - train.userItems.indptr[v]!;
+    const j = c / (history.length + size - c);
+    if (j > bestJ || (j === bestJ && v < best)) {
+      bestJ = j;
+      best = v;
+    }
+  }
+  return best;
+}
+
+function round(x: number | null, d = 4): number | null {
+  if (x === null || !Number.isFinite(x)) return null;
+  const f = 10 ** d;
+  return Math.round(x * f) / f;
+}
+
+export const confidenceStudy: Study = {
+  name: 'confidence',
+  claim:
+    'Per-user confidence ranks users by how well they are served (the 20% most-confident users score higher ndcg@20 than all users), and the validation-fitted per-item probabilities are calibrated on test (ECE < 0.05).',
+  async run(ctx: StudyContext): Promise<Omit<StudyJson, 'manifest' | 'seconds' | 'seed'>> {
+    const quick = ctx.quick ?? false;
+    const log: InteractionLog = ctx.log ?? worldToLog(quick ? { users: 400, items: 300, categories: 6, meanInteractions: 40, seed: ctx.seed } : { seed: ctx.seed }).log;
+    const dataLabel = ctx.dataLabel ?? (quick ? 'small synthetic world (quick)' : 'default world');
+    const protocol = ctx.protocol ?? 'temporal-user';
+    const split = makeSplit(log, { protocol, seed: ctx.seed, minRating: ctx.minRating ?? 4 });
+    const val = validationSplit(split);
+    const params = quick ? { epochs: 8, warmEpochs: 4, avgEpochs: 2 } : {};
+    const fit = async (s: Split, label: string): Promise<Recommender & HasPersonas> => {
+      const m = createModel('personas', params);
+      await m.fit(s.train, { rng: new Rng(ctx.seed).derive('model', 'personas'), threads: ctx.threads, onProgress: (e) => ctx.onProgress?.(`${label} fit`, e.done, e.total) });
+      if (!hasPersonas(m)) throw new Error('personas model without personas');
+      return m;
+    };
+    const k = 20;
+    // 1. calibrator on validation
+    const valModel = await fit(val, 'validation');
+    const valScored = scoredLists(valModel, val, k);
+    const valOut = outcomes(val, valScored);
+    const calibrator = Calibrator.fit(valOut.x, valOut.y);
+    // 2. the model on train, its test lists
+    const model = await fit(split, 'train');
+    const scored = scoredLists(model, split, k, true);
+    const testOut = outcomes(split, scored);
+    const calibrated = Float64Array.from(testOut.x, (x) => calibrator.predict(x));
+    const rel = reliability(calibrated, testOut.y, 10);
+    const relVal = reliability(Float64Array.from(valOut.x, (x) => calibrator.predict(x)), valOut.y, 10);
+    const rawRel = reliability(Float64Array.from(testOut.x, (x) => Math.exp(x)), testOut.y, 10);
+    // 3. confidence and ndcg per test user
+    const users = split.testUsers;
+    const conf: UserConfidence[] = [];
+    const ndcg: number[] = [];
+    users.forEach((u, b) => {
+      const history = rowOf(split.history, u);
+      conf.push(userConfidence(model, split.train, { user: split.testUserModelIndex[b]!, history }));
+      ndcg.push(ndcgAt(scored.lists[b]!, rowOf(split.test, u), k) ?? 0);
+      ctx.onProgress?.('confidence', b + 1, users.length);
+    });
+    const order = Array.from(users.keys()).sort((a, b) => conf[b]!.confidence - conf[a]!.confidence || a - b);
+    const xs = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
+    const allMean = ndcg.reduce((a, b) => a + b, 0) / Math.max(1, ndcg.length);
+    const selective = xs.map((x) => {
+      const n = Math.max(1, Math.round((x / 100) * order.length));
+      const vals = order.slice(0, n).map((i) => ndcg[i]!);
+      const boot = bootstrapCI(vals, { seed: new Rng(ctx.seed).derive('selective', x).nextU32(), resamples: 1000 });
+      return { x, users: n, mean: boot.mean, ci: boot.ci };
+    });
+    const top20 = selective[1]!;
+    // 4. profile swap: own personas vs the nearest twin's
+    const own: number[] = [];
+    const twin: number[] = [];
+    users.forEach((u, b) => {
+      const mu = split.testUserModelIndex[b]!;
+      const history = rowOf(split.history, u);
+      const t = nearestTwin(split.train, mu, history);
+      if (t < 0 || model.personaCount(t) === 0) return;
+      own.push(conf[b]!.confidence);
+      twin.push(userConfidence(model, split.train, { user: mu, history, personas: model.personaVectors(t) }).confidence);
+    });
+    const swap = pairedDifference(own, twin, { seed: ctx.seed });
+    const ownHigher = own.filter((c, i) => c > twin[i]!).length;
+    // 5. hedging for the low-confidence users
+    const threshold = 0.5;
+    const plain: number[] = [];
+    const hedged: number[] = [];
+    users.forEach((u, b) => {
+      if (conf[b]!.confidence >= threshold) return;
+      const history = rowOf(split.history, u);
+      const personas = personasFor(model, split.testUserModelIndex[b]!, history);
+      const h = hedge({ model, train: split.train, personas, history, scores: scored.scores![b]!, confidence: conf[b]!, n: k, threshold });
+      plain.push(ndcg[b]!);
+      hedged.push(ndcgAt(h.items, rowOf(split.test, u), k) ?? 0);
+    });
+    const hedgeDiff = plain.length > 0 ? pairedDifference(hedged, plain, { seed: ctx.seed }) : null;
+    // verdict
+    const selectiveHolds = top20.mean > allMean && top20.ci[0] > allMean;
+    const selectiveAhead = top20.mean > allMean;
+    const eceHolds = rel.ece < 0.05;
+    let verdict: Verdict;
+    if (selectiveHolds && eceHolds) verdict = 'holds';
+    else if ((selectiveAhead || selectiveHolds) && eceHolds) verdict = 'mixed';
+    else if (selectiveHolds && !eceHolds) verdict = 'mixed';
+    else verdict = 'does-not-hold';
+    const f = (x: number, d = 4) => x.toFixed(d);
+    const swapSentence =
+      swap.n === 0
+        ? 'no user had a twin'
+        : swap.ci95[0] > 0
+          ? `users get lower confidence with a near-twin's profile than with their own (own - twin ${f(swap.mean)}, 95% CI [${f(swap.ci95[0])}, ${f(swap.ci95[1])}], ${ownHigher}/${swap.n} users)`
+          : `users do NOT reliably get lower confidence with a near-twin's profile (own - twin ${f(swap.mean)}, 95% CI [${f(swap.ci95[0])}, ${f(swap.ci95[1])}], ${ownHigher}/${swap.n} users)`;
+    const verdictReason =
+      `top 20% most-confident users ndcg@20 ${f(top20.mean)} (CI [${f(top20.ci[0])}, ${f(top20.ci[1])}]) vs all ${f(allMean)}; ` +
+      `test ECE of the validation-fitted calibration ${f(rel.ece)} (${eceHolds ? '<' : '>='} 0.05); ${swapSentence}`;
+    const table = [
+      '| most-confident share | users | ndcg@20 | 95% CI |',
+      '|---:|---:|---:|---|',
+      ...selective.map((s) => `| ${s.x}% | ${s.users} | ${f(s.mean)} | [${f(s.ci[0])}, ${f(s.ci[1])}] |`),
+      '',
+      '| calibration bin | items | mean predicted | observed |',
+      '|---|---:|---:|---:|',
+      ...rel.bins.filter((b) => b.count > 0).map((b) => `| ${b.lo.toFixed(1)}-${b.hi.toFixed(1)} | ${b.count} | ${f(b.meanPredicted)} | ${f(b.observed)} |`),
+      '',
+      `ECE test ${f(rel.ece)} (validation ${f(relVal.ece)}; uncalibrated softmax probabilities ${f(rawRel.ece)})`,
+      `profile swap: ${swapSentence}`,
+      hedgeDiff
+        ? `hedging (${plain.length} users below confidence ${threshold}): ndcg@20 hedged ${f(hedged.reduce((a, b) => a + b, 0) / hedged.length)} vs plain ${f(plain.reduce((a, b) => a + b, 0) / plain.length)} (diff ${f(hedgeDiff.mean)}, CI [${f(hedgeDiff.ci95[0])}, ${f(hedgeDiff.ci95[1])}])`
+        : `hedging: no user below confidence ${threshold}`,
+    ].join('\n');
+    const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : null);
+    return {
+      study: 'confidence',
+      claim: confidenceStudy.claim,
+      verdict,
+      verdictReason,
+      data: dataLabel,
+      results: {
+        protocol,
+        users: users.length,
+        selectiveAccuracy: {
+          metric: 'ndcg@20',
+          coverage: xs,
+          'ndcg@20': selective.map((s) => round(s.mean)),
+          ci95: selective.map((s) => [round(s.ci[0]), round(s.ci[1])]),
+          all: round(allMean),
+          top20: round(top20.mean),
+        },
+        calibration: {
+          method: 'isotonic on the item log-probability, fitted on the validation split',
+          eceTest: round(rel.ece),
+          eceValidation: round(relVal.ece),
+          eceUncalibrated: round(rawRel.ece),
+          items: testOut.x.length,
+          bins: rel.bins.map((b) => ({ lo: b.lo, hi: b.hi, count: b.count, meanPredicted: round(b.meanPredicted), observed: round(b.observed) })),
+          calibrator: { knots: calibrator.xs.length },
+        },
+        confidence: {
+          mean: round(mean(conf.map((c) => c.confidence))),
+          historyFactor: round(mean(conf.map((c) => c.historyFactor))),
+          ambiguity: round(mean(conf.map((c) => c.ambiguity))),
+          spread: round(mean(conf.map((c) => c.spread))),
+          fit: round(mean(conf.map((c) => c.fit))),
+        },
+        profileSwap: {
+          users: swap.n,
+          ownMean: round(mean(own)),
+          twinMean: round(mean(twin)),
+          ownMinusTwin: { mean: round(swap.mean), ci95: [round(swap.ci95[0]), round(swap.ci95[1])], pValue: swap.pValue },
+          ownHigherShare: swap.n > 0 ? round(ownHigher / swap.n) : null,
+          lowerWithTwin: swap.n > 0 && swap.ci95[0] > 0,
+        },
+        hedging: {
+          threshold,
+          users: plain.length,
+          plain: round(mean(plain)),
+          hedged: round(mean(hedged)),
+          hedgedMinusPlain: hedgeDiff ? { mean: round(hedgeDiff.mean), ci95: [round(hedgeDiff.ci95[0]), round(hedgeDiff.ci95[1])] } : null,
+        },
+      },
+      table,
+      charts: [
+        {
+          title: 'Selective accuracy: ndcg@20 of the most-confident x% of users',
+          kind: 'line',
+          x: xs,
+          xLabel: 'most-confident share of users (%)',
+          yLabel: 'ndcg@20',
+          series: [
+            { name: 'most confident x%', y: selective.map((s) => round(s.mean)), ci: selective.map((s) => [round(s.ci[0]) ?? 0, round(s.ci[1]) ?? 0] as [number, number]) },
+            { name: 'all users', y: xs.map(() => round(allMean)) },
+          ],
+        },
+        {
+          title: `Reliability of the calibrated item probabilities on test (ECE ${f(rel.ece)})`,
+          kind: 'line',
+          x: rel.bins.map((b) => round((b.lo + b.hi) / 2, 2) ?? 0),
+          xLabel: 'predicted probability (bin centre)',
+          yLabel: 'observed relevance rate',
+          series: [
+            { name: 'observed', y: rel.bins.map((b) => (b.count > 0 ? round(b.observed) : null)) },
+            { name: 'mean predicted', y: rel.bins.map((b) => (b.count > 0 ? round(b.meanPredicted) : null)) },
+            { name: 'perfect', y: rel.bins.map((b) => round((b.lo + b.hi) / 2, 2)) },
+          ],
+        },
+      ],
+    };
+  },
+};

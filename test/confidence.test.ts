@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { rowOf } from '../src/data/csr.js';
+import { categoriesOf } from '../src/data/dataset.js';
+import { makeSplit } from '../src/data/split.js';
+import {
+  Calibrator,
+  combineConfidence,
+  explainOrWithhold,
+  hedge,
+  historyFactor,
+  normalisedEntropy,
+  profileFit,
+  reliability,
+  userConfidence,
+  type UserConfidence,
+} from '../src/confidence/index.js';
+import { explainContext } from '../src/explain/explain.js';
+import { Rng } from '../src/math/rng.js';
+import { hasPersonas, singleUserBatch } from '../src/models/model.js';
+import { createModel } from '../src/models/registry.js';
+import { worldToLog } from '../src/synth/world.js';
+
+test('isotonic calibrator: pool-adjacent-violators on hand-computed data', () => {
+  const c = Calibrator.fit([1, 2, 3, 4, 5, 6], [0, 1, 0, 0, 1, 1]);
+  // blocks {1} -> 0, {2,3,4} -> 1/3, {5} -> 1, {6} -> 1
+  assert.deepEqual(Array.from(c.xs), [1, 4, 5, 6]);
+  assert.deepEqual(Array.from(c.ps), [0, 1 / 3, 1, 1]);
+  assert.equal(c.predict(0.5), 0);
+  assert.equal(c.predict(1), 0);
+  assert.equal(c.predict(2), 1 / 3);
+  assert.equal(c.predict(4), 1 / 3);
+  assert.equal(c.predict(4.5), 1);
+  assert.equal(c.predict(99), 1);
+  // equal scores share one block; input order does not matter
+  const t = Calibrator.fit([2, 1, 1], [1, 1, 0]);
+  assert.deepEqual(Array.from(t.ps), [0.5, 1]);
+  assert.deepEqual(Calibrator.fromJSON(c.toJSON()).toJSON(), c.toJSON());
+});
+
+test('expected calibration error: equal-width bins weighted by their share', () => {
+  const r = reliability([0.05, 0.15, 0.15, 0.95], [0, 1, 0, 1], 10);
+  // bins: 0 -> |0 - 0.05|, 1 -> |0.5 - 0.15| (2 items), 9 -> |1 - 0.95|
+  assert.ok(Math.abs(r.ece - (0.25 * 0.05 + 0.5 * 0.35 + 0.25 * 0.05)) < 1e-12);
+  assert.equal(r.bins[1]!.count, 2);
+  assert.equal(r.bins[1]!.observed, 0.5);
+  assert.equal(reliability([0.3, 0.3], [0, 1]).ece.toFixed(12), (0.2).toFixed(12));
+});
+
+test('confidence factors: history factor increasing, combination monotone, entropy and fit', () => {
+  let prev = -1;
+  for (const n of [0, 1, 2, 5, 10, 20, 100]) {
+    const h = historyFactor(n);
+    assert.ok(h > prev);
+    prev = h;
+  }
+  assert.equal(historyFactor(10), 0.5);
+  assert.ok(combineConfidence(0.8, 0.2, 0.3, 0.9) > combineConfidence(0.4, 0.2, 0.3, 0.9));
+  assert.ok(combineConfidence(0.8, 0.2, 0.3, 0.9) > combineConfidence(0.8, 0.6, 0.3, 0.9));
+  assert.ok(combineConfidence(0.8, 0.2, 0.3, 0.9) > combineConfidence(0.8, 0.2, 0.7, 0.9));
+  assert.equal(combineConfidence(1, 0, 0, 1), 1);
+  assert.equal(normalisedEntropy([0.5, 0.5]), 1);
+  assert.equal(normalisedEntropy([1, 0, 0]), 0);
+  // history items ranked at the top of 5 candidates: AUC 1 -> fit 1; at the bottom -> 0
+  const scores = Float32Array.of(5, 4, 3, 2, 1);
+  const cands = Int32Array.of(0, 1, 2, 3, 4);
+  assert.equal(profileFit(scores, cands, Int32Array.of(0)), 1);
+  assert.equal(profileFit(scores, cands, Int32Array.of(4)), 0);
+  assert.equal(profileFit(scores, cands, Int32Array.of(2)), 0);
+});
+
+const world = worldToLog({ users: 400, items: 300, categories: 6, meanInteractions: 40, seed: 11 });
+const split = makeSplit(world.log, { protocol: 'temporal-user', seed: 11 });
+const modelReady = (async () => {
+  const m = createModel('personas', { epochs: 8, warmEpochs: 4, avgEpochs: 2 });
+  await m.fit(split.train, { rng: new Rng(11).derive('model'), threads: 1 });
+  if (!hasPersonas(m)) throw new Error('no personas');
+  return m;
+})();
+
+test('confidence grows with the history on a constructed case (nested one-taste histories)', async () => {
+  const model = await modelReady;
+  // a new user (-1) whose history is the n most popular items of one category (single-category
+  // items only): more of the same taste must never lower the confidence
+  const cats = world.log.categories!;
+  const byPop = Array.from(split.train.candidates).sort((a, b) => split.train.itemPopularity[b]! - split.train.itemPopularity[a]! || a - b);
+  const single = (c: number) => byPop.filter((i) => categoriesOf(cats, i).length === 1 && categoriesOf(cats, i)[0] === c);
+  let oneTaste = single(0);
+  for (let c = 1; c < cats.names.length; c++) if (single(c).length > oneTaste.length) oneTaste = single(c);
+  assert.ok(oneTaste.length >= 20, `${oneTaste.length} items`);
+  let prev: UserConfidence | null = null;
+  for (const n of [2, 5, 10, 15, 20]) {
+    const history = Int32Array.from(oneTaste.slice(0, n)).sort();
+    const c = userConfidence(model, split.train, { user: -1, history });
+    assert.equal(c.historySize, n);
+    assert.ok(c.confidence >= 0 && c.confidence <= 1);
+    if (prev) {
+      assert.ok(c.historyFactor > prev.historyFactor);
+      assert.ok(c.spread < prev.spread, `spread ${c.spread} after ${prev.spread}`);
+      assert.ok(c.confidence > prev.confidence, `n=${n}: ${c.confidence} vs ${prev.confidence} (${JSON.stringify(c)})`);
+    }
+    prev = c;
+  }
+  assert.ok(userConfidence(model, split.train, { user: -1, history: Int32Array.of(oneTaste[0]!) }).reasons.some((r) => r.startsWith('short history')));
+});
+
+test('hedge: a low-confidence user gets a hedged, explained list; a confident one the plain top-n', async () => {
+  const model = await modelReady;
+  const u = split.testUsers[0]!;
+  const history = rowOf(split.history, u);
+  const scores = new Float32Array(split.train.nItems);
+  model.scoreBatch(singleUserBatch(u, history), scores);
+  const personas = model.personaVectors(u);
+  const conf = userConfidence(model, split.train, { user: u, history });
+  const low = { ...conf, confidence: 0.1 };
+  const h = hedge({ model, train: split.train, personas, history, scores, confidence: low, n: 12, threshold: 0.5 });
+  assert.equal(h.hedged, true);
+  assert.equal(h.items.length, 12);
+  assert.equal(new Set(h.items).size, 12);
+  for (const i of h.items) assert.ok(!history.includes(i));
+  assert.ok(h.reasons[0]!.startsWith('low confidence'));
+  const high = { ...conf, confidence: 0.9 };
+  const p = hedge({ model, train: split.train, personas, history, scores, confidence: high, n: 12, threshold: 0.5 });
+  assert.equal(p.hedged, false);
+  assert.deepEqual(p.reasons, []);
+  // the plain list is the top-12 by score
+  const best = Array.from(split.train.candidates)
+    .filter((i) => !history.includes(i))
+    .sort((a, b) => scores[b]! - scores[a]! || split.train.itemRanks[a]! - split.train.itemRanks[b]!)
+    .slice(0, 12);
+  assert.deepEqual(Array.from(p.items), best);
+});
+
+test('explanations are withheld when the explaining persona is uncertain', async () => {
+  const model = await modelReady;
+  const ctx = explainContext(split.train, world.log);
+  const u = split.testUsers.find((v) => model.personaCount(v) > 1)!;
+  const history = rowOf(split.history, u);
+  const conf = userConfidence(model, split.train, { user: u, history });
+  const item = split.train.candidates.find((i) => !history.includes(i))!;
+  const sure = explainOrWithhold(model, { user: u, history }, item, ctx, { ...conf, confidence: 0.9 }, { minWeight: 0 });
+  assert.ok(sure.explanation);
+  assert.equal(sure.withheld, null);
+  const strict = explainOrWithhold(model, { user: u, history }, item, ctx, conf, { minWeight: 1.01 });
+  assert.equal(strict.explanation, null);
+  assert.match(strict.withheld!, /no single persona/);
+  const unsure = explainOrWithhold(model, { user: u, history }, item, ctx, { ...conf, confidence: 0.1 }, { minWeight: 0 });
+  assert.match(unsure.withheld!, /too little is known/);
+});
