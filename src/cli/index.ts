@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, DataError, ModelFitError, NotFoundError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { evaluateCommand } from './commands/evaluate.js';
+import { onboardCommand } from './commands/onboard.js';
 import { recommendCommand } from './commands/recommend.js';
 import { serveCommand } from './commands/serve.js';
 import { splitCommand } from './commands/split.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   program.addCommand(recommendCommand());
   program.addCommand(worldCommand());
   program.addCommand(startCommand());
+  program.addCommand(onboardCommand());
   program.addCommand(serveCommand());
   program.addCommand(studyCommand());
   for (const c of program.commands) c.exitOverride();

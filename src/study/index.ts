@@ -6,6 +6,7 @@ import { hashingStudy } from './hashing.js';
 import { profileSwapStudy } from './profile-swap.js';
 import { recoveryStudy } from './recovery.js';
 import type { Study } from './types.js';
+import { confidenceStudy } from './confidence.js';
 import { onboardingStudy } from './onboarding.js';
 // onboarding helper: import here
 
@@ -17,6 +18,7 @@ export const STUDIES: readonly Study[] = [
   hashingStudy,
   profileSwapStudy,
   onboardingStudy,
+  confidenceStudy,
   // onboarding helper: register here
 ];
 
