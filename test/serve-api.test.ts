@@ -284,6 +284,26 @@ describe('service API', () => {
     assert.equal(again.boost, 3);
   });
 
+  it('asks pairwise questions and recommends after each answer', async () => {
+    const start = await call('POST', '/v1/onboarding', { body: { n: 5, seed: 3 } });
+    assert.equal(start.status, 200, start.text);
+    const id = String(start.json.id);
+    let q = start.json.question as { a: { id: string }; b: { id: string } } | null;
+    assert.ok(q && q.a.id !== q.b.id);
+    assert.deepEqual(start.json.items, []);
+    for (let step = 0; step < 3 && q; step++) {
+      const r = await call('POST', `/v1/onboarding/${id}/answers`, { body: { answer: step === 1 ? 'b' : 'a', n: 5 } });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.answered, step + 1);
+      assert.equal((r.json.items as RecItem[]).length, 5);
+      q = r.json.question as typeof q;
+    }
+    const bad = await call('POST', `/v1/onboarding/${id}/answers`, { body: { answer: 'maybe' } });
+    assert.equal(bad.status, 400);
+    assert.match(errMessage(bad), /body\.answer/);
+    assert.equal((await call('POST', '/v1/onboarding/nope/answers', { body: { answer: 'a' } })).status, 404);
+  });
+
   it('trains a new model as a job and swaps it in', async () => {
     const start = await call('POST', '/v1/models/train', { body: { model: 'pop', evaluate: ['itemknn'] } });
     assert.equal(start.status, 202);

@@ -13,6 +13,7 @@ import { registerDashboard } from './dashboard/index.js';
 import { Engine } from './engine.js';
 import type { FeedbackPolicy, LiveData } from './live.js';
 import { Metrics } from './metrics.js';
+import { registerOnboarding } from './onboarding.js';
 import {
   ApiKeyBody,
   FeedbackBody,
@@ -390,6 +391,7 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
     return { key, scope: body.scope };
   });
 
+  registerOnboarding(app, { engine: () => modelOf(s), parse });
   await registerDashboard(app);
   return app;
 }
