@@ -5,7 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { buildTrainSet, extractPositives } from '../src/data/split.js';
+import { Rng } from '../src/math/rng.js';
+import { createModel } from '../src/models/registry.js';
 import { startService, type RunningService } from '../src/serve/index.js';
+import { worldToLog } from '../src/synth/world.js';
 
 const KEY = 'test-admin-key';
 let svc: RunningService;
@@ -330,5 +334,27 @@ describe('service API', () => {
     );
     assert.ok(models.every((m) => m.metrics['ndcg@10']!.mean > 0));
     assert.equal((ev.json.protocol as { name: string }).name, 'temporal-user');
+  });
+});
+
+describe('serving a model fitted outside the service', () => {
+  it('adopts the fitted model as version 1 without training', async () => {
+    const { log } = worldToLog({ users: 60, items: 80, categories: 4, meanInteractions: 20, seed: 11 });
+    const model = createModel('personas', { epochs: 3, warmEpochs: 1, dim: 8 });
+    await model.fit(buildTrainSet(log, extractPositives(log, 4)), { rng: new Rng(5), threads: 1 });
+    const own = await startService({ port: 0, db: ':memory:', data: log, fitted: model, quiet: true, threads: 1 });
+    try {
+      await own.ready;
+      const m = (await (await fetch(`${own.url}/v1/models`)).json()) as { active: { name: string; version: number; params: Record<string, unknown> } };
+      assert.equal(m.active.name, 'personas');
+      assert.equal(m.active.version, 1);
+      assert.equal(m.active.params.epochs, 3);
+      const r = (await (await fetch(`${own.url}/v1/users/2/recommendations?n=5&explain=true`)).json()) as { coldStart: boolean; items: RecItem[] };
+      assert.equal(r.coldStart, false);
+      assert.equal(r.items.length, 5);
+      assert.ok(r.items.every((i) => i.explanation));
+    } finally {
+      await own.close();
+    }
   });
 });

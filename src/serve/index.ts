@@ -13,7 +13,11 @@ import type { EvaluationJson } from '../eval/results.js';
 import { defaultThreads } from '../math/pool.js';
 import { DEFAULT_WORLD, worldToLog, type WorldConfigInput } from '../synth/world.js';
 import { buildApp, hashKey, type ServiceState } from './app.js';
-import { Engine, loadModel } from './engine.js';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { saveArtifact } from '../models/artifact.js';
+import type { Recommender } from '../models/model.js';
+import { Engine, loadModel, withServeMeta, type LoadedModel } from './engine.js';
 import { DEFAULT_FEEDBACK_TYPES, LiveData, type FeedbackPolicy } from './live.js';
 import { Metrics } from './metrics.js';
 import { openStore, type FeedbackRecord, type ItemRecord, type Store } from './store.js';
@@ -47,6 +51,12 @@ export interface ServiceOptions {
   modelsDir?: string;
   /** Feedback types and which are positive (default DEFAULT_FEEDBACK_TYPES). */
   feedbackTypes?: FeedbackPolicy;
+  /**
+   * A model already fitted on `data` (an InteractionLog, in its index spaces), served as the first
+   * version instead of training one (e.g. `personae start` serves the model it just evaluated).
+   * Ignored when the store already has a model.
+   */
+  fitted?: Recommender;
   /** An evaluation of the model (e.g. from `personae start`), served at /v1/evaluation. */
   evaluation?: EvaluationJson;
   /** Largest request body in bytes (default 8 MiB). */
@@ -95,6 +105,30 @@ function defaultModelsDir(db: string): string {
   if (/^postgres(ql)?:\/\//.test(db)) return resolve('personae-models');
   if (db === ':memory:') return mkdtempSync(join(tmpdir(), 'personae-models-'));
   return `${resolve(db)}.models`;
+}
+
+/** Records a model fitted outside the service (on `log`'s index spaces) as a new version. */
+async function adoptFitted(store: Store, model: Recommender, log: InteractionLog, modelsDir: string, feedbackSeq: number, evaluation: EvaluationJson | null): Promise<LoadedModel> {
+  const popularity = new Int32Array(log.items.size);
+  for (let r = 0; r < log.length; r++) if (!log.rating || log.rating[r]! >= 4) popularity[log.item[r]!]!++;
+  const meta = {
+    items: Array.from({ length: log.items.size }, (_, i) => log.items.id(i)),
+    users: Array.from({ length: log.users.size }, (_, u) => log.users.id(u)),
+    feedbackSeq,
+  };
+  mkdirSync(modelsDir, { recursive: true });
+  const path = join(modelsDir, `${model.name}-${Date.now()}-adopted.model`);
+  saveArtifact(path, withServeMeta(model.toArtifact(), meta, popularity));
+  const record = await store.addModel({
+    name: model.name,
+    path,
+    sha256: createHash('sha256').update(readFileSync(path)).digest('hex'),
+    trainedAt: new Date().toISOString(),
+    params: { ...model.params },
+    feedbackSeq,
+    evaluation: evaluation ? JSON.stringify(evaluation) : null,
+  });
+  return loadModel(record);
 }
 
 export async function startService(opts: ServiceOptions = {}): Promise<RunningService> {
@@ -152,6 +186,9 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
       } catch (err) {
         say(`model v${latest.version} cannot be loaded (${err instanceof Error ? err.message : String(err)}); retraining`);
       }
+    }
+    if (!loaded && opts.fitted && typeof opts.data === 'object') {
+      loaded = await adoptFitted(store, opts.fitted, opts.data, state.train.modelsDir, state.live.maxSeq, opts.evaluation ?? null);
     }
     if (!loaded && state.live.feedbackCount > 0) {
       state.status = 'training';
