@@ -3,11 +3,11 @@
  * (the `split:51/49` world: what one group loves on the contested items the other dislikes), a
  * single global model follows the 51% and under-serves the 49%. We measure the share of each group
  * served well (mean hit@10 per group) by a global popularity model, per-cluster popularity models
- * (k-means on the user vectors of a single-vector model, iALS, k = 2..8), the single-vector model
+ * (k-means on the unit-length user vectors of a single-vector model, iALS, k = 2..8), the single-vector model
  * itself, and personas; each with and without calibration (`calibrated:0.5`) as the guardrail.
  *
  * On a user's dataset there are no planted groups: the two groups are the 2-means clusters of the
- * iALS user vectors (the larger one plays the majority), said so in the output.
+ * unit-length iALS user vectors (the larger one plays the majority), said so in the output.
  */
 import { rowOf } from '../data/csr.js';
 import type { Split } from '../data/split.js';
@@ -131,7 +131,18 @@ export function aggregationVerdict(rows: readonly GroupRow[], group: Int8Array, 
   return { verdict, reason: reason.join('; ') + '.', served, checks };
 }
 
-/** ials user vectors of the training users with rows, and a fold-in for everyone else. */
+/**
+ * Unit-length copy of a vector: clusters follow taste directions, not activity (raw iALS norms grow
+ * with activity, and 2-means on them splits off a handful of heavy users).
+ */
+function normalized(v: Float32Array): Float32Array {
+  let n = 0;
+  for (const x of v) n += x * x;
+  n = Math.sqrt(n);
+  return n > 0 ? v.map((x) => x / n) : Float32Array.from(v);
+}
+
+/** ials user vectors (unit length) of the training users with rows. */
 function userVectors(model: Recommender, split: Split): { vectors: Float32Array; dim: number; users: Int32Array } {
   const art = model.toArtifact();
   const uf = art.arrays.userFactors as Float32Array;
@@ -139,7 +150,7 @@ function userVectors(model: Recommender, split: Split): { vectors: Float32Array;
   const users: number[] = [];
   for (let u = 0; u < split.train.nUsers; u++) if (rowOf(split.train.userItems, u).length > 0) users.push(u);
   const vectors = new Float32Array(users.length * dim);
-  users.forEach((u, j) => vectors.set(uf.subarray(u * dim, (u + 1) * dim), j * dim));
+  users.forEach((u, j) => vectors.set(normalized(uf.subarray(u * dim, (u + 1) * dim)), j * dim));
   return { vectors, dim, users: Int32Array.from(users) };
 }
 
@@ -155,7 +166,8 @@ export const aggregationStudy: Study = {
     ctx.onProgress?.('aggregation: ials', 0, 1);
     const ials = await fitModel('ials', split, ctx);
     const { vectors, dim, users } = userVectors(ials, split);
-    const foldIn = (ials as unknown as { foldIn(items: Int32Array): Float32Array }).foldIn.bind(ials);
+    const foldInRaw = (ials as unknown as { foldIn(items: Int32Array): Float32Array }).foldIn.bind(ials);
+    const foldIn = (items: Int32Array): Float32Array => normalized(foldInRaw(items));
     // the two groups of each test user
     const group = new Int8Array(split.testUsers.length).fill(-1);
     let groupsNote: string;
@@ -177,7 +189,7 @@ export const aggregationStudy: Study = {
         const g = userGroup[u]!;
         group[pos] = g >= 0 ? g : nearestCentroid(foldIn(rowOf(split.history, u)), km.centroids, dim) === major ? 0 : 1;
       });
-      groupsNote = `no planted groups in the data: A/B are the 2-means clusters of the iALS user vectors (${Math.max(...sizes)} / ${Math.min(...sizes)} users)`;
+      groupsNote = `no planted groups in the data: A/B are the 2-means clusters of the unit-length iALS user vectors (${Math.max(...sizes)} / ${Math.min(...sizes)} users)`;
     }
     const models: { name: string; model: Recommender }[] = [];
     models.push({ name: 'pop', model: await fitModel('pop', split, ctx) });
