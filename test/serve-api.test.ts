@@ -188,6 +188,7 @@ describe('service API', () => {
       { name: 'negative list offset', r: call('GET', '/v1/users?offset=-5'), status: 400, message: /query\.offset/ },
       { name: 'unknown query parameter', r: call('GET', '/v1/users/1/recommendations?count=3'), status: 400, message: /unknown field "count"/ },
       { name: 'bad reranker', r: call('GET', '/v1/users/1/recommendations?rerank=calibrated:7'), status: 400, message: /rerank/ },
+      { name: 'unknown category', r: call('GET', '/v1/users/1/recommendations?category=Polka'), status: 400, message: /query\.category: unknown category "Polka"/ },
       { name: 'bad boolean', r: call('GET', '/v1/users/1/recommendations?explain=maybe'), status: 400, message: /query\.explain/ },
       { name: 'unknown item', r: call('GET', '/v1/items/no-such-item'), status: 404, message: /no-such-item/ },
       { name: 'unknown item similar', r: call('GET', '/v1/items/no-such-item/similar'), status: 404, message: /no-such-item/ },

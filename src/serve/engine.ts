@@ -160,6 +160,7 @@ export class Engine {
   private readonly states = new Map<string, UserState>();
   private readonly maxStates: number;
   private readonly similarCache = new Map<number, { items: Int32Array; scores: Float32Array }>();
+  private unknown: UserState | null = null;
 
   constructor(
     readonly loaded: LoadedModel,
@@ -229,6 +230,7 @@ export class Engine {
       explain: { nItems: n, categories: cats.names.length > 0 ? cats : null, titles, itemName: (i) => this.items.id(i), baseline, anchors: 3 },
     };
     this.states.clear();
+    this.unknown = null;
     return this.meta;
   }
 
@@ -277,7 +279,12 @@ export class Engine {
   private state(userId: string): UserState {
     const meta = this.view();
     const u = this.live.users.get(userId);
-    const key = `${u?.version ?? -1}`;
+    if (!u) {
+      // every user without data shares one cold state (a flood of unknown IDs evicts nobody)
+      this.unknown ??= { key: 'unknown', cold: true, history: new Int32Array(0), exclude: new Int32Array(0), view: null, k: 0, overrides: new Map(), recent: null, scores: null, profile: null, answers: new Map() };
+      return this.unknown;
+    }
+    const key = `${u.version}`;
     const cached = this.states.get(userId);
     if (cached && cached.key === key) {
       // refresh LRU position
@@ -289,7 +296,7 @@ export class Engine {
     const old: number[] = [];
     const recent: number[] = [];
     const seen: number[] = [];
-    if (u) {
+    {
       for (const id of u.seen.keys()) {
         const i = this.items.lookup(id);
         if (i >= 0) seen.push(i);
@@ -302,7 +309,7 @@ export class Engine {
     }
     const history = Int32Array.from(new Set([...old, ...recent])).sort();
     const exclude = Int32Array.from(new Set(seen)).sort();
-    const overrides = u?.overrides ?? new Map<number, { muted: boolean; boost: number }>();
+    const overrides = u.overrides ?? new Map<number, { muted: boolean; boost: number }>();
     let view: PersonaRecommender | null = null;
     let k = 0;
     let recentPersona: UserState['recent'] = null;
@@ -337,10 +344,12 @@ export class Engine {
 
   private scoresOf(userId: string, st: UserState): Float32Array {
     if (st.scores) return st.scores;
-    const out = new Float32Array(this.nItems);
     if (st.cold) {
-      out.set(this.view().coldScores);
-    } else if (st.view) {
+      st.scores = this.view().coldScores; // shared, read-only
+      return st.scores;
+    }
+    const out = new Float32Array(this.nItems);
+    if (st.view) {
       const set = st.view.personaVectors(VIEW_USER);
       // a recent persona or a persona setting: score as the mixture of per-persona rankings
       const effective = st.recent !== null || [...st.overrides].some(([q, o]) => q < st.k && (o.muted || o.boost !== 1));
@@ -415,7 +424,11 @@ export class Engine {
   ): { list: Int32Array; rerank: string } {
     const meta = this.view();
     let candidates = meta.candidates;
-    if (opts.category !== undefined) candidates = meta.byCategory.get(opts.category) ?? new Int32Array(0);
+    if (opts.category !== undefined) {
+      const c = meta.byCategory.get(opts.category);
+      if (!c) throw new ConfigError(`unknown category "${opts.category}"; known: ${meta.catNames.join(', ')}`, 'query.category');
+      candidates = c;
+    }
     let exclude = st.exclude;
     if (opts.exclude && opts.exclude.length > 0) {
       const extra = opts.exclude.map((id) => this.items.lookup(id)).filter((i) => i >= 0);
@@ -469,7 +482,7 @@ export class Engine {
   /** The JSON text of a user's recommendations (cached per user state and query). */
   recommendJson(userId: string, opts: RecommendOptions): string {
     const st = this.state(userId);
-    const cacheKey = `${opts.n}|${opts.offset}|${opts.category ?? ''}|${(opts.exclude ?? []).join(',')}|${opts.rerank}|${opts.explain}`;
+    const cacheKey = `${st === this.unknown ? `${userId}|` : ''}${opts.n}|${opts.offset}|${opts.category ?? ''}|${(opts.exclude ?? []).join(',')}|${opts.rerank}|${opts.explain}`;
     const hit = st.answers.get(cacheKey);
     if (hit !== undefined) return hit;
     const body = this.recommendState(userId, st, opts);

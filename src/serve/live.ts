@@ -44,6 +44,8 @@ export class LiveData {
   readonly items = new Map<string, ItemRecord>();
   readonly users = new Map<string, UserLive>();
   itemsVersion = 0;
+  /** Source of user versions: unique across users and deletions, so a cache key never repeats. */
+  private clock = 0;
   feedbackCount = 0;
   maxSeq = 0;
 
@@ -59,7 +61,7 @@ export class LiveData {
   private user(id: string): UserLive {
     let u = this.users.get(id);
     if (!u) {
-      u = { seen: new Map(), positives: [], overrides: null, events: 0, version: 0 };
+      u = { seen: new Map(), positives: [], overrides: null, events: 0, version: ++this.clock };
       this.users.set(id, u);
     }
     return u;
@@ -80,7 +82,7 @@ export class LiveData {
         u.seen.delete(id);
         u.events -= n;
         u.positives = u.positives.filter((p) => p.item !== id);
-        u.version++;
+        u.version = ++this.clock;
       }
     }
   }
@@ -90,7 +92,7 @@ export class LiveData {
   }
 
   touchUser(id: string): void {
-    this.user(id).version++;
+    this.user(id).version = ++this.clock;
   }
 
   applyFeedback(events: readonly (FeedbackRecord & { seq: number })[] | readonly StoredFeedback[]): void {
@@ -99,7 +101,7 @@ export class LiveData {
       u.seen.set(e.item, (u.seen.get(e.item) ?? 0) + 1);
       u.events++;
       if (isPositive(this.policy, e.type, e.value)) u.positives.push({ item: e.item, seq: e.seq });
-      u.version++;
+      u.version = ++this.clock;
       this.feedbackCount++;
       if (e.seq > this.maxSeq) this.maxSeq = e.seq;
     }
@@ -118,6 +120,6 @@ export class LiveData {
   setOverride(o: PersonaOverride): void {
     const u = this.user(o.user);
     (u.overrides ??= new Map()).set(o.persona, { muted: o.muted, boost: o.boost });
-    u.version++;
+    u.version = ++this.clock;
   }
 }
