@@ -70,7 +70,7 @@ for (const name of models) {
   }
   const per = (s: number) => ((s / tuned.epochs) * 1000).toFixed(2);
   let line = `${name} ${JSON.stringify(tuned.params)}: fit wall ${wall.toFixed(3)} s (${per(wall)} ms/epoch), cpu ${cpu.toFixed(3)} s (${per(cpu)} ms/epoch)`;
-  if (name === 'bpr') line += `; 150 epochs wall ${((wall / tuned.epochs) * 150).toFixed(3)} s`;
+  if (name === 'bpr') line += `; 150 epochs: wall ${((wall / tuned.epochs) * 150).toFixed(3)} s, cpu ${((cpu / tuned.epochs) * 150).toFixed(3)} s`;
   line += `; factors ${fingerprint(model!)}`;
   if (doEval) {
     const lists = rankTestUsers(model!, split, { k: 20 });
