@@ -9,6 +9,7 @@ import {
   explainOrWithhold,
   hedge,
   historyFactor,
+  itemEvidence,
   normalisedEntropy,
   profileFit,
   reliability,
@@ -59,6 +60,8 @@ test('confidence factors: history factor increasing, combination monotone, entro
   assert.ok(combineConfidence(0.8, 0.2, 0.3, 0.9) > combineConfidence(0.8, 0.6, 0.3, 0.9));
   assert.ok(combineConfidence(0.8, 0.2, 0.3, 0.9) > combineConfidence(0.8, 0.2, 0.7, 0.9));
   assert.equal(combineConfidence(1, 0, 0, 1), 1);
+  assert.equal(itemEvidence(Int32Array.of(10, 0, 30), Int32Array.of(0, 2), 10), (0.5 + 0.75) / 2);
+  assert.equal(itemEvidence(Int32Array.of(10, 0, 30), Int32Array.of(1), 10), 0);
   assert.equal(normalisedEntropy([0.5, 0.5]), 1);
   assert.equal(normalisedEntropy([1, 0, 0]), 0);
   // history items ranked at the top of 5 candidates: AUC 1 -> fit 1; at the bottom -> 0
@@ -81,7 +84,8 @@ const modelReady = (async () => {
 test('confidence grows with the history on a constructed case (nested one-taste histories)', async () => {
   const model = await modelReady;
   // a new user (-1) whose history is the n most popular items of one category (single-category
-  // items only): more of the same taste must never lower the confidence
+  // items only): more of the same taste must never lower the confidence (item evidence held
+  // fixed at 1 by halfItem 0, since later items are less popular)
   const cats = world.log.categories!;
   const byPop = Array.from(split.train.candidates).sort((a, b) => split.train.itemPopularity[b]! - split.train.itemPopularity[a]! || a - b);
   const single = (c: number) => byPop.filter((i) => categoriesOf(cats, i).length === 1 && categoriesOf(cats, i)[0] === c);
@@ -91,8 +95,9 @@ test('confidence grows with the history on a constructed case (nested one-taste 
   let prev: UserConfidence | null = null;
   for (const n of [2, 5, 10, 15, 20]) {
     const history = Int32Array.from(oneTaste.slice(0, n)).sort();
-    const c = userConfidence(model, split.train, { user: -1, history });
+    const c = userConfidence(model, split.train, { user: -1, history }, { halfItem: 0 });
     assert.equal(c.historySize, n);
+    assert.equal(c.evidence, 1);
     assert.ok(c.confidence >= 0 && c.confidence <= 1);
     if (prev) {
       assert.ok(c.historyFactor > prev.historyFactor);

@@ -3,7 +3,8 @@
  * - `userConfidence`: how much the model knows about a user, from the history size, the persona
  *   ambiguity (how unclear it is which persona explains each history item) and the spread of the
  *   Laplace posterior over the user's weights in the onboarding basis (`src/onboard`), and how well
- *   the persona set explains the history (its AUC), each in [0, 1], combined by a geometric mean;
+ *   the persona set explains the history (its AUC) and how well the model knows the history's items
+ *   (their training positives), each in [0, 1], combined by a geometric mean;
  * - `Calibrator`: a calibrated probability of relevance per recommendation, by isotonic regression
  *   (pool-adjacent-violators; Zadrozny and Elkan 2002) of "was it a test item" on the item's raw
  *   log-probability under the user's scores, fitted on the validation split;
@@ -25,6 +26,8 @@ export interface ConfidenceOptions {
   halfHistory?: number;
   /** Basis directions of the posterior (default 16, as onboarding). */
   basis?: number;
+  /** Training positives at which an item's evidence is 1/2 (default 10). */
+  halfItem?: number;
   /** Below this a user's list is hedged (default 0.5). */
   threshold?: number;
 }
@@ -43,6 +46,8 @@ export interface UserConfidence {
    * mean percentile of the history items among the candidates under the set's scores.
    */
   fit: number;
+  /** How well the model knows the history's items: mean n_i / (n_i + halfItem) over their training positives n_i. */
+  evidence: number;
   historySize: number;
   personas: number;
   /** Human-readable reasons the confidence is low (empty when it is not). */
@@ -54,10 +59,21 @@ export function historyFactor(n: number, half = 10): number {
   return n <= 0 ? 0 : n / (n + half);
 }
 
-/** Geometric mean of history factor, 1 - ambiguity, 1 - spread and fit (each clamped to [0, 1]). */
-export function combineConfidence(history: number, ambiguity: number, spread: number, fit = 1): number {
+/** Geometric mean of history factor, 1 - ambiguity, 1 - spread, fit and item evidence (each clamped to [0, 1]). */
+export function combineConfidence(history: number, ambiguity: number, spread: number, fit = 1, evidence = 1): number {
   const c = (x: number): number => Math.min(1, Math.max(0, x));
-  return Math.pow(c(history) * c(1 - ambiguity) * c(1 - spread) * c(fit), 1 / 4);
+  return Math.pow(c(history) * c(1 - ambiguity) * c(1 - spread) * c(fit) * c(evidence), 1 / 5);
+}
+
+/** Mean over the history of n_i / (n_i + half), n_i = the item's training positives: how well the model knows the items. */
+export function itemEvidence(itemPopularity: Int32Array, history: Int32Array, half = 10): number {
+  if (history.length === 0) return 0;
+  let s = 0;
+  for (const i of history) {
+    const n = i >= 0 && i < itemPopularity.length ? itemPopularity[i]! : 0;
+    s += n > 0 ? n / (n + half) : 0;
+  }
+  return s / history.length;
 }
 
 /** 2 (AUC - 1/2) of the history items among the candidates by `scores` (ties count half), clamped to [0, 1]. */
@@ -201,13 +217,15 @@ export function userConfidence(
     m.scorePersonas(personas, row, subject.history);
     fit = profileFit(row, train.candidates, subject.history);
   }
-  const confidence = combineConfidence(h, ambiguity, spread, fit);
+  const evidence = itemEvidence(train.itemPopularity, subject.history, opts.halfItem ?? 10);
+  const confidence = combineConfidence(h, ambiguity, spread, fit, evidence);
   const reasons: string[] = [];
   if (h < 0.5) reasons.push(`short history (${n} item${n === 1 ? '' : 's'})`);
   if (ambiguity > 0.5) reasons.push(`ambiguous personas (mean attention entropy ${ambiguity.toFixed(2)} of 1)`);
   if (spread > 0.5) reasons.push(`uncertain taste (posterior spread ${spread.toFixed(2)} of the prior's 1)`);
   if (fit < 0.5) reasons.push(`the profile explains the history poorly (fit ${fit.toFixed(2)})`);
-  return { confidence, historyFactor: h, ambiguity, spread, fit, historySize: n, personas: k, reasons };
+  if (evidence < 0.5) reasons.push(`the history is mostly rarely-seen items (item evidence ${evidence.toFixed(2)})`);
+  return { confidence, historyFactor: h, ambiguity, spread, fit, evidence, historySize: n, personas: k, reasons };
 }
 
 /**

@@ -260,6 +260,7 @@ export const confidenceStudy: Study = {
           ambiguity: round(mean(conf.map((c) => c.ambiguity))),
           spread: round(mean(conf.map((c) => c.spread))),
           fit: round(mean(conf.map((c) => c.fit))),
+          evidence: round(mean(conf.map((c) => c.evidence))),
         },
         profileSwap: {
           users: swap.n,
