@@ -143,3 +143,18 @@ if (pgUrl) {
     it('SKIPPED: PERSONAE_TEST_PG is not set (run `source scripts/test-services.sh` first)', { skip: 'PERSONAE_TEST_PG is not set' }, () => {});
   });
 }
+
+describe('feedback policy', () => {
+  it('parses the positive types and keeps the other default types as not positive', async () => {
+    const { parseFeedbackPolicy, isPositive } = await import('../src/serve/live.js');
+    const p = parseFeedbackPolicy('like, purchase,rating>=4.5,star');
+    assert.deepEqual(p.rating, { positive: true, minValue: 4.5 });
+    assert.deepEqual(p.view, { positive: false });
+    assert.equal(isPositive(p, 'rating', 4), false);
+    assert.equal(isPositive(p, 'rating', 5), true);
+    assert.equal(isPositive(p, 'star', 0), true);
+    assert.equal(isPositive(p, 'view', 1), false);
+    assert.equal(isPositive(p, 'unknown', 1), false);
+    assert.throws(() => parseFeedbackPolicy('a b'), /--positive: "a b"/);
+  });
+});

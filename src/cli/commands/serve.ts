@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { ConfigError } from '../../errors.js';
 import { modelNames } from '../../models/registry.js';
 import { startService } from '../../serve/index.js';
+import { parseFeedbackPolicy } from '../../serve/live.js';
 import { parseInteger } from '../shared.js';
 import { parseParams } from './evaluate.js';
 
@@ -20,6 +21,7 @@ interface ServeFlags {
   seed: number;
   modelsDir?: string;
   pgSchema?: string;
+  positive?: string;
   readKey?: boolean;
   quiet?: boolean;
 }
@@ -36,6 +38,7 @@ export function serveCommand(): Command {
     .option('--seed <n>', 'root seed of training', parseInteger('--seed'), 42)
     .option('--models-dir <dir>', 'where model artifacts are written (default: next to the SQLite file)')
     .option('--pg-schema <name>', 'PostgreSQL schema of the tables (default personae)')
+    .option('--positive <types>', 'feedback types that count as positive, e.g. "like,purchase,rating>=4" (the default)')
     .option('--read-key', 'reads need an API key too (PERSONAE_API_KEY must be set)')
     .option('--quiet', 'no log lines')
     .action(async (flags: ServeFlags) => {
@@ -51,6 +54,7 @@ export function serveCommand(): Command {
         seed: flags.seed,
         ...(flags.modelsDir !== undefined ? { modelsDir: flags.modelsDir } : {}),
         ...(flags.pgSchema !== undefined ? { pgSchema: flags.pgSchema } : {}),
+        ...(flags.positive !== undefined ? { feedbackTypes: parseFeedbackPolicy(flags.positive) } : {}),
         readApiKey: flags.readKey ?? false,
         quiet: flags.quiet ?? false,
       });
