@@ -7,6 +7,7 @@
  * history: 1 = proportional, > 1 = crowding), minorityRecall and ckl (Steck's miscalibration)
  * for pop, bpr, ease and personas, and for bpr and personas reranked by `calibrated:0.5`.
  */
+import { DataError } from '../errors.js';
 import type { MetricSummary } from '../eval/evaluate.js';
 import type { Recommender } from '../models/model.js';
 import { fitModel, fmt, fmtCi, markdownTable, paired, rerankerFor, scoreModel, studyData, type ListScores } from './common.js';
@@ -77,7 +78,7 @@ export const crowdingStudy: Study = {
   async run(ctx: StudyContext) {
     const data = studyData(ctx);
     const { split } = data;
-    if (!split.log.categories) throw new Error('crowding needs item categories (the data has none)');
+    if (!split.log.categories) throw new DataError('the crowding study needs item categories (give --categories FILE for csv/jsonl data)', { file: data.label });
     const ks = [10, K];
     const rows: (CrowdingRow & { perUser: ListScores['perUser'] })[] = [];
     const fitted = new Map<string, Recommender>();

@@ -14,6 +14,7 @@
  * user's history are left out, and only K varies. The output says so.
  */
 import { rowOf } from '../data/csr.js';
+import { DataError } from '../errors.js';
 import type { InteractionLog } from '../data/dataset.js';
 import { makeSplit, type Split } from '../data/split.js';
 import { Rng } from '../math/rng.js';
@@ -248,7 +249,7 @@ export const recoveryStudy: Study = {
     };
     if (ctx.log) {
       const log: InteractionLog = ctx.log;
-      if (!log.categories) throw new Error('recovery on a dataset needs item categories as the proxy truth');
+      if (!log.categories) throw new DataError('the recovery study needs item categories as the proxy truth on real data (give --categories FILE)', { file: ctx.dataLabel ?? log.name });
       const split = makeSplit(log, splitOpts);
       await runGrid(split, categoryTruth(split), null);
       label = `${ctx.dataLabel ?? log.name} (no planted truth: item categories are the proxy personas)`;
