@@ -66,6 +66,11 @@ function contract(name: string, open: () => Promise<Store>, cleanup: (s: Store) 
         ],
       );
       assert.equal((await store.allFeedback()).length, 4);
+      assert.deepEqual(
+        (await store.feedbackSince(seqs[0]!, 2)).map((x) => x.seq),
+        [seqs[1], seqs[2]],
+      );
+      assert.deepEqual(await store.feedbackSince(more[0]!, 10), []);
       assert.equal(await store.countFeedback(), 4);
       assert.deepEqual(await store.getUser('u3'), { id: 'u3', attributes: {} });
       const list = await store.listUsers(10, 0);

@@ -59,6 +59,11 @@ export interface ServiceOptions {
   fitted?: Recommender;
   /** An evaluation of the model (e.g. from `personae start`), served at /v1/evaluation. */
   evaluation?: EvaluationJson;
+  /**
+   * How often (ms) to pick up feedback other processes wrote to the store (replicas sharing
+   * PostgreSQL); default 1000, 0 = never.
+   */
+  syncIntervalMs?: number;
   /** Largest request body in bytes (default 8 MiB). */
   bodyLimit?: number;
   quiet?: boolean;
@@ -69,6 +74,8 @@ export interface RunningService {
   /** Resolves when a model is loaded (rejects if loading or training failed). */
   ready: Promise<void>;
   close(): Promise<void>;
+  /** Picks up feedback written by other processes now; returns how many events were new. */
+  sync(): Promise<number>;
   app: FastifyInstance;
   state: ServiceState;
 }
@@ -211,6 +218,20 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     }
   };
   const ready = boot();
+  let timer: NodeJS.Timeout | null = null;
+  let syncing: Promise<number> | null = null;
+  const sync = (): Promise<number> => {
+    if (!state.liveReady) return Promise.resolve(0);
+    syncing ??= state.live.catchUp(store).finally(() => (syncing = null));
+    return syncing;
+  };
+  const every = opts.syncIntervalMs ?? 1000;
+  if (every > 0) {
+    timer = setInterval(() => {
+      sync().catch((err: unknown) => say(`sync failed: ${err instanceof Error ? err.message : String(err)}`));
+    }, every);
+    timer.unref();
+  }
   ready.catch((err: unknown) => {
     state.status = `failed: ${err instanceof Error ? err.message : String(err)}`;
     say(state.status);
@@ -220,8 +241,11 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     ready,
     app,
     state,
+    sync,
     async close() {
+      if (timer) clearInterval(timer);
       await ready.catch(() => undefined);
+      await syncing?.catch(() => undefined);
       await app.close();
       await store.close();
     },

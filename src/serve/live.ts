@@ -58,10 +58,15 @@ export interface UserLive {
   version: number;
 }
 
+/** How far below the highest seen seq catching up looks for late commits. */
+const LOOKBACK = 10_000;
+
 export class LiveData {
   readonly items = new Map<string, ItemRecord>();
   readonly users = new Map<string, UserLive>();
   itemsVersion = 0;
+  /** Seqs applied recently (within LOOKBACK of the highest), so catching up never applies one twice. */
+  private readonly recent = new Set<number>();
   /** Source of user versions: unique across users and deletions, so a cache key never repeats. */
   private clock = 0;
   feedbackCount = 0;
@@ -73,6 +78,7 @@ export class LiveData {
     const live = new LiveData(policy);
     for (const it of await store.allItems()) live.items.set(it.id, it);
     live.applyFeedback(await store.allFeedback());
+    live.prune();
     return live;
   }
 
@@ -115,6 +121,8 @@ export class LiveData {
 
   applyFeedback(events: readonly (FeedbackRecord & { seq: number })[] | readonly StoredFeedback[]): void {
     for (const e of events) {
+      if (this.recent.has(e.seq)) continue;
+      if (e.seq > this.maxSeq - LOOKBACK) this.recent.add(e.seq);
       const u = this.user(e.user);
       u.seen.set(e.item, (u.seen.get(e.item) ?? 0) + 1);
       u.events++;
@@ -123,6 +131,31 @@ export class LiveData {
       this.feedbackCount++;
       if (e.seq > this.maxSeq) this.maxSeq = e.seq;
     }
+  }
+
+  /**
+   * Applies feedback other processes wrote (replicas sharing PostgreSQL): everything after the
+   * highest seq seen, minus a look-back window, because a lower seq can commit after a higher one.
+   * Returns how many events were new.
+   */
+  async catchUp(store: Store): Promise<number> {
+    const from = Math.max(0, this.maxSeq - LOOKBACK);
+    let added = 0;
+    for (let since = from; ; ) {
+      const rows = await store.feedbackSince(since, 5000);
+      if (rows.length === 0) break;
+      const fresh = rows.filter((r) => !this.recent.has(r.seq));
+      this.applyFeedback(fresh);
+      added += fresh.length;
+      since = rows[rows.length - 1]!.seq;
+      if (rows.length < 5000) break;
+    }
+    this.prune();
+    return added;
+  }
+
+  private prune(): void {
+    for (const q of this.recent) if (q <= this.maxSeq - LOOKBACK) this.recent.delete(q);
   }
 
   /** Loads a user's overrides once (they change only through this process's PATCH). */

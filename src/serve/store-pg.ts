@@ -195,6 +195,11 @@ export class PgStore implements Store {
     return r.rows.map(toFeedback);
   }
 
+  async feedbackSince(seq: number, limit: number): Promise<StoredFeedback[]> {
+    const r = await this.pool.query<FeedbackRow>(`SELECT seq, user_id, item_id, type, value, ts FROM ${this.s}.feedback WHERE seq > $1 ORDER BY seq LIMIT $2`, [seq, limit]);
+    return r.rows.map(toFeedback);
+  }
+
   async countFeedback(): Promise<number> {
     return (await this.pool.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM ${this.s}.feedback`)).rows[0]!.n;
   }

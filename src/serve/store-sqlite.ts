@@ -154,6 +154,11 @@ export class SqliteStore implements Store {
     return rows.map(toFeedback);
   }
 
+  async feedbackSince(seq: number, limit: number): Promise<StoredFeedback[]> {
+    const rows = this.db.prepare('SELECT seq, user_id, item_id, type, value, ts FROM feedback WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as FeedbackRow[];
+    return rows.map(toFeedback);
+  }
+
   async countFeedback(): Promise<number> {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM feedback').get() as { n: number }).n;
   }

@@ -86,6 +86,8 @@ export interface Store {
   feedbackOf(user: string): Promise<StoredFeedback[]>;
   /** All feedback ordered by seq (for training and for the engine's start). */
   allFeedback(): Promise<StoredFeedback[]>;
+  /** Feedback with seq > `seq`, ordered by seq, at most `limit` rows (replicas catching up). */
+  feedbackSince(seq: number, limit: number): Promise<StoredFeedback[]>;
   countFeedback(): Promise<number>;
 
   setOverride(o: PersonaOverride): Promise<void>;
