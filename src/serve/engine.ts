@@ -448,7 +448,13 @@ export class Engine {
       }
       return { list: Int32Array.from(out.slice(opts.offset)), rerank: 'none' };
     }
-    const reranker = spec ? buildReranker(spec, { log: { categories: meta.explain.categories } }, modelForRerank ?? undefined) : null;
+    let reranker: ReturnType<typeof buildReranker> = null;
+    try {
+      reranker = spec ? buildReranker(spec, { log: { categories: meta.explain.categories } }, modelForRerank ?? undefined) : null;
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ConfigError(err.message.replace(/^--rerank: /, ''), 'rerank');
+      throw err;
+    }
     const poolK = Math.max(1, reranker ? Math.max(want, reranker.poolSize(want)) : want);
     const pool = new Int32Array(poolK);
     const found = new TopKSelector(poolK).select(scores, candidates, this.itemRanks, exclude, pool);

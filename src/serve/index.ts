@@ -21,7 +21,7 @@ import { Engine, loadModel, withServeMeta, type LoadedModel } from './engine.js'
 import { DEFAULT_FEEDBACK_TYPES, LiveData, type FeedbackPolicy } from './live.js';
 import { Metrics } from './metrics.js';
 import { openStore, type FeedbackRecord, type ItemRecord, type Store } from './store.js';
-import { Jobs, trainFromStore } from './training.js';
+import { Jobs, stopTrainingWorkers, trainFromStore } from './training.js';
 
 export type { Store } from './store.js';
 export { openStore } from './store.js';
@@ -244,6 +244,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     sync,
     async close() {
       if (timer) clearInterval(timer);
+      if (state.jobs.busy) await stopTrainingWorkers();
       await ready.catch(() => undefined);
       await syncing?.catch(() => undefined);
       await app.close();

@@ -29,6 +29,14 @@ export interface TrainOptions {
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
+/** Training workers alive in this process (stopped when the service closes). */
+const liveWorkers = new Set<Worker>();
+
+export async function stopTrainingWorkers(): Promise<void> {
+  await Promise.all([...liveWorkers].map((w) => w.terminate()));
+  liveWorkers.clear();
+}
+
 function startWorker(): Worker {
   const data = { personaeTrainJob: true };
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./train-worker.js', import.meta.url), { workerData: data });
@@ -99,6 +107,7 @@ export async function trainFromStore(store: Store, opts: TrainOptions): Promise<
   };
   const result = await new Promise<{ sha256: string; params: Record<string, number | string | boolean>; evaluation: string | null }>((resolve, reject) => {
     const w = startWorker();
+    liveWorkers.add(w);
     let settled = false;
     w.on('message', (m: TrainJobMessage) => {
       if (m.type === 'progress') opts.onProgress?.(m.stage, m.done, m.total);
@@ -117,6 +126,7 @@ export async function trainFromStore(store: Store, opts: TrainOptions): Promise<
       settled = true;
     });
     w.on('exit', (code) => {
+      liveWorkers.delete(w);
       if (!settled) reject(new ModelFitError(`training worker exited with code ${code}`));
       settled = true;
     });
