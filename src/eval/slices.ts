@@ -168,6 +168,6 @@ export function fidelityLine(model: string, f: FidelityReport): string {
   return (
     `Explanation fidelity of ${model} (${f.items} items, ${f.users} users with 2+ personas): score drops for ${pct(f.scoreDropShare)}, ` +
     `rank falls for ${pct(f.rankDropShare)}, by ${f.meanRankDrop.toFixed(1)} on average (median ${f.medianRankDrop}), ${pct(f.leftTopKShare)} leave the top K; ` +
-    `removing the least-attended persona instead: ${f.control.meanRankDrop.toFixed(1)} (median ${f.control.medianRankDrop}), ${pct(f.control.leftTopKShare)}`
+    `removing the least-weighted persona instead: ${f.control.meanRankDrop.toFixed(1)} (median ${f.control.medianRankDrop}), ${pct(f.control.leftTopKShare)}`
   );
 }

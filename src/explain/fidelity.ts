@@ -37,7 +37,7 @@ export interface FidelityReport {
   medianRankDrop: number;
   /** Share of items in the model's own top K (K = list length) that leave it. */
   leftTopKShare: number;
-  /** The same numbers when the least-attended persona is removed instead (a placebo). */
+  /** The same numbers when the least-weighted persona (by the explanation weights) is removed instead (a placebo). */
   control: { scoreDropShare: number; rankDropShare: number; meanRankDrop: number; medianRankDrop: number; leftTopKShare: number };
 }
 
