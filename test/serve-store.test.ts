@@ -71,6 +71,14 @@ function contract(name: string, open: () => Promise<Store>, cleanup: (s: Store) 
         [seqs[1], seqs[2]],
       );
       assert.deepEqual(await store.feedbackSince(more[0]!, 10), []);
+      assert.deepEqual(
+        (await store.feedbackBySeqs([seqs[2]!, seqs[0]!, 999_999])).map((x) => [x.seq, x.user, x.item]),
+        [
+          [seqs[0], 'u1', 'a'],
+          [seqs[2], 'u3', 'a'],
+        ],
+      );
+      assert.deepEqual(await store.feedbackBySeqs([]), []);
       assert.equal(await store.countFeedback(), 4);
       assert.deepEqual(await store.getUser('u3'), { id: 'u3', attributes: {} });
       const list = await store.listUsers(10, 0);
@@ -161,5 +169,30 @@ describe('feedback policy', () => {
     assert.equal(isPositive(p, 'view', 1), false);
     assert.equal(isPositive(p, 'unknown', 1), false);
     assert.throws(() => parseFeedbackPolicy('a b'), /--positive: "a b"/);
+  });
+});
+
+describe('live mirror catching up', () => {
+  it('applies late commits below the highest seq once, and nothing twice', async () => {
+    const { LiveData, DEFAULT_FEEDBACK_TYPES } = await import('../src/serve/live.js');
+    const store = new SqliteStore(':memory:');
+    await store.init();
+    await store.upsertItems([{ id: 'a', title: 'A', categories: [] }]);
+    await store.addFeedback([{ user: 'u', item: 'a', type: 'like', value: 1, ts: 1 }]);
+    const live = await LiveData.load(store, DEFAULT_FEEDBACK_TYPES);
+    assert.equal(live.maxSeq, 1);
+    const ev = (seq: number) => ({ seq, user: 'u', item: 'a', type: 'view', value: 1, ts: seq });
+    live.applyFeedback([ev(4)]); // 2 and 3 are gaps: maybe still committing elsewhere
+    assert.equal(live.feedbackCount, 2);
+    live.applyFeedback([ev(4), ev(3)]); // 4 again is ignored, 3 fills a gap
+    assert.equal(live.feedbackCount, 3);
+    live.applyFeedback([ev(3)]);
+    assert.equal(live.feedbackCount, 3);
+    // another process commits seqs 2..5 now: catching up takes 2 (a gap) and 5 (new), not 3 or 4
+    await store.addFeedback([2, 3, 4, 5].map((q) => ({ user: 'v', item: 'a', type: 'view', value: 1, ts: q })));
+    assert.equal(await live.catchUp(store), 2);
+    assert.equal(live.maxSeq, 5);
+    assert.equal(await live.catchUp(store), 0);
+    await store.close();
   });
 });

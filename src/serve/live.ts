@@ -58,15 +58,20 @@ export interface UserLive {
   version: number;
 }
 
-/** How far below the highest seen seq catching up looks for late commits. */
-const LOOKBACK = 10_000;
+/** Seqs skipped over (gaps) are re-checked for this long: a lower seq can commit after a higher one. */
+const GAP_TTL_MS = 60_000;
+const MAX_GAPS = 100_000;
 
 export class LiveData {
   readonly items = new Map<string, ItemRecord>();
   readonly users = new Map<string, UserLive>();
   itemsVersion = 0;
-  /** Seqs applied recently (within LOOKBACK of the highest), so catching up never applies one twice. */
-  private readonly recent = new Set<number>();
+  /**
+   * Seqs below the highest applied one that were not seen yet (another process's transaction may
+   * still commit them), with when to stop waiting. Rolled-back seqs simply expire.
+   */
+  private readonly gaps = new Map<number, number>();
+  private trackGaps = false;
   /** Source of user versions: unique across users and deletions, so a cache key never repeats. */
   private clock = 0;
   feedbackCount = 0;
@@ -78,7 +83,7 @@ export class LiveData {
     const live = new LiveData(policy);
     for (const it of await store.allItems()) live.items.set(it.id, it);
     live.applyFeedback(await store.allFeedback());
-    live.prune();
+    live.trackGaps = true; // holes in the history are deletions, not commits still to come
     return live;
   }
 
@@ -120,9 +125,13 @@ export class LiveData {
   }
 
   applyFeedback(events: readonly (FeedbackRecord & { seq: number })[] | readonly StoredFeedback[]): void {
+    const now = Date.now();
     for (const e of events) {
-      if (this.recent.has(e.seq)) continue;
-      if (e.seq > this.maxSeq - LOOKBACK) this.recent.add(e.seq);
+      // applied already (or a gap given up on): never twice
+      if (e.seq <= this.maxSeq && !this.gaps.delete(e.seq)) continue;
+      if (e.seq > this.maxSeq && this.trackGaps) {
+        for (let q = this.maxSeq + 1; q < e.seq && this.gaps.size < MAX_GAPS; q++) this.gaps.set(q, now + GAP_TTL_MS);
+      }
       const u = this.user(e.user);
       u.seen.set(e.item, (u.seen.get(e.item) ?? 0) + 1);
       u.events++;
@@ -134,28 +143,25 @@ export class LiveData {
   }
 
   /**
-   * Applies feedback other processes wrote (replicas sharing PostgreSQL): everything after the
-   * highest seq seen, minus a look-back window, because a lower seq can commit after a higher one.
-   * Returns how many events were new.
+   * Applies feedback other processes wrote (replicas sharing a store): everything after the
+   * highest seq seen, and the seqs skipped over that have committed since (a PostgreSQL sequence
+   * value can commit after a higher one). Returns how many events were new. In the steady state
+   * this is one indexed query that returns nothing.
    */
   async catchUp(store: Store): Promise<number> {
-    const from = Math.max(0, this.maxSeq - LOOKBACK);
-    let added = 0;
-    for (let since = from; ; ) {
-      const rows = await store.feedbackSince(since, 5000);
-      if (rows.length === 0) break;
-      const fresh = rows.filter((r) => !this.recent.has(r.seq));
-      this.applyFeedback(fresh);
-      added += fresh.length;
-      since = rows[rows.length - 1]!.seq;
+    const before = this.feedbackCount;
+    const now = Date.now();
+    for (const [q, until] of this.gaps) if (until < now) this.gaps.delete(q);
+    if (this.gaps.size > 0) {
+      const wanted = [...this.gaps.keys()];
+      for (let a = 0; a < wanted.length; a += 1000) this.applyFeedback(await store.feedbackBySeqs(wanted.slice(a, a + 1000)));
+    }
+    for (;;) {
+      const rows = await store.feedbackSince(this.maxSeq, 5000);
+      this.applyFeedback(rows);
       if (rows.length < 5000) break;
     }
-    this.prune();
-    return added;
-  }
-
-  private prune(): void {
-    for (const q of this.recent) if (q <= this.maxSeq - LOOKBACK) this.recent.delete(q);
+    return this.feedbackCount - before;
   }
 
   /** Loads a user's overrides once (they change only through this process's PATCH). */

@@ -200,6 +200,12 @@ export class PgStore implements Store {
     return r.rows.map(toFeedback);
   }
 
+  async feedbackBySeqs(seqs: readonly number[]): Promise<StoredFeedback[]> {
+    if (seqs.length === 0) return [];
+    const r = await this.pool.query<FeedbackRow>(`SELECT seq, user_id, item_id, type, value, ts FROM ${this.s}.feedback WHERE seq = ANY($1::bigint[]) ORDER BY seq`, [seqs]);
+    return r.rows.map(toFeedback);
+  }
+
   async countFeedback(): Promise<number> {
     return (await this.pool.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM ${this.s}.feedback`)).rows[0]!.n;
   }

@@ -159,6 +159,14 @@ export class SqliteStore implements Store {
     return rows.map(toFeedback);
   }
 
+  async feedbackBySeqs(seqs: readonly number[]): Promise<StoredFeedback[]> {
+    if (seqs.length === 0) return [];
+    const rows = this.db
+      .prepare('SELECT seq, user_id, item_id, type, value, ts FROM feedback WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq')
+      .all(JSON.stringify(seqs)) as FeedbackRow[];
+    return rows.map(toFeedback);
+  }
+
   async countFeedback(): Promise<number> {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM feedback').get() as { n: number }).n;
   }

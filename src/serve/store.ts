@@ -88,6 +88,8 @@ export interface Store {
   allFeedback(): Promise<StoredFeedback[]>;
   /** Feedback with seq > `seq`, ordered by seq, at most `limit` rows (replicas catching up). */
   feedbackSince(seq: number, limit: number): Promise<StoredFeedback[]>;
+  /** The feedback rows with these seqs (those that exist), ordered by seq. */
+  feedbackBySeqs(seqs: readonly number[]): Promise<StoredFeedback[]>;
   countFeedback(): Promise<number>;
 
   setOverride(o: PersonaOverride): Promise<void>;
