@@ -2,8 +2,11 @@
  * `personas`: every user is K persona vectors, not one (PRODUCT.md P4, P6; docs/personas.md).
  *
  * score(u, i) = b_i + v_i . sum_k a_k(u, i) p_uk,   a_k(u, i) = softmax_k(p_uk . v_i / tau)
- * (the attention score, used by `attention()` and the explanations). The default list score is the
- * mixture log sum_k w_k softmax_i(p_uk . v_i + b_i) (each persona normalised over the candidates).
+ * (the attention score, used by `attention()`). The default list score is the mixture
+ * log sum_k w_k softmax_i(p_uk . v_i + b_i) (each persona normalised over the candidates, also a
+ * lone persona) plus beta * x_u B, an EASE item-item expert (Steck 2019) fitted on the same rows:
+ * a product of experts, a hybrid (docs/personas.md, round 3). Explanations use `personaWeights`,
+ * the personas' posterior responsibilities under equal weights.
  * With categories in the data, v_i = free_i + mean of i's learned category vectors (content-aware).
  * The fitted parameters are averaged over the last `avgEpochs` epochs.
  *
@@ -448,13 +451,14 @@ export class PersonaModel implements Recommender, FoldIn {
   }
 
   toArtifact(): ModelArtifact {
+    const ease = this.ease?.toArtifact().arrays;
     return {
       kind: 'personas',
       version: 1,
       config: { ...this.params, nUsers: this.nUsers, nItems: this.nItems },
       arrays: {
         V: this.V, B: this.B, P: this.P, pptr: this.pptr, cand: this.cand, foldPool: this.foldPool, foldPoolLogW: this.foldPoolLogW,
-        ...(this.ease ? { easeWeights: this.ease.toArtifact().arrays.weights!, easeCandidates: this.ease.toArtifact().arrays.candidates! } : {}),
+        ...(ease ? { easeWeights: ease.weights!, easeCandidates: ease.candidates! } : {}),
       },
     };
   }
