@@ -4,7 +4,7 @@
  * `{error: {status, code, message}}` without a stack trace.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ConfigError, DataError, ModelFitError, NotFoundError } from '../errors.js';
 import { modelNames } from '../models/registry.js';
@@ -396,4 +396,3 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
   return app;
 }
 
-export type { FastifyRequest };

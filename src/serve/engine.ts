@@ -277,7 +277,7 @@ export class Engine {
   }
 
   private state(userId: string): UserState {
-    const meta = this.view();
+    this.view(); // a catalogue change rebuilds the metadata and drops every cached state first
     const u = this.live.users.get(userId);
     if (!u) {
       // every user without data shares one cold state (a flood of unknown IDs evicts nobody)
@@ -338,7 +338,6 @@ export class Engine {
     const st: UserState = { key, cold: history.length === 0, history, exclude, view, k, overrides, recent: recentPersona, scores: null, profile: null, answers: new Map() };
     this.states.set(userId, st);
     if (this.states.size > this.maxStates) this.states.delete(this.states.keys().next().value!);
-    void meta;
     return st;
   }
 
