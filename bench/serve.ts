@@ -13,7 +13,7 @@
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -84,6 +84,8 @@ try {
     dataset: DATA,
     users: users.length,
     cpus: cpus().length,
+    /** The machine's 1-minute load average when the timed run ended (other processes compete for the cores). */
+    loadAverage: +loadavg()[0]!.toFixed(2),
     coldPass: { p50ms: +quantile(cold, 0.5).toFixed(2), p99ms: +quantile(cold, 0.99).toFixed(2), meanMs: +(cold.reduce((a, b) => a + b, 0) / cold.length).toFixed(2) },
     steady: {
       connections: CONNECTIONS,
