@@ -152,3 +152,22 @@ test('explanations are withheld when the explaining persona is uncertain', async
   const unsure = explainOrWithhold(model, { user: u, history }, item, ctx, { ...conf, confidence: 0.1 }, { minWeight: 0 });
   assert.match(unsure.withheld!, /too little is known/);
 });
+
+test('study confidence (quick): selective accuracy, calibration and profile swap in the JSON', async () => {
+  const { confidenceStudy } = await import('../src/study/confidence.js');
+  const json = await confidenceStudy.run({ seed: 42, threads: 1, log: null, dataLabel: null, quick: true });
+  assert.equal(json.study, 'confidence');
+  const r = json.results as {
+    selectiveAccuracy: { coverage: number[]; 'ndcg@20': number[]; all: number };
+    calibration: { eceTest: number; bins: { count: number }[]; items: number };
+    profileSwap: { users: number; ownMinusTwin: { mean: number } };
+  };
+  assert.deepEqual(r.selectiveAccuracy.coverage, [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+  assert.equal(r.selectiveAccuracy['ndcg@20'].length, 10);
+  // coverage 100% is all users
+  assert.equal(r.selectiveAccuracy['ndcg@20'][9], r.selectiveAccuracy.all);
+  assert.ok(r.calibration.eceTest >= 0 && r.calibration.eceTest < 1);
+  assert.equal(r.calibration.bins.reduce((a, b) => a + b.count, 0), r.calibration.items);
+  assert.ok(r.profileSwap.users > 0);
+  assert.match(json.data, /quick world/);
+});

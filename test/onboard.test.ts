@@ -199,3 +199,31 @@ test('personae onboard runs with piped answers and shows recommendations after e
   const block = out.split('recommendations after 4 answers:\n')[1]!.split('\n').slice(0, 3);
   assert.ok(block.every((l) => /^\s+\d\. /.test(l)), block.join('|'));
 });
+
+test('study onboarding (quick): JSON per the contract, one value per question count', async () => {
+  const { onboardingStudy } = await import('../src/study/onboarding.js');
+  const json = await onboardingStudy.run({ seed: 42, threads: 1, log: null, dataLabel: null, quick: true });
+  assert.equal(json.study, 'onboarding');
+  assert.ok(['holds', 'does-not-hold', 'mixed'].includes(json.verdict));
+  const r = json.results as {
+    questions: number[];
+    'ndcg@20': Record<string, number[]>;
+    'recall@20': Record<string, number[]>;
+    fullHistory: Record<string, number>;
+    intervals: Record<string, Record<string, [number, number][]>>;
+    shareOfFullHistoryAt10: number;
+  };
+  assert.deepEqual(r.questions, Array.from({ length: 21 }, (_, q) => q));
+  for (const metric of ['ndcg@20', 'recall@20'] as const) {
+    for (const s of ['adaptive', 'random', 'popular']) {
+      assert.equal(r[metric][s]!.length, 21);
+      assert.equal(r.intervals[metric]![s]!.length, 21);
+    }
+    // every strategy starts from the same prior list
+    assert.equal(r[metric].adaptive![0], r[metric].random![0]);
+    assert.ok(r.fullHistory[metric]! > 0);
+  }
+  assert.ok(Math.abs(r.shareOfFullHistoryAt10 - r['ndcg@20'].adaptive![10]! / r.fullHistory['ndcg@20']!) < 1e-3);
+  assert.match(json.data, /quick world/);
+  for (const c of json.charts) for (const s of c.series) assert.equal(s.y.length, c.x.length);
+});

@@ -122,7 +122,7 @@ export const confidenceStudy: Study = {
   async run(ctx: StudyContext): Promise<Omit<StudyJson, 'manifest' | 'seconds' | 'seed'>> {
     const quick = ctx.quick ?? false;
     const log: InteractionLog = ctx.log ?? worldToLog(quick ? { users: 400, items: 300, categories: 6, meanInteractions: 40, seed: ctx.seed } : { seed: ctx.seed }).log;
-    const dataLabel = ctx.dataLabel ?? (quick ? 'small synthetic world (quick)' : 'default world');
+    const dataLabel = ctx.dataLabel ?? (ctx.log ? ctx.log.name : quick ? `quick world (400 users, 300 items, seed ${ctx.seed})` : `default world (2500 users, 2000 items, seed ${ctx.seed})`);
     const protocol = ctx.protocol ?? 'temporal-user';
     const split = makeSplit(log, { protocol, seed: ctx.seed, minRating: ctx.minRating ?? 4 });
     const val = validationSplit(split);

@@ -104,7 +104,7 @@ export const onboardingStudy: Study = {
   async run(ctx: StudyContext): Promise<Omit<StudyJson, 'manifest' | 'seconds' | 'seed'>> {
     const quick = ctx.quick ?? false;
     const log: InteractionLog = ctx.log ?? worldToLog(quick ? { users: 400, items: 300, categories: 6, meanInteractions: 40, seed: ctx.seed } : { seed: ctx.seed }).log;
-    const dataLabel = ctx.dataLabel ?? (quick ? 'small synthetic world (quick)' : 'default world');
+    const dataLabel = ctx.dataLabel ?? (ctx.log ? ctx.log.name : quick ? `quick world (400 users, 300 items, seed ${ctx.seed})` : `default world (2500 users, 2000 items, seed ${ctx.seed})`);
     const split = makeSplit(log, { protocol: 'users-holdout', seed: ctx.seed, minRating: ctx.minRating ?? 4 });
     const model = createModel('personas', quick ? { epochs: 8, warmEpochs: 4, avgEpochs: 2 } : {});
     await model.fit(split.train, {
