@@ -171,3 +171,21 @@ test('study confidence (quick): selective accuracy, calibration and profile swap
   assert.ok(r.profileSwap.users > 0);
   assert.match(json.data, /quick world/);
 });
+
+test('fitCalibrator on the validation split gives probabilities in [0, 1], non-decreasing in the score', async () => {
+  const { validationSplit } = await import('../src/data/split.js');
+  const { fitCalibrator, itemProbabilities } = await import('../src/confidence/index.js');
+  const model = await modelReady;
+  // (the shared model is fitted on train, not validation-train; enough to exercise the plumbing)
+  const cal = fitCalibrator(model, validationSplit(split), 20);
+  for (let j = 1; j < cal.ps.length; j++) assert.ok(cal.ps[j]! >= cal.ps[j - 1]!);
+  const u = split.testUsers[0]!;
+  const scores = new Float32Array(split.train.nItems);
+  model.scoreBatch(singleUserBatch(u, rowOf(split.history, u)), scores);
+  const items = Int32Array.from(split.train.candidates.subarray(0, 5));
+  const p = itemProbabilities(cal, scores, split.train.candidates, items);
+  for (const x of p) assert.ok(x >= 0 && x <= 1);
+  const best = items.reduce((a, b) => (scores[b]! > scores[a]! ? b : a));
+  const worst = items.reduce((a, b) => (scores[b]! < scores[a]! ? b : a));
+  assert.ok(p[items.indexOf(best)]! >= p[items.indexOf(worst)]!);
+});

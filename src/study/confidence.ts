@@ -14,78 +14,11 @@ import { makeSplit, validationSplit, type Split } from '../data/split.js';
 import { ndcgAt } from '../eval/metrics.js';
 import { bootstrapCI, pairedDifference } from '../eval/stats.js';
 import { Rng } from '../math/rng.js';
-import { TopKSelector } from '../math/topk.js';
 import { hasPersonas, personasFor, type HasPersonas, type Recommender, type TrainSet } from '../models/model.js';
 import { createModel } from '../models/registry.js';
-import { Calibrator, hedge, logSoftmax, reliability, userConfidence, type UserConfidence } from '../confidence/index.js';
+import { calibrationPairs as outcomes, Calibrator, hedge, reliability, scoredLists, userConfidence, type UserConfidence } from '../confidence/index.js';
 import { worldToLog } from '../synth/world.js';
 import type { Study, StudyContext, StudyJson, Verdict } from './types.js';
-
-interface ScoredLists {
-  lists: Int32Array[];
-  /** Per user, the log-probability of each list item. */
-  logp: Float64Array[];
-  scores: Float32Array[] | null;
-}
-
-/** Top-k lists with each item's log-probability (log-softmax of the user's scores over the candidates). */
-export function scoredLists(model: Recommender, split: Split, k: number, keepScores = false): ScoredLists {
-  const users = split.testUsers;
-  const nItems = split.train.nItems;
-  const selector = new TopKSelector(k);
-  const pool = new Int32Array(k);
-  const lists: Int32Array[] = [];
-  const logp: Float64Array[] = [];
-  const kept: Float32Array[] = [];
-  const batch = 64;
-  const scores = new Float32Array(batch * nItems);
-  const lp = new Float64Array(nItems);
-  for (let start = 0; start < users.length; start += batch) {
-    const end = Math.min(users.length, start + batch);
-    const indptr = new Int32Array(end - start + 1);
-    for (let b = start; b < end; b++) indptr[b - start + 1] = indptr[b - start]! + rowOf(split.history, users[b]!).length;
-    const items = new Int32Array(indptr[end - start]!);
-    for (let b = start; b < end; b++) items.set(rowOf(split.history, users[b]!), indptr[b - start]!);
-    model.scoreBatch({ users: split.testUserModelIndex.subarray(start, end), indptr, items }, scores);
-    for (let b = start; b < end; b++) {
-      const row = scores.subarray((b - start) * nItems, (b - start + 1) * nItems);
-      const n = selector.select(row, split.train.candidates, split.train.itemRanks, rowOf(split.history, users[b]!), pool);
-      const list = pool.slice(0, n);
-      logSoftmax(row, split.train.candidates, lp);
-      lists.push(list);
-      logp.push(Float64Array.from(list, (i) => lp[i]!));
-      if (keepScores) kept.push(Float32Array.from(row));
-    }
-  }
-  return { lists, logp, scores: keepScores ? kept : null };
-}
-
-function contains(sorted: Int32Array, x: number): boolean {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const v = sorted[mid]!;
-    if (v === x) return true;
-    if (v < x) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
-}
-
-/** Flattened (raw log-probability, relevant?) pairs of a split's lists. */
-function outcomes(split: Split, s: ScoredLists): { x: Float64Array; y: Float64Array } {
-  const x: number[] = [];
-  const y: number[] = [];
-  split.testUsers.forEach((u, b) => {
-    const test = rowOf(split.test, u);
-    s.lists[b]!.forEach((i, r) => {
-      x.push(s.logp[b]![r]!);
-      y.push(contains(test, i) ? 1 : 0);
-    });
-  });
-  return { x: Float64Array.from(x), y: Float64Array.from(y) };
-}
 
 /** The training user (other than `u`) whose training row is most similar to `history` by Jaccard; -1 if none. */
 export function nearestTwin(train: TrainSet, u: number, history: Int32Array): number {
