@@ -1,7 +1,10 @@
 /**
  * `personae start` (what `npm start` runs): the main job on the embedded default, with no flags and
  * no network. Generates the default synthetic world, fits the models, evaluates them under the
- * default protocol, prints the comparison and writes a self-contained HTML report.
+ * default protocol, prints the comparison, writes a self-contained HTML report, then serves the
+ * API and the dashboard on 127.0.0.1 with the persona model it just evaluated (newer feedback, the
+ * held-out 20%, is folded in online as it would be in production). `--no-serve` stops after the
+ * report.
  */
 import { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,6 +16,8 @@ import { markdownTables, splitSummary } from '../../eval/report/markdown.js';
 import { buildResultsJson } from '../../eval/results.js';
 import { defaultThreads } from '../../math/pool.js';
 import { DEFAULT_WORLD, worldToLog } from '../../synth/world.js';
+import type { Recommender } from '../../models/model.js';
+import { startService, type RunningService } from '../../serve/index.js';
 import { createProgress } from '../progress.js';
 import { parseInteger } from '../shared.js';
 
@@ -24,6 +29,13 @@ interface StartFlags {
   tune?: boolean;
   seed: number;
   quiet?: boolean;
+  serve: boolean;
+  host: string;
+  port: number;
+}
+
+function isAddressInUse(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'EADDRINUSE';
 }
 
 export function startCommand(): Command {
@@ -34,6 +46,9 @@ export function startCommand(): Command {
     .option('--tune', 'tune on the validation split first (slower)')
     .option('--seed <n>', 'root seed', parseInteger('--seed'), 42)
     .option('--quiet', 'no progress output')
+    .option('--no-serve', 'stop after the report instead of serving the API and dashboard')
+    .option('--host <host>', 'address the service listens on', '127.0.0.1')
+    .option('--port <n>', 'port of the service (a free one is used if it is taken)', parseInteger('--port'), 8080)
     .action(async (flags: StartFlags) => {
       const startedAt = new Date();
       const progress = createProgress({ quiet: flags.quiet ?? false });
@@ -42,6 +57,7 @@ export function startCommand(): Command {
       const split = makeSplit(log, { seed: flags.seed });
       const threads = defaultThreads();
       const ks = [10, 20];
+      let served: Recommender | undefined;
       const experiment = await runExperiment(split, {
         models: flags.models.split(',').map((s) => s.trim()).filter(Boolean),
         ks,
@@ -49,6 +65,9 @@ export function startCommand(): Command {
         tune: flags.tune ?? false,
         threads,
         onProgress: (e) => progress.update(`${e.model} ${e.stage}`, e.done, e.total, e.detail),
+        onFitted: (name, model) => {
+          if (name === 'personas' || served === undefined) served = model;
+        },
       });
       progress.stop();
       const json = buildResultsJson(split, experiment, { ks, seed: flags.seed, startedAt, threads, rerank: 'none' });
@@ -58,5 +77,22 @@ export function startCommand(): Command {
       writeFileSync(reportPath, htmlReport(json, 'personae: the default world'));
       writeFileSync(resultsPath, `${JSON.stringify(json, null, 2)}\n`);
       process.stdout.write(`\n${splitSummary(json)}\n\n${markdownTables(json)}\nreport: ${reportPath}\nresults: ${resultsPath}\n`);
+      if (!flags.serve) return;
+      const options = { host: flags.host, db: ':memory:', data: log, evaluation: json, seed: flags.seed, threads, quiet: flags.quiet ?? false, ...(served ? { fitted: served } : {}) };
+      let service: RunningService;
+      try {
+        service = await startService({ ...options, port: flags.port });
+      } catch (err) {
+        if (!isAddressInUse(err)) throw err;
+        process.stdout.write(`port ${flags.port} is taken; using a free one\n`);
+        service = await startService({ ...options, port: 0 });
+      }
+      await service.ready;
+      process.stdout.write(`\ndashboard and API (${served?.name ?? 'model'} model): ${service.url}/  (API under ${service.url}/v1, OpenAPI at ${service.url}/openapi.json; Ctrl+C stops)\n`);
+      const stop = (): void => {
+        void service.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
     });
 }
