@@ -16,6 +16,8 @@ import { runExperiment } from '../src/eval/experiment.js';
 import { defaultThreads } from '../src/math/pool.js';
 import { Rng } from '../src/math/rng.js';
 import { createModel } from '../src/models/registry.js';
+import type { ModelParams, Recommender } from '../src/models/model.js';
+import { createOnboarding } from '../src/onboard/index.js';
 import { ML_SMALL } from '../test/helpers.js';
 import { benchEase } from './ease.js';
 import { benchLoad } from './load.js';
@@ -38,15 +40,29 @@ say();
 
 const log = await readDataset(ML_SMALL);
 const split = makeSplit(log);
-say(`## Model fits and evaluation (ml-latest-small TRAIN: ${split.stats.trainPositives} positives, ${split.stats.candidates} candidates; default parameters)`);
+// the parameters `evaluate --tune` selects on validation (test/quality.test.ts checks their bands)
+const TUNED: Record<string, ModelParams> = {
+  itemknn: { k: 100, shrink: 50 },
+  ease: { lambda: 300 },
+  bpr: { lr: 0.05, reg: 0.01, epochs: 250 },
+  ials: { alpha: 1, reg: 15, iterations: 15 },
+};
+say(`## Model fits and evaluation (ml-latest-small TRAIN: ${split.stats.trainPositives} positives, ${split.stats.candidates} candidates; tuned parameters, personas at its defaults)`);
 say();
-say('| model | fit s | epochs | s/epoch | interactions/s | eval s | test users/s | ndcg@20 |');
-say('|---|---:|---:|---:|---:|---:|---:|---:|');
+say('interactions/s = training positives x epochs / fit wall time; CPU s counts every thread of the process.');
+say();
+say('| model | fit s | CPU s | epochs | s/epoch | interactions/s | eval s | test users/s | ndcg@20 |');
+say('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+let personas: Recommender | null = null;
 for (const name of ['pop', 'itemknn', 'ease', 'bpr', 'ials', 'personas']) {
-  const model = createModel(name);
+  const model = createModel(name, TUNED[name] ?? {});
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await model.fit(split.train, { rng: new Rng(42).derive('model', name), threads });
   const fit = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  const cpuS = (cpu.user + cpu.system) / 1e6;
+  if (name === 'personas') personas = model;
   const t1 = performance.now();
   const lists = rankTestUsers(model, split, { k: 20 });
   const evalS = (performance.now() - t1) / 1000;
@@ -56,10 +72,34 @@ for (const name of ['pop', 'itemknn', 'ease', 'bpr', 'ials', 'personas']) {
   const perEpoch = Number.isFinite(epochs) ? fit / epochs : NaN;
   const ips = Number.isFinite(epochs) ? (split.stats.trainPositives * epochs) / fit : NaN;
   say(
-    `| ${name} | ${fit.toFixed(3)} | ${Number.isFinite(epochs) ? epochs : '-'} | ${Number.isFinite(perEpoch) ? perEpoch.toFixed(4) : '-'} | ${Number.isFinite(ips) ? Math.round(ips).toLocaleString('en-US') : '-'} | ${evalS.toFixed(3)} | ${Math.round(split.testUsers.length / evalS)} | ${ndcg.toFixed(4)} |`,
+    `| ${name} | ${fit.toFixed(3)} | ${cpuS.toFixed(2)} | ${Number.isFinite(epochs) ? epochs : '-'} | ${Number.isFinite(perEpoch) ? perEpoch.toFixed(4) : '-'} | ${Number.isFinite(ips) ? Math.round(ips).toLocaleString('en-US') : '-'} | ${evalS.toFixed(3)} | ${Math.round(split.testUsers.length / evalS)} | ${ndcg.toFixed(4)} |`,
   );
 }
 say();
+
+say('## Onboarding: choosing the next question (persona model above, pool of 200 popular items)');
+say();
+{
+  const times: number[] = [];
+  const rng = new Rng(42).derive('bench', 'onboarding');
+  const t0 = performance.now();
+  const first = createOnboarding(personas!, split.train, { seed: 1 });
+  const setup = performance.now() - t0;
+  for (let s = 0; s < 20; s++) {
+    const session = s === 0 ? first : createOnboarding(personas!, split.train, { seed: s + 1 });
+    for (let q = 0; q < 10; q++) {
+      const t = performance.now();
+      const question = session.next();
+      times.push(performance.now() - t);
+      if (!question) break;
+      session.answer(question, (['a', 'b', 'both', 'neither'] as const)[rng.int(4)]!);
+    }
+  }
+  times.sort((a, b) => a - b);
+  const mean = times.reduce((a, b) => a + b, 0) / times.length;
+  say(`first session (builds the basis once per model): ${setup.toFixed(0)} ms; next question over ${times.length} choices (20 sessions x 10 answers): mean ${mean.toFixed(2)} ms, p95 ${times[Math.floor(0.95 * (times.length - 1))]!.toFixed(2)} ms, max ${times[times.length - 1]!.toFixed(2)} ms`);
+  say();
+}
 
 say('## EASE vs numpy (same Gram matrix, same run)');
 say();
