@@ -8,6 +8,7 @@ import {
   combineConfidence,
   explainOrWithhold,
   hedge,
+  fitConfidenceWeights,
   historyFactor,
   itemEvidence,
   normalisedEntropy,
@@ -21,6 +22,29 @@ import { Rng } from '../src/math/rng.js';
 import { hasPersonas, singleUserBatch } from '../src/models/model.js';
 import { createModel } from '../src/models/registry.js';
 import { worldToLog } from '../src/synth/world.js';
+
+test('weighted confidence and weights fitted to rank users by a metric', () => {
+  // equal weights: the plain geometric mean; zero weight drops a factor
+  assert.ok(Math.abs(combineConfidence(0.5, 0.5, 0.5, 0.5, 0.5) - 0.5) < 1e-12);
+  const only = { history: 1, ambiguity: 0, spread: 0, fit: 0, evidence: 0 };
+  assert.ok(Math.abs(combineConfidence(0.3, 0.9, 0.9, 0.1, 0.1, only) - 0.3) < 1e-12);
+  // ten users whose metric follows the evidence factor and runs against the history factor
+  const users = Array.from({ length: 10 }, (_, j) => ({
+    confidence: 0,
+    historyFactor: 1 - j / 10,
+    ambiguity: 0,
+    spread: 0.5,
+    fit: 1,
+    evidence: (j + 1) / 10,
+    historySize: 10,
+    personas: 1,
+    reasons: [],
+  }));
+  const metric = users.map((_, j) => j);
+  const fitted = fitConfidenceWeights(users, metric, 0.2);
+  assert.equal(fitted.topMean, 8.5); // users 9 and 8
+  assert.ok(fitted.weights.evidence > fitted.weights.history);
+});
 
 test('isotonic calibrator: pool-adjacent-violators on hand-computed data', () => {
   const c = Calibrator.fit([1, 2, 3, 4, 5, 6], [0, 1, 0, 0, 1, 1]);

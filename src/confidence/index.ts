@@ -32,6 +32,8 @@ export interface ConfidenceOptions {
   halfItem?: number;
   /** Below this a user's list is hedged (default 0.5). */
   threshold?: number;
+  /** Exponents of the factors (default all 1); e.g. from `fitConfidenceWeights` on validation. */
+  weights?: ConfidenceWeights;
 }
 
 export interface UserConfidence {
@@ -61,10 +63,59 @@ export function historyFactor(n: number, half = 10): number {
   return n <= 0 ? 0 : n / (n + half);
 }
 
-/** Geometric mean of history factor, 1 - ambiguity, 1 - spread, fit and item evidence (each clamped to [0, 1]). */
-export function combineConfidence(history: number, ambiguity: number, spread: number, fit = 1, evidence = 1): number {
-  const c = (x: number): number => Math.min(1, Math.max(0, x));
-  return Math.pow(c(history) * c(1 - ambiguity) * c(1 - spread) * c(fit) * c(evidence), 1 / 5);
+/** Exponents of the five factors in the weighted geometric mean (all 1 by default). */
+export interface ConfidenceWeights {
+  history: number;
+  ambiguity: number;
+  spread: number;
+  fit: number;
+  evidence: number;
+}
+
+export const EQUAL_WEIGHTS: Readonly<ConfidenceWeights> = Object.freeze({ history: 1, ambiguity: 1, spread: 1, fit: 1, evidence: 1 });
+
+/**
+ * Weighted geometric mean of history factor, 1 - ambiguity, 1 - spread, fit and item evidence
+ * (each clamped to [0, 1]); with equal weights the plain geometric mean.
+ */
+export function combineConfidence(history: number, ambiguity: number, spread: number, fit = 1, evidence = 1, weights: ConfidenceWeights = EQUAL_WEIGHTS): number {
+  const lg = (x: number): number => Math.log(Math.min(1, Math.max(1e-9, x)));
+  const w = weights;
+  const total = w.history + w.ambiguity + w.spread + w.fit + w.evidence;
+  if (!(total > 0)) return 0;
+  const s = w.history * lg(history) + w.ambiguity * lg(1 - ambiguity) + w.spread * lg(1 - spread) + w.fit * lg(fit) + w.evidence * lg(evidence);
+  const v = Math.exp(s / total);
+  return v < 1e-8 ? 0 : v;
+}
+
+/** Re-combines the factors of a computed confidence with other weights. */
+export function reweighConfidence(c: UserConfidence, weights: ConfidenceWeights): number {
+  return combineConfidence(c.historyFactor, c.ambiguity, c.spread, c.fit, c.evidence, weights);
+}
+
+/**
+ * The weights (each exponent in {0, 1, 2}) under which the most-confident `share` of the given
+ * users have the highest mean metric: fitted on validation users, applied to test users.
+ */
+export function fitConfidenceWeights(conf: readonly UserConfidence[], metric: readonly number[], share = 0.2): { weights: ConfidenceWeights; topMean: number } {
+  const keys: (keyof ConfidenceWeights)[] = ['history', 'ambiguity', 'spread', 'fit', 'evidence'];
+  let best: { weights: ConfidenceWeights; topMean: number } = { weights: { ...EQUAL_WEIGHTS }, topMean: Number.NEGATIVE_INFINITY };
+  const n = Math.max(1, Math.round(share * conf.length));
+  for (let code = 1; code < 3 ** keys.length; code++) {
+    const w = { ...EQUAL_WEIGHTS };
+    let x = code;
+    for (const key of keys) {
+      w[key] = x % 3;
+      x = Math.floor(x / 3);
+    }
+    const v = conf.map((c) => reweighConfidence(c, w));
+    const order = Array.from(v.keys()).sort((a, b) => v[b]! - v[a]! || a - b);
+    let s = 0;
+    for (let j = 0; j < n; j++) s += metric[order[j]!]!;
+    const mean = s / n;
+    if (mean > best.topMean + 1e-12) best = { weights: w, topMean: mean };
+  }
+  return best;
 }
 
 /** Mean over the history of n_i / (n_i + half), n_i = the item's training positives: how well the model knows the items. */
@@ -220,7 +271,7 @@ export function userConfidence(
     fit = profileFit(row, train.candidates, subject.history);
   }
   const evidence = itemEvidence(train.itemPopularity, subject.history, opts.halfItem ?? 10);
-  const confidence = combineConfidence(h, ambiguity, spread, fit, evidence);
+  const confidence = combineConfidence(h, ambiguity, spread, fit, evidence, opts.weights ?? EQUAL_WEIGHTS);
   const reasons: string[] = [];
   if (h < 0.5) reasons.push(`short history (${n} item${n === 1 ? '' : 's'})`);
   if (ambiguity > 0.5) reasons.push(`ambiguous personas (mean attention entropy ${ambiguity.toFixed(2)} of 1)`);

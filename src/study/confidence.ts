@@ -16,7 +16,18 @@ import { bootstrapCI, pairedDifference } from '../eval/stats.js';
 import { Rng } from '../math/rng.js';
 import { hasPersonas, personasFor, type HasPersonas, type Recommender, type TrainSet } from '../models/model.js';
 import { createModel } from '../models/registry.js';
-import { calibrationPairs as outcomes, Calibrator, hedge, reliability, scoredLists, userConfidence, type UserConfidence } from '../confidence/index.js';
+import {
+  calibrationPairs as outcomes,
+  Calibrator,
+  EQUAL_WEIGHTS,
+  fitConfidenceWeights,
+  hedge,
+  reliability,
+  reweighConfidence,
+  scoredLists,
+  userConfidence,
+  type UserConfidence,
+} from '../confidence/index.js';
 import { worldToLog } from '../synth/world.js';
 import type { Study, StudyContext, StudyJson, Verdict } from './types.js';
 
@@ -80,16 +91,31 @@ export const confidenceStudy: Study = {
     const rel = reliability(calibrated, testOut.y, 10);
     const relVal = reliability(Float64Array.from(valOut.x, (x) => calibrator.predict(x)), valOut.y, 10);
     const rawRel = reliability(Float64Array.from(testOut.x, (x) => Math.exp(x)), testOut.y, 10);
-    // 3. confidence and ndcg per test user
+    // 3. factor weights fitted on the validation users (top-20% ndcg@20), then applied on test
+    const valConf: UserConfidence[] = [];
+    const valNdcg: number[] = [];
+    val.testUsers.forEach((u, b) => {
+      const history = rowOf(val.history, u);
+      valConf.push(userConfidence(valModel, val.train, { user: val.testUserModelIndex[b]!, history }));
+      valNdcg.push(ndcgAt(valScored.lists[b]!, rowOf(val.test, u), k) ?? 0);
+      ctx.onProgress?.('validation confidence', b + 1, val.testUsers.length);
+    });
+    const fitted = fitConfidenceWeights(valConf, valNdcg, 0.2);
+    const weights = fitted.weights;
+    // 4. confidence and ndcg per test user
     const users = split.testUsers;
     const conf: UserConfidence[] = [];
     const ndcg: number[] = [];
     users.forEach((u, b) => {
       const history = rowOf(split.history, u);
-      conf.push(userConfidence(model, split.train, { user: split.testUserModelIndex[b]!, history }));
+      conf.push(userConfidence(model, split.train, { user: split.testUserModelIndex[b]!, history }, { weights }));
       ndcg.push(ndcgAt(scored.lists[b]!, rowOf(split.test, u), k) ?? 0);
       ctx.onProgress?.('confidence', b + 1, users.length);
     });
+    // the equal-weight confidence on test, for comparison
+    const equal = conf.map((c) => reweighConfidence(c, EQUAL_WEIGHTS));
+    const equalOrder = Array.from(users.keys()).sort((a, b) => equal[b]! - equal[a]! || a - b);
+    const equalTop20 = equalOrder.slice(0, Math.max(1, Math.round(0.2 * equalOrder.length))).reduce((a, i) => a + ndcg[i]!, 0) / Math.max(1, Math.round(0.2 * equalOrder.length));
     const order = Array.from(users.keys()).sort((a, b) => conf[b]!.confidence - conf[a]!.confidence || a - b);
     const xs = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
     const allMean = ndcg.reduce((a, b) => a + b, 0) / Math.max(1, ndcg.length);
@@ -100,6 +126,23 @@ export const confidenceStudy: Study = {
       return { x, users: n, mean: boot.mean, ci: boot.ci };
     });
     const top20 = selective[1]!;
+    // joint bootstrap of (top-20% mean - all mean): users resampled, the top 20% re-chosen in each sample
+    const jointRng = new Rng(ctx.seed).derive('top20-joint');
+    const diffs = new Float64Array(1000);
+    for (let r = 0; r < diffs.length; r++) {
+      const idx = Array.from({ length: users.length }, () => jointRng.int(users.length));
+      idx.sort((a, b) => conf[b]!.confidence - conf[a]!.confidence || a - b);
+      const n20 = Math.max(1, Math.round(0.2 * idx.length));
+      let t = 0;
+      let all = 0;
+      for (let j = 0; j < idx.length; j++) {
+        all += ndcg[idx[j]!]!;
+        if (j < n20) t += ndcg[idx[j]!]!;
+      }
+      diffs[r] = t / n20 - all / idx.length;
+    }
+    diffs.sort();
+    const jointCi: [number, number] = [diffs[24]!, diffs[974]!];
     // 4. profile swap: own personas vs the nearest twin's
     const own: number[] = [];
     const twin: number[] = [];
@@ -109,12 +152,13 @@ export const confidenceStudy: Study = {
       const t = nearestTwin(split.train, mu, history);
       if (t < 0 || model.personaCount(t) === 0) return;
       own.push(conf[b]!.confidence);
-      twin.push(userConfidence(model, split.train, { user: mu, history, personas: model.personaVectors(t) }).confidence);
+      twin.push(userConfidence(model, split.train, { user: mu, history, personas: model.personaVectors(t) }, { weights }).confidence);
     });
     const swap = pairedDifference(own, twin, { seed: ctx.seed });
     const ownHigher = own.filter((c, i) => c > twin[i]!).length;
-    // 5. hedging for the low-confidence users
-    const threshold = 0.5;
+    // 5. hedging for the least-confident 20% of the users
+    const sortedConf = conf.map((c) => c.confidence).sort((a, b) => a - b);
+    const threshold = sortedConf[Math.floor(0.2 * sortedConf.length)] ?? 0.5;
     const plain: number[] = [];
     const hedged: number[] = [];
     users.forEach((u, b) => {
@@ -143,7 +187,8 @@ export const confidenceStudy: Study = {
           ? `users get lower confidence with a near-twin's profile than with their own (own - twin ${f(swap.mean)}, 95% CI [${f(swap.ci95[0])}, ${f(swap.ci95[1])}], ${ownHigher}/${swap.n} users)`
           : `users do NOT reliably get lower confidence with a near-twin's profile (own - twin ${f(swap.mean)}, 95% CI [${f(swap.ci95[0])}, ${f(swap.ci95[1])}], ${ownHigher}/${swap.n} users)`;
     const verdictReason =
-      `top 20% most-confident users ndcg@20 ${f(top20.mean)} (CI [${f(top20.ci[0])}, ${f(top20.ci[1])}]) vs all ${f(allMean)}; ` +
+      `top 20% most-confident users ndcg@20 ${f(top20.mean)} (CI [${f(top20.ci[0])}, ${f(top20.ci[1])}]) vs all ${f(allMean)}, difference ${f(top20.mean - allMean)} (joint bootstrap CI [${f(jointCi[0])}, ${f(jointCi[1])}]) ` +
+      `(factor weights fitted on validation: ${Object.entries(weights).map(([key, v]) => `${key} ${v}`).join(', ')}; equal weights give ${f(equalTop20)}); ` +
       `test ECE of the validation-fitted calibration ${f(rel.ece)} (${eceHolds ? '<' : '>='} 0.05); ${swapSentence}`;
     const table = [
       '| most-confident share | users | ndcg@20 | 95% CI |',
@@ -157,7 +202,7 @@ export const confidenceStudy: Study = {
       `ECE test ${f(rel.ece)} (validation ${f(relVal.ece)}; uncalibrated softmax probabilities ${f(rawRel.ece)})`,
       `profile swap: ${swapSentence}`,
       hedgeDiff
-        ? `hedging (${plain.length} users below confidence ${threshold}): ndcg@20 hedged ${f(hedged.reduce((a, b) => a + b, 0) / hedged.length)} vs plain ${f(plain.reduce((a, b) => a + b, 0) / plain.length)} (diff ${f(hedgeDiff.mean)}, CI [${f(hedgeDiff.ci95[0])}, ${f(hedgeDiff.ci95[1])}])`
+        ? `hedging (the ${plain.length} least-confident users, confidence below ${threshold.toFixed(3)}): ndcg@20 hedged ${f(hedged.reduce((a, b) => a + b, 0) / hedged.length)} vs plain ${f(plain.reduce((a, b) => a + b, 0) / plain.length)} (diff ${f(hedgeDiff.mean)}, CI [${f(hedgeDiff.ci95[0])}, ${f(hedgeDiff.ci95[1])}])`
         : `hedging: no user below confidence ${threshold}`,
     ].join('\n');
     const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : null);
@@ -177,6 +222,7 @@ export const confidenceStudy: Study = {
           ci95: selective.map((s) => [round(s.ci[0]), round(s.ci[1])]),
           all: round(allMean),
           top20: round(top20.mean),
+          top20MinusAll: { mean: round(top20.mean - allMean), ci95JointBootstrap: [round(jointCi[0]), round(jointCi[1])] },
         },
         calibration: {
           method: 'isotonic on the item log-probability, fitted on the validation split',
@@ -188,6 +234,10 @@ export const confidenceStudy: Study = {
           calibrator: { knots: calibrator.xs.length },
         },
         confidence: {
+          weights,
+          weightsFittedOn: 'validation users: the exponents in {0, 1, 2} maximising the top-20% mean ndcg@20',
+          validationTop20: round(fitted.topMean),
+          equalWeightsTop20: round(equalTop20),
           mean: round(mean(conf.map((c) => c.confidence))),
           historyFactor: round(mean(conf.map((c) => c.historyFactor))),
           ambiguity: round(mean(conf.map((c) => c.ambiguity))),
