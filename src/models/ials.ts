@@ -23,7 +23,7 @@
 import { z } from 'zod';
 import { IalsKernel } from '../math/factor-kernels.js';
 import { WorkerPool } from '../math/pool.js';
-import { nonZeroRows, scoreFactors } from './bpr.js';
+import { batchUserFactors, historySet, nonZeroRows, scoreFactors } from './factors.js';
 import { runEpochs } from './model.js';
 import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
 
@@ -149,10 +149,9 @@ export class Ials implements Recommender, FoldIn {
     const A = Float64Array.from(this.itemGram);
     const b = new Float64Array(d);
     // the history as a set, in ascending order (the result does not depend on the input order)
-    const hist = Int32Array.from(items.filter((i) => i >= 0 && i < this.nItems)).sort();
+    const hist = historySet(items, this.nItems);
     for (let k = 0; k < hist.length; k++) {
       const i = hist[k]!;
-      if (k > 0 && i === hist[k - 1]) continue;
       const io = i * d;
       for (let a = 0; a < d; a++) {
         const ya = Y[io + a]!;
@@ -167,12 +166,7 @@ export class Ials implements Recommender, FoldIn {
 
   scoreBatch(batch: UserBatch, out: Float32Array): void {
     const d = this.params.factors;
-    const users = new Float32Array(batch.users.length * d);
-    for (let b = 0; b < batch.users.length; b++) {
-      const u = batch.users[b]!;
-      if (u >= 0 && u * d < this.userF.length) users.set(this.userF.subarray(u * d, (u + 1) * d), b * d);
-      else users.set(this.foldIn(batch.items.subarray(batch.indptr[b]!, batch.indptr[b + 1]!)), b * d);
-    }
+    const users = batchUserFactors(batch, this.userF, d, (items) => this.foldIn(items));
     this.active ??= nonZeroRows(this.itemF, this.nItems, d);
     scoreFactors(users, batch.users.length, this.itemF, null, this.active, this.nItems, d, out);
   }
