@@ -246,10 +246,9 @@ describe('personas model', () => {
     assert.deepEqual(pm.attention(3, 5), model.attention(3, 5));
   });
 
-  it('folds a training history in to similar scores, quickly and deterministically', () => {
+  it('folds a training history in to similar scores, deterministically (its speed is benchmarked, not tested)', () => {
     const cand = world.train.candidates;
     const corr: number[] = [];
-    const t0 = performance.now();
     const users = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
     for (const u of users) {
       const trained = allScores(model, world.train, [u]);
@@ -259,10 +258,8 @@ describe('personas model', () => {
       model.scorePersonas(ps, folded);
       corr.push(pearson(Array.from(cand, (i) => trained[i]!), Array.from(cand, (i) => folded[i]!)));
     }
-    const ms = (performance.now() - t0) / users.length;
     const mean = corr.reduce((s, x) => s + x, 0) / corr.length;
     assert.ok(mean > 0.9, `mean score correlation ${mean.toFixed(3)} (${corr.map((c) => c.toFixed(2)).join(' ')})`);
-    assert.ok(ms < 100, `fold-in took ${ms.toFixed(1)} ms per user`);
     // unknown users (-1) are scored by fold-in of the batch history
     const hist = rowOf(world.train.userItems, 3);
     const out = new Float32Array(N_ITEMS);
