@@ -14,23 +14,8 @@
  *
  * `invertSpdReference` is the plain float64 Gauss-Jordan the kernel is tested against.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { WorkerPool } from './pool.js';
-
-// --- minimal WebAssembly typings (lib ES2022 has none; keep them local, not global) ---
-interface WasmMemory {
-  readonly buffer: SharedArrayBuffer;
-}
-interface WasmInstance {
-  readonly exports: Record<string, unknown>;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => WasmInstance;
-  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
-}
-const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+import { align64, sharedMemory, wasmKernel, type WasmMemory } from './wasm.js';
 
 interface DenseKernel {
   blockSize(): number;
@@ -42,28 +27,12 @@ interface DenseKernel {
   finish(a: number, n: number, r0: number, mode: number): void;
 }
 
-/** build/wasm/dense.wasm at the project root: src/math/ (tsx) and dist/math/ are both two levels down. */
-const WASM_URL = new URL('../../build/wasm/dense.wasm', import.meta.url);
-let compiled: object | undefined;
-
-function denseModule(): object {
-  if (compiled) return compiled;
-  const path = fileURLToPath(WASM_URL);
-  if (!existsSync(path)) {
-    throw new Error(`dense: the WebAssembly kernel ${path} is missing; run \`npm run build:wasm\` (or \`npm run build\`)`);
-  }
-  compiled = new WA.Module(readFileSync(path));
-  return compiled;
-}
-
-function instantiate(memory: WasmMemory): DenseKernel {
-  return new WA.Instance(denseModule(), { env: { memory } }).exports as unknown as DenseKernel;
-}
+const instantiate = wasmKernel<DenseKernel>('dense.wasm', 'dense');
 
 let constants: { nb: number; ph: number; heapBase: number } | undefined;
 function kernelConstants(): { nb: number; ph: number; heapBase: number } {
   if (!constants) {
-    const k = instantiate(new WA.Memory({ initial: 1, maximum: 1, shared: true }));
+    const k = instantiate(sharedMemory(1, 'dense'));
     constants = { nb: k.blockSize(), ph: k.panelHeight(), heapBase: k.heapBase() };
   }
   return constants;
@@ -192,17 +161,14 @@ export class SpdWorkspace {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`SpdWorkspace: order must be a positive integer, got ${n}`);
     const { nb, ph, heapBase } = kernelConstants();
     const N = Math.ceil(n / ph) * ph;
-    const align = (x: number): number => Math.ceil(x / 64) * 64;
-    const ctrl = align(Math.max(heapBase, 64));
-    const a = align(ctrl + 64);
-    const vp = align(a + N * N * 4);
-    const dp = align(vp + N * nb * 4);
-    const d64 = align(dp + nb * nb * 4);
-    const wp = align(d64 + nb * nb * 8);
+    const ctrl = align64(Math.max(heapBase, 64));
+    const a = align64(ctrl + 64);
+    const vp = align64(a + N * N * 4);
+    const dp = align64(vp + N * nb * 4);
+    const d64 = align64(dp + nb * nb * 4);
+    const wp = align64(d64 + nb * nb * 8);
     const endBytes = wp + N * nb * 4;
-    const pages = Math.ceil(endBytes / 65536);
-    if (pages > 65536) throw new RangeError(`SpdWorkspace: order ${n} needs ${(endBytes / 2 ** 30).toFixed(1)} GiB, over the 4 GiB of a WebAssembly memory`);
-    this.memory = new WA.Memory({ initial: pages, maximum: pages, shared: true });
+    this.memory = sharedMemory(endBytes, `SpdWorkspace: order ${n}`);
     this.stride = N;
     this.matrix = new Float32Array(this.memory.buffer, a, N * N);
     for (let i = n; i < N; i++) this.matrix[i * N + i] = 1;

@@ -13,23 +13,8 @@
  * number depends on the block partition only, never on who ran a block, so the factors are
  * bit-identical for any number of threads.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { WorkerPool } from './pool.js';
-
-// --- minimal WebAssembly typings (lib ES2022 has none; keep them local, not global) ---
-interface WasmMemory {
-  readonly buffer: SharedArrayBuffer;
-}
-interface WasmInstance {
-  readonly exports: Record<string, unknown>;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => WasmInstance;
-  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
-}
-const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+import { align64, sharedMemory, wasmKernel, type WasmMemory } from './wasm.js';
 
 interface FactorKernel {
   heapBase(): number;
@@ -73,23 +58,7 @@ interface FactorKernel {
   sumGrams(parts: number, nBlocks: number, ds: number, out: number): void;
 }
 
-/** build/wasm/factors.wasm at the project root: src/math/ (tsx) and dist/math/ are both two levels down. */
-const WASM_URL = new URL('../../build/wasm/factors.wasm', import.meta.url);
-let compiled: object | undefined;
-
-function factorsModule(): object {
-  if (compiled) return compiled;
-  const path = fileURLToPath(WASM_URL);
-  if (!existsSync(path)) {
-    throw new Error(`factor-kernels: the WebAssembly kernel ${path} is missing; run \`npm run build:wasm\` (or \`npm run build\`)`);
-  }
-  compiled = new WA.Module(readFileSync(path));
-  return compiled;
-}
-
-function instantiate(memory: WasmMemory): FactorKernel {
-  return new WA.Instance(factorsModule(), { env: { memory } }).exports as unknown as FactorKernel;
-}
+const instantiate = wasmKernel<FactorKernel>('factors.wasm', 'factor-kernels');
 
 /** The dimension rounded up to the SIMD width (the row stride of the kernels). */
 export function paddedDim(d: number): number {
@@ -100,22 +69,16 @@ export function paddedDim(d: number): number {
 class Layout {
   private end: number;
   constructor() {
-    this.end = align(Math.max(64, instantiate(new WA.Memory({ initial: 1, maximum: 1, shared: true })).heapBase()));
+    this.end = align64(Math.max(64, instantiate(sharedMemory(1, 'factor-kernels:')).heapBase()));
   }
   take(bytes: number): number {
     const at = this.end;
-    this.end = align(at + Math.max(0, bytes));
+    this.end = align64(at + Math.max(0, bytes));
     return at;
   }
   memory(): WasmMemory {
-    const pages = Math.ceil(this.end / 65536);
-    if (pages > 65536) throw new RangeError(`factor-kernels: needs ${(this.end / 2 ** 30).toFixed(1)} GiB, over the 4 GiB of a WebAssembly memory`);
-    return new WA.Memory({ initial: pages, maximum: pages, shared: true });
+    return sharedMemory(this.end, 'factor-kernels:');
   }
-}
-
-function align(x: number): number {
-  return Math.ceil(x / 64) * 64;
 }
 
 /** Copies rows of `d` values (stride ds) out of the padded layout into a fresh dense array. */
@@ -301,8 +264,8 @@ export class IalsKernel {
     const ds = paddedDim(d);
     this.ds = ds;
     const L = new Layout();
-    const probe = instantiate(new WA.Memory({ initial: 1, maximum: 1, shared: true }));
-    this.scratchBytes = align(probe.scratchBytes(ds));
+    const probe = instantiate(sharedMemory(1, 'factor-kernels:'));
+    this.scratchBytes = align64(probe.scratchBytes(ds));
     const plan = (s: IalsSideInput): IalsSidePlan => {
       const rows = s.indptr.length - 1;
       const nBlocks = Math.max(1, Math.ceil(rows / s.blockRows));
