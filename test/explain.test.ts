@@ -47,7 +47,9 @@ describe('explanations from personas', () => {
   });
 
   it('names the arg-max persona, with weights summing to 1, anchors from the history and category labels', () => {
-    const names = new Set(split.log.categories!.names);
+    const cats = split.log.categories!;
+    const names = new Set(cats.names);
+    const catsOf = (i: number): string[] => Array.from(cats.idx.subarray(cats.ptr[i]!, cats.ptr[i + 1]!), (g) => cats.names[g]!);
     let checked = 0;
     split.testUsers.forEach((u, idx) => {
       if (model.personaCount(u) < 2 || idx % 3 !== 0) return;
@@ -65,6 +67,10 @@ describe('explanations from personas', () => {
         assert.equal(e.anchorTitles.length, e.anchors.length);
         assert.ok(e.label !== null);
         for (const part of e.label.split(' / ')) assert.ok(names.has(part), `label part "${part}" is a category`);
+        // the first anchor shows the label whenever one of the user's items does
+        const labelCats = new Set(e.label.split(' / '));
+        const shows = (i: number): boolean => catsOf(i).some((c) => labelCats.has(c));
+        if (history.some(shows)) assert.ok(shows(e.anchors[0]!), `first anchor of "${e.label}" shows it: ${catsOf(e.anchors[0]!).join('|')}`);
         assert.match(explanationSentence(e), /^because of your .+ taste \(\d+%\), like .+/);
         checked++;
       }

@@ -111,23 +111,35 @@ export const LABEL_MIN_SHARE = 0.1;
 
 /** Category label of a set of items against a baseline mix (see the file comment). */
 export function labelOf(items: Int32Array, cats: ItemCategories, baseline: Float64Array): string | null {
+  const g = labelCategories(items, cats, baseline);
+  return g.length > 0 ? g.map((x) => cats.names[x]!).join(' / ') : null;
+}
+
+/** The categories of the label (one or two, most distinctive first); empty when there is none. */
+export function labelCategories(items: Int32Array, cats: ItemCategories, baseline: Float64Array): number[] {
   const n = cats.names.length;
   const s = new Float64Array(n);
-  if (items.length === 0 || tasteDistribution(items, cats, s) === 0) return null;
+  if (items.length === 0 || tasteDistribution(items, cats, s) === 0) return [];
   const scored: { g: number; score: number }[] = [];
   for (let g = 0; g < n; g++) {
     if (!(s[g]! >= LABEL_MIN_SHARE) || cats.names[g] === '(none)' || cats.names[g] === '(no genres listed)') continue;
     const b = baseline[g]! > 0 ? baseline[g]! : 1e-6;
     scored.push({ g, score: s[g]! * Math.log(s[g]! / b) });
   }
-  if (scored.length === 0) return null;
+  if (scored.length === 0) return [];
   scored.sort((a, b) => b.score - a.score || s[b.g]! - s[a.g]! || a.g - b.g);
   // nothing distinctive (e.g. the persona is the whole history): fall back to plain shares
   if (!(scored[0]!.score > 0)) scored.sort((a, b) => s[b.g]! - s[a.g]! || a.g - b.g);
   const top = [scored[0]!];
   const second = scored[1];
   if (second && scored[0]!.score > 0 && second.score >= 0.5 * scored[0]!.score) top.push(second);
-  return top.map((x) => cats.names[x.g]!).join(' / ');
+  return top.map((x) => x.g);
+}
+
+/** Whether item i carries one of the categories. */
+function hasAnyCategory(cats: ItemCategories, i: number, wanted: readonly number[]): boolean {
+  for (let p = cats.ptr[i]!; p < cats.ptr[i + 1]!; p++) if (wanted.includes(cats.idx[p]!)) return true;
+  return false;
 }
 
 /** The user's personas with their shares, anchors and labels; computed once per user. */
@@ -173,8 +185,15 @@ export function personaProfile(model: HasPersonas, subject: Subject, ctx: Explai
         .sort((a, b) => att[b]! - att[a]! || a - b)
         .map((r) => history[r]!);
     }
+    const labelled = cats && base ? labelCategories(members.length > 0 ? members : Int32Array.from(ranked.slice(0, nAnchors)), cats, base) : [];
+    const label = labelled.length > 0 ? labelled.map((g) => cats!.names[g]!).join(' / ') : null;
+    // anchors that show the label come first (in the persona's own order), so "your Crime / Thriller
+    // taste" is not illustrated by war films that happen to sit closest to the persona vector
+    if (cats && labelled.length > 0) {
+      const fits = ranked.filter((i) => hasAnyCategory(cats, i, labelled));
+      ranked = [...fits, ...ranked.filter((i) => !hasAnyCategory(cats, i, labelled))];
+    }
     const anchors = ranked.slice(0, nAnchors);
-    const label = cats && base ? labelOf(members.length > 0 ? members : Int32Array.from(anchors), cats, base) : null;
     personaInfo.push({ persona: q, share: shares[q]!, size: members.length, anchors, anchorTitles: anchors.map((i) => itemTitle(ctx, i)), label });
   }
   return { user, history, personas, k, personaInfo };
