@@ -397,21 +397,19 @@ function describe(v: unknown): string {
   return v === undefined ? 'missing' : JSON.stringify(v);
 }
 
-/** Reads a JSONL interaction file (one object per line; blank lines are ignored) into `builder`. */
-export async function readJsonlInteractions(
-  builder: LogBuilder,
+/**
+ * Calls `onObject` for every non-blank line of a JSONL file that parses to a JSON object; a line
+ * of invalid JSON or another value goes to `bad` (with `notObject(value)` as the message for the
+ * latter). A file without a non-blank line is a DataError.
+ */
+async function forEachJsonObject(
   file: string,
   ctx: ReadContext,
-  columns: ColumnNames = {},
+  bad: (message: string, line: number) => void,
+  notObject: (value: unknown) => string,
+  onObject: (obj: Record<string, unknown>, line: number) => void,
 ): Promise<void> {
-  let keys: JsonKeys | null = null;
-  let good = 0;
-  let skipped = 0;
   let any = false;
-  const bad = (message: string, line: number, field?: string): void => {
-    skipped++;
-    badRow(ctx, builder, message, field === undefined ? { file, line } : { file, line, field });
-  };
   await forEachLine(
     file,
     (text, line) => {
@@ -425,10 +423,36 @@ export async function readJsonlInteractions(
         return;
       }
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        bad(`expected a JSON object, found ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`, line);
+        bad(notObject(value), line);
         return;
       }
-      const obj = value as Record<string, unknown>;
+      onObject(value as Record<string, unknown>, line);
+    },
+    { onProgress: ctx.progressFor?.(file) },
+  );
+  if (!any) throw new DataError('no rows: the file is empty', { file });
+}
+
+/** Reads a JSONL interaction file (one object per line; blank lines are ignored) into `builder`. */
+export async function readJsonlInteractions(
+  builder: LogBuilder,
+  file: string,
+  ctx: ReadContext,
+  columns: ColumnNames = {},
+): Promise<void> {
+  let keys: JsonKeys | null = null;
+  let good = 0;
+  let skipped = 0;
+  const bad = (message: string, line: number, field?: string): void => {
+    skipped++;
+    badRow(ctx, builder, message, field === undefined ? { file, line } : { file, line, field });
+  };
+  await forEachJsonObject(
+    file,
+    ctx,
+    bad,
+    (value) => `expected a JSON object, found ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`,
+    (obj, line) => {
       keys ??= resolveKeys(obj, columns, file, line);
       const user = jsonId(obj[keys.user]);
       if (user === undefined) {
@@ -459,9 +483,7 @@ export async function readJsonlInteractions(
       builder.add(user, item, rating, time);
       good++;
     },
-    { onProgress: ctx.progressFor?.(file) },
   );
-  if (!any) throw new DataError('no rows: the file is empty', { file });
   if (good === 0) throw new DataError(`no rows: all ${skipped} lines are malformed and were skipped`, { file });
 }
 
@@ -532,26 +554,14 @@ async function readJsonlCategories(
   let itemKey: string | null = null;
   let catKey: string | null = null;
   let good = 0;
-  let any = false;
   const bad = (message: string, line: number, field?: string): void =>
     badRow(ctx, builder, message, field === undefined ? { file, line } : { file, line, field });
-  await forEachLine(
+  await forEachJsonObject(
     file,
-    (text, line) => {
-      if (isBlank(text)) return;
-      any = true;
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (err) {
-        bad(`invalid JSON: ${(err as Error).message}`, line);
-        return;
-      }
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        bad('expected a JSON object', line);
-        return;
-      }
-      const obj = value as Record<string, unknown>;
+    ctx,
+    bad,
+    () => 'expected a JSON object',
+    (obj, line) => {
       if (itemKey === null || catKey === null) {
         itemKey = findKey(obj, itemCandidates);
         catKey = findKey(obj, CATEGORY_COLUMNS);
@@ -591,8 +601,6 @@ async function readJsonlCategories(
       if (typeof title === 'string' && title.trim().length > 0) builder.setTitle(item, title.trim());
       good++;
     },
-    { onProgress: ctx.progressFor?.(file) },
   );
-  if (!any) throw new DataError('no rows: the file is empty', { file });
   if (good === 0) throw new DataError('no rows: every line is malformed', { file });
 }
