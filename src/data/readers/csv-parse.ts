@@ -214,19 +214,10 @@ export function splitFields(line: string, delimiter = ',', out: string[] = [], q
   const n = line.length;
   let count = 0;
   let p = 0;
-  if (!quotes || line.indexOf('"') === -1) {
-    for (;;) {
-      const d = line.indexOf(delimiter, p);
-      if (d === -1) {
-        out[count++] = line.slice(p);
-        return count;
-      }
-      out[count++] = line.slice(p, d);
-      p = d + dl;
-    }
-  }
+  // a line without any quote (or with quoting off) is only split at the delimiters
+  const quoted = quotes && line.indexOf('"') !== -1;
   for (;;) {
-    if (line.charCodeAt(p) === QUOTE) {
+    if (quoted && line.charCodeAt(p) === QUOTE) {
       let value = '';
       let q = p + 1;
       for (;;) {
