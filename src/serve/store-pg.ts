@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import type { FeedbackRecord, ItemRecord, KeyScope, ModelRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './store.js';
+import { feedbackFromRow, modelFromRow, type FeedbackRow, type ModelRow } from './store-rows.js';
 
 // bigint (seq, counts) as JS numbers: the counts stay far below 2^53
 pg.types.setTypeParser(20, (v: string) => Number(v));
@@ -27,17 +28,6 @@ CREATE TABLE IF NOT EXISTS ${s}.models (
   version SERIAL PRIMARY KEY, name TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
   trained_at TEXT NOT NULL, params JSONB NOT NULL, feedback_seq BIGINT NOT NULL, evaluation TEXT);
 `;
-
-interface FeedbackRow {
-  seq: number;
-  user_id: string;
-  item_id: string;
-  type: string;
-  value: number;
-  ts: number;
-}
-
-const toFeedback = (r: FeedbackRow): StoredFeedback => ({ seq: r.seq, user: r.user_id, item: r.item_id, type: r.type, value: r.value, ts: r.ts });
 
 /** Rows per multi-row INSERT (well under the 65535 bind parameters of one statement). */
 const CHUNK = 2000;
@@ -187,23 +177,23 @@ export class PgStore implements Store {
 
   async feedbackOf(user: string): Promise<StoredFeedback[]> {
     const r = await this.pool.query<FeedbackRow>(`SELECT seq, user_id, item_id, type, value, ts FROM ${this.s}.feedback WHERE user_id = $1 ORDER BY seq`, [user]);
-    return r.rows.map(toFeedback);
+    return r.rows.map(feedbackFromRow);
   }
 
   async allFeedback(): Promise<StoredFeedback[]> {
     const r = await this.pool.query<FeedbackRow>(`SELECT seq, user_id, item_id, type, value, ts FROM ${this.s}.feedback ORDER BY seq`);
-    return r.rows.map(toFeedback);
+    return r.rows.map(feedbackFromRow);
   }
 
   async feedbackSince(seq: number, limit: number): Promise<StoredFeedback[]> {
     const r = await this.pool.query<FeedbackRow>(`SELECT seq, user_id, item_id, type, value, ts FROM ${this.s}.feedback WHERE seq > $1 ORDER BY seq LIMIT $2`, [seq, limit]);
-    return r.rows.map(toFeedback);
+    return r.rows.map(feedbackFromRow);
   }
 
   async feedbackBySeqs(seqs: readonly number[]): Promise<StoredFeedback[]> {
     if (seqs.length === 0) return [];
     const r = await this.pool.query<FeedbackRow>(`SELECT seq, user_id, item_id, type, value, ts FROM ${this.s}.feedback WHERE seq = ANY($1::bigint[]) ORDER BY seq`, [seqs]);
-    return r.rows.map(toFeedback);
+    return r.rows.map(feedbackFromRow);
   }
 
   async countFeedback(): Promise<number> {
@@ -249,19 +239,8 @@ export class PgStore implements Store {
   }
 
   async latestModel(): Promise<ModelRecord | null> {
-    const r = await this.pool.query<{
-      version: number;
-      name: string;
-      path: string;
-      sha256: string;
-      trained_at: string;
-      params: ModelRecord['params'];
-      feedback_seq: number;
-      evaluation: string | null;
-    }>(`SELECT * FROM ${this.s}.models ORDER BY version DESC LIMIT 1`);
+    const r = await this.pool.query<ModelRow<ModelRecord['params']>>(`SELECT * FROM ${this.s}.models ORDER BY version DESC LIMIT 1`);
     const x = r.rows[0];
-    return x
-      ? { version: x.version, name: x.name, path: x.path, sha256: x.sha256, trainedAt: x.trained_at, params: x.params, feedbackSeq: x.feedback_seq, evaluation: x.evaluation }
-      : null;
+    return x ? modelFromRow(x, (params) => params) : null;
   }
 }

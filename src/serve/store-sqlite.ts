@@ -5,6 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import type { FeedbackRecord, ItemRecord, KeyScope, ModelRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './store.js';
+import { feedbackFromRow, modelFromRow, type FeedbackRow, type ModelRow } from './store-rows.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, title TEXT NOT NULL, categories TEXT NOT NULL);
@@ -22,38 +23,6 @@ CREATE TABLE IF NOT EXISTS models (
   version INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
   trained_at TEXT NOT NULL, params TEXT NOT NULL, feedback_seq INTEGER NOT NULL, evaluation TEXT);
 `;
-
-interface FeedbackRow {
-  seq: number;
-  user_id: string;
-  item_id: string;
-  type: string;
-  value: number;
-  ts: number;
-}
-
-interface ModelRow {
-  version: number;
-  name: string;
-  path: string;
-  sha256: string;
-  trained_at: string;
-  params: string;
-  feedback_seq: number;
-  evaluation: string | null;
-}
-
-const toFeedback = (r: FeedbackRow): StoredFeedback => ({ seq: r.seq, user: r.user_id, item: r.item_id, type: r.type, value: r.value, ts: r.ts });
-const toModel = (r: ModelRow): ModelRecord => ({
-  version: r.version,
-  name: r.name,
-  path: r.path,
-  sha256: r.sha256,
-  trainedAt: r.trained_at,
-  params: JSON.parse(r.params) as ModelRecord['params'],
-  feedbackSeq: r.feedback_seq,
-  evaluation: r.evaluation,
-});
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
@@ -146,17 +115,17 @@ export class SqliteStore implements Store {
 
   async feedbackOf(user: string): Promise<StoredFeedback[]> {
     const rows = this.db.prepare('SELECT seq, user_id, item_id, type, value, ts FROM feedback WHERE user_id = ? ORDER BY seq').all(user) as FeedbackRow[];
-    return rows.map(toFeedback);
+    return rows.map(feedbackFromRow);
   }
 
   async allFeedback(): Promise<StoredFeedback[]> {
     const rows = this.db.prepare('SELECT seq, user_id, item_id, type, value, ts FROM feedback ORDER BY seq').all() as FeedbackRow[];
-    return rows.map(toFeedback);
+    return rows.map(feedbackFromRow);
   }
 
   async feedbackSince(seq: number, limit: number): Promise<StoredFeedback[]> {
     const rows = this.db.prepare('SELECT seq, user_id, item_id, type, value, ts FROM feedback WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as FeedbackRow[];
-    return rows.map(toFeedback);
+    return rows.map(feedbackFromRow);
   }
 
   async feedbackBySeqs(seqs: readonly number[]): Promise<StoredFeedback[]> {
@@ -164,7 +133,7 @@ export class SqliteStore implements Store {
     const rows = this.db
       .prepare('SELECT seq, user_id, item_id, type, value, ts FROM feedback WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq')
       .all(JSON.stringify(seqs)) as FeedbackRow[];
-    return rows.map(toFeedback);
+    return rows.map(feedbackFromRow);
   }
 
   async countFeedback(): Promise<number> {
@@ -199,7 +168,7 @@ export class SqliteStore implements Store {
   }
 
   async latestModel(): Promise<ModelRecord | null> {
-    const r = this.db.prepare('SELECT * FROM models ORDER BY version DESC LIMIT 1').get() as ModelRow | undefined;
-    return r ? toModel(r) : null;
+    const r = this.db.prepare('SELECT * FROM models ORDER BY version DESC LIMIT 1').get() as ModelRow<string> | undefined;
+    return r ? modelFromRow(r, (params) => JSON.parse(params) as ModelRecord['params']) : null;
   }
 }

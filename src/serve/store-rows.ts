@@ -1,0 +1,43 @@
+/**
+ * Rows of the two SQL stores (store-sqlite.ts, store-pg.ts) and their conversion to the records of
+ * store.ts: both use the same columns; only how `params` arrives differs (TEXT in SQLite, JSONB
+ * already parsed by pg).
+ */
+import type { ModelRecord, StoredFeedback } from './store.js';
+
+/** A row of the `feedback` table as both stores select it. */
+export interface FeedbackRow {
+  seq: number;
+  user_id: string;
+  item_id: string;
+  type: string;
+  value: number;
+  ts: number;
+}
+
+export const feedbackFromRow = (r: FeedbackRow): StoredFeedback => ({ seq: r.seq, user: r.user_id, item: r.item_id, type: r.type, value: r.value, ts: r.ts });
+
+/** A row of the `models` table; P is how the store returns the `params` column. */
+export interface ModelRow<P> {
+  version: number;
+  name: string;
+  path: string;
+  sha256: string;
+  trained_at: string;
+  params: P;
+  feedback_seq: number;
+  evaluation: string | null;
+}
+
+export function modelFromRow<P>(r: ModelRow<P>, params: (p: P) => ModelRecord['params']): ModelRecord {
+  return {
+    version: r.version,
+    name: r.name,
+    path: r.path,
+    sha256: r.sha256,
+    trainedAt: r.trained_at,
+    params: params(r.params),
+    feedbackSeq: r.feedback_seq,
+    evaluation: r.evaluation,
+  };
+}
