@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { columnCounts, csrFromPairs, transpose } from '../src/data/csr.js';
+import { trainSetFromPairs } from '../src/data/split.js';
 import { Rng } from '../src/math/rng.js';
 import { decodeArtifact, encodeArtifact } from '../src/models/artifact.js';
 import { singleUserBatch, trainUserBatch, type Recommender, type TrainSet, type UserBatch } from '../src/models/model.js';
@@ -16,25 +16,9 @@ import { Ials, ialsSpec, gramOf } from '../src/models/ials.js';
 import { BprKernel, kernelRngStream, type BprProblem } from '../src/math/factor-kernels.js';
 
 function trainSet(nUsers: number, nItems: number, pairs: readonly [number, number][]): TrainSet {
-  const userItems = csrFromPairs(
-    nUsers,
-    nItems,
-    Int32Array.from(pairs, (p) => p[0]),
-    Int32Array.from(pairs, (p) => p[1]),
-  );
-  const itemPopularity = columnCounts(userItems);
-  const candidates: number[] = [];
-  for (let i = 0; i < nItems; i++) if (itemPopularity[i]! > 0) candidates.push(i);
-  return {
-    nUsers,
-    nItems,
-    userItems,
-    itemUsers: transpose(userItems),
-    itemPopularity,
-    candidates: Int32Array.from(candidates),
-    itemRanks: Int32Array.from({ length: nItems }, (_, i) => i),
-    categories: null,
-  };
+  const user = Int32Array.from(pairs, (p) => p[0]);
+  const item = Int32Array.from(pairs, (p) => p[1]);
+  return trainSetFromPairs(nUsers, nItems, user, item, Int32Array.from({ length: nItems }, (_, i) => i), null);
 }
 
 /** A random binary matrix where every user has at least `minPerUser` positives. */

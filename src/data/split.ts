@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { columnCounts, csrFromPairs, transpose, type Csr } from './csr.js';
-import type { InteractionLog } from './dataset.js';
+import type { InteractionLog, ItemCategories } from './dataset.js';
 import { compareIdStrings } from './ids.js';
 import { ConfigError, DataError } from '../errors.js';
 import { Rng } from '../math/rng.js';
@@ -189,9 +189,22 @@ export function pairsSha256(p: Pairs, log: InteractionLog): string {
 
 /** The TrainSet of a set of train pairs, in the log's index spaces. */
 export function buildTrainSet(log: InteractionLog, train: Pairs): TrainSet {
-  const nUsers = log.users.size;
-  const nItems = log.items.size;
-  const userItems = csrFromPairs(nUsers, nItems, train.user, train.item);
+  return trainSetFromPairs(log.users.size, log.items.size, train.user, train.item, log.items.ranks(), log.categories);
+}
+
+/**
+ * The TrainSet of (user[k], item[k]) positives in nUsers x nItems: both CSR orientations, the
+ * item popularity, and the candidates (the items with at least one positive), ascending.
+ */
+export function trainSetFromPairs(
+  nUsers: number,
+  nItems: number,
+  user: Int32Array,
+  item: Int32Array,
+  itemRanks: Int32Array,
+  categories: ItemCategories | null,
+): TrainSet {
+  const userItems = csrFromPairs(nUsers, nItems, user, item);
   const itemUsers = transpose(userItems);
   const itemPopularity = columnCounts(userItems);
   const candidates: number[] = [];
@@ -203,8 +216,8 @@ export function buildTrainSet(log: InteractionLog, train: Pairs): TrainSet {
     itemUsers,
     itemPopularity,
     candidates: Int32Array.from(candidates),
-    itemRanks: log.items.ranks(),
-    categories: log.categories,
+    itemRanks,
+    categories,
   };
 }
 

@@ -6,14 +6,12 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { columnCounts, csrFromPairs, transpose } from '../data/csr.js';
 import type { ItemCategories } from '../data/dataset.js';
 import { LogBuilder } from '../data/dataset.js';
-import { makeSplit } from '../data/split.js';
+import { makeSplit, trainSetFromPairs } from '../data/split.js';
 import { runExperiment } from '../eval/experiment.js';
 import { buildResultsJson } from '../eval/results.js';
 import { saveArtifact } from '../models/artifact.js';
-import type { TrainSet } from '../models/model.js';
 import { createModel } from '../models/registry.js';
 import { Rng } from '../math/rng.js';
 import { withServeMeta, type ServeMeta } from './engine.js';
@@ -41,22 +39,7 @@ export type TrainJobMessage =
   | { type: 'error'; message: string };
 
 export async function runTrainJob(input: TrainJobInput, report: (m: TrainJobMessage) => void): Promise<void> {
-  const nUsers = input.meta.users.length;
-  const nItems = input.meta.items.length;
-  const userItems = csrFromPairs(nUsers, nItems, input.user, input.item);
-  const itemPopularity = columnCounts(userItems);
-  const candidates: number[] = [];
-  for (let i = 0; i < nItems; i++) if (itemPopularity[i]! > 0) candidates.push(i);
-  const train: TrainSet = {
-    nUsers,
-    nItems,
-    userItems,
-    itemUsers: transpose(userItems),
-    itemPopularity,
-    candidates: Int32Array.from(candidates),
-    itemRanks: input.itemRanks,
-    categories: input.categories,
-  };
+  const train = trainSetFromPairs(input.meta.users.length, input.meta.items.length, input.user, input.item, input.itemRanks, input.categories);
   const evaluation = input.evaluate ? await evaluateModels(input, report) : null;
   const model = createModel(input.model, input.params);
   report({ type: 'progress', stage: `${input.model} fit`, done: 0, total: 1 });
@@ -65,7 +48,7 @@ export async function runTrainJob(input: TrainJobInput, report: (m: TrainJobMess
     threads: input.threads,
     onProgress: (e) => report({ type: 'progress', stage: e.stage, done: e.done, total: e.total }),
   });
-  saveArtifact(input.path, withServeMeta(model.toArtifact(), input.meta, itemPopularity));
+  saveArtifact(input.path, withServeMeta(model.toArtifact(), input.meta, train.itemPopularity));
   const sha256 = createHash('sha256').update(readFileSync(input.path)).digest('hex');
   report({ type: 'done', sha256, params: { ...model.params }, evaluation });
 }
