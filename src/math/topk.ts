@@ -49,46 +49,39 @@ export class TopKSelector {
         hs[pos] = s;
       } else if (worse(hs[0]!, tieRank[hi[0]!]!, s, tieRank[item]!)) {
         // replace the root (the worst kept) and sift down
-        let pos = 0;
-        for (;;) {
-          const l = 2 * pos + 1;
-          if (l >= k) break;
-          const r = l + 1;
-          let child = l;
-          if (r < k && worse(hs[r]!, tieRank[hi[r]!]!, hs[l]!, tieRank[hi[l]!]!)) child = r;
-          if (!worse(hs[child]!, tieRank[hi[child]!]!, s, tieRank[item]!)) break;
-          hi[pos] = hi[child]!;
-          hs[pos] = hs[child]!;
-          pos = child;
-        }
-        hi[pos] = item;
-        hs[pos] = s;
+        siftDownFromRoot(hi, hs, k, tieRank, item, s);
       }
     }
     // pop worst-first into the back of out
     const n = size;
     for (let w = n - 1; w >= 0; w--) {
       out[w] = hi[0]!;
-      const lastItem = hi[size - 1]!;
-      const lastScore = hs[size - 1]!;
       size--;
-      let pos = 0;
-      for (;;) {
-        const l = 2 * pos + 1;
-        if (l >= size) break;
-        const r = l + 1;
-        let child = l;
-        if (r < size && worse(hs[r]!, tieRank[hi[r]!]!, hs[l]!, tieRank[hi[l]!]!)) child = r;
-        if (!worse(hs[child]!, tieRank[hi[child]!]!, lastScore, tieRank[lastItem]!)) break;
-        hi[pos] = hi[child]!;
-        hs[pos] = hs[child]!;
-        pos = child;
-      }
-      hi[pos] = lastItem;
-      hs[pos] = lastScore;
+      siftDownFromRoot(hi, hs, size, tieRank, hi[size]!, hs[size]!);
     }
     return n;
   }
+}
+
+/**
+ * Puts (item, score) at the root of the worst-first heap hi/hs[0 .. size) and sifts it down to
+ * its place (the old root is overwritten).
+ */
+function siftDownFromRoot(hi: Int32Array, hs: Float64Array, size: number, tieRank: Int32Array, item: number, score: number): void {
+  let pos = 0;
+  for (;;) {
+    const l = 2 * pos + 1;
+    if (l >= size) break;
+    const r = l + 1;
+    let child = l;
+    if (r < size && worse(hs[r]!, tieRank[hi[r]!]!, hs[l]!, tieRank[hi[l]!]!)) child = r;
+    if (!worse(hs[child]!, tieRank[hi[child]!]!, score, tieRank[item]!)) break;
+    hi[pos] = hi[child]!;
+    hs[pos] = hs[child]!;
+    pos = child;
+  }
+  hi[pos] = item;
+  hs[pos] = score;
 }
 
 /** True when (scoreA, rankA) ranks below (scoreB, rankB). */
