@@ -87,15 +87,16 @@ export async function readMoviesCsv(builder: LogBuilder, file: string, ctx: Read
       ti = requireColumn(header, ['title'], 'title', file, line);
       gi = requireColumn(header, ['genres'], 'genres', file, line);
     },
-    (f, _line, bad) => addMovie(builder, f[ii]!, f[ti]!, f[gi]!, bad, 'movieId'),
+    (f, _line, bad) => addMovie(builder, f[ii]!, f[ti]!, splitCategories(f[gi]!), bad, 'movieId'),
   );
 }
 
+/** One movie row: categories and (when not blank) title of the movie `id`; an empty id is a bad row. */
 function addMovie(
   builder: LogBuilder,
   id: string,
   title: string,
-  genres: string,
+  genres: readonly string[],
   bad: (message: string, field?: string) => void,
   idField: string,
 ): boolean {
@@ -104,7 +105,7 @@ function addMovie(
     return false;
   }
   const item = own(id);
-  builder.setCategories(item, splitCategories(genres));
+  builder.setCategories(item, genres);
   const t = title.trim();
   if (t.length > 0) builder.setTitle(item, own(t));
   return true;
@@ -179,15 +180,7 @@ export async function readUItem(builder: LogBuilder, file: string, genres: reado
           return false;
         }
       }
-      if (f[0]!.length === 0) {
-        bad('empty movie id', 'movie id');
-        return false;
-      }
-      const item = own(f[0]!);
-      builder.setCategories(item, cats);
-      const title = f[1]!.trim();
-      if (title.length > 0) builder.setTitle(item, own(title));
-      return true;
+      return addMovie(builder, f[0]!, f[1]!, cats, bad, 'movie id');
     },
   );
 }
@@ -215,6 +208,6 @@ export async function readMoviesDat(builder: LogBuilder, file: string, ctx: Read
     builder,
     { delimiter: '::', quotes: false, encoding: await detectEncoding(file), fixedColumns: ['MovieID', 'Title', 'Genres'] },
     null,
-    (f, _line, bad) => addMovie(builder, f[0]!, f[1]!, f[2]!, bad, 'MovieID'),
+    (f, _line, bad) => addMovie(builder, f[0]!, f[1]!, splitCategories(f[2]!), bad, 'MovieID'),
   );
 }
