@@ -32,6 +32,30 @@ CREATE TABLE IF NOT EXISTS ${s}.models (
 /** Rows per multi-row INSERT (well under the 65535 bind parameters of one statement). */
 const CHUNK = 2000;
 
+/**
+ * Multi-row INSERTs of `records`, CHUNK rows a statement: `row(r)` is one record's values, one per
+ * entry of `casts` (the SQL cast after its placeholder, or ''), and `sql(values)` the statement
+ * around the list "($1, $2::jsonb),($3, $4::jsonb),...".
+ */
+async function insertChunked<T>(
+  c: pg.PoolClient,
+  records: readonly T[],
+  casts: readonly string[],
+  row: (r: T) => unknown[],
+  sql: (values: string) => string,
+): Promise<void> {
+  const w = casts.length;
+  for (let a = 0; a < records.length; a += CHUNK) {
+    const part = records.slice(a, a + CHUNK);
+    const vals: unknown[] = [];
+    const rows = part.map((r, k) => {
+      vals.push(...row(r));
+      return `(${casts.map((cast, j) => `$${w * k + j + 1}${cast}`).join(', ')})`;
+    });
+    await c.query(sql(rows.join(',')), vals);
+  }
+}
+
 export class PgStore implements Store {
   readonly kind = 'postgres';
   private readonly pool: pg.Pool;
@@ -82,20 +106,15 @@ export class PgStore implements Store {
   }
 
   async upsertItems(items: readonly ItemRecord[]): Promise<void> {
-    await this.tx(async (c) => {
-      for (let a = 0; a < items.length; a += CHUNK) {
-        const part = items.slice(a, a + CHUNK);
-        const vals: unknown[] = [];
-        const rows = part.map((it, k) => {
-          vals.push(it.id, it.title, JSON.stringify(it.categories));
-          return `($${3 * k + 1}, $${3 * k + 2}, $${3 * k + 3}::jsonb)`;
-        });
-        await c.query(
-          `INSERT INTO ${this.s}.items (id, title, categories) VALUES ${rows.join(',')} ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, categories = EXCLUDED.categories`,
-          vals,
-        );
-      }
-    });
+    await this.tx((c) =>
+      insertChunked(
+        c,
+        items,
+        ['', '', '::jsonb'],
+        (it) => [it.id, it.title, JSON.stringify(it.categories)],
+        (values) => `INSERT INTO ${this.s}.items (id, title, categories) VALUES ${values} ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, categories = EXCLUDED.categories`,
+      ),
+    );
   }
 
   async getItem(id: string): Promise<ItemRecord | null> {
@@ -119,17 +138,15 @@ export class PgStore implements Store {
   }
 
   async upsertUsers(users: readonly UserRecord[]): Promise<void> {
-    await this.tx(async (c) => {
-      for (let a = 0; a < users.length; a += CHUNK) {
-        const part = users.slice(a, a + CHUNK);
-        const vals: unknown[] = [];
-        const rows = part.map((u, k) => {
-          vals.push(u.id, JSON.stringify(u.attributes));
-          return `($${2 * k + 1}, $${2 * k + 2}::jsonb)`;
-        });
-        await c.query(`INSERT INTO ${this.s}.users (id, attributes) VALUES ${rows.join(',')} ON CONFLICT (id) DO UPDATE SET attributes = EXCLUDED.attributes`, vals);
-      }
-    });
+    await this.tx((c) =>
+      insertChunked(
+        c,
+        users,
+        ['', '::jsonb'],
+        (u) => [u.id, JSON.stringify(u.attributes)],
+        (values) => `INSERT INTO ${this.s}.users (id, attributes) VALUES ${values} ON CONFLICT (id) DO UPDATE SET attributes = EXCLUDED.attributes`,
+      ),
+    );
   }
 
   async getUser(id: string): Promise<UserRecord | null> {
