@@ -65,13 +65,17 @@ export function columnCounts(m: Csr): Int32Array {
 
 /** Whether sorted row `r` contains column `c` (binary search). */
 export function csrHas(m: Csr, r: number, c: number): boolean {
-  let lo = m.indptr[r]!;
-  let hi = m.indptr[r + 1]! - 1;
+  return sortedHas(m.indices, m.indptr[r]!, m.indptr[r + 1]!, c);
+}
+
+/** Whether a[lo .. hi) (ascending) contains x (binary search). */
+export function sortedHas(a: Int32Array, lo: number, hi: number, x: number): boolean {
+  hi--;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
-    const v = m.indices[mid]!;
-    if (v === c) return true;
-    if (v < c) lo = mid + 1;
+    const v = a[mid]!;
+    if (v === x) return true;
+    if (v < x) lo = mid + 1;
     else hi = mid - 1;
   }
   return false;

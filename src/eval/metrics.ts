@@ -11,6 +11,7 @@
  * - A user whose TRAIN items carry no category mass (no train items): p(g|u) is undefined and all
  *   four category metrics are null.
  */
+import { sortedHas } from '../data/csr.js';
 import type { ItemCategories } from '../data/dataset.js';
 
 export interface UserEvalInput {
@@ -51,16 +52,7 @@ function checkK(k: number): void {
 
 /** Binary search in an ascending Int32Array. */
 function contains(sorted: Int32Array, x: number): boolean {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = sorted[mid]!;
-    if (v === x) return true;
-    if (v < x) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
+  return sortedHas(sorted, 0, sorted.length, x);
 }
 
 /** |L ∩ T| / min(K, |T|); null when T is empty. */

@@ -15,6 +15,7 @@
  * history's positives, with a stream derived from the fit seed and a hash of the history.
  */
 import { z } from 'zod';
+import { sortedHas } from '../data/csr.js';
 import { BprKernel } from '../math/factor-kernels.js';
 import { Rng } from '../math/rng.js';
 import { batchUserFactors, historySet, nonZeroRows, scoreFactors } from './factors.js';
@@ -188,19 +189,6 @@ function foldStep(x: Float32Array, V: Float32Array, bias: Float32Array, i: numbe
  */
 function below(rng: Rng, n: number): number {
   return n < 2097152 ? Math.floor((rng.nextU32() * n) / 4294967296) : rng.int(n);
-}
-
-/** Whether a[lo .. hi) (ascending) contains x. */
-function sortedHas(a: Int32Array, lo: number, hi: number, x: number): boolean {
-  hi--;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = a[mid]!;
-    if (v === x) return true;
-    if (v < x) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
 }
 
 /** Moved to ./factors.ts (shared with ials); re-exported for existing importers. */
