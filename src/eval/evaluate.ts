@@ -8,7 +8,7 @@ import type { Split } from '../data/split.js';
 import { TopKSelector } from '../math/topk.js';
 import type { Recommender } from '../models/model.js';
 import { coverage, evaluateUser, metricKeys } from './metrics.js';
-import { bootstrapCI, pairedDifference } from './stats.js';
+import { bootstrapCI, pairedDifference, type PairedResult } from './stats.js';
 
 export interface MetricSummary {
   mean: number | null;
@@ -96,16 +96,11 @@ export function evaluateLists(split: Split, lists: readonly Int32Array[], ks: re
   return { metrics, perUser };
 }
 
-export interface PairedComparison {
+/** Model a against model b on one metric: mean(a - b) over users with both values, and its tests. */
+export interface PairedComparison extends PairedResult {
   a: string;
   b: string;
   metric: string;
-  /** mean(a - b) over users with both values, with a paired bootstrap interval. */
-  mean: number;
-  ci95: [number, number];
-  pValue: number;
-  wilcoxonPValue: number;
-  n: number;
 }
 
 /** Paired differences of every pair of models on the given metrics (same users, same split). */
