@@ -9,6 +9,11 @@ import { registerDashboard } from '../src/serve/dashboard/index.js';
 
 const CATEGORIES = ['Space Opera', 'Courtroom Drama', 'Heist', 'Time Travel', 'Western', 'Romcom'];
 
+/** The mock's low-confidence user, and what the service says about its list. */
+export const HEDGED_USER = 'u3';
+export const HEDGE_REASONS = ['short history', 'two personas are hard to tell apart'];
+export const WITHHELD = 'explanation withheld: the persona behind this item is uncertain';
+
 interface MockItem {
   id: string;
   title: string;
@@ -118,14 +123,18 @@ export async function startMockService(): Promise<MockService> {
     const list = rerank === 'none' ? ranked : [...ranked.filter((_, i) => i % 2 === 1), ...ranked.filter((_, i) => i % 2 === 0)];
     const n = Math.min(Number(q.n ?? 10), list.length);
     const explain = q.explain === 'true';
+    // u3 is a low-confidence user: the list is hedged and persona 1's explanations are withheld
+    const hedged = id === HEDGED_USER;
     return {
       user: id,
       coldStart: false,
-      hedged: false,
+      hedged,
+      ...(hedged ? { confidence: 0.31, hedgeReasons: HEDGE_REASONS } : {}),
       rerank,
       model: { name: 'personas', version: 3 },
       items: list.slice(0, n).map(({ it, score }) => {
         const p = ps[owner(it)]!;
+        if (explain && hedged && p.index === 1) return { ...it, score, explanation: null, explanationWithheld: WITHHELD };
         return {
           ...it,
           score,

@@ -18,7 +18,7 @@ import { buildResultsJson, type EvaluationJson } from '../src/eval/results.js';
 import { registerDashboard } from '../src/serve/dashboard/index.js';
 import { startService } from '../src/serve/index.js';
 import { worldToLog, type WorldConfigInput } from '../src/synth/world.js';
-import { startMockService, evaluationFixture, type MockService } from './dashboard-mock.js';
+import { startMockService, evaluationFixture, HEDGE_REASONS, HEDGED_USER, WITHHELD, type MockService } from './dashboard-mock.js';
 
 const CHROMIUM = process.env.PERSONAE_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
@@ -62,6 +62,19 @@ interface TasteMix {
   categories: string[];
   history: number[];
   list: number[];
+}
+
+interface OnboardingItem {
+  id: string;
+  title: string;
+  categories: string[];
+}
+
+interface OnboardingAnswer {
+  id: string;
+  answered: number;
+  question: { a: OnboardingItem; b: OnboardingItem } | null;
+  items: OnboardingItem[];
 }
 
 async function getJson<T>(url: string): Promise<T> {
@@ -158,19 +171,31 @@ test('dashboard on the real service: pick a user, reasons, calibration changes t
     assert.deepEqual(await page.locator('[data-testid="persona-label"]').allTextContents(), personas.personas.map((p) => p.label));
 
     // reasons are shown: every recommendation names its persona's label and anchors
-    const recs = await getJson<{ items: { id: string; explanation?: { label: string; anchors: { title: string }[] } }[] }>(
-      `${api}/v1/users/${user}/recommendations?n=20&explain=true`,
-    );
+    const recs = await getJson<{
+      hedged: boolean;
+      hedgeReasons?: string[];
+      items: { id: string; explanation?: { label: string; anchors: { title: string }[] } | null; explanationWithheld?: string }[];
+    }>(`${api}/v1/users/${user}/recommendations?n=20&explain=true`);
     assert.equal(recs.items.length, 20);
     assert.deepEqual(await page.locator('[data-testid="rec-item"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-item'))), recs.items.map((i) => i.id));
     const reasons = (await page.locator('[data-testid="rec-reason"]').allTextContents()).map((r) => r.replace(/\s+/g, ' ').trim());
     assert.equal(reasons.length, 20);
     reasons.forEach((r, i) => {
-      const e = recs.items[i]!.explanation;
-      assert.ok(e, 'explain=true gives every item an explanation');
+      const item = recs.items[i]!;
+      const e = item.explanation;
+      // the service withholds an explanation when the explaining persona is uncertain: the page shows why instead
+      if (e === null && item.explanationWithheld !== undefined) {
+        assert.equal(r, item.explanationWithheld);
+        return;
+      }
+      assert.ok(e, 'explain=true gives every item an explanation or the reason it is withheld');
       assert.ok(r.startsWith(`Because of ${e.label} (`), r);
       if (e.anchors.length > 0) assert.ok(r.includes(`like ${e.anchors[0]!.title}`), r);
     });
+
+    // a hedged list says so, with the service's reasons, above the list
+    if (recs.hedged) assert.equal((await page.locator('[data-testid="hedged"]').textContent())?.replace(/\s+/g, ' ').trim(), `hedged: ${(recs.hedgeReasons ?? []).join('; ')}`);
+    else assert.equal(await page.locator('[data-testid="hedged"]').count(), 0);
 
     // the chart plots the plain list; the switch redraws it with the calibrated one
     const before = await tasteSeries(page);
@@ -219,6 +244,51 @@ test('dashboard on the real service: pick a user, reasons, calibration changes t
     await page.locator('[data-testid="user-detail"][data-state="ready"][data-user="newcomer"]').waitFor();
     await page.locator('[data-testid="cold-start"]').waitFor();
     assert.ok((await page.locator('[data-testid="rec-item"]').count()) > 0);
+
+    // onboarding: a new user answers three questions by clicking; each answer brings a new pair and the list so far
+    const coldStart = await getJson<{ coldStart: boolean; items: { id: string }[] }>(`${api}/v1/users/onboarding-newcomer/recommendations?n=10`);
+    assert.equal(coldStart.coldStart, true);
+    await page.click('[data-testid="nav-onboarding"]');
+    const onboarding = (answered: number) => page.locator(`[data-testid="onboarding"][data-state="ready"][data-answered="${answered}"]`);
+    await onboarding(0).waitFor();
+    const firstSession = await page.locator('[data-testid="onboarding"]').getAttribute('data-session');
+    assert.ok(firstSession);
+    assert.equal(await page.locator('[data-testid="onb-rec"]').count(), 0);
+    assert.match((await page.locator('[data-testid="onb-count"]').textContent()) ?? '', /^0 questions answered/);
+    assert.equal((await page.locator('[data-testid="onb-question"] h3').textContent())?.trim(), 'Which would you rather watch: A or B?');
+    const pairs: string[] = [];
+    let shownIds: string[] = [];
+    for (const [k, answer] of (['a', 'b', 'both'] as const).entries()) {
+      // the pair on the page is the session's open question, with titles and categories
+      const session = await page.evaluate(() => (globalThis as unknown as { __personae: { onboarding: OnboardingAnswer } }).__personae.onboarding);
+      assert.ok(session.question, `question ${k + 1} is open`);
+      const question = page.locator('[data-testid="onb-question"]');
+      assert.equal(await question.getAttribute('data-a'), session.question.a.id);
+      assert.equal(await question.getAttribute('data-b'), session.question.b.id);
+      const titles = (await page.locator('[data-testid="onb-choice-title"]').allTextContents()).map((t) => t.replace(/^[AB]: /, ''));
+      assert.deepEqual(titles, [session.question.a.title, session.question.b.title]);
+      assert.ok((await page.locator('[data-testid="onb-choice"] .chip').count()) > 0, 'the pair shows its categories');
+      pairs.push(`${session.question.a.id}|${session.question.b.id}`);
+      await page.click(`[data-testid="onb-answer"][data-answer="${answer}"]`);
+      await onboarding(k + 1).waitFor();
+      assert.match((await page.locator('[data-testid="onb-count"]').textContent()) ?? '', new RegExp(`^${k + 1} questions? answered`));
+      const after = await page.evaluate(() => (globalThis as unknown as { __personae: { onboarding: OnboardingAnswer } }).__personae.onboarding);
+      assert.equal(after.answered, k + 1);
+      assert.equal(after.items.length, 10);
+      shownIds = await page.locator('[data-testid="onb-rec"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-item') ?? ''));
+      assert.deepEqual(shownIds, after.items.map((i) => i.id));
+      assert.deepEqual(await page.locator('[data-testid="onb-rec-title"]').allTextContents(), after.items.map((i) => i.title));
+    }
+    // every answer brought a new pair, and the answers moved the list away from the cold-start one
+    assert.equal(new Set(pairs).size, 3, pairs.join(', '));
+    assert.notDeepEqual(shownIds, coldStart.items.map((i) => i.id));
+    await shot(page, 'service-onboarding.png');
+
+    // Restart begins a new session with no answers
+    await page.click('[data-testid="onb-restart"]');
+    await onboarding(0).waitFor();
+    assert.notEqual(await page.locator('[data-testid="onboarding"]').getAttribute('data-session'), firstSession);
+    assert.equal(await page.locator('[data-testid="onb-rec"]').count(), 0);
 
     // the models page: the active model and the evaluation charts, with the evaluation's numbers
     await page.click('[data-testid="nav-models"]');
@@ -329,6 +399,27 @@ test('dashboard against the API shapes (mock service): pick a user, reasons, cal
     await detail.waitFor();
     assert.deepEqual(service.patches[1], { user: 'u7', index: 1, body: { boost: 2 } });
     assert.equal(await page.locator('[data-testid="persona"][data-index="1"] [data-testid="persona-boost"]').inputValue(), '2');
+
+    // a hedged list (low confidence) says so and why above the list; withheld explanations show the service's text
+    await page.evaluate(() => {
+      (globalThis as unknown as { location: { hash: string } }).location.hash = '#/users/u3';
+    });
+    const hedgedDetail = page.locator(`[data-testid="user-detail"][data-state="ready"][data-user="${HEDGED_USER}"]`);
+    await hedgedDetail.waitFor();
+    assert.equal((await page.locator('[data-testid="hedged"]').textContent())?.replace(/\s+/g, ' ').trim(), `hedged: ${HEDGE_REASONS.join('; ')}`);
+    assert.match((await page.locator('[data-testid="recs-meta"]').textContent()) ?? '', /confidence 0\.31/);
+    const hedgedReasons = (await page.locator('[data-testid="rec-reason"]').allTextContents()).map((r) => r.replace(/\s+/g, ' ').trim());
+    assert.ok(hedgedReasons.some((r) => r.startsWith('Because of Space Opera')));
+    assert.ok(hedgedReasons.filter((r) => r === WITHHELD).length > 0);
+    assert.equal(hedgedReasons.filter((r) => r === WITHHELD).length, await page.locator('[data-testid="rec-reason"][data-withheld="true"]').count());
+    assert.ok(hedgedReasons.every((r) => r === WITHHELD || r.startsWith('Because of Space Opera')));
+    await shot(page, 'dashboard-user-hedged.png');
+    // a list that is not hedged has no note
+    await page.evaluate(() => {
+      (globalThis as unknown as { location: { hash: string } }).location.hash = '#/users/u7';
+    });
+    await detail.waitFor();
+    assert.equal(await page.locator('[data-testid="hedged"]').count(), 0);
 
     // the models page without an evaluation says how to get one
     service.hideEvaluation(true);

@@ -67,6 +67,8 @@ const state = {
   tasteChart: /** @type {any} */ (null),
   evaluation: /** @type {any} */ (null),
   model: /** @type {any} */ (null),
+  /** The open onboarding session: the last answer of POST /v1/onboarding[/:id/answers]. */
+  onboarding: /** @type {any} */ (null),
 };
 Object.defineProperty(window, '__personae', { value: state });
 
@@ -343,13 +345,20 @@ function route() {
   const hash = location.hash || '#/users';
   const note = document.querySelector('[data-testid="toast"]');
   if (note) note.className = 'toast'; // a message belongs to the view it was shown on
-  const view = hash.startsWith('#/models') ? 'models' : 'users';
+  const view = hash.startsWith('#/models') ? 'models' : hash.startsWith('#/onboarding') ? 'onboarding' : 'users';
   for (const a of document.querySelectorAll('.tabs a')) {
     if (a.getAttribute('data-view') === view) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
   /** @type {HTMLElement} */ (document.getElementById('view-users')).hidden = view !== 'users';
   /** @type {HTMLElement} */ (document.getElementById('view-models')).hidden = view !== 'models';
+  /** @type {HTMLElement} */ (document.getElementById('view-onboarding')).hidden = view !== 'onboarding';
+  if (view === 'onboarding') {
+    document.title = 'Onboarding · personae';
+    // a session survives switching tabs; the Restart button starts a new one
+    if (!state.onboarding && !onboardingBusy) void startOnboarding();
+    return;
+  }
   if (view === 'models') {
     document.title = 'Models · personae';
     void showModels();
@@ -617,11 +626,13 @@ async function loadRecommendations(id, seq) {
     if (!current()) return;
     state.recommendations = body;
     const model = body.model ? `${body.model.name} v${body.model.version}` : 'no model';
-    meta.textContent = `${body.items.length} items · ${model} · ${body.rerank && body.rerank !== 'none' ? `reranked: ${body.rerank}` : 'not reranked'}`;
+    const confidence = typeof body.confidence === 'number' && Number.isFinite(body.confidence) ? ` · confidence ${num(body.confidence, 2)}` : '';
+    meta.textContent = `${body.items.length} items · ${model} · ${body.rerank && body.rerank !== 'none' ? `reranked: ${body.rerank}` : 'not reranked'}${confidence}`;
     el.dataset.rerank = body.rerank ?? 'none';
     mount(
       el,
       html`${body.coldStart ? html`<p class="banner" data-testid="cold-start">Cold start: this user has no history, so this is a popular-but-diverse list.</p>` : ''}
+      ${body.hedged === true ? html`<p class="hedge-note small" data-testid="hedged"><strong>hedged:</strong> ${hedgeText(body.hedgeReasons)}</p>` : ''}
       ${body.items.length === 0 ? html`<p class="muted">No recommendations.</p>` : ''}
       <ol class="recs">${body.items.map((item, i) => recommendationRow(item, i))}</ol>`,
     );
@@ -632,10 +643,39 @@ async function loadRecommendations(id, seq) {
   }
 }
 
+/** The service's reasons for hedging a list, as one line (strings, or objects with a message). @param {unknown} reasons */
+function hedgeText(reasons) {
+  const list = Array.isArray(reasons) ? reasons : reasons === undefined || reasons === null ? [] : [reasons];
+  const texts = list
+    .map((r) => {
+      if (typeof r === 'string') return r;
+      if (r && typeof r === 'object') {
+        const o = /** @type {Record<string, unknown>} */ (r);
+        const t = o.message ?? o.reason ?? o.text ?? o.code;
+        return typeof t === 'string' ? t : JSON.stringify(r);
+      }
+      return String(r);
+    })
+    .filter((t) => t.length > 0);
+  return texts.length ? texts.join('; ') : 'the model is unsure about this user';
+}
+
+/** Why the service withheld an item's explanation, or null when it did not. @param {any} item */
+function withheldText(item) {
+  const w = item.explanationWithheld;
+  if (item.explanation !== null || w === undefined || w === null || w === false) return null;
+  if (typeof w === 'string') return w;
+  if (w && typeof w === 'object' && typeof w.reason === 'string') return w.reason;
+  return 'Explanation withheld: the persona behind this item is uncertain';
+}
+
 /** @param {any} item @param {number} i */
 function recommendationRow(item, i) {
   const e = item.explanation;
-  const reason = e
+  const withheld = withheldText(item);
+  const reason = withheld !== null
+    ? html`<p class="reason muted withheld" data-testid="rec-reason" data-withheld="true">${withheld}</p>`
+    : e
     ? html`<p class="reason" data-testid="rec-reason" style="--c:${personaColor(e.persona)}">
         <span class="dot" aria-hidden="true"></span>
         <span>Because of <strong>${personaName(e)}</strong>${
@@ -750,6 +790,123 @@ async function loadHistory(id, seq) {
   } catch (err) {
     if (!current()) return;
     mount(el, err instanceof ApiError && err.status === 404 ? html`<p class="muted">No feedback for this user.</p>` : errorBox(err));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Onboarding page: POST /v1/onboarding starts a session, POST /v1/onboarding/:id/answers answers
+// the open question (a, b, both, neither) and returns the next one with the recommendations.
+
+const N_ONBOARD = 10;
+const ANSWERS = [
+  { answer: 'a', label: 'A', about: 'I would rather watch A' },
+  { answer: 'b', label: 'B', about: 'I would rather watch B' },
+  { answer: 'both', label: 'Both', about: 'I would watch both' },
+  { answer: 'neither', label: 'Neither', about: 'I would watch neither' },
+];
+/** Incremented on every restart so an answer for an older session is dropped. */
+let onboardingSeq = 0;
+let onboardingBusy = false;
+
+/** @param {boolean} on */
+function setOnboardingBusy(on) {
+  const el = /** @type {HTMLElement} */ (document.querySelector('[data-testid="onboarding"]'));
+  onboardingBusy = on;
+  el.dataset.state = on ? 'loading' : 'ready';
+  for (const b of el.querySelectorAll('[data-testid="onb-answer"]')) /** @type {HTMLButtonElement} */ (b).disabled = on;
+}
+
+async function startOnboarding() {
+  const el = /** @type {HTMLElement} */ (document.querySelector('[data-testid="onboarding"]'));
+  const seq = ++onboardingSeq;
+  state.onboarding = null;
+  delete el.dataset.session;
+  mount(el, html`<p class="muted">Starting a session…</p>`);
+  setOnboardingBusy(true);
+  try {
+    const body = await api('/v1/onboarding', { method: 'POST', body: { n: N_ONBOARD } });
+    if (seq !== onboardingSeq) return;
+    state.onboarding = body;
+    renderOnboarding(el);
+  } catch (err) {
+    if (seq !== onboardingSeq) return;
+    mount(el, errorBox(err));
+  } finally {
+    if (seq === onboardingSeq) setOnboardingBusy(false);
+  }
+}
+
+/** @param {string} answer */
+async function answerOnboarding(answer) {
+  const session = state.onboarding;
+  if (!session || !session.question || onboardingBusy) return;
+  const el = /** @type {HTMLElement} */ (document.querySelector('[data-testid="onboarding"]'));
+  const seq = onboardingSeq;
+  setOnboardingBusy(true);
+  try {
+    const body = await api(`/v1/onboarding/${encodeURIComponent(session.id)}/answers`, { method: 'POST', body: { answer, n: N_ONBOARD } });
+    if (seq !== onboardingSeq) return;
+    state.onboarding = body;
+    renderOnboarding(el);
+  } catch (err) {
+    if (seq !== onboardingSeq) return;
+    toast(errorText(err), 'error');
+  } finally {
+    if (seq === onboardingSeq) setOnboardingBusy(false);
+  }
+}
+
+/** @param {{id: string, title?: string, categories?: string[]}} item @param {string} letter */
+function choiceCard(item, letter) {
+  return html`<div class="choice" data-testid="onb-choice" data-choice="${letter.toLowerCase()}" data-item="${item.id}">
+    <span class="letter" aria-hidden="true">${letter}</span>
+    <div class="choice-body">
+      <span class="title" data-testid="onb-choice-title"><span class="sr-only">${letter}: </span>${item.title ?? item.id}</span>
+      <div class="chips">${(item.categories ?? []).map((c) => html`<span class="chip">${c}</span>`)}</div>
+    </div>
+  </div>`;
+}
+
+/** @param {HTMLElement} el */
+function renderOnboarding(el) {
+  const s = state.onboarding;
+  const q = s.question;
+  const answered = Number(s.answered ?? 0);
+  const items = /** @type {any[]} */ (s.items ?? []);
+  el.dataset.session = s.id;
+  el.dataset.answered = String(answered);
+  mount(
+    el,
+    html`<section class="card onb-question" data-testid="onb-question" aria-labelledby="onb-q-h" ${q ? html`data-a="${q.a.id}" data-b="${q.b.id}"` : ''}>
+        <p class="eyebrow">Question ${answered + 1}</p>
+        ${q
+          ? html`<h3 id="onb-q-h">Which would you rather watch: A or B?</h3>
+            <div class="pair">${choiceCard(q.a, 'A')}${choiceCard(q.b, 'B')}</div>
+            <div class="answers" role="group" aria-label="Your answer">${ANSWERS.map(
+              (a) => html`<button type="button" data-testid="onb-answer" data-answer="${a.answer}" aria-label="${a.about}">${a.label}</button>`,
+            )}</div>`
+          : html`<h3 id="onb-q-h">No more questions</h3><p class="muted">The service has no informative pair left to ask. Restart to begin again.</p>`}
+      </section>
+      <section class="card" aria-labelledby="onb-recs-h">
+        <div class="card-head">
+          <h3 id="onb-recs-h">Recommendations so far</h3>
+          <p class="muted small" data-testid="onb-count">${answered} question${answered === 1 ? '' : 's'} answered${s.model ? ` · ${s.model.name} v${s.model.version}` : ''}</p>
+        </div>
+        ${items.length === 0
+          ? html`<p class="muted" data-testid="onb-empty">Answer a question to get recommendations.</p>`
+          : html`<ol class="recs" data-testid="onb-recs">${items.map(
+              (item, i) => html`<li class="rec" data-testid="onb-rec" data-item="${item.id}">
+                <span class="rank" aria-hidden="true">${i + 1}</span>
+                <div class="rec-body">
+                  <span class="title" data-testid="onb-rec-title">${item.title ?? item.id}</span>
+                  <div class="chips">${(item.categories ?? []).map((/** @type {string} */ c) => html`<span class="chip">${c}</span>`)}</div>
+                </div>
+              </li>`,
+            )}</ol>`}
+      </section>`,
+  );
+  for (const b of el.querySelectorAll('[data-testid="onb-answer"]')) {
+    b.addEventListener('click', () => void answerOnboarding(String(b.getAttribute('data-answer'))));
   }
 }
 
@@ -927,6 +1084,7 @@ async function start() {
     if (id) location.hash = `#/users/${encodeURIComponent(id)}`;
   });
   /** @type {HTMLButtonElement} */ (document.querySelector('[data-testid="user-more"]')).addEventListener('click', () => void loadUsers(false));
+  /** @type {HTMLButtonElement} */ (document.querySelector('[data-testid="onb-restart"]')).addEventListener('click', () => void startOnboarding());
 
   const keyForm = /** @type {HTMLFormElement} */ (document.querySelector('[data-testid="api-key-form"]'));
   const keyInput = /** @type {HTMLInputElement} */ (document.getElementById('api-key-input'));
