@@ -9,6 +9,7 @@ import { buildTrainSet, extractPositives } from '../src/data/split.js';
 import { Rng } from '../src/math/rng.js';
 import { createModel } from '../src/models/registry.js';
 import { startService, type RunningService } from '../src/serve/index.js';
+import { Personas, Recommendations } from '../src/serve/schemas.js';
 import { worldToLog } from '../src/synth/world.js';
 
 const KEY = 'test-admin-key';
@@ -38,8 +39,10 @@ const errMessage = (r: { json: Record<string, unknown> }): string => ((r.json.er
 interface RecItem {
   id: string;
   categories: string[];
-  explanation?: { persona: number; label: string; weights: number[]; anchors: { id: string; title: string }[] };
+  explanation?: { persona: number; label: string; weights: number[]; anchors: { id: string; title: string }[] } | null;
+  explanationWithheld?: string;
 }
+const explainedOrWithheld = (i: RecItem): boolean => (i.explanation ? true : i.explanation === null && typeof i.explanationWithheld === 'string');
 interface PersonaJson {
   index: number;
   share: number;
@@ -110,6 +113,11 @@ describe('service API', () => {
     const seen = new Set(((await call('GET', '/v1/users/1/feedback')).json.feedback as { item: string }[]).map((f) => f.item));
     for (const it of items) {
       assert.ok(!seen.has(it.id), `item ${it.id} was already seen`);
+      if (it.explanation === null) {
+        // withheld when the explaining persona is uncertain, with the reason
+        assert.ok(typeof it.explanationWithheld === 'string' && it.explanationWithheld.length > 0);
+        continue;
+      }
       assert.ok(it.explanation);
       assert.ok(it.explanation.label.length > 0);
       assert.ok(it.explanation.anchors.length > 0 && it.explanation.anchors.every((a) => seen.has(a.id)));
@@ -140,7 +148,7 @@ describe('service API', () => {
     // diverse: the 8 items span more than 2 categories
     assert.ok(new Set(items.flatMap((i) => i.categories)).size > 2);
     const p = await call('GET', '/v1/users/nobody-yet/personas');
-    assert.deepEqual(p.json, { user: 'nobody-yet', personas: [] });
+    assert.deepEqual(p.json, { user: 'nobody-yet', confidence: 0, personas: [] });
   });
 
   it('taste mix, similar items, sessions, models', async () => {
@@ -158,7 +166,7 @@ describe('service API', () => {
     assert.equal(sess.status, 200);
     const sItems = sess.json.items as RecItem[];
     assert.equal(sItems.length, 5);
-    assert.ok(sItems.every((i) => !['5', '6', '7'].includes(i.id) && i.explanation));
+    assert.ok(sItems.every((i) => !['5', '6', '7'].includes(i.id) && explainedOrWithheld(i)));
     const models = await call('GET', '/v1/models');
     const active = models.json.active as { name: string; version: number; params: Record<string, unknown> };
     assert.equal(active.name, 'personas');
@@ -289,6 +297,65 @@ describe('service API', () => {
     assert.equal(again.boost, 3);
   });
 
+  it('hedges a tiny-history user with reasons, not the heaviest user; hedge=false gives the plain list', async () => {
+    // a new user with three likes: low confidence, a hedged list that says why
+    const likes = ['11', '12', '13'];
+    const ack = await call('POST', '/v1/feedback', { body: { feedback: likes.map((item) => ({ user: 'tiny-history', item, type: 'like', timestamp: '2026-01-02T00:00:00Z' })) } });
+    assert.equal(ack.status, 200);
+    const tiny = await call('GET', '/v1/users/tiny-history/recommendations?n=10&explain=true');
+    assert.equal(tiny.status, 200);
+    assert.equal(tiny.json.coldStart, false);
+    assert.equal(tiny.json.hedged, true);
+    const conf = tiny.json.confidence as number;
+    assert.ok(conf >= 0 && conf < 0.5, `confidence ${conf}`);
+    const reasons = tiny.json.hedgeReasons as string[];
+    assert.ok(reasons.includes('only 3 interactions'), reasons.join('; '));
+    assert.match(reasons[0]!, /^low confidence \(0\.\d\d < 0\.5\)$/);
+    const hedgedIds = (tiny.json.items as RecItem[]).map((i) => i.id);
+    assert.equal(hedgedIds.length, 10);
+    assert.ok(hedgedIds.every((id) => !likes.includes(id)));
+    // every item explained or withheld with a reason
+    assert.ok((tiny.json.items as RecItem[]).every(explainedOrWithheld));
+    // the schema the OpenAPI document is generated from validates the answer
+    assert.ok(Recommendations.safeParse(tiny.json).success, JSON.stringify(Recommendations.safeParse(tiny.json).error?.issues));
+    // hedge=false: the plain top-n by score, not flagged
+    const plain = await call('GET', '/v1/users/tiny-history/recommendations?n=10&hedge=false');
+    assert.equal(plain.json.hedged, false);
+    assert.equal(plain.json.hedgeReasons, undefined);
+    assert.equal(plain.json.confidence, conf);
+    const plainItems = plain.json.items as (RecItem & { score: number })[];
+    assert.equal(plainItems.length, 10);
+    for (let r = 1; r < plainItems.length; r++) assert.ok(plainItems[r - 1]!.score >= plainItems[r]!.score, 'the plain list is in score order');
+    assert.notDeepEqual(plainItems.map((i) => i.id), hedgedIds);
+    // the hedged list holds items the plain top-10 does not (exploration)
+    assert.ok(hedgedIds.some((id) => !plainItems.some((i) => i.id === id)));
+    // paging the hedged list continues it
+    const page = await call('GET', '/v1/users/tiny-history/recommendations?n=5&offset=5');
+    assert.deepEqual((page.json.items as RecItem[]).map((i) => i.id), hedgedIds.slice(5));
+    // personas carry the confidence too
+    const tp = await call('GET', '/v1/users/tiny-history/personas');
+    assert.equal(tp.json.confidence, conf);
+    assert.ok(Personas.safeParse(tp.json).success);
+
+    // the heaviest training user: confident, so not hedged, and hedge=false changes nothing
+    const users = (await call('GET', '/v1/users?limit=1000')).json.users as { id: string; interactions: number }[];
+    const heavy = [...users].filter((u) => /^\d+$/.test(u.id)).sort((a, b) => b.interactions - a.interactions || Number(a.id) - Number(b.id))[0]!;
+    assert.ok(heavy.interactions >= 60);
+    const h = await call('GET', `/v1/users/${heavy.id}/recommendations?n=10`);
+    assert.equal(h.json.hedged, false, JSON.stringify(h.json.hedgeReasons));
+    assert.equal(h.json.hedgeReasons, undefined);
+    assert.ok((h.json.confidence as number) >= 0.5, `confidence ${String(h.json.confidence)}`);
+    const hp = await call('GET', `/v1/users/${heavy.id}/recommendations?n=10&hedge=false`);
+    assert.deepEqual((hp.json.items as RecItem[]).map((i) => i.id), (h.json.items as RecItem[]).map((i) => i.id));
+    assert.ok(Recommendations.safeParse(h.json).success);
+    // the OpenAPI document has the flag and the new fields
+    const doc = (await call('GET', '/openapi.json')).json as { paths: Record<string, Record<string, { parameters?: { name: string }[]; responses: Record<string, { content?: Record<string, { schema: { properties: Record<string, unknown> } }> }> }>> };
+    const rec = doc.paths['/v1/users/{id}/recommendations']!.get!;
+    assert.ok(rec.parameters!.some((p) => p.name === 'hedge'));
+    const props = rec.responses['200']!.content!['application/json']!.schema.properties;
+    for (const f of ['hedged', 'hedgeReasons', 'confidence']) assert.ok(f in props, f);
+  });
+
   it('asks pairwise questions and recommends after each answer', async () => {
     const start = await call('POST', '/v1/onboarding', { body: { n: 5, seed: 3 } });
     assert.equal(start.status, 200, start.text);
@@ -353,7 +420,7 @@ describe('serving a model fitted outside the service', () => {
       const r = (await (await fetch(`${own.url}/v1/users/2/recommendations?n=5&explain=true`)).json()) as { coldStart: boolean; items: RecItem[] };
       assert.equal(r.coldStart, false);
       assert.equal(r.items.length, 5);
-      assert.ok(r.items.every((i) => i.explanation));
+      assert.ok(r.items.every(explainedOrWithheld));
     } finally {
       await own.close();
     }

@@ -312,7 +312,7 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
     const engine = modelOf(s);
     if (s.live.users.has(id)) await s.live.overrides(s.store, id);
     const exclude = q.exclude ? q.exclude.split(',').filter((x) => x !== '') : [];
-    return json(reply, engine.recommendJson(id, { n: q.n, offset: q.offset, category: q.category, exclude, rerank: q.rerank, explain: q.explain }));
+    return json(reply, engine.recommendJson(id, { n: q.n, offset: q.offset, category: q.category, exclude, rerank: q.rerank, explain: q.explain, hedge: q.hedge }));
   });
   app.get('/v1/users/:id/personas', { config: { auth: 'read' } }, async (req) => {
     const { id } = parse(IdParams, req.params, 'path');
@@ -340,12 +340,12 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
     Engine.checkRerank(q.rerank);
     const engine = modelOf(s);
     if (s.live.users.has(id)) await s.live.overrides(s.store, id);
-    return engine.tasteMix(id, q.n, q.rerank);
+    return engine.tasteMix(id, q.n, q.rerank, q.hedge);
   });
   app.post('/v1/sessions/recommend', { config: { auth: 'read' } }, async (req) => {
     const body = parse(SessionBody, req.body, 'body');
     Engine.checkRerank(body.rerank);
-    return modelOf(s).session(body.items, body.n, body.rerank, body.explain);
+    return modelOf(s).session(body.items, body.n, body.rerank, body.explain, body.hedge);
   });
 
   // ---- models, jobs, evaluation, keys

@@ -16,18 +16,20 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hedge, explainOrWithhold, historyFactor, itemEvidence, combineConfidence, userConfidence, type UserConfidence } from '../confidence/index.js';
+import { columnCounts, csrFromPairs, transpose } from '../data/csr.js';
 import type { ItemCategories } from '../data/dataset.js';
 import { IdMap } from '../data/ids.js';
 import { ConfigError, DataError, NotFoundError } from '../errors.js';
 import { tasteDistribution } from '../eval/metrics.js';
-import { explainItem, labelOf, personaProfile, type ExplainContext, type PersonaProfile } from '../explain/explain.js';
+import { labelOf, personaProfile, type ExplainContext, type PersonaProfile } from '../explain/explain.js';
 import { decodeArtifact } from '../models/artifact.js';
-import { hasPersonas, singleUserBatch, type HasPersonas, type ModelArtifact, type Recommender, type UserBatch } from '../models/model.js';
+import { hasPersonas, singleUserBatch, type HasPersonas, type ModelArtifact, type Recommender, type TrainSet, type UserBatch } from '../models/model.js';
 import { modelFromArtifact } from '../models/registry.js';
 import { TopKSelector } from '../math/topk.js';
 import { buildReranker, parseRerankSpec } from '../rank/index.js';
 import type { LiveData } from './live.js';
-import type { Personas, Recommendations } from './schemas.js';
+import type { Explanation, Personas, Recommendations } from './schemas.js';
 import type { ModelRecord } from './store.js';
 
 /** Config key of the serving metadata inside an artifact (stripped before the model loads). */
@@ -134,8 +136,13 @@ interface UserState {
   recent: { index: number; items: Int32Array } | null;
   scores: Float32Array | null;
   profile: PersonaProfile | null;
+  /** How much the model knows about the user (src/confidence), computed once per state. */
+  confidence: UserConfidence | null;
   answers: Map<string, string>;
 }
+
+/** Below this confidence a user's list is hedged (src/confidence's default). */
+export const HEDGE_THRESHOLD = 0.5;
 
 export interface RecommendOptions {
   n: number;
@@ -144,6 +151,8 @@ export interface RecommendOptions {
   exclude?: readonly string[];
   rerank: string;
   explain: boolean;
+  /** Hedge a low-confidence user's list (default true; only without a reranker). */
+  hedge?: boolean;
 }
 
 const ANSWER_CACHE = 32;
@@ -178,6 +187,79 @@ export class Engine {
     for (let i = 0; i < this.nItems; i++) if (loaded.popularity[i]! > 0) this.isCandidate[i] = 1;
     // cached states hold a score row each: keep them under ~256 MB
     this.maxStates = Math.max(64, Math.floor((256 << 20) / Math.max(1, this.nItems * 4)));
+  }
+
+  private train: TrainSet | null = null;
+
+  /**
+   * The model's training data rebuilt from the live positives it was trained on (those up to the
+   * model's feedback sequence number): the basis of onboarding and of the user confidence.
+   */
+  trainSet(): TrainSet {
+    if (this.train) return this.train;
+    const cut = this.loaded.meta.feedbackSeq;
+    const us: number[] = [];
+    const is: number[] = [];
+    for (let u = 0; u < this.users.size; u++) {
+      const live = this.live.users.get(this.users.id(u));
+      if (!live) continue;
+      for (const p of live.positives) {
+        if (p.seq > cut) continue;
+        const i = this.items.lookup(p.item);
+        if (i >= 0) {
+          us.push(u);
+          is.push(i);
+        }
+      }
+    }
+    const userItems = csrFromPairs(this.users.size, this.nItems, Int32Array.from(us), Int32Array.from(is));
+    const candidates: number[] = [];
+    for (let i = 0; i < this.nItems; i++) if (this.isCandidate[i]) candidates.push(i);
+    this.train = {
+      nUsers: this.users.size,
+      nItems: this.nItems,
+      userItems,
+      itemUsers: transpose(userItems),
+      itemPopularity: columnCounts(userItems),
+      candidates: Int32Array.from(candidates),
+      itemRanks: this.itemRanks,
+      categories: null,
+    };
+    return this.train;
+  }
+
+  /**
+   * The user's confidence (src/confidence `userConfidence`): history size, persona ambiguity,
+   * posterior spread in the onboarding basis, profile fit and item evidence, for the persona set
+   * the engine serves (with a recent persona, if any). Without personas only history size and item
+   * evidence count. Computed once per user state.
+   */
+  private confidenceOf(st: UserState): UserConfidence {
+    if (st.confidence) return st.confidence;
+    const train = this.trainSet();
+    const n = st.history.length;
+    let c: UserConfidence;
+    if (n === 0) {
+      c = { confidence: 0, historyFactor: 0, ambiguity: 1, spread: 1, fit: 0, evidence: 0, historySize: 0, personas: 0, reasons: ['no history yet'] };
+    } else if (this.personas && st.view) {
+      c = userConfidence(this.personas, train, { user: -1, history: st.history, personas: st.view.personaVectors(VIEW_USER) });
+    } else {
+      const h = historyFactor(n);
+      const evidence = itemEvidence(train.itemPopularity, st.history);
+      const confidence = combineConfidence(h, 0, 0, 1, evidence, { history: 1, ambiguity: 0, spread: 0, fit: 0, evidence: 1 });
+      const reasons: string[] = [];
+      if (h < 0.5) reasons.push(`short history (${n} item${n === 1 ? '' : 's'})`);
+      if (evidence < 0.5) reasons.push(`the history is mostly rarely-seen items (item evidence ${evidence.toFixed(2)})`);
+      c = { confidence, historyFactor: h, ambiguity: 0, spread: 0, fit: 1, evidence, historySize: n, personas: 0, reasons };
+    }
+    st.confidence = c;
+    return c;
+  }
+
+  /** A user's confidence in [0, 1] (4 decimals) and, when it is low, the reasons. */
+  confidence(userId: string): { confidence: number; reasons: string[] } {
+    const c = this.confidenceOf(this.state(userId));
+    return { confidence: round4(c.confidence), reasons: c.reasons };
   }
 
   get info(): { name: string; version: number } {
@@ -281,7 +363,7 @@ export class Engine {
     const u = this.live.users.get(userId);
     if (!u) {
       // every user without data shares one cold state (a flood of unknown IDs evicts nobody)
-      this.unknown ??= { key: 'unknown', cold: true, history: new Int32Array(0), exclude: new Int32Array(0), view: null, k: 0, overrides: new Map(), recent: null, scores: null, profile: null, answers: new Map() };
+      this.unknown ??= { key: 'unknown', cold: true, history: new Int32Array(0), exclude: new Int32Array(0), view: null, k: 0, overrides: new Map(), recent: null, scores: null, profile: null, confidence: null, answers: new Map() };
       return this.unknown;
     }
     const key = `${u.version}`;
@@ -335,7 +417,7 @@ export class Engine {
       k = set.length === 0 ? 0 : pm.attentionFor(set, history[0]!).length;
       if (k > 0) view = personaView(pm, set, k);
     }
-    const st: UserState = { key, cold: history.length === 0, history, exclude, view, k, overrides, recent: recentPersona, scores: null, profile: null, answers: new Map() };
+    const st: UserState = { key, cold: history.length === 0, history, exclude, view, k, overrides, recent: recentPersona, scores: null, profile: null, confidence: null, answers: new Map() };
     this.states.set(userId, st);
     if (this.states.size > this.maxStates) this.states.delete(this.states.keys().next().value!);
     return st;
@@ -418,9 +500,9 @@ export class Engine {
   private select(
     st: UserState,
     scores: Float32Array,
-    opts: { n: number; offset: number; category?: string | undefined; exclude?: readonly string[]; rerank: string },
+    opts: { n: number; offset: number; category?: string | undefined; exclude?: readonly string[]; rerank: string; hedge?: boolean },
     modelForRerank: Recommender | null,
-  ): { list: Int32Array; rerank: string } {
+  ): { list: Int32Array; rerank: string; hedgeReasons: string[] | null } {
     const meta = this.view();
     let candidates = meta.candidates;
     if (opts.category !== undefined) {
@@ -445,7 +527,32 @@ export class Engine {
         if (ex.has(i) || (allowed && !allowed.has(i))) continue;
         out.push(i);
       }
-      return { list: Int32Array.from(out.slice(opts.offset)), rerank: 'none' };
+      return { list: Int32Array.from(out.slice(opts.offset)), rerank: 'none', hedgeReasons: null };
+    }
+    if (!spec && (opts.hedge ?? true) && st.view && this.personas) {
+      const conf = this.confidenceOf(st);
+      if (conf.confidence < HEDGE_THRESHOLD) {
+        // hedge (src/confidence): every unmuted persona's own top items, every third slot a
+        // popular item adding an uncovered category; over the allowed candidates, minus exclusions
+        const set = st.view.personaVectors(VIEW_USER);
+        const d = set.length / Math.max(1, st.k);
+        const kept: number[] = [];
+        for (let q = 0; q < st.k; q++) if (!st.overrides.get(q)?.muted) kept.push(q);
+        const personas = new Float32Array(kept.length * d);
+        kept.forEach((q, r) => personas.set(set.subarray(q * d, (q + 1) * d), r * d));
+        const h = hedge({
+          model: this.personas,
+          train: { ...this.trainSet(), candidates, categories: meta.cats },
+          personas,
+          history: exclude,
+          scores,
+          confidence: { ...conf, personas: kept.length },
+          n: want,
+          categories: meta.cats,
+          threshold: HEDGE_THRESHOLD,
+        });
+        if (h.hedged) return { list: h.items.slice(opts.offset), rerank: 'none', hedgeReasons: humanReasons(conf, h.reasons) };
+      }
     }
     let reranker: ReturnType<typeof buildReranker> = null;
     try {
@@ -463,7 +570,7 @@ export class Engine {
       const m = reranker.rerank({ user: st.view ? VIEW_USER : -1, history: st.history, scores, pool: pool.subarray(0, found), k: want }, out);
       list = out.subarray(0, m);
     } else list = pool.subarray(0, Math.min(found, want));
-    return { list: list.slice(opts.offset), rerank: reranker ? reranker.name : 'none' };
+    return { list: list.slice(opts.offset), rerank: reranker ? reranker.name : 'none', hedgeReasons: null };
   }
 
   private itemJson(i: number, score: number): { id: string; title: string; score: number; categories: string[] } {
@@ -471,23 +578,30 @@ export class Engine {
     return { id: this.items.id(i), title: meta.titles[i]!, score: Number.isFinite(score) ? Math.round(score * 1e6) / 1e6 : 0, categories: meta.itemCats[i]! };
   }
 
-  private explanationOf(st: UserState, item: number): NonNullable<Recommendations['items'][number]['explanation']> | undefined {
+  /**
+   * An item's explanation, or null with the reason when `explainOrWithhold` (src/confidence) finds
+   * the explaining persona uncertain (no persona carries the item, or the user's confidence is
+   * too low); undefined without personas.
+   */
+  private explanationOf(st: UserState, item: number): { explanation: Explanation | null; explanationWithheld?: string } | undefined {
     const profile = this.profileOf(st);
     if (!profile || !st.view) return undefined;
-    const e = explainItem(st.view, profile, item, this.view().explain);
+    const r = explainOrWithhold(st.view, profile, item, this.view().explain, this.confidenceOf(st));
+    if (r.withheld !== null && r.withheld !== 'no personas for this user') return { explanation: null, explanationWithheld: r.withheld };
+    const e = r.explanation;
     if (!e) return undefined;
-    return {
+    return { explanation: {
       persona: e.persona,
       label: e.label ?? `taste #${e.persona + 1}`,
       weights: e.weights.map((w) => Math.round(w * 1e4) / 1e4),
       anchors: e.anchors.map((a) => ({ id: this.items.id(a), title: this.view().titles[a]! })),
-    };
+    } };
   }
 
   /** The JSON text of a user's recommendations (cached per user state and query). */
   recommendJson(userId: string, opts: RecommendOptions): string {
     const st = this.state(userId);
-    const cacheKey = `${st === this.unknown ? `${userId}|` : ''}${opts.n}|${opts.offset}|${opts.category ?? ''}|${(opts.exclude ?? []).join(',')}|${opts.rerank}|${opts.explain}`;
+    const cacheKey = `${st === this.unknown ? `${userId}|` : ''}${opts.n}|${opts.offset}|${opts.category ?? ''}|${(opts.exclude ?? []).join(',')}|${opts.rerank}|${opts.explain}|${opts.hedge ?? true}`;
     const hit = st.answers.get(cacheKey);
     if (hit !== undefined) return hit;
     const body = this.recommendState(userId, st, opts);
@@ -503,19 +617,21 @@ export class Engine {
 
   private recommendState(userId: string, st: UserState, opts: RecommendOptions): Recommendations {
     const scores = this.scoresOf(userId, st);
-    const { list, rerank } = this.select(st, scores, opts, st.view ?? (st.cold ? null : this.model));
+    const { list, rerank, hedgeReasons } = this.select(st, scores, opts, st.view ?? (st.cold ? null : this.model));
     const items = Array.from(list, (i) => {
       const base = this.itemJson(i, scores[i]!);
       const explanation = opts.explain && !st.cold ? this.explanationOf(st, i) : undefined;
-      return explanation ? { ...base, explanation } : base;
+      return explanation ? { ...base, ...explanation } : base;
     });
-    return { user: userId, coldStart: st.cold, hedged: false, rerank, model: this.info, items };
+    const confidence = round4(this.confidenceOf(st).confidence);
+    const hedging = hedgeReasons ? { hedged: true, hedgeReasons } : { hedged: false };
+    return { user: userId, coldStart: st.cold, ...hedging, confidence, rerank, model: this.info, items };
   }
 
   /** Model indices of a user's recommendations (taste mix, tests). */
-  listOf(userId: string, n: number, rerank: string): Int32Array {
+  listOf(userId: string, n: number, rerank: string, hedge = true): Int32Array {
     const st = this.state(userId);
-    return this.select(st, this.scoresOf(userId, st), { n, offset: 0, rerank }, st.view ?? (st.cold ? null : this.model)).list;
+    return this.select(st, this.scoresOf(userId, st), { n, offset: 0, rerank, hedge }, st.view ?? (st.cold ? null : this.model)).list;
   }
 
   personasOf(userId: string): Personas {
@@ -533,7 +649,7 @@ export class Engine {
         boost: o?.boost ?? 1,
       };
     });
-    return { user: userId, personas };
+    return { user: userId, confidence: round4(this.confidenceOf(st).confidence), personas };
   }
 
   /** Number of personas the user has now (for validating PATCH). */
@@ -541,10 +657,10 @@ export class Engine {
     return this.state(userId).k;
   }
 
-  tasteMix(userId: string, n: number, rerank: string): { categories: string[]; history: number[]; list: number[] } {
+  tasteMix(userId: string, n: number, rerank: string, hedge = true): { categories: string[]; history: number[]; list: number[] } {
     const st = this.state(userId);
     const meta = this.view();
-    const list = this.listOf(userId, n, rerank);
+    const list = this.listOf(userId, n, rerank, hedge);
     const nc = meta.catNames.length;
     const h = new Float64Array(nc);
     const l = new Float64Array(nc);
@@ -579,7 +695,7 @@ export class Engine {
   }
 
   /** Recommendations for an anonymous history (not stored). */
-  session(itemIds: readonly string[], n: number, rerank: string, explain: boolean): Recommendations {
+  session(itemIds: readonly string[], n: number, rerank: string, explain: boolean, hedge = true): Recommendations {
     const hist: number[] = [];
     for (const [r, id] of itemIds.entries()) {
       const i = this.items.lookup(id);
@@ -605,6 +721,7 @@ export class Engine {
       recent: null,
       scores: null,
       profile: null,
+      confidence: null,
       answers: new Map(),
     };
     if (!st.cold && !view) {
@@ -612,7 +729,7 @@ export class Engine {
       this.model.scoreBatch(singleUserBatch(-1, history), out);
       st.scores = out;
     }
-    const body = this.recommendState('(session)', st, { n, offset: 0, rerank, explain });
+    const body = this.recommendState('(session)', st, { n, offset: 0, rerank, explain, hedge });
     return { ...body, user: '(session)' };
   }
 
@@ -625,4 +742,25 @@ export class Engine {
       throw err;
     }
   }
+}
+
+function round4(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
+
+/**
+ * The hedge's reasons in plain words: the confidence factors that are low ("only 3 interactions",
+ * "two tastes of nearly equal weight", ...) and what the hedged list does about it.
+ */
+export function humanReasons(c: UserConfidence, hedgeReasons: readonly string[]): string[] {
+  const out: string[] = [`low confidence (${c.confidence.toFixed(2)} < ${HEDGE_THRESHOLD})`];
+  const n = c.historySize;
+  if (c.historyFactor < 0.5) out.push(`only ${n} interaction${n === 1 ? '' : 's'}`);
+  if (c.ambiguity > 0.5) out.push(c.personas === 2 ? 'two tastes of nearly equal weight' : `${c.personas} tastes of nearly equal weight (ambiguity ${c.ambiguity.toFixed(2)})`);
+  if (c.spread > 0.5) out.push(`taste still uncertain (posterior spread ${c.spread.toFixed(2)} of the prior's 1)`);
+  if (c.fit < 0.5) out.push(`the tastes explain the history poorly (fit ${c.fit.toFixed(2)})`);
+  if (c.evidence < 0.5) out.push(`mostly rarely-seen items (item evidence ${c.evidence.toFixed(2)})`);
+  // what the hedge did (the library's reasons after its own confidence line and factor reasons)
+  for (const r of hedgeReasons) if (r.startsWith('mixing') || r.startsWith('every third')) out.push(r);
+  return out;
 }

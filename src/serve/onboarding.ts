@@ -6,9 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { columnCounts, csrFromPairs, transpose } from '../data/csr.js';
 import { NotFoundError } from '../errors.js';
-import type { TrainSet } from '../models/model.js';
 import { createOnboarding, type Answer, type OnboardingSession, type Question } from '../onboard/index.js';
 import type { Engine } from './engine.js';
 import { OnboardingAnswerBody, OnboardingStartBody } from './schemas.js';
@@ -20,45 +18,6 @@ interface Entry {
 }
 
 const MAX_SESSIONS = 1000;
-const trainSets = new WeakMap<Engine, TrainSet>();
-
-/** The engine's training data rebuilt from the live positives it was trained on. */
-function trainSetOf(engine: Engine): TrainSet {
-  let t = trainSets.get(engine);
-  if (t) return t;
-  const cut = engine.loaded.meta.feedbackSeq;
-  const us: number[] = [];
-  const is: number[] = [];
-  for (let u = 0; u < engine.users.size; u++) {
-    const live = engine.live.users.get(engine.users.id(u));
-    if (!live) continue;
-    for (const p of live.positives) {
-      if (p.seq > cut) continue;
-      const i = engine.items.lookup(p.item);
-      if (i >= 0) {
-        us.push(u);
-        is.push(i);
-      }
-    }
-  }
-  const userItems = csrFromPairs(engine.users.size, engine.nItems, Int32Array.from(us), Int32Array.from(is));
-  const pop = columnCounts(userItems);
-  const candidates: number[] = [];
-  for (let i = 0; i < engine.nItems; i++) if (engine.loaded.popularity[i]! > 0) candidates.push(i);
-  t = {
-    nUsers: engine.users.size,
-    nItems: engine.nItems,
-    userItems,
-    itemUsers: transpose(userItems),
-    itemPopularity: pop,
-    candidates: Int32Array.from(candidates),
-    itemRanks: engine.itemRanks,
-    categories: null,
-  };
-  trainSets.set(engine, t);
-  return t;
-}
-
 export function registerOnboarding(app: FastifyInstance, deps: { engine: () => Engine; parse: <S extends z.ZodType>(schema: S, data: unknown, where: string) => z.output<S> }): void {
   const sessions = new Map<string, Entry>();
 
@@ -82,7 +41,7 @@ export function registerOnboarding(app: FastifyInstance, deps: { engine: () => E
   app.post('/v1/onboarding', { config: { auth: 'read' } }, async (req) => {
     const body = deps.parse(OnboardingStartBody, req.body ?? {}, 'body');
     const engine = deps.engine();
-    const session = createOnboarding(engine.model, trainSetOf(engine), body.seed !== undefined ? { seed: body.seed } : {});
+    const session = createOnboarding(engine.model, engine.trainSet(), body.seed !== undefined ? { seed: body.seed } : {});
     const id = randomUUID();
     const entry: Entry = { engine, session, pending: session.next() };
     sessions.set(id, entry);

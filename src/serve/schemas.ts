@@ -65,13 +65,15 @@ export const RecommendQuery = z
     /** A reranker spec (docs/reranking.md), e.g. calibrated:0.5; default none. */
     rerank: z.string().max(100).default('none'),
     explain: boolParam.default(false),
+    /** Hedge a low-confidence user's list (default true): hedge=false gives the plain top-n. */
+    hedge: boolParam.default(true),
   })
   .strict();
 export type RecommendQuery = z.infer<typeof RecommendQuery>;
 
 export const SimilarQuery = z.object({ n: intParam(1, MAX_N).default(10), offset: intParam(0, MAX_OFFSET).default(0) }).strict();
 
-export const TasteMixQuery = z.object({ n: intParam(1, MAX_N).default(20), rerank: z.string().max(100).default('none') }).strict();
+export const TasteMixQuery = z.object({ n: intParam(1, MAX_N).default(20), rerank: z.string().max(100).default('none'), hedge: boolParam.default(true) }).strict();
 
 export const SessionBody = z
   .object({
@@ -80,6 +82,7 @@ export const SessionBody = z
     n: z.number().int().min(1).max(MAX_N).default(10),
     rerank: z.string().max(100).default('none'),
     explain: z.boolean().default(false),
+    hedge: z.boolean().default(true),
   })
   .strict();
 
@@ -124,11 +127,26 @@ export const ApiKeyBody = z.object({ scope: z.enum(['read', 'write', 'admin']), 
 
 const Anchor = z.object({ id: z.string(), title: z.string() });
 export const Explanation = z.object({ persona: z.number().int(), label: z.string(), weights: z.array(z.number()), anchors: z.array(Anchor) });
-export const RecItem = z.object({ id: z.string(), title: z.string(), score: z.number(), categories: z.array(z.string()), explanation: Explanation.optional() });
+export type Explanation = z.infer<typeof Explanation>;
+export const RecItem = z.object({
+  id: z.string(),
+  title: z.string(),
+  score: z.number(),
+  categories: z.array(z.string()),
+  /** With explain=true: the persona serving the item, or null when withheld (see explanationWithheld). */
+  explanation: Explanation.nullable().optional(),
+  /** Why the explanation is withheld: the explaining persona is uncertain. */
+  explanationWithheld: z.string().optional(),
+});
+const Confidence = z.number().min(0).max(1).describe("how much the model knows about the user (0..1); below 0.5 the list is hedged");
 export const Recommendations = z.object({
   user: z.string(),
   coldStart: z.boolean(),
+  /** True when the list is hedged for a low-confidence user (more exploration across personas and popular-diverse items). */
   hedged: z.boolean(),
+  /** Present when hedged: why, in plain words. */
+  hedgeReasons: z.array(z.string()).optional(),
+  confidence: Confidence,
   rerank: z.string(),
   model: z.object({ name: z.string(), version: z.number().int() }),
   items: z.array(RecItem),
@@ -136,6 +154,7 @@ export const Recommendations = z.object({
 export type Recommendations = z.infer<typeof Recommendations>;
 export const Personas = z.object({
   user: z.string(),
+  confidence: Confidence,
   personas: z.array(z.object({ index: z.number().int(), share: z.number(), label: z.string(), anchors: z.array(Anchor), muted: z.boolean(), boost: z.number() })),
 });
 export type Personas = z.infer<typeof Personas>;

@@ -3,12 +3,14 @@ import { Command } from 'commander';
 import { rowOf } from '../../data/csr.js';
 import { categoriesOf } from '../../data/dataset.js';
 import { buildTrainSet, extractPositives } from '../../data/split.js';
+import { explainOrWithhold, hedge, userConfidence } from '../../confidence/index.js';
 import { ConfigError, NotFoundError } from '../../errors.js';
-import { explainContext, explainItem, explanationSentence, personaProfile } from '../../explain/explain.js';
+import { explainContext, explanationSentence, personaProfile } from '../../explain/explain.js';
 import { Rng } from '../../math/rng.js';
 import { TopKSelector } from '../../math/topk.js';
 import { defaultThreads } from '../../math/pool.js';
-import { hasPersonas, singleUserBatch } from '../../models/model.js';
+import { hasPersonas, personasFor, singleUserBatch } from '../../models/model.js';
+import { humanReasons } from '../../serve/engine.js';
 import { createModel, modelNames } from '../../models/registry.js';
 import { createProgress } from '../progress.js';
 import { addDataOptions, loadLog, parseInteger, type DataFlags } from '../shared.js';
@@ -22,6 +24,7 @@ interface RecommendFlags extends DataFlags {
   param: string[];
   rerank: string;
   explain?: boolean;
+  hedge: boolean;
   quiet?: boolean;
 }
 
@@ -34,6 +37,7 @@ export function recommendCommand(): Command {
     .option('--param <model.key=value>', 'set a model parameter (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--rerank <spec>', `reranking stage: ${RERANK_HELP}`, 'none')
     .option('--explain', 'say which of the user\'s tastes (personas) each item serves (models with personas)')
+    .option('--no-hedge', 'never hedge: the plain top-n even for a low-confidence user (persona models hedge by default)')
     .option('--quiet', 'no progress output')
     .action(async (flags: RecommendFlags) => {
       const rerankSpec = parseRerankSpec(flags.rerank);
@@ -62,13 +66,28 @@ export function recommendCommand(): Command {
       let n = Math.min(found, flags.n);
       if (reranker) n = reranker.rerank({ user, history, scores, pool: pool.subarray(0, found), k: flags.n }, out);
       else out.set(pool.subarray(0, n));
+      // confidence (src/confidence) and, below 0.5 without a reranker, the hedged list
+      const confidence = hasPersonas(model) ? userConfidence(model, train, { user, history }) : null;
+      let hedgeReasons: string[] | null = null;
+      if (confidence && hasPersonas(model) && !reranker && flags.hedge) {
+        const h = hedge({ model, train, personas: personasFor(model, user, history), history, scores, confidence, n: flags.n, categories: log.categories ?? null });
+        if (h.hedged) {
+          out.set(h.items.subarray(0, flags.n));
+          n = Math.min(flags.n, h.items.length);
+          hedgeReasons = humanReasons(confidence, h.reasons);
+        }
+      }
       const describe = (i: number): string => {
         const title = log.titles?.[i] ?? log.items.id(i);
         const cats = log.categories ? [...categoriesOf(log.categories, i)].map((c) => log.categories!.names[c]).join('|') : '';
         return `${title}${cats ? `  [${cats}]` : ''}`;
       };
       const by = `${flags.model}${reranker ? `, reranked by ${reranker.name}` : ''}`;
-      process.stdout.write(`user ${flags.user}: ${history.length} positives; top ${n} by ${by}\n`);
+      process.stdout.write(`user ${flags.user}: ${history.length} positives; top ${n} by ${by}${hedgeReasons ? ', hedged' : ''}\n`);
+      if (flags.explain && confidence) {
+        process.stdout.write(`confidence: ${confidence.confidence.toFixed(2)}\n`);
+        if (hedgeReasons) process.stdout.write(`hedged: ${hedgeReasons.join('; ')}\n`);
+      }
       const ctx = flags.explain ? explainContext(train, log) : null;
       const profile = ctx && hasPersonas(model) ? personaProfile(model, { user, history }, ctx) : null;
       if (profile && hasPersonas(model)) {
@@ -79,8 +98,9 @@ export function recommendCommand(): Command {
       }
       for (let r = 0; r < n; r++) {
         process.stdout.write(`${String(r + 1).padStart(3)}. ${describe(out[r]!)}  (score ${scores[out[r]!]!.toFixed(4)})\n`);
-        const e = ctx && profile && hasPersonas(model) ? explainItem(model, profile, out[r]!, ctx) : null;
-        if (e) process.stdout.write(`       ${explanationSentence(e)}\n`);
+        const e = ctx && profile && confidence && hasPersonas(model) ? explainOrWithhold(model, profile, out[r]!, ctx, confidence) : null;
+        if (e?.explanation) process.stdout.write(`       ${explanationSentence(e.explanation)}\n`);
+        else if (e?.withheld) process.stdout.write(`       (explanation withheld: ${e.withheld})\n`);
       }
     });
   return cmd;
