@@ -167,14 +167,21 @@ test('explanations are withheld when the explaining persona is uncertain', async
   const history = rowOf(split.history, u);
   const conf = userConfidence(model, split.train, { user: u, history });
   const item = split.train.candidates.find((i) => !history.includes(i))!;
-  const sure = explainOrWithhold(model, { user: u, history }, item, ctx, { ...conf, confidence: 0.9 }, { minWeight: 0 });
+  const sure = explainOrWithhold(model, { user: u, history }, item, ctx, { ...conf, confidence: 0.9 }, { minWeight: 0, minLead: 0 });
   assert.ok(sure.explanation);
   assert.equal(sure.withheld, null);
   const strict = explainOrWithhold(model, { user: u, history }, item, ctx, conf, { minWeight: 1.01 });
   assert.equal(strict.explanation, null);
   assert.match(strict.withheld!, /no single persona/);
-  const unsure = explainOrWithhold(model, { user: u, history }, item, ctx, { ...conf, confidence: 0.1 }, { minWeight: 0 });
+  const unsure = explainOrWithhold(model, { user: u, history }, item, ctx, { ...conf, confidence: 0.1 }, { minWeight: 0, minLead: 0 });
   assert.match(unsure.withheld!, /too little is known/);
+  // a persona that does not lead the runner-up by minLead cannot explain the item
+  const w = sure.explanation!.weights;
+  const lead = sure.explanation!.weight - Math.max(...w.filter((_, k) => k !== sure.explanation!.persona));
+  const tied = explainOrWithhold(model, { user: u, history }, item, ctx, { ...conf, confidence: 0.9 }, { minLead: lead + 1e-6 });
+  assert.match(tied.withheld!, /two tastes carry this item almost equally/);
+  const led = explainOrWithhold(model, { user: u, history }, item, ctx, { ...conf, confidence: 0.9 }, { minLead: lead - 1e-6 });
+  assert.ok(led.explanation);
 });
 
 test('study confidence (quick): selective accuracy, calibration and profile swap in the JSON', async () => {

@@ -501,8 +501,11 @@ export interface MaybeExplanation {
 }
 
 /**
- * An explanation only when the explaining persona is certain: its weight for the item is at least
- * `minWeight` (default 0.6) and the user's confidence at least `minConfidence` (default 0.3).
+ * An explanation only when the explaining persona is certain: it leads the runner-up persona by at
+ * least `minLead` of the item's weight (default 0.1: two personas sharing an item almost equally
+ * cannot say which taste it serves), its weight is at least `minWeight` (default 0: off; with
+ * K personas the weights of a clear winner are often well under 1/2), and the user's confidence is
+ * at least `minConfidence` (default 0.3).
  */
 export function explainOrWithhold(
   model: HasPersonas,
@@ -510,14 +513,24 @@ export function explainOrWithhold(
   item: number,
   ctx: ExplainContext,
   confidence: UserConfidence,
-  opts: { minWeight?: number; minConfidence?: number } = {},
+  opts: { minWeight?: number; minLead?: number; minConfidence?: number } = {},
 ): MaybeExplanation {
   const e = explainItem(model, subject, item, ctx);
   if (!e) return { explanation: null, withheld: 'no personas for this user' };
-  const minWeight = opts.minWeight ?? 0.6;
+  const minWeight = opts.minWeight ?? 0;
+  const minLead = opts.minLead ?? 0.1;
   const minConfidence = opts.minConfidence ?? 0.3;
   if (e.weights.length > 1 && e.weight < minWeight) {
     return { explanation: null, withheld: `no single persona carries this item (top weight ${Math.round(100 * e.weight)}% < ${Math.round(100 * minWeight)}%)` };
+  }
+  if (e.weights.length > 1) {
+    let second = 0;
+    e.weights.forEach((w, k) => {
+      if (k !== e.persona && w > second) second = w;
+    });
+    if (e.weight - second < minLead) {
+      return { explanation: null, withheld: `two tastes carry this item almost equally (${Math.round(100 * e.weight)}% and ${Math.round(100 * second)}%)` };
+    }
   }
   if (confidence.confidence < minConfidence) {
     return { explanation: null, withheld: `too little is known about this user (confidence ${confidence.confidence.toFixed(2)})` };
