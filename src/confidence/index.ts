@@ -12,16 +12,18 @@
  *   popular items of categories the list does not cover yet, with the reasons; and
  *   `explainOrWithhold`, which withholds an explanation when the explaining persona is uncertain.
  */
-import { rowOf } from '../data/csr.js';
+import { rowOf, sortedHas } from '../data/csr.js';
 import type { ItemCategories } from '../data/dataset.js';
 import type { Split } from '../data/split.js';
+import { rankTestUsers } from '../eval/evaluate.js';
 import { categoriesOf } from '../data/dataset.js';
 import { ConfigError } from '../errors.js';
 import { explainItem, type ExplainContext, type ItemExplanation, type PersonaProfile, type Subject } from '../explain/explain.js';
 import { TopKSelector } from '../math/topk.js';
 import { personasFor, personaWeightsOf, type HasPersonas, type Recommender, type TrainSet } from '../models/model.js';
 import { asPersonaModel, onboardingBasis, type OnboardingBasis } from '../onboard/basis.js';
-import { LaplacePosterior, type ChoiceSet } from '../onboard/posterior.js';
+import { catalogueChoiceSet } from '../onboard/index.js';
+import { LaplacePosterior } from '../onboard/posterior.js';
 
 export interface ConfidenceOptions {
   /** History size at which the history factor is 1/2 (default 10). */
@@ -212,7 +214,7 @@ export function personaAmbiguity(model: HasPersonas, personas: Float32Array, his
  * given "each history item was chosen from the catalogue" (softmax likelihood), prior N(0, I).
  */
 export function posteriorSpread(basis: OnboardingBasis, history: Int32Array): number {
-  const cs = choiceSetFor(basis);
+  const cs = catalogueChoiceSet(basis);
   const post = new LaplacePosterior(new Float64Array(basis.size), 1);
   post.choiceSet = cs.set;
   for (const i of history) {
@@ -221,27 +223,6 @@ export function posteriorSpread(basis: OnboardingBasis, history: Int32Array): nu
   }
   if (post.choices.length > 0) post.refit();
   return Math.sqrt(post.trace() / basis.size);
-}
-
-const choiceCache = new WeakMap<OnboardingBasis, { set: ChoiceSet; rowOf: Int32Array }>();
-
-function choiceSetFor(basis: OnboardingBasis): { set: ChoiceSet; rowOf: Int32Array } {
-  let c = choiceCache.get(basis);
-  if (!c) {
-    const items = Array.from(basis.candidates).filter((i) => Number.isFinite(basis.base[i]!));
-    const M = basis.size;
-    const x = new Float64Array(items.length * M);
-    const offset = new Float64Array(items.length);
-    const rowOf = new Int32Array(basis.nItems).fill(-1);
-    items.forEach((i, r) => {
-      rowOf[i] = r;
-      offset[r] = basis.base[i]!;
-      for (let m = 0; m < M; m++) x[r * M + m] = basis.dirs[m * basis.nItems + i]!;
-    });
-    c = { set: { n: items.length, x, offset }, rowOf };
-    choiceCache.set(basis, c);
-  }
-  return c;
 }
 
 /**
@@ -547,47 +528,18 @@ export interface ScoredLists {
 
 /** Top-k lists with each item's log-probability (log-softmax of the user's scores over the candidates). */
 export function scoredLists(model: Recommender, split: Split, k: number, keepScores = false): ScoredLists {
-  const users = split.testUsers;
-  const nItems = split.train.nItems;
-  const selector = new TopKSelector(k);
-  const pool = new Int32Array(k);
-  const lists: Int32Array[] = [];
   const logp: Float64Array[] = [];
   const kept: Float32Array[] = [];
-  const batch = 64;
-  const scores = new Float32Array(batch * nItems);
-  const lp = new Float64Array(nItems);
-  for (let start = 0; start < users.length; start += batch) {
-    const end = Math.min(users.length, start + batch);
-    const indptr = new Int32Array(end - start + 1);
-    for (let b = start; b < end; b++) indptr[b - start + 1] = indptr[b - start]! + rowOf(split.history, users[b]!).length;
-    const items = new Int32Array(indptr[end - start]!);
-    for (let b = start; b < end; b++) items.set(rowOf(split.history, users[b]!), indptr[b - start]!);
-    model.scoreBatch({ users: split.testUserModelIndex.subarray(start, end), indptr, items }, scores);
-    for (let b = start; b < end; b++) {
-      const row = scores.subarray((b - start) * nItems, (b - start + 1) * nItems);
-      const n = selector.select(row, split.train.candidates, split.train.itemRanks, rowOf(split.history, users[b]!), pool);
-      const list = pool.slice(0, n);
+  const lp = new Float64Array(split.train.nItems);
+  const lists = rankTestUsers(model, split, {
+    k,
+    onList: (_b, row, list) => {
       logSoftmax(row, split.train.candidates, lp);
-      lists.push(list);
       logp.push(Float64Array.from(list, (i) => lp[i]!));
       if (keepScores) kept.push(Float32Array.from(row));
-    }
-  }
+    },
+  });
   return { lists, logp, scores: keepScores ? kept : null };
-}
-
-function contains(sorted: Int32Array, x: number): boolean {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const v = sorted[mid]!;
-    if (v === x) return true;
-    if (v < x) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
 }
 
 /** Flattened (raw log-probability, relevant?) pairs of a split's lists: the calibrator's training data. */
@@ -598,7 +550,7 @@ export function calibrationPairs(split: Split, s: ScoredLists): { x: Float64Arra
     const test = rowOf(split.test, u);
     s.lists[b]!.forEach((i, r) => {
       x.push(s.logp[b]![r]!);
-      y.push(contains(test, i) ? 1 : 0);
+      y.push(sortedHas(test, 0, test.length, i) ? 1 : 0);
     });
   });
   return { x: Float64Array.from(x), y: Float64Array.from(y) };

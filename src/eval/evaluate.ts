@@ -30,6 +30,11 @@ export interface RankOptions {
   batchSize?: number;
   reranker?: ListReranker | null;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Called with each test user's position in `split.testUsers`, their scores (a view into the
+   * batch buffer, valid only during the call) and final list, e.g. to keep per-item probabilities.
+   */
+  onList?: (index: number, scores: Float32Array, list: Int32Array) => void;
 }
 
 /** Top-k lists (best first) for the split's test users, in `split.testUsers` order. */
@@ -55,13 +60,15 @@ export function rankTestUsers(model: Recommender, split: Split, opts: RankOption
       const row = scores.subarray((b - start) * nItems, (b - start + 1) * nItems);
       const history = rowOf(split.history, users[b]!);
       const n = selector.select(row, split.train.candidates, split.train.itemRanks, history, pool);
+      let list: Int32Array;
       if (!reranker) {
-        lists.push(pool.slice(0, Math.min(n, k)));
-        continue;
+        list = pool.slice(0, Math.min(n, k));
+      } else {
+        const out = new Int32Array(k);
+        list = out.slice(0, reranker.rerank({ user: users[b]!, history, scores: row, pool: pool.subarray(0, n), k }, out));
       }
-      const out = new Int32Array(k);
-      const m = reranker.rerank({ user: users[b]!, history, scores: row, pool: pool.subarray(0, n), k }, out);
-      lists.push(out.slice(0, m));
+      lists.push(list);
+      opts.onList?.(b, row, list);
     }
     opts.onProgress?.(end, users.length);
   }

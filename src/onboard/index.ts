@@ -361,8 +361,11 @@ export function createOnboarding(model: Recommender, train: TrainSet, opts: Onbo
 
 const choiceSets = new WeakMap<OnboardingBasis, { set: ChoiceSet; rowOf: Int32Array }>();
 
-/** The catalogue as a choice set (candidate-major copy of the basis), cached per basis. */
-function choiceSetOf(basis: OnboardingBasis): ChoiceSet {
+/**
+ * The catalogue as a choice set (candidate-major copy of the basis) and each item's row in it (-1:
+ * not in it), built once per basis and shared by onboarding sessions and user confidence.
+ */
+export function catalogueChoiceSet(basis: OnboardingBasis): { set: ChoiceSet; rowOf: Int32Array } {
   let c = choiceSets.get(basis);
   if (!c) {
     const items = Array.from(basis.candidates).filter((i) => Number.isFinite(basis.base[i]!));
@@ -378,10 +381,13 @@ function choiceSetOf(basis: OnboardingBasis): ChoiceSet {
     c = { set: { n: items.length, x, offset }, rowOf };
     choiceSets.set(basis, c);
   }
-  return c.set;
+  return c;
+}
+
+function choiceSetOf(basis: OnboardingBasis): ChoiceSet {
+  return catalogueChoiceSet(basis).set;
 }
 
 function choiceRow(basis: OnboardingBasis, item: number): number {
-  choiceSetOf(basis);
-  return choiceSets.get(basis)!.rowOf[item]!;
+  return catalogueChoiceSet(basis).rowOf[item]!;
 }

@@ -5,7 +5,7 @@
  * onboarding recommendations are scored on their test items, for adaptive questions, random pool
  * pairs and the most popular pairs, next to the same users' full-history score.
  */
-import { rowOf } from '../data/csr.js';
+import { rowOf, sortedHas } from '../data/csr.js';
 import type { InteractionLog } from '../data/dataset.js';
 import { makeSplit, type Split } from '../data/split.js';
 import { evaluateLists, rankTestUsers } from '../eval/evaluate.js';
@@ -22,22 +22,9 @@ export const ONBOARDING_STRATEGIES: readonly QuestionStrategy[] = ['adaptive', '
 
 /** A simulated user's answer: they prefer what they interacted with. `history` ascending. */
 export function simulatedAnswer(history: Int32Array, q: Question): Answer {
-  const a = contains(history, q.a);
-  const b = contains(history, q.b);
+  const a = sortedHas(history, 0, history.length, q.a);
+  const b = sortedHas(history, 0, history.length, q.b);
   return a && b ? 'both' : a ? 'a' : b ? 'b' : 'neither';
-}
-
-function contains(sorted: Int32Array, x: number): boolean {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const v = sorted[mid]!;
-    if (v === x) return true;
-    if (v < x) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
 }
 
 export interface OnboardingCurves {
