@@ -33,7 +33,10 @@ export function worldConfigFor(ctx: StudyContext, overrides: WorldConfigInput = 
 }
 
 function describeWorld(cfg: WorldConfigInput, quick: boolean, overrides: WorldConfigInput): string {
+  const world: Record<string, unknown> = quick ? QUICK_WORLD : DEFAULT_WORLD;
   const extra = Object.entries(overrides)
+    // the size and seed are in the description already; name only what differs from the base world
+    .filter(([k, v]) => !['users', 'items', 'seed'].includes(k) && JSON.stringify(world[k]) !== JSON.stringify(v))
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join(', ');
   const base = quick ? `quick world (${cfg.users} users, ${cfg.items} items, seed ${cfg.seed ?? 42})` : `default world (${cfg.users} users, ${cfg.items} items, seed ${cfg.seed ?? 42})`;
@@ -145,3 +148,6 @@ export function headMask(values: ArrayLike<number>, pool: ArrayLike<number>, sha
   for (let j = 0; j < n && j < order.length; j++) mask[order[j]!] = 1;
   return mask;
 }
+
+/** The smaller quick world of the onboarding and confidence studies (their tests fit two models on it). */
+export const ONBOARDING_QUICK_WORLD: WorldConfigInput = { users: 400, items: 300, categories: 6, meanInteractions: 40 };

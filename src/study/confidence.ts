@@ -9,8 +9,7 @@
  * - hedging: ndcg@20 of the plain vs the hedged list of the low-confidence users.
  */
 import { rowOf } from '../data/csr.js';
-import type { InteractionLog } from '../data/dataset.js';
-import { makeSplit, validationSplit, type Split } from '../data/split.js';
+import { validationSplit, type Split } from '../data/split.js';
 import { ndcgAt } from '../eval/metrics.js';
 import { bootstrapCI, pairedDifference } from '../eval/stats.js';
 import { Rng } from '../math/rng.js';
@@ -28,7 +27,7 @@ import {
   userConfidence,
   type UserConfidence,
 } from '../confidence/index.js';
-import { worldToLog } from '../synth/world.js';
+import { ONBOARDING_QUICK_WORLD, studyData } from './common.js';
 import type { Study, StudyContext, StudyJson, Verdict } from './types.js';
 
 /** The training user (other than `u`) whose training row is most similar to `history` by Jaccard; -1 if none. */
@@ -65,10 +64,8 @@ export const confidenceStudy: Study = {
     'Per-user confidence ranks users by how well they are served (the 20% most-confident users score higher ndcg@20 than all users), and the validation-fitted per-item probabilities are calibrated on test (ECE < 0.05).',
   async run(ctx: StudyContext): Promise<Omit<StudyJson, 'manifest' | 'seconds' | 'seed'>> {
     const quick = ctx.quick ?? false;
-    const log: InteractionLog = ctx.log ?? worldToLog(quick ? { users: 400, items: 300, categories: 6, meanInteractions: 40, seed: ctx.seed } : { seed: ctx.seed }).log;
-    const dataLabel = ctx.dataLabel ?? (ctx.log ? ctx.log.name : quick ? `quick world (400 users, 300 items, seed ${ctx.seed})` : `default world (2500 users, 2000 items, seed ${ctx.seed})`);
-    const protocol = ctx.protocol ?? 'temporal-user';
-    const split = makeSplit(log, { protocol, seed: ctx.seed, minRating: ctx.minRating ?? 4 });
+    // these studies use the seed for the world too, and a smaller quick world than the other studies
+    const { split, label: dataLabel } = studyData(ctx, quick ? { ...ONBOARDING_QUICK_WORLD, seed: ctx.seed } : { seed: ctx.seed });
     const val = validationSplit(split);
     const params = quick ? { epochs: 8, warmEpochs: 4, avgEpochs: 2 } : {};
     const fit = async (s: Split, label: string): Promise<Recommender & HasPersonas> => {
@@ -213,7 +210,7 @@ export const confidenceStudy: Study = {
       verdictReason,
       data: dataLabel,
       results: {
-        protocol,
+        protocol: split.protocol,
         users: users.length,
         selectiveAccuracy: {
           metric: 'ndcg@20',

@@ -6,8 +6,7 @@
  * pairs and the most popular pairs, next to the same users' full-history score.
  */
 import { rowOf, sortedHas } from '../data/csr.js';
-import type { InteractionLog } from '../data/dataset.js';
-import { makeSplit, type Split } from '../data/split.js';
+import type { Split } from '../data/split.js';
 import { evaluateLists, rankTestUsers } from '../eval/evaluate.js';
 import { ndcgAt, recallAt } from '../eval/metrics.js';
 import { bootstrapCI, pairedDifference } from '../eval/stats.js';
@@ -15,7 +14,7 @@ import { Rng } from '../math/rng.js';
 import type { Recommender } from '../models/model.js';
 import { createModel } from '../models/registry.js';
 import { createOnboarding, type Answer, type OnboardingOptions, type Question, type QuestionStrategy } from '../onboard/index.js';
-import { worldToLog } from '../synth/world.js';
+import { ONBOARDING_QUICK_WORLD, studyData } from './common.js';
 import type { Study, StudyChart, StudyContext, StudyJson, Verdict } from './types.js';
 
 export const ONBOARDING_STRATEGIES: readonly QuestionStrategy[] = ['adaptive', 'random', 'popular'];
@@ -90,9 +89,8 @@ export const onboardingStudy: Study = {
     'After 10 adaptive pairwise questions a new user gets better recommendations (ndcg@20) than after 10 random or 10 popular-item pairs, recovering a large share of their full-history quality.',
   async run(ctx: StudyContext): Promise<Omit<StudyJson, 'manifest' | 'seconds' | 'seed'>> {
     const quick = ctx.quick ?? false;
-    const log: InteractionLog = ctx.log ?? worldToLog(quick ? { users: 400, items: 300, categories: 6, meanInteractions: 40, seed: ctx.seed } : { seed: ctx.seed }).log;
-    const dataLabel = ctx.dataLabel ?? (ctx.log ? ctx.log.name : quick ? `quick world (400 users, 300 items, seed ${ctx.seed})` : `default world (2500 users, 2000 items, seed ${ctx.seed})`);
-    const split = makeSplit(log, { protocol: 'users-holdout', seed: ctx.seed, minRating: ctx.minRating ?? 4 });
+    // users-holdout whatever --protocol says; the seed is the world's too, as in the confidence study
+    const { split, label: dataLabel } = studyData({ ...ctx, protocol: 'users-holdout' }, quick ? { ...ONBOARDING_QUICK_WORLD, seed: ctx.seed } : { seed: ctx.seed });
     const model = createModel('personas', quick ? { epochs: 8, warmEpochs: 4, avgEpochs: 2 } : {});
     await model.fit(split.train, {
       rng: new Rng(ctx.seed).derive('model', 'personas'),
