@@ -15,10 +15,10 @@
  * the model's own `scorePersonas` (with the user's history), so parts of the score that do not
  * depend on the personas (an item-item term) are identical in both and cancel.
  */
-import { rowOf } from '../data/csr.js';
+import { rowOf, sortedHas } from '../data/csr.js';
 import type { Split } from '../data/split.js';
 import { personasFor, personaWeightsOf, type HasPersonas } from '../models/model.js';
-import { argmax, containsSorted, personaSetSize } from '../rank/tastes.js';
+import { argmax, personaSetSize } from '../rank/tastes.js';
 
 export interface FidelityReport {
   /** Users with >= 2 personas whose lists were checked. */
@@ -50,7 +50,7 @@ function rankOf(item: number, scores: Float32Array, candidates: Int32Array, hist
     if (j === item) continue;
     const sj = scores[j]!;
     if (sj > s || (sj === s && itemRanks[j]! < tie)) {
-      if (!containsSorted(history, j)) rank++;
+      if (!sortedHas(history, 0, history.length, j)) rank++;
     }
   }
   return rank;

@@ -8,6 +8,7 @@
  *   items whose arg-max persona is k. Hard assignment keeps the rerankers, the persona metrics and
  *   the explanations on one definition.
  */
+import { sortedHas } from '../data/csr.js';
 import type { ItemCategories } from '../data/dataset.js';
 import { tasteDistribution } from '../eval/metrics.js';
 import { personasFor, personaWeightsOf, type HasPersonas } from '../models/model.js';
@@ -117,26 +118,12 @@ export function personaTasteSpace(model: HasPersonas): TasteSpace {
   };
 }
 
-/** Binary search in an ascending Int32Array. */
-export function containsSorted(sorted: Int32Array, x: number): boolean {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = sorted[mid]!;
-    if (v === x) return true;
-    if (v < x) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
-}
-
 /** The pool without history items (the pool from rankTestUsers never has any; callers may differ). */
 export function poolWithoutHistory(pool: Int32Array, history: Int32Array): Int32Array {
   let clean = true;
-  for (const i of pool) if (containsSorted(history, i)) clean = false;
+  for (const i of pool) if (sortedHas(history, 0, history.length, i)) clean = false;
   if (clean) return pool;
-  return pool.filter((i) => !containsSorted(history, i));
+  return pool.filter((i) => !sortedHas(history, 0, history.length, i));
 }
 
 /**
