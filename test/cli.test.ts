@@ -92,6 +92,15 @@ test('two runs with the same seed give the same JSON, with 1 or 2 worker threads
   assert.deepEqual(stable(two), a, '1 thread vs 2 threads');
   const names = (a as { models: { name: string }[] }).models.map((m) => m.name).join(',');
   assert.equal(names, models);
+  // --on validation evaluates the validation split built from TRAIN alone, and says so
+  const val = join(dir, 'val.json');
+  const v = personae('evaluate', '--data', world, '--models', 'pop', '--seed', '9', '--quiet', '--on', 'validation', '--out', val);
+  assert.equal(v.code, 0, v.stderr);
+  const vj = JSON.parse(readFileSync(val, 'utf8')) as { protocol: { evaluatedOn: string }; dataset: { trainPositives: number; testUsers: number } };
+  const tj = JSON.parse(readFileSync(one, 'utf8')) as { protocol: { evaluatedOn: string }; dataset: { trainPositives: number; testUsers: number } };
+  assert.equal(vj.protocol.evaluatedOn, 'validation');
+  assert.equal(tj.protocol.evaluatedOn, 'test');
+  assert.ok(vj.dataset.trainPositives < tj.dataset.trainPositives, 'validation trains on part of TRAIN');
   // and a different seed does change a seeded model
   const other = join(dir, 'other.json');
   const r = personae(...args.map((x) => (x === '9' ? '10' : x)), '--threads', '2', '--out', other);

@@ -25,7 +25,8 @@ export interface EvaluationJson {
     hasCategories: boolean;
     skippedRows: number;
   };
-  protocol: { name: string; minRating: number; k: number[]; seed: number; rerank: string };
+  /** `evaluatedOn`: 'test', or 'validation' for `evaluate --on validation` (TRAIN only). */
+  protocol: { name: string; minRating: number; k: number[]; seed: number; rerank: string; evaluatedOn?: 'test' | 'validation' };
   models: {
     name: string;
     params: ModelResult['params'];
@@ -41,7 +42,7 @@ export interface EvaluationJson {
 export function buildResultsJson(
   split: Split,
   experiment: ExperimentResult,
-  meta: { path?: string; ks: number[]; seed: number; startedAt: Date; threads: number; rerank: string },
+  meta: { path?: string; ks: number[]; seed: number; startedAt: Date; threads: number; rerank: string; evaluatedOn?: 'test' | 'validation' },
 ): EvaluationJson {
   return {
     dataset: {
@@ -60,7 +61,7 @@ export function buildResultsJson(
       hasCategories: split.log.categories !== null,
       skippedRows: split.log.skipped.count,
     },
-    protocol: { name: split.protocol, minRating: split.minRating, k: meta.ks, seed: meta.seed, rerank: meta.rerank },
+    protocol: { name: split.protocol, minRating: split.minRating, k: meta.ks, seed: meta.seed, rerank: meta.rerank, evaluatedOn: meta.evaluatedOn ?? 'test' },
     models: experiment.models.map((m) => ({
       name: m.name,
       params: m.params,

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { validationSplit } from '../../data/split.js';
 import { ConfigError } from '../../errors.js';
 import { runExperiment } from '../../eval/experiment.js';
 import { htmlReport } from '../../eval/report/html.js';
@@ -28,6 +29,7 @@ interface EvaluateFlags extends DataFlags {
   threads: number;
   saveModels?: string;
   quiet?: boolean;
+  on: 'test' | 'validation';
 }
 
 /** `--param ease.lambda=300` (repeatable) -> { ease: { lambda: 300 } }. */
@@ -54,6 +56,7 @@ export function evaluateCommand(): Command {
     .option('--report <file>', 'write a self-contained HTML report')
     .option('--per-user <file>', "write every test user's metric values (CSV)")
     .option('--split <dir>', 'use a split saved by `personae split` instead of splitting --data')
+    .addOption(new Option('--on <part>', 'evaluate on TEST, or on the validation split built from TRAIN alone (for choosing settings without touching TEST)').choices(['test', 'validation']).default('test'))
     .option('--param <model.key=value>', 'set a model parameter (repeatable); tuning keeps it fixed', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--save-models <dir>', 'save each fitted model artifact into this folder')
     .addOption(new Option('--threads <n>', 'worker threads (results do not depend on it)').argParser(parseInteger('--threads', 1)).default(defaultThreads()))
@@ -77,7 +80,9 @@ export async function runEvaluate(flags: EvaluateFlags): Promise<EvaluationJson>
   }
   parseRerankSpec(flags.rerank);
   const log = await loadLog(flags, progress);
-  const split = splitFor(log, flags);
+  const full = splitFor(log, flags);
+  const split = flags.on === 'validation' ? validationSplit(full) : full;
+  if (flags.on === 'validation') progress.log('evaluating on the validation split (TRAIN only; TEST is not used)');
   progress.log(describeSplit(split));
   const experiment = await runExperiment(split, {
     models,
@@ -98,7 +103,7 @@ export async function runEvaluate(flags: EvaluateFlags): Promise<EvaluationJson>
       : {}),
   });
   progress.stop();
-  const json = buildResultsJson(split, experiment, { path: resolve(flags.data), ks: flags.k, seed: flags.seed, startedAt, threads: flags.threads, rerank: flags.rerank });
+  const json = buildResultsJson(split, experiment, { path: resolve(flags.data), ks: flags.k, seed: flags.seed, startedAt, threads: flags.threads, rerank: flags.rerank, evaluatedOn: flags.on });
   // extra per-model fields (PROTOCOL.md allows them): slices, explanation fidelity
   json.models.forEach((m, i) => {
     const r = experiment.models[i]!;
