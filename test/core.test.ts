@@ -5,7 +5,11 @@ import { IdMap } from '../src/data/ids.js';
 import { csrFromPairs, transpose, csrHas } from '../src/data/csr.js';
 import { Rng } from '../src/math/rng.js';
 import { TopKSelector, topKBySort } from '../src/math/topk.js';
-import { decodeArtifact, encodeArtifact } from '../src/models/artifact.js';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeArtifact, encodeArtifact, readArtifactFile, saveArtifact } from '../src/models/artifact.js';
 
 test('IdMap is collision-free and ranks numeric ids numerically, others as strings', () => {
   const m = new IdMap();
@@ -90,4 +94,51 @@ test('artifacts round-trip and a corrupted payload is refused', () => {
   assert.deepEqual(back.config, { a: 1 });
   bytes[bytes.length - 1] ^= 0xff;
   assert.throws(() => decodeArtifact(bytes, 'm.model'), /m\.model: artifact checksum mismatch/);
+});
+
+test('artifact files stream in chunks: same bytes as the in-memory encoding, file hash, corruption and truncation named', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'personae-artifact-'));
+  try {
+    // 17M floats = 68 MB: more than one 64 MiB chunk, and an odd-length array that needs padding
+    const big = new Float32Array(17_000_000);
+    for (let i = 0; i < big.length; i += 9973) big[i] = i * 0.5;
+    const art = { kind: 'x', version: 3, config: { a: 1, s: 'two' }, arrays: { odd: Int32Array.of(1, 2, 3), big, tail: Float32Array.of(-1.5) } };
+    const path = join(dir, 'm.model');
+    const fileSha = saveArtifact(path, art);
+    const bytes = readFileSync(path);
+    assert.equal(fileSha, createHash('sha256').update(bytes).digest('hex'));
+    assert.ok(encodeArtifact(art).equals(bytes), 'the streamed file is byte-identical to encodeArtifact');
+    const { artifact: back, fileSha256 } = readArtifactFile(path);
+    assert.equal(fileSha256, fileSha);
+    assert.deepEqual(back.config, { a: 1, s: 'two' });
+    assert.deepEqual([...back.arrays.odd!], [1, 2, 3]);
+    assert.deepEqual([...back.arrays.tail!], [-1.5]);
+    assert.ok(back.arrays.big instanceof Float32Array && back.arrays.big.length === big.length);
+    assert.equal(back.arrays.big[9973 * 1000], 9973 * 1000 * 0.5);
+    assert.equal(back.arrays.big[big.length - 1], big[big.length - 1]);
+    // one flipped byte deep in the second chunk
+    const flipped = Buffer.from(bytes);
+    flipped[flipped.length - 100]! ^= 0x01;
+    writeFileSync(path, flipped);
+    assert.throws(() => readArtifactFile(path), (e: Error) => e.message.includes(path) && /checksum mismatch/.test(e.message));
+    writeFileSync(path, bytes);
+    truncateSync(path, bytes.length - 8);
+    assert.throws(() => readArtifactFile(path), (e: Error) => e.message.includes(path) && /truncated/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a failed artifact write leaves no temp file and keeps what was there', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'personae-artifact-'));
+  try {
+    // the target is a folder, so the final rename fails after the temp file is written
+    const target = join(dir, 'taken');
+    mkdirSync(target);
+    assert.throws(() => saveArtifact(target, { kind: 'x', version: 1, config: {}, arrays: { v: Float32Array.of(1) } }));
+    assert.deepEqual(readdirSync(dir), ['taken']);
+    assert.ok(existsSync(target));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -14,8 +14,7 @@
  * persona: a new taste shows up as a new persona at once); any other user's personas are the
  * fold-in of their whole history. Both apply on the next request, without retraining.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { hedge, explainOrWithhold, historyFactor, itemEvidence, combineConfidence, userConfidence, type UserConfidence } from '../confidence/index.js';
 import { columnCounts, csrFromPairs, transpose } from '../data/csr.js';
 import type { ItemCategories } from '../data/dataset.js';
@@ -23,7 +22,7 @@ import { IdMap } from '../data/ids.js';
 import { ConfigError, DataError, NotFoundError } from '../errors.js';
 import { tasteDistribution } from '../eval/metrics.js';
 import { labelOf, personaProfile, type ExplainContext, type PersonaProfile } from '../explain/explain.js';
-import { decodeArtifact } from '../models/artifact.js';
+import { readArtifactFile } from '../models/artifact.js';
 import { hasPersonas, singleUserBatch, type HasPersonas, type ModelArtifact, type Recommender, type TrainSet, type UserBatch } from '../models/model.js';
 import { modelFromArtifact } from '../models/registry.js';
 import { TopKSelector } from '../math/topk.js';
@@ -56,15 +55,9 @@ export function withServeMeta(a: ModelArtifact, meta: ServeMeta, popularity: Int
 
 /** Reads a model file, checks the file's sha256 against the record and the payload checksum, loads it. */
 export function loadModel(record: ModelRecord): LoadedModel {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(record.path);
-  } catch {
-    throw new DataError(`model v${record.version} artifact is missing`, { file: record.path });
-  }
-  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (!existsSync(record.path)) throw new DataError(`model v${record.version} artifact is missing`, { file: record.path });
+  const { artifact: a, fileSha256: sha } = readArtifactFile(record.path);
   if (sha !== record.sha256) throw new DataError(`model v${record.version}: file checksum ${sha.slice(0, 12)} does not match the recorded ${record.sha256.slice(0, 12)}`, { file: record.path });
-  const a = decodeArtifact(bytes, record.path);
   const { [SERVE_META_KEY]: metaText, ...config } = a.config;
   const { [SERVE_POPULARITY_KEY]: pop, ...arrays } = a.arrays;
   if (typeof metaText !== 'string' || !(pop instanceof Int32Array)) throw new DataError('not a service model artifact (no serving metadata)', { file: record.path });

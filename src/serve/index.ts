@@ -13,8 +13,7 @@ import type { EvaluationJson } from '../eval/results.js';
 import { defaultThreads } from '../math/pool.js';
 import { DEFAULT_WORLD, worldToLog, type WorldConfigInput } from '../synth/world.js';
 import { buildApp, hashKey, type ServiceState } from './app.js';
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { saveArtifact } from '../models/artifact.js';
 import type { Recommender } from '../models/model.js';
 import { Engine, loadModel, withServeMeta, type LoadedModel } from './engine.js';
@@ -125,11 +124,11 @@ async function adoptFitted(store: Store, model: Recommender, log: InteractionLog
   };
   mkdirSync(modelsDir, { recursive: true });
   const path = join(modelsDir, `${model.name}-${Date.now()}-adopted.model`);
-  saveArtifact(path, withServeMeta(model.toArtifact(), meta, popularity));
+  const sha256 = saveArtifact(path, withServeMeta(model.toArtifact(), meta, popularity));
   const record = await store.addModel({
     name: model.name,
     path,
-    sha256: createHash('sha256').update(readFileSync(path)).digest('hex'),
+    sha256,
     trainedAt: new Date().toISOString(),
     params: { ...model.params },
     feedbackSeq,

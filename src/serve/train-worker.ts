@@ -3,8 +3,6 @@
  * artifact atomically (temp file + fsync + rename, with a sha256 of the payload inside and of the
  * whole file returned), and reports progress. The request path never runs a fit.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ItemCategories } from '../data/dataset.js';
 import { LogBuilder } from '../data/dataset.js';
@@ -48,8 +46,7 @@ export async function runTrainJob(input: TrainJobInput, report: (m: TrainJobMess
     threads: input.threads,
     onProgress: (e) => report({ type: 'progress', stage: e.stage, done: e.done, total: e.total }),
   });
-  saveArtifact(input.path, withServeMeta(model.toArtifact(), input.meta, train.itemPopularity));
-  const sha256 = createHash('sha256').update(readFileSync(input.path)).digest('hex');
+  const sha256 = saveArtifact(input.path, withServeMeta(model.toArtifact(), input.meta, train.itemPopularity));
   report({ type: 'done', sha256, params: { ...model.params }, evaluation });
 }
 
