@@ -100,3 +100,19 @@ test('EASE: the artifact round trip and the thread count give identical scores',
   assert.equal(outs[0]![nItems - 1], 0);
   assert.ok(outs[0]!.every(Number.isFinite));
 });
+
+test('ease refuses a catalogue over maxItems before allocating, naming the limit and the alternatives', async () => {
+  // 5 candidates (item 5 has no positive and is not one)
+  const train = trainFromRows(6, [[0, 1], [1, 2, 3], [3, 4], [0, 4]]);
+  await assert.rejects(new EaseScorer({ lambda: 1, maxItems: 4 }).fit(train, ctx()), (e: Error) => {
+    assert.equal(e.name, 'ConfigError');
+    assert.match(e.message, /^ease\.maxItems: ease needs a dense 5 x 5 item-item matrix/);
+    assert.match(e.message, /over the limit of 4 candidate items; use itemknn, ials, bpr or personas/);
+    return true;
+  });
+  // at the limit it fits
+  const m = new EaseScorer({ lambda: 1, maxItems: 5 });
+  await m.fit(train, ctx());
+  assert.ok(Number.isFinite(score(m, 6, [[0]])[1]!));
+  assert.equal(easeSpec.schema.safeParse({ maxItems: 40_000 }).success, false, 'past one WebAssembly memory the limit cannot be raised');
+});

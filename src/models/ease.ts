@@ -12,12 +12,38 @@
 import { z } from 'zod';
 import { SpdWorkspace } from '../math/dense.js';
 import { WorkerPool } from '../math/pool.js';
+import { ConfigError } from '../errors.js';
 import type { FitContext, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
+
+/** The order whose n^2 float32 workspace still fits one 4 GiB WebAssembly memory (32,768^2 x 4 B). */
+export const EASE_HARD_MAX_ITEMS = 32_000;
+
+/**
+ * Refuses a catalogue too large for a dense item-item model, naming the size, the memory it would
+ * need, the limit and the alternatives.
+ */
+export function checkDenseItemLimit(model: string, nItems: number, maxItems: number, field: string): void {
+  if (nItems <= maxItems) return;
+  const gib = (2 * nItems * nItems * 4) / 2 ** 30;
+  throw new ConfigError(
+    `${model} needs a dense ${nItems.toLocaleString('en-US')} x ${nItems.toLocaleString('en-US')} item-item matrix ` +
+      `(about ${gib.toFixed(1)} GiB while fitting, and n^3 time), over the limit of ${maxItems.toLocaleString('en-US')} candidate items; ` +
+      `use itemknn, ials, bpr or personas (memory grows with items x d), or raise ${field} (at most ${EASE_HARD_MAX_ITEMS.toLocaleString('en-US')})`,
+    field,
+  );
+}
 
 export const EaseConfig = z
   .object({
     /** L2 regularisation added to the Gram diagonal. */
     lambda: z.number().positive().default(500),
+    /**
+     * The largest catalogue (candidate items) EASE accepts. Its weights are a dense n x n float32
+     * matrix, held twice while fitting (the WebAssembly workspace, whose memory stops at 4 GiB, and
+     * the copy the model keeps), and the inverse costs n^3. Above this the fit refuses before
+     * allocating anything.
+     */
+    maxItems: z.number().int().min(1).max(EASE_HARD_MAX_ITEMS).default(25_000),
   })
   .strict();
 export type EaseConfig = z.infer<typeof EaseConfig>;
@@ -86,6 +112,7 @@ export class EaseScorer implements Recommender {
 
   async fit(train: TrainSet, ctx: FitContext): Promise<void> {
     const nc = train.candidates.length;
+    checkDenseItemLimit('ease', nc, this.params.maxItems, 'ease.maxItems');
     const pos = positions(train.nItems, train.candidates);
     aborted(ctx);
     if (nc === 0) {
