@@ -13,6 +13,7 @@ import { lineChartSvg, studyHtml } from '../src/study/report.js';
 import { executeStudy } from '../src/study/run.js';
 import type { StudyJson } from '../src/study/types.js';
 import { worldToLog } from '../src/synth/world.js';
+import { studyReportPath } from '../src/cli/commands/study.js';
 import { QUICK_WORLD } from '../src/study/common.js';
 
 const SEED = 5;
@@ -252,3 +253,11 @@ for (const name of ['crowding', 'aggregation', 'profile-swap', 'hashing', 'dims'
     }
   });
 }
+
+test('a study writes its HTML report only where asked: --report, else beside --out', () => {
+  assert.equal(studyReportPath({}), undefined);
+  assert.equal(studyReportPath({ out: 'runs/crowding.json' }), 'runs/crowding.html');
+  assert.equal(studyReportPath({ out: 'runs/crowding.JSON' }), 'runs/crowding.html');
+  assert.equal(studyReportPath({ out: 'runs/crowding' }), 'runs/crowding.html');
+  assert.equal(studyReportPath({ out: 'a.json', report: 'b.html' }), 'b.html');
+});

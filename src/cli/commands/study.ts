@@ -1,7 +1,7 @@
 /**
  * `personae study <name>`: runs one claim's study on the embedded world (default) or on --data,
- * prints its Markdown table and verdict, writes its JSON (--out) and its HTML report (--report,
- * default study-<name>.html).
+ * prints its Markdown table and verdict, writes its JSON (--out) and its HTML report (--report; by
+ * default beside --out with .html for .json, and nowhere when neither is given).
  */
 import { Command, Option } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -38,7 +38,7 @@ export function studyCommand(): Command {
     .argument('<name>', `the study (${studyNames().join(', ')})`);
   addDataOptions(cmd, { requireData: false })
     .option('--out <file>', 'write the study JSON')
-    .option('--report <file>', 'write the HTML report here (default study-<name>.html)')
+    .option('--report <file>', 'write the HTML report here (default: beside --out, F.json -> F.html)')
     .option('--quick', 'small sizes (for tests and smoke runs); the verdict logic is unchanged')
     .addOption(new Option('--threads <n>', 'worker threads (results do not depend on it)').argParser(parseInteger('--threads', 1)).default(defaultThreads()))
     .option('--quiet', 'no progress output')
@@ -46,6 +46,13 @@ export function studyCommand(): Command {
       await runStudy(name, flags);
     });
   return cmd;
+}
+
+/** Where the HTML report goes: --report, else beside --out (F.json -> F.html), else nowhere. */
+export function studyReportPath(flags: Pick<StudyFlags, 'out' | 'report'>): string | undefined {
+  if (flags.report) return flags.report;
+  if (!flags.out) return undefined;
+  return /\.json$/i.test(flags.out) ? flags.out.replace(/\.json$/i, '.html') : `${flags.out}.html`;
 }
 
 export async function runStudy(name: string, flags: StudyFlags): Promise<StudyJson> {
@@ -68,7 +75,8 @@ export async function runStudy(name: string, flags: StudyFlags): Promise<StudyJs
   json.seconds = (performance.now() - t0) / 1000; // including reading the data
   const lines = [studyText(json)];
   if (flags.out) lines.push(`json: ${write(flags.out, `${JSON.stringify(json, null, 2)}\n`)}`);
-  lines.push(`report: ${write(flags.report ?? `study-${json.study}.html`, studyHtml(json))}`);
+  const report = studyReportPath(flags);
+  if (report) lines.push(`report: ${write(report, studyHtml(json))}`);
   process.stdout.write(`${lines.join('\n')}\n`);
   return json;
 }
