@@ -68,6 +68,12 @@ test('an unknown model, an unknown reranker and a bad flag value are named', () 
   assertCleanError(personae('evaluate', '--data', path, '--models', 'pop', '--param', 'ease.lambda=300', '--quiet'), /--param.*"ease", which is not in --models/);
 });
 
+test('recommend rejects an unknown model before reading any data', () => {
+  // the data path does not exist: the model name must be the error, not the missing folder
+  const r = personae('recommend', '--data', join(dir, 'no-such-folder'), '--user', '1', '--model', 'nosuch', '--quiet');
+  assertCleanError(r, /unknown model "nosuch"/);
+});
+
 /** The results JSON without what legitimately differs between runs (timings, start time, threads). */
 function stable(path: string): unknown {
   const json = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;

@@ -41,13 +41,14 @@ export function recommendCommand(): Command {
     .option('--quiet', 'no progress output')
     .action(async (flags: RecommendFlags) => {
       const rerankSpec = parseRerankSpec(flags.rerank);
+      // the model, its parameters and --explain are checked before the data is read
+      const model = createModel(flags.model, parseParams(flags.param)[flags.model] ?? {});
+      if (flags.explain && !hasPersonas(model)) throw new ConfigError(`model "${flags.model}" has no personas to explain with; use --model personas`, '--explain');
       const progress = createProgress({ quiet: flags.quiet ?? false });
       const log = await loadLog(flags, progress);
       const user = log.users.lookup(flags.user);
       if (user < 0) throw new NotFoundError(`--user: no user "${flags.user}" in ${flags.data}`);
       const train = buildTrainSet(log, extractPositives(log, flags.minRating));
-      const model = createModel(flags.model, parseParams(flags.param)[flags.model] ?? {});
-      if (flags.explain && !hasPersonas(model)) throw new ConfigError(`model "${flags.model}" has no personas to explain with; use --model personas`, '--explain');
       buildReranker(rerankSpec, { log }, model); // fail before fitting if the reranker cannot run
       await model.fit(train, {
         rng: new Rng(flags.seed).derive('model', flags.model),
