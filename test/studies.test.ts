@@ -10,6 +10,7 @@ import { kmeans } from '../src/study/kmeans.js';
 import { profileSwapVerdict, type SwapPoint } from '../src/study/profile-swap.js';
 import { bestMatch, recoveryVerdict, userRecovery, type RecoveryCell } from '../src/study/recovery.js';
 import { lineChartSvg, studyHtml } from '../src/study/report.js';
+import { barChartSvg, labelWidthPx } from '../src/eval/report/html.js';
 import { executeStudy } from '../src/study/run.js';
 import type { StudyJson } from '../src/study/types.js';
 import { worldToLog } from '../src/synth/world.js';
@@ -219,6 +220,19 @@ test('report: line charts and the study HTML are self-contained SVG', () => {
   assert.match(svg, /log scale/);
   assert.match(svg, /a &lt;b&gt;/);
   assert.equal((svg.match(/<circle/g) ?? []).length, 2);
+});
+
+test('report: bar labels are never clipped, however long', () => {
+  const labels = ['pop', 'bpr + calibrated:0.5', 'personas:k=1 + proportional + consumption:3'];
+  const svg = barChartSvg('ndcg@20', labels.map((label, i) => ({ label, value: 0.1 * (i + 1), ci: [0.05, 0.2] as [number, number] })));
+  // each label is right-aligned at x = left - 6 and must start at x >= 0
+  for (const label of labels) {
+    const m = new RegExp(`<text x="([0-9.]+)" y="[0-9.]+" font-size="12" text-anchor="end">${label.replace(/[+.]/g, '\\$&')}</text>`).exec(svg);
+    assert.ok(m, label);
+    assert.ok(Number(m[1]) - labelWidthPx(label) >= 0, `${label} starts at ${Number(m[1]) - labelWidthPx(label)}`);
+  }
+  const width = Number(/<svg[^>]*width="([0-9]+)"/.exec(svg)![1]);
+  assert.ok(width > 560, 'the chart grew to keep the plot area');
 });
 
 function checkJsonShape(json: StudyJson, name: string): void {

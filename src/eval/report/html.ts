@@ -11,11 +11,19 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-/** A horizontal bar chart of one metric across models, with interval whiskers. */
+/** An upper bound of the width of `text` at 12 px in a sans-serif font (no font metrics offline). */
+export function labelWidthPx(text: string): number {
+  return Math.ceil(text.length * 7.2);
+}
+
+/**
+ * A horizontal bar chart of one metric across models, with interval whiskers. The label column is
+ * as wide as the longest label ("bpr + calibrated:0.5" is not clipped); the plot keeps 440 px.
+ */
 export function barChartSvg(title: string, rows: { label: string; value: number | null; ci: [number, number] | null }[]): string {
-  const width = 560;
   const rowH = 26;
-  const left = 120;
+  const left = Math.max(120, 14 + Math.max(0, ...rows.map((r) => labelWidthPx(r.label))));
+  const width = left + 440;
   const top = 28;
   const height = top + rows.length * rowH + 24;
   const max = Math.max(1e-9, ...rows.map((r) => Math.max(r.value ?? 0, r.ci?.[1] ?? 0)));
