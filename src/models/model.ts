@@ -109,11 +109,35 @@ export interface HasPersonas {
    * posterior responsibility). Explanations and persona metrics use `attentionFor` without it.
    */
   personaWeights?(personas: Float32Array, item: number, history?: Int32Array): Float32Array;
+  /**
+   * Optional: the persona (row index of the persona set that scores the history, i.e. of
+   * `personasFor`) each history item belongs to, for models whose personas are built from assigned
+   * history items. Without it a history item belongs to the arg-max of `personaWeightsOf`.
+   */
+  personaMembers?(history: Int32Array): Int32Array;
 }
 
 /** The weights explanations use: `personaWeights` when the model has it, else the attention. */
 export function personaWeightsOf(m: HasPersonas, personas: Float32Array, item: number, history?: Int32Array): Float32Array {
   return m.personaWeights ? m.personaWeights(personas, item, history) : m.attentionFor(personas, item);
+}
+
+/**
+ * The persona each history item belongs to (same order as `history`; -1 when the set is empty):
+ * the model's `personaMembers` when it has them, else the arg-max of `personaWeightsOf` (the first
+ * persona on ties), the rule explanations use.
+ */
+export function historyMembers(m: HasPersonas, personas: Float32Array, history: Int32Array): Int32Array {
+  if (m.personaMembers) return m.personaMembers(history);
+  const out = new Int32Array(history.length).fill(-1);
+  if (personas.length === 0) return out;
+  for (let j = 0; j < history.length; j++) {
+    const w = personaWeightsOf(m, personas, history[j]!, history);
+    let best = 0;
+    for (let q = 1; q < w.length; q++) if (w[q]! > w[best]!) best = q;
+    out[j] = w.length > 0 ? best : -1;
+  }
+  return out;
 }
 
 export function hasPersonas(m: Recommender): m is Recommender & HasPersonas {
