@@ -19,6 +19,7 @@ import { rankTestUsers } from '../eval/evaluate.js';
 import { categoriesOf } from '../data/dataset.js';
 import { ConfigError } from '../errors.js';
 import { explainItem, type ExplainContext, type ItemExplanation, type PersonaProfile, type Subject } from '../explain/explain.js';
+import { withheldByWeights } from '../explain/withhold.js';
 import { TopKSelector } from '../math/topk.js';
 import { personasFor, personaWeightsOf, type HasPersonas, type Recommender, type TrainSet } from '../models/model.js';
 import { asPersonaModel, onboardingBasis, type OnboardingBasis } from '../onboard/basis.js';
@@ -482,11 +483,10 @@ export interface MaybeExplanation {
 }
 
 /**
- * An explanation only when the explaining persona is certain: it leads the runner-up persona by at
- * least `minLead` of the item's weight (default 0.1: two personas sharing an item almost equally
- * cannot say which taste it serves), its weight is at least `minWeight` (default 0: off; with
- * K personas the weights of a clear winner are often well under 1/2), and the user's confidence is
- * at least `minConfidence` (default 0.3).
+ * An explanation only when the explaining persona is certain: the item's weights name one persona
+ * (`withheldByWeights`, src/explain/withhold.ts: it leads the runner-up by at least `minLead`,
+ * default 0.1, and carries at least `minWeight`, default 0), and the user's confidence is at least
+ * `minConfidence` (default 0.3).
  */
 export function explainOrWithhold(
   model: HasPersonas,
@@ -498,21 +498,9 @@ export function explainOrWithhold(
 ): MaybeExplanation {
   const e = explainItem(model, subject, item, ctx);
   if (!e) return { explanation: null, withheld: 'no personas for this user' };
-  const minWeight = opts.minWeight ?? 0;
-  const minLead = opts.minLead ?? 0.1;
   const minConfidence = opts.minConfidence ?? 0.3;
-  if (e.weights.length > 1 && e.weight < minWeight) {
-    return { explanation: null, withheld: `no single persona carries this item (top weight ${Math.round(100 * e.weight)}% < ${Math.round(100 * minWeight)}%)` };
-  }
-  if (e.weights.length > 1) {
-    let second = 0;
-    e.weights.forEach((w, k) => {
-      if (k !== e.persona && w > second) second = w;
-    });
-    if (e.weight - second < minLead) {
-      return { explanation: null, withheld: `two tastes carry this item almost equally (${Math.round(100 * e.weight)}% and ${Math.round(100 * second)}%)` };
-    }
-  }
+  const byWeights = withheldByWeights(e.weights, e.persona, opts);
+  if (byWeights !== null) return { explanation: null, withheld: byWeights };
   if (confidence.confidence < minConfidence) {
     return { explanation: null, withheld: `too little is known about this user (confidence ${confidence.confidence.toFixed(2)})` };
   }
