@@ -17,7 +17,7 @@
  */
 import { rowOf } from '../data/csr.js';
 import type { Split } from '../data/split.js';
-import { explanationFidelity, type FidelityReport } from '../explain/fidelity.js';
+import { explanationFidelity, type FidelityOptions, type FidelityReport } from '../explain/fidelity.js';
 import { hasPersonas, personasFor, type HasPersonas, type Recommender } from '../models/model.js';
 import { effectiveCount, personaAssignment, personaSetSize, personaShares } from '../rank/tastes.js';
 import type { MetricSummary } from './evaluate.js';
@@ -128,6 +128,7 @@ export function sliceEvaluation(
   base: { perUser: Record<string, (number | null)[]> },
   ks: readonly number[],
   seed: number,
+  fidelityOptions: FidelityOptions = {},
 ): SliceEvaluation {
   const metrics: Record<string, MetricSummary> = {};
   let perUser: Record<string, (number | null)[]> = {};
@@ -141,7 +142,7 @@ export function sliceEvaluation(
       const boot = bootstrapCI(values, { seed, resamples: 1000 });
       metrics[key] = boot.n === 0 ? { mean: null, ci95: null, n: 0 } : { mean: boot.mean, ci95: boot.ci, n: boot.n };
     }
-    fidelity = explanationFidelity(model, split, lists);
+    fidelity = explanationFidelity(model, split, lists, { seed, ...fidelityOptions });
   } else {
     // the same per-user columns for every model (per-user CSV rows share one header)
     for (const k of ks) for (const m of PERSONA_METRICS) perUser[`${m}@${k}`] = new Array<number | null>(split.testUsers.length).fill(null);
@@ -165,9 +166,12 @@ export function slicesMarkdown(model: string, slices: Slices, k: number): string
 /** One line of fidelity numbers for the console. */
 export function fidelityLine(model: string, f: FidelityReport): string {
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+  const ratio = (x: number): string => `${x.toFixed(1)}x`;
   return (
-    `Explanation fidelity of ${model} (${f.items} items, ${f.users} users with 2+ personas): score drops for ${pct(f.scoreDropShare)}, ` +
-    `rank falls for ${pct(f.rankDropShare)}, by ${f.meanRankDrop.toFixed(1)} on average (median ${f.medianRankDrop}), ${pct(f.leftTopKShare)} leave the top K; ` +
-    `removing the least-weighted persona instead: ${f.control.meanRankDrop.toFixed(1)} (median ${f.control.medianRankDrop}), ${pct(f.control.leftTopKShare)}`
+    `Explanation fidelity of ${model} (counterfactual, top ${f.topN}): ${pct(f.explainedShare)} of ${f.listItems} top-${f.topN} items of ${f.eligibleUsers} users with 2+ personas are explained; ` +
+    `over ${f.items} explained items of ${f.users} users, removing the explaining persona's ${f.meanRemoved.toFixed(1)} items drops the rank by ${f.meanRankDrop.toFixed(1)} (median ${f.medianRankDrop}, ${pct(f.leftTopKShare)} leave the top ${f.topN}); ` +
+    `as many random items of other personas: ${f.control.meanRankDrop.toFixed(1)} (median ${f.control.medianRankDrop}, ${pct(f.control.leftTopKShare)}); ` +
+    `the most similar items: ${f.similar.meanRankDrop.toFixed(1)} (median ${f.similar.medianRankDrop}, ${pct(f.similar.leftTopKShare)}); ` +
+    `ratio to random ${ratio(f.ratioToRandom)}, to similar ${ratio(f.ratioToSimilar)}`
   );
 }

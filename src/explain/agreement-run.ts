@@ -37,7 +37,7 @@ for (const name of models) {
     const fid = explanationFidelity(model, split, lists);
     const a = plantedAgreement(model, split, lists, truth.rowPersona);
     extra =
-      ` | fidelity ${fid.scoreDropShare.toFixed(3)} (rank falls ${fid.rankDropShare.toFixed(3)})` +
+      ` | fidelity: explained ${fid.explainedShare.toFixed(3)}, rank drop ${fid.meanRankDrop.toFixed(1)} vs random ${fid.control.meanRankDrop.toFixed(1)} vs similar ${fid.similar.meanRankDrop.toFixed(1)}` +
       ` | agreement ${a.share.toFixed(3)} (baseline ${a.baseline.toFixed(3)}, one-to-one ${a.strictShare.toFixed(3)}, ${a.hits} hits)` +
       ` multi-taste ${a.multiTaste.share.toFixed(3)} (baseline ${a.multiTaste.baseline.toFixed(3)}, ${a.multiTaste.users} users)`;
   }

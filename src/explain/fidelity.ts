@@ -1,48 +1,106 @@
 /**
- * Explanation fidelity: does the persona named in an explanation actually carry the item? For each
- * recommended item of a user with two or more personas, the explaining persona (arg-max attention)
- * is removed and the user is re-scored with the remaining personas, whose attention renormalises
- * by itself (the softmax over the remaining rows). We report how often the item's score drops,
- * how far it falls in the user's full ranking of candidates (history excluded, ties by item id),
- * and how often it would leave the top K.
+ * Counterfactual explanation fidelity (docs/protocol.md, "Counterfactual explanation fidelity"):
+ * does removing the history items of the persona an explanation names really cost the item its
+ * place, more than removing as many other items?
  *
- * Note: with attention scoring (s = b + sum_k a_k z_k) the score drop is guaranteed: the arg-max
- * attention persona has the largest dot product z*, so s = b + a* z* + (1 - a*) (s_rest - b) >=
- * s_rest. There the share of drops checks consistency, and the rank drop is the informative
- * number, compared with a control that removes the least-weighted persona instead. The persona
- * model's default mixture score (equal weights) has the same property for its explaining persona,
- * the most responsible one (`personaWeights`, docs/personas.md). Every persona subset is scored by
- * the model's own `scorePersonas` (with the user's history), so parts of the score that do not
- * depend on the personas (an item-item term) are identical in both and cancel.
+ * For each test user whose persona set (`personasFor`) has 2+ personas owning history items
+ * (`historyMembers`), the top `topN` items of their list are explained by the arg-max of their
+ * persona weights; an explanation is withheld when the weights cannot name one persona
+ * (`withheldByWeights`, the rule the service uses). `explainedShare` is the share of top-N items
+ * whose explanation is given. For each explained item i with explaining persona q (n = its member
+ * count in the history H), three reduced histories are scored as a user unknown to the model
+ * (index -1: `scoreBatch` folds the history in, exactly as for held-out users):
+ * - explaining: H minus q's members;
+ * - control (random): H minus n items drawn uniformly from the other personas' members (seeded per
+ *   user and persona); items whose other personas own fewer than n items have no matched control:
+ *   they are left out of every number and reported apart (`unmatchedItems`, `unmatched`: the
+ *   explaining removal alone);
+ * - similar: H minus the n history items most similar to i, by cosine of their TRAIN user sets
+ *   (|U_i ∩ U_j| / sqrt(|U_i| |U_j|), ties by item index): model-agnostic, and the items an
+ *   item-item recommender would lean on.
+ * The rank of i is its 1-based rank among the candidates not in H (ties by `itemRanks`) under the
+ * fold-in of H, then of each reduced history; rank drop = reduced rank - full rank (positive =
+ * falls). `leftTopKShare` is the share of the items in the top N under the full fold-in that leave
+ * it. `ratioToRandom` = explaining mean rank drop / max(1, control mean rank drop), likewise
+ * `ratioToSimilar`. Work is capped at `maxUsers` users, a seeded sample of the eligible users; the
+ * explained share is over all eligible users. Deterministic, single-threaded.
  */
 import { rowOf, sortedHas } from '../data/csr.js';
 import type { Split } from '../data/split.js';
-import { personasFor, personaWeightsOf, type HasPersonas } from '../models/model.js';
+import { Rng } from '../math/rng.js';
+import { historyMembers, personasFor, personaWeightsOf, singleUserBatch, type HasPersonas, type Recommender } from '../models/model.js';
 import { argmax, personaSetSize } from '../rank/tastes.js';
+import { withheldByWeights, type WeightRule } from './withhold.js';
 
-export interface FidelityReport {
-  /** Users with >= 2 personas whose lists were checked. */
-  users: number;
-  /** Users skipped because they have a single persona (nothing to remove it in favour of). */
-  singlePersonaUsers: number;
-  /** Recommended items checked. */
-  items: number;
-  /** Share of items whose score drops when their explaining persona is removed (acceptance: >= 0.9). */
-  scoreDropShare: number;
-  meanScoreDrop: number;
-  /** Share of items whose rank falls (scale-free: valid even when a persona subset scores on another scale). */
-  rankDropShare: number;
-  /** Mean and median of (rank without the persona) - (rank with all personas); positive = falls. */
-  meanRankDrop: number;
-  medianRankDrop: number;
-  /** Share of items in the model's own top K (K = list length) that leave it. */
-  leftTopKShare: number;
-  /** The same numbers when the least-weighted persona (by the explanation weights) is removed instead (a placebo). */
-  control: { scoreDropShare: number; rankDropShare: number; meanRankDrop: number; medianRankDrop: number; leftTopKShare: number };
+export interface FidelityOptions {
+  /** Top items per user that are explained and checked (default 10). */
+  topN?: number;
+  /** At most this many users get the counterfactual (a seeded sample; default 100, 0 = all). */
+  maxUsers?: number;
+  /** Seed of the user sample and of the random control (default 42). */
+  seed?: number;
+  /** The weight rule of withheld explanations (default: src/explain/withhold.ts). */
+  rule?: WeightRule;
 }
 
+export const DEFAULT_FIDELITY_USERS = 100;
+/**
+ * Ratios divide by at least one rank: a control that moves the item by less than one place on
+ * average (or raises it: removing other tastes often focuses the fold-in on the item's) counts as
+ * one place, so the ratio stays defined and is not inflated by a near-zero denominator.
+ */
+export const RATIO_FLOOR = 1;
+
+/** The effect of one kind of removal on the explained items. */
+export interface RemovalEffect {
+  /** Mean number of history items removed. */
+  meanRemoved: number;
+  /** Share of items whose score falls (scores of two fold-ins of one model). */
+  scoreDropShare: number;
+  meanScoreDrop: number;
+  /** Share of items whose rank falls. */
+  rankDropShare: number;
+  /** Mean and median of (rank after removal) - (rank with the full history); positive = falls. */
+  meanRankDrop: number;
+  medianRankDrop: number;
+  /** Share of the items in the top N (full history) that leave it. */
+  leftTopKShare: number;
+}
+
+/** The explaining persona's removal (flat fields) against two controls. */
+export interface FidelityReport extends RemovalEffect {
+  method: 'counterfactual';
+  topN: number;
+  /** Test users with 2+ personas owning history items. */
+  eligibleUsers: number;
+  /** Eligible users that got the counterfactual (at most maxUsers). */
+  users: number;
+  /** Test users with exactly one persona owning history items. */
+  singlePersonaUsers: number;
+  /** Top-N items of the eligible users, and the share of them whose explanation is given. */
+  listItems: number;
+  explainedShare: number;
+  /** Explained items measured (checked users). */
+  items: number;
+  /** Explained items without a matched control: the other personas own fewer items than the explaining one. */
+  unmatchedItems: number;
+  /** The explaining persona's removal on those items (not in the numbers above). */
+  unmatched: { meanRemoved: number; meanRankDrop: number; medianRankDrop: number; leftTopKShare: number };
+  /** Removing as many random items of the user's other personas. */
+  control: RemovalEffect;
+  /** Removing as many of the history items most similar to the recommended one. */
+  similar: RemovalEffect;
+  /** Explaining mean rank drop / the control's, the denominator floored at RATIO_FLOOR (one rank). */
+  ratioToRandom: number;
+  ratioToSimilar: number;
+  similarity: 'train-user-cosine';
+}
+
+/** The parts of a split fidelity reads. */
+export type FidelitySplit = Pick<Split, 'testUsers' | 'testUserModelIndex' | 'history' | 'train'>;
+
 /** 1-based rank of `item` among the candidates not in `history`, by score then `itemRanks`. */
-function rankOf(item: number, scores: Float32Array, candidates: Int32Array, history: Int32Array, itemRanks: Int32Array): number {
+export function rankOf(item: number, scores: Float32Array, candidates: Int32Array, history: Int32Array, itemRanks: Int32Array): number {
   const s = scores[item]!;
   const tie = itemRanks[item]!;
   let rank = 1;
@@ -56,14 +114,6 @@ function rankOf(item: number, scores: Float32Array, candidates: Int32Array, hist
   return rank;
 }
 
-function without(personas: Float32Array, k: number, q: number): Float32Array {
-  const d = personas.length / k;
-  const out = new Float32Array(personas.length - d);
-  out.set(personas.subarray(0, q * d), 0);
-  out.set(personas.subarray((q + 1) * d), q * d);
-  return out;
-}
-
 function median(xs: number[]): number {
   if (xs.length === 0) return 0;
   const s = [...xs].sort((a, b) => a - b);
@@ -71,77 +121,199 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Fidelity of the explanations of `lists` (one per split.testUsers entry, best first). */
-export function explanationFidelity(model: HasPersonas, split: Split, lists: readonly Int32Array[]): FidelityReport {
-  const { candidates, itemRanks, nItems } = split.train;
-  const full = new Float32Array(nItems);
-  const reduced: Float32Array[] = [];
-  let users = 0;
+class EffectAcc {
+  removed: number[] = [];
+  scoreDrops: number[] = [];
+  rankDrops: number[] = [];
+  inTop = 0;
+  left = 0;
+
+  add(removed: number, scoreDrop: number, rankBefore: number, rankAfter: number, topN: number): void {
+    this.removed.push(removed);
+    this.scoreDrops.push(scoreDrop);
+    this.rankDrops.push(rankAfter - rankBefore);
+    if (rankBefore <= topN) {
+      this.inTop++;
+      if (rankAfter > topN) this.left++;
+    }
+  }
+
+  report(): RemovalEffect {
+    const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+    const share = (xs: number[]): number => (xs.length ? xs.filter((x) => x > 0).length / xs.length : 0);
+    return {
+      meanRemoved: mean(this.removed),
+      scoreDropShare: share(this.scoreDrops),
+      meanScoreDrop: mean(this.scoreDrops),
+      rankDropShare: share(this.rankDrops),
+      meanRankDrop: mean(this.rankDrops),
+      medianRankDrop: median(this.rankDrops),
+      leftTopKShare: this.inTop ? this.left / this.inTop : 0,
+    };
+  }
+}
+
+/** `history` without the items in `removed` (both sorted ascending or not; the result keeps history's order). */
+function withoutItems(history: Int32Array, removed: Int32Array): Int32Array {
+  const drop = new Set(removed);
+  return history.filter((i) => !drop.has(i));
+}
+
+/**
+ * The n items of `history` most similar to `item` by the cosine of their TRAIN user sets (ties:
+ * lower item index first). `mark` is a scratch array of nUsers zeros, left zeroed.
+ */
+export function mostSimilar(train: FidelitySplit['train'], item: number, history: Int32Array, n: number, mark: Uint8Array): Int32Array {
+  const { itemUsers } = train;
+  const users = itemUsers.indices.subarray(itemUsers.indptr[item]!, itemUsers.indptr[item + 1]!);
+  for (const u of users) mark[u] = 1;
+  const sim = new Float64Array(history.length);
+  history.forEach((j, r) => {
+    const a = itemUsers.indptr[j]!;
+    const b = itemUsers.indptr[j + 1]!;
+    let common = 0;
+    for (let e = a; e < b; e++) common += mark[itemUsers.indices[e]!]!;
+    const denom = Math.sqrt(users.length * (b - a));
+    sim[r] = denom > 0 ? common / denom : 0;
+  });
+  for (const u of users) mark[u] = 0;
+  const order = Array.from(history.keys()).sort((x, y) => sim[y]! - sim[x]! || history[x]! - history[y]!);
+  return Int32Array.from(order.slice(0, n), (r) => history[r]!);
+}
+
+/** n items drawn uniformly without replacement from `pool` (partial Fisher-Yates). */
+function sample(pool: Int32Array, n: number, rng: Rng): Int32Array {
+  const a = Int32Array.from(pool);
+  for (let t = 0; t < n; t++) {
+    const j = t + rng.int(a.length - t);
+    const x = a[t]!;
+    a[t] = a[j]!;
+    a[j] = x;
+  }
+  return a.slice(0, n);
+}
+
+/** Counterfactual fidelity of the explanations of `lists` (one per split.testUsers entry, best first). */
+export function explanationFidelity(
+  model: HasPersonas & Pick<Recommender, 'scoreBatch'>,
+  split: FidelitySplit,
+  lists: readonly Int32Array[],
+  opts: FidelityOptions = {},
+): FidelityReport {
+  const topN = opts.topN ?? 10;
+  const maxUsers = opts.maxUsers ?? DEFAULT_FIDELITY_USERS;
+  const seed = opts.seed ?? 42;
+  const { candidates, itemRanks, nItems, nUsers } = split.train;
+
+  // who is eligible, and the explained share over all of them
+  interface Eligible {
+    idx: number;
+    personas: Float32Array;
+    members: Int32Array;
+    /** Explained top-N items with their explaining persona. */
+    explained: { item: number; persona: number }[];
+  }
+  const eligible: Eligible[] = [];
   let single = 0;
-  const drops: number[] = [];
-  const rankDrops: number[] = [];
-  const ctrlDrops: number[] = [];
-  const ctrlRankDrops: number[] = [];
-  let left = 0;
-  let ctrlLeft = 0;
-  let inTop = 0;
+  let listItems = 0;
+  let explainedItems = 0;
   split.testUsers.forEach((u, idx) => {
-    const list = lists[idx]!;
     const history = rowOf(split.history, u);
-    if (list.length === 0 || history.length === 0) return;
-    const personas = personasFor(model, u, history);
-    const k = personaSetSize(model, personas, list[0]!);
-    if (k < 2) {
-      if (k === 1) single++;
+    const list = (lists[idx] ?? new Int32Array(0)).subarray(0, topN);
+    if (history.length === 0) return;
+    const personas = personasFor(model, split.testUserModelIndex[idx]!, history);
+    const k = personaSetSize(model, personas, history[0]!);
+    if (k === 0) return;
+    const members = historyMembers(model, personas, history);
+    const owned = new Set(Array.from(members).filter((q) => q >= 0)).size;
+    if (owned < 2) {
+      if (owned === 1) single++;
       return;
     }
-    users++;
-    model.scorePersonas(personas, full, history);
-    // scores without persona q, computed once per removed persona
-    const cache = new Map<number, Float32Array>();
-    const scoresWithout = (q: number): Float32Array => {
-      let s = cache.get(q);
-      if (!s) {
-        s = reduced[cache.size] ??= new Float32Array(nItems);
-        model.scorePersonas(without(personas, k, q), s, history);
-        cache.set(q, s);
-      }
-      return s;
-    };
-    const K = list.length;
+    const explained: Eligible['explained'] = [];
     for (const item of list) {
-      const att = personaWeightsOf(model, personas, item, history);
-      const top = argmax(att);
-      let low = 0;
-      for (let q = 1; q < k; q++) if (att[q]! < att[low]!) low = q;
-      const rank = rankOf(item, full, candidates, history, itemRanks);
-      const sTop = scoresWithout(top);
-      drops.push(full[item]! - sTop[item]!);
-      const newRank = rankOf(item, sTop, candidates, history, itemRanks);
-      rankDrops.push(newRank - rank);
-      const sLow = scoresWithout(low);
-      ctrlDrops.push(full[item]! - sLow[item]!);
-      const ctrlRank = rankOf(item, sLow, candidates, history, itemRanks);
-      ctrlRankDrops.push(ctrlRank - rank);
-      if (rank <= K) {
-        inTop++;
-        if (newRank > K) left++;
-        if (ctrlRank > K) ctrlLeft++;
+      const w = personaWeightsOf(model, personas, item, history);
+      const q = argmax(w);
+      listItems++;
+      if (withheldByWeights(w, q, opts.rule) === null) {
+        explainedItems++;
+        explained.push({ item, persona: q });
       }
     }
+    eligible.push({ idx, personas, members, explained });
   });
-  const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
-  const share = (xs: number[]): number => (xs.length ? xs.filter((x) => x > 0).length / xs.length : 0);
+
+  let checked = eligible;
+  if (maxUsers > 0 && eligible.length > maxUsers) {
+    const order = new Rng(seed).derive('fidelity', 'users').shuffle(Int32Array.from(eligible.keys()));
+    checked = Array.from(order.subarray(0, maxUsers))
+      .sort((a, b) => a - b)
+      .map((e) => eligible[e]!);
+  }
+
+  const explaining = new EffectAcc();
+  const control = new EffectAcc();
+  const similar = new EffectAcc();
+  const unmatched = new EffectAcc();
+  const mark = new Uint8Array(nUsers);
+  const score = (history: Int32Array): Float32Array => {
+    const out = new Float32Array(nItems);
+    model.scoreBatch(singleUserBatch(-1, history), out);
+    return out;
+  };
+  for (const user of checked) {
+    if (user.explained.length === 0) continue;
+    const u = split.testUsers[user.idx]!;
+    const history = rowOf(split.history, u);
+    const full = score(history);
+    const byPersona = new Map<number, { removed: Int32Array; scores: Float32Array; random: Int32Array | null; randomScores: Float32Array | null }>();
+    for (const { item, persona } of user.explained) {
+      let e = byPersona.get(persona);
+      if (!e) {
+        const removed = history.filter((_, r) => user.members[r] === persona);
+        const others = history.filter((_, r) => user.members[r] !== persona);
+        const random = others.length >= removed.length ? sample(others, removed.length, new Rng(seed).derive('fidelity', 'random', u, persona)) : null;
+        e = {
+          removed,
+          scores: removed.length > 0 ? score(withoutItems(history, removed)) : full,
+          random,
+          randomScores: random && random.length > 0 ? score(withoutItems(history, random)) : random ? full : null,
+        };
+        byPersona.set(persona, e);
+      }
+      const n = e.removed.length;
+      const before = rankOf(item, full, candidates, history, itemRanks);
+      const rankUnder = (s: Float32Array): number => (s === full ? before : rankOf(item, s, candidates, history, itemRanks));
+      if (!e.random || !e.randomScores) {
+        unmatched.add(n, full[item]! - e.scores[item]!, before, rankUnder(e.scores), topN);
+        continue;
+      }
+      const sim = mostSimilar(split.train, item, history, n, mark);
+      const simScores = n > 0 ? score(withoutItems(history, sim)) : full;
+      explaining.add(n, full[item]! - e.scores[item]!, before, rankUnder(e.scores), topN);
+      control.add(n, full[item]! - e.randomScores[item]!, before, rankUnder(e.randomScores), topN);
+      similar.add(n, full[item]! - simScores[item]!, before, rankUnder(simScores), topN);
+    }
+  }
+  const ex = explaining.report();
+  const ctrl = control.report();
+  const simr = similar.report();
   return {
-    users,
+    method: 'counterfactual',
+    topN,
+    eligibleUsers: eligible.length,
+    users: checked.length,
     singlePersonaUsers: single,
-    items: drops.length,
-    scoreDropShare: share(drops),
-    meanScoreDrop: mean(drops),
-    rankDropShare: share(rankDrops),
-    meanRankDrop: mean(rankDrops),
-    medianRankDrop: median(rankDrops),
-    leftTopKShare: inTop ? left / inTop : 0,
-    control: { scoreDropShare: share(ctrlDrops), rankDropShare: share(ctrlRankDrops), meanRankDrop: mean(ctrlRankDrops), medianRankDrop: median(ctrlRankDrops), leftTopKShare: inTop ? ctrlLeft / inTop : 0 },
+    listItems,
+    explainedShare: listItems > 0 ? explainedItems / listItems : 0,
+    items: explaining.rankDrops.length,
+    unmatchedItems: unmatched.rankDrops.length,
+    unmatched: (({ meanRemoved, meanRankDrop, medianRankDrop, leftTopKShare }) => ({ meanRemoved, meanRankDrop, medianRankDrop, leftTopKShare }))(unmatched.report()),
+    ...ex,
+    control: ctrl,
+    similar: simr,
+    ratioToRandom: ex.meanRankDrop / Math.max(RATIO_FLOOR, ctrl.meanRankDrop),
+    ratioToSimilar: ex.meanRankDrop / Math.max(RATIO_FLOOR, simr.meanRankDrop),
+    similarity: 'train-user-cosine',
   };
 }
