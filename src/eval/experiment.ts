@@ -7,12 +7,13 @@
 import { performance } from 'node:perf_hooks';
 import { validationSplit, type Split } from '../data/split.js';
 import { Rng } from '../math/rng.js';
-import type { ModelParams, Recommender } from '../models/model.js';
+import { hasPersonas, type ModelParams, type Recommender } from '../models/model.js';
 import { createModel, modelSpec } from '../models/registry.js';
 import { buildReranker, parseRerankSpec } from '../rank/index.js';
 import type { FidelityReport } from '../explain/fidelity.js';
 import { compareModels, evaluateLists, rankTestUsers, type ListReranker, type MetricSummary, type PairedComparison } from './evaluate.js';
 import { sliceEvaluation, type Slices } from './slices.js';
+import { personaDiagnostics, type PersonaDiagnostics } from './persona-diagnostics.js';
 
 export interface ExperimentOptions {
   models: readonly string[];
@@ -26,6 +27,8 @@ export interface ExperimentOptions {
   rerank?: string;
   /** Progress of long steps: the CLI draws bars, the server reports job status. */
   onProgress?: (event: ExperimentProgress) => void;
+  /** Users the counterfactual explanation fidelity checks (a seeded sample; default 100, 0 = all). */
+  fidelityUsers?: number;
   /** Called with each model once fitted on full TRAIN (e.g. to save its artifact). */
   onFitted?: (name: string, model: Recommender) => void;
 }
@@ -54,8 +57,10 @@ export interface ModelResult {
   perUser: Record<string, (number | null)[]>;
   /** Per-group means (activity for every model, effective personas for persona models). */
   slices?: Slices;
-  /** Persona models: does the explaining persona carry the item (src/explain/fidelity.ts)? */
+  /** Persona models: does removing the explaining persona's history items cost the item its rank (src/explain/fidelity.ts)? */
   explanationFidelity?: FidelityReport;
+  /** Persona models: personas per user, their cosine, and persona-level calibration (src/eval/persona-diagnostics.ts). */
+  personaDiagnostics?: PersonaDiagnostics;
 }
 
 export interface ExperimentResult {
@@ -133,7 +138,8 @@ export async function runExperiment(split: Split, opts: ExperimentOptions): Prom
     const t1 = performance.now();
     const lists = rank(model, split, opts, buildReranker(rerankSpec, split, model), (done, total) => opts.onProgress?.({ model: name, stage: 'rank', done, total }));
     const evaluation = evaluateLists(split, lists, opts.ks, opts.seed);
-    const sliced = sliceEvaluation(model, split, lists, evaluation, opts.ks, opts.seed);
+    const sliced = sliceEvaluation(model, split, lists, evaluation, opts.ks, opts.seed, opts.fidelityUsers === undefined ? {} : { maxUsers: opts.fidelityUsers });
+    const diagnostics = hasPersonas(model) ? personaDiagnostics(model, split, lists, opts.ks) : undefined;
     const evalSeconds = (performance.now() - t1) / 1000;
     results.push({
       name,
@@ -145,6 +151,7 @@ export async function runExperiment(split: Split, opts: ExperimentOptions): Prom
       perUser: { ...evaluation.perUser, ...sliced.perUser },
       slices: sliced.slices,
       ...(sliced.explanationFidelity ? { explanationFidelity: sliced.explanationFidelity } : {}),
+      ...(diagnostics ? { personaDiagnostics: diagnostics } : {}),
     });
   }
   const compared = opts.ks.flatMap((k) => [`ndcg@${k}`, `recall@${k}`, `ckl@${k}`, `tdd@${k}`, `minorityRecall@${k}`]);

@@ -6,6 +6,8 @@ import { arch, cpus, platform } from 'node:os';
 import type { Split } from '../data/split.js';
 import type { MetricSummary, PairedComparison } from './evaluate.js';
 import type { ExperimentResult, ModelResult } from './experiment.js';
+import type { FidelityReport } from '../explain/fidelity.js';
+import type { PersonaDiagnostics } from './persona-diagnostics.js';
 import { VERSION } from '../version.js';
 
 export interface EvaluationJson {
@@ -34,6 +36,9 @@ export interface EvaluationJson {
     evalSeconds: number;
     tuning?: ModelResult['tuning'];
     metrics: Record<string, MetricSummary>;
+    /** Attached by `evaluate` for persona models (src/explain/fidelity.ts, src/eval/persona-diagnostics.ts). */
+    explanationFidelity?: FidelityReport;
+    personaDiagnostics?: PersonaDiagnostics;
   }[];
   comparisons: PairedComparison[];
   manifest: { personae: string; node: string; seed: number; startedAt: string; threads: number; platform: string; cpu: string };

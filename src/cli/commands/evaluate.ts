@@ -13,6 +13,8 @@ import { saveArtifact } from '../../models/artifact.js';
 import type { ModelParams, ParamValue } from '../../models/model.js';
 import { createModel, modelNames } from '../../models/registry.js';
 import { fidelityLine, slicesMarkdown } from '../../eval/slices.js';
+import { personaDiagnosticsLine } from '../../eval/persona-diagnostics.js';
+import { DEFAULT_FIDELITY_USERS } from '../../explain/fidelity.js';
 import { parseRerankSpec, RERANK_HELP } from '../../rank/index.js';
 import { createProgress } from '../progress.js';
 import { addDataOptions, describeSplit, loadLog, parseInteger, parseKs, splitFor, type DataFlags } from '../shared.js';
@@ -30,6 +32,7 @@ interface EvaluateFlags extends DataFlags {
   saveModels?: string;
   quiet?: boolean;
   on: 'test' | 'validation';
+  fidelityUsers: number;
 }
 
 /** `--param ease.lambda=300` (repeatable) -> { ease: { lambda: 300 } }. */
@@ -58,6 +61,7 @@ export function evaluateCommand(): Command {
     .option('--split <dir>', 'use a split saved by `personae split` instead of splitting --data')
     .addOption(new Option('--on <part>', 'evaluate on TEST, or on the validation split built from TRAIN alone (for choosing settings without touching TEST)').choices(['test', 'validation']).default('test'))
     .option('--param <model.key=value>', 'set a model parameter (repeatable); tuning keeps it fixed', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .addOption(new Option('--fidelity-users <n>', 'users (a seeded sample) the counterfactual explanation fidelity of persona models checks; 0 = all').argParser(parseInteger('--fidelity-users', 0)).default(DEFAULT_FIDELITY_USERS))
     .option('--save-models <dir>', 'save each fitted model artifact into this folder')
     .addOption(new Option('--threads <n>', 'worker threads (results do not depend on it)').argParser(parseInteger('--threads', 1)).default(defaultThreads()))
     .option('--quiet', 'no progress output')
@@ -92,6 +96,7 @@ export async function runEvaluate(flags: EvaluateFlags): Promise<EvaluationJson>
     threads: flags.threads,
     params,
     rerank: flags.rerank,
+    fidelityUsers: flags.fidelityUsers,
     onProgress: (e) => progress.update(`${e.model} ${e.stage}`, e.done, e.total, e.detail),
     ...(flags.saveModels
       ? {
@@ -104,15 +109,25 @@ export async function runEvaluate(flags: EvaluateFlags): Promise<EvaluationJson>
   });
   progress.stop();
   const json = buildResultsJson(split, experiment, { path: resolve(flags.data), ks: flags.k, seed: flags.seed, startedAt, threads: flags.threads, rerank: flags.rerank, evaluatedOn: flags.on });
-  // extra per-model fields (PROTOCOL.md allows them): slices, explanation fidelity
+  // extra per-model fields (PROTOCOL.md allows them): slices, explanation fidelity, persona diagnostics
   json.models.forEach((m, i) => {
     const r = experiment.models[i]!;
-    Object.assign(m, { ...(r.slices ? { slices: r.slices } : {}), ...(r.explanationFidelity ? { explanationFidelity: r.explanationFidelity } : {}) });
+    Object.assign(m, {
+      ...(r.slices ? { slices: r.slices } : {}),
+      ...(r.explanationFidelity ? { explanationFidelity: r.explanationFidelity } : {}),
+      ...(r.personaDiagnostics ? { personaDiagnostics: r.personaDiagnostics } : {}),
+    });
   });
   const kMax = Math.max(...flags.k);
   const personaLines = experiment.models
     .filter((r) => r.explanationFidelity)
-    .flatMap((r) => [slicesMarkdown(r.name, r.slices ?? {}, kMax), '', fidelityLine(r.name, r.explanationFidelity!), '']);
+    .flatMap((r) => [
+      slicesMarkdown(r.name, r.slices ?? {}, kMax),
+      '',
+      fidelityLine(r.name, r.explanationFidelity!),
+      '',
+      ...(r.personaDiagnostics ? [personaDiagnosticsLine(r.name, r.personaDiagnostics, kMax), ''] : []),
+    ]);
   process.stdout.write(`\n${splitSummary(json)}\n\n${markdownTables(json)}\n${personaLines.length ? `${personaLines.join('\n')}\n` : ''}`);
   if (flags.out) writeOutput(flags.out, `${JSON.stringify(json, null, 2)}\n`, 'results');
   if (flags.perUser) writeOutput(flags.perUser, perUserCsv(split, experiment), 'per-user values');

@@ -4,6 +4,7 @@
  */
 import type { EvaluationJson } from '../results.js';
 import { formatNumber, markdownTables, splitSummary } from './markdown.js';
+import { personaDiagnosticsMarkdown } from '../persona-diagnostics.js';
 
 const PALETTE = ['#4C72B0', '#DD8452', '#55A868', '#C44E52', '#8172B3', '#937860', '#DA8BC3', '#8C8C8C'];
 
@@ -86,6 +87,7 @@ export function htmlReport(json: EvaluationJson, title = 'personae evaluation'):
         json.models.map((m) => ({ label: m.name, value: m.metrics[key]?.mean ?? null, ci: m.metrics[key]?.ci95 ?? null })),
       ),
     );
+  const personas = personaDiagnosticsMarkdown(json.models, k);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <style>
@@ -100,6 +102,7 @@ th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}.charts{disp
 <div class="charts">${charts.join('\n')}</div>
 <h2>Tables</h2>
 ${markdownTableToHtml(markdownTables(json))}
+${personas ? `<h2>Persona diagnostics (K = ${k}; docs/protocol.md)</h2>\n${markdownTableToHtml(personas)}` : ''}
 </body></html>
 `;
 }
