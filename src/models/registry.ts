@@ -1,6 +1,7 @@
 /** The catalogue of models, by name. Each model file exports its `ModelSpec`; this file lists them. */
+import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import type { ModelArtifact, ModelSpec, Recommender } from './model.js';
+import type { ModelArtifact, ModelParams, ModelSpec, ParamValue, Recommender } from './model.js';
 import { bprSpec } from './bpr.js';
 import { easeSpec } from './ease.js';
 import { ialsSpec } from './ials.js';
@@ -35,4 +36,110 @@ export function createModel(name: string, params: Record<string, unknown> = {}):
 
 export function modelFromArtifact(artifact: ModelArtifact): Recommender {
   return modelSpec(artifact.kind).fromArtifact(artifact);
+}
+
+/**
+ * A model as named in a model list: `name[:key=value...]`, e.g. `personas:k=1` or
+ * `ease:lambda=200`. The text is the row's name in every output; the inline parameters are fixed
+ * (tuning never changes them).
+ */
+export interface ParsedModelSpec {
+  /** The spec as given (trimmed), e.g. "personas:k=1": the row's name. */
+  readonly spec: string;
+  /** The registered model, e.g. "personas". */
+  readonly model: string;
+  /** The inline parameters, coerced to the schema's types and validated by it. */
+  readonly fixed: ModelParams;
+}
+
+type FieldKind = 'number' | 'boolean' | 'string' | 'other';
+
+/** The type of a config field (through defaults and optionals), or null for an unknown key. */
+function fieldKind(schema: z.ZodType, key: string): FieldKind | null {
+  if (!(schema instanceof z.ZodObject)) return 'other';
+  let field = (schema.shape as Record<string, z.ZodType | undefined>)[key];
+  if (!field) return null;
+  for (;;) {
+    const def = field._zod.def as { type: string; innerType?: z.ZodType };
+    if ((def.type === 'default' || def.type === 'optional' || def.type === 'nullable' || def.type === 'prefault') && def.innerType) {
+      field = def.innerType;
+      continue;
+    }
+    if (def.type === 'number' || def.type === 'int') return 'number';
+    if (def.type === 'boolean') return 'boolean';
+    if (def.type === 'string' || def.type === 'enum' || def.type === 'literal') return 'string';
+    return 'other';
+  }
+}
+
+function coerce(text: string, key: string, raw: string, kind: FieldKind): ParamValue {
+  const bad = (what: string): ConfigError => new ConfigError(`"${text}": ${key} must be ${what}, got "${raw}"`, '--models');
+  const num = raw.trim() === '' ? NaN : Number(raw);
+  if (kind === 'number') {
+    if (!Number.isFinite(num)) throw bad('a number');
+    return num;
+  }
+  if (kind === 'boolean') {
+    if (raw !== 'true' && raw !== 'false') throw bad('true or false');
+    return raw === 'true';
+  }
+  if (kind === 'string') return raw;
+  // a field of another type: the same guesses as --param
+  return raw === 'true' ? true : raw === 'false' ? false : Number.isFinite(num) ? num : raw;
+}
+
+/**
+ * Parses one `name[:key=value...]` spec. Values are coerced by the type of the schema field
+ * (number, boolean `true`/`false`, string or enum) and the whole set is validated by the model's
+ * schema; every error names the spec and the field.
+ */
+export function parseModelSpec(text: string): ParsedModelSpec {
+  const spec = text.trim();
+  const [name = '', ...parts] = spec.split(':');
+  if (name === '') throw new ConfigError(`"${text}": expected a model name, e.g. personas or personas:k=1`, '--models');
+  const entry = modelSpec(name);
+  const fixed: Record<string, ParamValue> = {};
+  for (const part of parts) {
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part : part.slice(0, eq);
+    if (eq <= 0 || eq === part.length - 1) throw new ConfigError(`"${spec}": expected key=value after "${name}:", got "${part}"`, '--models');
+    const kind = fieldKind(entry.schema, key);
+    if (kind === null) {
+      const known = entry.schema instanceof z.ZodObject ? Object.keys(entry.schema.shape as object).join(', ') : '';
+      throw new ConfigError(`"${spec}": ${name} has no parameter "${key}"${known ? `; its parameters: ${known}` : ''}`, '--models');
+    }
+    if (key in fixed) throw new ConfigError(`"${spec}": ${key} is set twice`, '--models');
+    fixed[key] = coerce(spec, key, part.slice(eq + 1), kind);
+  }
+  const parsed = entry.schema.safeParse(fixed);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
+    throw new ConfigError(`"${spec}": ${issues}`, '--models');
+  }
+  return { spec, model: name, fixed };
+}
+
+/** The same parameters in a canonical order: equal texts mean equal settings. */
+export function paramsKey(params: ModelParams): string {
+  return JSON.stringify(Object.keys(params).sort().map((k) => [k, params[k]]));
+}
+
+/**
+ * Parses a model list (`ease,personas,personas:k=1`). A spec listed twice, or two specs with the
+ * same model and the same inline parameters (`personas:k=1`, `personas:k=1.0`), is an error.
+ */
+export function parseModelSpecs(specs: readonly string[]): ParsedModelSpec[] {
+  const out: ParsedModelSpec[] = [];
+  const seen = new Map<string, string>();
+  for (const text of specs) {
+    const p = parseModelSpec(text);
+    if (out.some((q) => q.spec === p.spec)) throw new ConfigError(`"${p.spec}" is listed twice`, '--models');
+    const key = `${p.model} ${paramsKey(p.fixed)}`;
+    const same = seen.get(key);
+    if (same !== undefined) throw new ConfigError(`"${p.spec}" is the same model as "${same}"`, '--models');
+    seen.set(key, p.spec);
+    out.push(p);
+  }
+  if (out.length === 0) throw new ConfigError('give at least one model', '--models');
+  return out;
 }
