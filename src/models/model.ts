@@ -69,6 +69,12 @@ export interface Recommender {
   /** Writes users x nItems scores into `out` (length >= batch.users.length * nItems). */
   scoreBatch(batch: UserBatch, out: Float32Array): void;
   toArtifact(): ModelArtifact;
+  /**
+   * Optional: whether fitting on `train` uses (or used) the item categories, e.g. to build item
+   * vectors. A model without this method uses none. Evaluation rows report it as
+   * `usesCategories`, so that a comparison says which models saw the same data.
+   */
+  usesCategories?(train: TrainSet): boolean;
 }
 
 /** Models that hold a vector per user and can fold a new history in without refitting. */

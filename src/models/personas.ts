@@ -144,6 +144,11 @@ export class PersonaModel implements Recommender, FoldIn {
     return this.params.dim;
   }
 
+  /** The item vectors take the category vectors when catEmb is on and the data has categories. */
+  usesCategories(train: TrainSet): boolean {
+    return this.params.catEmb && train.categories !== null;
+  }
+
   async fit(train: TrainSet, ctx: FitContext): Promise<void> {
     const cfg = this.params;
     const d = cfg.dim;

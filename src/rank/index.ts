@@ -80,10 +80,15 @@ export function parseRerankSpec(spec: string): RerankSpec | null {
   throw bad(spec, `unknown reranker "${name}"`);
 }
 
+/** Whether a parsed spec reranks in the categories' taste space on this data (false for none). */
+export function rerankUsesCategories(spec: RerankSpec | null, data: RerankData): boolean {
+  return spec !== null && !(spec.space === 'personas' || (spec.space === 'auto' && !data.log.categories));
+}
+
 function tasteSpace(spec: RerankSpec, data: RerankData, model: Recommender | undefined): TasteSpace {
   const cats = data.log.categories;
   const modelName = model ? `model "${model.name}"` : 'no model';
-  const wantPersonas = spec.space === 'personas' || (spec.space === 'auto' && !cats);
+  const wantPersonas = !rerankUsesCategories(spec, data);
   if (!wantPersonas) {
     if (!cats) throw new ConfigError(`${spec.kind} on categories: the data has no item categories`, FLAG);
     return categoryTasteSpace(cats);
