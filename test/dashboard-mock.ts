@@ -175,11 +175,13 @@ function summary(mean: number, half: number, n = 500): { mean: number; ci95: [nu
   return { mean, ci95: [mean - half, mean + half], n };
 }
 
-/** An EvaluationJson with three models (the type keeps the fixture honest). */
+/** An EvaluationJson with four rows, one of them a spec (the type keeps the fixture honest). */
 export function evaluationFixture(): EvaluationJson {
   const model = (name: string, ndcg: number, recall: number, ckl: number, minority: number): EvaluationJson['models'][number] => ({
     name,
-    params: {},
+    model: name.split(':')[0]!,
+    params: name.startsWith('personas') ? { k: name === 'personas' ? 4 : 1 } : {},
+    usesCategories: name.startsWith('personas'),
     fitSeconds: 1,
     evalSeconds: 1,
     metrics: {
@@ -207,7 +209,7 @@ export function evaluationFixture(): EvaluationJson {
       skippedRows: 0,
     },
     protocol: { name: 'temporal-user', minRating: 4, k: [10, 20], seed: 42, rerank: 'none' },
-    models: [model('pop', 0.11, 0.14, 0.9, 0.03), model('ease', 0.31, 0.36, 0.62, 0.12), model('personas', 0.33, 0.38, 0.41, 0.19)],
+    models: [model('pop', 0.11, 0.14, 0.9, 0.03), model('ease', 0.31, 0.36, 0.62, 0.12), model('personas', 0.33, 0.38, 0.41, 0.19), model('personas:k=1', 0.32, 0.37, 0.45, 0.16)],
     comparisons: [{ a: 'personas', b: 'ease', metric: 'ndcg@20', mean: 0.02, ci95: [0.01, 0.03], pValue: 0.001, wilcoxonPValue: 0.002, n: 500 }],
     manifest: { personae: '0.1.0', node: 'v20', seed: 42, startedAt: '2026-01-01T00:00:00.000Z', threads: 2, platform: 'linux-x64', cpu: 'mock' },
   };

@@ -439,7 +439,12 @@ test('dashboard against the API shapes (mock service): pick a user, reasons, cal
     assert.equal(await page.locator('[data-testid="eval-chart"] canvas').count(), 4);
     const ndcg = JSON.parse((await charts.first().getAttribute('data-series')) ?? '{}') as { models: string[]; values: number[]; intervals: [number, number][] };
     const fixture = evaluationFixture();
-    assert.deepEqual(ndcg.models, ['pop', 'ease', 'personas']);
+    assert.deepEqual(ndcg.models, ['pop', 'ease', 'personas', 'personas:k=1']);
+    // a spec's name (with ':' and '=') is a row of its own, and the rows that used categories say so
+    const table = page.locator('[data-testid="metric-table"][data-metric="ndcg@20"]');
+    const heads = await table.locator('tbody th').allTextContents();
+    assert.deepEqual(heads.map((t) => t.trim().split(/\s+/)[0]), ['pop', 'ease', 'personas', 'personas:k=1']);
+    assert.deepEqual(heads.map((t) => /categories/.test(t)), [false, false, true, true]);
     assert.deepEqual(ndcg.values, fixture.models.map((m) => m.metrics['ndcg@20']!.mean));
     assert.deepEqual(ndcg.intervals, fixture.models.map((m) => m.metrics['ndcg@20']!.ci95));
     assert.match((await page.locator('[data-testid="active-model"]').textContent()) ?? '', /personas[\s\S]*3/);

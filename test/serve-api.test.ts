@@ -211,6 +211,8 @@ describe('service API', () => {
       { name: 'wrong key', r: call('POST', '/v1/items', { body: [{ id: 'k1' }], key: 'wrong' }), status: 403, message: /not valid/ },
       { name: 'wrong key on train', r: call('POST', '/v1/models/train', { body: {}, key: 'wrong' }), status: 403, message: /not valid/ },
       { name: 'unknown model', r: call('POST', '/v1/models/train', { body: { model: 'magic' } }), status: 400, message: /body\.model: unknown model "magic"/ },
+      { name: 'bad evaluate spec', r: call('POST', '/v1/models/train', { body: { model: 'pop', evaluate: ['ease:lambda=-1'] } }), status: 400, message: /body\.evaluate\[0\]: "ease:lambda=-1": lambda/ },
+      { name: 'repeated evaluate spec', r: call('POST', '/v1/models/train', { body: { model: 'pop', evaluate: ['ease', 'ease'] } }), status: 400, message: /body\.evaluate: "ease" is listed twice/ },
     ];
     for (const c of cases) {
       const r = await c.r;
@@ -377,7 +379,7 @@ describe('service API', () => {
   });
 
   it('trains a new model as a job and swaps it in', async () => {
-    const start = await call('POST', '/v1/models/train', { body: { model: 'pop', evaluate: ['itemknn'] } });
+    const start = await call('POST', '/v1/models/train', { body: { model: 'pop', evaluate: ['itemknn', 'itemknn:k=5'] } });
     assert.equal(start.status, 202);
     const id = String(start.json.id);
     let job = start.json;
@@ -392,13 +394,17 @@ describe('service API', () => {
     assert.deepEqual(r.json.model, { name: 'pop', version: 2 });
     assert.equal((r.json.items as RecItem[]).length, 3);
     assert.ok((r.json.items as RecItem[]).every((i) => i.explanation === undefined), 'pop has no personas to explain with');
-    // the job evaluated pop against itemknn under the default protocol first
+    // the job evaluated pop against itemknn and a spec of it under the default protocol first
     const ev = await call('GET', '/v1/evaluation');
     assert.equal(ev.status, 200);
-    const models = ev.json.models as { name: string; metrics: Record<string, { mean: number }> }[];
+    const models = ev.json.models as { name: string; model: string; params: { k?: number }; metrics: Record<string, { mean: number }> }[];
     assert.deepEqual(
-      models.map((m) => m.name),
-      ['pop', 'itemknn'],
+      models.map((m) => [m.name, m.model, m.params.k]),
+      [
+        ['pop', 'pop', undefined],
+        ['itemknn', 'itemknn', 100],
+        ['itemknn:k=5', 'itemknn', 5],
+      ],
     );
     assert.ok(models.every((m) => m.metrics['ndcg@10']!.mean > 0));
     assert.equal((ev.json.protocol as { name: string }).name, 'temporal-user');

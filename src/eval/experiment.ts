@@ -3,33 +3,50 @@
  * validation split only (optional), fit on full TRAIN, rank every test user, compute the metrics
  * with bootstrap intervals, and compare models pairwise. The CLI and `npm start` are thin shells
  * around `runExperiment`; its result is the JSON contract of PROTOCOL.md.
+ *
+ * Models are specs (`personas`, `personas:k=1`, `ease:lambda=200`; registry.ts parseModelSpec):
+ * each spec is one row named by its text. Its inline parameters are fixed: `--tune` searches the
+ * model's grid for the other keys (grid entries merged under the fixed values, repeats dropped).
+ *
+ * Seeds: with `seeds` = n > 1, each model is refitted with the seeds root, root + 1, ...,
+ * root + n - 1 (the model's random stream is `new Rng(seed).derive('model', model)`, so seed
+ * root + i fits exactly as a single run with `--seed root+i` would). The split, the tuning and the
+ * bootstrap stay on the root seed; the row's `metrics`, per-user values, slices and comparisons
+ * are those of the root seed's fit, and `seeds` adds each metric's mean, sd, min and max over
+ * the n fits.
  */
 import { performance } from 'node:perf_hooks';
 import { validationSplit, type Split } from '../data/split.js';
 import { Rng } from '../math/rng.js';
 import { hasPersonas, type ModelParams, type Recommender } from '../models/model.js';
-import { createModel, modelSpec } from '../models/registry.js';
-import { buildReranker, parseRerankSpec } from '../rank/index.js';
+import { createModel, modelSpec, paramsKey, parseModelSpecs, type ParsedModelSpec } from '../models/registry.js';
+import { buildReranker, parseRerankSpec, rerankUsesCategories } from '../rank/index.js';
 import type { FidelityReport } from '../explain/fidelity.js';
 import { compareModels, evaluateLists, rankTestUsers, type ListReranker, type MetricSummary, type PairedComparison } from './evaluate.js';
 import { sliceEvaluation, type Slices } from './slices.js';
 import { personaDiagnostics, type PersonaDiagnostics } from './persona-diagnostics.js';
 
 export interface ExperimentOptions {
+  /** Model specs: `name` or `name:key=value[:key=value...]`; each is one row named by its text. */
   models: readonly string[];
   ks: readonly number[];
   seed: number;
   tune: boolean;
   threads: number;
-  /** Parameters per model given by the user (override defaults; skip tuning of those keys). */
+  /**
+   * Parameters per registered model given by the user (override defaults; skip tuning of those
+   * keys); they apply to every spec of that model, and a spec's inline values win over them.
+   */
   params?: Readonly<Record<string, ModelParams>>;
+  /** Fits per model, with the seeds seed, seed + 1, ... (default 1: the root seed only). */
+  seeds?: number;
   /** A --rerank spec (`none`, `calibrated:0.5`, ...), bound to each model once it is fitted. */
   rerank?: string;
   /** Progress of long steps: the CLI draws bars, the server reports job status. */
   onProgress?: (event: ExperimentProgress) => void;
   /** Users the counterfactual explanation fidelity checks (a seeded sample; default 100, 0 = all). */
   fidelityUsers?: number;
-  /** Called with each model once fitted on full TRAIN (e.g. to save its artifact). */
+  /** Called with each row's model once fitted on full TRAIN with the root seed (e.g. to save its artifact); `name` is the spec. */
   onFitted?: (name: string, model: Recommender) => void;
 }
 
@@ -47,9 +64,32 @@ export interface TuningTrial {
   value: number;
 }
 
+/** One metric over the seeds' fits: `perSeed[i]` is the mean over users of the fit with seed `values[i]`. */
+export interface SeedSummary {
+  mean: number;
+  /** Sample standard deviation (n - 1 in the denominator). */
+  sd: number;
+  min: number;
+  max: number;
+  perSeed: number[];
+}
+
+export interface SeedSpread {
+  /** The seeds of the fits: the root seed first, then root + 1, ... */
+  values: number[];
+  /** Every metric with a value for each seed (category metrics are absent on data without categories). */
+  metrics: Record<string, SeedSummary>;
+}
+
 export interface ModelResult {
+  /** The spec as given, e.g. "personas:k=1": the row's name in every output. */
   name: string;
+  /** The registered model the spec names, e.g. "personas". */
+  model: string;
+  /** The full resolved parameters of the fit (defaults, --param, inline, tuned). */
   params: ModelParams;
+  /** Did the row's list use item categories (the model's fit, or a reranker in the categories' taste space)? */
+  usesCategories: boolean;
   fitSeconds: number;
   evalSeconds: number;
   tuning?: { metric: string; trials: TuningTrial[]; seconds: number };
@@ -61,6 +101,8 @@ export interface ModelResult {
   explanationFidelity?: FidelityReport;
   /** Persona models: personas per user, their cosine, and persona-level calibration (src/eval/persona-diagnostics.ts). */
   personaDiagnostics?: PersonaDiagnostics;
+  /** With more than one seed: each metric's spread over the fits. */
+  seeds?: SeedSpread;
 }
 
 export interface ExperimentResult {
@@ -73,14 +115,42 @@ export function tuningMetric(ks: readonly number[]): string {
   return `ndcg@${Math.max(...ks)}`;
 }
 
-async function fitModel(name: string, params: ModelParams, split: Split, opts: ExperimentOptions, stage: 'tune' | 'fit'): Promise<Recommender> {
-  const model = createModel(name, params);
+/** The seeds of `n` fits from the root seed: root, root + 1, ..., root + n - 1. */
+export function seedValues(root: number, n: number): number[] {
+  return Array.from({ length: Math.max(1, n) }, (_, i) => root + i);
+}
+
+/**
+ * Fits a row's model. The random stream depends on the seed and the registered model name, not
+ * on the spec text: a twin such as `personas:k=1` starts from the same random numbers as
+ * `personas`, so the two rows differ only by their parameters.
+ */
+async function fitModel(spec: ParsedModelSpec, params: ModelParams, split: Split, opts: ExperimentOptions, stage: 'tune' | 'fit', seed = opts.seed): Promise<Recommender> {
+  const model = createModel(spec.model, params);
   await model.fit(split.train, {
-    rng: new Rng(opts.seed).derive('model', name),
+    rng: new Rng(seed).derive('model', spec.model),
     threads: opts.threads,
-    onProgress: (e) => opts.onProgress?.({ model: name, stage, done: e.done, total: e.total, detail: e.loss === undefined ? e.stage : `${e.stage} loss ${e.loss.toPrecision(4)}` }),
+    onProgress: (e) => opts.onProgress?.({ model: seed === opts.seed ? spec.spec : `${spec.spec} seed ${seed}`, stage, done: e.done, total: e.total, detail: e.loss === undefined ? e.stage : `${e.stage} loss ${e.loss.toPrecision(4)}` }),
   });
   return model;
+}
+
+/**
+ * The tuning candidates of a spec: each grid entry with the given (fixed) parameters on top, so
+ * a grid value of a fixed key is overridden; candidates equal to an earlier one are dropped.
+ * `personas:k=1` is tuned with the grid of `personas`; `ease:lambda=200` has one candidate.
+ */
+export function tuningCandidates(grid: readonly ModelParams[], given: ModelParams): ModelParams[] {
+  const seen = new Set<string>();
+  const out: ModelParams[] = [];
+  for (const entry of grid) {
+    const params = { ...entry, ...given };
+    const key = paramsKey(params);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(params);
+  }
+  return out;
 }
 
 function rank(model: Recommender, split: Split, opts: ExperimentOptions, reranker: ListReranker | null, onProgress?: (done: number, total: number) => void) {
@@ -92,20 +162,19 @@ function score(model: Recommender, split: Split, opts: ExperimentOptions) {
   return evaluateLists(split, rank(model, split, opts, null), opts.ks, opts.seed);
 }
 
-/** Tries the model's grid on the validation split; returns the best parameters and the trials. */
-async function tune(name: string, given: ModelParams, validation: Split, opts: ExperimentOptions): Promise<{ best: ModelParams; trials: TuningTrial[] }> {
+/** Tries the candidates on the validation split; returns the best parameters and the trials. */
+async function tune(spec: ParsedModelSpec, candidates: readonly ModelParams[], validation: Split, opts: ExperimentOptions): Promise<{ best: ModelParams; trials: TuningTrial[] }> {
   const metric = tuningMetric(opts.ks);
-  const grid = modelSpec(name).tuningGrid;
   const trials: TuningTrial[] = [];
-  let best: ModelParams = given;
+  let best: ModelParams = candidates[0]!;
   let bestValue = -Infinity;
-  for (let g = 0; g < grid.length; g++) {
-    const params = { ...grid[g], ...given };
-    const model = await fitModel(name, params, validation, opts, 'tune');
+  for (let g = 0; g < candidates.length; g++) {
+    const params = candidates[g]!;
+    const model = await fitModel(spec, params, validation, opts, 'tune');
     // tuning scores the model's own order: the reranker's trade-off is a separate choice
     const value = score(model, validation, opts).metrics[metric]?.mean ?? -Infinity;
     trials.push({ params, metric, value });
-    opts.onProgress?.({ model: name, stage: 'tune', done: g + 1, total: grid.length, detail: `${JSON.stringify(params)} ${metric}=${value.toFixed(4)}` });
+    opts.onProgress?.({ model: spec.spec, stage: 'tune', done: g + 1, total: candidates.length, detail: `${JSON.stringify(params)} ${metric}=${value.toFixed(4)}` });
     if (value > bestValue) {
       bestValue = value;
       best = params;
@@ -114,36 +183,69 @@ async function tune(name: string, given: ModelParams, validation: Split, opts: E
   return { best, trials };
 }
 
+/** Mean, sample sd, min and max of each metric over the seeds' fits (keys with a value for every seed). */
+export function seedSpread(values: number[], perSeed: readonly Record<string, MetricSummary>[]): SeedSpread {
+  const metrics: Record<string, SeedSummary> = {};
+  for (const key of Object.keys(perSeed[0] ?? {})) {
+    const xs = perSeed.map((m) => m[key]?.mean);
+    if (!xs.every((x): x is number => typeof x === 'number' && Number.isFinite(x))) continue;
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
+    metrics[key] = { mean, sd, min: Math.min(...xs), max: Math.max(...xs), perSeed: xs };
+  }
+  return { values, metrics };
+}
+
 export async function runExperiment(split: Split, opts: ExperimentOptions): Promise<ExperimentResult> {
   const results: ModelResult[] = [];
   let validation: Split | null = null;
   const rerankSpec = parseRerankSpec(opts.rerank ?? 'none');
-  // fail fast, before any fitting: unknown names, and rerankers a model cannot serve
-  for (const name of opts.models) buildReranker(rerankSpec, split, createModel(name, opts.params?.[name] ?? {}));
-  for (const name of opts.models) {
-    const given = opts.params?.[name] ?? {};
+  const specs = parseModelSpecs(opts.models);
+  const givenOf = (s: ParsedModelSpec): ModelParams => ({ ...opts.params?.[s.model], ...s.fixed });
+  const seeds = seedValues(opts.seed, opts.seeds ?? 1);
+  // fail fast, before any fitting: bad specs and parameters, and rerankers a model cannot serve
+  for (const s of specs) buildReranker(rerankSpec, split, createModel(s.model, givenOf(s)));
+  for (const spec of specs) {
+    const given = givenOf(spec);
     let params: ModelParams = given;
     let tuning: ModelResult['tuning'];
-    if (opts.tune && modelSpec(name).tuningGrid.length > 0) {
+    const candidates = opts.tune ? tuningCandidates(modelSpec(spec.model).tuningGrid, given) : [];
+    // one candidate (every grid key fixed) leaves nothing to choose: no tuning fits
+    if (candidates.length > 1) {
       validation ??= validationSplit(split);
       const t0 = performance.now();
-      const { best, trials } = await tune(name, given, validation, opts);
+      const { best, trials } = await tune(spec, candidates, validation, opts);
       params = best;
       tuning = { metric: tuningMetric(opts.ks), trials, seconds: (performance.now() - t0) / 1000 };
+    } else if (candidates.length === 1) {
+      params = candidates[0]!;
     }
     const t0 = performance.now();
-    const model = await fitModel(name, params, split, opts, 'fit');
+    const model = await fitModel(spec, params, split, opts, 'fit');
     const fitSeconds = (performance.now() - t0) / 1000;
-    opts.onFitted?.(name, model);
+    opts.onFitted?.(spec.spec, model);
     const t1 = performance.now();
-    const lists = rank(model, split, opts, buildReranker(rerankSpec, split, model), (done, total) => opts.onProgress?.({ model: name, stage: 'rank', done, total }));
+    const reranker = buildReranker(rerankSpec, split, model);
+    const lists = rank(model, split, opts, reranker, (done, total) => opts.onProgress?.({ model: spec.spec, stage: 'rank', done, total }));
     const evaluation = evaluateLists(split, lists, opts.ks, opts.seed);
     const sliced = sliceEvaluation(model, split, lists, evaluation, opts.ks, opts.seed, opts.fidelityUsers === undefined ? {} : { maxUsers: opts.fidelityUsers });
     const diagnostics = hasPersonas(model) ? personaDiagnostics(model, split, lists, opts.ks) : undefined;
     const evalSeconds = (performance.now() - t1) / 1000;
+    let spread: SeedSpread | undefined;
+    if (seeds.length > 1) {
+      const perSeed = [evaluation.metrics];
+      for (const seed of seeds.slice(1)) {
+        const again = await fitModel(spec, params, split, opts, 'fit', seed);
+        const againLists = rank(again, split, opts, buildReranker(rerankSpec, split, again));
+        perSeed.push(evaluateLists(split, againLists, opts.ks, opts.seed).metrics);
+      }
+      spread = seedSpread(seeds, perSeed);
+    }
     results.push({
-      name,
+      name: spec.spec,
+      model: spec.model,
       params: model.params,
+      usesCategories: (model.usesCategories?.(split.train) ?? false) || rerankUsesCategories(rerankSpec, split),
       fitSeconds,
       evalSeconds,
       ...(tuning ? { tuning } : {}),
@@ -152,6 +254,7 @@ export async function runExperiment(split: Split, opts: ExperimentOptions): Prom
       slices: sliced.slices,
       ...(sliced.explanationFidelity ? { explanationFidelity: sliced.explanationFidelity } : {}),
       ...(diagnostics ? { personaDiagnostics: diagnostics } : {}),
+      ...(spread ? { seeds: spread } : {}),
     });
   }
   const compared = opts.ks.flatMap((k) => [`ndcg@${k}`, `recall@${k}`, `ckl@${k}`, `tdd@${k}`, `minorityRecall@${k}`]);

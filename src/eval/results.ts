@@ -30,8 +30,13 @@ export interface EvaluationJson {
   /** `evaluatedOn`: 'test', or 'validation' for `evaluate --on validation` (TRAIN only). */
   protocol: { name: string; minRating: number; k: number[]; seed: number; rerank: string; evaluatedOn?: 'test' | 'validation' };
   models: {
+    /** The spec as given (`personas:k=1`); for a plain spec, the model name. */
     name: string;
+    /** The registered model the spec names (`personas`). */
+    model: string;
     params: ModelResult['params'];
+    /** Did the row use item categories (the model's fit, or a reranker on the categories)? */
+    usesCategories: boolean;
     fitSeconds: number;
     evalSeconds: number;
     tuning?: ModelResult['tuning'];
@@ -39,6 +44,8 @@ export interface EvaluationJson {
     /** Attached by `evaluate` for persona models (src/explain/fidelity.ts, src/eval/persona-diagnostics.ts). */
     explanationFidelity?: FidelityReport;
     personaDiagnostics?: PersonaDiagnostics;
+    /** `evaluate --seeds n`, n > 1: each metric over the n fits (`metrics` is the root seed's fit). */
+    seeds?: ModelResult['seeds'];
   }[];
   comparisons: PairedComparison[];
   manifest: { personae: string; node: string; seed: number; startedAt: string; threads: number; platform: string; cpu: string };
@@ -69,11 +76,14 @@ export function buildResultsJson(
     protocol: { name: split.protocol, minRating: split.minRating, k: meta.ks, seed: meta.seed, rerank: meta.rerank, evaluatedOn: meta.evaluatedOn ?? 'test' },
     models: experiment.models.map((m) => ({
       name: m.name,
+      model: m.model,
       params: m.params,
+      usesCategories: m.usesCategories,
       fitSeconds: m.fitSeconds,
       evalSeconds: m.evalSeconds,
       ...(m.tuning ? { tuning: m.tuning } : {}),
       metrics: m.metrics,
+      ...(m.seeds ? { seeds: m.seeds } : {}),
     })),
     comparisons: experiment.comparisons,
     manifest: {

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ConfigError, DataError, ModelFitError, NotFoundError } from '../errors.js';
-import { modelNames } from '../models/registry.js';
+import { modelNames, parseModelSpec, parseModelSpecs } from '../models/registry.js';
 import { VERSION } from '../version.js';
 import { registerDashboard } from './dashboard/index.js';
 import { Engine } from './engine.js';
@@ -364,8 +364,20 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
     const body = parse(TrainBody, req.body ?? {}, 'body');
     const model = body.model ?? s.train.model;
     if (!modelNames().includes(model)) throw new HttpError(400, 'invalid_input', `body.model: unknown model "${model}"; known: ${modelNames().join(', ')}`);
+    // evaluate takes model specs, as `evaluate --models` does (e.g. "personas:k=1")
     for (const [r, m] of (body.evaluate ?? []).entries()) {
-      if (!modelNames().includes(m)) throw new HttpError(400, 'invalid_input', `body.evaluate[${r}]: unknown model "${m}"; known: ${modelNames().join(', ')}`);
+      try {
+        parseModelSpec(m);
+      } catch (err) {
+        throw new HttpError(400, 'invalid_input', `body.evaluate[${r}]: ${err instanceof Error ? err.message.replace(/^--models: /, '') : String(err)}`);
+      }
+    }
+    if (body.evaluate) {
+      try {
+        parseModelSpecs([model, ...body.evaluate.filter((m) => m !== model)]);
+      } catch (err) {
+        throw new HttpError(400, 'invalid_input', `body.evaluate: ${err instanceof Error ? err.message.replace(/^--models: /, '') : String(err)}`);
+      }
     }
     if (s.jobs.busy) throw new HttpError(409, 'busy', 'a training job is already running');
     const params = body.params ?? (model === s.train.model ? s.train.params : {});

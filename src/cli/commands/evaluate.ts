@@ -11,7 +11,7 @@ import { buildResultsJson, perUserCsv, type EvaluationJson } from '../../eval/re
 import { defaultThreads } from '../../math/pool.js';
 import { saveArtifact } from '../../models/artifact.js';
 import type { ModelParams, ParamValue } from '../../models/model.js';
-import { createModel, modelNames } from '../../models/registry.js';
+import { createModel, modelNames, parseModelSpecs } from '../../models/registry.js';
 import { fidelityLine, slicesMarkdown } from '../../eval/slices.js';
 import { personaDiagnosticsLine } from '../../eval/persona-diagnostics.js';
 import { DEFAULT_FIDELITY_USERS } from '../../explain/fidelity.js';
@@ -33,6 +33,7 @@ interface EvaluateFlags extends DataFlags {
   quiet?: boolean;
   on: 'test' | 'validation';
   fidelityUsers: number;
+  seeds: number;
 }
 
 /** `--param ease.lambda=300` (repeatable) -> { ease: { lambda: 300 } }. */
@@ -51,7 +52,11 @@ export function parseParams(values: readonly string[]): Record<string, ModelPara
 export function evaluateCommand(): Command {
   const cmd = new Command('evaluate').description('split a dataset, fit models, and report full-ranking metrics with 95% intervals');
   addDataOptions(cmd)
-    .option('--models <list>', `comma-separated models (${modelNames().join(', ')})`, 'pop,itemknn,ease,bpr,ials')
+    .option(
+      '--models <list>',
+      `comma-separated model specs, each a model (${modelNames().join(', ')}) with optional fixed parameters, e.g. ease,personas,personas:k=1,ease:lambda=200`,
+      'pop,itemknn,ease,bpr,ials',
+    )
     .option('--rerank <spec>', `reranking stage: ${RERANK_HELP}`, 'none')
     .option('--k <list>', 'cut-offs', parseKs, [10, 20])
     .option('--tune', 'tune each model on the validation split (never on TEST), then refit on TRAIN')
@@ -62,7 +67,8 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--on <part>', 'evaluate on TEST, or on the validation split built from TRAIN alone (for choosing settings without touching TEST)').choices(['test', 'validation']).default('test'))
     .option('--param <model.key=value>', 'set a model parameter (repeatable); tuning keeps it fixed', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .addOption(new Option('--fidelity-users <n>', 'users (a seeded sample) the counterfactual explanation fidelity of persona models checks; 0 = all').argParser(parseInteger('--fidelity-users', 0)).default(DEFAULT_FIDELITY_USERS))
-    .option('--save-models <dir>', 'save each fitted model artifact into this folder')
+    .option('--save-models <dir>', 'save each fitted model artifact into this folder (<spec>.model, ":" written as "_")')
+    .addOption(new Option('--seeds <n>', 'fit each model with n seeds (--seed, --seed + 1, ...) and report the mean and spread of every metric over them').argParser(parseInteger('--seeds', 1)).default(1))
     .addOption(new Option('--threads <n>', 'worker threads (results do not depend on it)').argParser(parseInteger('--threads', 1)).default(defaultThreads()))
     .option('--quiet', 'no progress output')
     .action(async (flags: EvaluateFlags) => {
@@ -76,12 +82,14 @@ export async function runEvaluate(flags: EvaluateFlags): Promise<EvaluationJson>
   const progress = createProgress({ quiet: flags.quiet ?? false });
   const models = flags.models.split(',').map((s) => s.trim()).filter(Boolean);
   if (models.length === 0) throw new ConfigError('give at least one model', '--models');
+  // bad specs, --param and --rerank values fail before the data is read
+  const specs = parseModelSpecs(models);
   const params = parseParams(flags.param);
-  // bad --param and --rerank values fail before the data is read
   for (const [name, given] of Object.entries(params)) {
-    if (!models.includes(name)) throw new ConfigError(`a parameter for "${name}", which is not in --models (${models.join(',')})`, '--param');
+    if (!specs.some((s) => s.model === name)) throw new ConfigError(`a parameter for "${name}", which is not in --models (${models.join(',')})`, '--param');
     createModel(name, given);
   }
+  for (const s of specs) createModel(s.model, { ...params[s.model], ...s.fixed });
   parseRerankSpec(flags.rerank);
   const log = await loadLog(flags, progress);
   const full = splitFor(log, flags);
@@ -92,6 +100,7 @@ export async function runEvaluate(flags: EvaluateFlags): Promise<EvaluationJson>
     models,
     ks: flags.k,
     seed: flags.seed,
+    seeds: flags.seeds,
     tune: flags.tune ?? false,
     threads: flags.threads,
     params,
@@ -102,7 +111,7 @@ export async function runEvaluate(flags: EvaluateFlags): Promise<EvaluationJson>
       ? {
           onFitted: (name, model) => {
             mkdirSync(flags.saveModels!, { recursive: true });
-            saveArtifact(join(flags.saveModels!, `${name}.model`), model.toArtifact());
+            saveArtifact(join(flags.saveModels!, `${name.replace(/[^\w.=-]/g, '_')}.model`), model.toArtifact());
           },
         }
       : {}),

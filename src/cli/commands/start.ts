@@ -17,11 +17,13 @@ import { buildResultsJson } from '../../eval/results.js';
 import { defaultThreads } from '../../math/pool.js';
 import { DEFAULT_WORLD, worldToLog } from '../../synth/world.js';
 import type { Recommender } from '../../models/model.js';
+import { parseModelSpecs } from '../../models/registry.js';
 import { startService, type RunningService } from '../../serve/index.js';
 import { createProgress } from '../progress.js';
 import { parseInteger } from '../shared.js';
 
-export const DEFAULT_START_MODELS = 'pop,itemknn,ease,bpr,ials,personas';
+/** The persona model runs next to its one-vector twin (`personas:k=1`, the same model with one persona per user). */
+export const DEFAULT_START_MODELS = 'pop,itemknn,ease,bpr,ials,personas,personas:k=1';
 
 interface StartFlags {
   outDir: string;
@@ -42,7 +44,7 @@ export function startCommand(): Command {
   return new Command('start')
     .description('the main job on the embedded default world: train, evaluate, report')
     .option('--out-dir <dir>', 'where report.html and results.json go', '.')
-    .option('--models <list>', 'models to compare', DEFAULT_START_MODELS)
+    .option('--models <list>', 'model specs to compare (a model, optionally with fixed parameters: personas:k=1, ease:lambda=200)', DEFAULT_START_MODELS)
     .option('--tune', 'tune on the validation split first (slower)')
     .option('--seed <n>', 'root seed', parseInteger('--seed'), 42)
     .option('--quiet', 'no progress output')
@@ -51,6 +53,8 @@ export function startCommand(): Command {
     .option('--port <n>', 'port of the service (a free one is used if it is taken)', parseInteger('--port'), 8080)
     .action(async (flags: StartFlags) => {
       const startedAt = new Date();
+      const models = flags.models.split(',').map((s) => s.trim()).filter(Boolean);
+      parseModelSpecs(models); // bad specs fail before the world is generated
       const progress = createProgress({ quiet: flags.quiet ?? false });
       progress.log(`generating the default world (${DEFAULT_WORLD.users} users, ${DEFAULT_WORLD.items} items, ${DEFAULT_WORLD.categories} categories, seed ${DEFAULT_WORLD.seed})`);
       const { log } = worldToLog(DEFAULT_WORLD);
@@ -59,13 +63,14 @@ export function startCommand(): Command {
       const ks = [10, 20];
       let served: Recommender | undefined;
       const experiment = await runExperiment(split, {
-        models: flags.models.split(',').map((s) => s.trim()).filter(Boolean),
+        models,
         ks,
         seed: flags.seed,
         tune: flags.tune ?? false,
         threads,
         onProgress: (e) => progress.update(`${e.model} ${e.stage}`, e.done, e.total, e.detail),
         onFitted: (name, model) => {
+          // the service answers with the plain `personas` row (not a variant such as personas:k=1)
           if (name === 'personas' || served === undefined) served = model;
         },
       });

@@ -999,7 +999,8 @@ function evaluationSection(ev) {
 
 /** @param {any} ev @param {string} metric @param {string} better */
 function metricTable(ev, metric, better) {
-  const rows = ev.models.map((/** @type {any} */ m) => ({ name: m.name, s: m.metrics?.[metric] ?? null }));
+  // a row's name is its spec (e.g. personas:k=1): text only, escaped by html``, never an id or a selector
+  const rows = ev.models.map((/** @type {any} */ m) => ({ name: m.name, s: m.metrics?.[metric] ?? null, cats: m.usesCategories === true }));
   const means = rows.map((/** @type {any} */ r) => r.s?.mean).filter((/** @type {any} */ v) => typeof v === 'number');
   const best = means.length ? (better === 'lower' ? Math.min(...means) : Math.max(...means)) : null;
   return html`<table class="metric-table" data-testid="metric-table" data-metric="${metric}">
@@ -1008,7 +1009,7 @@ function metricTable(ev, metric, better) {
     <tbody>${rows.map(
       (/** @type {any} */ r) => html`<tr ${r.s?.mean === best && best !== null ? html`class="best"` : ''}><th scope="row">${r.name}${
         state.model && state.model.name === r.name ? html` <span class="served" title="the model this service answers with">served</span>` : ''
-      }</th><td class="num">${num(r.s?.mean, 4)}</td><td class="num">${r.s?.ci95 ? `[${num(r.s.ci95[0], 4)}, ${num(r.s.ci95[1], 4)}]` : '–'}</td><td class="num">${r.s?.n ?? '–'}</td></tr>`,
+      }${r.cats ? html` <span class="uses-cats" data-testid="uses-categories" title="this model used the item categories">categories</span>` : ''}</th><td class="num">${num(r.s?.mean, 4)}</td><td class="num">${r.s?.ci95 ? `[${num(r.s.ci95[0], 4)}, ${num(r.s.ci95[1], 4)}]` : '–'}</td><td class="num">${r.s?.n ?? '–'}</td></tr>`,
     )}</tbody>
   </table>`;
 }
