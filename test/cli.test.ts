@@ -66,6 +66,16 @@ test('an unknown model, an unknown reranker and a bad flag value are named', () 
   assertCleanError(personae('evaluate', '--data', path, '--models', 'pop', '--rerank', 'sideways', '--quiet'), /rerank/);
   assertCleanError(personae('evaluate', '--data', path, '--models', 'ease', '--param', 'ease.lambda=-3', '--quiet'), /ease\.lambda/);
   assertCleanError(personae('evaluate', '--data', path, '--models', 'pop', '--param', 'ease.lambda=300', '--quiet'), /--param.*"ease", which is not in --models/);
+  assertCleanError(personae('evaluate', '--data', path, '--models', 'pop', '--seeds', '0', '--quiet'), /--seeds: expected an integer >= 1/);
+});
+
+test('a bad model spec is named, with its field, before the data is read', () => {
+  const missing = join(dir, 'no-such-data');
+  assertCleanError(personae('evaluate', '--data', missing, '--models', 'ease,ease:lamda=3', '--quiet'), /--models: "ease:lamda=3": ease has no parameter "lamda"/);
+  assertCleanError(personae('evaluate', '--data', missing, '--models', 'personas:k=two', '--quiet'), /--models: "personas:k=two": k must be a number, got "two"/);
+  assertCleanError(personae('evaluate', '--data', missing, '--models', 'ease,personas:k=1,ease', '--quiet'), /--models: "ease" is listed twice/);
+  assertCleanError(personae('evaluate', '--data', missing, '--models', 'ease:lambda=-1', '--quiet'), /--models: "ease:lambda=-1": lambda: /);
+  assertCleanError(personae('start', '--no-serve', '--models', 'pop,personas:k=0', '--quiet'), /--models: "personas:k=0": k: /);
 });
 
 test('recommend rejects an unknown model before reading any data', () => {
@@ -84,7 +94,7 @@ test('two runs with the same seed give the same JSON, with 1 or 2 worker threads
   const world = join(dir, 'world');
   const w = personae('world', '--out', world, '--users', '300', '--items', '400', '--categories', '6', '--seed', '5', '--quiet');
   assert.equal(w.code, 0, w.stderr);
-  const models = 'pop,itemknn,ease,bpr,ials,personas';
+  const models = 'pop,itemknn,ease,bpr,ials,personas,personas:k=1';
   const args = ['evaluate', '--data', world, '--models', models, '--seed', '9', '--quiet', '--param', 'bpr.epochs=20', '--param', 'personas.epochs=4'];
   const one = join(dir, 'one.json');
   const two = join(dir, 'two.json');
@@ -96,8 +106,13 @@ test('two runs with the same seed give the same JSON, with 1 or 2 worker threads
   const a = stable(one);
   assert.deepEqual(stable(again), stable(two), 'same seed, same threads');
   assert.deepEqual(stable(two), a, '1 thread vs 2 threads');
-  const names = (a as { models: { name: string }[] }).models.map((m) => m.name).join(',');
-  assert.equal(names, models);
+  const rows = (a as { models: { name: string; model: string; params: { k?: number } }[] }).models;
+  assert.equal(rows.map((m) => m.name).join(','), models);
+  // the twin is a row of its own: the persona model with one persona per user, and --param reaches it too
+  assert.deepEqual(rows.slice(-2).map((m) => [m.name, m.model, m.params.k, (m.params as { epochs?: number }).epochs]), [
+    ['personas', 'personas', 4, 4],
+    ['personas:k=1', 'personas', 1, 4],
+  ]);
   // --on validation evaluates the validation split built from TRAIN alone, and says so
   const val = join(dir, 'val.json');
   const v = personae('evaluate', '--data', world, '--models', 'pop', '--seed', '9', '--quiet', '--on', 'validation', '--out', val);
@@ -112,4 +127,25 @@ test('two runs with the same seed give the same JSON, with 1 or 2 worker threads
   const r = personae(...args.map((x) => (x === '9' ? '10' : x)), '--threads', '2', '--out', other);
   assert.equal(r.code, 0, r.stderr);
   assert.notDeepEqual(stable(other), a);
+});
+
+test('--seeds 2: each row reports both fits, and their mean is the reported mean', () => {
+  const world = join(dir, 'world-seeds');
+  const w = personae('world', '--out', world, '--users', '150', '--items', '120', '--categories', '4', '--seed', '6', '--quiet');
+  assert.equal(w.code, 0, w.stderr);
+  const out = join(dir, 'seeds.json');
+  const r = personae('evaluate', '--data', world, '--models', 'pop,bpr:epochs=5', '--seed', '11', '--seeds', '2', '--threads', '1', '--quiet', '--out', out);
+  assert.equal(r.code, 0, r.stderr);
+  type Summary = { mean: number; sd: number; min: number; max: number; perSeed: number[] };
+  const json = JSON.parse(readFileSync(out, 'utf8')) as { models: { name: string; metrics: Record<string, { mean: number }>; seeds: { values: number[]; metrics: Record<string, Summary> } }[] };
+  for (const m of json.models) {
+    assert.deepEqual(m.seeds.values, [11, 12], m.name);
+    const s = m.seeds.metrics['ndcg@20']!;
+    assert.equal(s.perSeed.length, 2);
+    assert.equal(s.perSeed[0], m.metrics['ndcg@20']!.mean, 'the first seed is the row itself');
+    assert.ok(Math.abs(s.mean - (s.perSeed[0]! + s.perSeed[1]!) / 2) < 1e-12);
+  }
+  assert.equal(json.models[0]!.seeds.metrics['ndcg@20']!.sd, 0, 'pop has no randomness');
+  assert.match(r.stdout, /### Across 2 seeds \(11, 12\), K = 20/);
+  assert.match(r.stdout, /^\| bpr:epochs=5 \| ndcg@20 \| /m);
 });
