@@ -84,7 +84,7 @@ test('each spec is its own row, named by its text, with the full resolved parame
   // ease is tuned over its whole grid; the spec fixes the only grid key, so it is not tuned
   assert.equal(ease.tuning?.trials.length, modelSpec('ease').tuningGrid.length);
   assert.equal(fixed.tuning, undefined);
-  assert.deepEqual(fixed.params, { lambda: 50 });
+  assert.deepEqual(fixed.params, { ...createModel('ease').params, lambda: 50 });
   // both itemknn grid keys fixed: one candidate, no tuning; the other keys resolved to defaults
   assert.equal(knn.tuning, undefined);
   assert.deepEqual(knn.params, { ...createModel('itemknn').params, k: 5, shrink: 0 });
