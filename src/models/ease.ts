@@ -48,9 +48,6 @@ export const EaseConfig = z
   .strict();
 export type EaseConfig = z.infer<typeof EaseConfig>;
 
-/** Below this many candidates a worker pool's startup costs more than it saves. */
-const PARALLEL_MIN_ITEMS = 1500;
-
 function aborted(ctx: FitContext): void {
   if (ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('ease: fit aborted');
 }
@@ -96,6 +93,8 @@ export function easeWeights(p: Float32Array, stride: number, nc: number): Float3
 }
 
 export class EaseScorer implements Recommender {
+  /** Below this many candidates a worker pool's startup costs more than it saves (tests lower it). */
+  static parallelMinItems = 1500;
   readonly name = 'ease';
   readonly params: EaseConfig;
   private nItems = 0;
@@ -125,7 +124,7 @@ export class EaseScorer implements Recommender {
     ctx.onProgress?.({ stage: 'ease', done: 1, total: stages });
     aborted(ctx);
     const threads = Math.max(1, ctx.threads);
-    const pool = threads > 1 && nc >= PARALLEL_MIN_ITEMS ? new WorkerPool(threads - 1) : undefined;
+    const pool = threads > 1 && nc >= EaseScorer.parallelMinItems ? new WorkerPool(threads - 1) : undefined;
     try {
       await ws.invert({ pool, threads, output: 'ease' });
     } finally {
