@@ -1,0 +1,158 @@
+/**
+ * What the recommender contract (test/model-contract.test.ts) and the quality bands
+ * (test/quality.test.ts) need to know about each registered model, in one map. Every model in the
+ * registry must have an entry: both suites fail, naming the model, when one is missing, so a new
+ * model cannot skip them silently.
+ */
+import type { ModelParams } from '../src/models/model.js';
+import { ItemKnn } from '../src/models/itemknn.js';
+import { Ials } from '../src/models/ials.js';
+import { EaseScorer } from '../src/models/ease.js';
+
+/** How scoring a training user's own history as an unknown user (-1) relates to scoring the user. */
+export type FoldInProperty =
+  /** Bit-identical: the scores are a function of the history alone. */
+  | { readonly kind: 'identical'; readonly why: string }
+  /**
+   * The fold-in re-estimates the user's vector(s) with the items fixed, so it approximates the
+   * fitted one: the mean overlap of the two top-20 lists (unseen candidates) over the probed
+   * training users is at least `minTop20Overlap` (a share in [0, 1]).
+   */
+  | { readonly kind: 'close'; readonly minTop20Overlap: number; readonly why: string };
+
+/** A model's ml-latest-small band (temporal-user, min rating 4, K = 20, seed 42), or why it has none. */
+export type QualityBand =
+  | {
+      /** Parameters the band is measured at (over the defaults); `tune` searches the model's grid on validation first. */
+      readonly params: ModelParams;
+      readonly tune?: boolean;
+      readonly ndcg: number;
+      readonly recall: number;
+      /** Where the measured value comes from. */
+      readonly why: string;
+    }
+  | { readonly skip: string };
+
+export interface ModelCase {
+  /** Small, fast parameters for the contract's planted world (omitted: the defaults). */
+  readonly small?: ModelParams;
+  /** The fit draws from `ctx.rng`: another seed must give other scores (else the same scores). */
+  readonly randomised: boolean;
+  /**
+   * The fit uses worker threads: `forceParallel` lowers the model's size threshold so the small
+   * world takes the parallel path, and returns the undo. Or why the model has no threads.
+   */
+  readonly threads: { readonly forceParallel: () => () => void } | { readonly skip: string };
+  readonly foldIn: FoldInProperty;
+  readonly quality: QualityBand;
+}
+
+const noThreads = (why: string) => ({ skip: why });
+
+export const MODEL_CASES: Readonly<Record<string, ModelCase>> = {
+  pop: {
+    randomised: false,
+    threads: noThreads('pop counts training positives; its fit takes no threads'),
+    foldIn: { kind: 'identical', why: 'every user gets the same popularity scores' },
+    quality: {
+      params: {},
+      ndcg: 0.074,
+      recall: 0.09,
+      why: 'measured 0.0748 / 0.0912 (BENCHMARKS.md); pop is deterministic, so the band is a floor for the tie rule and the split',
+    },
+  },
+  itemknn: {
+    small: { k: 20 },
+    randomised: false,
+    threads: {
+      forceParallel: () => {
+        const saved = ItemKnn.parallelMinWork;
+        ItemKnn.parallelMinWork = 0;
+        return () => {
+          ItemKnn.parallelMinWork = saved;
+        };
+      },
+    },
+    foldIn: { kind: 'identical', why: 'scores are sums of item-item similarities over the history' },
+    quality: { params: {}, tune: true, ndcg: 0.103, recall: 0.135, why: 'tuned on validation: 0.1090 / 0.1418 (BENCHMARKS.md)' },
+  },
+  ease: {
+    small: { lambda: 50 },
+    randomised: false,
+    threads: {
+      forceParallel: () => {
+        const saved = EaseScorer.parallelMinItems;
+        EaseScorer.parallelMinItems = 0;
+        return () => {
+          EaseScorer.parallelMinItems = saved;
+        };
+      },
+    },
+    foldIn: { kind: 'identical', why: 'score(u) = x_u B depends on the history alone' },
+    quality: { params: { lambda: 300 }, ndcg: 0.118, recall: 0.153, why: 'the tuner picks lambda 300: 0.1215 / 0.1585 (BENCHMARKS.md)' },
+  },
+  bpr: {
+    small: { factors: 8, epochs: 25 },
+    randomised: true,
+    threads: noThreads('the BPR epoch is one sequential SGD kernel; its fit takes no threads'),
+    foldIn: {
+      kind: 'close',
+      minTop20Overlap: 0.75,
+      why: 'measured 0.864 / 0.832 / 0.850 with fit seeds 11 / 12 / 13; fold-in fits a user vector to the history by BPR steps with the items fixed, not the SGD trajectory of the fit',
+    },
+    quality: { params: { lr: 0.05, reg: 0.01, epochs: 250 }, ndcg: 0.098, recall: 0.129, why: 'the tuner picks 250 epochs: 0.1070 / 0.1390 (BENCHMARKS.md)' },
+  },
+  ials: {
+    small: { factors: 8, iterations: 5 },
+    randomised: true,
+    threads: {
+      forceParallel: () => {
+        const saved = Ials.parallelMinFlops;
+        Ials.parallelMinFlops = 0;
+        return () => {
+          Ials.parallelMinFlops = saved;
+        };
+      },
+    },
+    foldIn: {
+      kind: 'close',
+      minTop20Overlap: 0.9,
+      why: 'measured 0.973 with fit seeds 11, 12 and 13; fold-in solves the user half-step against the final item factors; the fitted vector solved it against the previous ones',
+    },
+    quality: { params: { alpha: 1, reg: 15, iterations: 15 }, ndcg: 0.114, recall: 0.148, why: 'the tuner picks these: 0.1193 / 0.1573 (BENCHMARKS.md)' },
+  },
+  personas: {
+    // the default code paths (category vectors, mixture scoring, item-item term), small and short
+    small: { dim: 8, epochs: 6, warmEpochs: 3, avgEpochs: 2, negatives: 50, foldInSteps: 20, itemItemLambda: 50 },
+    randomised: true,
+    // the persona epochs always run on the pool when threads > 1; its item-item term is an EASE fit
+    threads: {
+      forceParallel: () => {
+        const saved = EaseScorer.parallelMinItems;
+        EaseScorer.parallelMinItems = 0;
+        return () => {
+          EaseScorer.parallelMinItems = saved;
+        };
+      },
+    },
+    foldIn: {
+      kind: 'close',
+      minTop20Overlap: 0.75,
+      why: 'measured 0.836 / 0.827 / 0.877 with fit seeds 11 / 12 / 13; fold-in re-runs both phases (one vector, then the split into personas) for the history with the items fixed',
+    },
+    quality: { params: {}, ndcg: 0.118, recall: 0.152, why: 'the defaults, seed 42: 0.1230 / 0.1583' },
+  },
+};
+
+/** The model's entry, or an error that says what to add. */
+export function modelCase(name: string): ModelCase {
+  const c = MODEL_CASES[name];
+  if (!c) {
+    throw new Error(
+      `model "${name}" is registered but test/model-cases.ts has no MODEL_CASES entry: add its small parameters ` +
+        `({} or omitted = the defaults), whether its fit is randomised, its threads hook or skip reason, its fold-in ` +
+        `property and its ml-latest-small quality band (or a skip reason)`,
+    );
+  }
+  return c;
+}
