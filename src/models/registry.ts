@@ -1,4 +1,9 @@
-/** The catalogue of models, by name. Each model file exports its `ModelSpec`; this file lists them. */
+/**
+ * The catalogue of models, by name. Each model file exports its `ModelSpec`; this file lists them.
+ * Code outside the repository adds its own models with `registerModel` (docs: README, "Use it as a
+ * library"); a registered model is then known to `createModel`, `modelFromArtifact` (so its saved
+ * artifacts load), the experiment runner and the high-level `Recommender`.
+ */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import type { ModelArtifact, ModelParams, ModelSpec, ParamValue, Recommender } from './model.js';
@@ -12,6 +17,38 @@ import { popSpec } from './pop.js';
 const ALL: readonly ModelSpec[] = [popSpec, itemKnnSpec, easeSpec, bprSpec, ialsSpec, personasSpec];
 
 const specs = new Map<string, ModelSpec>(ALL.map((s) => [s.name, s]));
+
+/**
+ * A model name: a letter, then letters, digits, '-' or '_' (at most 64). The CLI splits model
+ * lists on ',', model specs on ':' (`name:key=value`) and parameters on '.' and '='
+ * (`--param name.key=value`), so none of those appear in a name.
+ */
+export const MODEL_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+/**
+ * Adds a model to the catalogue. The spec is checked (a valid, new name; a zod schema; `create`
+ * and `fromArtifact` functions; a tuning grid) and a ConfigError says what is wrong. Names are
+ * never replaced: registering a name twice, or a built-in name, is an error.
+ */
+export function registerModel(spec: ModelSpec): void {
+  const where = 'registerModel';
+  if (typeof spec !== 'object' || spec === null) throw new ConfigError('expected a ModelSpec object', where);
+  if (typeof spec.name !== 'string' || !MODEL_NAME.test(spec.name)) {
+    throw new ConfigError(`invalid model name ${JSON.stringify(spec.name)}: use a letter then letters, digits, '-' or '_' (at most 64)`, `${where}.name`);
+  }
+  if (specs.has(spec.name)) throw new ConfigError(`a model named "${spec.name}" is already registered`, `${where}.name`);
+  if (typeof spec.schema?.safeParse !== 'function') throw new ConfigError(`model "${spec.name}": schema must be a zod schema`, `${where}.schema`);
+  if (typeof spec.create !== 'function') throw new ConfigError(`model "${spec.name}": create must be a function`, `${where}.create`);
+  if (typeof spec.fromArtifact !== 'function') throw new ConfigError(`model "${spec.name}": fromArtifact must be a function`, `${where}.fromArtifact`);
+  if (!Array.isArray(spec.tuningGrid)) throw new ConfigError(`model "${spec.name}": tuningGrid must be an array (may be empty)`, `${where}.tuningGrid`);
+  if (typeof spec.description !== 'string') throw new ConfigError(`model "${spec.name}": description must be a string`, `${where}.description`);
+  specs.set(spec.name, spec);
+}
+
+/** Whether `name` is one of the models that ship with personae (they cannot be replaced). */
+export function isBuiltInModel(name: string): boolean {
+  return ALL.some((s) => s.name === name);
+}
 
 export function modelNames(): string[] {
   return [...specs.keys()];
