@@ -287,3 +287,46 @@ export function evaluateUser(input: UserEvalInput, ctx: MetricContext): Record<s
     [`dominantShare@${k}`]: cat ? cat.dominantShare : null,
   };
 }
+
+/**
+ * Binary-gain DCG of the first min(K, |L|) entries: sum over hits at rank r (1-based) of
+ * 1/log2(r + 1); null when T is empty. `ndcgAt` is this over the same sum for min(K, |T|) hits.
+ */
+export function dcgAt(list: Int32Array, test: Int32Array, k: number): number | null {
+  checkK(k);
+  if (test.length === 0) return null;
+  const n = Math.min(k, list.length);
+  let dcg = 0;
+  for (let r = 0; r < n; r++) if (contains(test, list[r]!)) dcg += 1 / Math.log2(r + 2);
+  return dcg;
+}
+
+/**
+ * Gini index of exposure (a corpus metric): how unequally the top-K slots of all lists are spread
+ * over the `nItems` recommendable items (those never recommended count with 0). With the counts
+ * c_(1) <= ... <= c_(n) ascending, G = sum_j (2j - n - 1) c_(j) / (n sum_j c_(j)): 0 when every
+ * item gets the same exposure, (n - 1)/n when one item gets all of it; 0 for no exposure at all.
+ * Memory is O(distinct recommended items), never O(nItems) beyond the count of zeros.
+ */
+export function giniIndex(lists: readonly Int32Array[], k: number, nItems: number): number {
+  checkK(k);
+  if (!Number.isInteger(nItems) || nItems < 1) throw new RangeError(`giniIndex: nItems must be a positive integer, got ${nItems}`);
+  const counts = new Map<number, number>();
+  let total = 0;
+  for (const l of lists) {
+    for (let r = 0; r < Math.min(k, l.length); r++) {
+      counts.set(l[r]!, (counts.get(l[r]!) ?? 0) + 1);
+      total++;
+    }
+  }
+  if (counts.size > nItems) throw new RangeError(`giniIndex: the lists hold ${counts.size} distinct items, more than nItems = ${nItems}`);
+  if (total === 0) return 0;
+  const sorted = Float64Array.from(counts.values()).sort();
+  const zeros = nItems - sorted.length;
+  let sum = 0;
+  for (let j = 0; j < sorted.length; j++) {
+    const rank = zeros + j + 1; // 1-based rank among all n items, zeros first
+    sum += (2 * rank - nItems - 1) * sorted[j]!;
+  }
+  return sum / (nItems * total);
+}
