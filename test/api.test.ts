@@ -208,6 +208,12 @@ describe('registerModel', () => {
   });
 });
 
+test("README's library section is examples/library.ts, verbatim", () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const example = readFileSync(new URL('../examples/library.ts', import.meta.url), 'utf8');
+  assert.ok(readme.includes('```ts\n' + example + '```'), 'update the README code block from examples/library.ts');
+});
+
 test('the package entry lists the public API', () => {
   const names = Object.keys(personae);
   for (const n of [
