@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { ItemCategories } from '../src/data/dataset.js';
 import {
+  arpAt,
   coverage,
+  dcgAt,
   dominantCategory,
+  giniIndex,
   evaluateUser,
   hitAt,
   metricKeys,
@@ -164,6 +167,186 @@ test('coverage counts distinct items in the top-K of every list', () => {
   // K=2: {1,2} ∪ {3,4} ∪ {9} = 5 distinct items over 10 candidates (items 3 and 5 beyond K are ignored).
   assert.equal(coverage([i32([1, 2, 3]), i32([3, 4, 5]), i32([9])], 2, 10), 0.5);
   assert.equal(coverage([], 10, 4), 0);
+});
+
+// ------------------------------------------------------------------------- giniIndex, dcgAt
+
+test('giniIndex: 0 for equal exposure, (n-1)/n for one item, zeros for items never shown', () => {
+  close(giniIndex([i32([0, 1]), i32([2, 3])], 2, 4), 0);
+  close(giniIndex([i32([5]), i32([5]), i32([5])], 1, 4), 3 / 4);
+  // K = 1 keeps only item 7: one item has all the exposure
+  close(giniIndex([i32([7, 2]), i32([7]), i32([7, 9])], 1, 4), 3 / 4);
+  // K = 2: counts sorted [0, 1, 1, 3]: ((-3)0 + (-1)1 + 1*1 + 3*3) / (4 * 5) = 9/20
+  close(giniIndex([i32([7, 2]), i32([7]), i32([7, 9])], 2, 4), 9 / 20);
+  close(giniIndex([i32([7, 2]), i32([7]), i32([7, 2])], 2, 4), ((-3) * 0 + (-1) * 0 + 1 * 2 + 3 * 3) / (4 * 5));
+  assert.equal(giniIndex([], 5, 10), 0);
+  assert.throws(() => giniIndex([i32([0, 1, 2])], 3, 2), RangeError);
+});
+
+test('dcgAt: binary gain, discount 1/log2(r+1), cut to K; ndcg = dcg / ideal dcg', () => {
+  close(dcgAt(i32([4, 1, 9]), i32([1, 4]), 10), 1 + 1 / Math.log2(3));
+  close(dcgAt(i32([0, 4, 1]), i32([1, 4]), 2), 1 / Math.log2(3));
+  assert.equal(dcgAt(i32([]), i32([1]), 3), 0);
+  assert.equal(dcgAt(i32([1]), i32([]), 3), null);
+  close(ndcgAt(i32([0, 4, 1]), i32([1, 4]), 3), dcgAt(i32([0, 4, 1]), i32([1, 4]), 3)! / dcgAt(i32([1, 4]), i32([1, 4]), 3)!);
+});
+
+// ------------------------------------------------------------- conformance with other toolkits
+//
+// The expected values other toolkits publish in their own metric tests, on the same inputs, each
+// labelled by its convention: where personae's convention is the same, personae must give their
+// number; where it differs, the test pins both numbers and the rule that converts between them.
+// docs/protocol.md ("Conventions of other toolkits") summarises the outcome.
+
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** A list of `hits` (1 = the item at that rank is a test item) and a test set of `nTest` items. */
+function fromHitRow(hits: readonly number[], nTest: number): { list: Int32Array; test: Int32Array } {
+  const test = Int32Array.from({ length: nTest }, (_, j) => j); // test items 0..nTest-1
+  let nextHit = 0;
+  let nextMiss = 100;
+  const list = Int32Array.from(hits, (h) => (h ? nextHit++ : nextMiss++));
+  assert.ok(nextHit <= nTest);
+  return { list, test };
+}
+
+// RecBole, tests/metrics/test_topk_metrics.py (RUCAIBox/RecBole): pos_idx rows of hits at ranks
+// 1..3 with pos_len = |T|; item_matrix = five lists of three over num_items = 8.
+const RECBOLE_ROWS: readonly { hits: number[]; nTest: number }[] = [
+  { hits: [0, 0, 0], nTest: 1 },
+  { hits: [1, 1, 1], nTest: 3 },
+  { hits: [1, 0, 1], nTest: 4 },
+  { hits: [0, 0, 1], nTest: 2 },
+];
+const RECBOLE_ITEM_MATRIX = [[5, 7, 3], [4, 5, 2], [2, 3, 5], [1, 4, 6], [5, 3, 7]].map(i32);
+
+test('RecBole conformance, same convention: NDCG (ideal over min(K, |T|)), hit, MRR', () => {
+  const l2 = Math.log2;
+  const ndcg = [
+    [0, 0, 0],
+    [1, 1, 1],
+    [1, 1 / l2(2) / (1 / l2(2) + 1 / l2(3)), (1 / l2(2) + 1 / l2(4)) / (1 / l2(2) + 1 / l2(3) + 1 / l2(4))],
+    [0, 0, 1 / l2(4) / (1 / l2(2) + 1 / l2(3))],
+  ];
+  const hit = [[0, 0, 0], [1, 1, 1], [1, 1, 1], [0, 0, 1]];
+  const mrr = [[0, 0, 0], [1, 1, 1], [1, 1, 1], [0, 0, 1 / 3]];
+  RECBOLE_ROWS.forEach(({ hits, nTest }, row) => {
+    const { list, test: t } = fromHitRow(hits, nTest);
+    for (let k = 1; k <= 3; k++) {
+      close(ndcgAt(list, t, k), ndcg[row]![k - 1]!);
+      close(hitAt(list, t, k), hit[row]![k - 1]!);
+      close(mrrAt(list, t, k), mrr[row]![k - 1]!);
+    }
+  });
+  // the rounded values RecBole reports (metric_decimal_place 4)
+  const { list, test: t } = fromHitRow([1, 0, 1], 4);
+  assert.deepEqual([1, 2, 3].map((k) => ndcgAt(list, t, k)!.toFixed(4)), ['1.0000', '0.6131', '0.7039']);
+  const r4 = fromHitRow([0, 0, 1], 2);
+  assert.equal(ndcgAt(r4.list, r4.test, 3)!.toFixed(4), '0.3066');
+});
+
+test('RecBole conformance, same convention: item coverage 7/8, average popularity, Gini index 41/120', () => {
+  close(coverage(RECBOLE_ITEM_MATRIX, 3, 8), 7 / 8);
+  // item_count {1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5}; item 7 has no count (0)
+  const pop = i32([0, 0, 1, 2, 3, 4, 5, 0]);
+  const arp = [[4 / 1, 4 / 2, 6 / 3], [3 / 1, 7 / 2, 8 / 3], [1 / 1, 3 / 2, 7 / 3], [0 / 1, 3 / 2, 8 / 3], [4 / 1, 6 / 2, 6 / 3]];
+  RECBOLE_ITEM_MATRIX.forEach((l, row) => [1, 2, 3].forEach((k) => close(arpAt(l, pop, k), arp[row]![k - 1]!)));
+  close(giniIndex(RECBOLE_ITEM_MATRIX, 3, 8), ((-7) * 0 + (-5) * 1 + (-3) * 1 + (-1) * 2 + 1 * 2 + 3 * 2 + 5 * 3 + 7 * 4) / (8 * (3 * 5)));
+  close(giniIndex(RECBOLE_ITEM_MATRIX, 3, 8), 41 / 120);
+});
+
+test('RecBole conformance, different convention: recall divides by |T|, personae by min(K, |T|)', () => {
+  const recboleRecall = [[0, 0, 0], [1 / 3, 2 / 3, 3 / 3], [1 / 4, 1 / 4, 2 / 4], [0, 0, 1 / 2]];
+  RECBOLE_ROWS.forEach(({ hits, nTest }, row) => {
+    const { list, test: t } = fromHitRow(hits, nTest);
+    for (let k = 1; k <= 3; k++) {
+      const ours = recallAt(list, t, k)!;
+      // same hits, other denominator: RecBole's value = personae's x min(K, |T|) / |T|
+      close(ours * (Math.min(k, nTest) / nTest), recboleRecall[row]![k - 1]!);
+    }
+  });
+  const { list, test: t } = fromHitRow([1, 0, 1], 4);
+  assert.deepEqual([1, 2, 3].map((k) => recallAt(list, t, k)), [1, 1 / 2, 2 / 3]); // RecBole: 1/4, 1/4, 2/4
+});
+
+// RecPack, recpack/tests/test_metrics/conftest.py, test_recall.py and test_dcg.py (LienM/recpack):
+// predictions user 0 -> items 0 (.3), 2 (.2), 3 (.1); user 2 -> 1 (.23), 3 (.3), 4 (.5);
+// truth user 0 {0, 2}, user 2 {0, 1, 3}; "unrecommended" adds user 3 {1} with no list.
+const RECPACK_LISTS = [i32([0, 2, 3]), i32([4, 3, 1])];
+const RECPACK_TRUTH = [i32([0, 2]), i32([0, 1, 3])];
+const RECPACK_LISTS_U3 = [...RECPACK_LISTS, i32([])];
+const RECPACK_TRUTH_U3 = [...RECPACK_TRUTH, i32([1])];
+const overUsers = (f: (l: Int32Array, t: Int32Array, k: number) => number | null, lists: Int32Array[], truth: Int32Array[], k: number): number =>
+  mean(lists.map((l, u) => f(l, truth[u]!, k)!));
+
+test('RecPack conformance, same convention: CalibratedRecallK (min(K, |T|)), DCGK, NDCGK', () => {
+  close(overUsers(recallAt, RECPACK_LISTS, RECPACK_TRUTH, 2), 3 / 4);
+  close(overUsers(recallAt, RECPACK_LISTS, RECPACK_TRUTH, 1), 1 / 2);
+  close(overUsers(recallAt, RECPACK_LISTS_U3, RECPACK_TRUTH_U3, 2), 3 / 6);
+  close(overUsers(recallAt, RECPACK_LISTS_U3, RECPACK_TRUTH_U3, 1), 1 / 3);
+  const l2 = Math.log2;
+  close(overUsers(dcgAt, RECPACK_LISTS, RECPACK_TRUTH, 2), (1 / l2(2 + 1) + (1 + 1 / l2(2 + 1))) / 2);
+  close(overUsers(dcgAt, RECPACK_LISTS, RECPACK_TRUTH, 3), (1 / l2(2 + 1) + 1 / l2(3 + 1) + (1 + 1 / l2(2 + 1))) / 2);
+  close(overUsers(dcgAt, RECPACK_LISTS_U3, RECPACK_TRUTH_U3, 2), (1 / l2(2 + 1) + (1 + 1 / l2(2 + 1))) / 3);
+  const simplified = [i32([2]), i32([4])];
+  close(overUsers(dcgAt, RECPACK_LISTS, simplified, 2), (1 / l2(2 + 1) + 1) / 2);
+  close(overUsers(ndcgAt, RECPACK_LISTS, simplified, 2), (1 / l2(2 + 1) / 1 + 1) / 2);
+  const idcg2 = 1 + 1 / l2(3);
+  const idcg3 = idcg2 + 1 / l2(4);
+  close(overUsers(ndcgAt, RECPACK_LISTS, RECPACK_TRUTH, 2), (1 / l2(2 + 1) / idcg2 + (1 + 1 / l2(2 + 1)) / idcg2) / 2);
+  close(overUsers(ndcgAt, RECPACK_LISTS, RECPACK_TRUTH, 3), ((1 + 1 / l2(3)) / idcg2 + (1 / l2(3) + 1 / l2(4)) / idcg3) / 2);
+  close(overUsers(ndcgAt, RECPACK_LISTS_U3, RECPACK_TRUTH_U3, 2), (1 / l2(2 + 1) / idcg2 + (1 + 1 / l2(2 + 1)) / idcg2) / 3);
+});
+
+test('RecPack conformance, different convention: RecallK divides by |T|', () => {
+  // RecPack's RecallK: 2/3 at K=2 and 1/4 at K=1; with user 3, 4/9 and 1/6. personae's recall is
+  // RecPack's CalibratedRecallK; per user, RecallK = personae's recall x min(K, |T|) / |T|.
+  const recallK = (lists: Int32Array[], truth: Int32Array[], k: number): number =>
+    mean(lists.map((l, u) => recallAt(l, truth[u]!, k)! * (Math.min(k, truth[u]!.length) / truth[u]!.length)));
+  close(recallK(RECPACK_LISTS, RECPACK_TRUTH, 2), 2 / 3);
+  close(recallK(RECPACK_LISTS, RECPACK_TRUTH, 1), 1 / 4);
+  close(recallK(RECPACK_LISTS_U3, RECPACK_TRUTH_U3, 2), 4 / 9);
+  close(recallK(RECPACK_LISTS_U3, RECPACK_TRUTH_U3, 1), 1 / 6);
+  assert.notEqual(overUsers(recallAt, RECPACK_LISTS, RECPACK_TRUTH, 2), 2 / 3);
+});
+
+// LensKit, tests/eval/test_rank_recall.py, test_rank_dcg.py and test_rank_ndcg.py (lenskit/lkpy).
+const range = (lo: number, hi: number): Int32Array => Int32Array.from({ length: hi - lo }, (_, j) => lo + j);
+
+test('LensKit conformance, same convention: recall with k given divides by min(k, |T|); empty list 0, empty truth undefined', () => {
+  const rel = range(0, 100);
+  close(recallAt(i32([1, 0, 150, 3, 10]), rel, 5), 0.8);
+  close(recallAt(i32([1, 0, 150, 3, 10, 30, 120, 4, 17]), rel, 5), 0.8);
+  close(recallAt(i32([1, 0, 150, 3, 10]), rel, 10), 0.4);
+  close(recallAt(i32([]), i32([1, 3]), 10), 0); // LensKit: 0
+  assert.equal(recallAt(i32([1, 3]), i32([]), 10), null); // LensKit: NaN
+  // without k, LensKit divides by |T|: personae's recall at any K >= |T|, |L|
+  close(recallAt(i32([1, 2, 3, 4]), i32([1, 3, 5]), 5), 2 / 3);
+  close(recallAt(i32([1, 2, 3, 4]), range(4, 9), 5), 0.2);
+  close(recallAt(i32([1]), i32([1, 3]), 5), 0.5);
+});
+
+test('LensKit conformance, different convention: the clipped discount 1/max(1, log2 r) (ranks 1 and 2 both count 1)', () => {
+  // LensKit's discount, as its own tests pin it: array_dcg([0, 0.5]) = 0.5, array_dcg([0, 0, 0.5]) = 0.5/log2(3),
+  // array_dcg([e, 0, 0, pi]) = e + pi/log2(4)
+  const lenskitDcg = (gains: readonly number[]): number => gains.reduce((s, g, r) => s + g / Math.max(1, Math.log2(r + 1)), 0);
+  close(lenskitDcg([0.5]), 0.5);
+  close(lenskitDcg([0, 0.5]), 0.5);
+  close(lenskitDcg([0, 0, 0.5]), 0.5 / Math.log2(3));
+  close(lenskitDcg([Math.E, 0, 0, Math.PI]), Math.E + Math.PI / Math.log2(4));
+  // recs [2, 3, 1], truth {1, 2, 3}, binary gain: LensKit DCG = 1/log2(2) + 1/log2(2) + 1/log2(3); k = 2: 2.0
+  close(lenskitDcg([1, 1, 1]), 1 + 1 + 1 / Math.log2(3));
+  const truth = i32([1, 2, 3]);
+  close(dcgAt(i32([2, 3, 1]), truth, 3), 1 + 1 / Math.log2(3) + 1 / 2); // personae: rank r counts 1/log2(r+1)
+  close(dcgAt(i32([2, 3, 1]), truth, 2), 1 + 1 / Math.log2(3)); // LensKit: 2.0
+  // nDCG agrees when every position is a hit (both are 1) and differs otherwise: recs [1, 2] of
+  // truth {1, 2, 3}: LensKit fixed_dcg(2) / fixed_dcg(3) = 2 / (2 + 1/log2 3); personae (K = 3):
+  close(lenskitDcg([1, 1]) / lenskitDcg([1, 1, 1]), 2 / (2 + 1 / Math.log2(3)));
+  close(ndcgAt(i32([1, 2]), truth, 3), (1 + 1 / Math.log2(3)) / (1 + 1 / Math.log2(3) + 1 / 2));
+  close(ndcgAt(i32([2, 3, 1]), truth, 3), 1);
+  close(ndcgAt(i32([1, 2]), truth, 2), 1); // LensKit with n = 2: 1.0
+  close(ndcgAt(i32([2, 3]), truth, 2), 1);
+  assert.equal(ndcgAt(i32([4]), truth, 3), 0); // LensKit: 0.0
 });
 
 // ------------------------------------------------------------------------------------ properties
