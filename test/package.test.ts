@@ -98,7 +98,7 @@ test('npm pack, install with production dependencies, run the README example', {
     }[];
     const info = json[0]!;
     const files = info.files.map((f) => f.path);
-    for (const f of ['package.json', 'README.md', 'LICENSE', 'bin/personae.js', 'dist/index.js', 'dist/index.d.ts', 'dist/api/recommender.js', 'dist/serve/index.js', 'dist/math/pool-worker.js', 'build/wasm/dense.wasm', 'build/wasm/factors.wasm', 'src/serve/dashboard/assets/index.html']) {
+    for (const f of ['package.json', 'README.md', 'LICENSE', 'bin/personae.js', 'dist/index.js', 'dist/index.d.ts', 'dist/api/recommender.js', 'dist/serve/index.js', 'dist/client/index.js', 'dist/client/index.d.ts', 'dist/math/pool-worker.js', 'build/wasm/dense.wasm', 'build/wasm/factors.wasm', 'src/serve/dashboard/assets/index.html']) {
       assert.ok(files.includes(f), `the tarball holds ${f}`);
     }
     for (const f of files) {
@@ -154,6 +154,8 @@ test('npm pack, install with production dependencies, run the README example', {
     }
     const serve = run(process.execPath, ['-e', "import('personae/serve').then((m) => console.log(typeof m.startService))"], project).stdout;
     assert.equal(serve.trim(), 'function');
+    const client = run(process.execPath, ['-e', "import('personae/client').then((m) => console.log(typeof m.createClient))"], project).stdout;
+    assert.equal(client.trim(), 'function');
     const deep = spawnSync(process.execPath, ['-e', "import('personae/dist/index.js')"], { cwd: project, encoding: 'utf8' });
     assert.match(deep.stderr, /ERR_PACKAGE_PATH_NOT_EXPORTED/, 'only the exports map is public');
     const version = run(join(project, 'node_modules', '.bin', 'personae'), ['--version'], project).stdout;
