@@ -214,6 +214,13 @@ test("README's library section is examples/library.ts, verbatim", () => {
   assert.ok(readme.includes('```ts\n' + example + '```'), 'update the README code block from examples/library.ts');
 });
 
+test("docs/service.md's client snippet is examples/client.ts", () => {
+  const doc = readFileSync(new URL('../docs/service.md', import.meta.url), 'utf8');
+  const example = readFileSync(new URL('../examples/client.ts', import.meta.url), 'utf8');
+  const code = example.split('\n').filter((l) => !l.startsWith('//')).join('\n');
+  assert.ok(doc.includes('```ts\n' + code + '```'), 'update the docs/service.md code block from examples/client.ts');
+});
+
 test('the package entry lists the public API', () => {
   const names = Object.keys(personae);
   for (const n of [

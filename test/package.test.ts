@@ -12,8 +12,8 @@
  *   compilation when no prebuilt binary can be downloaded, and needed only by the service's SQLite
  *   store. The library entry never loads it; personae itself has no install script (`prepare` does
  *   not run for a tarball), so nothing the library needs is skipped.
- * - The temporary project has no TypeScript of its own (production install), so the example is
- *   type-checked and compiled with this repository's tsc against the *installed* package: its
+ * - The temporary project has no TypeScript of its own (production install), so the example (and
+ *   examples/client.ts, the typed client's snippet in docs/service.md) is type-checked and compiled with this repository's tsc against the *installed* package: its
  *   `exports` map and the .d.ts files in the tarball. The compiled JavaScript then runs with
  *   plain Node, resolving `personae` from the temporary project's node_modules.
  */
@@ -118,6 +118,7 @@ test('npm pack, install with production dependencies, run the README example', {
 
     // 3. type-check and compile the example against the installed package, run it with Node
     copyFileSync(join(ROOT, 'examples', 'library.ts'), join(project, 'library.ts'));
+    copyFileSync(join(ROOT, 'examples', 'client.ts'), join(project, 'client.ts')); // type-checked only (it needs a server)
     writeFileSync(
       join(project, 'tsconfig.json'),
       JSON.stringify({
@@ -133,7 +134,7 @@ test('npm pack, install with production dependencies, run the README example', {
           skipLibCheck: true,
           outDir: 'out',
         },
-        files: ['library.ts'],
+        files: ['library.ts', 'client.ts'],
       }),
     );
     run(process.execPath, [TSC, '-p', join(project, 'tsconfig.json')], project);

@@ -89,7 +89,7 @@ export interface ClientOptions {
   /** Base URL of the service, e.g. "http://127.0.0.1:8080". */
   readonly url: string;
   /** An API key, sent as "Authorization: Bearer <key>". */
-  readonly apiKey?: string;
+  readonly apiKey?: string | undefined;
   /** A fetch implementation (default: the global fetch). */
   readonly fetch?: typeof fetch;
   /** Milliseconds before a request is abandoned as a network error (default: none). */
