@@ -76,7 +76,7 @@ export {
   type TrainSet,
   type UserBatch,
 } from './models/model.js';
-export { decodeArtifact, encodeArtifact, loadArtifact, saveArtifact } from './models/artifact.js';
+export { decodeArtifact, encodeArtifact, readArtifactFile, saveArtifact, type LoadedArtifact } from './models/artifact.js';
 export { Rng } from './math/rng.js';
 export { TopKSelector } from './math/topk.js';
 
@@ -146,6 +146,7 @@ export {
   type PersonaInfo,
   type PersonaProfile,
 } from './explain/explain.js';
+export { withheldByWeights, type WeightRule } from './explain/withhold.js';
 
 // --- synthetic worlds ---
 export {

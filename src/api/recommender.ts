@@ -15,8 +15,8 @@
  *
  * Answers follow `personae recommend --no-hedge`: the plain top-n of the model's scores over the
  * items with at least one training positive, the user's own positives excluded, ties broken by
- * item id (PROTOCOL.md). Explanations are those of src/explain, withheld (with the reason) when
- * two personas carry the item almost equally.
+ * item id (PROTOCOL.md). Explanations are those of src/explain, withheld (with the reason) by the
+ * service's item-level rule (`withheldByWeights`: two personas carry the item almost equally).
  */
 import { rowOf } from '../data/csr.js';
 import { LogBuilder, categoriesOf, type InteractionLog, type ItemCategories } from '../data/dataset.js';
@@ -25,9 +25,10 @@ import { buildTrainSet, extractPositives, trainSetFromPairs } from '../data/spli
 import { ConfigError, DataError, NotFoundError } from '../errors.js';
 import { tasteDistribution } from '../eval/metrics.js';
 import { explainItem, explanationSentence, personaProfile, type ExplainContext, type PersonaProfile } from '../explain/explain.js';
+import { withheldByWeights } from '../explain/withhold.js';
 import { Rng } from '../math/rng.js';
 import { TopKSelector } from '../math/topk.js';
-import { decodeArtifact, encodeArtifact, loadArtifact, saveArtifact } from '../models/artifact.js';
+import { decodeArtifact, encodeArtifact, readArtifactFile, saveArtifact } from '../models/artifact.js';
 import {
   hasPersonas,
   singleUserBatch,
@@ -173,9 +174,6 @@ interface ApiMeta {
   seed: number;
 }
 
-/** Lead of the explaining persona over the runner-up below which an explanation is withheld (as src/confidence). */
-const MIN_LEAD = 0.1;
-
 function isInteractionLog(x: unknown): x is InteractionLog {
   return typeof x === 'object' && x !== null && !Array.isArray(x) && (x as Partial<InteractionLog>).users instanceof IdMap;
 }
@@ -274,7 +272,7 @@ export class Recommender {
 
   /** Loads a file written by `save` (checksum and format checked; a DataError names the file). */
   static async load(path: string): Promise<Recommender> {
-    return Recommender.fromArtifact(loadArtifact(path), path);
+    return Recommender.fromArtifact(readArtifactFile(path).artifact, path);
   }
 
   /** Same as `load`, from the bytes of a saved file. */
@@ -463,9 +461,9 @@ export class Recommender {
         list.push({ ...base, explanation: null, withheld: 'no personas for this user (empty history)' });
         continue;
       }
-      const second = e.weights.reduce((best, w, k) => (k !== e.persona && w > best ? w : best), 0);
-      if (e.weights.length > 1 && e.weight - second < MIN_LEAD) {
-        list.push({ ...base, explanation: null, withheld: `two tastes carry this item almost equally (${Math.round(100 * e.weight)}% and ${Math.round(100 * second)}%)` });
+      const withheld = withheldByWeights(e.weights, e.persona);
+      if (withheld !== null) {
+        list.push({ ...base, explanation: null, withheld });
         continue;
       }
       const explanation: Explanation = {
