@@ -47,33 +47,33 @@ function run(cmd: string, args: string[], cwd: string): SpawnSyncReturns<string>
   return r;
 }
 
-/** Newest modification time of the files under `dir` whose names end in one of `exts`. */
-function newest(dir: string, exts: readonly string[]): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) t = Math.max(t, newest(p, exts));
-    else if (exts.some((x) => e.name.endsWith(x))) t = Math.max(t, statSync(p).mtimeMs);
+/** Every file under `dir` whose name ends in `ext`, as paths relative to `dir`. */
+function filesUnder(dir: string, ext: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(join(dir, prefix), { withFileTypes: true })) {
+    const rel = join(prefix, e.name);
+    if (e.isDirectory()) out.push(...filesUnder(dir, ext, rel));
+    else if (e.name.endsWith(ext) && !e.name.endsWith('.d.ts')) out.push(rel);
   }
-  return t;
+  return out;
 }
 
-function oldest(dir: string, ext: string): number {
-  let t = Infinity;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) t = Math.min(t, oldest(p, ext));
-    else if (e.name.endsWith(ext)) t = Math.min(t, statSync(p).mtimeMs);
-  }
-  return t;
-}
+const mtime = (path: string): number => (existsSync(path) ? statSync(path).mtimeMs : -Infinity);
 
-/** Whether dist/ and build/wasm/ were built after the last change to their sources. */
+/**
+ * Whether dist/ and build/wasm/ were built after the last change to their sources: every
+ * src/**.ts has its dist/**.js, every assembly/*.ts its build/wasm/*.wasm, each newer than the
+ * newest source (and the tsconfig files).
+ */
 function buildIsCurrent(): boolean {
-  const wasm = join(ROOT, 'build', 'wasm');
-  if (!existsSync(join(ROOT, 'dist', 'index.js')) || !existsSync(wasm)) return false;
-  const sources = Math.max(newest(join(ROOT, 'src'), ['.ts']), statSync(join(ROOT, 'tsconfig.json')).mtimeMs, statSync(join(ROOT, 'tsconfig.build.json')).mtimeMs);
-  return oldest(join(ROOT, 'dist'), '.js') > sources && oldest(wasm, '.wasm') > newest(join(ROOT, 'assembly'), ['.ts']);
+  const src = join(ROOT, 'src');
+  const sources = filesUnder(src, '.ts');
+  const newestSource = Math.max(...sources.map((f) => mtime(join(src, f))), mtime(join(ROOT, 'tsconfig.json')), mtime(join(ROOT, 'tsconfig.build.json')));
+  const compiled = sources.every((f) => mtime(join(ROOT, 'dist', f.replace(/\.ts$/, '.js'))) > newestSource);
+  const kernels = filesUnder(join(ROOT, 'assembly'), '.ts');
+  const newestKernel = Math.max(...kernels.map((f) => mtime(join(ROOT, 'assembly', f))));
+  const wasm = kernels.every((f) => mtime(join(ROOT, 'build', 'wasm', f.replace(/\.ts$/, '.wasm'))) > newestKernel);
+  return compiled && wasm;
 }
 
 test('npm pack, install with production dependencies, run the README example', { timeout: 15 * 60_000 }, (t) => {
