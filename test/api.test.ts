@@ -199,7 +199,7 @@ describe('registerModel', () => {
   test('duplicates, built-in names, bad names and incomplete specs are refused', () => {
     assert.throws(() => registerModel({ ...rarestSpec }), (e: unknown) => e instanceof ConfigError && /already registered/.test(e.message));
     assert.throws(() => registerModel({ ...rarestSpec, name: 'personas' }), (e: unknown) => e instanceof ConfigError && /already registered/.test(e.message));
-    for (const name of ['', '9lives', 'a.b', 'a,b', 'a=b', 'has space', 'x'.repeat(65)]) {
+    for (const name of ['', '9lives', 'a.b', 'a,b', 'a=b', 'a:b', 'has space', 'x'.repeat(65)]) {
       assert.throws(() => registerModel({ ...rarestSpec, name }), (e: unknown) => e instanceof ConfigError && /invalid model name/.test(e.message), name);
     }
     const broken = { ...rarestSpec, name: 'no-loader', fromArtifact: undefined } as unknown as ModelSpec;
