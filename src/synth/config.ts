@@ -2,7 +2,8 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 
-const POPULATION_RE = /^(?:mixed|split:(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?))$/;
+const POPULATION_RE = /^(?:mixed|split:(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)(?:,bridge:(\d+(?:\.\d+)?))?)$/;
+const POPULATION_HINT = "expected 'mixed', 'split:<A>/<B>' or 'split:<A>/<B>,bridge:<share>', e.g. 'split:51/49,bridge:0.15'";
 
 const probability = z.number().min(0).max(1);
 
@@ -50,8 +51,11 @@ export const WorldConfigSchema = z
     noise: z.number().min(0).max(0.9).default(0.1),
     /** Share of persona rows rated 3 (below the default min-rating 4). */
     lukewarm: probability.default(0.08),
-    /** 'mixed', or 'split:A/B' (e.g. 'split:51/49'): two groups opposed on the contested items. */
-    population: z.string().regex(POPULATION_RE, "expected 'mixed' or 'split:<A>/<B>', e.g. 'split:51/49'").default('mixed'),
+    /**
+     * 'mixed', or 'split:A/B' (e.g. 'split:51/49'): two groups opposed on the contested items;
+     * 'split:A/B,bridge:s' adds a share s of bridging users who hold both sides (see parsePopulation).
+     */
+    population: z.string().regex(POPULATION_RE, POPULATION_HINT).default('mixed'),
     /** Share of the items that are contested in a split population. */
     contested: probability.default(0.3),
     /** Earliest timestamp (seconds since the epoch); default 2020-01-01. */
@@ -86,6 +90,12 @@ export const WorldConfigSchema = z
     if (m && m[1] !== undefined && Number(m[1]) + Number(m[2]) <= 0) {
       ctx.addIssue({ code: 'custom', path: ['population'], message: 'the two group sizes must not both be 0' });
     }
+    if (m && m[3] !== undefined) {
+      if (Number(m[3]) > 1) ctx.addIssue({ code: 'custom', path: ['population'], message: `bridge share ${m[3]} is above 1` });
+      if (Number(m[3]) > 0 && c.personaCounts.slice(1).reduce((a, b) => a + b, 0) <= 0) {
+        ctx.addIssue({ code: 'custom', path: ['population'], message: 'bridging users need two or more personas: personaCounts gives none' });
+      }
+    }
   });
 
 /** A fully resolved world configuration (every default filled in). */
@@ -119,17 +129,30 @@ export const WORLD_PRESETS = {
   large: { users: 1_000_000, items: 100_000, categories: 16, meanInteractions: 50 },
 } as const satisfies Record<string, WorldConfigInput>;
 
-export type Population = { kind: 'mixed' } | { kind: 'split'; shareA: number };
+/**
+ * `bridge` (only present when given): the share of users who are bridging users. A bridging user
+ * holds both sides: their dominant persona takes the side of the group they were drawn into, their
+ * minority persona the other side, any middle persona a side by a fair coin; a persona treats the
+ * contested items as its side's group does. Their mix is the weight share of their personas on each
+ * side; they have two or more personas.
+ */
+export type Population = { kind: 'mixed' } | { kind: 'split'; shareA: number; bridge?: number };
 
-/** Parses 'mixed' or 'split:51/49' (group sizes are relative: 'split:2/1' is 2/3 vs 1/3). */
+/**
+ * Parses 'mixed', 'split:51/49' (group sizes are relative: 'split:2/1' is 2/3 vs 1/3) or
+ * 'split:51/49,bridge:0.15' (15% of the users bridge the two groups; the rest split 51/49).
+ */
 export function parsePopulation(s: string): Population {
   const m = POPULATION_RE.exec(s);
-  if (!m) throw new ConfigError(`expected 'mixed' or 'split:<A>/<B>', got "${s}"`, 'world.population');
+  if (!m) throw new ConfigError(`${POPULATION_HINT}, got "${s}"`, 'world.population');
   if (m[1] === undefined) return { kind: 'mixed' };
   const a = Number(m[1]);
   const b = Number(m[2]);
   if (a + b <= 0) throw new ConfigError('the two group sizes must not both be 0', 'world.population');
-  return { kind: 'split', shareA: a / (a + b) };
+  if (m[3] === undefined) return { kind: 'split', shareA: a / (a + b) };
+  const bridge = Number(m[3]);
+  if (bridge > 1) throw new ConfigError(`bridge share ${bridge} is above 1`, 'world.population');
+  return { kind: 'split', shareA: a / (a + b), bridge };
 }
 
 export function maxPersonaCount(counts: readonly number[]): number {

@@ -10,7 +10,13 @@ export interface WorldTruth {
   readonly rowPersona: Int8Array;
   /** By user index of the log (which is the user ID minus 1). */
   readonly users: readonly UserTruth[];
-  /** By user index: 0 = group A, 1 = group B, -1 = mixed population. */
+  /**
+   * Split populations: the side (0 = A, 1 = B) whose view of the contested items produced each
+   * log row (a bridging user's rows follow their persona's side); -1 for noise rows and mixed
+   * populations. Aligned with the log's rows.
+   */
+  readonly rowSide: Int8Array;
+  /** By user index: 0 = group A, 1 = group B, 2 = bridging (holds both sides), -1 = mixed population. */
   readonly userGroup: Int8Array;
   /** By item index of the log (the item ID minus 1). */
   readonly itemPopularity: Float64Array;
@@ -34,6 +40,7 @@ export function worldToLog(config: WorldConfigInput | World = {}): { log: Intera
     b.setTitle(id, world.titles[i]!);
   }
   let rowPersona = new Int8Array(1 << 16);
+  let rowSide = new Int8Array(1 << 16);
   const users: UserTruth[] = [];
   const userGroup = new Int8Array(cfg.users);
   const rows = world.newRows();
@@ -47,9 +54,13 @@ export function worldToLog(config: WorldConfigInput | World = {}): { log: Intera
       const grown = new Int8Array(Math.max(rowPersona.length * 2, b.length + rows.length));
       grown.set(rowPersona);
       rowPersona = grown;
+      const grownSide = new Int8Array(grown.length);
+      grownSide.set(rowSide);
+      rowSide = grownSide;
     }
     for (let r = 0; r < rows.length; r++) {
       rowPersona[b.length] = rows.persona[r]!;
+      rowSide[b.length] = rows.side[r]!;
       b.add(id, itemIds[rows.item[r]!]!, rows.rating[r]!, rows.timestamp[r]!);
     }
   }
@@ -60,6 +71,7 @@ export function worldToLog(config: WorldConfigInput | World = {}): { log: Intera
       config: cfg,
       categories: world.categoryNames,
       rowPersona: rowPersona.slice(0, log.length),
+      rowSide: rowSide.slice(0, log.length),
       users,
       userGroup,
       itemPopularity: world.itemPopularity,

@@ -13,9 +13,12 @@ export interface PlantedPersona {
   readonly weight: number;
   /** Category names, the persona's main category first. */
   readonly categories: readonly string[];
+  /** Bridging users only: the side whose view of the contested items this persona holds. */
+  readonly side?: 'A' | 'B';
 }
 
-export type Group = 'A' | 'B';
+/** 'bridge': a bridging user (holds both sides; see Population in config.ts). */
+export type Group = 'A' | 'B' | 'bridge';
 
 /** Ground truth of one user. */
 export interface UserTruth {
@@ -32,22 +35,30 @@ export class UserRows {
   readonly timestamp: Float64Array;
   /** The persona that produced the row, -1 for noise rows. */
   readonly persona: Int8Array;
+  /** Split populations: the side (0 = A, 1 = B) whose view of the contested items produced the row; -1 for noise rows and mixed populations. */
+  readonly side: Int8Array;
   constructor(capacity: number) {
     this.item = new Int32Array(capacity);
     this.rating = new Uint8Array(capacity);
     this.timestamp = new Float64Array(capacity);
     this.persona = new Int8Array(capacity);
+    this.side = new Int8Array(capacity);
   }
 }
 
-/** A user's plan: group (-1 mixed, 0 = A, 1 = B) and personas as category indices. */
+/**
+ * A user's plan: group (-1 mixed, 0 = A, 1 = B, 2 = bridging), personas as category indices, and
+ * each persona's side (0 = A, 1 = B; -1 in mixed populations).
+ */
 export interface UserPlan {
-  readonly group: -1 | 0 | 1;
+  readonly group: -1 | 0 | 1 | 2;
   readonly weights: readonly number[];
   readonly categories: readonly (readonly number[])[];
+  readonly sides: readonly number[];
 }
 
-const GROUP_NAMES: readonly Group[] = ['A', 'B'];
+const GROUP_NAMES: readonly Group[] = ['A', 'B', 'bridge'];
+const SIDE_NAMES = ['A', 'B'] as const;
 
 /** Affinities are stored as 16-bit fixed point with this many steps per unit (range +-32). */
 const AFFINITY_SCALE = 1000;
@@ -308,12 +319,17 @@ export class World {
     const C = cfg.categories;
     const S = cfg.styles;
 
-    // group
+    // group; bridging users are drawn from their own stream, so the other users' rows do not
+    // depend on the bridge share
     let group: -1 | 0 | 1 = -1;
     if (this.population.kind === 'split') group = rng.next() < this.population.shareA ? 0 : 1;
+    const bridge = this.population.kind === 'split' ? (this.population.bridge ?? 0) : 0;
+    const brng = bridge > 0 ? this.root.derive('bridge', u) : null;
+    const bridging = brng !== null && brng.next() < bridge;
 
     // persona count and weights: minority m ~ U[lo, hi]; others m + (1 - K m) * Dirichlet
-    const K = Math.min(C, drawIndex(rng, cfg.personaCounts) + 1);
+    // (a bridging user has at least two personas: one per side)
+    const K = Math.min(C, drawIndex(rng, bridging ? cfg.personaCounts.map((p, k) => (k === 0 ? 0 : p)) : cfg.personaCounts) + 1);
     const weights: number[] = [];
     if (K === 1) weights.push(1);
     else {
@@ -348,6 +364,14 @@ export class World {
         list.push(c2);
       }
       cats.push(list);
+    }
+
+    // sides: everyone holds their group's side; a bridging user's dominant persona holds their
+    // group's side, the minority persona the other, middle personas a side by a fair coin
+    const sides: number[] = new Array<number>(K).fill(group);
+    if (bridging) {
+      sides[K - 1] = 1 - group;
+      for (let k = 1; k < K - 1; k++) sides[k] = brng!.next() < 0.5 ? 0 : 1;
     }
 
     // taste: a Dirichlet mixture over the styles of each of the persona's categories
@@ -396,11 +420,12 @@ export class World {
 
     // rows
     const seen = this.seen;
-    const groupSign = group === 0 ? 1 : group === 1 ? -1 : 0;
     let len = 0;
     for (let r = 0; r < n; r++) {
       const k = labels[r]!;
       let rating: number;
+      const side = k < 0 ? -1 : sides[k]!;
+      const groupSign = side === 0 ? 1 : side === 1 ? -1 : 0;
       if (k < 0) {
         if (!this.drawGlobal(rng)) continue;
         const x = rng.next();
@@ -430,11 +455,12 @@ export class World {
       out.rating[len] = rating;
       out.timestamp[len] = t;
       out.persona[len] = k;
+      out.side[len] = side;
       len++;
     }
     for (let r = 0; r < len; r++) seen[out.item[r]!] = 0;
     out.length = len;
-    return { group, weights, categories: cats };
+    return { group: bridging ? 2 : group, weights, categories: cats, sides };
   }
 
   /** userTruth(u, plan) as one JSON line (the same text JSON.stringify gives, built faster). */
@@ -445,18 +471,18 @@ export class World {
     line += ',"personas":[';
     for (let k = 0; k < plan.weights.length; k++) {
       if (k > 0) line += ',';
-      line += `{"persona":${k},"weight":${plan.weights[k]!},"categories":[${plan.categories[k]!.map((c) => names[c]!).join(',')}]}`;
+      line += `{"persona":${k},"weight":${plan.weights[k]!},"categories":[${plan.categories[k]!.map((c) => names[c]!).join(',')}]`;
+      line += plan.group === 2 ? `,"side":"${SIDE_NAMES[plan.sides[k]!]!}"}` : '}';
     }
     return `${line}]}`;
   }
 
   /** The truth record of a plan (as written to truth.jsonl). */
   userTruth(u: number, plan: UserPlan): UserTruth {
-    const personas = plan.weights.map((weight, k) => ({
-      persona: k,
-      weight,
-      categories: plan.categories[k]!.map((c) => this.categoryNames[c]!),
-    }));
+    const personas = plan.weights.map((weight, k): PlantedPersona => {
+      const p = { persona: k, weight, categories: plan.categories[k]!.map((c) => this.categoryNames[c]!) };
+      return plan.group === 2 ? { ...p, side: SIDE_NAMES[plan.sides[k]!]! } : p;
+    });
     return plan.group < 0 ? { user: String(u + 1), personas } : { user: String(u + 1), group: GROUP_NAMES[plan.group]!, personas };
   }
 

@@ -24,6 +24,10 @@
  *   the items is shared ground: both groups meet these items at the same rates (exposure does not
  *   depend on the group), but half of them are loved by A and disliked by B (A rates them 4-5, B
  *   1-2) and the other half the reverse.
+ * - `population: 'split:51/49,bridge:0.15'`: 15% of the users are bridging users who hold both
+ *   sides: two or more personas, the dominant one on their drawn group's side, the minority one on
+ *   the other side, middle ones by a fair coin; each persona treats the contested items as its
+ *   side's group does. The truth records each persona's side and each row's side (`rowSide`).
  *
  * Determinism: the catalogue comes from `rng.derive('world', ...)`, user u from
  * `rng.derive('user', u)` alone, so generating any range of users, in any chunking, gives the

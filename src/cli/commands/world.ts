@@ -24,7 +24,7 @@ export function worldCommand(): Command {
     .option('--users <n>', 'number of users', parseInteger('--users', 1))
     .option('--items <n>', 'number of items', parseInteger('--items', 1))
     .option('--categories <n>', 'number of taste categories', parseInteger('--categories', 1))
-    .option('--population <spec>', "'mixed' or 'split:51/49' (two opposed groups)")
+    .option('--population <spec>', "'mixed', 'split:51/49' (two opposed groups) or 'split:51/49,bridge:0.15' (plus a share of users holding both sides)")
     .option('--quiet', 'no progress output')
     .action(async (flags: WorldFlags) => {
       const input: WorldConfigInput = {
