@@ -103,6 +103,8 @@ export interface ModelResult {
   personaDiagnostics?: PersonaDiagnostics;
   /** With more than one seed: each metric's spread over the fits. */
   seeds?: SeedSpread;
+  /** Models with a `details()` capability (e.g. the router's routing table). */
+  details?: Record<string, unknown>;
 }
 
 export interface ExperimentResult {
@@ -255,6 +257,7 @@ export async function runExperiment(split: Split, opts: ExperimentOptions): Prom
       ...(sliced.explanationFidelity ? { explanationFidelity: sliced.explanationFidelity } : {}),
       ...(diagnostics ? { personaDiagnostics: diagnostics } : {}),
       ...(spread ? { seeds: spread } : {}),
+      ...(model.details ? { details: model.details() } : {}),
     });
   }
   const compared = opts.ks.flatMap((k) => [`ndcg@${k}`, `recall@${k}`, `ckl@${k}`, `tdd@${k}`, `minorityRecall@${k}`]);

@@ -75,6 +75,11 @@ export interface Recommender {
    * `usesCategories`, so that a comparison says which models saw the same data.
    */
   usesCategories?(train: TrainSet): boolean;
+  /**
+   * Optional: what the model decided while fitting that a reader of the experiment JSON needs
+   * (e.g. the router's routing table); `evaluate` puts it in models[].details.
+   */
+  details?(): Record<string, unknown>;
 }
 
 /** Models that hold a vector per user and can fold a new history in without refitting. */

@@ -13,8 +13,9 @@ import { ialsSpec } from './ials.js';
 import { itemKnnSpec } from './itemknn.js';
 import { personasSpec } from './personas.js';
 import { popSpec } from './pop.js';
+import { bindRouterRegistry, routerSpec } from './router.js';
 
-const ALL: readonly ModelSpec[] = [popSpec, itemKnnSpec, easeSpec, bprSpec, ialsSpec, personasSpec];
+const ALL: readonly ModelSpec[] = [popSpec, itemKnnSpec, easeSpec, bprSpec, ialsSpec, personasSpec, routerSpec];
 
 const specs = new Map<string, ModelSpec>(ALL.map((s) => [s.name, s]));
 
@@ -180,3 +181,5 @@ export function parseModelSpecs(specs: readonly string[]): ParsedModelSpec[] {
   if (out.length === 0) throw new ConfigError('give at least one model', '--models');
   return out;
 }
+// the router builds its specialists through the registry, which lists the router itself
+bindRouterRegistry({ createModel, modelFromArtifact, modelNames });

@@ -1,13 +1,20 @@
 /**
- * `personae study aggregation`: the aggregation dilemma. On a population of two opposed groups
- * (the `split:51/49` world: what one group loves on the contested items the other dislikes), a
- * single global model follows the 51% and under-serves the 49%. We measure the share of each group
- * served well (mean hit@10 per group) by a global popularity model, per-cluster popularity models
- * (k-means on the unit-length user vectors of a single-vector model, iALS, k = 2..8), the single-vector model
- * itself, and personas; each with and without calibration (`calibrated:0.5`) as the guardrail.
+ * `personae study aggregation`: the aggregation dilemma, one level down. On a population of two
+ * opposed groups plus bridging users who hold both sides (the `split:51/49,bridge:0.15` world: what
+ * one group loves on the contested items the other dislikes; a bridging user's dominant persona
+ * takes one side, their minority persona the other), a global model under-serves the 49%, and one
+ * vector or one static cluster per user under-serves the bridging users on their minority side,
+ * while personas serve all three groups. We measure hit@10 per group, and per bridging user hit@10
+ * and the share of the list's hits on each side, for a global popularity model, per-cluster
+ * popularity models (k-means on the unit-length iALS user vectors, k = 2..8), two one-vector models
+ * (iALS and the persona model with one persona, `personas` with k = 1), and personas; each with and
+ * without calibration (`calibrated:0.5`). The verdict is `bridgingVerdict` (src/study/bridging.ts);
+ * the two-group verdict of the plain 51/49 claim (`aggregationVerdict`) is reported beside it.
  *
- * On a user's dataset there are no planted groups: the two groups are the 2-means clusters of the
- * unit-length iALS user vectors (the larger one plays the majority), said so in the output.
+ * The world's seed is the study's --seed (default 42, the default world), so other seeds replicate
+ * the study on other worlds. On a user's dataset there are no planted groups: the two groups are the
+ * 2-means clusters of the unit-length iALS user vectors (the larger one plays the majority), and
+ * bridging users and item sides are proxies (`proxySides`), said so in the output.
  */
 import { rowOf } from '../data/csr.js';
 import type { Split } from '../data/split.js';
@@ -16,6 +23,10 @@ import type { ModelArtifact, ModelParams, Recommender, TrainSet, UserBatch } fro
 import { fitModel, fmt, markdownTable, paired, rerankerFor, scoreModel, studyData, subset, summarize } from './common.js';
 import { kmeans, nearestCentroid } from './kmeans.js';
 import type { Study, StudyChart, StudyContext, Verdict } from './types.js';
+import { bridgingVerdict, GROUP_BRIDGE, plantedSides, proxySides, sideHits, type BridgeRole, type BridgeRow, type SideHits, type TestSides } from './bridging.js';
+
+/** The world of the study: the default world with two opposed groups and 15% bridging users. */
+export const AGGREGATION_POPULATION = 'split:51/49,bridge:0.15';
 
 const K = 10;
 const LAMBDA = 0.5;
@@ -157,10 +168,10 @@ function userVectors(model: Recommender, split: Split): { vectors: Float32Array;
 export const aggregationStudy: Study = {
   name: 'aggregation',
   claim:
-    `A global model serves a 51/49 population worse than per-persona or per-cluster models: it leaves the 49% group poorly served (hit@${K}, worse than the 51%), while personas serve both groups; ` +
-    'per-cluster models need calibration as a guardrail.',
+    `A global model under-serves the 49% of a 51/49 population; one vector or one static cluster per user recreates the problem one level down, under-serving users who hold both sides on their minority side (hit@${K}); ` +
+    'personas serve both groups and the bridging users.',
   async run(ctx: StudyContext) {
-    const data = studyData(ctx, { population: 'split:51/49' });
+    const data = studyData(ctx, { population: AGGREGATION_POPULATION, seed: ctx.seed });
     const { split } = data;
     const ks = [K];
     ctx.onProgress?.('aggregation: ials', 0, 1);
@@ -168,16 +179,18 @@ export const aggregationStudy: Study = {
     const { vectors, dim, users } = userVectors(ials, split);
     const foldInRaw = (ials as unknown as { foldIn(items: Int32Array): Float32Array }).foldIn.bind(ials);
     const foldIn = (items: Int32Array): Float32Array => normalized(foldInRaw(items));
-    // the two groups of each test user
-    const group = new Int8Array(split.testUsers.length).fill(-1);
+    // the group of each test user: 0 = A, 1 = B, 2 = bridging
+    let group: Int8Array = new Int8Array(split.testUsers.length).fill(-1);
     let groupsNote: string;
+    let sides: TestSides;
     if (data.truth) {
       split.testUsers.forEach((u, pos) => (group[pos] = data.truth!.userGroup[u]!));
+      sides = plantedSides(split, data.truth);
       // what the global model sees: among the 100 most popular training items, how many are contested, and for whom
       const top = Array.from(split.train.candidates).sort((a, b) => split.train.itemPopularity[b]! - split.train.itemPopularity[a]! || a - b).slice(0, 100);
       const lovedA = top.filter((i) => data.truth!.itemPolarity[i] === 1).length;
       const lovedB = top.filter((i) => data.truth!.itemPolarity[i] === -1).length;
-      groupsNote = `planted groups A (51%) and B (49%); the 100 most popular training items hold ${lovedA} items loved by A and ${lovedB} loved by B`;
+      groupsNote = `planted groups A (51%), B (49%) and 15% bridging users; the 100 most popular training items hold ${lovedA} items loved by A and ${lovedB} loved by B`;
     } else {
       const km = kmeans(vectors, users.length, dim, 2, new Rng(ctx.seed).derive('aggregation-groups'));
       const sizes = [0, 0];
@@ -189,62 +202,100 @@ export const aggregationStudy: Study = {
         const g = userGroup[u]!;
         group[pos] = g >= 0 ? g : nearestCentroid(foldIn(rowOf(split.history, u)), km.centroids, dim) === major ? 0 : 1;
       });
-      groupsNote = `no planted groups in the data: A/B are the 2-means clusters of the unit-length iALS user vectors (${Math.max(...sizes)} / ${Math.min(...sizes)} users)`;
+      const proxy = proxySides(split, userGroup, group);
+      group = proxy.group;
+      sides = proxy.sides;
+      groupsNote =
+        `no planted groups in the data: A/B are the 2-means clusters of the unit-length iALS user vectors (${Math.max(...sizes)} / ${Math.min(...sizes)} users); ` +
+        `proxy sides: an item's side is the cluster consuming it at least 2x more per member, and a test user bridges when each side holds at least 30% of their sided history items`;
     }
-    const models: { name: string; model: Recommender }[] = [];
-    models.push({ name: 'pop', model: await fitModel('pop', split, ctx) });
+    const models: { name: string; role: BridgeRole; model: Recommender }[] = [];
+    models.push({ name: 'pop', role: 'global', model: await fitModel('pop', split, ctx) });
     for (const k of KS) {
       const km = kmeans(vectors, users.length, dim, k, new Rng(ctx.seed).derive('aggregation-kmeans', k));
       const userCluster = new Int32Array(split.train.nUsers).fill(-1);
       users.forEach((u, j) => (userCluster[u] = km.assign[j]!));
       const m = new ClusterPop(userCluster, k, (h) => nearestCentroid(foldIn(h), km.centroids, dim));
       await m.fit(split.train);
-      models.push({ name: m.name, model: m });
+      models.push({ name: m.name, role: 'cluster', model: m });
     }
-    models.push({ name: 'ials', model: ials });
+    models.push({ name: 'ials', role: 'one-vector', model: ials });
+    ctx.onProgress?.('aggregation: personas:k=1', 0, 1);
+    models.push({ name: 'personas:k=1', role: 'one-vector', model: await fitModel('personas', split, ctx, { k: 1 }, 'personas:k=1') });
     ctx.onProgress?.('aggregation: personas', 0, 1);
-    models.push({ name: 'personas', model: await fitModel('personas', split, ctx) });
+    models.push({ name: 'personas', role: 'personas', model: await fitModel('personas', split, ctx) });
     const rows: GroupRow[] = [];
-    for (const { name, model } of models) {
+    const bridgeRows: BridgeRow[] = [];
+    const side: Record<string, SideHits> = {};
+    for (const { name, role, model } of models) {
       ctx.onProgress?.('aggregation: rank', rows.length, models.length * 2);
-      rows.push({ name, calibrated: false, hits: scoreModel(model, split, ks, ctx.seed).perUser[`hit@${K}`]! });
+      const plain = scoreModel(model, split, ks, ctx.seed);
+      rows.push({ name, calibrated: false, hits: plain.perUser[`hit@${K}`]! });
+      side[name] = sideHits(split, sides, plain.lists, K);
+      bridgeRows.push({ name, role, hits: plain.perUser[`hit@${K}`]!, minorityHits: side[name]!.minorityHit });
       const cal = scoreModel(model, split, ks, ctx.seed, rerankerFor(`calibrated:${LAMBDA}:categories`, split, model));
       rows.push({ name, calibrated: true, hits: cal.perUser[`hit@${K}`]! });
+      const calSide = sideHits(split, sides, cal.lists, K);
+      side[`${name} + calibrated`] = calSide;
     }
-    const v = aggregationVerdict(rows, group, ctx.seed);
-    const inA = (p: number): boolean => group[p] === 0;
-    const inB = (p: number): boolean => group[p] === 1;
-    const stats = rows.map((r) => ({
-      model: r.name,
-      calibrated: r.calibrated,
-      all: summarize(r.hits, ctx.seed),
-      A: summarize(subset(r.hits, inA), ctx.seed),
-      B: summarize(subset(r.hits, inB), ctx.seed),
-    }));
+    const v = bridgingVerdict(bridgeRows, group, ctx.seed, K);
+    const twoGroup = aggregationVerdict(rows, group, ctx.seed);
+    const inGroup = (g: number) => (p: number): boolean => group[p] === g;
+    const inBridge = inGroup(GROUP_BRIDGE);
+    const stats = rows.map((r) => {
+      const sh = side[r.calibrated ? `${r.name} + calibrated` : r.name]!;
+      return {
+        model: r.name,
+        calibrated: r.calibrated,
+        all: summarize(r.hits, ctx.seed),
+        A: summarize(subset(r.hits, inGroup(0)), ctx.seed),
+        B: summarize(subset(r.hits, inGroup(1)), ctx.seed),
+        bridging: summarize(subset(r.hits, inBridge), ctx.seed),
+        bridgingMinority: summarize(subset(sh.minorityHit, inBridge), ctx.seed),
+        bridgingMajority: summarize(subset(sh.majorityHit, inBridge), ctx.seed),
+        minorityHitShare: summarize(subset(sh.minorityHitShare, inBridge), ctx.seed),
+        minorityHeldOutShare: summarize(subset(sh.minorityHeldOutShare, inBridge), ctx.seed),
+      };
+    });
     const label = (s: { model: string; calibrated: boolean }): string => (s.calibrated ? `${s.model} + calibrated:${LAMBDA}` : s.model);
-    const ci = (s: { mean: number | null; ci95: [number, number] | null }): string => (s.mean === null ? 'n/a' : `${fmt(s.mean)} [${fmt(s.ci95![0])}, ${fmt(s.ci95![1])}]`);
+    const ci = (s: { mean: number | null; ci95: [number, number] | null }): string => (s.mean === null ? 'n/a' : s.ci95 ? `${fmt(s.mean)} [${fmt(s.ci95[0])}, ${fmt(s.ci95[1])}]` : fmt(s.mean));
     const table = markdownTable(
-      ['model', `hit@${K} all`, `hit@${K} group A (majority)`, `hit@${K} group B (minority)`, 'B / A', 'serves A', 'serves B'],
-      stats.map((s) => {
-        const servesA = s.A.mean !== null && s.A.mean >= SERVED_WELL * Math.max(...stats.map((t) => t.A.mean ?? 0));
-        const servesB = s.B.mean !== null && s.B.mean >= SERVED_WELL * Math.max(...stats.map((t) => t.B.mean ?? 0));
-        return [label(s), ci(s.all), ci(s.A), ci(s.B), s.A.mean ? fmt((s.B.mean ?? 0) / s.A.mean, 2) : 'n/a', servesA ? 'yes' : 'no', servesB ? 'yes' : 'no'];
-      }),
+      ['model', `hit@${K} A (majority)`, `hit@${K} B (minority)`, `hit@${K} bridging`, 'bridging, minority side', 'bridging, majority side', 'minority share of hits / of held-out'],
+      stats.map((s) => [
+        label(s),
+        ci(s.A),
+        ci(s.B),
+        ci(s.bridging),
+        ci(s.bridgingMinority),
+        fmt(s.bridgingMajority.mean),
+        `${fmt(s.minorityHitShare.mean)} / ${fmt(s.minorityHeldOutShare.mean)}`,
+      ]),
     );
-    const nA = group.filter((g) => g === 0).length;
-    const nB = group.filter((g) => g === 1).length;
+    const n = (g: number): number => group.filter((x) => x === g).length;
+    const plainStats = stats.filter((s) => !s.calibrated);
     const charts: StudyChart[] = [
       {
-        title: `hit@${K} per group, without calibration`,
+        title: `hit@${K} per group, without calibration (bridging minority side = hit@${K} on the held-out items of a bridging user's minority side)`,
         kind: 'bar',
-        x: stats.filter((s) => !s.calibrated).map((s) => s.model),
+        x: plainStats.map((s) => s.model),
         xLabel: 'model',
         yLabel: `hit@${K}`,
-        series: ['A', 'B'].map((g) => ({
-          name: `group ${g}`,
-          y: stats.filter((s) => !s.calibrated).map((s) => (g === 'A' ? s.A.mean : s.B.mean)),
-          ci: stats.filter((s) => !s.calibrated).map((s) => (g === 'A' ? s.A.ci95 : s.B.ci95)),
+        series: (['A', 'B', 'bridging', 'bridgingMinority'] as const).map((g) => ({
+          name: g === 'bridgingMinority' ? 'bridging, minority side' : g === 'bridging' ? 'bridging users' : `group ${g}`,
+          y: plainStats.map((s) => s[g].mean),
+          ci: plainStats.map((s) => s[g].ci95),
         })),
+      },
+      {
+        title: "bridging users: share of the list's hits on their minority side, against the share of their held-out items there",
+        kind: 'bar',
+        x: plainStats.map((s) => s.model),
+        xLabel: 'model',
+        yLabel: 'minority-side share',
+        series: [
+          { name: 'share of hits', y: plainStats.map((s) => s.minorityHitShare.mean), ci: plainStats.map((s) => s.minorityHitShare.ci95) },
+          { name: 'share of held-out items', y: plainStats.map((s) => s.minorityHeldOutShare.mean) },
+        ],
       },
       {
         title: `per-cluster popularity: hit@${K} of each group vs k (k = 1 is the global model)`,
@@ -252,24 +303,43 @@ export const aggregationStudy: Study = {
         x: [1, ...KS],
         xLabel: 'clusters k',
         yLabel: `hit@${K}`,
-        series: (['A', 'B'] as const).flatMap((g) =>
+        series: (['A', 'B', 'bridgingMinority'] as const).flatMap((g) =>
           [false, true].map((cal) => ({
-            name: `group ${g}${cal ? ' + calibrated' : ''}`,
-            y: ['pop', ...KS.map((k) => `clusters-pop:${k}`)].map((n) => {
-              const s = stats.find((t) => t.model === n && t.calibrated === cal)!;
-              return g === 'A' ? s.A.mean : s.B.mean;
-            }),
+            name: `${g === 'bridgingMinority' ? 'bridging, minority side' : `group ${g}`}${cal ? ' + calibrated' : ''}`,
+            y: ['pop', ...KS.map((k) => `clusters-pop:${k}`)].map((nm) => stats.find((t) => t.model === nm && t.calibrated === cal)![g].mean),
           })),
         ),
       },
     ];
+    // per bridging user: planted mix and the share of each model's hits on the minority side
+    const bridgingUsers = Array.from(split.testUsers)
+      .map((u, pos) => ({ u, pos }))
+      .filter(({ pos }) => group[pos] === GROUP_BRIDGE)
+      .map(({ u, pos }) => ({
+        user: split.log.users.id(u),
+        minoritySide: sides.minoritySide[pos] === 0 ? 'A' : 'B',
+        plantedMinorityShare: sides.minorityShare[pos],
+        heldOutMinorityShare: side.pop!.minorityHeldOutShare[pos],
+        minorityHitShare: Object.fromEntries(models.map(({ name }) => [name, side[name]!.minorityHitShare[pos]])),
+      }));
     return {
       study: 'aggregation',
       claim: aggregationStudy.claim,
       verdict: v.verdict,
-      verdictReason: `${groupsNote}; ${v.reason}`,
+      verdictReason: `${groupsNote}; ${v.reason} Two-group claim (no bridging users): ${twoGroup.verdict}: ${twoGroup.reason}`,
       data: data.label,
-      results: { k: K, lambda: LAMBDA, servedWellThreshold: SERVED_WELL, groups: groupsNote, testUsers: { A: nA, B: nB }, checks: v.checks, models: stats },
+      results: {
+        k: K,
+        lambda: LAMBDA,
+        servedWellThreshold: SERVED_WELL,
+        groups: groupsNote,
+        testUsers: { A: n(0), B: n(1), bridging: n(GROUP_BRIDGE) },
+        checks: v.checks,
+        verdictTable: v.table,
+        twoGroup: { verdict: twoGroup.verdict, reason: twoGroup.reason, checks: twoGroup.checks },
+        models: stats,
+        bridgingUsers,
+      },
       table,
       charts,
     };
