@@ -97,9 +97,9 @@ export interface Candidate {
 export interface CandidateScore {
   candidate: string;
   ndcg: number;
-  /** Measured (wall) seconds of the validation fit; global candidates' fit is shared by every cluster. */
+  /** Measured CPU seconds of the validation fit; global candidates' fit is shared by every cluster. */
   fitSeconds?: number;
-  /** Measured scoring milliseconds per validation user of the cluster. */
+  /** Measured CPU milliseconds of scoring, per validation user of the cluster. */
   scoreMsPerUser?: number;
 }
 
@@ -114,6 +114,12 @@ export interface RouteEntry {
   /** The candidate with the best validation ndcg. */
   best: string;
   scores: CandidateScore[];
+}
+
+/** CPU seconds of this process (user + system, all threads): less sensitive to other jobs than wall time. */
+export function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 export const candidateLabel = (c: Candidate): string => `${c.model}@${c.scope}`;
@@ -254,14 +260,14 @@ export class ClusterRouter implements Recommender {
 
   private async fitOne(name: string, train: TrainSet, ctx: FitContext, rng: Rng, stage: string): Promise<{ model: Recommender; seconds: number }> {
     const model = reg().createModel(name, {});
-    const t0 = performance.now();
+    const t0 = cpuSeconds();
     await model.fit(train, {
       rng,
       threads: ctx.threads,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       onProgress: (e) => ctx.onProgress?.({ ...e, stage: `${stage} ${e.stage}` }),
     });
-    return { model, seconds: (performance.now() - t0) / 1000 };
+    return { model, seconds: cpuSeconds() - t0 };
   }
 
   async fit(train: TrainSet, ctx: FitContext): Promise<void> {
@@ -307,7 +313,7 @@ export class ClusterRouter implements Recommender {
     // 3. score every candidate in every cluster
     const score = (model: Recommender, users: number[]): { ndcg: number; ms: number } => {
       if (users.length === 0) return { ndcg: 0, ms: 0 };
-      const t0 = performance.now();
+      const t0 = cpuSeconds();
       const out = new Float32Array(train.nItems);
       let total = 0;
       for (const u of users) {
@@ -315,7 +321,7 @@ export class ClusterRouter implements Recommender {
         model.scoreBatch({ users: Int32Array.of(u), indptr: Int32Array.of(0, hist.length), items: hist }, out);
         total += ndcgOfScores(out, fitTrain.candidates, new Set(hist), valItems.get(u)!, cfg.at, train.itemRanks);
       }
-      return { ndcg: total / users.length, ms: (performance.now() - t0) / users.length };
+      return { ndcg: total / users.length, ms: ((cpuSeconds() - t0) * 1000) / users.length };
     };
     const scores: CandidateScore[][] = Array.from({ length: k }, () => []);
     const globalFit = new Map<string, number>();

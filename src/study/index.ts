@@ -8,6 +8,7 @@ import { recoveryStudy } from './recovery.js';
 import type { Study } from './types.js';
 import { confidenceStudy } from './confidence.js';
 import { onboardingStudy } from './onboarding.js';
+import { routerStudy } from './router.js';
 // onboarding helper: import here
 
 export const STUDIES: readonly Study[] = [
@@ -19,6 +20,7 @@ export const STUDIES: readonly Study[] = [
   profileSwapStudy,
   onboardingStudy,
   confidenceStudy,
+  routerStudy,
   // onboarding helper: register here
 ];
 
