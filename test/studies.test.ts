@@ -252,7 +252,7 @@ function checkJsonShape(json: StudyJson, name: string): void {
 
 // End-to-end on quick worlds: every study runs, its JSON has the contract's shape, its verdict
 // agrees with the verdict function on the numbers it reports.
-for (const name of ['crowding', 'aggregation', 'profile-swap', 'hashing', 'dims', 'recovery']) {
+for (const name of ['crowding', 'aggregation', 'profile-swap', 'hashing', 'dims', 'recovery', 'router']) {
   test(`study ${name} (quick): runs, JSON shape, verdict`, async () => {
     const json = await executeStudy(findStudy(name)!, { seed: 42, threads: 1, log: null, dataLabel: null, quick: true });
     checkJsonShape(json, name);
