@@ -142,6 +142,17 @@ export const MODEL_CASES: Readonly<Record<string, ModelCase>> = {
     },
     quality: { params: {}, ndcg: 0.118, recall: 0.152, why: 'the defaults, seed 42: 0.1230 / 0.1583' },
   },
+  router: {
+    small: { clusters: 2, candidates: 'pop,itemknn,ials', scope: 'both', validationUsers: 50 },
+    randomised: true,
+    threads: noThreads('the router hands its thread count to its base model and specialists, whose own cases check that results do not depend on it'),
+    foldIn: {
+      kind: 'close',
+      minTop20Overlap: 0.9,
+      why: "a training user goes to their k-means cluster's specialist; the same history as an unknown user goes to the cluster of its base-model fold-in (usually the same) and its specialist folds it in",
+    },
+    quality: { skip: 'a router of pop, itemknn and ials; the router study reports its ml-latest-small ndcg@20 (docs/studies.md#router: 0.119, as ials)' },
+  },
 };
 
 /** The model's entry, or an error that says what to add. */
