@@ -11,11 +11,12 @@ import { bprSpec } from './bpr.js';
 import { easeSpec } from './ease.js';
 import { ialsSpec } from './ials.js';
 import { itemKnnSpec } from './itemknn.js';
+import { multVaeSpec } from './multvae.js';
 import { personasSpec } from './personas.js';
 import { popSpec } from './pop.js';
 import { bindRouterRegistry, routerSpec } from './router.js';
 
-const ALL: readonly ModelSpec[] = [popSpec, itemKnnSpec, easeSpec, bprSpec, ialsSpec, personasSpec, routerSpec];
+const ALL: readonly ModelSpec[] = [popSpec, itemKnnSpec, easeSpec, bprSpec, ialsSpec, multVaeSpec, personasSpec, routerSpec];
 
 const specs = new Map<string, ModelSpec>(ALL.map((s) => [s.name, s]));
 
