@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trainSetFromPairs } from '../src/data/split.js';
 import { Rng } from '../src/math/rng.js';
-import { NnArena, adamReference, nnReference, ntReference, tnReference, type Mat } from '../src/math/nn-kernels.js';
+import { NnArena, adamReference, nnReference, ntReference, productParallel, tnReference, type Mat, type ProductOp } from '../src/math/nn-kernels.js';
+import { WorkerPool } from '../src/math/pool.js';
 import { decodeArtifact, encodeArtifact } from '../src/models/artifact.js';
 import { singleUserBatch, trainUserBatch, type Recommender, type TrainSet, type UserBatch } from '../src/models/model.js';
 import { MultVae, VaeNet, multVaeSpec, type VaeTrainBatch } from '../src/models/multvae.js';
@@ -64,6 +65,51 @@ test('nn kernels: the WebAssembly products equal their TypeScript references bit
   }
   // a shape the kernels cannot tile is refused, not silently truncated
   assert.throws(() => arena.nn(A, B, C, 6, n, k), /multiple of 4 x 8/);
+});
+
+test('nn kernels: products shared with pool workers give the same bits as one thread', async () => {
+  const rng = new Rng(4);
+  const arena = new NnArena();
+  const m = 36;
+  const n = 200;
+  const k = 1100;
+  const hA = arena.take(m * k);
+  const hAt = arena.take(k * m);
+  const hB = arena.take(k * n);
+  const hBt = arena.take(n * k);
+  const hC = [arena.take(m * n), arena.take(m * n)];
+  arena.build('test');
+  const A: Mat = { data: arena.view(hA), ld: k };
+  const At: Mat = { data: arena.view(hAt), ld: m };
+  const B: Mat = { data: arena.view(hB), ld: n };
+  const Bt: Mat = { data: arena.view(hBt), ld: k };
+  const [C1, C2] = hC.map((h): Mat => ({ data: arena.view(h), ld: n })) as [Mat, Mat];
+  for (const x of [A, At, B, Bt]) fillRandom(x.data, rng);
+  const pool = new WorkerPool(2);
+  const saved = productParallel.minWork;
+  productParallel.minWork = 0;
+  try {
+    const ops: [ProductOp, Mat, Mat][] = [
+      ['nn', A, B],
+      ['tn', At, B],
+      ['nt', A, Bt],
+    ];
+    for (const [op, a, b] of ops) {
+      fillRandom(C1.data, rng);
+      C2.data.set(C1.data);
+      arena[op](a, b, C1, m, n, k, true);
+      await arena.product(op, a, b, C2, m, n, k, true, pool);
+      assert.deepEqual(C2.data, C1.data, op);
+      // the workers alone
+      C2.data.set(C1.data);
+      arena[op](a, b, C1, m, n, k, true);
+      await arena.product(op, a, b, C2, m, n, k, true, pool, false);
+      assert.deepEqual(C2.data, C1.data, `${op}, workers only`);
+    }
+  } finally {
+    productParallel.minWork = saved;
+    await pool.close();
+  }
 });
 
 test('nn kernels: the WebAssembly Adam step equals its TypeScript reference bit for bit', () => {
@@ -125,11 +171,11 @@ function tinyProblem(): { net: VaeNet; batch: VaeTrainBatch } {
   return { net, batch: { indptr, items, keep, keepScale: 2, eps } };
 }
 
-test('multvae: the analytic gradient matches central finite differences on a tiny network', () => {
+test('multvae: the analytic gradient matches central finite differences on a tiny network', async () => {
   const { net, batch } = tinyProblem();
   const beta = 0.3;
   const l2 = 0.01;
-  net.lossAndGrad(batch, beta, l2);
+  await net.lossAndGrad(batch, beta, l2);
   const grad = Float32Array.from(net.grads);
   const { off, hp, lp, ns } = net;
   const { nc, hidden, latent } = net.dims;
@@ -154,9 +200,9 @@ test('multvae: the analytic gradient matches central finite differences on a tin
   for (const [name, k] of real) {
     const x = net.params[k]!;
     net.params[k] = x + h;
-    const up = net.lossAndGrad(batch, beta, l2);
+    const up = await net.lossAndGrad(batch, beta, l2);
     net.params[k] = x - h;
-    const down = net.lossAndGrad(batch, beta, l2);
+    const down = await net.lossAndGrad(batch, beta, l2);
     net.params[k] = x;
     const fd = (up - down) / (2 * h);
     const g = grad[k]!;
@@ -172,19 +218,19 @@ test('multvae: the analytic gradient matches central finite differences on a tin
   for (let c = latent; c < lp; c++) assert.equal(grad[off.bQ + c], 0);
 });
 
-test('multvae: the loss of a batch is the mean multinomial NLL plus beta KL, computed by hand', () => {
+test('multvae: the loss of a batch is the mean multinomial NLL plus beta KL, computed by hand', async () => {
   const { net, batch } = tinyProblem();
   // zero the decoder's output weights: every logit is its bias, whatever z is
   const { off, ns } = net;
   net.params.fill(0, off.wOut, off.wOut + net.hp * ns);
-  const l0 = net.lossAndGrad(batch, 0, 0);
+  const l0 = await net.lossAndGrad(batch, 0, 0);
   const b = Array.from({ length: net.dims.nc }, (_, j) => net.params[off.bOut + j]!);
   const lse = Math.log(b.reduce((s, x) => s + Math.exp(x), 0));
   let nll = 0;
   for (let k = 0; k < batch.items.length; k++) nll += lse - b[batch.items[k]!]!;
   assert.ok(Math.abs(l0 - nll / 3) < 1e-5, `${l0} vs ${nll / 3}`);
   // beta adds beta * mean KL, KL >= 0
-  const l1 = net.lossAndGrad(batch, 1, 0);
+  const l1 = await net.lossAndGrad(batch, 1, 0);
   assert.ok(l1 > l0);
 });
 
@@ -267,6 +313,25 @@ test('multvae: learns planted tastes far above popularity, and is fixed by its s
   const other = new MultVae(small);
   await other.fit(train, ctx(6));
   assert.notDeepEqual(scoresOf(other, trainUserBatch(train, users), train.nItems), scores);
+});
+
+test('multvae: two threads fit the same model as one', async () => {
+  const { train } = plantedWorld();
+  const users = Int32Array.from({ length: train.nUsers }, (_, u) => u);
+  const savedModel = MultVae.parallelMinWork;
+  const savedProduct = productParallel.minWork;
+  MultVae.parallelMinWork = 0;
+  productParallel.minWork = 0;
+  try {
+    const one = new MultVae({ ...small, epochs: 4 });
+    await one.fit(train, { rng: new Rng(9), threads: 1 });
+    const two = new MultVae({ ...small, epochs: 4 });
+    await two.fit(train, { rng: new Rng(9), threads: 2 });
+    assert.deepEqual(scoresOf(two, trainUserBatch(train, users), train.nItems), scoresOf(one, trainUserBatch(train, users), train.nItems));
+  } finally {
+    MultVae.parallelMinWork = savedModel;
+    productParallel.minWork = savedProduct;
+  }
 });
 
 test('multvae: artifact round trip, batch = single user, fold-in = scoring, unknown users from their history', async () => {

@@ -7,9 +7,15 @@
  * bit for bit (test/multvae.test.ts).
  *
  * Matrices are row-major Float32Array views into the arena's memory with a row stride (ld).
+ * `product` runs a large product on the calling thread plus pool workers: the output is cut into a
+ * fixed number of column blocks (NN, TN) or row blocks (NT), a function of the shape only, which
+ * the threads claim through a shared counter. A kernel computes every output element by the same
+ * float32 sequence whatever block it sits in, so the result is bit-identical for any number of
+ * threads (and equal to the single-call product).
  * Shapes: NN and TN need m a multiple of 4 and n a multiple of 8; NT needs m a multiple of 4, n a
  * multiple of 2 and k a multiple of 4 (callers pad with zeros).
  */
+import type { WorkerPool } from './pool.js';
 import { align64, sharedMemory, wasmKernel, type WasmMemory } from './wasm.js';
 
 interface NnKernel {
@@ -30,6 +36,59 @@ export interface Mat {
 
 /** Inner-dimension block of NT products (keeps both operands' row pieces in cache). */
 const NT_BLOCK = 512;
+/** Output blocks of a parallel product (fixed: never a function of the thread count). */
+const PAR_BLOCKS = 16;
+/** Multiply-adds below which a product runs on the calling thread alone (tests lower it). */
+export const productParallel = { minWork: 2e7 };
+
+export type ProductOp = 'nn' | 'tn' | 'nt';
+
+/** One product as plain numbers (sent to pool workers): operands are byte offsets. */
+export interface ProductPlan {
+  readonly op: ProductOp;
+  readonly a: number;
+  readonly b: number;
+  readonly c: number;
+  readonly lda: number;
+  readonly ldb: number;
+  readonly ldc: number;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly acc: number;
+  /** Width (NN, TN: columns) or height (NT: rows) of an output block, and the block count. */
+  readonly block: number;
+  readonly blocks: number;
+}
+
+function runBlock(kern: NnKernel, p: ProductPlan, lo: number, hi: number): void {
+  if (p.op === 'nn') kern.gemmNN(p.a, p.b, p.c, p.lda, p.ldb, p.ldc, 0, p.m, lo, hi, 0, p.k, p.acc);
+  else if (p.op === 'tn') kern.gemmTN(p.a, p.b, p.c, p.lda, p.ldb, p.ldc, 0, p.m, lo, hi, 0, p.k, p.acc);
+  else {
+    for (let p0 = 0; p0 < p.k; p0 += NT_BLOCK) {
+      kern.gemmNT(p.a, p.b, p.c, p.lda, p.ldb, p.ldc, lo, hi, 0, p.n, p0, Math.min(p.k, p0 + NT_BLOCK), p.acc !== 0 || p0 > 0 ? 1 : 0);
+    }
+  }
+}
+
+/**
+ * Claims output blocks of `plan` through ctrl[0] until none is left, counting finished blocks in
+ * ctrl[1]. The calling thread and pool workers run it with the same arguments (exported for the
+ * pool). Returns the number of blocks this thread computed.
+ */
+export function productParticipant(memory: WasmMemory, plan: ProductPlan, ctrl: Int32Array): number {
+  let kern: NnKernel | null = null;
+  let mine = 0;
+  const extent = plan.op === 'nt' ? plan.m : plan.n;
+  for (;;) {
+    const q = Atomics.add(ctrl, 0, 1);
+    if (q >= plan.blocks) return mine;
+    kern ??= instantiate(memory);
+    runBlock(kern, plan, q * plan.block, Math.min(extent, (q + 1) * plan.block));
+    mine++;
+    Atomics.add(ctrl, 1, 1);
+  }
+}
 
 /**
  * Regions of one WebAssembly memory, 64-byte aligned, reserved with `take` and then allocated at
@@ -75,6 +134,44 @@ export class NnArena {
   private ptr(x: Float32Array): number {
     if (!this.memory || x.buffer !== this.memory.buffer) throw new Error('nn-kernels: operand is not a view of this arena');
     return x.byteOffset;
+  }
+
+  /**
+   * The product `op` (as `nn`, `tn`, `nt`) with pool workers helping when the pool is given and
+   * the product is large; the same bits as the single-thread call. `callerWorks` false leaves
+   * every block to the workers (tests).
+   */
+  async product(op: ProductOp, A: Mat, B: Mat, C: Mat, m: number, n: number, k: number, acc: boolean, pool: WorkerPool | null, callerWorks = true): Promise<void> {
+    if (!pool || m * n * k < productParallel.minWork) {
+      this[op](A, B, C, m, n, k, acc);
+      return;
+    }
+    checkShape(op, m, 4, n, op === 'nt' ? 2 : 8);
+    if (op === 'nt' && k % 4 !== 0) throw new RangeError(`nn-kernels nt: k = ${k} is not a multiple of 4`);
+    const q = op === 'nt' ? 4 : 8;
+    const extent = op === 'nt' ? m : n;
+    const block = Math.max(q, Math.ceil(extent / PAR_BLOCKS / q) * q);
+    const plan: ProductPlan = {
+      op,
+      a: this.ptr(A.data),
+      b: this.ptr(B.data),
+      c: this.ptr(C.data),
+      lda: A.ld,
+      ldb: B.ld,
+      ldc: C.ld,
+      m,
+      n,
+      k,
+      acc: acc ? 1 : 0,
+      block,
+      blocks: Math.ceil(extent / block),
+    };
+    const ctrl = new Int32Array(new SharedArrayBuffer(8));
+    const memory = this.memory!;
+    const helpers = Array.from({ length: pool.size }, () => pool.run<number>(import.meta.url, 'productParticipant', [memory, plan, ctrl]));
+    if (callerWorks) productParticipant(memory, plan, ctrl);
+    // a helper still inside a block finishes it before its task resolves
+    await Promise.all(helpers);
   }
 
   /** C (m x n) (+)= A (m x k) B (k x n). */

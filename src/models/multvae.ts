@@ -22,12 +22,15 @@
  * WebAssembly SIMD kernels of src/math/nn-kernels.ts over one memory holding the parameters, their
  * gradients, the Adam moments and the activations of one batch (hidden and latent sizes padded to
  * multiples of 8 and the candidate count to a multiple of 8; the padding stays exactly zero).
- * Memory grows as candidates x hidden plus batch x candidates. Training runs on the calling thread
- * (`threads` is not used): every random number comes from streams derived from the fit seed (init,
- * then per epoch: shuffle, dropout, noise), so a seed fixes the model.
+ * Memory grows as candidates x hidden plus batch x candidates. With `threads` > 1 the large
+ * products of a training batch are shared with pool workers in fixed output blocks (see
+ * src/math/nn-kernels.ts), which gives the same bits as one thread; everything else runs on the
+ * calling thread. Every random number comes from streams derived from the fit seed (init, then per
+ * epoch: shuffle, dropout, noise), so a seed fixes the model, whatever the thread count.
  */
 import { z } from 'zod';
-import { NnArena, type AdamOptions, type Mat } from '../math/nn-kernels.js';
+import { NnArena, type AdamOptions, type Mat, type ProductOp } from '../math/nn-kernels.js';
+import { WorkerPool } from '../math/pool.js';
 import type { Rng } from '../math/rng.js';
 import { historySet } from './factors.js';
 import { runEpochs } from './model.js';
@@ -60,6 +63,8 @@ export type MultVaeConfig = z.infer<typeof MultVaeConfig>;
 const ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 } as const;
 /** Rows of the scoring buffers (users scored per pass of the decoder). */
 const SCORE_ROWS = 128;
+
+type ProductArgs = [ProductOp, Mat, Mat, Mat, number, number, number];
 
 const ceil = (x: number, q: number): number => Math.ceil(x / q) * q;
 
@@ -181,10 +186,11 @@ export class VaeNet {
   /**
    * Encoder for `r` rows: a1 = tanh(b + s_b Σ_kept W_enc[j]) with s_b = 1/sqrt(|h_b|) (times
    * `keepScale` for kept entries when `keep` is given), then q = a1 W_q + b_q (μ | log σ²).
+   * Rows past r stay exactly zero in every buffer. Each layer is: its product, then its finish.
    */
-  private encode(r: number, indptr: Int32Array, items: Int32Array, keep: Uint8Array | null, keepScale: number): void {
-    const { hp, lp, off, rows } = this;
-    const { a1, q } = this.act;
+  private encodeInput(r: number, indptr: Int32Array, items: Int32Array, keep: Uint8Array | null, keepScale: number): void {
+    const { hp, off } = this;
+    const a1 = this.act.a1;
     const P = this.params;
     const h = this.dims.hidden;
     a1.fill(0);
@@ -204,7 +210,32 @@ export class VaeNet {
       }
       for (let c = 0; c < h; c++) a1[row + c] = Math.tanh(a1[row + c]! + P[off.bEnc + c]!);
     }
-    this.arena.nn(this.mat(a1, hp), this.mat(P.subarray(off.wQ), 2 * lp), this.mat(q, 2 * lp), rows, 2 * lp, hp);
+  }
+
+  /** The products of the forward pass: q = a1 W_q, d1 = z W_d, logits = d1 W_out. */
+  private forwardProduct(layer: 'q' | 'd1' | 'logits'): ProductArgs {
+    const { hp, lp, ns, off, rows } = this;
+    const { a1, q, z, d1, logits } = this.act;
+    const P = this.params;
+    if (layer === 'q') return ['nn', this.mat(a1, hp), this.mat(P.subarray(off.wQ), 2 * lp), this.mat(q, 2 * lp), rows, 2 * lp, hp];
+    if (layer === 'd1') return ['nn', this.mat(z, lp), this.mat(P.subarray(off.wD), hp), this.mat(d1, hp), rows, hp, lp];
+    return ['nn', this.mat(d1, hp), this.mat(P.subarray(off.wOut), ns), this.mat(logits, ns), rows, ns, hp];
+  }
+
+  private run(args: ProductArgs): void {
+    const [op, A, B, C, m, n, k] = args;
+    this.arena[op](A, B, C, m, n, k);
+  }
+
+  private runAsync(args: ProductArgs, pool: WorkerPool | null): Promise<void> {
+    const [op, A, B, C, m, n, k] = args;
+    return this.arena.product(op, A, B, C, m, n, k, false, pool);
+  }
+
+  private finishQ(r: number): void {
+    const { lp, off } = this;
+    const q = this.act.q;
+    const P = this.params;
     const l = this.dims.latent;
     for (let b = 0; b < r; b++) {
       const row = b * 2 * lp;
@@ -213,27 +244,43 @@ export class VaeNet {
         q[row + lp + c]! += P[off.bQ + lp + c]!;
       }
     }
-    // rows past r stay exactly zero
     q.fill(0, r * 2 * lp);
+  }
+
+  private finishD1(r: number): void {
+    const { hp, off } = this;
+    const d1 = this.act.d1;
+    const P = this.params;
+    const h = this.dims.hidden;
+    for (let b = 0; b < r; b++) for (let c = 0; c < h; c++) d1[b * hp + c] = Math.tanh(d1[b * hp + c]! + P[off.bD + c]!);
+    d1.fill(0, r * hp);
+  }
+
+  private finishLogits(r: number): void {
+    const { ns, off } = this;
+    const logits = this.act.logits;
+    const P = this.params;
+    const nc = this.dims.nc;
+    for (let b = 0; b < r; b++) for (let j = 0; j < nc; j++) logits[b * ns + j]! += P[off.bOut + j]!;
+  }
+
+  private encode(r: number, indptr: Int32Array, items: Int32Array): void {
+    this.encodeInput(r, indptr, items, null, 1);
+    this.run(this.forwardProduct('q'));
+    this.finishQ(r);
   }
 
   /** Decoder for `r` rows of act.z: d1 = tanh(z W_d + b_d), logits = d1 W_out + b_out. */
   private decodeZ(r: number): void {
-    const { hp, lp, ns, off, rows } = this;
-    const { z, d1, logits } = this.act;
-    const P = this.params;
-    const h = this.dims.hidden;
-    const nc = this.dims.nc;
-    this.arena.nn(this.mat(z, lp), this.mat(P.subarray(off.wD), hp), this.mat(d1, hp), rows, hp, lp);
-    for (let b = 0; b < r; b++) for (let c = 0; c < h; c++) d1[b * hp + c] = Math.tanh(d1[b * hp + c]! + P[off.bD + c]!);
-    d1.fill(0, r * hp);
-    this.arena.nn(this.mat(d1, hp), this.mat(P.subarray(off.wOut), ns), this.mat(logits, ns), rows, ns, hp);
-    for (let b = 0; b < r; b++) for (let j = 0; j < nc; j++) logits[b * ns + j]! += P[off.bOut + j]!;
+    this.run(this.forwardProduct('d1'));
+    this.finishD1(r);
+    this.run(this.forwardProduct('logits'));
+    this.finishLogits(r);
   }
 
   /** Scores of up to `rows` histories (candidate positions): logits into out[b * ns + j]. */
   scoreHistories(r: number, indptr: Int32Array, items: Int32Array): Float32Array {
-    this.encode(r, indptr, items, null, 1);
+    this.encode(r, indptr, items);
     this.latentFromMu(r);
     this.decodeZ(r);
     return this.act.logits;
@@ -241,7 +288,7 @@ export class VaeNet {
 
   /** μ of up to `rows` histories, r x latent (a copy). */
   encodeMu(r: number, indptr: Int32Array, items: Int32Array): Float32Array {
-    this.encode(r, indptr, items, null, 1);
+    this.encode(r, indptr, items);
     const l = this.dims.latent;
     const out = new Float32Array(r * l);
     for (let b = 0; b < r; b++) out.set(this.act.q.subarray(b * 2 * this.lp, b * 2 * this.lp + l), b * l);
@@ -271,7 +318,7 @@ export class VaeNet {
    * Loss of a training batch (sum over its rows of -Σ x log π + β KL, divided by the rows, plus
    * the l2 term) and its gradient into `grads`. Returns the loss in float64.
    */
-  lossAndGrad(batch: VaeTrainBatch, beta: number, l2: number): number {
+  async lossAndGrad(batch: VaeTrainBatch, beta: number, l2: number, pool: WorkerPool | null = null): Promise<number> {
     const { hp, lp, ns, off, rows } = this;
     const { nc, latent: l, hidden: h } = this.dims;
     const r = batch.indptr.length - 1;
@@ -279,7 +326,9 @@ export class VaeNet {
     const P = this.params;
     const G = this.grads;
     const { a1, q, z, d1, logits, gd1, gz, gq, ga1 } = this.act;
-    this.encode(r, batch.indptr, batch.items, batch.keep, batch.keepScale);
+    this.encodeInput(r, batch.indptr, batch.items, batch.keep, batch.keepScale);
+    await this.runAsync(this.forwardProduct('q'), pool);
+    this.finishQ(r);
     // reparameterisation
     z.fill(0);
     for (let b = 0; b < r; b++) {
@@ -289,7 +338,10 @@ export class VaeNet {
         z[b * lp + c] = mu + batch.eps[b * l + c]! * Math.exp(0.5 * lv);
       }
     }
-    this.decodeZ(r);
+    await this.runAsync(this.forwardProduct('d1'), pool);
+    this.finishD1(r);
+    await this.runAsync(this.forwardProduct('logits'), pool);
+    this.finishLogits(r);
     // multinomial log-likelihood; logits become their gradient (softmax · n_b - x) / r
     let loss = 0;
     const inv = 1 / r;
@@ -311,15 +363,15 @@ export class VaeNet {
     }
     logits.fill(0, r * ns);
     // output layer
-    this.arena.tn(this.mat(d1, hp), this.mat(logits, ns), this.mat(G.subarray(off.wOut), ns), hp, ns, rows);
+    await this.arena.product('tn', this.mat(d1, hp), this.mat(logits, ns), this.mat(G.subarray(off.wOut), ns), hp, ns, rows, false, pool);
     columnSums(logits, r, ns, G, off.bOut);
-    this.arena.nt(this.mat(logits, ns), this.mat(P.subarray(off.wOut), ns), this.mat(gd1, hp), rows, hp, ns);
+    await this.arena.product('nt', this.mat(logits, ns), this.mat(P.subarray(off.wOut), ns), this.mat(gd1, hp), rows, hp, ns, false, pool);
     for (let b = 0; b < r; b++) for (let c = 0; c < h; c++) gd1[b * hp + c]! *= 1 - d1[b * hp + c]! * d1[b * hp + c]!;
     gd1.fill(0, r * hp);
     // decoder hidden layer
-    this.arena.tn(this.mat(z, lp), this.mat(gd1, hp), this.mat(G.subarray(off.wD), hp), lp, hp, rows);
+    await this.arena.product('tn', this.mat(z, lp), this.mat(gd1, hp), this.mat(G.subarray(off.wD), hp), lp, hp, rows, false, pool);
     columnSums(gd1, r, hp, G, off.bD);
-    this.arena.nt(this.mat(gd1, hp), this.mat(P.subarray(off.wD), hp), this.mat(gz, lp), rows, lp, hp);
+    await this.arena.product('nt', this.mat(gd1, hp), this.mat(P.subarray(off.wD), hp), this.mat(gz, lp), rows, lp, hp, false, pool);
     // Gaussian layer: gradient of the reconstruction through z, plus β KL
     let kl = 0;
     gq.fill(0);
@@ -335,9 +387,9 @@ export class VaeNet {
       }
     }
     loss += beta * kl;
-    this.arena.tn(this.mat(a1, hp), this.mat(gq, 2 * lp), this.mat(G.subarray(off.wQ), 2 * lp), hp, 2 * lp, rows);
+    await this.arena.product('tn', this.mat(a1, hp), this.mat(gq, 2 * lp), this.mat(G.subarray(off.wQ), 2 * lp), hp, 2 * lp, rows, false, pool);
     columnSums(gq, r, 2 * lp, G, off.bQ);
-    this.arena.nt(this.mat(gq, 2 * lp), this.mat(P.subarray(off.wQ), 2 * lp), this.mat(ga1, hp), rows, hp, 2 * lp);
+    await this.arena.product('nt', this.mat(gq, 2 * lp), this.mat(P.subarray(off.wQ), 2 * lp), this.mat(ga1, hp), rows, hp, 2 * lp, false, pool);
     for (let b = 0; b < r; b++) for (let c = 0; c < h; c++) ga1[b * hp + c]! *= 1 - a1[b * hp + c]! * a1[b * hp + c]!;
     ga1.fill(0, r * hp);
     // sparse input layer
@@ -394,6 +446,11 @@ function columnSums(x: Float32Array, r: number, ld: number, out: Float32Array, o
 }
 
 export class MultVae implements Recommender, FoldIn {
+  /**
+   * Output-layer work of one batch (rows x hidden x candidates) below which worker threads are
+   * not started (ml-latest-small: 500 x 600 x ~8k = 2.4e9).
+   */
+  static parallelMinWork = 1e8;
   readonly name = 'multvae';
   readonly params: MultVaeConfig;
   private nItems = 0;
@@ -428,9 +485,11 @@ export class MultVae implements Recommender, FoldIn {
     const totalSteps = perEpoch * epochs;
     const rampSteps = annealSteps > 0 ? annealSteps : totalSteps;
     const keepScale = 1 / (1 - dropout);
+    const threads = Math.max(1, Math.floor(ctx.threads));
+    const pool = threads > 1 && net.rows * net.hp * net.ns >= MultVae.parallelMinWork ? new WorkerPool(threads - 1) : null;
     let step = 0;
     try {
-      await runEpochs(ctx, 'multvae', epochs, (e) => {
+      await runEpochs(ctx, 'multvae', epochs, async (e) => {
         if (order.length === 0) return undefined;
         const shuffle = ctx.rng.derive('multvae', 'shuffle', e);
         const drop = ctx.rng.derive('multvae', 'dropout', e);
@@ -442,13 +501,14 @@ export class MultVae implements Recommender, FoldIn {
           const tb = this.trainBatch(train, rowsU, dropout, keepScale, drop, noise);
           step++;
           const beta = anneal * Math.min(1, step / rampSteps);
-          total += net.lossAndGrad(tb, beta, l2) * rowsU.length;
+          total += (await net.lossAndGrad(tb, beta, l2, pool)) * rowsU.length;
           net.adamStep(step, lr);
         }
         return total / order.length;
       });
     } finally {
       this.net = scoringNet(net);
+      await pool?.close();
     }
   }
 
