@@ -349,16 +349,21 @@ export class VaeNet {
       const row = b * ns;
       let mx = -Infinity;
       for (let j = 0; j < nc; j++) if (logits[row + j]! > mx) mx = logits[row + j]!;
-      let se = 0;
-      for (let j = 0; j < nc; j++) se += Math.exp(logits[row + j]! - mx);
-      const lse = mx + Math.log(se);
       const lo = batch.indptr[b]!;
       const hi = batch.indptr[b + 1]!;
-      let nll = 0;
-      for (let k = lo; k < hi; k++) nll += lse - logits[row + batch.items[k]!]!;
-      loss += nll;
+      let hsum = 0;
+      for (let k = lo; k < hi; k++) hsum += logits[row + batch.items[k]!]!;
+      // logits become exp(logit - max), then the gradient
+      let se = 0;
+      for (let j = 0; j < nc; j++) {
+        const e = Math.exp(logits[row + j]! - mx);
+        logits[row + j] = e;
+        se += e;
+      }
       const n = hi - lo;
-      for (let j = 0; j < nc; j++) logits[row + j] = Math.exp(logits[row + j]! - lse) * n * inv;
+      loss += n * (mx + Math.log(se)) - hsum;
+      const scale = (n * inv) / se;
+      for (let j = 0; j < nc; j++) logits[row + j]! *= scale;
       for (let k = lo; k < hi; k++) logits[row + batch.items[k]!]! -= inv;
     }
     logits.fill(0, r * ns);
