@@ -68,7 +68,7 @@ type ProductArgs = [ProductOp, Mat, Mat, Mat, number, number, number];
 
 const ceil = (x: number, q: number): number => Math.ceil(x / q) * q;
 
-/** The sizes of a network: nc candidates, hidden h, latent l, and their padded versions. */
+/** The sizes of a network: candidates, hidden units, latent dimensions (VaeNet pads them). */
 export interface VaeDims {
   readonly nc: number;
   readonly hidden: number;
@@ -635,11 +635,11 @@ export const multVaeSpec: ModelSpec = {
   schema: MultVaeConfig,
   create: (params) => new MultVae(params as Partial<MultVaeConfig>),
   fromArtifact: (a) => MultVae.fromArtifact(a),
+  // each entry is a full fit on the validation split: a few, around the paper's recipe
   tuningGrid: [
     { anneal: 0.2, dropout: 0.5, epochs: 200 },
-    { anneal: 0.1, dropout: 0.5, epochs: 200 },
     { anneal: 0.4, dropout: 0.5, epochs: 200 },
     { anneal: 0.2, dropout: 0.3, epochs: 200 },
-    { anneal: 0.2, dropout: 0.5, epochs: 400 },
+    { anneal: 0.2, dropout: 0.5, epochs: 100 },
   ],
 };
