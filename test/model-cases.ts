@@ -8,6 +8,7 @@ import type { ModelParams } from '../src/models/model.js';
 import { ItemKnn } from '../src/models/itemknn.js';
 import { Ials } from '../src/models/ials.js';
 import { EaseScorer } from '../src/models/ease.js';
+import { MultVae } from '../src/models/multvae.js';
 
 /** How scoring a training user's own history as an unknown user (-1) relates to scoring the user. */
 export type FoldInProperty =
@@ -120,6 +121,21 @@ export const MODEL_CASES: Readonly<Record<string, ModelCase>> = {
       why: 'measured 0.973 with fit seeds 11, 12 and 13; fold-in solves the user half-step against the final item factors; the fitted vector solved it against the previous ones',
     },
     quality: { params: { alpha: 1, reg: 15, iterations: 15 }, ndcg: 0.114, recall: 0.148, why: 'the tuner picks these: 0.1193 / 0.1573 (BENCHMARKS.md)' },
+  },
+  multvae: {
+    small: { hidden: 32, latent: 8, epochs: 15, batch: 50 },
+    randomised: true,
+    threads: {
+      forceParallel: () => {
+        const saved = MultVae.parallelMinWork;
+        MultVae.parallelMinWork = 0;
+        return () => {
+          MultVae.parallelMinWork = saved;
+        };
+      },
+    },
+    foldIn: { kind: 'identical', why: 'every user, known or not, is encoded from the history in the batch (the mean of q(z | x)); nothing is stored per user' },
+    quality: { skip: 'a default fit (200 epochs) takes 3-4 CPU minutes on ml-latest-small, too long for the suite; measured 0.0997 / 0.1372 (docs/models.md)' },
   },
   personas: {
     // the default code paths (category vectors, mixture scoring, item-item term), small and short
