@@ -26,7 +26,7 @@ const cli = new URL('../src/cli/index.ts', import.meta.url).href;
 
 function startServer(): Promise<{ proc: ChildProcess; url: string }> {
   const boot = `import(${JSON.stringify(cli)}).then((m) => m.main(['node', 'personae', ...process.argv.slice(1)]))`;
-  const proc = spawn(process.execPath, ['--import', 'tsx', '-e', boot, 'serve', '--port', '0', '--db', join(dir, 'ml-small.db'), '--data', DATA], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', '-e', boot, 'serve', '--port', '0', '--db', join(dir, 'ml-small.db'), '--data', DATA, '--public-reads', '--rate-limit', '0', '--rate-limit-address', '0'], {
     env: { ...process.env, PERSONAE_API_KEY: 'bench-key' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

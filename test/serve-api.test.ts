@@ -41,8 +41,10 @@ interface RecItem {
   categories: string[];
   explanation?: { persona: number; label: string; weights: number[]; anchors: { id: string; title: string }[] } | null;
   explanationWithheld?: string;
+  /** A hedged list's filler: why it is there (explanation null). */
+  reason?: string;
 }
-const explainedOrWithheld = (i: RecItem): boolean => (i.explanation ? true : i.explanation === null && typeof i.explanationWithheld === 'string');
+const explainedOrWithheld = (i: RecItem): boolean => (i.explanation ? true : i.explanation === null && typeof (i.explanationWithheld ?? i.reason) === 'string');
 interface PersonaJson {
   index: number;
   share: number;
@@ -114,8 +116,9 @@ describe('service API', () => {
     for (const it of items) {
       assert.ok(!seen.has(it.id), `item ${it.id} was already seen`);
       if (it.explanation === null) {
-        // withheld when the explaining persona is uncertain, with the reason
-        assert.ok(typeof it.explanationWithheld === 'string' && it.explanationWithheld.length > 0);
+        // withheld when the explaining persona is uncertain, or a hedged list's filler: with the reason
+        const why = it.explanationWithheld ?? it.reason;
+        assert.ok(typeof why === 'string' && why.length > 0);
         continue;
       }
       assert.ok(it.explanation);
@@ -229,8 +232,12 @@ describe('service API', () => {
     const w = await call('POST', '/v1/items', { body: [{ id: 'k2' }], key: readKey });
     assert.equal(w.status, 403);
     assert.match(errMessage(w), /scope "write"/);
-    // reads are open by default (readApiKey: false)
-    assert.equal((await call('GET', '/v1/items/1', { key: null })).status, 200);
+    // reads need a key whenever keys exist (no --public-reads here); a read key reads
+    const anon = await call('GET', '/v1/items/1', { key: null });
+    assert.equal(anon.status, 401);
+    assert.match(errMessage(anon), /missing API key/);
+    assert.equal((await call('GET', '/v1/items/1', { key: readKey })).status, 200);
+    assert.equal((await call('GET', '/v1/users/1/feedback', { key: readKey })).status, 200);
   });
 
   it('bulk items and users: JSON array, wrapped, and JSONL', async () => {
@@ -376,6 +383,156 @@ describe('service API', () => {
     assert.equal(bad.status, 400);
     assert.match(errMessage(bad), /body\.answer/);
     assert.equal((await call('POST', '/v1/onboarding/nope/answers', { body: { answer: 'a' } })).status, 404);
+  });
+
+  it('validates at the boundary: timestamps, ids, NUL, surrogates, content types and router errors, in the one shape', async () => {
+    const fb = (f: Record<string, unknown>) => call('POST', '/v1/feedback', { body: { feedback: [{ user: 'v-user', item: '1', type: 'like', ...f }] } });
+    const cases: { name: string; r: Promise<Awaited<ReturnType<typeof call>>>; status: number; code?: string; message: RegExp }[] = [
+      { name: 'timestamp in milliseconds', r: fb({ timestamp: 1e13 }), status: 400, message: /body\.feedback\[0\]\.timestamp: must be seconds since the epoch, before 2100/ },
+      { name: 'timestamp after 2100', r: fb({ timestamp: '2200-01-01T00:00:00Z' }), status: 400, message: /body\.feedback\[0\]\.timestamp: must be between 1970-01-01 and 2100-01-01/ },
+      { name: 'negative timestamp', r: fb({ timestamp: -1 }), status: 400, message: /body\.feedback\[0\]\.timestamp/ },
+      { name: 'NUL in a user id', r: fb({ user: 'a\u0000b' }), status: 400, message: /body\.feedback\[0\]\.user: must not contain NUL/ },
+      { name: 'lone surrogate in a user id', r: fb({ user: 'a\uD800' }), status: 400, message: /body\.feedback\[0\]\.user: must not contain unpaired UTF-16 surrogates/ },
+      { name: 'NUL in a feedback type', r: fb({ type: 'li\u0000ke' }), status: 400, message: /body\.feedback\[0\]\.type: must not contain NUL/ },
+      { name: 'id over the limit', r: fb({ user: 'u'.repeat(257) }), status: 400, message: /body\.feedback\[0\]\.user: at most 256 characters/ },
+      { name: 'item body, wrong type', r: call('POST', '/v1/items', { body: [{ id: 'ok' }, { id: 5 }] }), status: 400, message: /body\[1\]\.id: / },
+      { name: 'item title with NUL', r: call('POST', '/v1/items', { body: { items: [{ id: 'nul-title', title: 'a\u0000' }] } }), status: 400, message: /body\.items\[0\]\.title: must not contain NUL/ },
+      { name: 'user body, empty id', r: call('POST', '/v1/users', { body: { users: [{ id: '' }] } }), status: 400, message: /body\.users\[0\]\.id: must not be empty/ },
+      { name: 'user attribute with a lone surrogate', r: call('POST', '/v1/users', { body: [{ id: 'attr-user', attributes: { plan: '\uDC00' } }] }), status: 400, message: /body\[0\]\.attributes\.plan: must not contain unpaired/ },
+      { name: 'text/plain', r: call('POST', '/v1/items', { raw: 'hello', type: 'text/plain' }), status: 415, code: 'unsupported_media_type', message: /content-type: send application\/json/ },
+      { name: 'path segment over the limit', r: call('GET', `/v1/items/${'p'.repeat(257)}`), status: 414, code: 'uri_too_long', message: /path: a path segment is longer than 256/ },
+      { name: 'bad percent-encoding', r: call('GET', '/v1/items/%E0%A4%A'), status: 400, code: 'invalid_input', message: /path: malformed percent-encoding/ },
+      { name: 'unknown route', r: call('GET', '/v1/nothing-here'), status: 404, code: 'not_found', message: /path: no route GET \/v1\/nothing-here/ },
+    ];
+    for (const c of cases) {
+      const r = await c.r;
+      assert.equal(r.status, c.status, `${c.name}: status ${r.status} ${r.text}`);
+      const err = r.json.error as { status: number; code: string; message: string };
+      assert.equal(err.status, c.status, `${c.name}: ${r.text}`);
+      if (c.code) assert.equal(err.code, c.code, c.name);
+      assert.match(err.message, c.message, `${c.name}: ${r.text}`);
+    }
+    // nothing of the rejected writes was stored
+    assert.equal((await call('GET', '/v1/users/v-user')).status, 404);
+    // the id limit is the router's limit: a 256-character id (here 256 two-byte characters,
+    // percent-encoded in the URL) is written, read, and deleted by URL
+    const long = 'é'.repeat(256);
+    const enc = encodeURIComponent(long);
+    assert.equal((await call('POST', '/v1/items', { body: [{ id: long, title: 'Long' }] })).status, 200);
+    assert.equal((await call('GET', `/v1/items/${enc}`)).json.title, 'Long');
+    assert.equal((await call('POST', '/v1/feedback', { body: { feedback: [{ user: long, item: long, type: 'view', timestamp: 4_102_444_799 }] } })).status, 200);
+    const f = await call('GET', `/v1/users/${enc}/feedback`);
+    assert.equal(f.status, 200, f.text);
+    assert.equal((f.json.feedback as { ts: string }[])[0]!.ts, '2099-12-31T23:59:59.000Z');
+    assert.equal((await call('DELETE', `/v1/users/${enc}`)).status, 200);
+    assert.equal((await call('DELETE', `/v1/items/${enc}`)).status, 200);
+  });
+
+  it('checks training parameters before accepting the job', async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ model: 'personas', params: { epochs: 1e9 } }, /body\.params\.epochs: must be <= 1000/],
+      [{ model: 'personas', params: { epochs: 2.5 } }, /body\.params\.epochs: /],
+      [{ model: 'personas', params: { colour: 1 } }, /body\.params\.colour: unknown parameter/],
+      [{ model: 'personas', params: { tau: 1e300 } }, /body\.params\.tau: must be a finite number/],
+      [{ model: 'bpr', params: { epochs: 5000 } }, /body\.params\.epochs: must be <= 1000/],
+    ];
+    for (const [body, message] of cases) {
+      const r = await call('POST', '/v1/models/train', { body });
+      assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
+      assert.match(errMessage(r), message);
+    }
+    // none of them started a job (the training test below gets its 202, not a 409)
+  });
+
+  it('API keys are listed without secrets and revoked at once', async () => {
+    const made = await call('POST', '/v1/keys', { body: { scope: 'write', label: 'ingest' } });
+    assert.equal(made.status, 200);
+    const key = String(made.json.key);
+    const id = String(made.json.id);
+    assert.match(id, /^[0-9a-f]{16}$/);
+    assert.equal(made.json.prefix, key.slice(0, 8));
+    assert.equal((await call('POST', '/v1/items', { body: [{ id: 'by-ingest' }], key })).status, 200);
+    const list = await call('GET', '/v1/keys');
+    assert.equal(list.status, 200);
+    const keys = list.json.keys as { id: string; prefix: string; scope: string; label: string; created: string; source: string }[];
+    const mine = keys.find((k) => k.id === id);
+    assert.deepEqual(mine && { prefix: mine.prefix, scope: mine.scope, label: mine.label, source: mine.source }, { prefix: key.slice(0, 8), scope: 'write', label: 'ingest', source: 'api' });
+    assert.match(mine!.created, /^\d{4}-\d\d-\d\dT/);
+    assert.ok(keys.some((k) => k.source === 'env' && k.scope === 'admin'), 'the PERSONAE_API_KEY row is listed');
+    assert.ok(!list.text.includes(key) && !list.text.includes(KEY), 'no key in the list');
+    for (const k of keys) assert.deepEqual(Object.keys(k).sort(), ['created', 'id', 'label', 'prefix', 'scope', 'source']);
+    // only admins list or revoke
+    assert.equal((await call('GET', '/v1/keys', { key })).status, 403);
+    const revoked = await call('DELETE', `/v1/keys/${id}`);
+    assert.deepEqual(revoked.json, { revoked: id });
+    const after = await call('POST', '/v1/items', { body: [{ id: 'by-ingest-2' }], key });
+    assert.equal(after.status, 403, 'a revoked key stops working at once');
+    assert.equal((await call('DELETE', `/v1/keys/${id}`)).status, 404);
+    const bad = await call('DELETE', '/v1/keys/not-an-id');
+    assert.equal(bad.status, 400);
+    assert.match(errMessage(bad), /path\.id: a key id is 16 hex digits/);
+  });
+
+  it('muted personas never explain an item', async () => {
+    // a confident user with several personas, and the persona that explains most of their list
+    let chosen: { user: string; persona: number } | null = null;
+    for (let u = 3; u <= 200 && !chosen; u++) {
+      const p = await call('GET', `/v1/users/${u}/personas`);
+      if ((p.json.personas as PersonaJson[]).length < 2 || (p.json.confidence as number) < 0.5) continue;
+      const items = (await call('GET', `/v1/users/${u}/recommendations?n=20&explain=true`)).json.items as RecItem[];
+      const counts = new Map<number, number>();
+      for (const i of items) if (i.explanation) counts.set(i.explanation.persona, (counts.get(i.explanation.persona) ?? 0) + 1);
+      const top = [...counts].sort((a, b) => b[1] - a[1])[0];
+      if (top && counts.size >= 2) chosen = { user: String(u), persona: top[0] };
+    }
+    assert.ok(chosen, 'a user whose list is explained by two or more personas');
+    const { user, persona } = chosen;
+    assert.equal((await call('PATCH', `/v1/users/${user}/personas/${persona}`, { body: { muted: true } })).status, 200);
+    const items = (await call('GET', `/v1/users/${user}/recommendations?n=20&explain=true`)).json.items as RecItem[];
+    const explained = items.filter((i) => i.explanation);
+    assert.ok(explained.length > 0, 'the other personas still explain items');
+    for (const i of explained) {
+      assert.notEqual(i.explanation!.persona, persona, `item ${i.id} is explained by the muted persona`);
+      assert.equal(i.explanation!.weights[persona], 0);
+      assert.ok(Math.abs(i.explanation!.weights.reduce((a, b) => a + b, 0) - 1) < 1e-3);
+    }
+    assert.equal((await call('PATCH', `/v1/users/${user}/personas/${persona}`, { body: { muted: false } })).status, 200);
+  });
+
+  it("a hedged list's filler items say why they are there instead of naming a persona", async () => {
+    const r = await call('GET', '/v1/users/tiny-history/recommendations?n=12&explain=true');
+    assert.equal(r.json.hedged, true);
+    const items = r.json.items as RecItem[];
+    const fillers = items.filter((i) => i.reason !== undefined);
+    // every third slot is a popular filler
+    assert.deepEqual(items.flatMap((i, k) => (i.reason !== undefined ? [k] : [])), [2, 5, 8, 11]);
+    for (const i of fillers) {
+      assert.equal(i.explanation, null);
+      assert.equal(i.explanationWithheld, undefined);
+      assert.match(i.reason!, /^popular/);
+    }
+    assert.ok(fillers.some((i) => / and adds .+ to the list$/.test(i.reason!)), fillers.map((i) => i.reason).join('; '));
+    assert.ok(Recommendations.safeParse(r.json).success);
+    // without explain=true the answer carries no reasons
+    const plain = await call('GET', '/v1/users/tiny-history/recommendations?n=12');
+    assert.ok((plain.json.items as RecItem[]).every((i) => i.reason === undefined));
+  });
+
+  it('onboarding never recommends an item the user answered "neither" to', async () => {
+    const start = await call('POST', '/v1/onboarding', { body: { n: 30, seed: 9 } });
+    const id = String(start.json.id);
+    let q = start.json.question as { a: { id: string }; b: { id: string } } | null;
+    const rejected = new Set<string>();
+    for (let step = 0; step < 4 && q; step++) {
+      rejected.add(q.a.id);
+      rejected.add(q.b.id);
+      const r = await call('POST', `/v1/onboarding/${id}/answers`, { body: { answer: 'neither', n: 30 } });
+      assert.equal(r.status, 200, r.text);
+      const items = (r.json.items as RecItem[]).map((i) => i.id);
+      assert.equal(items.length, 30);
+      for (const x of rejected) assert.ok(!items.includes(x), `step ${step}: rejected item ${x} recommended`);
+      q = r.json.question as typeof q;
+    }
   });
 
   it('trains a new model as a job and swaps it in', async () => {

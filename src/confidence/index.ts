@@ -392,6 +392,11 @@ export interface HedgedList {
   items: Int32Array;
   hedged: boolean;
   reasons: string[];
+  /**
+   * Per item of `items`: why it is there when no persona put it there (a popular filler, e.g.
+   * "popular, and adds Drama to the list"), else null. All null when not hedged.
+   */
+  fillers: (string | null)[];
 }
 
 /**
@@ -408,7 +413,10 @@ export function hedge(input: HedgeInput): HedgedList {
     const f = new TopKSelector(k).select(row, train.candidates, train.itemRanks, history, out);
     return out.slice(0, f);
   };
-  if (confidence.confidence >= threshold) return { items: top(scores, n), hedged: false, reasons: [] };
+  if (confidence.confidence >= threshold) {
+    const items = top(scores, n);
+    return { items, hedged: false, reasons: [], fillers: new Array<string | null>(items.length).fill(null) };
+  }
   const reasons = [`low confidence ${confidence.confidence.toFixed(2)} < ${threshold}`, ...confidence.reasons];
   const dim = personas.length / Math.max(1, confidence.personas);
   const k = confidence.personas;
@@ -425,10 +433,17 @@ export function hedge(input: HedgeInput): HedgedList {
   const chosen = new Set<number>();
   const covered = new Set<number>();
   const items: number[] = [];
-  const take = (i: number): void => {
+  const fillers: (string | null)[] = [];
+  const take = (i: number, filler: string | null): void => {
     chosen.add(i);
     items.push(i);
+    fillers.push(filler);
     if (cats) for (const c of categoriesOf(cats, i)) covered.add(c);
+  };
+  /** Why a popular item is in the list: the categories it adds, if any. */
+  const popularReason = (i: number, why: string): string => {
+    const added = cats ? [...categoriesOf(cats, i)].filter((c) => !covered.has(c)).map((c) => cats.names[c]!) : [];
+    return added.length > 0 ? `${why}, and adds ${added.join(' / ')} to the list` : why;
   };
   const pos = new Array<number>(streams.length).fill(0);
   let s = 0;
@@ -448,7 +463,7 @@ export function hedge(input: HedgeInput): HedgedList {
         if (pick < 0) pick = i;
       }
       if (pick >= 0) {
-        take(pick);
+        take(pick, popularReason(pick, 'popular'));
         popCursor = 0;
         continue;
       }
@@ -459,7 +474,7 @@ export function hedge(input: HedgeInput): HedgedList {
       const p = (s + t) % streams.length;
       while (pos[p]! < st.length && chosen.has(st[pos[p]!]!)) pos[p]!++;
       if (pos[p]! < st.length) {
-        take(st[pos[p]!]!);
+        take(st[pos[p]!]!, null);
         took = true;
       }
     }
@@ -468,12 +483,12 @@ export function hedge(input: HedgeInput): HedgedList {
       // every stream is used up: fill with popular items
       const i = Array.from(popular).find((j) => !chosen.has(j));
       if (i === undefined) break;
-      take(i);
+      take(i, popularReason(i, "popular (the personas' own top items are used up)"));
     }
   }
   if (k > 1) reasons.push(`mixing the top items of all ${k} personas`);
   reasons.push('every third item is popular and adds a category not yet in the list');
-  return { items: Int32Array.from(items), hedged: true, reasons };
+  return { items: Int32Array.from(items), hedged: true, reasons, fillers };
 }
 
 export interface MaybeExplanation {
@@ -487,6 +502,8 @@ export interface MaybeExplanation {
  * (`withheldByWeights`, src/explain/withhold.ts: it leads the runner-up by at least `minLead`,
  * default 0.1, and carries at least `minWeight`, default 0), and the user's confidence is at least
  * `minConfidence` (default 0.3).
+ * Personas in `muted` never explain: the weights are those of the unmuted personas, renormalised
+ * (explainItem).
  */
 export function explainOrWithhold(
   model: HasPersonas,
@@ -494,10 +511,10 @@ export function explainOrWithhold(
   item: number,
   ctx: ExplainContext,
   confidence: UserConfidence,
-  opts: { minWeight?: number; minLead?: number; minConfidence?: number } = {},
+  opts: { minWeight?: number; minLead?: number; minConfidence?: number; muted?: ReadonlySet<number> } = {},
 ): MaybeExplanation {
-  const e = explainItem(model, subject, item, ctx);
-  if (!e) return { explanation: null, withheld: 'no personas for this user' };
+  const e = explainItem(model, subject, item, ctx, opts.muted);
+  if (!e) return { explanation: null, withheld: opts.muted && opts.muted.size > 0 ? 'only muted tastes carry this item' : 'no personas for this user' };
   const minConfidence = opts.minConfidence ?? 0.3;
   const byWeights = withheldByWeights(e.weights, e.persona, opts);
   if (byWeights !== null) return { explanation: null, withheld: byWeights };

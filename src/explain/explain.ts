@@ -205,12 +205,20 @@ function isProfile(x: unknown): x is PersonaProfile {
 
 /**
  * Why `item` is recommended to the subject: the persona that carried it and what it stands for.
- * Returns null when the subject has no personas (no usable history).
+ * Returns null when the subject has no personas (no usable history). Personas in `muted` never
+ * explain: their weights are set to 0 and the others renormalised to sum to 1 (null when only
+ * muted personas carry the item).
  */
-export function explainItem(model: HasPersonas, subject: Subject | PersonaProfile, item: number, ctx: ExplainContext): ItemExplanation | null {
+export function explainItem(model: HasPersonas, subject: Subject | PersonaProfile, item: number, ctx: ExplainContext, muted?: ReadonlySet<number>): ItemExplanation | null {
   const profile = isProfile(subject) ? subject : personaProfile(model, subject, ctx);
   if (profile.k === 0) return null;
-  const weights = Array.from(personaWeightsOf(model, profile.personas, item, profile.history));
+  let weights = Array.from(personaWeightsOf(model, profile.personas, item, profile.history));
+  if (muted && muted.size > 0) {
+    const kept = weights.map((w, q) => (muted.has(q) ? 0 : w));
+    const sum = kept.reduce((a, b) => a + b, 0);
+    if (!(sum > 0)) return null;
+    weights = kept.map((w) => w / sum);
+  }
   const persona = argmax(weights);
   const info = profile.personaInfo[persona]!;
   return {

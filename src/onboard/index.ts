@@ -80,6 +80,8 @@ export class OnboardingSession {
   readonly posterior: LaplacePosterior;
   private readonly asked = new Set<number>();
   private readonly likedSet = new Set<number>();
+  /** Items answered "neither": never recommended. */
+  private readonly rejectedSet = new Set<number>();
   private readonly log: { a: number; b: number; answer: Answer }[] = [];
   private readonly rng: Rng;
   /** Reference utility (pool average): offset and direction. */
@@ -280,6 +282,7 @@ export class OnboardingSession {
         const d = this.refVector(i);
         obs.push({ d: d.d, offset: d.offset, y: ans === 'both' ? 1 : 0, c: 0.5 });
         if (ans === 'both') this.likedSet.add(i);
+        else this.rejectedSet.add(i);
       }
     }
     for (const o of obs) this.posterior.observations.push(o);
@@ -322,18 +325,24 @@ export class OnboardingSession {
     return out;
   }
 
-  /** The top n items by posterior-mean utility, excluding the items answered as liked. */
+  /** The top n items by posterior-mean utility, excluding the items answered as liked or rejected ("neither"). */
   recommend(n: number): Int32Array {
     if (!Number.isInteger(n) || n < 1) throw new ConfigError(`n must be a positive integer, got ${n}`, 'onboarding.recommend');
     const scores = this.scores();
     const out = new Int32Array(n);
-    const found = new TopKSelector(n).select(scores, this.basis.candidates, this.basis.itemRanks, this.liked(), out);
+    const answered = Int32Array.from(new Set([...this.likedSet, ...this.rejectedSet])).sort();
+    const found = new TopKSelector(n).select(scores, this.basis.candidates, this.basis.itemRanks, answered, out);
     return out.slice(0, found);
   }
 
   /** Items answered as liked, ascending. */
   liked(): Int32Array {
     return Int32Array.from(this.likedSet).sort();
+  }
+
+  /** Items answered "neither" (rejected), ascending. */
+  rejected(): Int32Array {
+    return Int32Array.from(this.rejectedSet).sort();
   }
 
   answers(): readonly { a: number; b: number; answer: Answer }[] {

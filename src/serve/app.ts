@@ -1,10 +1,12 @@
 /**
  * The HTTP routes (fastify). Inputs are parsed with the zod schemas of schemas.ts (errors name the
- * field), API keys are checked by scope (read < write < admin), and every error leaves as
- * `{error: {status, code, message}}` without a stack trace.
+ * field), API keys are checked by scope (read < write < admin), requests are rate-limited per key
+ * and per address (@fastify/rate-limit), and every error (router, content type, body, handler)
+ * leaves as `{error: {status, code, message}}` without a stack trace.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ConfigError, DataError, ModelFitError, NotFoundError } from '../errors.js';
 import { modelNames, parseModelSpec, parseModelSpecs } from '../models/registry.js';
@@ -18,8 +20,11 @@ import {
   ApiKeyBody,
   FeedbackBody,
   IdParams,
-  ItemsBody,
+  ItemInputs,
+  ItemsWrapped,
+  KeyParams,
   ListQuery,
+  MAX_ID,
   openApiDocument,
   PersonaParams,
   PersonaPatch,
@@ -28,10 +33,11 @@ import {
   SimilarQuery,
   TasteMixQuery,
   TrainBody,
-  UsersBody,
+  UserInputs,
+  UsersWrapped,
 } from './schemas.js';
-import type { FeedbackRecord, KeyScope, Store } from './store.js';
-import { Jobs, trainFromStore } from './training.js';
+import { keyIdOf, type FeedbackRecord, type KeyScope, type Store } from './store.js';
+import { checkTrainParams, Jobs, trainFromStore } from './training.js';
 
 export class HttpError extends Error {
   constructor(
@@ -54,9 +60,17 @@ export interface ServiceState {
   status: string;
   jobs: Jobs;
   metrics: Metrics;
-  /** No API key configured: writes and admin routes are open (a warning is printed at start). */
+  /**
+   * No key is needed anywhere: the store held no key at start and no PERSONAE_API_KEY was given
+   * (loopback only), or `--insecure-open`. Creating a key ends it (unless insecure-open).
+   */
   open: boolean;
+  /** Reads need a key: whenever the service is not open, unless `--public-reads`. */
   readNeedsKey: boolean;
+  insecureOpen: boolean;
+  publicReads: boolean;
+  /** Shutting down: new requests get 503 while the ones in flight finish. */
+  closing: boolean;
   policy: FeedbackPolicy;
   train: { model: string; params: Record<string, number | string | boolean>; seed: number; threads: number; modelsDir: string };
 }
@@ -68,7 +82,43 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: Scope;
   }
+  interface FastifyRequest {
+    /** What the rate limit counts this request against: "key:<id>" or "ip:<address>". */
+    rateKey: string;
+  }
 }
+
+/** Requests per minute; 0 = no limit. */
+export interface RateLimits {
+  /** Per API key (requests that present a valid key). Default 60,000. */
+  perKey: number;
+  /** Per client address, for requests without a valid key. Default 6,000. */
+  perAddress: number;
+}
+export const DEFAULT_RATE_LIMITS: RateLimits = { perKey: 60_000, perAddress: 6_000 };
+
+export interface AppOptions {
+  /** Largest request body in bytes (default 8 MiB). */
+  bodyLimit?: number;
+  rateLimits?: RateLimits;
+  /** Longest a client may take to send a whole request (ms; default 30 s): then 408. */
+  requestTimeoutMs?: number;
+  /** Longest a handler may run (ms; default 60 s): then 503 `timeout`. */
+  handlerTimeoutMs?: number;
+  /**
+   * How long a key looked up in the store is trusted (ms; default 1000). A key revoked on this
+   * replica stops working at once; on another replica sharing the store, within this TTL.
+   */
+  keyCacheTtlMs?: number;
+}
+
+/** The first characters of a key shown in lists: at most 8, and at most a quarter of the key. */
+export function keyPrefix(key: string): string {
+  return key.slice(0, Math.min(8, Math.floor(key.length / 4)));
+}
+
+/** An error body in the one shape. */
+const errorBody = (status: number, code: string, message: string): { error: { status: number; code: string; message: string } } => ({ error: { status, code, message } });
 
 export function hashKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
@@ -115,9 +165,71 @@ function toMillis(ts: string | number | undefined, now: number): number {
   return Date.parse(ts);
 }
 
-export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: opts.bodyLimit ?? 8 * 1024 * 1024, return503OnClosing: true });
-  const keyCache = new Map<string, KeyScope>();
+/** ISO 8601 of a stored time; out-of-range values (stored before timestamps were bounded) are clamped. */
+function isoOf(ms: number): string {
+  return new Date(Math.max(-8.64e15, Math.min(8.64e15, Number.isFinite(ms) ? ms : 0))).toISOString();
+}
+
+export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: opts.bodyLimit ?? 8 * 1024 * 1024,
+    // new requests while closing get the 503 of the auth hook below, in the one error shape
+    return503OnClosing: false,
+    // the router's limit on a path segment is the schema's limit on an id (one limit, both places)
+    routerOptions: { maxParamLength: MAX_ID },
+    requestTimeout: opts.requestTimeoutMs ?? 30_000,
+    connectionTimeout: Math.max(opts.requestTimeoutMs ?? 30_000, 60_000),
+    handlerTimeout: opts.handlerTimeoutMs ?? 60_000,
+    frameworkErrors: (err, _req, rawReply) => {
+      const reply = rawReply as unknown as FastifyReply;
+      const code = (err as { code?: string }).code;
+      if (code === 'FST_ERR_MAX_PARAM_LENGTH') {
+        void reply.code(414).send(errorBody(414, 'uri_too_long', `path: a path segment is longer than ${MAX_ID} characters (ids are at most ${MAX_ID})`));
+      } else if (code === 'FST_ERR_BAD_URL') {
+        void reply.code(400).send(errorBody(400, 'invalid_input', 'path: malformed percent-encoding (not valid UTF-8)'));
+      } else {
+        void reply.code(400).send(errorBody(400, 'bad_request', `request: ${err.message}`));
+      }
+    },
+  });
+  const keyTtl = opts.keyCacheTtlMs ?? 1000;
+  const keyCache = new Map<string, { scope: KeyScope; id: string; until: number }>();
+  const limits = opts.rateLimits ?? DEFAULT_RATE_LIMITS;
+  app.decorateRequest('rateKey', '');
+  await app.register(rateLimit, { global: false });
+  const limiter = app.rateLimit({
+    timeWindow: 60_000,
+    keyGenerator: (req) => req.rateKey,
+    max: (_req, key) => (key.startsWith('key:') ? limits.perKey : limits.perAddress),
+    errorResponseBuilder: (req, ctx) =>
+      new HttpError(429, 'rate_limited', `rate limit: at most ${ctx.max} requests a minute ${req.rateKey.startsWith('key:') ? 'per API key' : 'per address without a key'}; retry in ${ctx.after}`),
+  });
+
+  /** The key's scope and id, from a cache trusted for keyTtl ms (a revocation here clears it). */
+  const lookupKey = async (key: string): Promise<{ scope: KeyScope; id: string } | null> => {
+    const h = hashKey(key);
+    const now = Date.now();
+    const hit = keyCache.get(h);
+    if (hit && hit.until > now) return hit;
+    const scope = await s.store.findApiKey(h);
+    if (!scope) {
+      keyCache.delete(h);
+      return null;
+    }
+    if (keyCache.size >= 10_000) keyCache.clear();
+    const entry = { scope, id: keyIdOf(h), until: now + keyTtl };
+    keyCache.set(h, entry);
+    return entry;
+  };
+  const presentedKey = (req: FastifyRequest): string | undefined => {
+    const auth = req.headers.authorization;
+    const given = typeof auth === 'string' && /^bearer /i.test(auth) ? auth.slice(7).trim() : req.headers['x-api-key'];
+    return Array.isArray(given) ? given[0] : given;
+  };
+
+  // only JSON and JSONL bodies (fastify's default text/plain parser would turn a 415 into a 400)
+  app.removeContentTypeParser('text/plain');
 
   app.addContentTypeParser(['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines'], { parseAs: 'string' }, (_req, body, done) => {
     try {
@@ -127,21 +239,22 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
     }
   });
 
-  app.addHook('onRequest', async (req) => {
-    const need: Scope = req.routeOptions.config.auth ?? 'none';
-    if (need === 'none' || s.open || (need === 'read' && !s.readNeedsKey)) return;
-    const auth = req.headers.authorization;
-    const given = typeof auth === 'string' && /^bearer /i.test(auth) ? auth.slice(7).trim() : req.headers['x-api-key'];
-    const key = Array.isArray(given) ? given[0] : given;
-    if (!key) throw new HttpError(401, 'unauthorized', 'missing API key: send "Authorization: Bearer <key>" or "x-api-key: <key>"');
-    const h = hashKey(key);
-    let scope = keyCache.get(h) ?? null;
-    if (!scope) {
-      scope = await s.store.findApiKey(h);
-      if (scope) keyCache.set(h, scope);
+  app.addHook('onRequest', async (req, reply) => {
+    if (s.closing) {
+      void reply.header('connection', 'close');
+      throw new HttpError(503, 'shutting_down', 'the server is shutting down; retry on another replica or after the restart');
     }
-    if (!scope) throw new HttpError(403, 'forbidden', 'the API key is not valid');
-    if (need !== 'read' && RANK[scope] < RANK[need]) throw new HttpError(403, 'forbidden', `this route needs a key with scope "${need}"; the key has "${scope}"`);
+    const need: Scope = req.routeOptions.config.auth ?? 'none';
+    if (need === 'none') return; // health, metrics, documents, the dashboard: no key, no rate limit
+    const key = presentedKey(req);
+    const found = key ? await lookupKey(key) : null;
+    // counted per key when one is valid, else per address (failed attempts included)
+    req.rateKey = found ? `key:${found.id}` : `ip:${req.ip}`;
+    if ((found ? limits.perKey : limits.perAddress) > 0) await limiter.call(app, req, reply);
+    if (s.open || (need === 'read' && !s.readNeedsKey)) return;
+    if (!key) throw new HttpError(401, 'unauthorized', 'missing API key: send "Authorization: Bearer <key>" or "x-api-key: <key>"');
+    if (!found) throw new HttpError(403, 'forbidden', 'the API key is not valid');
+    if (need !== 'read' && RANK[found.scope] < RANK[need]) throw new HttpError(403, 'forbidden', `this route needs a key with scope "${need}"; the key has "${found.scope}"`);
   });
 
   // writes wait for the live mirror: before it is loaded, a write could be missed by it
@@ -156,7 +269,7 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send({ error: { status: 404, code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+    void reply.code(404).send(errorBody(404, 'not_found', `path: no route ${req.method} ${req.url.split('?')[0]}`));
   });
 
   app.setErrorHandler((err: unknown, _req, reply) => {
@@ -183,11 +296,15 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
     } else if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       status = 413;
       code = 'body_too_large';
-      message = 'request body is larger than the limit';
+      message = 'body: request body is larger than the limit';
     } else if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       status = 415;
       code = 'unsupported_media_type';
-      message = 'send application/json (or application/x-ndjson for bulk JSONL)';
+      message = 'content-type: send application/json (or application/x-ndjson for bulk JSONL)';
+    } else if (e.code === 'FST_ERR_HANDLER_TIMEOUT') {
+      status = 503;
+      code = 'timeout';
+      message = 'the request took longer than the server allows; retry';
     } else if (e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
       status = 400;
       code = 'invalid_input';
@@ -198,12 +315,12 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
       message = `body: malformed JSON (${e.message ?? 'parse error'})`;
     } else if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
       status = e.statusCode;
-      code = e.code ?? 'bad_request';
-      message = e.message ?? 'bad request';
+      code = e.code?.startsWith('FST_ERR_CTP') ? 'invalid_input' : (e.code ?? 'bad_request');
+      message = e.code?.startsWith('FST_ERR_CTP') ? `body: ${e.message ?? 'bad request'}` : (e.message ?? 'bad request');
     } else {
       process.stderr.write(`personae serve: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     }
-    void reply.code(status).send({ error: { status, code, message } });
+    void reply.code(status).send(errorBody(status, code, message));
   });
 
   const json = (reply: FastifyReply, text: string): FastifyReply => reply.type('application/json; charset=utf-8').send(text);
@@ -227,8 +344,9 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
 
   // ---- items
   app.post('/v1/items', { config: { auth: 'write' } }, async (req) => {
-    const body = parse(ItemsBody, req.body, 'body');
-    const items = (Array.isArray(body) ? body : body.items).map((it) => ({ id: it.id, title: it.title ?? it.id, categories: it.categories ?? [] }));
+    // an array, or {items: [...]}: parsed apart so that errors name the field (body[3].id)
+    const list = Array.isArray(req.body) ? parse(ItemInputs, req.body, 'body') : parse(ItemsWrapped, req.body, 'body').items;
+    const items = list.map((it) => ({ id: it.id, title: it.title ?? it.id, categories: it.categories ?? [] }));
     await s.store.upsertItems(items);
     s.live.upsertItems(items);
     return { upserted: items.length };
@@ -254,8 +372,8 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
 
   // ---- users
   app.post('/v1/users', { config: { auth: 'write' } }, async (req) => {
-    const body = parse(UsersBody, req.body, 'body');
-    const users = (Array.isArray(body) ? body : body.users).map((u) => ({ id: u.id, attributes: u.attributes ?? {} }));
+    const list = Array.isArray(req.body) ? parse(UserInputs, req.body, 'body') : parse(UsersWrapped, req.body, 'body').users;
+    const users = list.map((u) => ({ id: u.id, attributes: u.attributes ?? {} }));
     await s.store.upsertUsers(users);
     return { upserted: users.length };
   });
@@ -272,7 +390,10 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
   app.delete('/v1/users/:id', { config: { auth: 'write' } }, async (req) => {
     const { id } = parse(IdParams, req.params, 'path');
     if (!(await s.store.deleteUser(id))) throw new NotFoundError(`user "${id}" does not exist`);
+    // erasure: gone from this replica's answers at once; the store's tombstone (applied here too)
+    // makes every replica drop the user, and the model's row of this id, on its next sync
     s.live.deleteUser(id);
+    await s.live.applyErasures(s.store);
     return { deleted: id };
   });
 
@@ -299,7 +420,7 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
       user: id,
       feedback: rows.map((f) => {
         const it = s.live.items.get(f.item);
-        return { item: f.item, title: it?.title ?? f.item, categories: it?.categories ?? [], type: f.type, value: f.value, ts: new Date(f.ts).toISOString() };
+        return { item: f.item, title: it?.title ?? f.item, categories: it?.categories ?? [], type: f.type, value: f.value, ts: isoOf(f.ts) };
       }),
     };
   });
@@ -379,8 +500,10 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
         throw new HttpError(400, 'invalid_input', `body.evaluate: ${err instanceof Error ? err.message.replace(/^--models: /, '') : String(err)}`);
       }
     }
-    if (s.jobs.busy) throw new HttpError(409, 'busy', 'a training job is already running');
     const params = body.params ?? (model === s.train.model ? s.train.params : {});
+    // every parameter is checked (and bounded) before the job is accepted
+    checkTrainParams(model, params, body.params ? 'body.params' : 'params');
+    if (s.jobs.busy) throw new HttpError(409, 'busy', 'a training job is already running');
     const job = s.jobs.start(async (progress) => {
       const loaded = await trainFromStore(s.store, { ...s.train, model, params, seed: body.seed ?? s.train.seed, policy: s.policy, evaluate: body.evaluate ?? null, onProgress: progress });
       s.engine = new Engine(loaded, s.live); // the atomic swap: requests in flight keep the old engine
@@ -399,8 +522,25 @@ export async function buildApp(s: ServiceState, opts: { bodyLimit?: number } = {
   app.post('/v1/keys', { config: { auth: 'admin' } }, async (req) => {
     const body = parse(ApiKeyBody, req.body, 'body');
     const key = `pk_${randomBytes(24).toString('base64url')}`;
-    await s.store.addApiKey(hashKey(key), body.scope, body.label ?? '');
-    return { key, scope: body.scope };
+    const hash = hashKey(key);
+    await s.store.addApiKey(hash, body.scope, body.label ?? '', keyPrefix(key));
+    if (s.open && !s.insecureOpen) {
+      // the first key closes a service that was open for lack of keys
+      s.open = false;
+      s.readNeedsKey = !s.publicReads;
+    }
+    return { key, id: keyIdOf(hash), prefix: keyPrefix(key), scope: body.scope };
+  });
+  app.get('/v1/keys', { config: { auth: 'admin' } }, async () => {
+    const keys = await s.store.listApiKeys();
+    return { keys: keys.map((k) => ({ id: k.id, prefix: k.prefix, scope: k.scope, label: k.label, created: isoOf(k.created), source: k.source })) };
+  });
+  app.delete('/v1/keys/:id', { config: { auth: 'admin' } }, async (req) => {
+    const { id } = parse(KeyParams, req.params, 'path');
+    if (!(await s.store.deleteApiKey(id))) throw new NotFoundError(`path.id: no API key "${id}"`);
+    // effective at once here; other replicas drop it when their cached entry expires (keyCacheTtlMs)
+    for (const [h, e] of keyCache) if (e.id === id) keyCache.delete(h);
+    return { revoked: id };
   });
 
   registerOnboarding(app, { engine: () => modelOf(s), parse });

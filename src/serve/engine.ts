@@ -40,6 +40,12 @@ export interface ServeMeta {
   items: string[];
   users: string[];
   feedbackSeq: number;
+  /**
+   * The store's erasure generation when training read its data (store.ts `Erasure`): a user
+   * deleted after it is not the user this model's row of that id was trained on. Missing in
+   * artifacts written before erasures were recorded: 0, every recorded deletion counts.
+   */
+  erasureGen?: number;
 }
 
 export interface LoadedModel {
@@ -195,7 +201,7 @@ export class Engine {
     const is: number[] = [];
     for (let u = 0; u < this.users.size; u++) {
       const live = this.live.users.get(this.users.id(u));
-      if (!live) continue;
+      if (!live || this.trainedIndex(this.users.id(u)) < 0) continue;
       for (const p of live.positives) {
         if (p.seq > cut) continue;
         const i = this.items.lookup(p.item);
@@ -355,6 +361,7 @@ export class Engine {
     this.view(); // a catalogue change rebuilds the metadata and drops every cached state first
     const u = this.live.users.get(userId);
     if (!u) {
+      this.states.delete(userId); // deleted: nothing of theirs stays cached
       // every user without data shares one cold state (a flood of unknown IDs evicts nobody)
       this.unknown ??= { key: 'unknown', cold: true, history: new Int32Array(0), exclude: new Int32Array(0), view: null, k: 0, overrides: new Map(), recent: null, scores: null, profile: null, confidence: null, answers: new Map() };
       return this.unknown;
@@ -390,7 +397,7 @@ export class Engine {
     let recentPersona: UserState['recent'] = null;
     const pm = this.personas;
     if (pm && history.length > 0) {
-      const trainIdx = this.users.lookup(userId);
+      const trainIdx = this.trainedIndex(userId);
       let set: Float32Array;
       if (trainIdx >= 0 && pm.personaCount(trainIdx) > 0) {
         set = pm.personaVectors(trainIdx);
@@ -430,7 +437,7 @@ export class Engine {
       if (!effective) st.view.scorePersonas(set, out, st.history);
       else this.scoreWithOverrides(st, set, out);
     } else {
-      this.model.scoreBatch(singleUserBatch(this.users.lookup(userId), st.history), out);
+      this.model.scoreBatch(singleUserBatch(this.trainedIndex(userId), st.history), out);
     }
     st.scores = out;
     return out;
@@ -495,7 +502,7 @@ export class Engine {
     scores: Float32Array,
     opts: { n: number; offset: number; category?: string | undefined; exclude?: readonly string[]; rerank: string; hedge?: boolean },
     modelForRerank: Recommender | null,
-  ): { list: Int32Array; rerank: string; hedgeReasons: string[] | null } {
+  ): { list: Int32Array; rerank: string; hedgeReasons: string[] | null; fillers?: (string | null)[] } {
     const meta = this.view();
     let candidates = meta.candidates;
     if (opts.category !== undefined) {
@@ -544,7 +551,7 @@ export class Engine {
           categories: meta.cats,
           threshold: HEDGE_THRESHOLD,
         });
-        if (h.hedged) return { list: h.items.slice(opts.offset), rerank: 'none', hedgeReasons: humanReasons(conf, h.reasons) };
+        if (h.hedged) return { list: h.items.slice(opts.offset), rerank: 'none', hedgeReasons: humanReasons(conf, h.reasons), fillers: h.fillers.slice(opts.offset) };
       }
     }
     let reranker: ReturnType<typeof buildReranker> = null;
@@ -579,7 +586,10 @@ export class Engine {
   private explanationOf(st: UserState, item: number): { explanation: Explanation | null; explanationWithheld?: string } | undefined {
     const profile = this.profileOf(st);
     if (!profile || !st.view) return undefined;
-    const r = explainOrWithhold(st.view, profile, item, this.view().explain, this.confidenceOf(st));
+    // a muted persona never explains an item
+    const muted = new Set<number>();
+    for (const [q, o] of st.overrides) if (o.muted && q < st.k) muted.add(q);
+    const r = explainOrWithhold(st.view, profile, item, this.view().explain, this.confidenceOf(st), { muted });
     if (r.withheld !== null && r.withheld !== 'no personas for this user') return { explanation: null, explanationWithheld: r.withheld };
     const e = r.explanation;
     if (!e) return undefined;
@@ -610,9 +620,12 @@ export class Engine {
 
   private recommendState(userId: string, st: UserState, opts: RecommendOptions): Recommendations {
     const scores = this.scoresOf(userId, st);
-    const { list, rerank, hedgeReasons } = this.select(st, scores, opts, st.view ?? (st.cold ? null : this.model));
-    const items = Array.from(list, (i) => {
+    const { list, rerank, hedgeReasons, fillers } = this.select(st, scores, opts, st.view ?? (st.cold ? null : this.model));
+    const items = Array.from(list, (i, r) => {
       const base = this.itemJson(i, scores[i]!);
+      // a hedged list's popular filler says why it is there instead of naming a persona
+      const filler = fillers?.[r];
+      if (opts.explain && filler) return { ...base, explanation: null, reason: filler };
       const explanation = opts.explain && !st.cold ? this.explanationOf(st, i) : undefined;
       return explanation ? { ...base, ...explanation } : base;
     });
@@ -643,6 +656,15 @@ export class Engine {
       };
     });
     return { user: userId, confidence: round4(this.confidenceOf(st).confidence), personas };
+  }
+
+  /**
+   * The user's row in the model, or -1: not trained on, or the row belongs to a user of that id
+   * who was deleted after the model read its data (erasure: never serve their vectors again).
+   */
+  private trainedIndex(userId: string): number {
+    const t = this.users.lookup(userId);
+    return t >= 0 && this.live.erasedAfter(userId, this.loaded.meta.erasureGen ?? 0) ? -1 : t;
   }
 
   /** Number of personas the user has now (for validating PATCH). */

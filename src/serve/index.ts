@@ -12,7 +12,8 @@ import { readDataset } from '../data/readers/index.js';
 import type { EvaluationJson } from '../eval/results.js';
 import { defaultThreads } from '../math/pool.js';
 import { DEFAULT_WORLD, worldToLog, type WorldConfigInput } from '../synth/world.js';
-import { buildApp, hashKey, type ServiceState } from './app.js';
+import { ConfigError } from '../errors.js';
+import { buildApp, hashKey, keyPrefix, type RateLimits, type ServiceState } from './app.js';
 import { mkdirSync } from 'node:fs';
 import { saveArtifact } from '../models/artifact.js';
 import type { Recommender } from '../models/model.js';
@@ -37,10 +38,28 @@ export interface ServiceOptions {
   data?: string | InteractionLog;
   /** World config when data is 'world' (default: the default world). */
   world?: WorldConfigInput;
-  /** The admin API key (default: PERSONAE_API_KEY); without one, writes are open. */
+  /**
+   * The admin API key (default: PERSONAE_API_KEY). It replaces the previous env key in the store
+   * (that one stops working). Without it the service is open only while the store holds no key,
+   * and only on a loopback address (else it refuses to start), unless `insecureOpen`.
+   */
   apiKey?: string;
-  /** Reads need a key too. */
+  /** Kept for compatibility: reads need a key anyway whenever keys exist (see publicReads). */
   readApiKey?: boolean;
+  /** Reads (GET /v1/..., sessions, onboarding) need no key even when keys exist. */
+  publicReads?: boolean;
+  /** Serve every route without a key even when the store holds keys or the address is not loopback. */
+  insecureOpen?: boolean;
+  /** Requests per minute per key and per address without a key (0 = no limit); default 60,000 / 6,000. */
+  rateLimits?: RateLimits;
+  /** Longest a client may take to send a request (ms, default 30,000): then 408. */
+  requestTimeoutMs?: number;
+  /** Longest a handler may run (ms, default 60,000): then 503 `timeout`. */
+  handlerTimeoutMs?: number;
+  /** How long a looked-up key is trusted before the store is asked again (ms, default 1000): a revocation reaches other replicas within it. */
+  keyCacheTtlMs?: number;
+  /** close(): how long requests in flight may take to finish before their connections are cut (ms, default 10,000). */
+  shutdownTimeoutMs?: number;
   /** Model to train (default personas). */
   model?: string;
   modelParams?: Record<string, number | string | boolean>;
@@ -121,6 +140,8 @@ async function adoptFitted(store: Store, model: Recommender, log: InteractionLog
     items: Array.from({ length: log.items.size }, (_, i) => log.items.id(i)),
     users: Array.from({ length: log.users.size }, (_, u) => log.users.id(u)),
     feedbackSeq,
+    // fitted outside the store: every deletion the store recorded invalidates that id's row
+    erasureGen: 0,
   };
   mkdirSync(modelsDir, { recursive: true });
   const path = join(modelsDir, `${model.name}-${Date.now()}-adopted.model`);
@@ -137,16 +158,37 @@ async function adoptFitted(store: Store, model: Recommender, log: InteractionLog
   return loadModel(record);
 }
 
+/** Whether `host` is a loopback address (an open service is refused anywhere else). */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\./i.test(host);
+}
+
 export async function startService(opts: ServiceOptions = {}): Promise<RunningService> {
   const say = (m: string): void => {
     if (!opts.quiet) process.stderr.write(`personae serve: ${m}\n`);
   };
   const db = opts.db ?? 'personae.db';
+  const host = opts.host ?? '127.0.0.1';
   const store = await openStore(db, opts.pgSchema ? { schema: opts.pgSchema } : {});
   const policy = opts.feedbackTypes ?? DEFAULT_FEEDBACK_TYPES;
   const apiKey = opts.apiKey ?? process.env.PERSONAE_API_KEY;
-  if (apiKey) await store.addApiKey(hashKey(apiKey), 'admin', 'PERSONAE_API_KEY');
-  else say('warning: no API key (PERSONAE_API_KEY); writes and admin routes are open');
+  const insecureOpen = opts.insecureOpen ?? false;
+  const publicReads = opts.publicReads ?? false;
+  let open: boolean;
+  try {
+    // the env key replaces the previous env key: a rotated PERSONAE_API_KEY ends the old one
+    if (apiKey) await store.replaceEnvApiKey(hashKey(apiKey), keyPrefix(apiKey));
+    const keys = await store.countApiKeys();
+    open = insecureOpen || keys === 0;
+    if (open && !insecureOpen && !isLoopback(host)) {
+      throw new ConfigError(`binding ${host} without any API key would leave every route open to the network: set PERSONAE_API_KEY, or pass --insecure-open`, '--host');
+    }
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  if (insecureOpen) say('warning: --insecure-open: every route is open, keys or not');
+  else if (open) say('warning: no API key (PERSONAE_API_KEY) and none in the store; every route is open on loopback until a key is created');
   const state: ServiceState = {
     store,
     live: new LiveData(policy),
@@ -156,8 +198,11 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     status: 'starting',
     jobs: new Jobs(),
     metrics: new Metrics(),
-    open: !apiKey,
-    readNeedsKey: (opts.readApiKey ?? false) && !!apiKey,
+    open,
+    readNeedsKey: !open && !publicReads,
+    insecureOpen,
+    publicReads,
+    closing: false,
     policy,
     train: {
       model: opts.model ?? 'personas',
@@ -167,11 +212,22 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
       modelsDir: opts.modelsDir ?? defaultModelsDir(db),
     },
   };
-  const app = await buildApp(state, opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {});
-  await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8080 });
+  const app = await buildApp(state, {
+    ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}),
+    ...(opts.rateLimits !== undefined ? { rateLimits: opts.rateLimits } : {}),
+    ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    ...(opts.handlerTimeoutMs !== undefined ? { handlerTimeoutMs: opts.handlerTimeoutMs } : {}),
+    ...(opts.keyCacheTtlMs !== undefined ? { keyCacheTtlMs: opts.keyCacheTtlMs } : {}),
+  });
+  try {
+    await app.listen({ host, port: opts.port ?? 8080 });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : (opts.port ?? 8080);
-  const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
   const boot = async (): Promise<void> => {
     state.status = 'loading data';
@@ -243,10 +299,21 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     sync,
     async close() {
       if (timer) clearInterval(timer);
-      if (state.jobs.busy) await stopTrainingWorkers();
+      // stop listening; requests in flight finish, new ones get 503; after the deadline the
+      // connections still open are cut
+      state.closing = true;
+      const closed = app.close();
+      let deadline: NodeJS.Timeout | undefined;
+      const late = await Promise.race([closed.then(() => false), new Promise<boolean>((r) => (deadline = setTimeout(() => r(true), opts.shutdownTimeoutMs ?? 10_000)))]);
+      clearTimeout(deadline);
+      if (late) {
+        say('shutdown deadline passed: closing the connections still open');
+        app.server.closeAllConnections();
+      }
+      await closed;
+      await stopTrainingWorkers();
       await ready.catch(() => undefined);
       await syncing?.catch(() => undefined);
-      await app.close();
       await store.close();
     },
   };

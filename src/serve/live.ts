@@ -76,11 +76,28 @@ export class LiveData {
   private clock = 0;
   feedbackCount = 0;
   maxSeq = 0;
+  /**
+   * Users deleted from the store, with the generation of their latest erasure (store.ts
+   * `Erasure`): a model trained before that generation holds vectors of a user who no longer
+   * exists, and the engine must never serve them to a new user with the same id.
+   */
+  private readonly erased = new Map<string, number>();
+  /** Highest erasure generation applied. */
+  erasureGen = 0;
+  /** Users being reloaded after an erasure: the seqs applied to their fresh state meanwhile. */
+  private readonly reloading = new Map<string, Set<number>>();
+  private erasing: Promise<number> = Promise.resolve(0);
 
   constructor(readonly policy: FeedbackPolicy) {}
 
   static async load(store: Store, policy: FeedbackPolicy): Promise<LiveData> {
     const live = new LiveData(policy);
+    // erasures first: one committed after this read is applied by the next catch-up
+    for (;;) {
+      const rows = await store.erasuresSince(live.erasureGen, 10_000);
+      for (const e of rows) live.noteErasure(e.user, e.gen);
+      if (rows.length < 10_000) break;
+    }
     for (const it of await store.allItems()) live.items.set(it.id, it);
     live.applyFeedback(await store.allFeedback());
     live.trackGaps = true; // holes in the history are deletions, not commits still to come
@@ -116,8 +133,78 @@ export class LiveData {
     }
   }
 
+  /** Drops a user from the mirror (their data is gone from the store). */
   deleteUser(id: string): void {
+    const u = this.users.get(id);
+    if (!u) return;
+    this.feedbackCount -= u.events;
     this.users.delete(id);
+  }
+
+  private noteErasure(user: string, gen: number): void {
+    this.erased.set(user, gen);
+    if (gen > this.erasureGen) this.erasureGen = gen;
+  }
+
+  /** Whether `user` was deleted after erasure generation `gen` (e.g. after a model was trained). */
+  erasedAfter(user: string, gen: number): boolean {
+    return (this.erased.get(user) ?? 0) > gen;
+  }
+
+  /**
+   * Applies the user deletions recorded in the store since the last call (this process's own and
+   * other replicas'): each deleted user leaves the mirror at once and is then rebuilt from what the
+   * store still holds for the id (only events committed after the deletion: a new user). Calls run
+   * one after another. Returns how many erasures were new.
+   */
+  applyErasures(store: Store): Promise<number> {
+    const run = this.erasing.then(
+      () => this.applyErasuresNow(store),
+      () => this.applyErasuresNow(store),
+    );
+    this.erasing = run;
+    return run;
+  }
+
+  private async applyErasuresNow(store: Store): Promise<number> {
+    let n = 0;
+    for (;;) {
+      const rows = await store.erasuresSince(this.erasureGen, 1000);
+      const users = new Set<string>();
+      for (const e of rows) {
+        this.noteErasure(e.user, e.gen);
+        users.add(e.user);
+      }
+      n += rows.length;
+      for (const id of users) {
+        this.deleteUser(id);
+        this.reloading.set(id, new Set());
+      }
+      for (const id of users) {
+        try {
+          const kept = await store.feedbackOf(id);
+          const fresh = this.reloading.get(id)!;
+          // events applied through the normal path (seq above maxSeq, or a gap still open) are not taken here
+          const missing = kept.filter((e) => e.seq <= this.maxSeq && !this.gaps.has(e.seq) && !fresh.has(e.seq));
+          if (missing.length > 0) {
+            const u = this.user(id);
+            for (const e of missing) this.applyOne(u, e);
+            u.positives.sort((a, b) => a.seq - b.seq);
+          }
+        } finally {
+          this.reloading.delete(id);
+        }
+      }
+      if (rows.length < 1000) return n;
+    }
+  }
+
+  private applyOne(u: UserLive, e: FeedbackRecord & { seq: number }): void {
+    u.seen.set(e.item, (u.seen.get(e.item) ?? 0) + 1);
+    u.events++;
+    if (isPositive(this.policy, e.type, e.value)) u.positives.push({ item: e.item, seq: e.seq });
+    u.version = ++this.clock;
+    this.feedbackCount++;
   }
 
   touchUser(id: string): void {
@@ -132,12 +219,8 @@ export class LiveData {
       if (e.seq > this.maxSeq && this.trackGaps) {
         for (let q = this.maxSeq + 1; q < e.seq && this.gaps.size < MAX_GAPS; q++) this.gaps.set(q, now + GAP_TTL_MS);
       }
-      const u = this.user(e.user);
-      u.seen.set(e.item, (u.seen.get(e.item) ?? 0) + 1);
-      u.events++;
-      if (isPositive(this.policy, e.type, e.value)) u.positives.push({ item: e.item, seq: e.seq });
-      u.version = ++this.clock;
-      this.feedbackCount++;
+      this.applyOne(this.user(e.user), e);
+      this.reloading.get(e.user)?.add(e.seq);
       if (e.seq > this.maxSeq) this.maxSeq = e.seq;
     }
   }
@@ -145,10 +228,12 @@ export class LiveData {
   /**
    * Applies feedback other processes wrote (replicas sharing a store): everything after the
    * highest seq seen, and the seqs skipped over that have committed since (a PostgreSQL sequence
-   * value can commit after a higher one). Returns how many events were new. In the steady state
-   * this is one indexed query that returns nothing.
+   * value can commit after a higher one), after the user deletions recorded since. Returns how
+   * many events were new. In the steady state these are two indexed queries that return nothing.
    */
   async catchUp(store: Store): Promise<number> {
+    // deletions first, so that a deleted user's rows are never applied after their erasure
+    await this.applyErasures(store);
     const before = this.feedbackCount;
     const now = Date.now();
     for (const [q, until] of this.gaps) if (until < now) this.gaps.delete(q);

@@ -9,34 +9,78 @@ import { z } from 'zod';
 export const MAX_N = 1000;
 export const MAX_OFFSET = 100_000;
 
-const id = z.string().min(1, 'must not be empty').max(256, 'at most 256 characters');
+/**
+ * Longest id (items, users) in UTF-16 code units: the same limit as the router's `maxParamLength`
+ * (app.ts), so every id that can be written can also be read and deleted by URL.
+ */
+export const MAX_ID = 256;
+
+/** Timestamps are accepted between 1970-01-01 and 2100-01-01 (seconds since the epoch). */
+export const MAX_TIMESTAMP_S = 4_102_444_800;
+
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A string that every store keeps and gives back unchanged: no NUL (PostgreSQL's TEXT and JSONB
+ * refuse it) and no unpaired UTF-16 surrogate (not representable in UTF-8, so never reachable again
+ * by URL or JSON).
+ */
+export const text = (max: number, min = 0) =>
+  z
+    .string()
+    .min(min, 'must not be empty')
+    .max(max, `at most ${max} characters`)
+    .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters')
+    .refine((s) => !UNPAIRED_SURROGATE.test(s), 'must not contain unpaired UTF-16 surrogates');
+
+const id = text(MAX_ID, 1);
 
 export const ItemInput = z
   .object({
     id,
-    title: z.string().max(1000).optional(),
-    categories: z.array(z.string().min(1).max(200)).max(100).optional(),
+    title: text(1000).optional(),
+    categories: z.array(text(200, 1)).max(100).optional(),
   })
   .strict();
 export type ItemInput = z.infer<typeof ItemInput>;
 
-export const ItemsBody = z.union([z.array(ItemInput).max(100_000), z.object({ items: z.array(ItemInput).max(100_000) }).strict()]);
+export const ItemInputs = z.array(ItemInput).max(100_000);
+export const ItemsWrapped = z.object({ items: ItemInputs }).strict();
+/** A JSON array of items or {items: [...]} (JSONL arrives as an array). */
+export const ItemsBody = z.union([ItemInputs, ItemsWrapped]);
 
-export const Attributes = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+export const Attributes = z.record(text(200, 1), z.union([text(10_000), z.number().finite(), z.boolean()]));
 
 export const UserInput = z.object({ id, attributes: Attributes.optional() }).strict();
 export type UserInput = z.infer<typeof UserInput>;
 
-export const UsersBody = z.union([z.array(UserInput).max(100_000), z.object({ users: z.array(UserInput).max(100_000) }).strict()]);
+export const UserInputs = z.array(UserInput).max(100_000);
+export const UsersWrapped = z.object({ users: UserInputs }).strict();
+export const UsersBody = z.union([UserInputs, UsersWrapped]);
 
 export const FeedbackInput = z
   .object({
     user: id,
     item: id,
-    type: z.string().min(1).max(64),
+    type: text(64, 1),
     value: z.number().finite().optional(),
-    /** ISO 8601 time, or seconds since the epoch; default: the time the server received it. */
-    timestamp: z.union([z.string().datetime({ offset: true }), z.number().finite().nonnegative()]).optional(),
+    /** ISO 8601 time, or seconds since the epoch (1970..2100); default: the time the server received it. */
+    timestamp: z
+      .union([
+        z
+          .string()
+          .datetime({ offset: true })
+          .refine((t) => {
+            const ms = Date.parse(t);
+            return ms >= 0 && ms < MAX_TIMESTAMP_S * 1000;
+          }, 'must be between 1970-01-01 and 2100-01-01'),
+        z
+          .number()
+          .finite()
+          .min(0, 'must be seconds since the epoch, >= 0')
+          .max(MAX_TIMESTAMP_S, `must be seconds since the epoch, before 2100-01-01 (${MAX_TIMESTAMP_S}); milliseconds are not accepted`),
+      ])
+      .optional(),
   })
   .strict();
 export type FeedbackInput = z.infer<typeof FeedbackInput>;
@@ -59,7 +103,7 @@ export const RecommendQuery = z
     n: intParam(1, MAX_N).default(10),
     offset: intParam(0, MAX_OFFSET).default(0),
     /** Only items of this category. */
-    category: z.string().min(1).max(200).optional(),
+    category: text(200, 1).optional(),
     /** Comma-separated item IDs never to return. */
     exclude: z.string().max(100_000).optional(),
     /** A reranker spec (docs/reranking.md), e.g. calibrated:0.5; default none. */
@@ -97,10 +141,34 @@ export const PersonaPatch = z
 export const PersonaParams = z.object({ id, index: intParam(0, 63) }).strict();
 export const IdParams = z.object({ id }).strict();
 
+/**
+ * Upper bounds on training parameters the service accepts (beyond a model's own schema): the
+ * counts that multiply training time or memory. `epochs: 1e9` is a 400 naming the field, before
+ * any job starts.
+ */
+export const TRAIN_PARAM_LIMITS: Readonly<Record<string, number>> = {
+  epochs: 1000,
+  warmEpochs: 1000,
+  avgEpochs: 1000,
+  iterations: 1000,
+  foldInSteps: 1000,
+  userSteps: 8,
+  cgSteps: 1024,
+  factors: 1024,
+  dim: 1024,
+  k: 1000,
+  negatives: 100_000,
+  batchSize: 100_000,
+  itemsPerPersona: 100_000,
+  minClusterItems: 100_000,
+};
+/** Any other numeric training parameter must lie within +-this. */
+export const TRAIN_PARAM_MAX_ABS = 1e6;
+
 export const TrainBody = z
   .object({
     model: z.string().min(1).max(64).optional(),
-    params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).optional(),
+    params: z.record(text(64, 1), z.union([z.number().finite(), text(64), z.boolean()])).optional(),
     seed: z.number().int().min(0).max(0xffffffff).optional(),
     /** Evaluate first (default protocol) against these models too, e.g. ["pop", "ease"]; served at /v1/evaluation. */
     evaluate: z.array(z.string().min(1).max(64)).max(8).optional(),
@@ -121,7 +189,8 @@ export const OnboardingAnswerBody = z
   })
   .strict();
 
-export const ApiKeyBody = z.object({ scope: z.enum(['read', 'write', 'admin']), label: z.string().max(200).optional() }).strict();
+export const ApiKeyBody = z.object({ scope: z.enum(['read', 'write', 'admin']), label: text(200).optional() }).strict();
+export const KeyParams = z.object({ id: z.string().regex(/^[0-9a-f]{16}$/, 'a key id is 16 hex digits (see GET /v1/keys)') }).strict();
 
 // ---- responses (documented in /openapi.json; the handlers build these shapes)
 
@@ -137,6 +206,11 @@ export const RecItem = z.object({
   explanation: Explanation.nullable().optional(),
   /** Why the explanation is withheld: the explaining persona is uncertain. */
   explanationWithheld: z.string().optional(),
+  /**
+   * With explain=true, an item no persona put in the list (a hedged list's popular filler): why it
+   * is there, with explanation null.
+   */
+  reason: z.string().optional(),
 });
 const Confidence = z.number().min(0).max(1).describe("how much the model knows about the user (0..1); below 0.5 the list is hedged");
 export const Recommendations = z.object({
@@ -180,6 +254,22 @@ export const ModelInfo = z.object({
     .object({ name: z.string(), version: z.number().int(), trainedAt: z.string(), params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])) })
     .nullable(),
 });
+export const ApiKeyList = z.object({
+  keys: z.array(
+    z.object({
+      /** Names the key in DELETE /v1/keys/{id} (not the secret). */
+      id: z.string(),
+      /** The first characters of the key, to recognise it. */
+      prefix: z.string(),
+      scope: z.enum(['read', 'write', 'admin']),
+      label: z.string(),
+      /** ISO 8601. */
+      created: z.string(),
+      /** "env": the PERSONAE_API_KEY admin key (replaced at every start); "api": made with POST /v1/keys. */
+      source: z.enum(['env', 'api']),
+    }),
+  ),
+});
 export const ErrorBody = z.object({ error: z.object({ status: z.number().int(), code: z.string(), message: z.string() }) });
 
 /** Route table for /openapi.json: method, path, summary, and the schemas involved. */
@@ -219,6 +309,8 @@ export const ROUTES: readonly RouteDoc[] = [
   { method: 'post', path: '/v1/onboarding', summary: 'start an onboarding session: pairwise questions for a new user', auth: 'read', body: OnboardingStartBody },
   { method: 'post', path: '/v1/onboarding/{id}/answers', summary: 'answer the open question (a, b, both, neither); the next question and recommendations', auth: 'read', body: OnboardingAnswerBody },
   { method: 'post', path: '/v1/keys', summary: 'create an API key (the key is shown once; stored hashed)', auth: 'admin', body: ApiKeyBody },
+  { method: 'get', path: '/v1/keys', summary: 'list API keys: id, prefix, scope, label, created (never the key)', auth: 'admin', response: ApiKeyList },
+  { method: 'delete', path: '/v1/keys/{id}', summary: 'revoke an API key (effective at once here, within the key cache TTL on other replicas)', auth: 'admin' },
 ];
 
 function jsonSchema(s: z.ZodType, io: 'input' | 'output'): unknown {

@@ -5,7 +5,7 @@
  * tests run side by side in one database.
  */
 import pg from 'pg';
-import type { FeedbackRecord, ItemRecord, KeyScope, ModelRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './store.js';
+import { ENV_KEY_LABEL, keyIdOf, type ApiKeyInfo, type Erasure, type FeedbackRecord, type ItemRecord, type KeyScope, type ModelRecord, type PersonaOverride, type Store, type StoredFeedback, type UserRecord, type UserSummary } from './store.js';
 import { feedbackFromRow, modelFromRow, type FeedbackRow, type ModelRow } from './store-rows.js';
 
 // bigint (seq, counts) as JS numbers: the counts stay far below 2^53
@@ -21,6 +21,9 @@ CREATE TABLE IF NOT EXISTS ${s}.feedback (
 CREATE INDEX IF NOT EXISTS feedback_user ON ${s}.feedback (user_id, seq);
 CREATE INDEX IF NOT EXISTS feedback_item ON ${s}.feedback (item_id);
 CREATE TABLE IF NOT EXISTS ${s}.api_keys (hash TEXT PRIMARY KEY, scope TEXT NOT NULL, label TEXT NOT NULL, created BIGINT NOT NULL);
+ALTER TABLE ${s}.api_keys ADD COLUMN IF NOT EXISTS prefix TEXT NOT NULL DEFAULT '';
+ALTER TABLE ${s}.api_keys ADD COLUMN IF NOT EXISTS source TEXT NOT NULL DEFAULT 'api';
+CREATE TABLE IF NOT EXISTS ${s}.erasures (gen BIGSERIAL PRIMARY KEY, user_id TEXT NOT NULL, at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}.persona_overrides (
   user_id TEXT NOT NULL, persona INTEGER NOT NULL, muted BOOLEAN NOT NULL, boost DOUBLE PRECISION NOT NULL,
   PRIMARY KEY (user_id, persona));
@@ -158,8 +161,22 @@ export class PgStore implements Store {
     return this.tx(async (c) => {
       await c.query(`DELETE FROM ${this.s}.feedback WHERE user_id = $1`, [id]);
       await c.query(`DELETE FROM ${this.s}.persona_overrides WHERE user_id = $1`, [id]);
-      return ((await c.query(`DELETE FROM ${this.s}.users WHERE id = $1`, [id])).rowCount ?? 0) > 0;
+      const gone = ((await c.query(`DELETE FROM ${this.s}.users WHERE id = $1`, [id])).rowCount ?? 0) > 0;
+      if (gone) {
+        // erasures commit in generation order (replicas read them by gen): one deletion at a time
+        await c.query(`LOCK TABLE ${this.s}.erasures IN SHARE ROW EXCLUSIVE MODE`);
+        await c.query(`INSERT INTO ${this.s}.erasures (user_id, at) VALUES ($1, $2)`, [id, Date.now()]);
+      }
+      return gone;
     });
+  }
+
+  async erasuresSince(gen: number, limit: number): Promise<Erasure[]> {
+    return (await this.pool.query<Erasure>(`SELECT gen, user_id AS user FROM ${this.s}.erasures WHERE gen > $1 ORDER BY gen LIMIT $2`, [gen, limit])).rows;
+  }
+
+  async erasureGeneration(): Promise<number> {
+    return (await this.pool.query<{ g: number }>(`SELECT COALESCE(MAX(gen), 0)::bigint AS g FROM ${this.s}.erasures`)).rows[0]!.g;
   }
 
   async listUsers(limit: number, offset: number): Promise<{ users: UserSummary[]; total: number }> {
@@ -233,13 +250,35 @@ export class PgStore implements Store {
     return r.rows.map((x) => ({ user, persona: x.persona, muted: x.muted, boost: x.boost }));
   }
 
-  async addApiKey(hash: string, scope: KeyScope, label: string): Promise<void> {
-    await this.pool.query(`INSERT INTO ${this.s}.api_keys (hash, scope, label, created) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO UPDATE SET scope = EXCLUDED.scope`, [
-      hash,
-      scope,
-      label,
-      Date.now(),
-    ]);
+  async addApiKey(hash: string, scope: KeyScope, label: string, prefix = ''): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.s}.api_keys (hash, scope, label, created, prefix, source) VALUES ($1, $2, $3, $4, $5, 'api') ON CONFLICT (hash) DO UPDATE SET scope = EXCLUDED.scope`,
+      [hash, scope, label, Date.now(), prefix],
+    );
+  }
+
+  async replaceEnvApiKey(hash: string, prefix: string): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query(`DELETE FROM ${this.s}.api_keys WHERE source = 'env' OR (label = $1 AND prefix = '')`, [ENV_KEY_LABEL]);
+      await c.query(
+        `INSERT INTO ${this.s}.api_keys (hash, scope, label, created, prefix, source) VALUES ($1, 'admin', $2, $3, $4, 'env')
+         ON CONFLICT (hash) DO UPDATE SET scope = 'admin', source = 'env'`,
+        [hash, ENV_KEY_LABEL, Date.now(), prefix],
+      );
+    });
+  }
+
+  async listApiKeys(): Promise<ApiKeyInfo[]> {
+    const r = await this.pool.query<Omit<ApiKeyInfo, 'id'> & { hash: string }>(`SELECT hash, scope, label, created, prefix, source FROM ${this.s}.api_keys ORDER BY created, hash`);
+    return r.rows.map(({ hash, ...x }) => ({ id: keyIdOf(hash), ...x }));
+  }
+
+  async deleteApiKey(id: string): Promise<boolean> {
+    return ((await this.pool.query(`DELETE FROM ${this.s}.api_keys WHERE substr(hash, 1, 16) = $1`, [id])).rowCount ?? 0) > 0;
+  }
+
+  async countApiKeys(): Promise<number> {
+    return (await this.pool.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM ${this.s}.api_keys`)).rows[0]!.n;
   }
 
   async findApiKey(hash: string): Promise<KeyScope | null> {

@@ -4,7 +4,7 @@
  * the statements are small and prepared once.
  */
 import Database from 'better-sqlite3';
-import type { FeedbackRecord, ItemRecord, KeyScope, ModelRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './store.js';
+import { ENV_KEY_LABEL, keyIdOf, type ApiKeyInfo, type Erasure, type FeedbackRecord, type ItemRecord, type KeyScope, type ModelRecord, type PersonaOverride, type Store, type StoredFeedback, type UserRecord, type UserSummary } from './store.js';
 import { feedbackFromRow, modelFromRow, type FeedbackRow, type ModelRow } from './store-rows.js';
 
 const SCHEMA = `
@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS feedback (
 CREATE INDEX IF NOT EXISTS feedback_user ON feedback (user_id, seq);
 CREATE INDEX IF NOT EXISTS feedback_item ON feedback (item_id);
 CREATE TABLE IF NOT EXISTS api_keys (hash TEXT PRIMARY KEY, scope TEXT NOT NULL, label TEXT NOT NULL, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS erasures (gen INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS persona_overrides (
   user_id TEXT NOT NULL, persona INTEGER NOT NULL, muted INTEGER NOT NULL, boost REAL NOT NULL,
   PRIMARY KEY (user_id, persona));
@@ -36,6 +37,10 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    // columns added after the first release of the table
+    const cols = new Set((this.db.prepare('PRAGMA table_info(api_keys)').all() as { name: string }[]).map((c) => c.name));
+    if (!cols.has('prefix')) this.db.exec("ALTER TABLE api_keys ADD COLUMN prefix TEXT NOT NULL DEFAULT ''");
+    if (!cols.has('source')) this.db.exec("ALTER TABLE api_keys ADD COLUMN source TEXT NOT NULL DEFAULT 'api'");
   }
 
   async close(): Promise<void> {
@@ -86,8 +91,18 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       this.db.prepare('DELETE FROM feedback WHERE user_id = ?').run(id);
       this.db.prepare('DELETE FROM persona_overrides WHERE user_id = ?').run(id);
-      return this.db.prepare('DELETE FROM users WHERE id = ?').run(id).changes > 0;
+      const gone = this.db.prepare('DELETE FROM users WHERE id = ?').run(id).changes > 0;
+      if (gone) this.db.prepare('INSERT INTO erasures (user_id, at) VALUES (?, ?)').run(id, Date.now());
+      return gone;
     })();
+  }
+
+  async erasuresSince(gen: number, limit: number): Promise<Erasure[]> {
+    return this.db.prepare('SELECT gen, user_id AS user FROM erasures WHERE gen > ? ORDER BY gen LIMIT ?').all(gen, limit) as Erasure[];
+  }
+
+  async erasureGeneration(): Promise<number> {
+    return (this.db.prepare('SELECT COALESCE(MAX(gen), 0) AS g FROM erasures').get() as { g: number }).g;
   }
 
   async listUsers(limit: number, offset: number): Promise<{ users: UserSummary[]; total: number }> {
@@ -151,8 +166,32 @@ export class SqliteStore implements Store {
     return rows.map((r) => ({ user, persona: r.persona, muted: r.muted === 1, boost: r.boost }));
   }
 
-  async addApiKey(hash: string, scope: KeyScope, label: string): Promise<void> {
-    this.db.prepare('INSERT INTO api_keys (hash, scope, label, created) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO UPDATE SET scope = excluded.scope').run(hash, scope, label, Date.now());
+  async addApiKey(hash: string, scope: KeyScope, label: string, prefix = ''): Promise<void> {
+    this.db
+      .prepare("INSERT INTO api_keys (hash, scope, label, created, prefix, source) VALUES (?, ?, ?, ?, ?, 'api') ON CONFLICT (hash) DO UPDATE SET scope = excluded.scope")
+      .run(hash, scope, label, Date.now(), prefix);
+  }
+
+  async replaceEnvApiKey(hash: string, prefix: string): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare("DELETE FROM api_keys WHERE source = 'env' OR (label = ? AND prefix = '')").run(ENV_KEY_LABEL);
+      this.db
+        .prepare("INSERT INTO api_keys (hash, scope, label, created, prefix, source) VALUES (?, 'admin', ?, ?, ?, 'env') ON CONFLICT (hash) DO UPDATE SET scope = 'admin', source = 'env'")
+        .run(hash, ENV_KEY_LABEL, Date.now(), prefix);
+    })();
+  }
+
+  async listApiKeys(): Promise<ApiKeyInfo[]> {
+    const rows = this.db.prepare('SELECT hash, scope, label, created, prefix, source FROM api_keys ORDER BY created, hash').all() as (Omit<ApiKeyInfo, 'id'> & { hash: string })[];
+    return rows.map(({ hash, ...r }) => ({ id: keyIdOf(hash), ...r }));
+  }
+
+  async deleteApiKey(id: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM api_keys WHERE substr(hash, 1, 16) = ?').run(id).changes > 0;
+  }
+
+  async countApiKeys(): Promise<number> {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM api_keys').get() as { n: number }).n;
   }
 
   async findApiKey(hash: string): Promise<KeyScope | null> {

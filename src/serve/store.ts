@@ -41,6 +41,32 @@ export interface PersonaOverride {
 
 export type KeyScope = 'read' | 'write' | 'admin';
 
+/** An API key as listed (never the key itself). */
+export interface ApiKeyInfo {
+  /** The first 16 hex digits of the key's sha256: names the key in DELETE /v1/keys/{id}. */
+  id: string;
+  /** The first characters of the key (to recognise it), '' for keys stored before prefixes were. */
+  prefix: string;
+  scope: KeyScope;
+  label: string;
+  /** Milliseconds since the epoch. */
+  created: number;
+  /** 'env': the PERSONAE_API_KEY admin key (replaced at every start with one); 'api': POST /v1/keys. */
+  source: 'env' | 'api';
+}
+
+/** Label of the key rows that came from PERSONAE_API_KEY before rows had a source. */
+export const ENV_KEY_LABEL = 'PERSONAE_API_KEY';
+
+/** The id of a key hash (what GET /v1/keys shows and DELETE /v1/keys/{id} takes). */
+export const keyIdOf = (hash: string): string => hash.slice(0, 16);
+
+/** A user deletion, in the order deletions committed (gen increases with commit order). */
+export interface Erasure {
+  gen: number;
+  user: string;
+}
+
 export interface ModelRecord {
   version: number;
   name: string;
@@ -75,8 +101,16 @@ export interface Store {
 
   upsertUsers(users: readonly UserRecord[]): Promise<void>;
   getUser(id: string): Promise<UserRecord | null>;
-  /** Deletes the user, their feedback and persona overrides; false when the user did not exist. */
+  /**
+   * Deletes the user, their feedback and persona overrides, and records the erasure (a tombstone
+   * with the next generation, in commit order) in the same transaction; false when the user did
+   * not exist.
+   */
   deleteUser(id: string): Promise<boolean>;
+  /** Erasures with gen > `gen`, ordered by gen, at most `limit`. */
+  erasuresSince(gen: number, limit: number): Promise<Erasure[]>;
+  /** The highest erasure generation (0: none yet). */
+  erasureGeneration(): Promise<number>;
   /** Users ordered by id, with their feedback counts. */
   listUsers(limit: number, offset: number): Promise<{ users: UserSummary[]; total: number }>;
 
@@ -95,8 +129,16 @@ export interface Store {
   setOverride(o: PersonaOverride): Promise<void>;
   overridesOf(user: string): Promise<PersonaOverride[]>;
 
-  addApiKey(hash: string, scope: KeyScope, label: string): Promise<void>;
+  /** Stores a key by its hash (`prefix`: its first characters, to recognise it in lists). */
+  addApiKey(hash: string, scope: KeyScope, label: string, prefix?: string): Promise<void>;
   findApiKey(hash: string): Promise<KeyScope | null>;
+  /** Makes `hash` the one env admin key: every earlier env row is deleted in the same transaction. */
+  replaceEnvApiKey(hash: string, prefix: string): Promise<void>;
+  /** All keys, oldest first. */
+  listApiKeys(): Promise<ApiKeyInfo[]>;
+  /** Deletes the key with this id (keyIdOf); false when there is none. */
+  deleteApiKey(id: string): Promise<boolean>;
+  countApiKeys(): Promise<number>;
 
   /** Records a model; its version is the next integer. */
   addModel(m: Omit<ModelRecord, 'version'>): Promise<ModelRecord>;

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ItemCategories } from '../data/dataset.js';
 import { IdMap } from '../data/ids.js';
-import { ModelFitError } from '../errors.js';
+import { ConfigError, ModelFitError } from '../errors.js';
 import { modelSpec } from '../models/registry.js';
 import { loadModel, type LoadedModel } from './engine.js';
 import { isPositive, type FeedbackPolicy } from './live.js';
-import type { Job } from './schemas.js';
+import { TRAIN_PARAM_LIMITS, TRAIN_PARAM_MAX_ABS, type Job } from './schemas.js';
 import type { Store } from './store.js';
 import type { TrainJobInput, TrainJobMessage } from './train-worker.js';
 
@@ -47,11 +47,36 @@ function startWorker(): Worker {
   return new Worker(boot, { eval: true, workerData: data });
 }
 
+/**
+ * Checks training parameters before any job starts: the model's own schema, then the service's
+ * bounds (schemas.ts TRAIN_PARAM_LIMITS: counts that multiply training time, e.g. epochs <= 1000;
+ * any other number within +-TRAIN_PARAM_MAX_ABS). Throws a ConfigError naming `<where>.<field>`.
+ */
+export function checkTrainParams(model: string, params: Record<string, number | string | boolean>, where = 'body.params'): void {
+  const spec = modelSpec(model);
+  const parsed = spec.schema.safeParse(params);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    const field = i.code === 'unrecognized_keys' ? `${where}.${i.keys[0]}` : `${where}${i.path.map((p) => `.${String(p)}`).join('')}`;
+    throw new ConfigError(i.code === 'unrecognized_keys' ? `unknown parameter of model "${model}"` : i.message, field);
+  }
+  for (const [key, value] of Object.entries(params)) {
+    if (typeof value !== 'number') continue;
+    const limit = TRAIN_PARAM_LIMITS[key];
+    if (limit !== undefined && value > limit) throw new ConfigError(`must be <= ${limit} (the service's bound on ${key})`, `${where}.${key}`);
+    if (!Number.isFinite(value) || Math.abs(value) > TRAIN_PARAM_MAX_ABS) throw new ConfigError(`must be a finite number within +-${TRAIN_PARAM_MAX_ABS}`, `${where}.${key}`);
+  }
+}
+
 /** Builds the training data from the store and fits in a worker; returns the loaded new model. */
 export async function trainFromStore(store: Store, opts: TrainOptions): Promise<LoadedModel> {
-  const spec = modelSpec(opts.model);
-  const parsed = spec.schema.safeParse(opts.params);
-  if (!parsed.success) throw new ModelFitError(parsed.error.issues.map((i) => `params.${i.path.join('.')}: ${i.message}`).join('; '));
+  try {
+    checkTrainParams(opts.model, opts.params, 'params');
+  } catch (err) {
+    throw new ModelFitError(err instanceof Error ? err.message : String(err));
+  }
+  // read before the feedback: a deletion with a later generation may not be in the data read
+  const erasureGen = await store.erasureGeneration();
   const items = await store.allItems();
   const feedback = await store.allFeedback();
   const itemMap = new IdMap();
@@ -97,7 +122,7 @@ export async function trainFromStore(store: Store, opts: TrainOptions): Promise<
     seed: opts.seed,
     threads: opts.threads,
     path,
-    meta: { items: Array.from({ length: itemMap.size }, (_, i) => itemMap.id(i)), users: Array.from({ length: userMap.size }, (_, u) => userMap.id(u)), feedbackSeq },
+    meta: { items: Array.from({ length: itemMap.size }, (_, i) => itemMap.id(i)), users: Array.from({ length: userMap.size }, (_, u) => userMap.id(u)), feedbackSeq, erasureGen },
     itemRanks: itemMap.ranks(),
     categories,
     user: Int32Array.from(us),

@@ -23,6 +23,12 @@ interface ServeFlags {
   pgSchema?: string;
   positive?: string;
   readKey?: boolean;
+  publicReads?: boolean;
+  insecureOpen?: boolean;
+  rateLimit: number;
+  rateLimitAddress: number;
+  requestTimeout: number;
+  shutdownTimeout: number;
   quiet?: boolean;
 }
 
@@ -39,10 +45,17 @@ export function serveCommand(): Command {
     .option('--models-dir <dir>', 'where model artifacts are written (default: next to the SQLite file)')
     .option('--pg-schema <name>', 'PostgreSQL schema of the tables (default personae)')
     .option('--positive <types>', 'feedback types that count as positive, e.g. "like,purchase,rating>=4" (the default)')
-    .option('--read-key', 'reads need an API key too (PERSONAE_API_KEY must be set)')
+    .option('--read-key', 'reads need an API key (the default whenever keys exist; kept for compatibility)')
+    .option('--public-reads', 'reads (GET /v1/..., sessions, onboarding) need no key even when keys exist')
+    .option('--insecure-open', 'serve every route without a key, even when the store holds keys or the address is not loopback')
+    .option('--rate-limit <n>', 'requests a minute per API key (0 = no limit)', parseInteger('--rate-limit', 0), 60_000)
+    .option('--rate-limit-address <n>', 'requests a minute per client address without a valid key (0 = no limit)', parseInteger('--rate-limit-address', 0), 6_000)
+    .option('--request-timeout <ms>', 'longest a client may take to send a request (then 408)', parseInteger('--request-timeout', 1), 30_000)
+    .option('--shutdown-timeout <ms>', 'on SIGTERM/SIGINT, how long requests in flight may take to finish', parseInteger('--shutdown-timeout', 0), 10_000)
     .option('--quiet', 'no log lines')
     .action(async (flags: ServeFlags) => {
       if (flags.readKey && !process.env.PERSONAE_API_KEY) throw new ConfigError('needs PERSONAE_API_KEY to be set', '--read-key');
+      if (flags.readKey && flags.publicReads) throw new ConfigError('cannot be combined with --public-reads', '--read-key');
       const params = parseParams(flags.param)[flags.model] ?? {};
       const svc = await startService({
         host: flags.host,
@@ -56,6 +69,11 @@ export function serveCommand(): Command {
         ...(flags.pgSchema !== undefined ? { pgSchema: flags.pgSchema } : {}),
         ...(flags.positive !== undefined ? { feedbackTypes: parseFeedbackPolicy(flags.positive) } : {}),
         readApiKey: flags.readKey ?? false,
+        publicReads: flags.publicReads ?? false,
+        insecureOpen: flags.insecureOpen ?? false,
+        rateLimits: { perKey: flags.rateLimit, perAddress: flags.rateLimitAddress },
+        requestTimeoutMs: flags.requestTimeout,
+        shutdownTimeoutMs: flags.shutdownTimeout,
         quiet: flags.quiet ?? false,
       });
       process.stdout.write(`${svc.url}\n`);

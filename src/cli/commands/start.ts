@@ -83,7 +83,8 @@ export function startCommand(): Command {
       writeFileSync(resultsPath, `${JSON.stringify(json, null, 2)}\n`);
       process.stdout.write(`\n${splitSummary(json)}\n\n${markdownTables(json)}\nreport: ${reportPath}\nresults: ${resultsPath}\n`);
       if (!flags.serve) return;
-      const options = { host: flags.host, db: ':memory:', data: log, evaluation: json, seed: flags.seed, threads, quiet: flags.quiet ?? false, ...(served ? { fitted: served } : {}) };
+      // the dashboard demo: reads open even when PERSONAE_API_KEY is set (writes need it)
+      const options = { host: flags.host, db: ':memory:', data: log, evaluation: json, seed: flags.seed, threads, publicReads: true, quiet: flags.quiet ?? false, ...(served ? { fitted: served } : {}) };
       let service: RunningService;
       try {
         service = await startService({ ...options, port: flags.port });

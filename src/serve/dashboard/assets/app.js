@@ -660,8 +660,9 @@ function hedgeText(reasons) {
   return texts.length ? texts.join('; ') : 'the model is unsure about this user';
 }
 
-/** Why the service withheld an item's explanation, or null when it did not. @param {any} item */
+/** Why the service withheld an item's explanation (or why a filler item is in the list), or null. @param {any} item */
 function withheldText(item) {
+  if (item.explanation === null && typeof item.reason === 'string') return item.reason;
   const w = item.explanationWithheld;
   if (item.explanation !== null || w === undefined || w === null || w === false) return null;
   if (typeof w === 'string') return w;
