@@ -96,7 +96,7 @@ async function streamAndKill(child: Child, killAfter: number): Promise<Set<numbe
 }
 
 async function storedValues(url: string): Promise<Set<number>> {
-  const r = await fetch(`${url}/v1/users/durable/feedback`);
+  const r = await fetch(`${url}/v1/users/durable/feedback`, { headers: { authorization: `Bearer ${KEY}` } });
   const body = (await r.json()) as { feedback: { value: number }[] };
   return new Set(body.feedback.map((f) => f.value));
 }

@@ -23,7 +23,7 @@ async function replicas(name: string, db: string, pgSchema?: string): Promise<vo
   try {
     await b.ready;
     const recs = async (s: RunningService): Promise<{ coldStart: boolean; items: { id: string }[] }> =>
-      (await (await fetch(`${s.url}/v1/users/replica-user/recommendations?n=5`)).json()) as { coldStart: boolean; items: { id: string }[] };
+      (await (await fetch(`${s.url}/v1/users/replica-user/recommendations?n=5`, { headers: { authorization: 'Bearer k' } })).json()) as { coldStart: boolean; items: { id: string }[] };
     assert.equal((await recs(b)).coldStart, true);
     const liked = (await recs(a)).items[0]!.id;
     const r = await fetch(`${a.url}/v1/feedback`, {

@@ -118,6 +118,45 @@ function contract(name: string, open: () => Promise<Store>, cleanup: (s: Store) 
       assert.equal(await store.findApiKey('h2'), 'admin');
       assert.equal(await store.findApiKey('h3'), null);
     });
+    it('the env key replaces every earlier env row; keys are listed without secrets and deleted by id', async () => {
+      const h = (c: string): string => c.repeat(64);
+      await store.addApiKey(h('a'), 'write', 'app', 'pk_abcde');
+      // a row from before rows had a source: label PERSONAE_API_KEY and no prefix
+      await store.addApiKey(h('b'), 'admin', 'PERSONAE_API_KEY');
+      await store.replaceEnvApiKey(h('c'), 'env1');
+      assert.equal(await store.findApiKey(h('b')), null, 'the earlier env key is gone');
+      assert.equal(await store.findApiKey(h('c')), 'admin');
+      await store.replaceEnvApiKey(h('d'), 'env2');
+      assert.equal(await store.findApiKey(h('c')), null);
+      const list = (await store.listApiKeys()).filter((k) => k.id === 'a'.repeat(16) || k.id === 'd'.repeat(16));
+      assert.deepEqual(
+        list.map((k) => [k.id, k.prefix, k.scope, k.label, k.source]).sort(),
+        [
+          ['aaaaaaaaaaaaaaaa', 'pk_abcde', 'write', 'app', 'api'],
+          ['dddddddddddddddd', 'env2', 'admin', 'PERSONAE_API_KEY', 'env'],
+        ],
+      );
+      assert.ok(list.every((k) => typeof k.created === 'number' && k.created > 0 && !('hash' in k)));
+      assert.equal(await store.countApiKeys(), 4); // h1, h2, a, d
+      assert.equal(await store.deleteApiKey('a'.repeat(16)), true);
+      assert.equal(await store.deleteApiKey('a'.repeat(16)), false);
+      assert.equal(await store.findApiKey(h('a')), null);
+      assert.equal(await store.countApiKeys(), 3);
+    });
+    it('a user deletion leaves a tombstone with an increasing generation', async () => {
+      const g0 = await store.erasureGeneration();
+      await store.addFeedback([{ user: 'gone1', item: 'a', type: 'like', value: 1, ts: 1 }]);
+      await store.addFeedback([{ user: 'gone2', item: 'a', type: 'like', value: 1, ts: 2 }]);
+      assert.equal(await store.deleteUser('gone1'), true);
+      assert.equal(await store.deleteUser('gone1'), false, 'no tombstone for a user that is not there');
+      assert.equal(await store.deleteUser('gone2'), true);
+      const rows = await store.erasuresSince(g0, 10);
+      assert.deepEqual(rows.map((e) => e.user), ['gone1', 'gone2']);
+      assert.ok(rows[0]!.gen > g0 && rows[1]!.gen > rows[0]!.gen);
+      assert.equal(await store.erasureGeneration(), rows[1]!.gen);
+      assert.deepEqual(await store.erasuresSince(rows[1]!.gen, 10), []);
+      assert.deepEqual((await store.erasuresSince(g0, 1)).map((e) => e.user), ['gone1']);
+    });
     it('models get increasing versions; the latest is returned', async () => {
       assert.equal(await store.latestModel(), null);
       const m1 = await store.addModel({ name: 'pop', path: '/x/1', sha256: 'aa', trainedAt: '2026-01-01T00:00:00.000Z', params: {}, feedbackSeq: 3, evaluation: null });
@@ -169,6 +208,35 @@ describe('feedback policy', () => {
     assert.equal(isPositive(p, 'view', 1), false);
     assert.equal(isPositive(p, 'unknown', 1), false);
     assert.throws(() => parseFeedbackPolicy('a b'), /--positive: "a b"/);
+  });
+});
+
+describe('live mirror erasures', () => {
+  it('drops a deleted user, keeps what was written for the id after the deletion, and marks the id erased', async () => {
+    const { LiveData, DEFAULT_FEEDBACK_TYPES } = await import('../src/serve/live.js');
+    const store = new SqliteStore(':memory:');
+    await store.init();
+    await store.upsertItems([{ id: 'a', title: 'A', categories: [] }, { id: 'b', title: 'B', categories: [] }]);
+    await store.addFeedback([{ user: 'u', item: 'a', type: 'like', value: 1, ts: 1 }, { user: 'w', item: 'a', type: 'like', value: 1, ts: 1 }]);
+    const live = await LiveData.load(store, DEFAULT_FEEDBACK_TYPES);
+    // another replica deletes u, then u comes back with a new like that this mirror applies first
+    await store.deleteUser('u');
+    const [seq] = await store.addFeedback([{ user: 'u', item: 'b', type: 'like', value: 1, ts: 2 }]);
+    live.applyFeedback([{ seq: seq!, user: 'u', item: 'b', type: 'like', value: 1, ts: 2 }]);
+    assert.equal(live.users.get('u')!.events, 2);
+    assert.equal(live.erasedAfter('u', 0), false);
+    assert.equal(await live.catchUp(store), 0);
+    const u = live.users.get('u')!;
+    assert.deepEqual([...u.seen.keys()], ['b'], 'only the event after the deletion');
+    assert.deepEqual(u.positives.map((p) => p.item), ['b']);
+    assert.equal(live.feedbackCount, 2); // w's like and u's new one
+    assert.equal(live.erasedAfter('u', 0), true);
+    assert.equal(live.erasedAfter('u', live.erasureGen), false);
+    assert.equal(live.erasedAfter('w', 0), false);
+    // a fresh mirror loaded after the deletion knows the erasure too
+    const again = await LiveData.load(store, DEFAULT_FEEDBACK_TYPES);
+    assert.equal(again.erasedAfter('u', 0), true);
+    await store.close();
   });
 });
 
