@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { NotFoundError } from '../errors.js';
 import { createOnboarding, type Answer, type OnboardingSession, type Question } from '../onboard/index.js';
 import type { Engine } from './engine.js';
-import { OnboardingAnswerBody, OnboardingStartBody } from './schemas.js';
+import { OnboardingAnswerBody, OnboardingStartBody, type OnboardingState } from './schemas.js';
 
 interface Entry {
   engine: Engine;
@@ -26,7 +26,7 @@ export function registerOnboarding(app: FastifyInstance, deps: { engine: () => E
     const rec = e.live.items.get(id);
     return { id, title: rec?.title ?? id, categories: rec?.categories ?? [] };
   };
-  const answerJson = (id: string, entry: Entry, n: number): Record<string, unknown> => {
+  const answerJson = (id: string, entry: Entry, n: number): OnboardingState => {
     const e = entry.engine;
     const q = entry.pending;
     return {

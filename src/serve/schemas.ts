@@ -238,6 +238,43 @@ export const FeedbackList = z.object({
   feedback: z.array(z.object({ item: z.string(), title: z.string(), categories: z.array(z.string()), type: z.string(), value: z.number(), ts: z.string() })),
 });
 export const TasteMix = z.object({ categories: z.array(z.string()), history: z.array(z.number()), list: z.array(z.number()) });
+const ModelRef = z.object({ name: z.string(), version: z.number().int() });
+const OnboardingItem = z.object({ id: z.string(), title: z.string(), categories: z.array(z.string()) });
+/** POST /v1/onboarding and /v1/onboarding/{id}/answers: the open question (null when none is left) and the list so far. */
+export const OnboardingState = z.object({
+  id: z.string(),
+  answered: z.number().int(),
+  question: z.object({ a: OnboardingItem, b: OnboardingItem }).nullable(),
+  /** The top n after the answers so far (empty before the first answer). */
+  items: z.array(OnboardingItem),
+  model: ModelRef,
+});
+export type OnboardingState = z.infer<typeof OnboardingState>;
+/** /readyz: 200 {ready: true, model} once a model is served, 503 {ready: false, status} before. */
+export const Readiness = z.object({ ready: z.boolean(), status: z.string().optional(), model: ModelRef.nullable().optional() });
+const MetricSummaryView = z.object({ mean: z.number().nullable(), ci95: z.tuple([z.number(), z.number()]).nullable(), n: z.number().int() });
+/**
+ * The part of GET /v1/evaluation (an `EvaluationJson`, src/eval/results.ts) that the dashboard
+ * reads; the document has more fields, so this is a type source for the dashboard, not the route's
+ * documented response. test/web.test.ts proves `EvaluationJson` conforms.
+ */
+export const EvaluationView = z.object({
+  dataset: z.object({ name: z.string(), testUsers: z.number().int() }),
+  protocol: z.object({ name: z.string(), k: z.array(z.number().int()), seed: z.number().int() }),
+  models: z.array(
+    z.object({
+      /** The spec as given, e.g. `personas:k=1`. */
+      name: z.string(),
+      model: z.string(),
+      usesCategories: z.boolean(),
+      /** By metric name, e.g. `ndcg@20`. */
+      metrics: z.record(z.string(), MetricSummaryView),
+    }),
+  ),
+  comparisons: z.array(
+    z.object({ a: z.string(), b: z.string(), metric: z.string(), mean: z.number(), ci95: z.tuple([z.number(), z.number()]), pValue: z.number(), n: z.number().int() }),
+  ),
+});
 export const Job = z.object({
   id: z.string(),
   kind: z.literal('train'),
@@ -285,7 +322,7 @@ interface RouteDoc {
 
 export const ROUTES: readonly RouteDoc[] = [
   { method: 'get', path: '/healthz', summary: 'liveness', auth: 'none' },
-  { method: 'get', path: '/readyz', summary: 'ready when a model is loaded (503 before)', auth: 'none' },
+  { method: 'get', path: '/readyz', summary: 'ready when a model is loaded (503 before)', auth: 'none', response: Readiness },
   { method: 'get', path: '/metrics', summary: 'Prometheus text metrics', auth: 'none' },
   { method: 'post', path: '/v1/items', summary: 'create or update items in bulk (JSON array, {items: [...]}, or JSONL)', auth: 'write', body: ItemsBody },
   { method: 'get', path: '/v1/items/{id}', summary: 'one item', auth: 'read' },
@@ -306,8 +343,8 @@ export const ROUTES: readonly RouteDoc[] = [
   { method: 'get', path: '/v1/jobs/{id}', summary: 'progress of a job', auth: 'admin', response: Job },
   { method: 'get', path: '/v1/models', summary: 'the active model', auth: 'read', response: ModelInfo },
   { method: 'get', path: '/v1/evaluation', summary: "the active model's evaluation (EvaluationJson), 404 if none", auth: 'read' },
-  { method: 'post', path: '/v1/onboarding', summary: 'start an onboarding session: pairwise questions for a new user', auth: 'read', body: OnboardingStartBody },
-  { method: 'post', path: '/v1/onboarding/{id}/answers', summary: 'answer the open question (a, b, both, neither); the next question and recommendations', auth: 'read', body: OnboardingAnswerBody },
+  { method: 'post', path: '/v1/onboarding', summary: 'start an onboarding session: pairwise questions for a new user', auth: 'read', body: OnboardingStartBody, response: OnboardingState },
+  { method: 'post', path: '/v1/onboarding/{id}/answers', summary: 'answer the open question (a, b, both, neither); the next question and recommendations', auth: 'read', body: OnboardingAnswerBody, response: OnboardingState },
   { method: 'post', path: '/v1/keys', summary: 'create an API key (the key is shown once; stored hashed)', auth: 'admin', body: ApiKeyBody },
   { method: 'get', path: '/v1/keys', summary: 'list API keys: id, prefix, scope, label, created (never the key)', auth: 'admin', response: ApiKeyList },
   { method: 'delete', path: '/v1/keys/{id}', summary: 'revoke an API key (effective at once here, within the key cache TTL on other replicas)', auth: 'admin' },
