@@ -5,6 +5,7 @@
  */
 import Fastify from 'fastify';
 import type { EvaluationJson } from '../src/eval/results.js';
+import type { Recommendations } from '../src/serve/schemas.js';
 import { registerDashboard } from '../src/serve/dashboard/index.js';
 
 const CATEGORIES = ['Space Opera', 'Courtroom Drama', 'Heist', 'Time Travel', 'Western', 'Romcom'];
@@ -81,7 +82,9 @@ export async function startMockService(): Promise<MockService> {
     const q = req.query as { limit?: string; offset?: string };
     const limit = Number(q.limit ?? 100);
     const offset = Number(q.offset ?? 0);
-    return { users: users.slice(offset, offset + limit), total: users.length };
+    // the stores page in the text order of the ids (u1, u10, u11, ..., u2, u20, ...), as this mock does
+    const byText = [...users].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return { users: byText.slice(offset, offset + limit), total: users.length };
   });
   app.get('/v1/users/:id/feedback', async (req, reply) => {
     const { id } = req.params as { id: string };
@@ -89,9 +92,10 @@ export async function startMockService(): Promise<MockService> {
     const history = [0, 1, 2, 8, 9, 4].map((i, t) => ({ item: items[i]!.id, title: items[i]!.title, categories: items[i]!.categories, type: 'rating', value: 5 - (t % 2), ts: new Date(Date.UTC(2024, 0, 1 + t)).toISOString() }));
     return { user: id, feedback: history };
   });
-  app.get('/v1/users/:id/personas', async (req, reply) => {
+  app.get('/v1/users/:id/personas', async (req) => {
     const { id } = req.params as { id: string };
-    if (!knownUser(id)) return reply.code(404).send(notFound);
+    // like the service: an unknown user has no personas yet
+    if (!knownUser(id)) return { user: id, confidence: 0, personas: [] };
     return { user: id, personas: personas(id) };
   });
   app.patch('/v1/users/:id/personas/:index', async (req, reply) => {
@@ -105,12 +109,13 @@ export async function startMockService(): Promise<MockService> {
     if (body.boost !== undefined) p.boost = body.boost;
     return { user: id, personas: personas(id) };
   });
-  app.get('/v1/users/:id/recommendations', async (req, reply) => {
+  app.get('/v1/users/:id/recommendations', async (req): Promise<Recommendations> => {
     const { id } = req.params as { id: string };
     const q = req.query as { n?: string; rerank?: string; explain?: string };
     const rerank = q.rerank ?? 'none';
     if (!knownUser(id)) {
-      return { user: id, coldStart: true, hedged: false, rerank, model: { name: 'personas', version: 3 }, items: items.slice(0, 5).map((it, i) => ({ ...it, score: 1 - i / 10 })) };
+      // like the service: a cold-start list is never reranked, whatever was asked
+      return { user: id, coldStart: true, hedged: false, confidence: 0, rerank: 'none', model: { name: 'personas', version: 3 }, items: items.slice(0, 5).map((it, i) => ({ ...it, score: 1 - i / 10 })) };
     }
     const ps = personas(id);
     // persona 0 owns Space Opera + Time Travel items, persona 1 the rest; calibration interleaves more of persona 1
@@ -129,7 +134,8 @@ export async function startMockService(): Promise<MockService> {
       user: id,
       coldStart: false,
       hedged,
-      ...(hedged ? { confidence: 0.31, hedgeReasons: HEDGE_REASONS } : {}),
+      confidence: hedged ? 0.31 : 0.82,
+      ...(hedged ? { hedgeReasons: HEDGE_REASONS } : {}),
       rerank,
       model: { name: 'personas', version: 3 },
       items: list.slice(0, n).map(({ it, score }) => {
@@ -143,9 +149,10 @@ export async function startMockService(): Promise<MockService> {
       }),
     };
   });
-  app.get('/v1/users/:id/taste-mix', async (req, reply) => {
+  app.get('/v1/users/:id/taste-mix', async (req) => {
     const { id } = req.params as { id: string };
-    if (!knownUser(id)) return reply.code(404).send(notFound);
+    // like the service: an unknown user's history is empty; the list is the cold-start one (i0-i4)
+    if (!knownUser(id)) return { categories: CATEGORIES, history: [0, 0, 0, 0, 0, 0], list: [0.5, 0.5, 0, 0, 0, 0] };
     const rerank = (req.query as { rerank?: string }).rerank ?? 'none';
     const history = [0.45, 0.1, 0.3, 0.15, 0, 0];
     const list = rerank === 'none' ? [0.7, 0.05, 0.1, 0.15, 0, 0] : [0.44, 0.12, 0.28, 0.14, 0.02, 0];

@@ -6,6 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import Fastify from 'fastify';
@@ -27,6 +28,8 @@ const SKIP = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: 
 let browser: Browser | undefined;
 
 before(async () => {
+  // the page is src/web compiled to dist/web (npm run build:web): build it from the current sources
+  execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build-web.mjs', import.meta.url)), '--quiet'], { stdio: 'inherit' });
   if (SKIP) return;
   mkdirSync(ARTIFACTS, { recursive: true });
   browser = await chromium.launch({
@@ -122,6 +125,24 @@ async function tasteSeries(page: Page): Promise<TasteSeries> {
   return JSON.parse(raw) as TasteSeries;
 }
 
+/** The value-axis ticks of a chart, [value, label]: each label must read its value (12.5% stays 12.5%, 0.025 stays 0.025). */
+async function assertTicksReadTheirValues(page: Page, selector: string, unit: 'share' | 'number'): Promise<void> {
+  await page.locator(`${selector}[data-y-ticks]`).first().waitFor();
+  const ticks = JSON.parse((await page.locator(selector).first().getAttribute('data-y-ticks')) ?? '[]') as [number, string][];
+  assert.ok(ticks.length >= 2, `${selector} has value ticks`);
+  for (const [v, label] of ticks) {
+    const read = unit === 'share' ? Number(label.replace(/%$/, '')) / 100 : Number(label);
+    assert.ok(unit === 'number' || label.endsWith('%'), label);
+    assert.ok(Math.abs(read - v) < 1e-9, `${selector}: tick ${v} is labelled ${label}`);
+  }
+  assert.equal(new Set(ticks.map((t) => t[1])).size, ticks.length, 'tick labels are distinct');
+}
+
+/** The labels of a chart's legend (uPlot's legend table; absent for a single series). */
+async function legendLabels(page: Page, selector: string): Promise<string[]> {
+  return (await page.locator(`${selector} .u-legend .u-series .u-label`).allTextContents()).map((t) => t.trim());
+}
+
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
 }
@@ -208,6 +229,8 @@ test('dashboard on the real service: pick a user, reasons, calibration changes t
     await detail.waitFor();
     const after = await tasteSeries(page);
     assertPlots(after, chosen.calibrated, 'calibrated:0.5');
+    await assertTicksReadTheirValues(page, '[data-testid="taste-chart"]', 'share');
+    assert.ok((await legendLabels(page, '[data-testid="taste-chart"]')).includes('List (calibrated)'));
     assert.notDeepEqual(after.list, before.list);
     assert.match((await page.locator('[data-testid="recs-meta"]').textContent()) ?? '', /reranked: calibrated:0\.5/);
     await shot(page, 'service-user-calibrated.png');
@@ -302,6 +325,7 @@ test('dashboard on the real service: pick a user, reasons, calibration changes t
       assert.deepEqual(plotted.models, ['pop', 'itemknn', 'personas']);
       assert.deepEqual(plotted.values, evaluation.models.map((m) => m.metrics[metric]?.mean ?? null));
       assert.deepEqual(plotted.intervals, evaluation.models.map((m) => m.metrics[metric]?.ci95 ?? null));
+      await assertTicksReadTheirValues(page, `[data-testid="eval-chart"][data-metric="${metric}"]`, 'number');
     }
     await shot(page, 'service-models.png');
 
@@ -328,6 +352,17 @@ test('dashboard against the API shapes (mock service): pick a user, reasons, cal
     await page.locator('[data-testid="user-link"]').first().waitFor();
     assert.equal(await page.locator('[data-testid="user-link"]').count(), 30);
     assert.match((await page.locator('[data-testid="user-count"]').textContent()) ?? '', /30 of 30 users/);
+    // the service pages ids in text order (u1, u10, u11, ...); the list reads as people read them
+    assert.deepEqual(
+      await page.locator('[data-testid="user-link"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-user'))),
+      Array.from({ length: 30 }, (_, i) => `u${i + 1}`),
+    );
+    // no blank scroll below the page: the list's screen-reader text stays inside the list's scroll box
+    const extent = await page.evaluate(() => {
+      const g = globalThis as unknown as { innerHeight: number; document: { documentElement: { scrollHeight: number } } };
+      return { scroll: g.document.documentElement.scrollHeight, viewport: g.innerHeight };
+    });
+    assert.ok(extent.scroll <= extent.viewport + 40, `the home page is ${extent.scroll} px tall in a ${extent.viewport} px window`);
     assert.equal(await page.locator('[data-testid="model-badge"]').textContent(), 'personas · v3');
 
     // search filters the list; Enter opens the user
@@ -359,6 +394,8 @@ test('dashboard against the API shapes (mock service): pick a user, reasons, cal
     assert.deepEqual(before.categories, ['Space Opera', 'Heist', 'Time Travel', 'Courtroom Drama']);
     assert.deepEqual(before.history, [0.45, 0.3, 0.15, 0.1]);
     assert.deepEqual(before.list, [0.7, 0.1, 0.15, 0.05]);
+    await assertTicksReadTheirValues(page, '[data-testid="taste-chart"]', 'share');
+    assert.deepEqual((await legendLabels(page, '[data-testid="taste-chart"]')).slice(-2), ['History', 'List']);
     assert.equal(await page.locator('[data-testid="taste-chart"] canvas').count(), 1);
     await shot(page, 'dashboard-user.png');
 
@@ -372,6 +409,8 @@ test('dashboard against the API shapes (mock service): pick a user, reasons, cal
     assert.deepEqual(after.history, [...before.history, 0]);
     assert.equal(await page.locator('[data-testid="recommendations"]').getAttribute('data-rerank'), 'calibrated:0.5');
     assert.equal(await page.evaluate(() => (globalThis as unknown as { __personae: { tasteChart: { rerank: string } } }).__personae.tasteChart.rerank), 'calibrated:0.5');
+    assert.deepEqual((await legendLabels(page, '[data-testid="taste-chart"]')).slice(-2), ['History', 'List (calibrated)']);
+    assert.match((await page.locator('[data-testid="taste-note"]').textContent()) ?? '', /^Miscalibration \(KL of history from list\): \d\.\d{3}$/);
     await shot(page, 'dashboard-user-calibrated.png');
 
     // muting a persona sends the PATCH and the list loses that persona's items
@@ -414,6 +453,20 @@ test('dashboard against the API shapes (mock service): pick a user, reasons, cal
     assert.equal(hedgedReasons.filter((r) => r === WITHHELD).length, await page.locator('[data-testid="rec-reason"][data-withheld="true"]').count());
     assert.ok(hedgedReasons.every((r) => r === WITHHELD || r.startsWith('Because of Space Opera')));
     await shot(page, 'dashboard-user-hedged.png');
+    // an unknown user with the switch still on: the cold-start list is not reranked, and the chart
+    // says so: the list alone (no "calibrated" legend) and no KL of an empty history
+    await page.evaluate(() => {
+      (globalThis as unknown as { location: { hash: string } }).location.hash = '#/users/newcomer';
+    });
+    await page.locator('[data-testid="user-detail"][data-state="ready"][data-user="newcomer"]').waitFor();
+    await page.locator('[data-testid="cold-start"]').waitFor();
+    assert.equal(await page.locator('[data-testid="calibration-toggle"]').isChecked(), true);
+    assert.match((await page.locator('[data-testid="recs-meta"]').textContent()) ?? '', /not reranked/);
+    const cold = await tasteSeries(page);
+    assert.deepEqual(cold, { rerank: 'none', categories: ['Space Opera', 'Courtroom Drama'], history: [0, 0], list: [0.5, 0.5] });
+    assert.equal(await page.locator('[data-testid="taste-chart"]').getAttribute('data-rerank'), 'none');
+    assert.deepEqual(await legendLabels(page, '[data-testid="taste-chart"]'), []);
+    assert.equal(await page.locator('[data-testid="taste-note"]').textContent(), 'No history yet: the list has nothing to be calibrated against.');
     // a list that is not hedged has no note
     await page.evaluate(() => {
       (globalThis as unknown as { location: { hash: string } }).location.hash = '#/users/u7';
@@ -451,7 +504,7 @@ test('dashboard against the API shapes (mock service): pick a user, reasons, cal
     await shot(page, 'dashboard-models.png');
 
     // the only failures: /readyz while "training", and the hidden evaluation
-    const unexpected = problems.filter((p) => !/^HTTP 503: .*\/readyz$/.test(p) && !/^HTTP 404: .*\/v1\/evaluation$/.test(p));
+    const unexpected = problems.filter((p) => !/^HTTP 503: .*\/readyz$/.test(p) && !/^HTTP 404: .*\/v1\/evaluation$/.test(p) && !p.endsWith('/v1/users/newcomer/feedback'));
     assert.deepEqual(unexpected, []);
     assert.ok(problems.some((p) => p.endsWith('/readyz')));
   } finally {
@@ -459,7 +512,36 @@ test('dashboard against the API shapes (mock service): pick a user, reasons, cal
   }
 });
 
-test('the dashboard files are served from this process: types, uPlot from node_modules, a strict CSP', async () => {
+test('dashboard on a 390 px phone screen: every tab and the key button are on screen', { skip: SKIP }, async () => {
+  const service = await startMockService();
+  service.setReady();
+  const context = await browser!.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
+  try {
+    const page = await context.newPage();
+    await page.goto(service.url);
+    await page.locator('[data-testid="user-link"]').first().waitFor();
+    for (const selector of ['[data-testid="nav-users"]', '[data-testid="nav-onboarding"]', '[data-testid="nav-models"]', '.api-key summary', '.brand']) {
+      const box = await page.locator(selector).boundingBox();
+      assert.ok(box, `${selector} is laid out`);
+      assert.ok(box.x >= 0 && box.x + box.width <= 390 && box.y >= 0 && box.height > 0, `${selector} at ${JSON.stringify(box)} is inside the 390 px screen`);
+      // and nothing covers it: the element at its centre is it (or inside it)
+      const hit = await page.locator(selector).evaluate((el, at) => {
+        const doc = (globalThis as unknown as { document: { elementFromPoint(x: number, y: number): unknown } }).document;
+        const top = doc.elementFromPoint(at.x, at.y);
+        return top !== null && (el as unknown as { contains(n: unknown): boolean }).contains(top);
+      }, { x: box.x + box.width / 2, y: box.y + box.height / 2 });
+      assert.ok(hit, `${selector} is not covered`);
+    }
+    await page.click('[data-testid="nav-models"]');
+    await page.locator('[data-testid="models-body"][data-state="ready"]').waitFor();
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-phone-models.png'), fullPage: false });
+  } finally {
+    await context.close();
+    await service.close();
+  }
+});
+
+test('the dashboard files are served from this process (dist/web): types, every imported module, uPlot from node_modules, a strict CSP', async () => {
   const app = Fastify({ logger: false });
   await registerDashboard(app);
   try {
@@ -480,9 +562,26 @@ test('the dashboard files are served from this process: types, uPlot from node_m
       assert.equal(res.statusCode, 200, url);
       assert.equal(res.headers['content-type'], type, url);
     }
-    // the app imports uPlot from the vendor path, which serves the installed package's ES module
-    const appJs = (await app.inject({ method: 'GET', url: '/dashboard/app.js' })).body;
-    assert.match(appJs, /^import uPlot from '\/dashboard\/vendor\/uPlot\.esm\.js';$/m);
+    // every module the page loads is served: follow the static imports from app.js
+    const seen = new Set<string>();
+    const queue = ['/dashboard/app.js'];
+    while (queue.length > 0) {
+      const url = queue.pop()!;
+      if (seen.has(url)) continue;
+      seen.add(url);
+      const res = await app.inject({ method: 'GET', url });
+      assert.equal(res.statusCode, 200, url);
+      assert.equal(res.headers['content-type'], 'text/javascript; charset=utf-8', url);
+      if (url.startsWith('/dashboard/vendor/')) continue;
+      for (const m of res.body.matchAll(/^(?:import|export)\s[^;]*?\sfrom\s+'([^']+)';/gm)) {
+        const spec = m[1]!;
+        assert.ok(spec.startsWith('./') || spec.startsWith('../'), `${url} imports ${spec}: only relative browser modules (nothing of zod or the server)`);
+        queue.push(new URL(spec, `http://x${url}`).pathname);
+      }
+    }
+    assert.ok(seen.has('/dashboard/pages/users.js') && seen.has('/dashboard/html.js'), [...seen].join(', '));
+    // uPlot is imported from the vendor path, which serves the installed package's ES module
+    assert.ok(seen.has('/dashboard/vendor/uPlot.esm.js'), [...seen].join(', '));
     const uplot = await app.inject({ method: 'GET', url: '/dashboard/vendor/uPlot.esm.js' });
     const installed = readFileSync(createRequire(import.meta.url).resolve('uplot/dist/uPlot.esm.js'));
     assert.equal(uplot.headers['content-type'], 'text/javascript; charset=utf-8');

@@ -1,17 +1,19 @@
 /**
  * The dashboard (P13), served by the API process at `/`.
  *
- * No build step: the page is one HTML file, one ES module (`app.js`) and one stylesheet in
- * `assets/`, read once at registration and served from memory. Charts use uPlot, served from
- * the installed package under `/dashboard/vendor/` (never a CDN). The page only calls the
- * public `/v1` API, with the same API key a script would send.
+ * The page is built by `npm run build:web` (scripts/build-web.mjs, part of `npm run build`):
+ * src/web/*.ts compiled by tsc to browser ES modules, with index.html, style.css and icon.svg,
+ * in dist/web. This module serves that folder, read once at registration, from memory: `/` is
+ * index.html, every other file is under `/dashboard/`. The same dist/web is used when the server
+ * runs from dist/ and when it runs from src/ under tsx (the dashboard's test builds it first).
+ * Charts use uPlot, served from the installed package under `/dashboard/vendor/` (never a CDN).
+ * The page only calls the public `/v1` API, with the same API key a script would send.
  *
- * The assets are not TypeScript, so `tsc` does not copy them into dist/: when the compiled
- * module runs from dist/serve/dashboard/, the files are read from src/serve/dashboard/assets/.
+ * Without a build, `/` answers 503 with a page saying how to build it; the API is unaffected.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ConfigError } from '../../errors.js';
@@ -24,25 +26,31 @@ export interface DashboardAsset {
 /** URL path -> asset. */
 export type DashboardAssets = ReadonlyMap<string, DashboardAsset>;
 
-const ASSET_FILES: readonly { path: string; file: string; type: string }[] = [
-  { path: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
-  { path: '/dashboard/app.js', file: 'app.js', type: 'text/javascript; charset=utf-8' },
-  { path: '/dashboard/style.css', file: 'style.css', type: 'text/css; charset=utf-8' },
-  { path: '/dashboard/icon.svg', file: 'icon.svg', type: 'image/svg+xml' },
-];
+const TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.map': 'application/json; charset=utf-8',
+};
 
 const VENDOR_FILES: readonly { path: string; file: string; type: string }[] = [
   { path: '/dashboard/vendor/uPlot.esm.js', file: 'uPlot.esm.js', type: 'text/javascript; charset=utf-8' },
   { path: '/dashboard/vendor/uPlot.min.css', file: 'uPlot.min.css', type: 'text/css; charset=utf-8' },
 ];
 
-/** The folder holding index.html, app.js and style.css (next to this module, or in src/ when run from dist/). */
-export function dashboardAssetDir(): string {
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/**
+ * The built dashboard, dist/web: next to dist/serve/ when this module runs from dist/, or the
+ * project's dist/web when it runs from src/. Null when it has not been built.
+ */
+export function dashboardWebDir(): string | null {
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, 'assets'), join(here, '..', '..', '..', 'src', 'serve', 'dashboard', 'assets')];
-  const found = candidates.find((dir) => existsSync(join(dir, 'index.html')));
-  if (found === undefined) throw new ConfigError(`dashboard assets not found (looked in ${candidates.join(', ')})`, 'dashboard');
-  return found;
+  const candidates = [join(here, '..', '..', 'web'), join(here, '..', '..', '..', 'dist', 'web')];
+  // from src/serve/dashboard the first is src/web: the sources, which have no app.js
+  return candidates.find((dir) => existsSync(join(dir, 'index.html')) && existsSync(join(dir, 'app.js'))) ?? null;
 }
 
 /** uPlot's dist/ folder, resolved from the installed package. */
@@ -57,15 +65,28 @@ export function uplotDistDir(): string {
   return join(dirname(pkg), 'dist');
 }
 
-/** Reads every asset once; the page is small and never changes while the process runs. */
-export function loadDashboardAssets(): DashboardAssets {
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+/** Reads every file of the built dashboard and uPlot once; null when the dashboard is not built. */
+export function loadDashboardAssets(dir: string | null = dashboardWebDir()): DashboardAssets | null {
+  if (dir === null) return null;
   const assets = new Map<string, DashboardAsset>();
-  const dir = dashboardAssetDir();
-  for (const a of ASSET_FILES) assets.set(a.path, { type: a.type, body: readFileSync(join(dir, a.file)) });
+  for (const file of filesUnder(dir)) {
+    const type = TYPES[extname(file)];
+    if (type === undefined) continue;
+    const rel = relative(dir, file).split(sep).join('/');
+    assets.set(rel === 'index.html' ? '/' : `/dashboard/${rel}`, { type, body: readFileSync(file) });
+  }
   const vendor = uplotDistDir();
   for (const a of VENDOR_FILES) assets.set(a.path, { type: a.type, body: readFileSync(join(vendor, a.file)) });
   return assets;
 }
+
+const NOT_BUILT = Buffer.from(
+  '<!doctype html><meta charset="utf-8"><title>personae</title><p>The dashboard is not built: run <code>npm run build:web</code> (or <code>npm run build</code>) and restart. The API is served as usual; see <a href="/openapi.json">/openapi.json</a>.</p>\n',
+);
 
 function send(reply: FastifyReply, asset: DashboardAsset, cache: string): FastifyReply {
   return reply
@@ -78,17 +99,19 @@ function send(reply: FastifyReply, asset: DashboardAsset, cache: string): Fastif
 /** Serves the dashboard at `/` and its files under `/dashboard/`. */
 export async function registerDashboard(app: FastifyInstance): Promise<void> {
   const assets = loadDashboardAssets();
+  if (assets === null) {
+    app.get('/', async (_req, reply) => {
+      reply.code(503).header('content-security-policy', CSP);
+      return send(reply, { type: TYPES['.html']!, body: NOT_BUILT }, 'no-cache');
+    });
+    return;
+  }
   for (const [path, asset] of assets) {
     // the page and our own files may change with a new version; uPlot only with a new install
     const cache = path.startsWith('/dashboard/vendor/') ? 'public, max-age=86400' : 'no-cache';
     app.get(path, async (_req, reply) => {
-      if (path === '/') {
-        // the page loads nothing from elsewhere: say so to the browser too
-        reply.header(
-          'content-security-policy',
-          "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-        );
-      }
+      // the page loads nothing from elsewhere: say so to the browser too
+      if (path === '/') reply.header('content-security-policy', CSP);
       return send(reply, asset, cache);
     });
   }
