@@ -1,93 +1,71 @@
 /**
- * Hot loops of the `personas` model (src/models/personas.ts): scoring one user's personas against
- * the candidates, the per-user multinomial (full softmax) gradient with the attention-entropy
- * terms, the in-place Adam step on a user's personas, and the deterministic persona split
- * (spherical k-means on the user's own item vectors). Everything works on flat typed arrays; the
- * gradient kernel is also a worker entry point (`gradChunk`), called with SharedArrayBuffer views.
+ * Hot loops of the `personas` model (src/models/personas.ts, docs/personas.md): the persona
+ * vectors of a clustered history, the per-user gradient of the mixture-of-multinomials likelihood
+ * with held-out targets, and the worker entry `gradChunk`. Everything works on flat typed arrays
+ * (SharedArrayBuffer views when threads > 1).
  *
- * Notation: d = dimension, P = personas (row-major, persona p at P[p*d ..]), pptr[u]..pptr[u+1] =
- * the personas of user u, V = item vectors (item j at V[j*d ..]), B = item biases.
- * z_k = p_k . v_j, a = softmax(z / tau), s(u, j) = B_j + sum_k a_k z_k (= B_j + v_j . sum_k a_k p_k).
+ * Notation: d = dimension; W = item context vectors, Q = item target vectors (item j at [j*d ..]),
+ * B = item biases. A user's history is cut into K clusters C_k; persona k is
+ * p_k = |C_k|^-alpha sum_{j in C_k} W_j; z_k(i) = Q_i . p_k + B_i; the score is
+ * s(i) = log sum_k pi_k softmax_i(z_k(i)), pi_k = |C_k|^gamma / sum.
  */
+import { Rng } from '../math/rng.js';
 
 /** Everything a gradient call reads or writes; typed arrays are shared between threads. */
 export interface TrainState {
   readonly d: number;
   readonly nItems: number;
-  readonly V: Float32Array;
+  readonly W: Float32Array;
+  readonly Q: Float32Array;
   readonly B: Float32Array;
-  readonly P: Float32Array;
-  /** Adam moments of the personas (same layout as P). */
-  readonly mP: Float32Array;
-  readonly vP: Float32Array;
-  readonly pptr: Int32Array;
-  /** The users' histories (CSR over users, item indices). */
+  /** The users' histories (CSR over users, item indices) and each history item's cluster. */
   readonly hptr: Int32Array;
   readonly hidx: Int32Array;
-  readonly cand: Int32Array;
-  /** item -> position in `cand`, -1 when not a candidate. */
-  readonly candPos: Int32Array;
-  /**
-   * The negatives of the current batch (distinct items) and their log importance weights
-   * log(count / (N q)); the full softmax is `cand` with weights 0. Items in the user's history are
-   * skipped (they enter as positives).
-   */
+  readonly assign: Int32Array;
+  /** Clusters (personas) per user in the current epoch. */
+  readonly ku: Int32Array;
+  /** The batch's shared negatives (distinct items) and their log importance weights log(count / (N q)). */
   pool: Int32Array;
   poolLogW: Float32Array;
-  /** One item-gradient buffer per chunk (nItems * d) and one bias-gradient buffer (nItems). */
-  readonly gV: readonly Float32Array[];
+  /** Per chunk: dense gradient buffers (only touched rows are non-zero), the touched rows and their count. */
+  readonly gW: readonly Float32Array[];
+  readonly gQ: readonly Float32Array[];
   readonly gB: readonly Float32Array[];
+  readonly touched: readonly Int32Array[];
+  readonly marks: readonly Uint8Array[];
+  readonly nTouched: Int32Array;
+  /**
+   * The sparse neighbour term (empty when off): row j lists the items i that keep j among their
+   * top neighbours, with sim(i, j); persona k adds beta * sum_{j in C_k} sim(i, j) to z_k(i).
+   */
+  readonly sPtr: Int32Array;
+  readonly sIdx: Int32Array;
+  readonly sVal: Float32Array;
+  readonly beta: number;
 }
 
 export interface StepParams {
-  readonly tau: number;
-  readonly lr: number;
-  readonly beta1: number;
-  readonly beta2: number;
-  /** Adam step number of the users (1-based, for bias correction). */
-  readonly t: number;
-  readonly l2User: number;
-  /** Pulls each persona toward the mean of the user's personas (unneeded personas collapse). */
-  readonly l2Group: number;
-  /** Weight of the attention entropy on positives (minimised: sharp attention). */
-  readonly entPos: number;
-  /** Weight of the softmax-weighted attention entropy on negatives (maximised: diffuse attention). */
-  readonly entNeg: number;
-  /** true: each user's loss is divided by |H_u| (every user weighs the same). */
-  readonly userMean: boolean;
-  /** Each user's loss is multiplied by |H_u|^-userPow (0: plain sum; ignored with userMean). */
-  readonly userPow?: number;
-  /** Items with |H_u| * softmax prob below this get no gradient (they carry almost none). */
+  readonly alpha: number;
+  readonly gamma: number;
+  /** Share of a user's history held out as targets each epoch (the rest is the input). */
+  readonly holdout: number;
+  /** Seed of this epoch's hold-out draws (each user derives its own stream). */
+  readonly seed: number;
+  /** Negatives whose summed gradient weight is below this get no backward pass. */
   readonly skipEps: number;
-  /** false: only the personas learn (fold-in). */
-  readonly updateItems: boolean;
-  /** Train users with k > 1 with the mixture-of-multinomials loss instead of the attention score. */
-  readonly mixture?: boolean;
-  /** Adam steps per user per visit (the last one also yields the item gradients). */
-  readonly userSteps?: number;
 }
 
 // per-thread scratch, grown on demand
 let zBuf = new Float64Array(0);
-let aBuf = new Float64Array(0);
-let sBuf = new Float64Array(0);
+let pBuf = new Float64Array(0);
 let gPBuf = new Float64Array(0);
 let listBuf = new Int32Array(0);
 let logwBuf = new Float64Array(0);
+let roleBuf = new Uint8Array(0);
 let mark = new Uint8Array(0);
+let accBuf = new Float64Array(0);
 
-function ensureScratch(nCand: number, k: number, d: number): void {
-  if (zBuf.length < nCand * k) {
-    zBuf = new Float64Array(nCand * k);
-    aBuf = new Float64Array(nCand * k);
-  }
-  if (sBuf.length < nCand) {
-    sBuf = new Float64Array(nCand);
-  }
-  if (gPBuf.length < k * d) gPBuf = new Float64Array(k * d);
-}
-
-function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, d: number): number {
+export function dot(a: Float32Array, ao: number, b: Float32Array | Float64Array, bo: number, d: number): number {
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;
@@ -103,395 +81,307 @@ function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, d: number
   return s0 + s1 + (s2 + s3);
 }
 
-/**
- * Forward pass of one user (personas P[base .. base + k*d)) over the candidates: fills zBuf/aBuf
- * (per candidate, k entries) and sBuf (full score incl. bias). Returns the max score.
- */
-function forward(V: Float32Array, B: Float32Array, P: Float32Array, base: number, k: number, d: number, tau: number, cand: Int32Array): number {
-  const nC = cand.length;
-  let maxS = -Infinity;
-  const invTau = 1 / tau;
-  for (let c = 0; c < nC; c++) {
-    const j = cand[c]!;
-    const vo = j * d;
-    let s: number;
-    if (k === 1) {
-      s = dot(P, base, V, vo, d);
-      zBuf[c] = s;
-      aBuf[c] = 1;
-    } else {
-      const o = c * k;
-      let m = -Infinity;
-      for (let q = 0; q < k; q++) {
-        const z = dot(P, base + q * d, V, vo, d);
-        zBuf[o + q] = z;
-        if (z > m) m = z;
-      }
-      let sum = 0;
-      for (let q = 0; q < k; q++) {
-        const e = Math.exp((zBuf[o + q]! - m) * invTau);
-        aBuf[o + q] = e;
-        sum += e;
-      }
-      s = 0;
-      const inv = 1 / sum;
-      for (let q = 0; q < k; q++) {
-        const a = aBuf[o + q]! * inv;
-        aBuf[o + q] = a;
-        s += a * zBuf[o + q]!;
-      }
-    }
-    s += B[j]!;
-    sBuf[c] = s;
-    if (s > maxS) maxS = s;
-  }
-  return maxS;
-}
-
-/** Scores of one user's personas for every item: candidates get s(u, j), the others -Infinity. */
-export function scoreUser(
-  V: Float32Array,
-  B: Float32Array,
-  P: Float32Array,
-  base: number,
-  k: number,
-  d: number,
-  tau: number,
-  cand: Int32Array,
-  out: Float32Array,
-  mix: { shares: ArrayLike<number>; gamma: number } | null = null,
-): void {
-  out.fill(-Infinity);
-  if (k === 0) {
-    for (let c = 0; c < cand.length; c++) out[cand[c]!] = B[cand[c]!]!;
-    return;
-  }
-  ensureScratch(cand.length, k, d);
-  forward(V, B, P, base, k, d, tau, cand);
-  if (!mix) {
-    for (let c = 0; c < cand.length; c++) out[cand[c]!] = sBuf[c]!;
-    return;
-  }
-  // mixture of per-persona softmaxes: s = log sum_k w_k exp(z_k + b - lse_k),
-  // w_k = share_k^gamma (share_k = mean attention of the user's history items on persona k)
-  const nC = cand.length;
+/** Mixture weights pi_k = count_k^gamma / sum over clusters with count > 0 (0 for empty clusters). */
+export function mixWeights(count: ArrayLike<number>, k: number, gamma: number): Float64Array {
   const w = new Float64Array(k);
-  let ws = 0;
-  for (let q = 0; q < k; q++) ws += w[q] = Math.pow(Math.max(1e-6, mix.shares[q]!), mix.gamma);
-  const lse = new Float64Array(k);
-  for (let q = 0; q < k; q++) {
-    let m = -Infinity;
-    for (let c = 0; c < nC; c++) m = Math.max(m, zBuf[c * k + q]! + B[cand[c]!]!);
-    let sum = 0;
-    for (let c = 0; c < nC; c++) sum += Math.exp(zBuf[c * k + q]! + B[cand[c]!]! - m);
-    lse[q] = m + Math.log(sum) - Math.log(w[q]! / ws);
-  }
-  for (let c = 0; c < nC; c++) {
-    const b = B[cand[c]!]!;
-    let m = -Infinity;
-    for (let q = 0; q < k; q++) m = Math.max(m, zBuf[c * k + q]! + b - lse[q]!);
-    let sum = 0;
-    for (let q = 0; q < k; q++) sum += Math.exp(zBuf[c * k + q]! + b - lse[q]! - m);
-    out[cand[c]!] = m + Math.log(sum);
-  }
+  let s = 0;
+  for (let q = 0; q < k; q++) if (count[q]! > 0) s += w[q] = Math.pow(count[q]!, gamma);
+  if (s > 0) for (let q = 0; q < k; q++) w[q] = w[q]! / s;
+  return w;
 }
 
-/** log sum_j exp(z_k(j) + b_j) over the candidates, per persona of P[base ..] (k rows). */
-export function personaLse(V: Float32Array, B: Float32Array, P: Float32Array, base: number, k: number, d: number, cand: Int32Array): Float64Array {
+/**
+ * Scores of a persona set (k rows of P from `base`) for every item: candidates get
+ * log sum_k pi_k softmax_i(Q_i . p_k + B_i) (an exact softmax over the candidates), the others
+ * -Infinity. `pi` (length k) defaults to equal weights. Returns each persona's log normaliser.
+ */
+export function scoreMixture(
+  Q: Float32Array, B: Float32Array, P: Float32Array, base: number, k: number, d: number, cand: Int32Array, out: Float32Array, pi: ArrayLike<number> | null,
+  extra: Float32Array | null = null, nItems = 0,
+): Float64Array {
+  out.fill(-Infinity);
+  const nC = cand.length;
   const lse = new Float64Array(k);
-  const z = new Float64Array(cand.length);
+  if (k === 0) {
+    for (let c = 0; c < nC; c++) out[cand[c]!] = B[cand[c]!]!;
+    return lse;
+  }
+  if (zBuf.length < nC * k) zBuf = new Float64Array(nC * k);
   for (let q = 0; q < k; q++) {
     let m = -Infinity;
-    for (let c = 0; c < cand.length; c++) {
+    for (let c = 0; c < nC; c++) {
       const j = cand[c]!;
-      const v = (z[c] = dot(P, base + q * d, V, j * d, d) + B[j]!);
-      if (v > m) m = v;
+      const z = (zBuf[c * k + q] = dot(Q, j * d, P, base + q * d, d) + B[j]! + (extra ? extra[q * nItems + j]! : 0));
+      if (z > m) m = z;
     }
     let sum = 0;
-    for (let c = 0; c < cand.length; c++) sum += Math.exp(z[c]! - m);
+    for (let c = 0; c < nC; c++) sum += Math.exp(zBuf[c * k + q]! - m);
     lse[q] = m + Math.log(sum);
+  }
+  const logPi = new Float64Array(k);
+  for (let q = 0; q < k; q++) logPi[q] = pi ? Math.log(pi[q]!) : -Math.log(k);
+  for (let c = 0; c < nC; c++) {
+    let m = -Infinity;
+    for (let q = 0; q < k; q++) m = Math.max(m, zBuf[c * k + q]! - lse[q]! + logPi[q]!);
+    let sum = 0;
+    for (let q = 0; q < k; q++) sum += Math.exp(zBuf[c * k + q]! - lse[q]! + logPi[q]! - m);
+    out[cand[c]!] = m + Math.log(sum);
   }
   return lse;
 }
 
-/** Share of a history on each persona: the mean attention of the history items. */
-export function personaShares(V: Float32Array, P: Float32Array, base: number, k: number, d: number, tau: number, hist: Int32Array): Float64Array {
-  const sh = new Float64Array(k);
-  if (k === 0 || hist.length === 0) return sh;
-  for (const j of hist) {
-    const a = attentionOf(V, P, base, k, d, tau, j);
-    for (let q = 0; q < k; q++) sh[q] += a[q]! / hist.length;
-  }
-  return sh;
-}
-
-/** The attention weights a_k(u, j) of one user's personas for item j. */
-export function attentionOf(V: Float32Array, P: Float32Array, base: number, k: number, d: number, tau: number, j: number): Float32Array {
-  const out = new Float32Array(k);
-  if (k === 0) return out;
-  const z = new Float64Array(k);
-  let m = -Infinity;
-  for (let q = 0; q < k; q++) {
-    z[q] = dot(P, base + q * d, V, j * d, d);
-    if (z[q]! > m) m = z[q]!;
-  }
-  let sum = 0;
-  for (let q = 0; q < k; q++) sum += z[q] = Math.exp((z[q]! - m) / tau);
-  for (let q = 0; q < k; q++) out[q] = z[q]! / sum;
-  return out;
+function touch(st: TrainState, chunk: number, j: number): void {
+  const mk = st.marks[chunk]!;
+  if (mk[j]) return;
+  mk[j] = 1;
+  st.touched[chunk]![st.nTouched[chunk]!++] = j;
 }
 
 /**
- * Loss and gradient of one user; updates the user's personas in place (Adam) and, when
- * `prm.updateItems`, accumulates the item gradients into gV/gB. The softmax runs over the user's
- * positives and the pool (minus the positives), each pool item's logit shifted by its log
- * importance weight. Returns the user's loss.
+ * Loss and item gradients of one user for one epoch: the history is split at random into input
+ * (kept) and targets (held out, share `holdout`, at least one of each); each cluster's kept items
+ * make its persona; the targets are scored by the mixture over the personas with kept items
+ * (pi from the full cluster sizes), against the targets plus the batch's negatives (the user's
+ * history removed), with the logQ correction. Gradients go to the chunk's buffers. Returns the loss.
  */
-export function userStep(st: TrainState, prm: StepParams, u: number, gV: Float32Array | null, gB: Float32Array | null): number {
-  const { d, V, B, P, candPos, pool, poolLogW } = st;
-  const k = st.pptr[u + 1]! - st.pptr[u]!;
+export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: number): number {
+  const { d, W, Q, B, pool, poolLogW } = st;
   const h0 = st.hptr[u]!;
   const h1 = st.hptr[u + 1]!;
-  if (k === 0 || h1 === h0) return 0;
-  const base = st.pptr[u]! * d;
+  const n = h1 - h0;
+  const k = st.ku[u]!;
+  if (n < 2 || k === 0) return 0;
   if (mark.length < st.nItems) mark = new Uint8Array(st.nItems);
-  const cap = h1 - h0 + pool.length;
+  if (roleBuf.length < n) roleBuf = new Uint8Array(n);
+  // roles: 1 = target, 0 = input
+  const rng = new Rng(prm.seed).derive(u);
+  let nT = 0;
+  for (let h = 0; h < n; h++) nT += roleBuf[h] = rng.next() < prm.holdout ? 1 : 0;
+  if (nT === 0) roleBuf[n - 1] = 1;
+  if (nT === n) roleBuf[0] = 0;
+  // personas from the kept items of each cluster
+  const size = new Float64Array(k);
+  const kept = new Float64Array(k);
+  for (let h = 0; h < n; h++) {
+    const q = st.assign[h0 + h]!;
+    size[q]!++;
+    if (!roleBuf[h]) kept[q]!++;
+  }
+  const present = new Float64Array(k);
+  for (let q = 0; q < k; q++) present[q] = kept[q]! > 0 ? size[q]! : 0;
+  const pi = mixWeights(present, k, prm.gamma);
+  const scale = new Float64Array(k);
+  for (let q = 0; q < k; q++) scale[q] = kept[q]! > 0 ? Math.pow(kept[q]!, -prm.alpha) : 0;
+  if (pBuf.length < k * d) {
+    pBuf = new Float64Array(k * d);
+    gPBuf = new Float64Array(k * d);
+  }
+  const P = pBuf;
+  P.fill(0, 0, k * d);
+  for (let h = 0; h < n; h++) {
+    if (roleBuf[h]) continue;
+    const q = st.assign[h0 + h]!;
+    const wo = st.hidx[h0 + h]! * d;
+    for (let x = 0; x < d; x++) P[q * d + x] += W[wo + x]!;
+  }
+  for (let q = 0; q < k; q++) for (let x = 0; x < d; x++) P[q * d + x] *= scale[q]!;
+  // the list: targets first, then the pool minus the whole history
+  const cap = n + pool.length;
   if (listBuf.length < cap) {
     listBuf = new Int32Array(cap);
     logwBuf = new Float64Array(cap);
   }
-  // the list: positives first, then the pool's other items
-  let n = 0;
-  for (let h = h0; h < h1; h++) {
-    const j = st.hidx[h]!;
-    if (candPos[j]! < 0 || mark[j]) continue;
+  let nt = 0;
+  for (let h = 0; h < n; h++) {
+    const j = st.hidx[h0 + h]!;
     mark[j] = 1;
-    listBuf[n] = j;
-    logwBuf[n] = 0;
-    n++;
+    if (roleBuf[h]) {
+      listBuf[nt] = j;
+      logwBuf[nt++] = 0;
+    }
   }
-  if (n === 0) return 0;
-  let len = n;
+  let len = nt;
   for (let c = 0; c < pool.length; c++) {
     const j = pool[c]!;
     if (mark[j]) continue;
     listBuf[len] = j;
-    logwBuf[len] = poolLogW[c]!;
-    len++;
+    logwBuf[len++] = poolLogW[c]!;
   }
-  for (let c = 0; c < n; c++) mark[listBuf[c]!] = 0;
-  const list = listBuf.subarray(0, len);
-  ensureScratch(len, k, d);
-  const tau = prm.tau;
-  const invTau = 1 / tau;
-  forward(V, B, P, base, k, d, tau, list);
-  let maxT = -Infinity;
-  for (let c = 0; c < len; c++) {
-    const t = sBuf[c]! + logwBuf[c]!;
-    if (t > maxT) maxT = t;
-  }
-  let sumExp = 0;
-  let sumPos = 0;
-  for (let c = 0; c < len; c++) sumExp += Math.exp(sBuf[c]! + logwBuf[c]! - maxT);
-  for (let c = 0; c < n; c++) sumPos += sBuf[c]!;
-  const lse = maxT + Math.log(sumExp);
-  const w = prm.userMean ? 1 / n : prm.userPow ? Math.pow(n, -prm.userPow) : 1;
-  let loss = w * (n * lse - sumPos);
-  const gP = gPBuf;
-  gP.fill(0, 0, k * d);
-  const entPos = k > 1 ? prm.entPos * w : 0;
-  const entNeg = k > 1 ? prm.entNeg * w * n : 0;
-  const skip = prm.skipEps;
-  const coef = new Float64Array(k);
-  if (prm.mixture && k > 1) {
-    loss = mixtureGrad(st, list, n, len, k, base, w, skip, gP, gV, gB);
-  } else for (let c = 0; c < len; c++) {
-    const pi = Math.exp(sBuf[c]! + logwBuf[c]! - lse);
-    const pos = c < n ? 1 : 0;
-    if (!pos && n * pi < skip) continue;
-    const g = w * (n * pi - pos);
-    const j = list[c]!;
-    const vo = j * d;
-    if (gB) gB[j] = gB[j]! + g;
-    if (k === 1) {
-      coef[0] = g;
-    } else {
-      const o = c * k;
-      const sAtt = sBuf[c]! - B[j]!;
-      let ent = 0;
-      if (entPos !== 0 || entNeg !== 0) {
-        for (let q = 0; q < k; q++) {
-          const a = aBuf[o + q]!;
-          if (a > 0) ent -= a * Math.log(a);
-        }
-      }
-      // d entropy / d z_q = -(1/tau) a_q (log a_q + H)
-      const eW = pos ? entPos : -entNeg * pi;
-      for (let q = 0; q < k; q++) {
-        const a = aBuf[o + q]!;
-        let cq = g * a * (1 + (zBuf[o + q]! - sAtt) * invTau);
-        if (eW !== 0 && a > 0) cq += eW * -invTau * a * (Math.log(a) + ent);
-        coef[q] = cq;
-      }
-      if (pos && entPos !== 0) loss += entPos * ent;
-      else if (!pos && entNeg !== 0) loss -= entNeg * pi * ent;
-    }
-    for (let q = 0; q < k; q++) {
-      const cq = coef[q]!;
-      const po = base + q * d;
-      const go = q * d;
-      for (let x = 0; x < d; x++) gP[go + x] += cq * V[vo + x]!;
-      if (gV) for (let x = 0; x < d; x++) gV[vo + x] = gV[vo + x]! + cq * P[po + x]!;
-    }
-  }
-  return finishUser(st, prm, base, k, gP, loss);
-}
-
-/**
- * The mixture-of-multinomials loss of one user with k > 1 personas (uniform mixture weights):
- * -sum_{i in H} log (1/k) sum_q softmax_i(z_q + b), each persona's softmax over the list (with the
- * pool's log weights). With r_iq the responsibilities and R_q = sum_i r_iq,
- * dL/dz_jq = R_q softmax_q(j) - [j in H] r_jq. Fills gP (and gV/gB); returns the loss.
- */
-function mixtureGrad(
-  st: TrainState, list: Int32Array, n: number, len: number, k: number, base: number, w: number, skip: number,
-  gP: Float64Array, gV: Float32Array | null, gB: Float32Array | null,
-): number {
-  const { d, V, B, P } = st;
+  for (let h = h0; h < h1; h++) mark[st.hidx[h]!] = 0;
+  if (zBuf.length < len * k) zBuf = new Float64Array(len * k);
   const lse = new Float64Array(k);
+  const nb = st.beta !== 0 && st.sIdx.length > 0;
+  if (nb && accBuf.length < st.nItems) accBuf = new Float64Array(st.nItems);
   for (let q = 0; q < k; q++) {
+    if (pi[q] === 0) continue;
+    if (nb) scatterMembers(st, h0, n, q, 1);
     let m = -Infinity;
-    for (let c = 0; c < len; c++) m = Math.max(m, zBuf[c * k + q]! + B[list[c]!]! + logwBuf[c]!);
+    for (let c = 0; c < len; c++) {
+      const j = listBuf[c]!;
+      const z = (zBuf[c * k + q] = dot(Q, j * d, P, q * d, d) + B[j]! + logwBuf[c]! + (nb ? st.beta * scale[q]! * accBuf[j]! : 0));
+      if (z > m) m = z;
+    }
+    if (nb) scatterMembers(st, h0, n, q, 0);
     let sum = 0;
-    for (let c = 0; c < len; c++) sum += Math.exp(zBuf[c * k + q]! + B[list[c]!]! + logwBuf[c]! - m);
+    for (let c = 0; c < len; c++) sum += Math.exp(zBuf[c * k + q]! - m);
     lse[q] = m + Math.log(sum);
   }
-  // responsibilities of the positives (stored in aBuf, which the mixture does not otherwise use)
+  // responsibilities of the targets (kept in zBuf's target rows after use), R_q = their sums
   const R = new Float64Array(k);
+  const resp = new Float64Array(nt * k);
   let loss = 0;
-  const logK = Math.log(k);
-  for (let c = 0; c < n; c++) {
-    const b = B[list[c]!]!;
+  for (let c = 0; c < nt; c++) {
     let m = -Infinity;
-    for (let q = 0; q < k; q++) m = Math.max(m, zBuf[c * k + q]! + b - lse[q]!);
+    for (let q = 0; q < k; q++) if (pi[q]! > 0) m = Math.max(m, zBuf[c * k + q]! - lse[q]! + Math.log(pi[q]!));
     let sum = 0;
-    for (let q = 0; q < k; q++) sum += aBuf[c * k + q] = Math.exp(zBuf[c * k + q]! + b - lse[q]! - m);
-    loss -= w * (m + Math.log(sum) - logK);
-    for (let q = 0; q < k; q++) R[q] += aBuf[c * k + q] = aBuf[c * k + q]! / sum;
+    for (let q = 0; q < k; q++) if (pi[q]! > 0) sum += resp[c * k + q] = Math.exp(zBuf[c * k + q]! - lse[q]! + Math.log(pi[q]!) - m);
+    loss -= m + Math.log(sum);
+    for (let q = 0; q < k; q++) R[q] += resp[c * k + q] = resp[c * k + q]! / sum;
   }
+  // dL/dz_q(j) = R_q softmax_q(j) - [j target] r_jq
+  const gP = gPBuf;
+  gP.fill(0, 0, k * d);
+  const gW = st.gW[chunk]!;
+  const gQ = st.gQ[chunk]!;
+  const gB = st.gB[chunk]!;
   const coef = new Float64Array(k);
   for (let c = 0; c < len; c++) {
-    const j = list[c]!;
-    const b = B[j]! + logwBuf[c]!;
     let tot = 0;
+    let mass = 0;
     for (let q = 0; q < k; q++) {
-      const g = R[q]! * Math.exp(zBuf[c * k + q]! + b - lse[q]!) - (c < n ? aBuf[c * k + q]! : 0);
-      coef[q] = w * g;
-      tot += coef[q]!;
+      if (pi[q] === 0) {
+        coef[q] = 0;
+        continue;
+      }
+      const sm = R[q]! * Math.exp(zBuf[c * k + q]! - lse[q]!);
+      mass += sm;
+      const g = sm - (c < nt ? resp[c * k + q]! : 0);
+      coef[q] = g;
+      tot += g;
     }
-    if (c >= n && tot < skip) continue;
-    const vo = j * d;
-    if (gB) gB[j] = gB[j]! + tot;
+    if (c >= nt && mass < prm.skipEps) continue;
+    const j = listBuf[c]!;
+    const qo = j * d;
+    touch(st, chunk, j);
+    gB[j] = gB[j]! + tot;
     for (let q = 0; q < k; q++) {
       const cq = coef[q]!;
-      const po = base + q * d;
-      const go = q * d;
-      for (let x = 0; x < d; x++) gP[go + x] += cq * V[vo + x]!;
-      if (gV) for (let x = 0; x < d; x++) gV[vo + x] = gV[vo + x]! + cq * P[po + x]!;
+      if (cq === 0) continue;
+      const po = q * d;
+      for (let x = 0; x < d; x++) {
+        gP[po + x] += cq * Q[qo + x]!;
+        gQ[qo + x] = gQ[qo + x]! + cq * P[po + x]!;
+      }
     }
+  }
+  // back to the kept items: dp_q / dW_j = |kept_q|^-alpha
+  for (let h = 0; h < n; h++) {
+    if (roleBuf[h]) continue;
+    const q = st.assign[h0 + h]!;
+    const j = st.hidx[h0 + h]!;
+    const s = scale[q]!;
+    touch(st, chunk, j);
+    const wo = j * d;
+    for (let x = 0; x < d; x++) gW[wo + x] = gW[wo + x]! + s * gP[q * d + x]!;
   }
   return loss;
 }
 
-function finishUser(st: TrainState, prm: StepParams, base: number, k: number, gP: Float64Array, loss: number): number {
-  const { d, P } = st;
-  // regularisers: L2 on personas, and a pull toward the user's persona mean
-  // L2 per persona is divided by k: k identical personas cost what the single vector did
-  const l2 = prm.l2User / k;
-  const lg = k > 1 ? prm.l2Group : 0;
-  for (let x = 0; x < d; x++) {
-    let mean = 0;
-    if (lg !== 0) {
-      for (let q = 0; q < k; q++) mean += P[base + q * d + x]!;
-      mean /= k;
-    }
-    for (let q = 0; q < k; q++) {
-      const p = P[base + q * d + x]!;
-      gP[q * d + x] += 2 * l2 * p + 2 * lg * (p - mean);
-      loss += l2 * p * p + lg * (p - mean) * (p - mean);
+/** Adds (on = 1) the neighbour rows of persona q's kept items into accBuf, or clears them (on = 0). */
+function scatterMembers(st: TrainState, h0: number, n: number, q: number, on: number): void {
+  for (let h = 0; h < n; h++) {
+    if (roleBuf[h] || st.assign[h0 + h] !== q) continue;
+    const j = st.hidx[h0 + h]!;
+    for (let p = st.sPtr[j]!; p < st.sPtr[j + 1]!; p++) {
+      const i = st.sIdx[p]!;
+      accBuf[i] = on ? accBuf[i]! + st.sVal[p]! : 0;
     }
   }
-  // Adam on the user's personas
-  const { lr, beta1, beta2, t } = prm;
-  const c1 = 1 / (1 - Math.pow(beta1, t));
-  const c2 = 1 / (1 - Math.pow(beta2, t));
-  for (let x = 0; x < k * d; x++) {
-    const g = gP[x]!;
-    const m = (st.mP[base + x] = beta1 * st.mP[base + x]! + (1 - beta1) * g);
-    const v = (st.vP[base + x] = beta2 * st.vP[base + x]! + (1 - beta2) * g * g);
-    P[base + x] = P[base + x]! - (lr * m * c1) / (Math.sqrt(v * c2) + 1e-8);
-  }
-  return loss;
 }
 
 /**
- * Worker entry: one chunk of a batch. Zeroes the chunk's item-gradient buffers, then runs
- * `userStep` for `users` in order. The result depends only on the chunk, never on the thread.
+ * The neighbour term of a persona set: row q (length nItems) = beta |C_q|^-alpha x the sum over
+ * the history items that belong to persona q (`members`) of their neighbour rows.
+ */
+export function neighbourTerm(
+  sPtr: Int32Array, sIdx: Int32Array, sVal: Float32Array, nItems: number, items: Int32Array, members: Int32Array, k: number, beta: number, alpha: number,
+): Float32Array {
+  const out = new Float32Array(k * nItems);
+  const cnt = new Float64Array(k);
+  for (const q of members) if (q >= 0) cnt[q]!++;
+  for (let h = 0; h < items.length; h++) {
+    const q = members[h]!;
+    if (q < 0) continue;
+    const j = items[h]!;
+    const o = q * nItems;
+    const f = beta * Math.pow(cnt[q]!, -alpha);
+    for (let p = sPtr[j]!; p < sPtr[j + 1]!; p++) out[o + sIdx[p]!] += f * sVal[p]!;
+  }
+  return out;
+}
+
+/**
+ * Worker entry: one chunk of a batch. Runs `userGrad` for `users` in order into the chunk's
+ * buffers (which the caller has zeroed). The result depends only on the chunk, never on the thread.
  */
 export function gradChunk(st: TrainState, prm: StepParams, users: Int32Array, chunk: number): number {
-  const gV = prm.updateItems ? st.gV[chunk]! : null;
-  const gB = prm.updateItems ? st.gB[chunk]! : null;
-  gV?.fill(0);
-  gB?.fill(0);
   let loss = 0;
-  const extra = Math.max(0, (prm.userSteps ?? 1) - 1);
-  for (let b = 0; b < users.length; b++) {
-    // extra persona-only steps first, then the step that also yields the item gradients
-    for (let r = 0; r < extra; r++) userStep(st, prm, users[b]!, null, null);
-    loss += userStep(st, prm, users[b]!, gV, gB);
-  }
+  for (let b = 0; b < users.length; b++) loss += userGrad(st, prm, users[b]!, chunk);
   return loss;
 }
 
+/** Worker entry: clusters the histories of users [lo, hi) into st.assign / st.ku (see `clusterHistory`). */
+export function clusterChunk(st: TrainState, lo: number, hi: number, kMax: number, perPersona: number, minItems: number, iters: number): void {
+  for (let u = lo; u < hi; u++) {
+    const h = st.hidx.subarray(st.hptr[u]!, st.hptr[u + 1]!);
+    const ku = Math.max(0, Math.min(kMax, Math.floor(h.length / perPersona)));
+    const a = st.assign.subarray(st.hptr[u]!, st.hptr[u + 1]!);
+    st.ku[u] = h.length === 0 ? 0 : clusterHistory(st.W, st.d, h, Math.max(1, ku), minItems, iters, a);
+  }
+}
+
 /**
- * Splits a user's single vector `p` into up to `k` personas: spherical k-means (10 Lloyd rounds)
- * on the normalised vectors of the user's items, seeded deterministically (first centre = the item
- * closest to p, then farthest-point). Clusters with fewer than `minItems` items are dropped and
- * their items re-assigned; persona q = p + scale |p| unit(c_q - c_all), where c are mean item
- * vectors (a step from the single vector toward the cluster). Returns the
- * personas (kept * d) and their count (>= 1).
+ * Clusters a history by the direction of its items' context vectors W_j into at most `k` clusters
+ * (k-means on the unit sphere with centroids = direction of the summed raw vectors, so at
+ * convergence every item sits with the persona p_k it has the largest cosine with). Seeding is
+ * deterministic: the item closest to the history's summed direction, then farthest-point.
+ * Clusters with fewer than `minItems` items are dropped (one per round) and their items move.
+ * Writes each item's cluster (0..K-1, numbered by first appearance in `items`) to `assign`; returns K.
  */
-export function splitPersonas(p: Float32Array, items: Int32Array, V: Float32Array, d: number, k: number, minItems: number, scale = 1): Float32Array {
+export function clusterHistory(W: Float32Array, d: number, items: Int32Array, k: number, minItems: number, iters: number, assign: Int32Array): number {
   const n = items.length;
   k = Math.min(k, Math.floor(n / Math.max(1, minItems)));
-  if (k <= 1 || n === 0) return Float32Array.from(p);
+  if (k <= 1 || n === 0) {
+    assign.fill(0, 0, n);
+    return n === 0 ? 0 : 1;
+  }
   const X = new Float64Array(n * d);
+  const all = new Float64Array(d);
   for (let i = 0; i < n; i++) {
-    const vo = items[i]! * d;
+    const wo = items[i]! * d;
     let nn = 0;
-    for (let x = 0; x < d; x++) nn += V[vo + x]! * V[vo + x]!;
+    for (let x = 0; x < d; x++) nn += W[wo + x]! * W[wo + x]!;
     const inv = nn > 0 ? 1 / Math.sqrt(nn) : 0;
-    for (let x = 0; x < d; x++) X[i * d + x] = V[vo + x]! * inv;
+    for (let x = 0; x < d; x++) {
+      X[i * d + x] = W[wo + x]! * inv;
+      all[x] += W[wo + x]!;
+    }
   }
   const C = new Float64Array(k * d);
-  // farthest-point seeding
   let best = 0;
   let bestV = -Infinity;
   for (let i = 0; i < n; i++) {
     let s = 0;
-    for (let x = 0; x < d; x++) s += X[i * d + x]! * p[x]!;
+    for (let x = 0; x < d; x++) s += X[i * d + x]! * all[x]!;
     if (s > bestV) {
       bestV = s;
       best = i;
     }
   }
   const maxSim = new Float64Array(n).fill(-Infinity);
-  let kk = 0;
-  for (;;) {
+  for (let kk = 0; ; ) {
     for (let x = 0; x < d; x++) C[kk * d + x] = X[best * d + x]!;
-    kk++;
-    if (kk === k) break;
-    let far = -1;
+    if (++kk === k) break;
     let farV = Infinity;
     for (let i = 0; i < n; i++) {
       let s = 0;
@@ -499,16 +389,15 @@ export function splitPersonas(p: Float32Array, items: Int32Array, V: Float32Arra
       if (s > maxSim[i]!) maxSim[i] = s;
       if (maxSim[i]! < farV) {
         farV = maxSim[i]!;
-        far = i;
+        best = i;
       }
     }
-    best = far;
   }
-  const assign = new Int32Array(n);
   const count = new Int32Array(k);
   const alive = new Uint8Array(k).fill(1);
-  const assignAll = (): void => {
+  const assignAll = (): boolean => {
     count.fill(0);
+    let changed = false;
     for (let i = 0; i < n; i++) {
       let bq = -1;
       let bs = -Infinity;
@@ -521,24 +410,29 @@ export function splitPersonas(p: Float32Array, items: Int32Array, V: Float32Arra
           bq = q;
         }
       }
+      if (assign[i] !== bq) changed = true;
       assign[i] = bq;
       count[bq]!++;
     }
+    return changed;
   };
-  for (let round = 0; round < 12; round++) {
-    assignAll();
-    // drop the smallest undersized cluster (one per round, so its items can move)
+  assign.fill(-1, 0, n);
+  for (let round = 0; round < iters; round++) {
+    const changed = assignAll();
     let drop = -1;
     for (let q = 0; q < k; q++) if (alive[q] && count[q]! < minItems && (drop < 0 || count[q]! < count[drop]!)) drop = q;
     if (drop >= 0) {
       alive[drop] = 0;
       continue;
     }
-    // update (spherical: normalised mean)
+    if (!changed && round > 0) break;
+    // centroid = direction of the summed raw vectors (the persona's direction)
     C.fill(0);
-    for (let i = 0; i < n; i++) for (let x = 0; x < d; x++) C[assign[i]! * d + x] += X[i * d + x]!;
+    for (let i = 0; i < n; i++) {
+      const wo = items[i]! * d;
+      for (let x = 0; x < d; x++) C[assign[i]! * d + x] += W[wo + x]!;
+    }
     for (let q = 0; q < k; q++) {
-      if (!alive[q]) continue;
       let nn = 0;
       for (let x = 0; x < d; x++) nn += C[q * d + x]! * C[q * d + x]!;
       const inv = nn > 0 ? 1 / Math.sqrt(nn) : 0;
@@ -546,36 +440,51 @@ export function splitPersonas(p: Float32Array, items: Int32Array, V: Float32Arra
     }
   }
   assignAll();
-  const kept: number[] = [];
-  for (let q = 0; q < k; q++) if (alive[q] && count[q]! >= minItems) kept.push(q);
-  if (kept.length <= 1) return Float32Array.from(p);
-  // persona q = p + scale |p| unit(c_q - c_all), c = mean (raw) item vectors: a small step from the
-  // user's single vector toward each cluster; training separates them where the data supports it
-  const M = new Float64Array(k * d);
-  const all = new Float64Array(d);
+  // renumber the surviving clusters by first appearance
+  const remap = new Int32Array(k).fill(-1);
+  let K = 0;
   for (let i = 0; i < n; i++) {
-    const vo = items[i]! * d;
-    for (let x = 0; x < d; x++) {
-      M[assign[i]! * d + x] += V[vo + x]!;
-      all[x] += V[vo + x]!;
-    }
+    const q = assign[i]!;
+    if (remap[q] === -1) remap[q] = K++;
+    assign[i] = remap[q]!;
   }
-  let pn = 0;
-  for (let x = 0; x < d; x++) {
-    all[x] /= n;
-    pn += p[x]! * p[x]!;
+  return K;
+}
+
+/** Persona vectors of a clustered history: p_k = |C_k|^-alpha sum_{j in C_k} W_j (K x d). */
+export function personasOf(W: Float32Array, d: number, items: Int32Array, assign: Int32Array, k: number, alpha: number): Float32Array {
+  const acc = new Float64Array(k * d);
+  const cnt = new Float64Array(k);
+  for (let i = 0; i < items.length; i++) {
+    const q = assign[i]!;
+    cnt[q]!++;
+    const wo = items[i]! * d;
+    for (let x = 0; x < d; x++) acc[q * d + x] += W[wo + x]!;
   }
-  pn = Math.sqrt(pn);
-  const out = new Float32Array(kept.length * d);
-  const off = new Float64Array(d);
-  kept.forEach((q, r) => {
-    let on = 0;
-    for (let x = 0; x < d; x++) {
-      off[x] = M[q * d + x]! / count[q]! - all[x]!;
-      on += off[x]! * off[x]!;
+  const out = new Float32Array(k * d);
+  for (let q = 0; q < k; q++) {
+    const s = cnt[q]! > 0 ? Math.pow(cnt[q]!, -alpha) : 0;
+    for (let x = 0; x < d; x++) out[q * d + x] = acc[q * d + x]! * s;
+  }
+  return out;
+}
+
+/** Each history item's persona: the persona with the largest cosine to W_j (ties: lower index). */
+export function membersOf(W: Float32Array, d: number, items: Int32Array, P: Float32Array, k: number): Int32Array {
+  const out = new Int32Array(items.length);
+  const norm = new Float64Array(k);
+  for (let q = 0; q < k; q++) norm[q] = Math.sqrt(dot(P, q * d, P, q * d, d)) || 1;
+  for (let i = 0; i < items.length; i++) {
+    let bq = 0;
+    let bs = -Infinity;
+    for (let q = 0; q < k; q++) {
+      const s = dot(W, items[i]! * d, P, q * d, d) / norm[q]!;
+      if (s > bs) {
+        bs = s;
+        bq = q;
+      }
     }
-    const f = on > 0 ? (scale * pn) / Math.sqrt(on) : 0;
-    for (let x = 0; x < d; x++) out[r * d + x] = p[x]! + f * off[x]!;
-  });
+    out[i] = bq;
+  }
   return out;
 }
