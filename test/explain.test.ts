@@ -17,7 +17,7 @@ import { worldToLog } from '../src/synth/world.js';
 const _typeCheck: HasPersonas = new PersonaModel({ dim: 4 });
 void _typeCheck;
 
-const TOY = { dim: 8, epochs: 20, warmEpochs: 8, negatives: 0, itemsPerPersona: 8, l2Item: 1, l2User: 0.1, batchSize: 16, foldInSteps: 30 };
+const TOY = { dim: 8, epochs: 20, warmEpochs: 5, negatives: 100, itemsPerPersona: 8, batchSize: 16 };
 /** The toy model with attention scoring where the model offers it (explanations use the attention weights then). */
 const ATTENTION_TOY = personasSpec.schema.safeParse({ ...TOY, scoring: 'attention' }).success ? { ...TOY, scoring: 'attention' } : TOY;
 

@@ -43,10 +43,10 @@ export const PersonasConfig = z
     lr: z.number().positive().default(0.01),
     lrEnd: z.number().min(0).max(1).default(0.1),
     /** L2 on the item vectors (applied to the rows a batch touches). */
-    l2Item: z.number().min(0).default(0.001),
+    l2Item: z.number().min(0).default(0.03),
     /** Learn a bias per item (initialised to centred log popularity). */
     itemBias: z.boolean().default(true),
-    epochs: z.number().int().min(1).default(40),
+    epochs: z.number().int().min(1).default(20),
     /** The first epochs use one persona per user (the clusters need trained vectors). */
     warmEpochs: z.number().int().min(0).default(5),
     /** The fitted vectors are the mean of the snapshots after the last this-many epochs. */
@@ -438,5 +438,5 @@ export const personasSpec: ModelSpec = {
   create: (params) => new PersonaModel(params as Partial<PersonasConfig>),
   fromArtifact: (a) => PersonaModel.fromArtifact(a),
   // merged over the defaults; picked by validation ndcg@20 (see docs/personas.md); no k here
-  tuningGrid: [{}],
+  tuningGrid: [{}, { l2Item: 0.01 }, { l2Item: 0.1 }, { epochs: 30 }],
 };
