@@ -59,7 +59,7 @@ before(async () => {
     db: ':memory:',
     data: 'world',
     world: { users: 200, items: 300, categories: 10, meanInteractions: 40, seed: 7, itemCategoryCounts: [0.7, 0.3, 0], noise: 0.02 },
-    modelParams: { epochs: 6, warmEpochs: 3, dim: 16 },
+    modelParams: { epochs: 20, warmEpochs: 5, dim: 16 },
     apiKey: KEY,
     bodyLimit: 64 * 1024,
     quiet: true,
@@ -173,7 +173,7 @@ describe('service API', () => {
     const models = await call('GET', '/v1/models');
     const active = models.json.active as { name: string; version: number; params: Record<string, unknown> };
     assert.equal(active.name, 'personas');
-    assert.equal(active.params.epochs, 6);
+    assert.equal(active.params.epochs, 20);
     assert.equal((await call('GET', '/v1/evaluation')).status, 404);
   });
 

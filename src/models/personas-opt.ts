@@ -1,8 +1,11 @@
 /**
  * The optimiser pieces of the `personas` model: a sparse (lazy) Adam over the item rows a batch
- * touched, and the popularity-skewed negative sampler of the sampled softmax.
+ * touched, the popularity-skewed negative sampler of the sampled softmax, and the sparse
+ * neighbour lists of the optional item-item term.
  */
 import type { Rng } from '../math/rng.js';
+import { knnRows } from './itemknn.js';
+import type { TrainSet } from './model.js';
 import type { TrainState } from './personas-train.js';
 
 const B1 = 0.9;
@@ -144,4 +147,32 @@ export class NegativeSampler {
     });
     return { items, logW };
   }
+}
+
+/**
+ * Each item's top-`k` item-kNN neighbours (cosine with `shrink`, `knnRows` of itemknn.ts),
+ * transposed: row j lists the items i that keep j among their neighbours, with sim(i, j).
+ * Items x k entries, never items^2.
+ */
+export function neighbourRows(train: TrainSet, k: number, shrink: number): { ptr: Int32Array; idx: Int32Array; val: Float32Array } {
+  const n = train.nItems;
+  const ui = train.userItems;
+  const iu = train.itemUsers;
+  const r = knnRows(ui.indptr, ui.indices, iu.indptr, iu.indices, n, 0, n, k, shrink);
+  const rowPtr = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) rowPtr[i + 1] = rowPtr[i]! + r.counts[i]!;
+  const ptr = new Int32Array(n + 1);
+  for (const j of r.indices) ptr[j + 1]!++;
+  for (let j = 0; j < n; j++) ptr[j + 1]! += ptr[j]!;
+  const next = ptr.slice(0, n);
+  const idx = new Int32Array(r.indices.length);
+  const val = new Float32Array(r.indices.length);
+  for (let i = 0; i < n; i++) {
+    for (let p = rowPtr[i]!; p < rowPtr[i + 1]!; p++) {
+      const q = next[r.indices[p]!]!++;
+      idx[q] = i;
+      val[q] = r.values[p]!;
+    }
+  }
+  return { ptr, idx, val };
 }

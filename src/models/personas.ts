@@ -18,9 +18,8 @@ import { WorkerPool, sharedFloat32, sharedInt32, splitRange, toShared } from '..
 import type { Rng } from '../math/rng.js';
 import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
 import { runEpochs } from './model.js';
-import { knnRows } from './itemknn.js';
 import { clusterChunk, clusterHistory, gradChunk, membersOf, mixWeights, neighbourTerm, personasOf, scoreMixture, type StepParams, type TrainState } from './personas-train.js';
-import { ItemAdam, NegativeSampler } from './personas-opt.js';
+import { ItemAdam, NegativeSampler, neighbourRows } from './personas-opt.js';
 
 export const PersonasConfig = z
   .object({
@@ -193,34 +192,10 @@ export class PersonaModel implements Recommender, FoldIn {
 
   /** Top-`neighbours` item-kNN rows, transposed so that row j lists the items i that keep j. */
   private buildNeighbours(train: TrainSet): void {
-    const n = train.nItems;
-    if (this.params.itemItem === 0) {
-      this.sPtr = new Int32Array(n + 1);
-      this.sIdx = new Int32Array(0);
-      this.sVal = new Float32Array(0);
-      return;
-    }
-    const ui = train.userItems;
-    const iu = train.itemUsers;
-    const r = knnRows(ui.indptr, ui.indices, iu.indptr, iu.indices, n, 0, n, this.params.neighbours, this.params.shrink);
-    const ptr = new Int32Array(n + 1);
-    for (let i = 0; i < n; i++) ptr[i + 1] = ptr[i]! + r.counts[i]!;
-    const sPtr = new Int32Array(n + 1);
-    for (const j of r.indices) sPtr[j + 1]!++;
-    for (let j = 0; j < n; j++) sPtr[j + 1]! += sPtr[j]!;
-    const next = sPtr.slice(0, n);
-    const sIdx = new Int32Array(r.indices.length);
-    const sVal = new Float32Array(r.indices.length);
-    for (let i = 0; i < n; i++) {
-      for (let p = ptr[i]!; p < ptr[i + 1]!; p++) {
-        const q = next[r.indices[p]!]!++;
-        sIdx[q] = i;
-        sVal[q] = r.values[p]!;
-      }
-    }
-    this.sPtr = sPtr;
-    this.sIdx = sIdx;
-    this.sVal = sVal;
+    const r = this.params.itemItem === 0 ? { ptr: new Int32Array(train.nItems + 1), idx: new Int32Array(0), val: new Float32Array(0) } : neighbourRows(train, this.params.neighbours, this.params.shrink);
+    this.sPtr = r.ptr;
+    this.sIdx = r.idx;
+    this.sVal = r.val;
   }
 
   /** Clusters every training history on the current context vectors (fixed user chunks). */
