@@ -251,13 +251,18 @@ describe('personas model', () => {
     const scores = allScores(model, world.train, [u]);
     const cand = world.train.candidates;
     const probs = new Array<number>(N_ITEMS).fill(0);
+    // mixture weights pi_q = |C_q|^gamma / sum, C_q = the history items of persona q
+    const size = new Array<number>(k).fill(0);
+    for (const q of model.personaMembers(rowOf(world.train.userItems, u))) size[q]!++;
+    const pw = size.map((c) => Math.pow(c, model.params.gamma));
+    const pi = pw.map((x) => x / pw.reduce((a, b) => a + b, 0));
     for (let q = 0; q < k; q++) {
       const single = new Float32Array(N_ITEMS);
       model.scorePersonas(P.subarray(q * DIM, (q + 1) * DIM), single);
       // a lone persona scores its log-softmax: probabilities sum to 1 over the candidates
       const total = Array.from(cand).reduce((s, i) => s + Math.exp(single[i]!), 0);
       assert.ok(Math.abs(total - 1) < 1e-3);
-      for (const i of cand) probs[i]! += Math.exp(single[i]!) / k;
+      for (const i of cand) probs[i]! += pi[q]! * Math.exp(single[i]!);
     }
     for (const i of cand) assert.ok(Math.abs(Math.log(probs[i]!) - scores[i]!) < 1e-3);
     // responsibilities sum to 1 and name the persona whose softmax puts the most mass on the item

@@ -35,7 +35,7 @@ export const PersonasConfig = z
     /** Persona = |C_k|^-alpha x the sum of its items' context vectors. */
     alpha: z.number().min(0).max(1).default(0.5),
     /** Mixture weights pi_k ~ |C_k|^gamma (0: every persona weighs the same). */
-    gamma: z.number().min(-2).max(2).default(0),
+    gamma: z.number().min(-2).max(2).default(1),
     /** Share of each history held out as targets per epoch (the rest builds the personas). */
     holdout: z.number().gt(0).lt(1).default(0.25),
     /** Adam learning rate (decays linearly to lrEnd x by the last epoch). */
