@@ -138,10 +138,10 @@ export const MODEL_CASES: Readonly<Record<string, ModelCase>> = {
     quality: { skip: 'a default fit (200 epochs) takes 3-4 CPU minutes on ml-latest-small, too long for the suite; measured 0.0997 / 0.1372 (docs/models.md)' },
   },
   personas: {
-    // the default code paths (category vectors, mixture scoring, item-item term), small and short
-    small: { dim: 8, epochs: 6, warmEpochs: 3, avgEpochs: 2, negatives: 50, foldInSteps: 20, itemItemLambda: 50 },
+    // the default code paths (clustered histories, mixture scoring), small and short
+    small: { dim: 8, epochs: 6, warmEpochs: 3, negatives: 50 },
     randomised: true,
-    // the persona epochs always run on the pool when threads > 1; its item-item term is an EASE fit
+    // the persona epochs always run on the pool when threads > 1 (the EASE switch is inert for it)
     threads: {
       forceParallel: () => {
         const saved = EaseScorer.parallelMinItems;
@@ -151,12 +151,8 @@ export const MODEL_CASES: Readonly<Record<string, ModelCase>> = {
         };
       },
     },
-    foldIn: {
-      kind: 'close',
-      minTop20Overlap: 0.75,
-      why: 'measured 0.836 / 0.827 / 0.877 with fit seeds 11 / 12 / 13; fold-in re-runs both phases (one vector, then the split into personas) for the history with the items fixed',
-    },
-    quality: { params: {}, ndcg: 0.118, recall: 0.152, why: 'the defaults, seed 42: 0.1230 / 0.1583' },
+    foldIn: { kind: 'identical', why: "a training user's personas are the fold-in of their training history (clustering and sums, no optimisation); scoring is the same function of the history" },
+    quality: { params: {}, ndcg: 0.113, recall: 0.15, why: 'the defaults, seed 42: 0.1160 / 0.1541 (docs/personas.md)' },
   },
   router: {
     small: { clusters: 2, candidates: 'pop,itemknn,ials', scope: 'both', validationUsers: 50 },

@@ -110,15 +110,15 @@ test('--param applies to every spec of its model; the inline value wins', async 
   ]);
 });
 
-test('usesCategories: the persona model with category vectors on data with categories, no baseline', async () => {
+test('usesCategories: neither the persona model nor a baseline reads categories; a categories reranker does', async () => {
   assert.ok(split.train.categories !== null, 'the world has categories');
   const quick = { epochs: 3, warmEpochs: 1, avgEpochs: 1 };
-  const result = await runExperiment(split, { ...base, tune: false, models: ['pop', 'ease', 'personas', 'personas:catEmb=false'], params: { personas: quick } });
+  const result = await runExperiment(split, { ...base, tune: false, models: ['pop', 'ease', 'personas', 'personas:k=1'], params: { personas: quick } });
   assert.deepEqual(result.models.map((m) => [m.name, m.usesCategories]), [
     ['pop', false],
     ['ease', false],
-    ['personas', true],
-    ['personas:catEmb=false', false],
+    ['personas', false],
+    ['personas:k=1', false],
   ]);
   // on data without categories nothing can use them
   const noCats = { ...split.train, categories: null };
@@ -127,8 +127,8 @@ test('usesCategories: the persona model with category vectors on data with categ
   const reranked = await runExperiment(split, { ...base, tune: false, models: ['ease'], rerank: 'calibrated:0.5' });
   assert.equal(reranked.models[0]!.usesCategories, true);
   const json = buildResultsJson(split, result, { ks: [10, 20], seed: 7, startedAt: new Date(0), threads: 1, rerank: 'none' });
-  assert.deepEqual(json.models.map((m) => m.usesCategories), [false, false, true, false]);
-  assert.match(markdownTables(json), /^\| personas \|.*\| yes \| [\d.]+ \|$/m);
+  assert.deepEqual(json.models.map((m) => m.usesCategories), [false, false, false, false]);
+  assert.match(markdownTables(json), /^\| personas \|.*\| no \| [\d.]+ \|$/m);
   assert.match(markdownTables(json), /^\| ease \|.*\| no \| [\d.]+ \|$/m);
 });
 

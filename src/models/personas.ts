@@ -109,9 +109,9 @@ export class PersonaModel implements Recommender, FoldIn {
     return this.params.dim;
   }
 
-  /** The item vectors take the category vectors when catEmb is on and the data has categories. */
-  usesCategories(train: TrainSet): boolean {
-    return this.params.catEmb && train.categories !== null;
+  /** The model never reads item categories (the baselines get none either). */
+  usesCategories(_train: TrainSet): boolean {
+    return false;
   }
 
   async fit(train: TrainSet, ctx: FitContext): Promise<void> {
