@@ -433,7 +433,7 @@ describe('service API', () => {
       [{ model: 'personas', params: { epochs: 1e9 } }, /body\.params\.epochs: must be <= 1000/],
       [{ model: 'personas', params: { epochs: 2.5 } }, /body\.params\.epochs: /],
       [{ model: 'personas', params: { colour: 1 } }, /body\.params\.colour: unknown parameter/],
-      [{ model: 'personas', params: { tau: 1e300 } }, /body\.params\.tau: must be a finite number/],
+      [{ model: 'personas', params: { l2Item: 1e300 } }, /body\.params\.l2Item: must be a finite number/],
       [{ model: 'bpr', params: { epochs: 5000 } }, /body\.params\.epochs: must be <= 1000/],
     ];
     for (const [body, message] of cases) {
