@@ -24,7 +24,7 @@ import { TopKSelector } from '../math/topk.js';
 import { personasFor, personaWeightsOf, type HasPersonas, type Recommender, type TrainSet } from '../models/model.js';
 import { asPersonaModel, onboardingBasis, type OnboardingBasis } from '../onboard/basis.js';
 import { catalogueChoiceSet } from '../onboard/index.js';
-import { LaplacePosterior } from '../onboard/posterior.js';
+import { cholesky, cholInverse, LaplacePosterior } from '../onboard/posterior.js';
 
 export interface ConfidenceOptions {
   /** History size at which the history factor is 1/2 (default 10). */
@@ -37,7 +37,27 @@ export interface ConfidenceOptions {
   threshold?: number;
   /** Exponents of the factors (default all 1); e.g. from `fitConfidenceWeights` on validation. */
   weights?: ConfidenceWeights;
+  /**
+   * The subject's previous posterior fit (in and out; PosteriorWarmStart): after a few more
+   * choices the spread is one Newton step from it instead of a full refit.
+   */
+  warm?: PosteriorWarmStart;
 }
+
+/**
+ * A subject's last exact posterior fit, kept between calls of `posteriorSpread` (in and out): its
+ * mode w, E_p[x] and Cov_p[x] of the catalogue softmax at w. While `updates < POSTERIOR_REFIT_EVERY`
+ * a new history is answered by one Newton step from w: the gradient and the Hessian
+ * (I + C Cov_p[x]) at w are exact for the new history's C choices, so the step costs a 16 x 16
+ * solve instead of the catalogue passes of a refit; every POSTERIOR_REFIT_EVERY-th call (and the
+ * first) refits exactly. `anchor: null` = no fit yet.
+ */
+export interface PosteriorWarmStart {
+  anchor: { w: Float64Array; ex: Float64Array; cov: Float64Array; updates: number } | null;
+}
+
+/** Incremental spreads between two exact posterior refits of a subject. */
+export const POSTERIOR_REFIT_EVERY = 8;
 
 export interface UserConfidence {
   /** In [0, 1]: geometric mean of the three factors below. */
@@ -214,27 +234,64 @@ export function personaAmbiguity(model: HasPersonas, personas: Float32Array, his
  * Posterior spread of a history in the onboarding basis: the Laplace posterior over the weights
  * given "each history item was chosen from the catalogue" (softmax likelihood), prior N(0, I).
  */
-export function posteriorSpread(basis: OnboardingBasis, history: Int32Array): number {
+export function posteriorSpread(basis: OnboardingBasis, history: Int32Array, warm?: PosteriorWarmStart): number {
   const cs = catalogueChoiceSet(basis);
-  const post = new LaplacePosterior(new Float64Array(basis.size), 1);
-  post.choiceSet = cs.set;
+  const M = basis.size;
+  const rows: number[] = [];
   for (const i of history) {
     const r = i >= 0 && i < basis.nItems ? cs.rowOf[i]! : -1;
-    if (r >= 0) post.choices.push({ index: r, c: 1 });
+    if (r >= 0) rows.push(r);
   }
+  const a = warm?.anchor;
+  if (warm && a && a.w.length === M && a.updates < POSTERIOR_REFIT_EVERY - 1 && rows.length > 0) {
+    // one Newton step from the last exact mode w: prior N(0, I), C choices
+    a.updates++;
+    const C = rows.length;
+    const g = new Float64Array(M);
+    for (let m = 0; m < M; m++) g[m] = a.w[m]! + C * a.ex[m]!;
+    for (const r of rows) for (let m = 0; m < M; m++) g[m] = g[m]! - cs.set.x[r * M + m]!;
+    const h = new Float64Array(M * M);
+    for (let q = 0; q < M * M; q++) h[q] = C * a.cov[q]!;
+    for (let m = 0; m < M; m++) h[m * M + m] = h[m * M + m]! + 1;
+    const inv = cholInverse(cholesky(h, M), M);
+    let t = 0;
+    for (let m = 0; m < M; m++) t += inv[m * M + m]!;
+    return Math.sqrt(t / M);
+  }
+  const post = new LaplacePosterior(new Float64Array(M), 1);
+  post.choiceSet = cs.set;
+  for (const r of rows) post.choices.push({ index: r, c: 1 });
   if (post.choices.length > 0) post.refit();
-  return Math.sqrt(post.trace() / basis.size);
+  if (warm) warm.anchor = rows.length > 0 ? anchorOf(post, cs.set.x, rows, M) : null;
+  return Math.sqrt(post.trace() / M);
+}
+
+/**
+ * E_p[x] and Cov_p[x] at the mode of an exact fit, from the fit itself: at the mode the gradient
+ * w + C E_p[x] - sum_j x_j is 0, and the Hessian I + C Cov_p[x] is the inverse of `cov`.
+ */
+function anchorOf(post: LaplacePosterior, x: Float64Array, rows: readonly number[], M: number): NonNullable<PosteriorWarmStart['anchor']> {
+  const C = rows.length;
+  const w = Float64Array.from(post.mean);
+  const ex = new Float64Array(M);
+  for (const r of rows) for (let m = 0; m < M; m++) ex[m] = ex[m]! + x[r * M + m]!;
+  for (let m = 0; m < M; m++) ex[m] = (ex[m]! - w[m]!) / C;
+  const hess = cholInverse(cholesky(post.cov, M), M);
+  const cov = new Float64Array(M * M);
+  for (let i = 0; i < M; i++) for (let j = 0; j < M; j++) cov[i * M + j] = (hess[i * M + j]! - (i === j ? 1 : 0)) / C;
+  return { w, ex, cov, updates: 0 };
 }
 
 /**
  * How confident the model is about a user: `user` is a training user's index (their own
  * personas) or -1 (the history is folded in); `personas` overrides the persona set (e.g. a
- * near-twin's profile, for the profile-swap check).
+ * near-twin's profile, for the profile-swap check); `scores`, when given, are that set's scores over
+ * all items (`scorePersonas(personas, row, history)`), saving their computation.
  */
 export function userConfidence(
   model: Recommender,
   train: TrainSet,
-  subject: { user: number; history: Int32Array; personas?: Float32Array },
+  subject: { user: number; history: Int32Array; personas?: Float32Array; scores?: Float32Array },
   opts: ConfidenceOptions = {},
 ): UserConfidence {
   const m = asPersonaModel(model);
@@ -245,11 +302,15 @@ export function userConfidence(
   const n = subject.history.length;
   const h = historyFactor(n, opts.halfHistory ?? 10);
   const ambiguity = k > 0 ? personaAmbiguity(m, personas, subject.history, dim, basis.meanPersona) : 1;
-  const spread = Math.min(1, posteriorSpread(basis, subject.history));
+  const spread = Math.min(1, posteriorSpread(basis, subject.history, opts.warm));
   let fit = 0;
   if (k > 0) {
-    const row = new Float32Array(train.nItems);
-    m.scorePersonas(personas, row, subject.history);
+    // `subject.scores`: the set's scores over all items (scorePersonas(personas, row, history)) when the caller has them
+    let row = subject.scores;
+    if (!row || row.length !== train.nItems) {
+      row = new Float32Array(train.nItems);
+      m.scorePersonas(personas, row, subject.history);
+    }
     fit = profileFit(row, train.candidates, subject.history);
   }
   const evidence = itemEvidence(train.itemPopularity, subject.history, opts.halfItem ?? 10);

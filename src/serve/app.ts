@@ -139,6 +139,32 @@ function parse<S extends z.ZodType>(schema: S, data: unknown, where: string): z.
   throw new HttpError(400, 'invalid_input', msgs.join('; '));
 }
 
+/**
+ * What one request may cost (the work of a list grows with offset + n, explanations with n, a
+ * reranker with its pool): beyond it a 400 naming the field, so that no legal request holds the
+ * event loop for long.
+ */
+export const REQUEST_BUDGET = {
+  /** offset + n of any list. */
+  depth: 1000,
+  /** Items explained in one answer (explain=true). */
+  explained: 100,
+  /** offset + n with a reranker (it scores a pool a few times that size). */
+  reranked: 200,
+} as const;
+
+/** Throws a 400 naming the field when a list request is over REQUEST_BUDGET. */
+export function checkBudget(q: { n: number; offset?: number; explain?: boolean; rerank?: string }, where: 'query' | 'body'): void {
+  const offset = q.offset ?? 0;
+  const depth = offset + q.n;
+  const B = REQUEST_BUDGET;
+  if (depth > B.depth) throw new HttpError(400, 'over_budget', `${where}.offset: offset + n must be <= ${B.depth} (got ${depth}); page through at most ${B.depth} items`);
+  if (q.explain && q.n > B.explained) throw new HttpError(400, 'over_budget', `${where}.n: with explain=true, n must be <= ${B.explained} (got ${q.n}); ask for explanations a page at a time`);
+  if (q.rerank !== undefined && q.rerank.trim() !== 'none' && q.rerank.trim() !== '' && depth > B.reranked) {
+    throw new HttpError(400, 'over_budget', `${where}.n: with a reranker, offset + n must be <= ${B.reranked} (got ${depth})`);
+  }
+}
+
 const modelOf = (s: ServiceState): Engine => {
   if (!s.engine) throw new HttpError(503, 'not_ready', `no model is loaded yet (${s.status})`);
   return s.engine;
@@ -366,6 +392,7 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
   app.get('/v1/items/:id/similar', { config: { auth: 'read' } }, async (req) => {
     const { id } = parse(IdParams, req.params, 'path');
     const q = parse(SimilarQuery, req.query, 'query');
+    checkBudget(q, 'query');
     if (!s.live.items.has(id)) throw new NotFoundError(`item "${id}" does not exist`);
     return modelOf(s).similar(id, q.n, q.offset);
   });
@@ -430,6 +457,7 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
     const { id } = parse(IdParams, req.params, 'path');
     const q = parse(RecommendQuery, req.query, 'query');
     Engine.checkRerank(q.rerank);
+    checkBudget(q, 'query');
     const engine = modelOf(s);
     if (s.live.users.has(id)) await s.live.overrides(s.store, id);
     const exclude = q.exclude ? q.exclude.split(',').filter((x) => x !== '') : [];
@@ -459,6 +487,7 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
     const { id } = parse(IdParams, req.params, 'path');
     const q = parse(TasteMixQuery, req.query, 'query');
     Engine.checkRerank(q.rerank);
+    checkBudget(q, 'query');
     const engine = modelOf(s);
     if (s.live.users.has(id)) await s.live.overrides(s.store, id);
     return engine.tasteMix(id, q.n, q.rerank, q.hedge);
@@ -466,6 +495,7 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
   app.post('/v1/sessions/recommend', { config: { auth: 'read' } }, async (req) => {
     const body = parse(SessionBody, req.body, 'body');
     Engine.checkRerank(body.rerank);
+    checkBudget(body, 'body');
     return modelOf(s).session(body.items, body.n, body.rerank, body.explain, body.hedge);
   });
 

@@ -15,7 +15,7 @@
  * fold-in of their whole history. Both apply on the next request, without retraining.
  */
 import { existsSync } from 'node:fs';
-import { hedge, explainOrWithhold, historyFactor, itemEvidence, combineConfidence, userConfidence, type UserConfidence } from '../confidence/index.js';
+import { hedge, explainOrWithhold, historyFactor, itemEvidence, combineConfidence, userConfidence, type PosteriorWarmStart, type UserConfidence } from '../confidence/index.js';
 import { columnCounts, csrFromPairs, transpose } from '../data/csr.js';
 import type { ItemCategories } from '../data/dataset.js';
 import { IdMap } from '../data/ids.js';
@@ -25,6 +25,7 @@ import { labelOf, personaProfile, type ExplainContext, type PersonaProfile } fro
 import { readArtifactFile } from '../models/artifact.js';
 import { hasPersonas, singleUserBatch, type HasPersonas, type ModelArtifact, type Recommender, type TrainSet, type UserBatch } from '../models/model.js';
 import { modelFromArtifact } from '../models/registry.js';
+import { onboardingBasis } from '../onboard/basis.js';
 import { TopKSelector } from '../math/topk.js';
 import { buildReranker, parseRerankSpec } from '../rank/index.js';
 import type { LiveData } from './live.js';
@@ -108,7 +109,12 @@ function personaView(m: PersonaRecommender, set: Float32Array, k: number): Perso
 }
 
 interface MetaView {
+  /** The LiveData.itemsVersion this view reflects. */
   version: number;
+  /** Increases when categories or the set of live items change (labels, candidates, cold order). */
+  catalogue: number;
+  /** Increases with any change an answer shows (titles included). */
+  answers: number;
   titles: string[];
   catNames: string[];
   cats: ItemCategories;
@@ -124,6 +130,10 @@ interface MetaView {
 
 interface UserState {
   key: string;
+  /** The live versions this state reflects (UserLive): positives, persona settings, any feedback. */
+  taste: number;
+  settings: number;
+  seenVersion: number;
   cold: boolean;
   history: Int32Array;
   /** Seen items (model indices), ascending. */
@@ -135,9 +145,15 @@ interface UserState {
   recent: { index: number; items: Int32Array } | null;
   scores: Float32Array | null;
   profile: PersonaProfile | null;
-  /** How much the model knows about the user (src/confidence), computed once per state. */
+  /** The catalogue version (MetaView.catalogue) the profile's labels were made with. */
+  profileCatalogue: number;
+  /** How much the model knows about the user (src/confidence), computed once per persona set. */
   confidence: UserConfidence | null;
+  /** The user's last exact posterior fit (src/confidence PosteriorWarmStart), kept across their states. */
+  posterior: PosteriorWarmStart;
   answers: Map<string, string>;
+  /** The MetaView.answers version the cached answers were rendered with (titles, catalogue). */
+  answersVersion: number;
 }
 
 /** Below this confidence a user's list is hedged (src/confidence's default). */
@@ -241,7 +257,10 @@ export class Engine {
     if (n === 0) {
       c = { confidence: 0, historyFactor: 0, ambiguity: 1, spread: 1, fit: 0, evidence: 0, historySize: 0, personas: 0, reasons: ['no history yet'] };
     } else if (this.personas && st.view) {
-      c = userConfidence(this.personas, train, { user: -1, history: st.history, personas: st.view.personaVectors(VIEW_USER) });
+      // the persona set's plain scores are the served row unless a mixture is served (then computed here);
+      // the posterior spread is one Newton step from the user's last exact fit (PosteriorWarmStart)
+      const scores = st.scores && !this.usesMixture(st) ? st.scores : undefined;
+      c = userConfidence(this.personas, train, { user: -1, history: st.history, personas: st.view.personaVectors(VIEW_USER), ...(scores ? { scores } : {}) }, { warm: st.posterior });
     } else {
       const h = historyFactor(n);
       const evidence = itemEvidence(train.itemPopularity, st.history);
@@ -265,9 +284,34 @@ export class Engine {
     return { name: this.loaded.record.name, version: this.loaded.record.version };
   }
 
-  /** Item metadata in model index space; rebuilt when the catalogue changes. */
+  /**
+   * Item metadata in model index space. A new title is patched in place (cached answers are
+   * re-rendered); new categories, a new or deleted model item rebuild it (labels, candidates and
+   * the cold-start order; cached profiles and answers follow). Items the model does not know
+   * change nothing here. Persona sets, scores and confidences never depend on it.
+   */
   private view(): MetaView {
-    if (this.meta && this.meta.version === this.live.itemsVersion) return this.meta;
+    const m = this.meta;
+    if (m && m.version === this.live.itemsVersion) return m;
+    if (m) {
+      const changes = this.live.itemChangesSince(m.version);
+      let rebuild = changes === null;
+      let titles = false;
+      for (const c of changes ?? []) {
+        const i = this.items.lookup(c.id);
+        if (i < 0) continue; // not in the model: nothing served changes
+        if (c.kind === 'catalogue') rebuild = true;
+        else {
+          m.titles[i] = this.live.items.get(c.id)?.title || c.id;
+          titles = true;
+        }
+      }
+      if (!rebuild) {
+        m.version = this.live.itemsVersion;
+        if (titles) m.answers++;
+        return m;
+      }
+    }
     const n = this.nItems;
     const titles: string[] = new Array<string>(n);
     const itemCats: string[][] = new Array<string[]>(n);
@@ -300,6 +344,8 @@ export class Engine {
     const { order, scores } = this.coldStart(candidates, cats);
     this.meta = {
       version: this.live.itemsVersion,
+      catalogue: (m?.catalogue ?? 0) + 1,
+      answers: (m?.answers ?? 0) + 1,
       titles,
       catNames: cats.names.slice(),
       cats,
@@ -310,8 +356,7 @@ export class Engine {
       coldScores: scores,
       explain: { nItems: n, categories: cats.names.length > 0 ? cats : null, titles, itemName: (i) => this.items.id(i), baseline, anchors: 3 },
     };
-    this.states.clear();
-    this.unknown = null;
+    this.similarCache.clear();
     return this.meta;
   }
 
@@ -358,51 +403,67 @@ export class Engine {
   }
 
   private state(userId: string): UserState {
-    this.view(); // a catalogue change rebuilds the metadata and drops every cached state first
+    this.view();
     const u = this.live.users.get(userId);
     if (!u) {
       this.states.delete(userId); // deleted: nothing of theirs stays cached
       // every user without data shares one cold state (a flood of unknown IDs evicts nobody)
-      this.unknown ??= { key: 'unknown', cold: true, history: new Int32Array(0), exclude: new Int32Array(0), view: null, k: 0, overrides: new Map(), recent: null, scores: null, profile: null, confidence: null, answers: new Map() };
+      this.unknown ??= {
+        key: 'unknown', taste: 0, settings: 0, seenVersion: 0, cold: true, history: new Int32Array(0), exclude: new Int32Array(0), view: null, k: 0,
+        overrides: new Map(), recent: null, scores: null, profile: null, profileCatalogue: -1, confidence: null, posterior: { anchor: null }, answers: new Map(), answersVersion: -1,
+      };
       return this.unknown;
     }
-    const key = `${u.version}`;
     const cached = this.states.get(userId);
-    if (cached && cached.key === key) {
+    if (cached) {
       // refresh LRU position
       this.states.delete(userId);
       this.states.set(userId, cached);
-      return cached;
+      if (cached.taste === u.tasteVersion && cached.settings === u.settingsVersion && cached.seenVersion === u.version) return cached;
     }
     const seqCut = this.loaded.meta.feedbackSeq;
     const old: number[] = [];
     const recent: number[] = [];
     const seen: number[] = [];
-    {
-      for (const id of u.seen.keys()) {
-        const i = this.items.lookup(id);
-        if (i >= 0) seen.push(i);
-      }
-      for (const p of u.positives) {
-        const i = this.items.lookup(p.item);
-        if (i < 0 || !this.isCandidate[i] || !this.live.items.has(p.item)) continue;
-        (p.seq <= seqCut ? old : recent).push(i);
-      }
+    for (const id of u.seen.keys()) {
+      const i = this.items.lookup(id);
+      if (i >= 0) seen.push(i);
+    }
+    for (const p of u.positives) {
+      const i = this.items.lookup(p.item);
+      if (i < 0 || !this.isCandidate[i] || !this.live.items.has(p.item)) continue;
+      (p.seq <= seqCut ? old : recent).push(i);
     }
     const history = Int32Array.from(new Set([...old, ...recent])).sort();
     const exclude = Int32Array.from(new Set(seen)).sort();
     const overrides = u.overrides ?? new Map<number, { muted: boolean; boost: number }>();
+    const trainIdx = this.trainedIndex(userId);
+    const oldSet = new Set(old);
+    const fresh = Int32Array.from(new Set(recent.filter((i) => !oldSet.has(i))));
+    // what the persona set is a function of: the model row (erasure makes it -1), the history, the new positives
+    const key = `${trainIdx}|${history.join(',')}|${fresh.join(',')}`;
+    if (cached && cached.key === key) {
+      // the persona set, its confidence and profile stand: a view or click changed the exclusions,
+      // a persona setting the scores, a repeated positive nothing the model sees
+      cached.taste = u.tasteVersion;
+      cached.seenVersion = u.version;
+      cached.exclude = exclude;
+      if (cached.settings !== u.settingsVersion) {
+        cached.settings = u.settingsVersion;
+        cached.overrides = overrides;
+        cached.scores = null;
+      }
+      cached.answers.clear();
+      return cached;
+    }
     let view: PersonaRecommender | null = null;
     let k = 0;
     let recentPersona: UserState['recent'] = null;
     const pm = this.personas;
     if (pm && history.length > 0) {
-      const trainIdx = this.trainedIndex(userId);
       let set: Float32Array;
       if (trainIdx >= 0 && pm.personaCount(trainIdx) > 0) {
         set = pm.personaVectors(trainIdx);
-        const oldSet = new Set(old);
-        const fresh = Int32Array.from(new Set(recent.filter((i) => !oldSet.has(i))));
         if (fresh.length > 0) {
           const extra = pm.foldIn(fresh);
           if (extra.length > 0) recentPersona = { index: pm.personaCount(trainIdx), items: fresh.slice().reverse() };
@@ -417,7 +478,13 @@ export class Engine {
       k = set.length === 0 ? 0 : pm.attentionFor(set, history[0]!).length;
       if (k > 0) view = personaView(pm, set, k);
     }
-    const st: UserState = { key, cold: history.length === 0, history, exclude, view, k, overrides, recent: recentPersona, scores: null, profile: null, confidence: null, answers: new Map() };
+    const st: UserState = {
+      key, taste: u.tasteVersion, settings: u.settingsVersion, seenVersion: u.version, cold: history.length === 0, history, exclude, view, k, overrides, recent: recentPersona,
+      scores: null, profile: null, profileCatalogue: -1, confidence: null,
+      // the user's last posterior fit: the next spread is one Newton step from it (src/confidence PosteriorWarmStart)
+      posterior: { anchor: cached?.posterior.anchor ?? null },
+      answers: new Map(), answersVersion: -1,
+    };
     this.states.set(userId, st);
     if (this.states.size > this.maxStates) this.states.delete(this.states.keys().next().value!);
     return st;
@@ -433,14 +500,35 @@ export class Engine {
     if (st.view) {
       const set = st.view.personaVectors(VIEW_USER);
       // a recent persona or a persona setting: score as the mixture of per-persona rankings
-      const effective = st.recent !== null || [...st.overrides].some(([q, o]) => q < st.k && (o.muted || o.boost !== 1));
-      if (!effective) st.view.scorePersonas(set, out, st.history);
+      if (!this.usesMixture(st)) st.view.scorePersonas(set, out, st.history);
       else this.scoreWithOverrides(st, set, out);
     } else {
       this.model.scoreBatch(singleUserBatch(this.trainedIndex(userId), st.history), out);
     }
     st.scores = out;
     return out;
+  }
+
+  /** Whether the user's list is scored as the mixture of per-persona rankings (a recent persona, a mute or a boost). */
+  private usesMixture(st: UserState): boolean {
+    return st.recent !== null || [...st.overrides].some(([q, o]) => q < st.k && (o.muted || o.boost !== 1));
+  }
+
+  /**
+   * Builds what every first read of a user needs once per model (the catalogue view, the training
+   * set and, with personas, the onboarding basis of the confidence), so that no request pays for
+   * it: called before the engine serves.
+   */
+  warm(): void {
+    this.view();
+    const train = this.trainSet();
+    if (this.personas) {
+      try {
+        onboardingBasis(this.personas, train, { size: 16 });
+      } catch {
+        // no training personas: the confidence then says so on first use
+      }
+    }
   }
 
   /**
@@ -481,8 +569,9 @@ export class Engine {
    */
   private profileOf(st: UserState): PersonaProfile | null {
     if (!st.view) return null;
-    if (st.profile) return st.profile;
-    const ctx = this.view().explain;
+    const meta = this.view();
+    if (st.profile && st.profileCatalogue === meta.catalogue) return st.profile;
+    const ctx = meta.explain;
     const profile = personaProfile(st.view, { user: VIEW_USER, history: st.history }, ctx);
     const r = st.recent;
     const info = r ? profile.personaInfo[r.index] : undefined;
@@ -493,6 +582,7 @@ export class Engine {
       if (ctx.categories && ctx.baseline) info.label = labelOf(r.items, ctx.categories, ctx.baseline) ?? info.label;
     }
     st.profile = profile;
+    st.profileCatalogue = meta.catalogue;
     return profile;
   }
 
@@ -604,6 +694,11 @@ export class Engine {
   /** The JSON text of a user's recommendations (cached per user state and query). */
   recommendJson(userId: string, opts: RecommendOptions): string {
     const st = this.state(userId);
+    const answersVersion = this.view().answers;
+    if (st.answersVersion !== answersVersion) {
+      st.answers.clear();
+      st.answersVersion = answersVersion;
+    }
     const cacheKey = `${st === this.unknown ? `${userId}|` : ''}${opts.n}|${opts.offset}|${opts.category ?? ''}|${(opts.exclude ?? []).join(',')}|${opts.rerank}|${opts.explain}|${opts.hedge ?? true}`;
     const hit = st.answers.get(cacheKey);
     if (hit !== undefined) return hit;
@@ -727,6 +822,9 @@ export class Engine {
     }
     const st: UserState = {
       key: 'session',
+      taste: 0,
+      settings: 0,
+      seenVersion: 0,
       cold: history.length === 0,
       history,
       exclude: Int32Array.from(new Set(itemIds.map((id) => this.items.lookup(id)).filter((i) => i >= 0))).sort(),
@@ -736,8 +834,11 @@ export class Engine {
       recent: null,
       scores: null,
       profile: null,
+      profileCatalogue: -1,
       confidence: null,
+      posterior: { anchor: null },
       answers: new Map(),
+      answersVersion: -1,
     };
     if (!st.cold && !view) {
       const out = new Float32Array(this.nItems);

@@ -55,8 +55,28 @@ export interface UserLive {
   overrides: Map<number, { muted: boolean; boost: number }> | null;
   /** Feedback events (all types). */
   events: number;
+  /** Any change of the user (feedback or persona settings). */
   version: number;
+  /**
+   * Changes of the positives (what the persona set, the scores and the confidence depend on):
+   * a view or a click leaves it as it is.
+   */
+  tasteVersion: number;
+  /** Changes of the persona settings (mutes, boosts): the scores and answers, not the persona set. */
+  settingsVersion: number;
 }
+
+/** What an item upsert or deletion changed (LiveData.itemChangesSince). */
+export interface ItemChange {
+  /** The itemsVersion the change made. */
+  version: number;
+  id: string;
+  /** 'title': only the title; 'catalogue': categories, a new item or a deletion. */
+  kind: 'title' | 'catalogue';
+}
+
+/** Item changes kept for the engines to catch up on (more than this: they rebuild). */
+const MAX_ITEM_CHANGES = 10_000;
 
 /** Seqs skipped over (gaps) are re-checked for this long: a lower seq can commit after a higher one. */
 const GAP_TTL_MS = 60_000;
@@ -65,7 +85,10 @@ const MAX_GAPS = 100_000;
 export class LiveData {
   readonly items = new Map<string, ItemRecord>();
   readonly users = new Map<string, UserLive>();
+  /** Increases with every item upsert or deletion that changed something. */
   itemsVersion = 0;
+  /** The latest item changes, oldest first (at most MAX_ITEM_CHANGES). */
+  private itemChanges: ItemChange[] = [];
   /**
    * Seqs below the highest applied one that were not seen yet (another process's transaction may
    * still commit them), with when to stop waiting. Rolled-back seqs simply expire.
@@ -107,28 +130,64 @@ export class LiveData {
   private user(id: string): UserLive {
     let u = this.users.get(id);
     if (!u) {
-      u = { seen: new Map(), positives: [], overrides: null, events: 0, version: ++this.clock };
+      const v = ++this.clock;
+      u = { seen: new Map(), positives: [], overrides: null, events: 0, version: v, tasteVersion: v, settingsVersion: v };
       this.users.set(id, u);
     }
     return u;
   }
 
+  /**
+   * Upserts items. Only real changes count: an unchanged item changes nothing, a new title is a
+   * 'title' change, new categories or a new item a 'catalogue' change (ItemChange).
+   */
   upsertItems(items: readonly ItemRecord[]): void {
-    for (const it of items) this.items.set(it.id, it);
-    this.itemsVersion++;
+    let changed = false;
+    for (const it of items) {
+      const old = this.items.get(it.id);
+      this.items.set(it.id, it);
+      let kind: ItemChange['kind'] | null = null;
+      if (!old || old.categories.length !== it.categories.length || old.categories.some((c, j) => c !== it.categories[j])) kind = 'catalogue';
+      else if (old.title !== it.title) kind = 'title';
+      if (kind === null) continue;
+      if (!changed) this.itemsVersion++;
+      changed = true;
+      this.noteItemChange({ version: this.itemsVersion, id: it.id, kind });
+    }
+  }
+
+  private noteItemChange(c: ItemChange): void {
+    this.itemChanges.push(c);
+    if (this.itemChanges.length > 2 * MAX_ITEM_CHANGES) this.itemChanges = this.itemChanges.slice(-MAX_ITEM_CHANGES);
+  }
+
+  /**
+   * The item changes after `version`, oldest first, or null when some of them are no longer kept
+   * (the caller then rebuilds from the items).
+   */
+  itemChangesSince(version: number): ItemChange[] | null {
+    if (version >= this.itemsVersion) return [];
+    const first = this.itemChanges[0];
+    if (!first || first.version > version + 1) return null;
+    let a = this.itemChanges.length;
+    while (a > 0 && this.itemChanges[a - 1]!.version > version) a--;
+    return this.itemChanges.slice(a);
   }
 
   deleteItem(id: string): void {
     this.items.delete(id);
     this.itemsVersion++;
+    this.noteItemChange({ version: this.itemsVersion, id, kind: 'catalogue' });
     for (const u of this.users.values()) {
       const n = u.seen.get(id);
       if (n !== undefined) {
         // the store deleted the item's feedback too
         u.seen.delete(id);
         u.events -= n;
+        const before = u.positives.length;
         u.positives = u.positives.filter((p) => p.item !== id);
         u.version = ++this.clock;
+        if (u.positives.length !== before) u.tasteVersion = u.version;
       }
     }
   }
@@ -202,13 +261,17 @@ export class LiveData {
   private applyOne(u: UserLive, e: FeedbackRecord & { seq: number }): void {
     u.seen.set(e.item, (u.seen.get(e.item) ?? 0) + 1);
     u.events++;
-    if (isPositive(this.policy, e.type, e.value)) u.positives.push({ item: e.item, seq: e.seq });
     u.version = ++this.clock;
+    if (isPositive(this.policy, e.type, e.value)) {
+      u.positives.push({ item: e.item, seq: e.seq });
+      u.tasteVersion = u.version;
+    }
     this.feedbackCount++;
   }
 
   touchUser(id: string): void {
-    this.user(id).version = ++this.clock;
+    const u = this.user(id);
+    u.version = u.tasteVersion = u.settingsVersion = ++this.clock;
   }
 
   applyFeedback(events: readonly (FeedbackRecord & { seq: number })[] | readonly StoredFeedback[]): void {
@@ -262,6 +325,6 @@ export class LiveData {
   setOverride(o: PersonaOverride): void {
     const u = this.user(o.user);
     (u.overrides ??= new Map()).set(o.persona, { muted: o.muted, boost: o.boost });
-    u.version = ++this.clock;
+    u.version = u.settingsVersion = ++this.clock;
   }
 }
