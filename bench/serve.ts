@@ -4,11 +4,19 @@
  * server runs in its own process (the load generator shares the machine); the store and the
  * trained model are kept in the temp folder, so only the first run pays for import and training.
  *
- * Reports: one pass over every user with an empty cache (each request computes the scores,
- * the persona profile and the explanations), then a timed autocannon run cycling through the
- * users (the steady state: per-user answers are cached until the user's data changes).
+ * Reports:
+ * - cold pass: every user once right after the server started (nothing cached: each request
+ *   computes the persona set's scores, the confidence, the profile and the explanations) — the
+ *   cold reads after a restart;
+ * - steady: a timed autocannon run cycling through the users (cache hits: per-user answers are
+ *   cached until the user's data changes);
+ * - mixed: BENCH_WRITERS (default 4) closed-loop writers posting likes for random users while
+ *   the connections read recommendations (explain=true) for random users: read req/s and
+ *   latency (a mix of cache hits and of the first read after a like), write latency;
+ * - first read after a like: 50 random users, one like each, then one read (never a cache hit).
  *
- * Options (env): BENCH_SECONDS (default 15), BENCH_CONNECTIONS (default 32), BENCH_DATA (dataset).
+ * Options (env): BENCH_SECONDS (default 15), BENCH_CONNECTIONS (default 32), BENCH_WRITERS
+ * (default 4), BENCH_DATA (dataset), BENCH_SEED (default 1).
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -20,6 +28,18 @@ import { fileURLToPath } from 'node:url';
 const DATA = process.env.BENCH_DATA ?? fileURLToPath(new URL('../../shared/data/ml-latest-small', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const WRITERS = Number(process.env.BENCH_WRITERS ?? 4);
+let seed = Number(process.env.BENCH_SEED ?? 1) >>> 0 || 1;
+/** xorshift32: the random users and items of the mixed pass. */
+const rand = (n: number): number => {
+  seed ^= seed << 13;
+  seed >>>= 0;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  seed >>>= 0;
+  return seed % n;
+};
+const KEY = 'bench-key';
 const dir = join(tmpdir(), 'personae-bench-serve');
 mkdirSync(dir, { recursive: true });
 const cli = new URL('../src/cli/index.ts', import.meta.url).href;
@@ -27,7 +47,7 @@ const cli = new URL('../src/cli/index.ts', import.meta.url).href;
 function startServer(): Promise<{ proc: ChildProcess; url: string }> {
   const boot = `import(${JSON.stringify(cli)}).then((m) => m.main(['node', 'personae', ...process.argv.slice(1)]))`;
   const proc = spawn(process.execPath, ['--import', 'tsx', '-e', boot, 'serve', '--port', '0', '--db', join(dir, 'ml-small.db'), '--data', DATA, '--public-reads', '--rate-limit', '0', '--rate-limit-address', '0'], {
-    env: { ...process.env, PERSONAE_API_KEY: 'bench-key' },
+    env: { ...process.env, PERSONAE_API_KEY: KEY },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Promise((resolve, reject) => {
@@ -59,13 +79,16 @@ try {
   const path = (u: string): string => `/v1/users/${encodeURIComponent(u)}/recommendations?n=10&explain=true`;
   // pass 1: every user once, nothing cached
   const cold: number[] = [];
+  const itemSet = new Set<string>();
   for (const u of users) {
     const s = performance.now();
     const r = await fetch(url + path(u));
-    await r.text();
+    const text = await r.text();
     if (r.status !== 200) throw new Error(`status ${r.status} for user ${u}`);
     cold.push(performance.now() - s);
+    for (const it of (JSON.parse(text) as { items: { id: string }[] }).items) itemSet.add(it.id);
   }
+  const items = [...itemSet];
   cold.sort((a, b) => a - b);
   // pass 2: autocannon, cycling through the users
   let next = 0;
@@ -80,13 +103,57 @@ try {
       },
     ],
   });
+  // pass 3: closed-loop writers (likes for random users) while the connections read random users
+  const like = async (): Promise<number> => {
+    const s = performance.now();
+    const r = await fetch(`${url}/v1/feedback`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ feedback: [{ user: users[rand(users.length)]!, item: items[rand(items.length)]!, type: 'like' }] }),
+    });
+    await r.text();
+    if (r.status !== 200) throw new Error(`write: status ${r.status}`);
+    return performance.now() - s;
+  };
+  const writes: number[] = [];
+  let writing = true;
+  const writers = Array.from({ length: WRITERS }, async () => {
+    while (writing) writes.push(await like());
+  });
+  const mixed = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path(users[rand(users.length)]!) }) }],
+  });
+  writing = false;
+  await Promise.all(writers);
+  writes.sort((a, b) => a - b);
+  // first read of a user after one like (sequential, quiet server): never a cache hit
+  const afterLike: number[] = [];
+  for (let j = 0; j < 50; j++) {
+    const u = users[rand(users.length)]!;
+    const r0 = await fetch(`${url}/v1/feedback`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ feedback: [{ user: u, item: items[rand(items.length)]!, type: 'like' }] }),
+    });
+    await r0.text();
+    const s = performance.now();
+    const r = await fetch(url + path(u));
+    await r.text();
+    afterLike.push(performance.now() - s);
+  }
+  afterLike.sort((a, b) => a - b);
   const line = {
     dataset: DATA,
     users: users.length,
     cpus: cpus().length,
     /** The machine's 1-minute load average when the timed run ended (other processes compete for the cores). */
     loadAverage: +loadavg()[0]!.toFixed(2),
+    /** Cold reads right after the server started: nothing cached (not cache hits). */
     coldPass: { p50ms: +quantile(cold, 0.5).toFixed(2), p99ms: +quantile(cold, 0.99).toFixed(2), meanMs: +(cold.reduce((a, b) => a + b, 0) / cold.length).toFixed(2) },
+    /** Cache hits: every user's answer is cached after the cold pass. */
     steady: {
       connections: CONNECTIONS,
       seconds: SECONDS,
@@ -98,11 +165,29 @@ try {
       non2xx: result.non2xx,
       errors: result.errors,
     },
+    /** Reads of random users while WRITERS post likes: cache hits, and first reads after a like. */
+    mixed: {
+      connections: CONNECTIONS,
+      writers: WRITERS,
+      seconds: SECONDS,
+      readsPerSec: Math.round(mixed.requests.average),
+      readP50ms: mixed.latency.p50,
+      readP99ms: mixed.latency.p99,
+      writes: writes.length,
+      writeP50ms: +quantile(writes, 0.5).toFixed(2),
+      writeP99ms: +quantile(writes, 0.99).toFixed(2),
+      non2xx: mixed.non2xx,
+      errors: mixed.errors,
+    },
+    /** The first read of a user after one like (never a cache hit). */
+    firstReadAfterLike: { p50ms: +quantile(afterLike, 0.5).toFixed(2), p99ms: +quantile(afterLike, 0.99).toFixed(2) },
   };
   process.stdout.write(`${JSON.stringify(line, null, 2)}\n`);
   process.stdout.write(
-    `\nbench:serve  ${line.steady.reqPerSec} req/s, p50 ${line.steady.p50ms} ms, p99 ${line.steady.p99ms} ms (steady, ${CONNECTIONS} connections, explain=true); ` +
-      `cold pass p50 ${line.coldPass.p50ms} ms, p99 ${line.coldPass.p99ms} ms\n`,
+    `\nbench:serve  steady ${line.steady.reqPerSec} req/s, p50 ${line.steady.p50ms} ms, p99 ${line.steady.p99ms} ms (cache hits, ${CONNECTIONS} connections, explain=true); ` +
+      `cold pass p50 ${line.coldPass.p50ms} ms, p99 ${line.coldPass.p99ms} ms; ` +
+      `mixed ${line.mixed.readsPerSec} reads/s, p50 ${line.mixed.readP50ms} ms, p99 ${line.mixed.readP99ms} ms, writes p99 ${line.mixed.writeP99ms} ms (${WRITERS} writers); ` +
+      `first read after a like p50 ${line.firstReadAfterLike.p50ms} ms, p99 ${line.firstReadAfterLike.p99ms} ms\n`,
   );
 } finally {
   proc.kill('SIGTERM');

@@ -536,7 +536,9 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
     if (s.jobs.busy) throw new HttpError(409, 'busy', 'a training job is already running');
     const job = s.jobs.start(async (progress) => {
       const loaded = await trainFromStore(s.store, { ...s.train, model, params, seed: body.seed ?? s.train.seed, policy: s.policy, evaluate: body.evaluate ?? null, onProgress: progress });
-      s.engine = new Engine(loaded, s.live); // the atomic swap: requests in flight keep the old engine
+      const engine = new Engine(loaded, s.live);
+      engine.warm();
+      s.engine = engine; // the atomic swap: requests in flight keep the old engine
       s.ready = true;
       s.metrics.inc('trainings');
       return s.engine.info;

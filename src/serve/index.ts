@@ -263,7 +263,9 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
       });
     }
     if (loaded) {
-      state.engine = new Engine(loaded, state.live);
+      const engine = new Engine(loaded, state.live);
+      engine.warm();
+      state.engine = engine;
       state.ready = true;
       state.status = 'ready';
       say(`ready at ${url} (model ${loaded.record.name} v${loaded.record.version})`);
