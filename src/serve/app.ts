@@ -37,7 +37,8 @@ import {
   UsersWrapped,
 } from './schemas.js';
 import { keyIdOf, type FeedbackRecord, type KeyScope, type Store } from './store.js';
-import { checkTrainParams, Jobs, trainFromStore } from './training.js';
+import { storeFailure, type StoreHealth } from './store-errors.js';
+import { checkTrainParams, JOB_HEARTBEAT_MS, Jobs, trainFromStore } from './training.js';
 
 export class HttpError extends Error {
   constructor(
@@ -73,6 +74,10 @@ export interface ServiceState {
   closing: boolean;
   policy: FeedbackPolicy;
   train: { model: string; params: Record<string, number | string | boolean>; seed: number; threads: number; modelsDir: string };
+  /** Model versions kept (artifacts and records) after a training (`--keep-models`). */
+  keepModels: number;
+  /** Store failures (503s, logged once per interval) and whether writes work (/readyz). */
+  storeHealth: StoreHealth;
 }
 
 type Scope = KeyScope | 'none';
@@ -291,6 +296,7 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
   });
 
   app.addHook('onResponse', async (req, reply) => {
+    if (req.method !== 'GET' && reply.statusCode < 300 && req.routeOptions.config.auth !== undefined && req.routeOptions.config.auth !== 'read') s.storeHealth.wrote();
     s.metrics.observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
 
@@ -298,12 +304,19 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
     void reply.code(404).send(errorBody(404, 'not_found', `path: no route ${req.method} ${req.url.split('?')[0]}`));
   });
 
-  app.setErrorHandler((err: unknown, _req, reply) => {
+  app.setErrorHandler((err: unknown, req, reply) => {
     let status = 500;
     let code = 'internal';
     let message = 'internal error';
     const e = err as { statusCode?: number; code?: string; message?: string };
-    if (err instanceof HttpError) {
+    const failure = err instanceof HttpError ? null : storeFailure(err);
+    if (failure) {
+      // full, read-only or unreachable store: 503 with its code, logged once per interval
+      status = 503;
+      code = failure.code;
+      message = failure.message;
+      s.storeHealth.note(failure, `${req.method} ${req.routeOptions.url ?? req.url}: ${e.message ?? String(err)}`, req.method !== 'GET');
+    } else if (err instanceof HttpError) {
       status = err.status;
       code = err.code;
       message = err.message;
@@ -353,7 +366,13 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
 
   // ---- health, metrics, docs
   app.get('/healthz', async () => ({ ok: true }));
-  app.get('/readyz', async (_req, reply) => (s.ready ? { ready: true, model: s.engine?.info ?? null } : reply.code(503).send({ ready: false, status: s.status })));
+  // ready = a model is loaded and a write commits (the store's write probe, at most every 2 s)
+  app.get('/readyz', async (_req, reply) => {
+    const failure = s.liveReady ? await s.storeHealth.writable(() => s.store.probeWrite()) : null;
+    const writes = failure === null;
+    if (s.ready && writes) return { ready: true, writes, model: s.engine?.info ?? null };
+    return reply.code(503).send({ ready: false, writes, status: failure ? `${failure.code}: ${failure.message}` : s.status, ...(failure ? { code: failure.code } : {}) });
+  });
   app.get('/metrics', async (_req, reply) => {
     reply.type('text/plain; version=0.0.4; charset=utf-8');
     return s.metrics.render({
@@ -534,8 +553,10 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
     // every parameter is checked (and bounded) before the job is accepted
     checkTrainParams(model, params, body.params ? 'body.params' : 'params');
     if (s.jobs.busy) throw new HttpError(409, 'busy', 'a training job is already running');
-    const job = s.jobs.start(async (progress) => {
-      const loaded = await trainFromStore(s.store, { ...s.train, model, params, seed: body.seed ?? s.train.seed, policy: s.policy, evaluate: body.evaluate ?? null, onProgress: progress });
+    const job = s.jobs.start(async (progress, signal) => {
+      const loaded = await trainFromStore(s.store, {
+        ...s.train, model, params, seed: body.seed ?? s.train.seed, policy: s.policy, evaluate: body.evaluate ?? null, onProgress: progress, signal, keepModels: s.keepModels,
+      });
       const engine = new Engine(loaded, s.live);
       engine.warm();
       s.engine = engine; // the atomic swap: requests in flight keep the old engine
@@ -547,9 +568,17 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
   });
   app.get('/v1/jobs/:id', { config: { auth: 'admin' } }, async (req) => {
     const { id } = parse(IdParams, req.params, 'path');
-    const job = s.jobs.get(id);
+    const job = await s.jobs.find(id);
     if (!job) throw new NotFoundError(`job "${id}" does not exist`);
     return job;
+  });
+  app.delete('/v1/jobs/:id', { config: { auth: 'admin' } }, async (req) => {
+    const { id } = parse(IdParams, req.params, 'path');
+    if (s.jobs.cancel(id)) return s.jobs.settled(id);
+    const job = await s.jobs.find(id);
+    if (!job) throw new NotFoundError(`job "${id}" does not exist`);
+    if (job.state !== 'running') throw new HttpError(409, 'not_running', `job "${id}" is ${job.state}; only a running job can be cancelled`);
+    throw new HttpError(409, 'other_replica', `job "${id}" runs on another replica (last seen within ${(3 * JOB_HEARTBEAT_MS) / 1000} s); cancel it there`);
   });
   app.post('/v1/keys', { config: { auth: 'admin' } }, async (req) => {
     const body = parse(ApiKeyBody, req.body, 'body');

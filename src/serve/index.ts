@@ -3,9 +3,9 @@
  * the model, and serves the API and the dashboard. It resolves as soon as the server listens;
  * `ready` resolves when a model is loaded (what /readyz reports).
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { InteractionLog } from '../data/dataset.js';
 import { readDataset } from '../data/readers/index.js';
@@ -21,7 +21,8 @@ import { Engine, loadModel, withServeMeta, type LoadedModel } from './engine.js'
 import { DEFAULT_FEEDBACK_TYPES, LiveData, type FeedbackPolicy } from './live.js';
 import { Metrics } from './metrics.js';
 import { openStore, type FeedbackRecord, type ItemRecord, type Store } from './store.js';
-import { Jobs, stopTrainingWorkers, trainFromStore } from './training.js';
+import { StoreHealth, storeFailure } from './store-errors.js';
+import { cleanTempArtifacts, JOB_HEARTBEAT_MS, Jobs, pruneModels, stopTrainingWorkers, trainFromStore } from './training.js';
 
 export type { Store } from './store.js';
 export { openStore } from './store.js';
@@ -67,6 +68,8 @@ export interface ServiceOptions {
   threads?: number;
   /** Where model artifacts go (default: next to the SQLite file, else ./personae-models). */
   modelsDir?: string;
+  /** Model versions kept after each training, artifacts and records (default 3; older ones are deleted). */
+  keepModels?: number;
   /** Feedback types and which are positive (default DEFAULT_FEEDBACK_TYPES). */
   feedbackTypes?: FeedbackPolicy;
   /**
@@ -169,7 +172,24 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
   };
   const db = opts.db ?? 'personae.db';
   const host = opts.host ?? '127.0.0.1';
-  const store = await openStore(db, opts.pgSchema ? { schema: opts.pgSchema } : {});
+  const port = opts.port ?? 8080;
+  // startup errors are one line naming the flag, found before anything is created
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`expected a port from 0 to 65535, got ${port}`, '--port');
+  const keepModels = opts.keepModels ?? 3;
+  if (!Number.isInteger(keepModels) || keepModels < 1) throw new ConfigError(`expected an integer >= 1, got ${keepModels}`, '--keep-models');
+  const isPg = /^postgres(ql)?:\/\//.test(db);
+  if (!isPg && db !== ':memory:') {
+    const dir = dirname(resolve(db));
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ConfigError(`the folder ${dir} does not exist (create it, or give another --db)`, '--db');
+  }
+  let store: Store;
+  try {
+    store = await openStore(db, opts.pgSchema ? { schema: opts.pgSchema } : {});
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(`cannot open the store ${isPg ? db.replace(/\/\/[^@/]*@/, '//***@') : db}: ${msg}`, '--db');
+  }
   const policy = opts.feedbackTypes ?? DEFAULT_FEEDBACK_TYPES;
   const apiKey = opts.apiKey ?? process.env.PERSONAE_API_KEY;
   const insecureOpen = opts.insecureOpen ?? false;
@@ -196,7 +216,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     engine: null,
     ready: false,
     status: 'starting',
-    jobs: new Jobs(),
+    jobs: new Jobs(store),
     metrics: new Metrics(),
     open,
     readNeedsKey: !open && !publicReads,
@@ -204,6 +224,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     publicReads,
     closing: false,
     policy,
+    keepModels,
+    storeHealth: new StoreHealth((line) => say(line)),
     train: {
       model: opts.model ?? 'personas',
       params: opts.modelParams ?? {},
@@ -220,14 +242,18 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     ...(opts.keyCacheTtlMs !== undefined ? { keyCacheTtlMs: opts.keyCacheTtlMs } : {}),
   });
   try {
-    await app.listen({ host, port: opts.port ?? 8080 });
+    await app.listen({ host, port });
   } catch (err) {
     await store.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new ConfigError(`port ${port} on ${host} is already in use`, '--port');
+    if (code === 'EACCES') throw new ConfigError(`no permission to listen on port ${port}`, '--port');
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new ConfigError(`cannot listen on ${host}: not an address of this machine`, '--host');
     throw err;
   }
   const addr = app.server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : (opts.port ?? 8080);
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
 
   const boot = async (): Promise<void> => {
     state.status = 'loading data';
@@ -240,24 +266,40 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     state.live = await LiveData.load(store, policy);
     state.liveReady = true;
     state.status = 'loading the model';
-    const latest = await store.latestModel();
-    let loaded = null;
-    if (latest) {
+    // temp files of artifact writes that can no longer finish, and jobs whose process stopped
+    const stale = cleanTempArtifacts(state.train.modelsDir);
+    if (stale.length > 0) say(`removed ${stale.length} unfinished model file${stale.length === 1 ? '' : 's'} (${stale.join(', ')})`);
+    // one SQLite process: every job still 'running' was this file's last process; PostgreSQL: jobs without a heartbeat
+    const interrupted = await store.failStaleJobs(store.kind === 'sqlite' ? Date.now() + 1 : Date.now() - 3 * JOB_HEARTBEAT_MS, 'interrupted: the server stopped while the job ran');
+    if (interrupted > 0) say(`${interrupted} training job${interrupted === 1 ? '' : 's'} interrupted by a restart marked failed`);
+    // the newest model version that loads; the ones skipped are said
+    const models = await store.listModels();
+    let loaded: LoadedModel | null = null;
+    for (const rec of models) {
       try {
-        loaded = loadModel(latest);
+        loaded = loadModel(rec);
+        break;
       } catch (err) {
-        say(`model v${latest.version} cannot be loaded (${err instanceof Error ? err.message : String(err)}); retraining`);
+        say(`skipping model v${rec.version} (${rec.name}): ${err instanceof Error ? err.message : String(err)}`);
       }
     }
     if (!loaded && opts.fitted && typeof opts.data === 'object') {
       loaded = await adoptFitted(store, opts.fitted, opts.data, state.train.modelsDir, state.live.maxSeq, opts.evaluation ?? null);
+      await pruneModels(store, keepModels, state.train.modelsDir, loaded.record.version);
     }
     if (!loaded && state.live.feedbackCount > 0) {
+      // no version loads: retrain the type (and parameters) of the newest one, else the configured model
+      const newest = models[0];
+      const model = newest?.name ?? state.train.model;
+      const params = newest ? (Object.fromEntries(Object.entries(newest.params)) as Record<string, number | string | boolean>) : state.train.params;
       state.status = 'training';
-      say(`training ${state.train.model} on ${state.live.feedbackCount} events`);
+      say(`training ${model} on ${state.live.feedbackCount} events${newest ? ` (no recorded version loads; the newest was ${newest.name} v${newest.version})` : ''}`);
       loaded = await trainFromStore(store, {
         ...state.train,
+        model,
+        params,
         policy,
+        keepModels,
         evaluation: opts.evaluation ? JSON.stringify(opts.evaluation) : null,
         onProgress: (stage, done, total) => (state.status = `training: ${stage} ${done}/${total}`),
       });
@@ -285,7 +327,11 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
   const every = opts.syncIntervalMs ?? 1000;
   if (every > 0) {
     timer = setInterval(() => {
-      sync().catch((err: unknown) => say(`sync failed: ${err instanceof Error ? err.message : String(err)}`));
+      sync().catch((err: unknown) => {
+        const f = storeFailure(err);
+        if (f) state.storeHealth.note(f, `sync: ${err instanceof Error ? err.message : String(err)}`, false);
+        else say(`sync failed: ${err instanceof Error ? err.message : String(err)}`);
+      });
     }, every);
     timer.unref();
   }

@@ -278,7 +278,7 @@ export const EvaluationView = z.object({
 export const Job = z.object({
   id: z.string(),
   kind: z.literal('train'),
-  state: z.enum(['running', 'done', 'failed']),
+  state: z.enum(['running', 'done', 'failed', 'cancelled']),
   progress: z.object({ stage: z.string(), done: z.number(), total: z.number() }),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
@@ -341,6 +341,7 @@ export const ROUTES: readonly RouteDoc[] = [
   { method: 'post', path: '/v1/sessions/recommend', summary: 'recommendations for an anonymous history', auth: 'read', body: SessionBody, response: Recommendations },
   { method: 'post', path: '/v1/models/train', summary: 'start training a model (a job in a worker thread)', auth: 'admin', body: TrainBody, response: Job },
   { method: 'get', path: '/v1/jobs/{id}', summary: 'progress of a job', auth: 'admin', response: Job },
+  { method: 'delete', path: '/v1/jobs/{id}', summary: 'cancel a running job', auth: 'admin', response: Job },
   { method: 'get', path: '/v1/models', summary: 'the active model', auth: 'read', response: ModelInfo },
   { method: 'get', path: '/v1/evaluation', summary: "the active model's evaluation (EvaluationJson), 404 if none", auth: 'read' },
   { method: 'post', path: '/v1/onboarding', summary: 'start an onboarding session: pairwise questions for a new user', auth: 'read', body: OnboardingStartBody, response: OnboardingState },

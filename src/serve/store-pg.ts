@@ -6,7 +6,8 @@
  */
 import pg from 'pg';
 import { ENV_KEY_LABEL, keyIdOf, type ApiKeyInfo, type Erasure, type FeedbackRecord, type ItemRecord, type KeyScope, type ModelRecord, type PersonaOverride, type Store, type StoredFeedback, type UserRecord, type UserSummary } from './store.js';
-import { feedbackFromRow, modelFromRow, type FeedbackRow, type ModelRow } from './store-rows.js';
+import { feedbackFromRow, jobFromRow, jobValues, modelFromRow, type FeedbackRow, type JobRow, type ModelRow } from './store-rows.js';
+import type { Job } from './schemas.js';
 
 // bigint (seq, counts) as JS numbers: the counts stay far below 2^53
 pg.types.setTypeParser(20, (v: string) => Number(v));
@@ -30,6 +31,10 @@ CREATE TABLE IF NOT EXISTS ${s}.persona_overrides (
 CREATE TABLE IF NOT EXISTS ${s}.models (
   version SERIAL PRIMARY KEY, name TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
   trained_at TEXT NOT NULL, params JSONB NOT NULL, feedback_seq BIGINT NOT NULL, evaluation TEXT);
+CREATE TABLE IF NOT EXISTS ${s}.jobs (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL, progress TEXT NOT NULL, started_at TEXT NOT NULL,
+  finished_at TEXT, error TEXT, model TEXT, updated_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.health (id INTEGER PRIMARY KEY, at BIGINT NOT NULL);
 `;
 
 /** Rows per multi-row INSERT (well under the 65535 bind parameters of one statement). */
@@ -298,5 +303,36 @@ export class PgStore implements Store {
     const r = await this.pool.query<ModelRow<ModelRecord['params']>>(`SELECT * FROM ${this.s}.models ORDER BY version DESC LIMIT 1`);
     const x = r.rows[0];
     return x ? modelFromRow(x, (params) => params) : null;
+  }
+
+  async listModels(): Promise<ModelRecord[]> {
+    const r = await this.pool.query<ModelRow<ModelRecord['params']>>(`SELECT * FROM ${this.s}.models ORDER BY version DESC`);
+    return r.rows.map((x) => modelFromRow(x, (params) => params));
+  }
+
+  async deleteModel(version: number): Promise<boolean> {
+    return ((await this.pool.query(`DELETE FROM ${this.s}.models WHERE version = $1`, [version])).rowCount ?? 0) > 0;
+  }
+
+  async saveJob(job: Job, updatedAt: number): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.s}.jobs (id, kind, state, progress, started_at, finished_at, error, model, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, progress = EXCLUDED.progress, finished_at = EXCLUDED.finished_at, error = EXCLUDED.error, model = EXCLUDED.model, updated_at = EXCLUDED.updated_at`,
+      jobValues(job, updatedAt),
+    );
+  }
+
+  async getJob(id: string): Promise<Job | null> {
+    const r = await this.pool.query<JobRow>(`SELECT * FROM ${this.s}.jobs WHERE id = $1`, [id]);
+    return r.rows[0] ? jobFromRow(r.rows[0]) : null;
+  }
+
+  async failStaleJobs(before: number, error: string): Promise<number> {
+    const r = await this.pool.query(`UPDATE ${this.s}.jobs SET state = 'failed', error = $1, finished_at = $2, updated_at = $3 WHERE state = 'running' AND updated_at < $4`, [error, new Date().toISOString(), Date.now(), before]);
+    return r.rowCount ?? 0;
+  }
+
+  async probeWrite(): Promise<void> {
+    await this.pool.query(`INSERT INTO ${this.s}.health (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at`, [Date.now()]);
   }
 }

@@ -3,6 +3,7 @@
  * store.ts: both use the same columns; only how `params` arrives differs (TEXT in SQLite, JSONB
  * already parsed by pg).
  */
+import type { Job } from './schemas.js';
 import type { ModelRecord, StoredFeedback } from './store.js';
 
 /** A row of the `feedback` table as both stores select it. */
@@ -41,3 +42,30 @@ export function modelFromRow<P>(r: ModelRow<P>, params: (p: P) => ModelRecord['p
     evaluation: r.evaluation,
   };
 }
+
+/** A row of the `jobs` table (progress and model as JSON text). */
+export interface JobRow {
+  id: string;
+  kind: string;
+  state: string;
+  progress: string;
+  started_at: string;
+  finished_at: string | null;
+  error: string | null;
+  model: string | null;
+}
+
+export function jobFromRow(r: JobRow): Job {
+  return {
+    id: r.id,
+    kind: 'train',
+    state: r.state as Job['state'],
+    progress: JSON.parse(r.progress) as Job['progress'],
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    error: r.error,
+    model: r.model ? (JSON.parse(r.model) as Job['model']) : null,
+  };
+}
+
+export const jobValues = (j: Job, updatedAt: number): unknown[] => [j.id, j.kind, j.state, JSON.stringify(j.progress), j.startedAt, j.finishedAt, j.error, j.model ? JSON.stringify(j.model) : null, updatedAt];

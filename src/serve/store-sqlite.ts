@@ -5,7 +5,8 @@
  */
 import Database from 'better-sqlite3';
 import { ENV_KEY_LABEL, keyIdOf, type ApiKeyInfo, type Erasure, type FeedbackRecord, type ItemRecord, type KeyScope, type ModelRecord, type PersonaOverride, type Store, type StoredFeedback, type UserRecord, type UserSummary } from './store.js';
-import { feedbackFromRow, modelFromRow, type FeedbackRow, type ModelRow } from './store-rows.js';
+import { feedbackFromRow, jobFromRow, jobValues, modelFromRow, type FeedbackRow, type JobRow, type ModelRow } from './store-rows.js';
+import type { Job } from './schemas.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, title TEXT NOT NULL, categories TEXT NOT NULL);
@@ -23,6 +24,10 @@ CREATE TABLE IF NOT EXISTS persona_overrides (
 CREATE TABLE IF NOT EXISTS models (
   version INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
   trained_at TEXT NOT NULL, params TEXT NOT NULL, feedback_seq INTEGER NOT NULL, evaluation TEXT);
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL, progress TEXT NOT NULL, started_at TEXT NOT NULL,
+  finished_at TEXT, error TEXT, model TEXT, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 `;
 
 export class SqliteStore implements Store {
@@ -209,5 +214,36 @@ export class SqliteStore implements Store {
   async latestModel(): Promise<ModelRecord | null> {
     const r = this.db.prepare('SELECT * FROM models ORDER BY version DESC LIMIT 1').get() as ModelRow<string> | undefined;
     return r ? modelFromRow(r, (params) => JSON.parse(params) as ModelRecord['params']) : null;
+  }
+
+  async listModels(): Promise<ModelRecord[]> {
+    const rows = this.db.prepare('SELECT * FROM models ORDER BY version DESC').all() as ModelRow<string>[];
+    return rows.map((r) => modelFromRow(r, (params) => JSON.parse(params) as ModelRecord['params']));
+  }
+
+  async deleteModel(version: number): Promise<boolean> {
+    return this.db.prepare('DELETE FROM models WHERE version = ?').run(version).changes > 0;
+  }
+
+  async saveJob(job: Job, updatedAt: number): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO jobs (id, kind, state, progress, started_at, finished_at, error, model, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET state = excluded.state, progress = excluded.progress, finished_at = excluded.finished_at, error = excluded.error, model = excluded.model, updated_at = excluded.updated_at`,
+      )
+      .run(...jobValues(job, updatedAt));
+  }
+
+  async getJob(id: string): Promise<Job | null> {
+    const r = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    return r ? jobFromRow(r) : null;
+  }
+
+  async failStaleJobs(before: number, error: string): Promise<number> {
+    return this.db.prepare("UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ? WHERE state = 'running' AND updated_at < ?").run(error, new Date().toISOString(), Date.now(), before).changes;
+  }
+
+  async probeWrite(): Promise<void> {
+    this.db.prepare('INSERT INTO health (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at').run(Date.now());
   }
 }

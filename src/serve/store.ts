@@ -4,6 +4,7 @@
  * and PostgreSQL (several replicas sharing one store). Every write resolves only once it is durable.
  */
 import type { ParamValue } from '../models/model.js';
+import type { Job } from './schemas.js';
 
 export interface ItemRecord {
   id: string;
@@ -143,6 +144,24 @@ export interface Store {
   /** Records a model; its version is the next integer. */
   addModel(m: Omit<ModelRecord, 'version'>): Promise<ModelRecord>;
   latestModel(): Promise<ModelRecord | null>;
+  /** Every recorded model, newest first. */
+  listModels(): Promise<ModelRecord[]>;
+  /** Deletes a model's record (not its file); false when there is none. */
+  deleteModel(version: number): Promise<boolean>;
+
+  /** Inserts or replaces a job (its state, progress and result), stamped with `updatedAt` (ms). */
+  saveJob(job: Job, updatedAt: number): Promise<void>;
+  getJob(id: string): Promise<Job | null>;
+  /**
+   * Marks the jobs still 'running' whose last update is older than `before` (ms) as failed with
+   * `error` (their process stopped); returns how many.
+   */
+  failStaleJobs(before: number, error: string): Promise<number>;
+  /**
+   * Whether a write commits now: a one-row upsert in its own transaction (full, read-only and
+   * unreachable stores throw).
+   */
+  probeWrite(): Promise<void>;
 }
 
 /** Opens the store named by `--db`: a postgres:// URL, or a SQLite file path (':memory:' for tests). */

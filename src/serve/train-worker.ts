@@ -36,7 +36,7 @@ export type TrainJobMessage =
   | { type: 'done'; sha256: string; params: Record<string, number | string | boolean>; evaluation: string | null }
   | { type: 'error'; message: string };
 
-export async function runTrainJob(input: TrainJobInput, report: (m: TrainJobMessage) => void): Promise<void> {
+export async function runTrainJob(input: TrainJobInput, report: (m: TrainJobMessage) => void, signal?: AbortSignal): Promise<void> {
   const train = trainSetFromPairs(input.meta.users.length, input.meta.items.length, input.user, input.item, input.itemRanks, input.categories);
   const evaluation = input.evaluate ? await evaluateModels(input, report) : null;
   const model = createModel(input.model, input.params);
@@ -44,8 +44,10 @@ export async function runTrainJob(input: TrainJobInput, report: (m: TrainJobMess
   await model.fit(train, {
     rng: new Rng(input.seed).derive('model', input.model),
     threads: input.threads,
+    ...(signal ? { signal } : {}),
     onProgress: (e) => report({ type: 'progress', stage: e.stage, done: e.done, total: e.total }),
   });
+  if (signal?.aborted) throw new Error('cancelled');
   const sha256 = saveArtifact(input.path, withServeMeta(model.toArtifact(), input.meta, train.itemPopularity));
   report({ type: 'done', sha256, params: { ...model.params }, evaluation });
 }
@@ -80,8 +82,13 @@ async function evaluateModels(input: TrainJobInput, report: (m: TrainJobMessage)
 
 if (parentPort && (workerData as { personaeTrainJob?: boolean } | null)?.personaeTrainJob) {
   const port = parentPort;
+  const abort = new AbortController();
   port.once('message', (input: TrainJobInput) => {
-    runTrainJob(input, (m) => port.postMessage(m)).catch((err: unknown) => {
+    // a later message cancels: the fit stops at its next epoch (FitContext.signal)
+    port.on('message', (m: { type?: string }) => {
+      if (m.type === 'cancel') abort.abort(new Error('cancelled'));
+    });
+    runTrainJob(input, (m) => port.postMessage(m), abort.signal).catch((err: unknown) => {
       port.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) } satisfies TrainJobMessage);
     });
   });

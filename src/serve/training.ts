@@ -3,8 +3,8 @@
  * record the new model version, and hand the loaded model back for an atomic swap.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ItemCategories } from '../data/dataset.js';
 import { IdMap } from '../data/ids.js';
@@ -27,6 +27,83 @@ export interface TrainOptions {
   /** Evaluate the model and these others under the default protocol first (served at /v1/evaluation). */
   evaluate?: string[] | null;
   onProgress?: (stage: string, done: number, total: number) => void;
+  /** Cancels the job: the fit stops at its next epoch (the worker is ended after CANCEL_GRACE_MS at the latest). */
+  signal?: AbortSignal;
+  /** Model versions kept (files and records) after this one is recorded (pruneModels); default all. */
+  keepModels?: number;
+}
+
+/** A cancelled training job. */
+export class JobCancelled extends Error {
+  constructor() {
+    super('cancelled');
+  }
+}
+
+/** How long a cancelled fit may take to reach its next epoch before its worker is ended. */
+const CANCEL_GRACE_MS = 3000;
+
+/** Removes an artifact file and the temp files of its writes (`<path>.tmp-<pid>`). */
+export function removeArtifactFiles(path: string): void {
+  rmSync(path, { force: true });
+  const dir = dirname(path);
+  const name = basename(path);
+  try {
+    for (const f of readdirSync(dir)) if (f.startsWith(`${name}.tmp-`)) rmSync(join(dir, f), { force: true });
+  } catch {
+    // the folder is gone: nothing left behind
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Deletes the temp files of artifact writes that can no longer finish (`*.model.tmp-<pid>` of a
+ * process that is gone, or of this process when no training runs). Returns the files removed.
+ */
+export function cleanTempArtifacts(modelsDir: string, trainingHere = false): string[] {
+  const removed: string[] = [];
+  let files: string[];
+  try {
+    files = readdirSync(modelsDir);
+  } catch {
+    return removed;
+  }
+  for (const f of files) {
+    const m = /\.model\.tmp-(\d+)$/.exec(f);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid ? trainingHere : pidAlive(pid)) continue;
+    rmSync(join(modelsDir, f), { force: true });
+    removed.push(f);
+  }
+  return removed;
+}
+
+/**
+ * Keeps the newest `keep` model versions (and `serving`, whatever its age): older records are
+ * deleted with their files (files only inside `modelsDir`: a path recorded elsewhere is left alone).
+ * Returns the versions deleted.
+ */
+export async function pruneModels(store: Store, keep: number, modelsDir: string, serving: number | null): Promise<number[]> {
+  if (!(keep >= 1)) return [];
+  const all = await store.listModels();
+  const dir = resolve(modelsDir);
+  const gone: number[] = [];
+  for (const m of all.slice(keep)) {
+    if (m.version === serving) continue;
+    if (resolve(dirname(m.path)) === dir) removeArtifactFiles(m.path);
+    await store.deleteModel(m.version);
+    gone.push(m.version);
+  }
+  return gone;
 }
 
 /** Training workers alive in this process (stopped when the service closes). */
@@ -130,10 +207,22 @@ export async function trainFromStore(store: Store, opts: TrainOptions): Promise<
     time: Float64Array.from(ts),
     evaluate: opts.evaluate && opts.evaluate.length > 0 ? [opts.model, ...opts.evaluate.filter((m) => m !== opts.model)] : null,
   };
+  if (opts.signal?.aborted) throw new JobCancelled();
   const result = await new Promise<{ sha256: string; params: Record<string, number | string | boolean>; evaluation: string | null }>((resolve, reject) => {
     const w = startWorker();
     liveWorkers.add(w);
     let settled = false;
+    let grace: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      w.postMessage({ type: 'cancel' });
+      grace = setTimeout(() => void w.terminate(), CANCEL_GRACE_MS);
+      grace.unref();
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    w.once('exit', () => {
+      clearTimeout(grace);
+      opts.signal?.removeEventListener('abort', onAbort);
+    });
     w.on('message', (m: TrainJobMessage) => {
       if (m.type === 'progress') opts.onProgress?.(m.stage, m.done, m.total);
       else if (m.type === 'done') {
@@ -142,7 +231,7 @@ export async function trainFromStore(store: Store, opts: TrainOptions): Promise<
         void w.terminate();
       } else {
         settled = true;
-        reject(new ModelFitError(m.message));
+        reject(opts.signal?.aborted ? new JobCancelled() : new ModelFitError(m.message));
         void w.terminate();
       }
     });
@@ -152,38 +241,91 @@ export async function trainFromStore(store: Store, opts: TrainOptions): Promise<
     });
     w.on('exit', (code) => {
       liveWorkers.delete(w);
-      if (!settled) reject(new ModelFitError(`training worker exited with code ${code}`));
+      if (!settled) reject(opts.signal?.aborted ? new JobCancelled() : new ModelFitError(`training worker exited with code ${code}`));
       settled = true;
     });
     w.postMessage(input);
+  }).catch((err: unknown) => {
+    // a failed, cancelled or ended fit leaves no file (nor a temp file of a write it was making)
+    removeArtifactFiles(path);
+    throw err;
   });
-  const record = await store.addModel({
-    name: opts.model,
-    path,
-    sha256: result.sha256,
-    trainedAt: new Date().toISOString(),
-    params: result.params,
-    feedbackSeq,
-    evaluation: result.evaluation ?? opts.evaluation ?? null,
-  });
-  return loadModel(record);
+  let record;
+  try {
+    record = await store.addModel({
+      name: opts.model,
+      path,
+      sha256: result.sha256,
+      trainedAt: new Date().toISOString(),
+      params: result.params,
+      feedbackSeq,
+      evaluation: result.evaluation ?? opts.evaluation ?? null,
+    });
+  } catch (err) {
+    removeArtifactFiles(path); // not recorded: an orphan file nobody would load or delete
+    throw err;
+  }
+  const loaded = loadModel(record);
+  if (opts.keepModels !== undefined) await pruneModels(store, opts.keepModels, opts.modelsDir, record.version);
+  return loaded;
 }
 
-/** Jobs of this process (one training at a time). */
+/** How often a running job's row is stamped in the store (a row not stamped for 3 times this is taken as interrupted). */
+export const JOB_HEARTBEAT_MS = 5000;
+
+/**
+ * Jobs of this process (one training at a time), persisted in the store with their state and
+ * progress (a row per job; progress at most once a second, a heartbeat every JOB_HEARTBEAT_MS)
+ * so that they outlive the process and other replicas can read them; cancellable.
+ */
 export class Jobs {
   private readonly jobs = new Map<string, Job>();
+  private readonly aborts = new Map<string, AbortController>();
   private running: string | null = null;
+
+  constructor(private readonly store: Store | null = null) {}
 
   get busy(): boolean {
     return this.running !== null;
+  }
+
+  /** A job of this process, else from the store (another replica's, or from before a restart). */
+  async find(id: string): Promise<Job | null> {
+    return this.jobs.get(id) ?? (this.store ? await this.store.getJob(id).catch(() => null) : null);
   }
 
   get(id: string): Job | undefined {
     return this.jobs.get(id);
   }
 
-  /** Starts `work` as a job; `work` reports progress through the callback. */
-  start(work: (progress: (stage: string, done: number, total: number) => void) => Promise<{ name: string; version: number }>): Job {
+  private persist(job: Job): Promise<void> {
+    if (!this.store) return Promise.resolve();
+    return this.store.saveJob(job, Date.now()).catch(() => undefined); // the job goes on; its row catches up at the next save
+  }
+
+  /**
+   * Cancels a job running in this process: its fit stops at the next epoch and the job ends
+   * 'cancelled'. Returns the job, or null when it is not running here.
+   */
+  cancel(id: string): Job | null {
+    const job = this.jobs.get(id);
+    const ctl = this.aborts.get(id);
+    if (!job || !ctl || job.state !== 'running') return null;
+    ctl.abort(new JobCancelled());
+    return job;
+  }
+
+  /** Waits until the job of `id` (running here) has ended. */
+  async settled(id: string): Promise<Job | null> {
+    for (;;) {
+      const j = this.jobs.get(id);
+      if (!j || j.state !== 'running') return j ?? null;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Starts `work` as a job; `work` reports progress through the callback and honours the signal. */
+  start(work: (progress: (stage: string, done: number, total: number) => void, signal: AbortSignal) => Promise<{ name: string; version: number }>): Job {
     const job: Job = {
       id: randomUUID(),
       kind: 'train',
@@ -194,22 +336,42 @@ export class Jobs {
       error: null,
       model: null,
     };
+    const ctl = new AbortController();
     this.jobs.set(job.id, job);
+    this.aborts.set(job.id, ctl);
     this.running = job.id;
+    void this.persist(job);
+    let saved = Date.now();
+    const beat = setInterval(() => void this.persist(job), JOB_HEARTBEAT_MS);
+    beat.unref();
+    const end = (): void => {
+      clearInterval(beat);
+      job.finishedAt = new Date().toISOString();
+      this.aborts.delete(job.id);
+      this.running = null;
+      void this.persist(job);
+    };
     work((stage, done, total) => {
       job.progress = { stage, done, total };
-    }).then(
+      if (Date.now() - saved >= 1000) {
+        saved = Date.now();
+        void this.persist(job);
+      }
+    }, ctl.signal).then(
       (model) => {
         job.state = 'done';
         job.model = model;
-        job.finishedAt = new Date().toISOString();
-        this.running = null;
+        end();
       },
       (err: unknown) => {
-        job.state = 'failed';
-        job.error = err instanceof Error ? err.message : String(err);
-        job.finishedAt = new Date().toISOString();
-        this.running = null;
+        if (err instanceof JobCancelled || ctl.signal.aborted) {
+          job.state = 'cancelled';
+          job.error = 'cancelled';
+        } else {
+          job.state = 'failed';
+          job.error = err instanceof Error ? err.message : String(err);
+        }
+        end();
       },
     );
     return job;

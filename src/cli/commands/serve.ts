@@ -20,6 +20,7 @@ interface ServeFlags {
   param: string[];
   seed: number;
   modelsDir?: string;
+  keepModels: number;
   pgSchema?: string;
   positive?: string;
   readKey?: boolean;
@@ -32,17 +33,25 @@ interface ServeFlags {
   quiet?: boolean;
 }
 
+/** --port: 0 (any free port) to 65535, checked before anything (the store) is opened. */
+function parsePort(value: string): number {
+  const n = parseInteger('--port', 0)(value);
+  if (n > 65535) throw new ConfigError(`expected a port from 0 to 65535, got "${value}"`, '--port');
+  return n;
+}
+
 export function serveCommand(): Command {
   return new Command('serve')
     .description('serve the recommendation API and the dashboard (docs/service.md)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'port (0 = any free port)', parseInteger('--port', 0), 8080)
+    .option('--port <port>', 'port (0 = any free port)', parsePort, 8080)
     .option('--db <file|url>', 'SQLite file or postgres:// URL', 'personae.db')
     .option('--data <dir>', "dataset that fills an empty store (a folder, a file, or 'world' for the default synthetic world)")
     .option('--model <name>', `model to train (${modelNames().join(', ')})`, 'personas')
     .option('--param <model.key=value>', 'set a model parameter (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--seed <n>', 'root seed of training', parseInteger('--seed'), 42)
     .option('--models-dir <dir>', 'where model artifacts are written (default: next to the SQLite file)')
+    .option('--keep-models <n>', 'model versions kept after each training (older artifacts and records are deleted)', parseInteger('--keep-models', 1), 3)
     .option('--pg-schema <name>', 'PostgreSQL schema of the tables (default personae)')
     .option('--positive <types>', 'feedback types that count as positive, e.g. "like,purchase,rating>=4" (the default)')
     .option('--read-key', 'reads need an API key (the default whenever keys exist; kept for compatibility)')
@@ -66,6 +75,7 @@ export function serveCommand(): Command {
         modelParams: params as Record<string, number | string | boolean>,
         seed: flags.seed,
         ...(flags.modelsDir !== undefined ? { modelsDir: flags.modelsDir } : {}),
+        keepModels: flags.keepModels,
         ...(flags.pgSchema !== undefined ? { pgSchema: flags.pgSchema } : {}),
         ...(flags.positive !== undefined ? { feedbackTypes: parseFeedbackPolicy(flags.positive) } : {}),
         readApiKey: flags.readKey ?? false,
