@@ -163,6 +163,30 @@ function contract(name: string, open: () => Promise<Store>, cleanup: (s: Store) 
       const m2 = await store.addModel({ name: 'personas', path: '/x/2', sha256: 'bb', trainedAt: '2026-01-02T00:00:00.000Z', params: { k: 4, loss: 'attention', itemBias: true }, feedbackSeq: 4, evaluation: '{"a":1}' });
       assert.ok(m2.version > m1.version);
       assert.deepEqual(await store.latestModel(), m2);
+      assert.deepEqual(await store.listModels(), [m2, m1]);
+      assert.equal(await store.deleteModel(m1.version), true);
+      assert.equal(await store.deleteModel(m1.version), false);
+      assert.deepEqual(await store.listModels(), [m2]);
+    });
+    it('jobs are saved, updated and read back; stale running jobs are marked failed', async () => {
+      assert.equal(await store.getJob('j1'), null);
+      const job = { id: 'j1', kind: 'train' as const, state: 'running' as const, progress: { stage: 'fit', done: 2, total: 10 }, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: null, error: null, model: null };
+      await store.saveJob(job, 1000);
+      assert.deepEqual(await store.getJob('j1'), job);
+      const done = { ...job, state: 'done' as const, progress: { stage: 'fit', done: 10, total: 10 }, finishedAt: '2026-01-01T00:01:00.000Z', model: { name: 'pop', version: 3 } };
+      await store.saveJob(done, 2000);
+      assert.deepEqual(await store.getJob('j1'), done);
+      await store.saveJob({ ...job, id: 'old' }, 1000);
+      await store.saveJob({ ...job, id: 'fresh' }, 5000);
+      // only running jobs last stamped before the cut
+      assert.equal(await store.failStaleJobs(3000, 'interrupted'), 1);
+      const old = await store.getJob('old');
+      assert.equal(old?.state, 'failed');
+      assert.equal(old?.error, 'interrupted');
+      assert.equal((await store.getJob('fresh'))?.state, 'running');
+      assert.equal((await store.getJob('j1'))?.state, 'done');
+      await store.probeWrite();
+      await store.probeWrite();
     });
     it('closes', async () => {
       await cleanup(store);
