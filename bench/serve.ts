@@ -128,6 +128,12 @@ try {
   });
   writing = false;
   await Promise.all(writers);
+  // the server's event-loop delay over its last complete 10 s window (inside the mixed pass)
+  const metricsText = await (await fetch(`${url}/metrics`)).text();
+  const loopDelay = (q: string): number => {
+    const m = new RegExp(`personae_event_loop_delay_seconds\\{quantile="${q}"\\} (\\S+)`).exec(metricsText);
+    return m ? +(Number(m[1]) * 1000).toFixed(1) : Number.NaN;
+  };
   writes.sort((a, b) => a - b);
   // first read of a user after one like (sequential, quiet server): never a cache hit
   const afterLike: number[] = [];
@@ -178,6 +184,8 @@ try {
       writeP99ms: +quantile(writes, 0.99).toFixed(2),
       non2xx: mixed.non2xx,
       errors: mixed.errors,
+      /** The server's event-loop delay (perf_hooks monitorEventLoopDelay) in its last 10 s window of the pass. */
+      eventLoopDelayMs: { p50: loopDelay('0.5'), p99: loopDelay('0.99'), max: loopDelay('1') },
     },
     /** The first read of a user after one like (never a cache hit). */
     firstReadAfterLike: { p50ms: +quantile(afterLike, 0.5).toFixed(2), p99ms: +quantile(afterLike, 0.99).toFixed(2) },
@@ -186,7 +194,7 @@ try {
   process.stdout.write(
     `\nbench:serve  steady ${line.steady.reqPerSec} req/s, p50 ${line.steady.p50ms} ms, p99 ${line.steady.p99ms} ms (cache hits, ${CONNECTIONS} connections, explain=true); ` +
       `cold pass p50 ${line.coldPass.p50ms} ms, p99 ${line.coldPass.p99ms} ms; ` +
-      `mixed ${line.mixed.readsPerSec} reads/s, p50 ${line.mixed.readP50ms} ms, p99 ${line.mixed.readP99ms} ms, writes p99 ${line.mixed.writeP99ms} ms (${WRITERS} writers); ` +
+      `mixed ${line.mixed.readsPerSec} reads/s, p50 ${line.mixed.readP50ms} ms, p99 ${line.mixed.readP99ms} ms, writes p99 ${line.mixed.writeP99ms} ms (${WRITERS} writers), event loop delay p99 ${line.mixed.eventLoopDelayMs.p99} ms, max ${line.mixed.eventLoopDelayMs.max} ms; ` +
       `first read after a like p50 ${line.firstReadAfterLike.p50ms} ms, p99 ${line.firstReadAfterLike.p99ms} ms\n`,
   );
 } finally {

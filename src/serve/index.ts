@@ -316,6 +316,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
       say(state.status);
     }
   };
+  state.metrics.startLoopMonitor();
   const ready = boot();
   let timer: NodeJS.Timeout | null = null;
   let syncing: Promise<number> | null = null;
@@ -347,6 +348,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     sync,
     async close() {
       if (timer) clearInterval(timer);
+      state.metrics.stop();
       // stop listening; requests in flight finish, new ones get 503; after the deadline the
       // connections still open are cut
       state.closing = true;

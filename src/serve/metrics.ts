@@ -1,4 +1,9 @@
-/** Prometheus text metrics: request latency histograms per route, request counts, model version, data counts. */
+/**
+ * Prometheus text metrics: request latency histograms per route, request counts, model version,
+ * data counts, and how long the event loop was blocked (perf_hooks monitorEventLoopDelay, over
+ * the last complete 10 s window).
+ */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
@@ -14,6 +19,29 @@ export class Metrics {
   private readonly latency = new Map<string, Histogram>();
   private readonly requests = new Map<string, number>();
   private readonly counters = new Map<string, number>();
+  private loop: IntervalHistogram | null = null;
+  private loopTimer: NodeJS.Timeout | null = null;
+  /** Event-loop delay of the last complete window (seconds): p50, p99, max. */
+  private loopWindow: { p50: number; p99: number; max: number } | null = null;
+
+  /** Starts measuring the event-loop delay in windows of `windowMs` (the service does; stop() ends it). */
+  startLoopMonitor(windowMs = 10_000): void {
+    if (this.loop) return;
+    const h = monitorEventLoopDelay({ resolution: 5 });
+    h.enable();
+    this.loop = h;
+    this.loopTimer = setInterval(() => {
+      this.loopWindow = { p50: h.percentile(50) / 1e9, p99: h.percentile(99) / 1e9, max: h.max / 1e9 };
+      h.reset();
+    }, windowMs);
+    this.loopTimer.unref();
+  }
+
+  stop(): void {
+    if (this.loopTimer) clearInterval(this.loopTimer);
+    this.loop?.disable();
+    this.loop = null;
+  }
 
   observe(method: string, route: string, status: number, seconds: number): void {
     const key = `${method} ${route}`;
@@ -51,6 +79,13 @@ export class Metrics {
     lines.push('# HELP personae_events_total Service events (feedback accepted, fold-ins, trainings).');
     lines.push('# TYPE personae_events_total counter');
     for (const [name, n] of this.counters) lines.push(`personae_events_total{event="${esc(name)}"} ${n}`);
+    if (this.loopWindow) {
+      lines.push('# HELP personae_event_loop_delay_seconds How long the event loop was late (blocked) over the last complete 10 s window.');
+      lines.push('# TYPE personae_event_loop_delay_seconds gauge');
+      lines.push(`personae_event_loop_delay_seconds{quantile="0.5"} ${this.loopWindow.p50}`);
+      lines.push(`personae_event_loop_delay_seconds{quantile="0.99"} ${this.loopWindow.p99}`);
+      lines.push(`personae_event_loop_delay_seconds{quantile="1"} ${this.loopWindow.max}`);
+    }
     lines.push('# HELP personae_model_version Version of the served model (0 = none).');
     lines.push('# TYPE personae_model_version gauge');
     lines.push(`personae_model_version{name="${esc(gauges.modelName)}"} ${gauges.modelVersion}`);
