@@ -251,7 +251,14 @@ export const OnboardingState = z.object({
 });
 export type OnboardingState = z.infer<typeof OnboardingState>;
 /** /readyz: 200 {ready: true, model} once a model is served, 503 {ready: false, status} before. */
-export const Readiness = z.object({ ready: z.boolean(), status: z.string().optional(), model: ModelRef.nullable().optional() });
+export const Readiness = z.object({
+  ready: z.boolean(),
+  /** Whether a write commits (the store's write probe); false with `code` when the store refuses writes. */
+  writes: z.boolean().optional(),
+  code: z.enum(['store_full', 'store_read_only', 'store_unavailable']).optional(),
+  status: z.string().optional(),
+  model: ModelRef.nullable().optional(),
+});
 const MetricSummaryView = z.object({ mean: z.number().nullable(), ci95: z.tuple([z.number(), z.number()]).nullable(), n: z.number().int() });
 /**
  * The part of GET /v1/evaluation (an `EvaluationJson`, src/eval/results.ts) that the dashboard
@@ -322,7 +329,7 @@ interface RouteDoc {
 
 export const ROUTES: readonly RouteDoc[] = [
   { method: 'get', path: '/healthz', summary: 'liveness', auth: 'none' },
-  { method: 'get', path: '/readyz', summary: 'ready when a model is loaded (503 before)', auth: 'none', response: Readiness },
+  { method: 'get', path: '/readyz', summary: 'ready when a model is loaded and writes commit (503 otherwise, with the stage or the store failure)', auth: 'none', response: Readiness },
   { method: 'get', path: '/metrics', summary: 'Prometheus text metrics', auth: 'none' },
   { method: 'post', path: '/v1/items', summary: 'create or update items in bulk (JSON array, {items: [...]}, or JSONL)', auth: 'write', body: ItemsBody },
   { method: 'get', path: '/v1/items/{id}', summary: 'one item', auth: 'read' },
