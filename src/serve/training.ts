@@ -298,9 +298,16 @@ export class Jobs {
     return this.jobs.get(id);
   }
 
+  /** Saves run one after another (on PostgreSQL two saves in flight could commit out of order). */
+  private saving: Promise<void> = Promise.resolve();
+
   private persist(job: Job): Promise<void> {
-    if (!this.store) return Promise.resolve();
-    return this.store.saveJob(job, Date.now()).catch(() => undefined); // the job goes on; its row catches up at the next save
+    const store = this.store;
+    if (!store) return Promise.resolve();
+    const snapshot: Job = { ...job, progress: { ...job.progress } };
+    // the job goes on when a save fails; its row catches up at the next save
+    this.saving = this.saving.then(() => store.saveJob(snapshot, Date.now()).catch(() => undefined));
+    return this.saving;
   }
 
   /**
