@@ -57,6 +57,12 @@ export interface UserPlan {
   readonly sides: readonly number[];
 }
 
+/** A user's plan plus each persona's style mixture per category (see World.plantedTaste). */
+export interface PlantedTaste {
+  readonly plan: UserPlan;
+  readonly styleMix: readonly (readonly Float64Array[])[];
+}
+
 const GROUP_NAMES: readonly Group[] = ['A', 'B', 'bridge'];
 const SIDE_NAMES = ['A', 'B'] as const;
 
@@ -484,6 +490,47 @@ export class World {
       return plan.group === 2 ? { ...p, side: SIDE_NAMES[plan.sides[k]!]! } : p;
     });
     return plan.group < 0 ? { user: String(u + 1), personas } : { user: String(u + 1), group: GROUP_NAMES[plan.group]!, personas };
+  }
+
+  /**
+   * User u's planted taste: the plan `generateUser` draws (the same draws: it runs the generator)
+   * and each persona's mixture over the styles of each of its categories,
+   * styleMix[k][j][s] (sums to 1 over s), for the persona's j-th category.
+   */
+  plantedTaste(u: number, rows: UserRows = this.newRows()): PlantedTaste {
+    const plan = this.generateUser(u, rows);
+    const S = this.config.styles;
+    const cdf = this.styleCdf;
+    const styleMix = plan.categories.map((cats, k) =>
+      cats.map((_, j) => {
+        const base = (k * 2 + j) * S;
+        const m = new Float64Array(S);
+        let prev = 0;
+        for (let s = 0; s < S; s++) {
+          m[s] = Math.max(0, cdf[base + s]! - prev);
+          prev = cdf[base + s]!;
+        }
+        return m;
+      }),
+    );
+    return { plan, styleMix };
+  }
+
+  /**
+   * How a persona in style s of category c picks items: the items of c (any of their categories)
+   * and their choice probabilities popularity(i) * exp(beta <s, v_i>), normalised to sum to 1
+   * (the distribution the generator samples a persona row from, before it skips seen items).
+   */
+  styleChoice(c: number, s: number): { items: Int32Array; prob: Float64Array } {
+    const pool = this.pools[c];
+    if (!pool || s < 0 || s >= this.config.styles) throw new RangeError(`styleChoice: no category ${c} / style ${s}`);
+    const n = pool.items.length;
+    const prob = new Float64Array(n);
+    const beta = this.config.tasteStrength;
+    let total = 0;
+    for (let p = 0; p < n; p++) total += prob[p] = this.itemPopularity[pool.items[p]!]! * Math.exp(beta * pool.affinity[s * n + p]!);
+    if (total > 0) for (let p = 0; p < n; p++) prob[p]! /= total;
+    return { items: pool.items, prob };
   }
 
   /** Draws an item of `pool` from style s that this user has not seen; false if the pool is used up. */
