@@ -6,6 +6,7 @@ import { evaluateCommand } from './commands/evaluate.js';
 import { onboardCommand } from './commands/onboard.js';
 import { recommendCommand } from './commands/recommend.js';
 import { serveCommand } from './commands/serve.js';
+import { simulateCommand } from './commands/simulate.js';
 import { splitCommand } from './commands/split.js';
 import { startCommand } from './commands/start.js';
 import { studyCommand } from './commands/study.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   program.addCommand(onboardCommand());
   program.addCommand(serveCommand());
   program.addCommand(studyCommand());
+  program.addCommand(simulateCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }
