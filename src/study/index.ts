@@ -9,6 +9,7 @@ import type { Study } from './types.js';
 import { confidenceStudy } from './confidence.js';
 import { onboardingStudy } from './onboarding.js';
 import { routerStudy } from './router.js';
+import { feedbackLoopStudy } from './feedback-loop.js';
 // onboarding helper: import here
 
 export const STUDIES: readonly Study[] = [
@@ -21,6 +22,7 @@ export const STUDIES: readonly Study[] = [
   onboardingStudy,
   confidenceStudy,
   routerStudy,
+  feedbackLoopStudy,
   // onboarding helper: register here
 ];
 
