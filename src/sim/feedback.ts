@@ -171,8 +171,14 @@ export function parseArms(text: string): ArmSpec[] {
     const plus = name.indexOf('+');
     const modelSpec = plus < 0 ? name : name.slice(0, plus);
     const rerank = plus < 0 ? null : name.slice(plus + 1);
-    const parsed = parseModelSpec(modelSpec);
-    if (rerank !== null && parseRerankSpec(rerank) === null) throw new ConfigError(`"${name}": "+none" is not a reranker; leave it out`, '--arms');
+    let parsed;
+    try {
+      parsed = parseModelSpec(modelSpec);
+      if (rerank !== null && parseRerankSpec(rerank) === null) throw new ConfigError('"+none" is not a reranker; leave it out', '--arms');
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ConfigError(`arm "${name}": ${err.message.replace(/^--\w+: /, '')}`, '--arms');
+      throw err;
+    }
     if (arms.some((a) => a.name === name)) throw new ConfigError(`"${name}" is listed twice`, '--arms');
     arms.push({ name, modelSpec, model: parsed.model, fixed: parsed.fixed, rerank });
   }
