@@ -2,14 +2,16 @@
  * `readDataset`: reads a dataset folder or file into an InteractionLog, detecting the format.
  *
  * `auto` detection: a folder with ratings.csv (+ movies.csv) is MovieLens ml-latest, one with
- * u.data is ml-100k, one with ratings.dat is ml-1m; a file ending .jsonl / .ndjson is JSONL and
- * one ending .csv / .tsv is CSV. Anything else is a DataError saying what was expected and found.
+ * u.data is ml-100k, one with ratings.dat is ml-1m; a file ending .jsonl / .ndjson is JSONL, one
+ * ending .csv / .tsv is CSV and one ending .parquet is Parquet (src/data/readers/parquet.ts; an
+ * item-category file may be Parquet too). Anything else is a DataError saying what was expected and found.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { DataError } from '../../errors.js';
 import { LogBuilder, type InteractionLog } from '../dataset.js';
 import {
+  DEFAULT_COLUMNS,
   isJsonlPath,
   readCategoryFile,
   readCsvInteractions,
@@ -18,9 +20,10 @@ import {
   type ReadContext,
 } from './generic.js';
 import { MOVIELENS_FILES, readMl100k, readMl1m, readMovieLens } from './movielens.js';
+import { isParquetPath, readParquetCategories, readParquetInteractions } from './parquet.js';
 
-export type DatasetFormat = 'auto' | 'movielens' | 'ml-100k' | 'ml-1m' | 'csv' | 'jsonl';
-export const DATASET_FORMATS: readonly DatasetFormat[] = ['auto', 'movielens', 'ml-100k', 'ml-1m', 'csv', 'jsonl'];
+export type DatasetFormat = 'auto' | 'movielens' | 'ml-100k' | 'ml-1m' | 'csv' | 'jsonl' | 'parquet';
+export const DATASET_FORMATS: readonly DatasetFormat[] = ['auto', 'movielens', 'ml-100k', 'ml-1m', 'csv', 'jsonl', 'parquet'];
 
 export interface ReadOptions {
   /** Default 'auto'. */
@@ -63,8 +66,9 @@ function folderFormatOf(entries: readonly string[]): FolderFormat | null {
   return null;
 }
 
-function fileFormatOf(path: string): 'csv' | 'jsonl' | null {
+function fileFormatOf(path: string): 'csv' | 'jsonl' | 'parquet' | null {
   if (isJsonlPath(path)) return 'jsonl';
+  if (isParquetPath(path)) return 'parquet';
   const ext = extname(path).toLowerCase();
   if (ext === '.csv' || ext === '.tsv') return 'csv';
   return null;
@@ -103,7 +107,7 @@ export async function detectFormat(path: string, format: DatasetFormat = 'auto')
           if (folderFormatOf(subEntries) !== null) inner.push(sub);
         }
       }
-      const hint = inner.length > 0 ? `; did you mean ${inner.join(' or ')}?` : '; or pass a .csv, .tsv or .jsonl file';
+      const hint = inner.length > 0 ? `; did you mean ${inner.join(' or ')}?` : '; or pass a .csv, .tsv, .jsonl or .parquet file';
       throw new DataError(`unknown dataset layout: ${expected}; found ${listing(entries)}${hint}`, { file: path });
     }
     if (!isFolderFormat(format)) {
@@ -121,7 +125,7 @@ export async function detectFormat(path: string, format: DatasetFormat = 'auto')
     const found = fileFormatOf(path);
     if (found !== null) return found;
     throw new DataError(
-      'cannot tell the format from the file name: expected a .csv, .tsv, .jsonl or .ndjson file, or a MovieLens folder (or pass --format csv|jsonl)',
+      'cannot tell the format from the file name: expected a .csv, .tsv, .jsonl, .ndjson or .parquet file, or a MovieLens folder (or pass --format csv|jsonl|parquet)',
       { file: path },
     );
   }
@@ -199,9 +203,15 @@ export async function readDataset(path: string, opts: ReadOptions = {}): Promise
     case 'jsonl':
       await readJsonlInteractions(builder, path, ctx, opts.columns);
       break;
+    case 'parquet':
+      await readParquetInteractions(builder, path, ctx, opts.columns);
+      break;
   }
   if (opts.categories !== undefined) {
-    await readCategoryFile(builder, opts.categories, ctx, { itemColumn: opts.columns?.item });
+    if (isParquetPath(opts.categories)) {
+      const item = opts.columns?.item;
+      await readParquetCategories(builder, opts.categories, ctx, item !== undefined ? [item, ...DEFAULT_COLUMNS.item] : DEFAULT_COLUMNS.item);
+    } else await readCategoryFile(builder, opts.categories, ctx, { itemColumn: opts.columns?.item });
   }
   return builder.build();
 }
