@@ -143,8 +143,11 @@ export interface FoldedUser {
   tastes(): readonly Taste[] | null;
 }
 
-/** A fitted model with its id spaces. */
-interface State {
+/**
+ * A fitted model with its training set and id spaces: what `Recommender.fitted` exposes to code
+ * below the high-level interface (the CLI's recommend and batch score with it).
+ */
+export interface FittedModel {
   readonly model: Model;
   readonly modelName: string;
   readonly train: TrainSet;
@@ -235,7 +238,7 @@ export class Recommender {
   private readonly explainCtx: ExplainContext;
   private readonly profiles = new Map<number, PersonaProfile>();
 
-  private constructor(private readonly state: State) {
+  private constructor(private readonly state: FittedModel) {
     const { train, categories, titles, items } = state;
     let baseline: Float64Array | null = null;
     if (categories) {
@@ -335,6 +338,11 @@ export class Recommender {
       arrays[API_CAT_IDX] = s.categories.idx;
     }
     return { ...a, config: { ...a.config, [API_META]: JSON.stringify(meta) }, arrays };
+  }
+
+  /** The fitted model, its training positives and id spaces (dense indices; for lower-level code). */
+  get fitted(): FittedModel {
+    return this.state;
   }
 
   /** The model's registered name. */

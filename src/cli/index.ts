@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, DataError, ModelFitError, NotFoundError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { batchCommand } from './commands/batch.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { onboardCommand } from './commands/onboard.js';
 import { recommendCommand } from './commands/recommend.js';
@@ -10,6 +11,7 @@ import { simulateCommand } from './commands/simulate.js';
 import { splitCommand } from './commands/split.js';
 import { startCommand } from './commands/start.js';
 import { studyCommand } from './commands/study.js';
+import { trainCommand } from './commands/train.js';
 import { worldCommand } from './commands/world.js';
 
 export function buildProgram(): Command {
@@ -20,6 +22,8 @@ export function buildProgram(): Command {
   program.addCommand(evaluateCommand());
   program.addCommand(splitCommand());
   program.addCommand(recommendCommand());
+  program.addCommand(trainCommand());
+  program.addCommand(batchCommand());
   program.addCommand(worldCommand());
   program.addCommand(startCommand());
   program.addCommand(onboardCommand());

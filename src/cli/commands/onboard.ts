@@ -1,22 +1,24 @@
 /**
  * `personae onboard`: onboard a new user in the terminal. The persona model is fitted on every
- * positive of --data; the user answers "which would you rather watch?" questions (a, b, both,
+ * positive of --data, or loaded from --model-file (a persona model saved by `personae train`); the user answers "which would you rather watch?" questions (a, b, both,
  * neither, quit) and sees their recommendations after each answer. Reads answers line by line from
  * stdin, so it also runs with piped input.
  */
 import { Command } from 'commander';
 import { createInterface } from 'node:readline';
-import { categoriesOf, type InteractionLog } from '../../data/dataset.js';
-import { buildTrainSet, extractPositives } from '../../data/split.js';
-import { defaultThreads } from '../../math/pool.js';
-import { Rng } from '../../math/rng.js';
+import { ConfigError } from '../../errors.js';
+import { hasPersonas } from '../../models/model.js';
 import { createModel } from '../../models/registry.js';
+import { describeItem } from '../lists.js';
+import { fitOnLog, loadModelFile } from '../model-file.js';
 import { createOnboarding, type Answer } from '../../onboard/index.js';
 import { createProgress } from '../progress.js';
 import { addDataOptions, loadLog, parseInteger, type DataFlags } from '../shared.js';
 import { parseParams } from './evaluate.js';
 
-interface OnboardFlags extends DataFlags {
+interface OnboardFlags extends Omit<DataFlags, 'data'> {
+  data?: string;
+  modelFile?: string;
   questions: number;
   n: number;
   pool: number;
@@ -36,15 +38,10 @@ const ALIASES: Record<string, Answer | 'quit'> = {
   exit: 'quit',
 };
 
-function describe(log: InteractionLog, i: number): string {
-  const title = log.titles?.[i] ?? log.items.id(i);
-  const cats = log.categories ? [...categoriesOf(log.categories, i)].map((c) => log.categories!.names[c]).join('|') : '';
-  return `${title}${cats ? `  [${cats}]` : ''}`;
-}
-
 export function onboardCommand(): Command {
   const cmd = new Command('onboard').description('onboard a new user with a few pairwise questions (interactive; answers a, b, both, neither or quit)');
-  addDataOptions(cmd)
+  addDataOptions(cmd, { requireData: false })
+    .option('--model-file <file>', 'a persona model saved by `personae train` (instead of fitting on --data)')
     .option('--questions <n>', 'ask at most this many questions', parseInteger('--questions', 1), 20)
     .option('--n <n>', 'recommendations shown after each answer', parseInteger('--n', 1), 10)
     .option('--pool <n>', 'questions use the this-many most popular items', parseInteger('--pool', 2), 200)
@@ -52,21 +49,27 @@ export function onboardCommand(): Command {
     .option('--quiet', 'no progress output')
     .action(async (flags: OnboardFlags) => {
       const progress = createProgress({ quiet: flags.quiet ?? false });
-      const log = await loadLog(flags, progress);
-      const train = buildTrainSet(log, extractPositives(log, flags.minRating));
-      const model = createModel('personas', parseParams(flags.param)['personas'] ?? {});
-      await model.fit(train, {
-        rng: new Rng(flags.seed).derive('model', 'personas'),
-        threads: defaultThreads(),
-        onProgress: (e) => progress.update('personas fit', e.done, e.total),
-      });
+      if ((flags.data === undefined) === (flags.modelFile === undefined)) throw new ConfigError('give --data (fit the persona model now) or --model-file (a persona model saved by personae train), not both', '--data');
+      let f;
+      if (flags.modelFile !== undefined) {
+        if (flags.param.length > 0) throw new ConfigError('--param sets fitting parameters; the model file is already fitted', '--param');
+        f = await loadModelFile(flags.modelFile, progress);
+        if (!hasPersonas(f.model)) throw new ConfigError(`onboarding needs a persona model; ${flags.modelFile} holds "${f.modelName}" (personae train --model personas)`, '--model-file');
+      } else {
+        const params = parseParams(flags.param)['personas'] ?? {};
+        createModel('personas', params);
+        const log = await loadLog({ ...flags, data: flags.data! }, progress);
+        f = (await fitOnLog(log, { model: 'personas', params, seed: flags.seed, minRating: flags.minRating, progress })).fitted;
+      }
       progress.stop();
+      const { model, train } = f;
+      const describe = (i: number): string => describeItem(f, i);
       const session = createOnboarding(model, train, { seed: flags.seed, pool: flags.pool });
       const out = process.stdout;
       const show = (): void => {
         const recs = session.recommend(flags.n);
         out.write(`recommendations after ${session.answered} answer${session.answered === 1 ? '' : 's'}:\n`);
-        recs.forEach((i, r) => out.write(`  ${String(r + 1).padStart(2)}. ${describe(log, i)}\n`));
+        recs.forEach((i, r) => out.write(`  ${String(r + 1).padStart(2)}. ${describe(i)}\n`));
       };
       show();
       const rl = createInterface({ input: process.stdin, terminal: false });
@@ -79,7 +82,7 @@ export function onboardCommand(): Command {
             out.write('no more questions\n');
             break;
           }
-          out.write(`\nquestion ${asked + 1}: which would you rather watch?\n  a) ${describe(log, q.a)}\n  b) ${describe(log, q.b)}\n[a/b/both/neither/quit] > `);
+          out.write(`\nquestion ${asked + 1}: which would you rather watch?\n  a) ${describe(q.a)}\n  b) ${describe(q.b)}\n[a/b/both/neither/quit] > `);
           let answer: Answer | 'quit' | undefined;
           while (answer === undefined) {
             const next = await lines.next();

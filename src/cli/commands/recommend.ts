@@ -1,23 +1,25 @@
-/** `personae recommend`: fit a model on every positive of a dataset and list one user's top items. */
+/**
+ * `personae recommend`: one user's top items, from a model fitted now on every positive of --data
+ * or loaded from --model-file (src/cli/model-file.ts says what is read from where). The list is
+ * made by `userList` (src/cli/lists.ts), the same function `personae batch` uses.
+ */
 import { Command } from 'commander';
 import { rowOf } from '../../data/csr.js';
-import { categoriesOf } from '../../data/dataset.js';
-import { buildTrainSet, extractPositives } from '../../data/split.js';
-import { explainOrWithhold, hedge, userConfidence } from '../../confidence/index.js';
 import { ConfigError, NotFoundError } from '../../errors.js';
-import { explainContext, explanationSentence, personaProfile } from '../../explain/explain.js';
-import { Rng } from '../../math/rng.js';
-import { TopKSelector } from '../../math/topk.js';
-import { defaultThreads } from '../../math/pool.js';
-import { hasPersonas, personasFor, singleUserBatch } from '../../models/model.js';
-import { humanReasons } from '../../serve/engine.js';
+import { explanationSentence } from '../../explain/explain.js';
+import { hasPersonas, singleUserBatch } from '../../models/model.js';
 import { createModel, modelNames } from '../../models/registry.js';
+import { buildReranker, parseRerankSpec, RERANK_HELP } from '../../rank/index.js';
+import { listRows } from '../batch-output.js';
+import { describeItem, explainContextOf, userList } from '../lists.js';
+import { checkModelFileFlags, fitOnLog, given, historiesFromLog, loadModelFile } from '../model-file.js';
 import { createProgress } from '../progress.js';
 import { addDataOptions, loadLog, parseInteger, type DataFlags } from '../shared.js';
-import { buildReranker, parseRerankSpec, RERANK_HELP } from '../../rank/index.js';
 import { parseParams } from './evaluate.js';
 
-interface RecommendFlags extends DataFlags {
+interface RecommendFlags extends Omit<DataFlags, 'data'> {
+  data?: string;
+  modelFile?: string;
   user: string;
   model: string;
   n: number;
@@ -25,12 +27,14 @@ interface RecommendFlags extends DataFlags {
   rerank: string;
   explain?: boolean;
   hedge: boolean;
+  json?: boolean;
   quiet?: boolean;
 }
 
 export function recommendCommand(): Command {
-  const cmd = new Command('recommend').description("fit a model on all positives and print a user's recommendations");
-  addDataOptions(cmd)
+  const cmd = new Command('recommend').description("print a user's recommendations from a model fitted on --data or loaded from --model-file");
+  addDataOptions(cmd, { requireData: false })
+    .option('--model-file <file>', 'a model saved by `personae train` (no refit; with --data, histories come from the data)')
     .requiredOption('--user <id>', 'the user id (as in the data)')
     .option('--model <name>', `model (${modelNames().join(', ')})`, 'ease')
     .option('--n <n>', 'how many items', parseInteger('--n', 1), 10)
@@ -38,71 +42,73 @@ export function recommendCommand(): Command {
     .option('--rerank <spec>', `reranking stage: ${RERANK_HELP}`, 'none')
     .option('--explain', 'say which of the user\'s tastes (personas) each item serves (models with personas)')
     .option('--no-hedge', 'never hedge: the plain top-n even for a low-confidence user (persona models hedge by default)')
+    .option('--json', 'print the list as JSON (the rows of `personae batch`)')
     .option('--quiet', 'no progress output')
     .action(async (flags: RecommendFlags) => {
       const rerankSpec = parseRerankSpec(flags.rerank);
-      // the model, its parameters and --explain are checked before the data is read
-      const model = createModel(flags.model, parseParams(flags.param)[flags.model] ?? {});
-      if (flags.explain && !hasPersonas(model)) throw new ConfigError(`model "${flags.model}" has no personas to explain with; use --model personas`, '--explain');
+      if (flags.data === undefined && flags.modelFile === undefined) throw new ConfigError('give --data (fit a model now) or --model-file (a model saved by personae train)', '--data');
       const progress = createProgress({ quiet: flags.quiet ?? false });
-      const log = await loadLog(flags, progress);
-      const user = log.users.lookup(flags.user);
-      if (user < 0) throw new NotFoundError(`--user: no user "${flags.user}" in ${flags.data}`);
-      const train = buildTrainSet(log, extractPositives(log, flags.minRating));
-      buildReranker(rerankSpec, { log }, model); // fail before fitting if the reranker cannot run
-      await model.fit(train, {
-        rng: new Rng(flags.seed).derive('model', flags.model),
-        threads: defaultThreads(),
-        onProgress: (e) => progress.update(`${flags.model} fit`, e.done, e.total),
-      });
+      let fitted;
+      let user: number;
+      let history: Int32Array;
+      if (flags.modelFile !== undefined) {
+        fitted = await loadModelFile(flags.modelFile, progress);
+        checkModelFileFlags(cmd, fitted, flags);
+        if (flags.explain && !hasPersonas(fitted.model)) throw new ConfigError(`model "${fitted.modelName}" has no personas to explain with`, '--explain');
+        if (flags.data !== undefined) {
+          const log = await loadLog({ ...flags, data: flags.data }, progress);
+          const h = historiesFromLog(fitted, log, given(cmd, 'minRating') ? flags.minRating : fitted.minRating);
+          const at = h.users.indexOf(flags.user);
+          if (at < 0) throw new NotFoundError(`--user: no positives of user "${flags.user}" on items the model knows in ${flags.data}`);
+          user = h.modelIndex[at]!;
+          history = h.histories[at]!;
+        } else {
+          user = fitted.users.lookup(flags.user);
+          if (user < 0) throw new NotFoundError(`--user: no user "${flags.user}" in ${flags.modelFile} (give --data with their history to fold them in)`);
+          history = rowOf(fitted.train.userItems, user);
+        }
+      } else {
+        // the model, its parameters and --explain are checked before the data is read
+        const params = parseParams(flags.param)[flags.model] ?? {};
+        const probe = createModel(flags.model, params);
+        if (flags.explain && !hasPersonas(probe)) throw new ConfigError(`model "${flags.model}" has no personas to explain with; use --model personas`, '--explain');
+        const log = await loadLog({ ...flags, data: flags.data! }, progress);
+        if (log.users.lookup(flags.user) < 0) throw new NotFoundError(`--user: no user "${flags.user}" in ${flags.data}`);
+        buildReranker(rerankSpec, { log }, probe); // fail before fitting if the reranker cannot run
+        fitted = (await fitOnLog(log, { model: flags.model, params, seed: flags.seed, minRating: flags.minRating, progress })).fitted;
+        user = fitted.users.lookup(flags.user);
+        history = rowOf(fitted.train.userItems, user);
+      }
       progress.stop();
-      const history = rowOf(train.userItems, user);
-      const scores = new Float32Array(train.nItems);
-      model.scoreBatch(singleUserBatch(user, history), scores);
-      const reranker = buildReranker(rerankSpec, { log }, model);
-      const poolK = reranker ? Math.max(flags.n, reranker.poolSize(flags.n)) : flags.n;
-      const pool = new Int32Array(poolK);
-      const found = new TopKSelector(poolK).select(scores, train.candidates, train.itemRanks, history, pool);
-      const out = new Int32Array(flags.n);
-      let n = Math.min(found, flags.n);
-      if (reranker) n = reranker.rerank({ user, history, scores, pool: pool.subarray(0, found), k: flags.n }, out);
-      else out.set(pool.subarray(0, n));
-      // confidence (src/confidence) and, below 0.5 without a reranker, the hedged list
-      const confidence = hasPersonas(model) ? userConfidence(model, train, { user, history }) : null;
-      let hedgeReasons: string[] | null = null;
-      if (confidence && hasPersonas(model) && !reranker && flags.hedge) {
-        const h = hedge({ model, train, personas: personasFor(model, user, history), history, scores, confidence, n: flags.n, categories: log.categories ?? null });
-        if (h.hedged) {
-          out.set(h.items.subarray(0, flags.n));
-          n = Math.min(flags.n, h.items.length);
-          hedgeReasons = humanReasons(confidence, h.reasons);
+      const f = fitted;
+      const scores = new Float32Array(f.train.nItems);
+      f.model.scoreBatch(singleUserBatch(user, history), scores);
+      const reranker = buildReranker(rerankSpec, { log: { categories: f.categories } }, f.model);
+      const ctx = flags.explain ? explainContextOf(f) : null;
+      const list = userList(f, ctx, user, history, scores, { n: flags.n, reranker, hedge: flags.hedge, explain: flags.explain ?? false });
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ user: flags.user, model: f.modelName, hedged: list.hedgeReasons, items: listRows(f, flags.user, list, flags.explain ?? false) })}\n`);
+        return;
+      }
+      const by = `${f.modelName}${reranker ? `, reranked by ${reranker.name}` : ''}`;
+      const out = process.stdout;
+      out.write(`user ${flags.user}: ${history.length} positives; top ${list.items.length} by ${by}${list.hedgeReasons ? ', hedged' : ''}\n`);
+      if (flags.explain && list.confidence) {
+        out.write(`confidence: ${list.confidence.confidence.toFixed(2)}\n`);
+        if (list.hedgeReasons) out.write(`hedged: ${list.hedgeReasons.join('; ')}\n`);
+      }
+      if (list.profile) {
+        out.write(`tastes (personas, by share of the history):\n`);
+        for (const p of [...list.profile.personaInfo].sort((a, b) => b.share - a.share)) {
+          out.write(`  #${p.persona + 1} ${p.label ?? '(no categories)'}: ${Math.round(100 * p.share)}% of the history, e.g. ${p.anchorTitles.join('; ')}\n`);
         }
       }
-      const describe = (i: number): string => {
-        const title = log.titles?.[i] ?? log.items.id(i);
-        const cats = log.categories ? [...categoriesOf(log.categories, i)].map((c) => log.categories!.names[c]).join('|') : '';
-        return `${title}${cats ? `  [${cats}]` : ''}`;
-      };
-      const by = `${flags.model}${reranker ? `, reranked by ${reranker.name}` : ''}`;
-      process.stdout.write(`user ${flags.user}: ${history.length} positives; top ${n} by ${by}${hedgeReasons ? ', hedged' : ''}\n`);
-      if (flags.explain && confidence) {
-        process.stdout.write(`confidence: ${confidence.confidence.toFixed(2)}\n`);
-        if (hedgeReasons) process.stdout.write(`hedged: ${hedgeReasons.join('; ')}\n`);
-      }
-      const ctx = flags.explain ? explainContext(train, log) : null;
-      const profile = ctx && hasPersonas(model) ? personaProfile(model, { user, history }, ctx) : null;
-      if (profile && hasPersonas(model)) {
-        process.stdout.write(`tastes (personas, by share of the history):\n`);
-        for (const p of [...profile.personaInfo].sort((a, b) => b.share - a.share)) {
-          process.stdout.write(`  #${p.persona + 1} ${p.label ?? '(no categories)'}: ${Math.round(100 * p.share)}% of the history, e.g. ${p.anchorTitles.join('; ')}\n`);
-        }
-      }
-      for (let r = 0; r < n; r++) {
-        process.stdout.write(`${String(r + 1).padStart(3)}. ${describe(out[r]!)}  (score ${scores[out[r]!]!.toFixed(4)})\n`);
-        const e = ctx && profile && confidence && hasPersonas(model) ? explainOrWithhold(model, profile, out[r]!, ctx, confidence) : null;
-        if (e?.explanation) process.stdout.write(`       ${explanationSentence(e.explanation)}\n`);
-        else if (e?.withheld) process.stdout.write(`       (explanation withheld: ${e.withheld})\n`);
-      }
+      list.items.forEach((i, r) => {
+        out.write(`${String(r + 1).padStart(3)}. ${describeItem(f, i)}  (score ${list.scores[r]!.toFixed(4)})\n`);
+        const e = list.explanations?.[r];
+        if (e?.explanation) out.write(`       ${explanationSentence(e.explanation)}\n`);
+        else if (e?.withheld) out.write(`       (explanation withheld: ${e.withheld})\n`);
+      });
     });
   return cmd;
 }
