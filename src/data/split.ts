@@ -146,15 +146,18 @@ function temporalGlobalCut(p: Pairs, log: InteractionLog): { train: Pairs; test:
   return { train: pick(p, trainIdx), test: pick(p, testIdx) };
 }
 
-/** A seeded 20% of users (with >= 5 positives) held out: 80% earliest folded in, 20% scored. */
-function usersHoldoutCut(p: Pairs, log: InteractionLog, seed: number): { train: Pairs; test: Pairs; history: Pairs } {
-  const groups = chronologicalByUser(p, log);
+/** Users with >= 5 positives in id order, shuffled by the stream Rng(seed).derive('users-holdout'). */
+function shuffledEligible(groups: Map<number, number[]>, log: InteractionLog, seed: number): number[] {
   const userRank = log.users.ranks();
   const eligible = [...groups.entries()].filter(([, g]) => g.length >= 5).map(([u]) => u);
   eligible.sort((a, b) => userRank[a]! - userRank[b]!);
   const rng = new Rng(seed).derive('users-holdout');
   rng.shuffle(eligible);
-  const heldOut = new Set(eligible.slice(0, Math.round(0.2 * eligible.length)));
+  return eligible;
+}
+
+/** The users in `heldOut` held out (their earliest 80% folded in, the rest scored); everyone else trains. */
+function holdOutUsers(p: Pairs, groups: Map<number, number[]>, heldOut: ReadonlySet<number>): { train: Pairs; test: Pairs; history: Pairs } {
   const train: number[] = [];
   const test: number[] = [];
   const history: number[] = [];
@@ -167,6 +170,13 @@ function usersHoldoutCut(p: Pairs, log: InteractionLog, seed: number): { train: 
     for (let j = 0; j < g.length; j++) (j < cut ? history : test).push(g[j]!);
   }
   return { train: pick(p, train), test: pick(p, test), history: pick(p, history) };
+}
+
+/** A seeded 20% of users (with >= 5 positives) held out: 80% earliest folded in, 20% scored. */
+function usersHoldoutCut(p: Pairs, log: InteractionLog, seed: number): { train: Pairs; test: Pairs; history: Pairs } {
+  const groups = chronologicalByUser(p, log);
+  const eligible = shuffledEligible(groups, log, seed);
+  return holdOutUsers(p, groups, new Set(eligible.slice(0, Math.round(0.2 * eligible.length))));
 }
 
 /** sha256 of the lines `user,item\n` (original ids) sorted by (user, item), numerically when numeric. */
@@ -316,4 +326,39 @@ export function validationSplit(split: Split): Split {
     { protocol: 'temporal-user', minRating: split.minRating, seed: split.seed, positives: split.trainPairs.user.length, positiveUsers },
     cut,
   );
+}
+
+/**
+ * Cross-validation folds (`evaluate --folds k`), users-holdout only: the users with >= 5 positives,
+ * shuffled as for the single split, are cut into k consecutive parts of round(f n / k) ..
+ * round((f + 1) n / k); fold f holds out part f (earliest 80% folded in, the rest scored) and trains
+ * on every other user. Each eligible user is held out exactly once; with k = 5 the first fold is the
+ * single users-holdout split. The temporal protocols have no random numbers: every repetition would
+ * be the same split, so they are refused.
+ */
+/** Throws a ConfigError unless `k` folds can be made under `protocol` (see makeFolds). */
+export function checkFolds(protocol: ProtocolName, k: number): void {
+  if (!Number.isInteger(k) || k < 2) throw new ConfigError(`expected an integer >= 2, got ${k}`, '--folds');
+  if (protocol !== 'users-holdout') {
+    throw new ConfigError(
+      `${protocol} is deterministic (it draws no random numbers), so every fold would be the same split; cross-validation folds need --protocol users-holdout (each user held out once), and --seeds n gives the spread over model seeds under ${protocol}`,
+      '--folds',
+    );
+  }
+}
+
+export function makeFolds(log: InteractionLog, opts: SplitOptions & { folds: number }): Split[] {
+  const protocol = opts.protocol ?? 'temporal-user';
+  const k = opts.folds;
+  checkFolds(protocol, k);
+  const minRating = opts.minRating ?? 4;
+  const seed = opts.seed ?? 42;
+  const positives = extractPositives(log, minRating);
+  if (positives.user.length === 0) throw new DataError(`no positives: no row has rating >= ${minRating} (lower --min-rating?)`, { file: log.name });
+  const groups = chronologicalByUser(positives, log);
+  const eligible = shuffledEligible(groups, log, seed);
+  if (eligible.length < k) throw new ConfigError(`${k} folds need at least ${k} users with >= 5 positives; the data has ${eligible.length}`, '--folds');
+  const meta = { protocol, minRating, seed, positives: positives.user.length, positiveUsers: groups.size };
+  const bound = (f: number): number => Math.round((f * eligible.length) / k);
+  return Array.from({ length: k }, (_, f) => assembleSplit(log, meta, holdOutUsers(positives, groups, new Set(eligible.slice(bound(f), bound(f + 1))))));
 }

@@ -22,6 +22,7 @@ import { hasPersonas, type ModelParams, type Recommender } from '../models/model
 import { createModel, modelSpec, paramsKey, parseModelSpecs, type ParsedModelSpec } from '../models/registry.js';
 import { buildReranker, parseRerankSpec, rerankUsesCategories } from '../rank/index.js';
 import type { FidelityReport } from '../explain/fidelity.js';
+import type { FoldSpread } from './folds.js';
 import { compareModels, evaluateLists, rankTestUsers, type ListReranker, type MetricSummary, type PairedComparison } from './evaluate.js';
 import { sliceEvaluation, type Slices } from './slices.js';
 import { personaDiagnostics, type PersonaDiagnostics } from './persona-diagnostics.js';
@@ -105,6 +106,8 @@ export interface ModelResult {
   seeds?: SeedSpread;
   /** Models with a `details()` capability (e.g. the router's routing table). */
   details?: Record<string, unknown>;
+  /** `evaluate --folds k`: each metric over the k folds (src/eval/folds.ts); the other fields are the first fold's. */
+  folds?: FoldSpread;
 }
 
 export interface ExperimentResult {

@@ -46,9 +46,29 @@ export interface EvaluationJson {
     personaDiagnostics?: PersonaDiagnostics;
     /** `evaluate --seeds n`, n > 1: each metric over the n fits (`metrics` is the root seed's fit). */
     seeds?: ModelResult['seeds'];
+    /** `evaluate --folds k`: each metric's mean, sd, 95% t-interval and per-fold values over the k folds. */
+    folds?: ModelResult['folds'];
   }[];
+  /** `evaluate --folds k`: the folds' splits (`dataset`, `metrics` and `comparisons` are the first fold's). */
+  folds?: { k: number; protocol: string; splits: FoldSplitJson[] };
   comparisons: PairedComparison[];
   manifest: { personae: string; node: string; seed: number; startedAt: string; threads: number; platform: string; cpu: string };
+}
+
+export interface FoldSplitJson {
+  /** 1-based. */
+  fold: number;
+  splitHash: string;
+  trainUsers: number;
+  trainPositives: number;
+  testUsers: number;
+  testPositives: number;
+  testPairsSha256: string;
+}
+
+export function foldSplitJson(split: Split, fold: number): FoldSplitJson {
+  const s = split.stats;
+  return { fold, splitHash: s.splitHash, trainUsers: s.trainUsers, trainPositives: s.trainPositives, testUsers: s.testUsers, testPositives: s.testPositives, testPairsSha256: s.testPairsSha256 };
 }
 
 export function buildResultsJson(
@@ -84,6 +104,7 @@ export function buildResultsJson(
       ...(m.tuning ? { tuning: m.tuning } : {}),
       metrics: m.metrics,
       ...(m.seeds ? { seeds: m.seeds } : {}),
+      ...(m.folds ? { folds: m.folds } : {}),
     })),
     comparisons: experiment.comparisons,
     manifest: {

@@ -2,12 +2,13 @@
 import { Command, Option } from 'commander';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { validationSplit } from '../../data/split.js';
+import { checkFolds, makeFolds, validationSplit } from '../../data/split.js';
 import { ConfigError } from '../../errors.js';
 import { runExperiment } from '../../eval/experiment.js';
+import { runFolds } from '../../eval/folds.js';
 import { htmlReport } from '../../eval/report/html.js';
 import { markdownTables, splitSummary } from '../../eval/report/markdown.js';
-import { buildResultsJson, perUserCsv, type EvaluationJson } from '../../eval/results.js';
+import { buildResultsJson, foldSplitJson, perUserCsv, type EvaluationJson } from '../../eval/results.js';
 import { defaultThreads } from '../../math/pool.js';
 import { saveArtifact } from '../../models/artifact.js';
 import type { ModelParams, ParamValue } from '../../models/model.js';
@@ -34,6 +35,7 @@ interface EvaluateFlags extends DataFlags {
   on: 'test' | 'validation';
   fidelityUsers: number;
   seeds: number;
+  folds?: number;
 }
 
 /** `--param ease.lambda=300` (repeatable) -> { ease: { lambda: 300 } }. */
@@ -69,6 +71,7 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--fidelity-users <n>', 'users (a seeded sample) the counterfactual explanation fidelity of persona models checks; 0 = all').argParser(parseInteger('--fidelity-users', 0)).default(DEFAULT_FIDELITY_USERS))
     .option('--save-models <dir>', 'save each fitted model artifact into this folder (<spec>.model, ":" written as "_")')
     .addOption(new Option('--seeds <n>', 'fit each model with n seeds (--seed, --seed + 1, ...) and report the mean and spread of every metric over them').argParser(parseInteger('--seeds', 1)).default(1))
+    .addOption(new Option('--folds <k>', 'cross-validation under users-holdout: k folds, each user held out once; per-fold results and the mean with a 95% t-interval over the folds').argParser(parseInteger('--folds', 2)))
     .addOption(new Option('--threads <n>', 'worker threads (results do not depend on it)').argParser(parseInteger('--threads', 1)).default(defaultThreads()))
     .option('--quiet', 'no progress output')
     .action(async (flags: EvaluateFlags) => {
@@ -91,12 +94,19 @@ export async function runEvaluate(flags: EvaluateFlags): Promise<EvaluationJson>
   }
   for (const s of specs) createModel(s.model, { ...params[s.model], ...s.fixed });
   parseRerankSpec(flags.rerank);
+  if (flags.folds !== undefined) {
+    checkFolds(flags.protocol, flags.folds);
+    if (flags.split) throw new ConfigError('a saved split is one split; folds are made from --data', '--folds');
+    if (flags.on === 'validation') throw new ConfigError('folds evaluate on TEST; --on validation is for a single split', '--folds');
+  }
   const log = await loadLog(flags, progress);
-  const full = splitFor(log, flags);
+  const folds = flags.folds !== undefined ? makeFolds(log, { protocol: flags.protocol, minRating: flags.minRating, seed: flags.seed, folds: flags.folds }) : null;
+  const full = folds ? folds[0]! : splitFor(log, flags);
   const split = flags.on === 'validation' ? validationSplit(full) : full;
   if (flags.on === 'validation') progress.log('evaluating on the validation split (TRAIN only; TEST is not used)');
-  progress.log(describeSplit(split));
-  const experiment = await runExperiment(split, {
+  if (folds) folds.forEach((s, f) => progress.log(`fold ${f + 1}/${folds.length}: ${describeSplit(s)}`));
+  else progress.log(describeSplit(split));
+  const options: Parameters<typeof runExperiment>[1] = {
     models,
     ks: flags.k,
     seed: flags.seed,
@@ -115,9 +125,11 @@ export async function runEvaluate(flags: EvaluateFlags): Promise<EvaluationJson>
           },
         }
       : {}),
-  });
+  };
+  const experiment = folds ? (await runFolds(folds, options)).result : await runExperiment(split, options);
   progress.stop();
   const json = buildResultsJson(split, experiment, { path: resolve(flags.data), ks: flags.k, seed: flags.seed, startedAt, threads: flags.threads, rerank: flags.rerank, evaluatedOn: flags.on });
+  if (folds) json.folds = { k: folds.length, protocol: flags.protocol, splits: folds.map((s, f) => foldSplitJson(s, f + 1)) };
   // extra per-model fields (PROTOCOL.md allows them): slices, explanation fidelity, persona diagnostics
   json.models.forEach((m, i) => {
     const r = experiment.models[i]!;

@@ -30,6 +30,8 @@ export function markdownTables(json: EvaluationJson): string {
   }
   const seeds = seedLines(json);
   if (seeds.length) out.push(...seeds, '');
+  const folds = foldLines(json);
+  if (folds.length) out.push(...folds, '');
   const best = json.models.length > 1 ? pairedLines(json) : [];
   if (best.length) out.push(...best, '');
   return out.join('\n');
@@ -65,6 +67,31 @@ function seedLines(json: EvaluationJson): string[] {
       const root = m.metrics[key];
       const ci = root?.ci95 ? ` [${formatNumber(root.ci95[0])}, ${formatNumber(root.ci95[1])}]` : '';
       out.push(`| ${m.name} | ${key} | ${formatNumber(s.mean)} | ${formatNumber(s.sd)} | ${formatNumber(s.min)} | ${formatNumber(s.max)} | ${formatNumber(root?.mean)}${ci} |`);
+    }
+  }
+  return out;
+}
+
+/**
+ * `evaluate --folds k`: per model and metric at the largest K, the mean over the k folds, their sd,
+ * the 95% t-interval over the folds and each fold's mean.
+ */
+function foldLines(json: EvaluationJson): string[] {
+  const rows = json.models.filter((m) => m.folds);
+  if (rows.length === 0) return [];
+  const k = Math.max(...json.protocol.k);
+  const out = [
+    `### Across ${rows[0]!.folds!.k} folds (${json.protocol.name}, each user held out once), K = ${k}`,
+    '',
+    '| model | metric | mean over folds | sd | 95% t-interval | per fold |',
+    '|---|---|---:|---:|---:|---|',
+  ];
+  for (const m of rows) {
+    for (const c of SEED_COLUMNS) {
+      const key = `${c}@${k}`;
+      const s = m.folds!.metrics[key];
+      if (!s) continue;
+      out.push(`| ${m.name} | ${key} | ${formatNumber(s.mean)} | ${formatNumber(s.sd)} | [${formatNumber(s.ci95[0])}, ${formatNumber(s.ci95[1])}] | ${s.perFold.map((x) => formatNumber(x)).join(', ')} |`);
     }
   }
   return out;
