@@ -1,7 +1,8 @@
 /**
  * `personae onboard`: onboard a new user in the terminal. The persona model is fitted on every
- * positive of --data, or loaded from --model-file (a persona model saved by `personae train`); the user answers "which would you rather watch?" questions (a, b, both,
- * neither, quit) and sees their recommendations after each answer. Reads answers line by line from
+ * positive of --data, or loaded from --model-file (a persona model saved by `personae train`); the
+ * user answers "which would you rather watch?" questions (a, b, both, neither, quit) and sees their
+ * recommendations after each answer. Reads answers line by line from
  * stdin, so it also runs with piped input.
  */
 import { Command } from 'commander';
