@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { ItemCategories } from '../src/data/dataset.js';
+import { tasteDistribution, type ItemCategories } from '../src/data/categories.js';
 import {
   arpAt,
   coverage,
@@ -14,7 +14,6 @@ import {
   mrrAt,
   ndcgAt,
   recallAt,
-  tasteDistribution,
   type MetricContext,
 } from '../src/eval/metrics.js';
 

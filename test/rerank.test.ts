@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { ItemCategories } from '../src/data/dataset.js';
 import { ConfigError } from '../src/errors.js';
 import type { ListReranker } from '../src/eval/evaluate.js';
-import { calibrationKL } from '../src/eval/metrics.js';
+import { calibrationKL } from '../src/data/categories.js';
 import type { HasPersonas, Recommender } from '../src/models/model.js';
 import {
   calibrateGreedy,

@@ -3,14 +3,10 @@
  * columns in typed arrays (a 25M-row log is a few hundred MB, not 25M objects). Readers fill a
  * `LogBuilder`; `build()` freezes it into an `InteractionLog`.
  */
+import { buildCategories, type ItemCategories } from './categories.js';
 import { IdMap } from './ids.js';
 
-/** Item categories (e.g. genres) as CSR over items: item i has names[idx[ptr[i]..ptr[i+1])]. */
-export interface ItemCategories {
-  readonly names: readonly string[];
-  readonly ptr: Int32Array;
-  readonly idx: Int32Array;
-}
+export { categoriesOf, type ItemCategories } from './categories.js';
 
 export interface InteractionLog {
   readonly name: string;
@@ -100,30 +96,7 @@ export class LogBuilder {
 
   build(): InteractionLog {
     const n = this.n;
-    let categories: ItemCategories | null = null;
-    if (this.itemCats.size > 0) {
-      const nameIndex = new Map<string, number>();
-      const nItems = this.items.size;
-      const ptr = new Int32Array(nItems + 1);
-      const idx: number[] = [];
-      for (let i = 0; i < nItems; i++) {
-        const cats = this.itemCats.get(i) ?? [NONE_CATEGORY];
-        const seen = new Set<number>();
-        for (const c of cats) {
-          let ci = nameIndex.get(c);
-          if (ci === undefined) {
-            ci = nameIndex.size;
-            nameIndex.set(c, ci);
-          }
-          if (!seen.has(ci)) {
-            seen.add(ci);
-            idx.push(ci);
-          }
-        }
-        ptr[i + 1] = idx.length;
-      }
-      categories = { names: [...nameIndex.keys()], ptr, idx: Int32Array.from(idx) };
-    }
+    const categories = this.itemCats.size > 0 ? buildCategories(this.items.size, (i) => this.itemCats.get(i) ?? [NONE_CATEGORY]) : null;
     let titles: (string | undefined)[] | null = null;
     if (this.itemTitles.size > 0) {
       titles = new Array<string | undefined>(this.items.size);
@@ -143,10 +116,4 @@ export class LogBuilder {
       skipped: { count: this.skippedCount, examples: this.skippedExamples.slice() },
     };
   }
-}
-
-/** The categories of item `item` as indices into `cats.names`. */
-export function categoriesOf(cats: ItemCategories, item: number): Int32Array {
-  if (item + 1 >= cats.ptr.length) return new Int32Array(0);
-  return cats.idx.subarray(cats.ptr[item]!, cats.ptr[item + 1]!);
 }

@@ -7,12 +7,12 @@
  *   temporal protocols, the folded-in 80% under users-holdout), never recommended back.
  */
 import { createHash } from 'node:crypto';
-import { columnCounts, csrFromPairs, transpose, type Csr } from './csr.js';
-import type { InteractionLog, ItemCategories } from './dataset.js';
+import { csrFromPairs, type Csr } from './csr.js';
+import type { InteractionLog } from './dataset.js';
 import { compareIdStrings } from './ids.js';
 import { ConfigError, DataError } from '../errors.js';
 import { Rng } from '../math/rng.js';
-import type { TrainSet } from '../models/model.js';
+import { trainSetFromPairs, type TrainSet } from './train-set.js';
 
 export const PROTOCOLS = ['temporal-user', 'temporal-global', 'users-holdout'] as const;
 export type ProtocolName = (typeof PROTOCOLS)[number];
@@ -200,35 +200,6 @@ export function pairsSha256(p: Pairs, log: InteractionLog): string {
 /** The TrainSet of a set of train pairs, in the log's index spaces. */
 export function buildTrainSet(log: InteractionLog, train: Pairs): TrainSet {
   return trainSetFromPairs(log.users.size, log.items.size, train.user, train.item, log.items.ranks(), log.categories);
-}
-
-/**
- * The TrainSet of (user[k], item[k]) positives in nUsers x nItems: both CSR orientations, the
- * item popularity, and the candidates (the items with at least one positive), ascending.
- */
-export function trainSetFromPairs(
-  nUsers: number,
-  nItems: number,
-  user: Int32Array,
-  item: Int32Array,
-  itemRanks: Int32Array,
-  categories: ItemCategories | null,
-): TrainSet {
-  const userItems = csrFromPairs(nUsers, nItems, user, item);
-  const itemUsers = transpose(userItems);
-  const itemPopularity = columnCounts(userItems);
-  const candidates: number[] = [];
-  for (let i = 0; i < nItems; i++) if (itemPopularity[i]! > 0) candidates.push(i);
-  return {
-    nUsers,
-    nItems,
-    userItems,
-    itemUsers,
-    itemPopularity,
-    candidates: Int32Array.from(candidates),
-    itemRanks,
-    categories,
-  };
 }
 
 /** Assembles a Split from its parts (used by makeSplit, validationSplit and loadSplit). */

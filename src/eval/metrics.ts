@@ -12,7 +12,7 @@
  *   four category metrics are null.
  */
 import { sortedHas } from '../data/csr.js';
-import type { ItemCategories } from '../data/dataset.js';
+import { calibrationKL, jensenShannon, tasteDistribution, type ItemCategories } from '../data/categories.js';
 
 export interface UserEvalInput {
   /** Top-K item indices, best first; may be shorter than K (few candidates), longer is cut to K. */
@@ -33,7 +33,6 @@ export interface MetricContext {
 
 /** Metric names in report order; keys are `${name}@${k}`. */
 export const METRIC_NAMES = ['recall', 'ndcg', 'hit', 'mrr', 'arp', 'ckl', 'tdd', 'minorityRecall', 'dominantShare'] as const;
-export type MetricName = (typeof METRIC_NAMES)[number];
 
 export function metricKeys(k: number): string[] {
   return METRIC_NAMES.map((m) => `${m}@${k}`);
@@ -129,33 +128,6 @@ export function coverage(lists: readonly Int32Array[], k: number, nCandidates: n
 }
 
 /**
- * Taste distribution of a set of items: out[g] = mean over items of p(g|i), p(g|i) = 1/|G(i)|.
- * Generic over the CSR, so categories and personas share it. Writes out[0..names.length) (out must be
- * at least that long) and returns how many items carried mass; items with an empty row (impossible
- * for logs built by LogBuilder, which gives them `(none)`) are left out of the mean. All zero when
- * that count is 0.
- */
-export function tasteDistribution(items: Int32Array, cats: ItemCategories, out: Float64Array): number {
-  const nCat = cats.names.length;
-  if (out.length < nCat) throw new RangeError(`tasteDistribution: out has ${out.length} slots, need ${nCat}`);
-  out.fill(0, 0, nCat);
-  const { ptr, idx } = cats;
-  let counted = 0;
-  for (let j = 0; j < items.length; j++) {
-    const i = items[j]!;
-    if (i < 0 || i + 1 >= ptr.length) continue;
-    const start = ptr[i]!;
-    const end = ptr[i + 1]!;
-    if (end === start) continue;
-    const w = 1 / (end - start);
-    for (let e = start; e < end; e++) out[idx[e]!] += w;
-    counted++;
-  }
-  if (counted > 0) for (let g = 0; g < nCat; g++) out[g] /= counted;
-  return counted;
-}
-
-/**
  * d_u: the category with the largest p (ties within TIE_EPS: the alphabetically first name by
  * UTF-16 code unit order, i.e. JS `<`, which matches Python's default string order for BMP names).
  * Returns -1 when p has no mass.
@@ -169,30 +141,6 @@ export function dominantCategory(p: Float64Array, names: readonly string[]): num
     else if (Math.abs(v - p[best]!) <= TIE_EPS && names[g]! < names[best]!) best = g;
   }
   return best;
-}
-
-/** Steck's miscalibration: sum over g with p > 0 of p ln(p / (0.99 q + 0.01 p)); >= 0. */
-export function calibrationKL(p: Float64Array, q: Float64Array, nCat = p.length): number {
-  let kl = 0;
-  for (let g = 0; g < nCat; g++) {
-    const pg = p[g]!;
-    if (pg > 0) kl += pg * Math.log(pg / (0.99 * q[g]! + 0.01 * pg));
-  }
-  // >= 0 by Gibbs' inequality (p sums to 1, q~ to 1, or to 0.01 when q = 0); clamp rounding noise.
-  return Math.max(0, kl);
-}
-
-/** Jensen-Shannon divergence, base-2 logs, no smoothing; in [0, 1]. */
-export function jensenShannon(p: Float64Array, q: Float64Array, nCat = p.length): number {
-  let js = 0;
-  for (let g = 0; g < nCat; g++) {
-    const pg = p[g]!;
-    const qg = q[g]!;
-    const m = 0.5 * (pg + qg);
-    if (pg > 0) js += 0.5 * pg * Math.log2(pg / m);
-    if (qg > 0) js += 0.5 * qg * Math.log2(qg / m);
-  }
-  return Math.min(1, Math.max(0, js));
 }
 
 function hasCategory(cats: ItemCategories, item: number, g: number): boolean {

@@ -21,7 +21,7 @@ import { explanationFidelity, type FidelityOptions, type FidelityReport } from '
 import { hasPersonas, personasFor, type HasPersonas, type Recommender } from '../models/model.js';
 import { effectiveCount, personaAssignment, personaSetSize, personaShares } from '../rank/tastes.js';
 import type { MetricSummary } from './evaluate.js';
-import { calibrationKL, jensenShannon } from './metrics.js';
+import { calibrationKL, jensenShannon } from '../data/categories.js';
 import { formatNumber } from './report/markdown.js';
 import { bootstrapCI } from './stats.js';
 

@@ -20,8 +20,9 @@
  */
 import { rowOf, type Csr } from '../data/csr.js';
 import type { ItemCategories, InteractionLog } from '../data/dataset.js';
-import { tasteDistribution } from '../eval/metrics.js';
-import { personasFor, personaWeightsOf, type HasPersonas, type TrainSet } from '../models/model.js';
+import { tasteDistribution } from '../data/categories.js';
+import { personasFor, personaWeightsOf, type HasPersonas } from '../models/model.js';
+import type { TrainSet } from '../data/train-set.js';
 import { argmax, personaAssignment, personaSetSize, personaShares } from '../rank/tastes.js';
 
 export { explanationFidelity, type FidelityReport } from './fidelity.js';

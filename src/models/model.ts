@@ -5,27 +5,11 @@
  * (index -1) are scored from their history alone (fold-in), so the same call serves held-out users,
  * sessions and new users.
  */
-import type { Csr } from '../data/csr.js';
-import type { ItemCategories } from '../data/dataset.js';
+import type { TrainSet } from '../data/train-set.js';
 import type { z } from 'zod';
 import type { Rng } from '../math/rng.js';
 
-export interface TrainSet {
-  readonly nUsers: number;
-  readonly nItems: number;
-  /** user x item, the training positives. */
-  readonly userItems: Csr;
-  /** item x user, the transpose. */
-  readonly itemUsers: Csr;
-  /** Training positives per item. */
-  readonly itemPopularity: Int32Array;
-  /** Items with at least one training positive, ascending: the only items ever recommended. */
-  readonly candidates: Int32Array;
-  /** Rank of each item's original ID (the tie rule of PROTOCOL.md). */
-  readonly itemRanks: Int32Array;
-  /** Item categories when the data has them (models may use them, e.g. for persona labels). */
-  readonly categories: ItemCategories | null;
-}
+export type { TrainSet } from '../data/train-set.js';
 
 /** Users to score with their histories: row b is user `users[b]` (-1 = not a training user). */
 export interface UserBatch {

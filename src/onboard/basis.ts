@@ -13,7 +13,8 @@
  * is the `pool` most popular candidates: recognisable items a new user can answer about.
  */
 import { ConfigError } from '../errors.js';
-import type { HasPersonas, Recommender, TrainSet } from '../models/model.js';
+import type { HasPersonas, Recommender } from '../models/model.js';
+import type { TrainSet } from '../data/train-set.js';
 
 export interface OnboardingBasis {
   readonly nItems: number;

@@ -15,7 +15,8 @@
 import { ConfigError } from '../errors.js';
 import { Rng } from '../math/rng.js';
 import { TopKSelector } from '../math/topk.js';
-import type { Recommender, TrainSet } from '../models/model.js';
+import type { Recommender } from '../models/model.js';
+import type { TrainSet } from '../data/train-set.js';
 import { asPersonaModel, onboardingBasis, type OnboardingBasis } from './basis.js';
 import { bald, LaplacePosterior, type ChoiceSet, type Observation } from './posterior.js';
 

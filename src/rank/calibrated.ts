@@ -15,7 +15,7 @@
  * items are the most relevant-and-calibrating ones and every prefix is calibrated too.
  */
 import type { ListReranker } from '../eval/evaluate.js';
-import { calibrationKL } from '../eval/metrics.js';
+import { calibrationKL } from '../data/categories.js';
 import { normalisedRelevance, poolWithoutHistory, type TasteSpace, type UserTastes } from './tastes.js';
 
 /** Pool of at least this many best-scored items (or 5 k), the reranker's candidates. */

@@ -10,7 +10,7 @@
  */
 import { sortedHas } from '../data/csr.js';
 import type { ItemCategories } from '../data/dataset.js';
-import { tasteDistribution } from '../eval/metrics.js';
+import { tasteDistribution } from '../data/categories.js';
 import { personasFor, personaWeightsOf, type HasPersonas } from '../models/model.js';
 
 export type TasteSpaceName = 'categories' | 'personas';

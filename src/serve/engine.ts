@@ -17,13 +17,13 @@
 import { existsSync } from 'node:fs';
 import { hedge, explainOrWithhold, historyFactor, itemEvidence, combineConfidence, userConfidence, type PosteriorWarmStart, type UserConfidence } from '../confidence/index.js';
 import { columnCounts, csrFromPairs, transpose } from '../data/csr.js';
-import type { ItemCategories } from '../data/dataset.js';
 import { IdMap } from '../data/ids.js';
 import { ConfigError, DataError, NotFoundError } from '../errors.js';
-import { tasteDistribution } from '../eval/metrics.js';
+import { buildCategories, categoriesOf, tasteDistribution, type ItemCategories } from '../data/categories.js';
 import { labelOf, personaProfile, type ExplainContext, type PersonaProfile } from '../explain/explain.js';
 import { readArtifactFile } from '../models/artifact.js';
-import { hasPersonas, singleUserBatch, type HasPersonas, type ModelArtifact, type Recommender, type TrainSet, type UserBatch } from '../models/model.js';
+import { hasPersonas, singleUserBatch, type HasPersonas, type ModelArtifact, type Recommender, type UserBatch } from '../models/model.js';
+import type { TrainSet } from '../data/train-set.js';
 import { modelFromArtifact } from '../models/registry.js';
 import { onboardingBasis } from '../onboard/basis.js';
 import { TopKSelector } from '../math/topk.js';
@@ -315,27 +315,18 @@ export class Engine {
     const n = this.nItems;
     const titles: string[] = new Array<string>(n);
     const itemCats: string[][] = new Array<string[]>(n);
-    const nameIndex = new Map<string, number>();
-    const ptr = new Int32Array(n + 1);
-    const idx: number[] = [];
     const alive: number[] = [];
     for (let i = 0; i < n; i++) {
       const id = this.items.id(i);
       const rec = this.live.items.get(id);
       titles[i] = rec?.title || id;
       itemCats[i] = rec?.categories ?? [];
-      for (const c of itemCats[i]!) {
-        let ci = nameIndex.get(c);
-        if (ci === undefined) nameIndex.set(c, (ci = nameIndex.size));
-        idx.push(ci);
-      }
-      ptr[i + 1] = idx.length;
       if (rec && this.isCandidate[i]) alive.push(i);
     }
-    const cats: ItemCategories = { names: [...nameIndex.keys()], ptr, idx: Int32Array.from(idx) };
+    const cats = buildCategories(n, (i) => itemCats[i]!);
     const candidates = Int32Array.from(alive);
     const byCategory = new Map<string, Int32Array>();
-    for (const [name, ci] of nameIndex) byCategory.set(name, candidates.filter((i) => idx.slice(ptr[i]!, ptr[i + 1]!).includes(ci)));
+    cats.names.forEach((name, ci) => byCategory.set(name, candidates.filter((i) => categoriesOf(cats, i).includes(ci))));
     // the population's taste mix (labels are contrasted with it): popularity-weighted categories
     const baseline = new Float64Array(cats.names.length);
     const weighted: number[] = [];

@@ -6,7 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ItemCategories } from '../data/dataset.js';
 import { LogBuilder } from '../data/dataset.js';
-import { makeSplit, trainSetFromPairs } from '../data/split.js';
+import { makeSplit } from '../data/split.js';
+import { trainSetFromPairs } from '../data/train-set.js';
 import { runExperiment } from '../eval/experiment.js';
 import { buildResultsJson } from '../eval/results.js';
 import { saveArtifact } from '../models/artifact.js';

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { ItemCategories } from '../data/dataset.js';
+import { buildCategories } from '../data/categories.js';
 import { IdMap } from '../data/ids.js';
 import { ConfigError, ModelFitError } from '../errors.js';
 import { modelSpec } from '../models/registry.js';
@@ -179,18 +179,8 @@ export async function trainFromStore(store: Store, opts: TrainOptions): Promise<
   }
   if (us.length === 0) throw new ModelFitError('no positive feedback to train on');
   // categories in the item index space (models may use them, e.g. persona labels, category vectors)
-  const nameIndex = new Map<string, number>();
-  const ptr = new Int32Array(items.length + 1);
-  const idx: number[] = [];
-  items.forEach((it, i) => {
-    for (const c of it.categories) {
-      let ci = nameIndex.get(c);
-      if (ci === undefined) nameIndex.set(c, (ci = nameIndex.size));
-      idx.push(ci);
-    }
-    ptr[i + 1] = idx.length;
-  });
-  const categories: ItemCategories | null = nameIndex.size > 0 ? { names: [...nameIndex.keys()], ptr, idx: Int32Array.from(idx) } : null;
+  const table = buildCategories(items.length, (i) => items[i]!.categories);
+  const categories = table.names.length > 0 ? table : null;
   mkdirSync(opts.modelsDir, { recursive: true });
   const path = join(opts.modelsDir, `${opts.model}-${Date.now()}-${randomUUID().slice(0, 8)}.model`);
   const input: TrainJobInput = {

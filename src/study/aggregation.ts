@@ -19,7 +19,8 @@
 import { rowOf } from '../data/csr.js';
 import type { Split } from '../data/split.js';
 import { Rng } from '../math/rng.js';
-import type { ModelArtifact, ModelParams, Recommender, TrainSet, UserBatch } from '../models/model.js';
+import type { ModelArtifact, ModelParams, Recommender, UserBatch } from '../models/model.js';
+import type { TrainSet } from '../data/train-set.js';
 import { fitModel, fmt, markdownTable, paired, rerankerFor, scoreModel, studyData, subset, summarize } from './common.js';
 import { kmeans, nearestCentroid } from './kmeans.js';
 import type { Study, StudyChart, StudyContext, Verdict } from './types.js';

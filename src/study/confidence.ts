@@ -13,7 +13,8 @@ import { validationSplit, type Split } from '../data/split.js';
 import { ndcgAt } from '../eval/metrics.js';
 import { bootstrapCI, pairedDifference } from '../eval/stats.js';
 import { Rng } from '../math/rng.js';
-import { hasPersonas, personasFor, type HasPersonas, type Recommender, type TrainSet } from '../models/model.js';
+import { hasPersonas, personasFor, type HasPersonas, type Recommender } from '../models/model.js';
+import type { TrainSet } from '../data/train-set.js';
 import { createModel } from '../models/registry.js';
 import {
   calibrationPairs as outcomes,

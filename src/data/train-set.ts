@@ -1,0 +1,53 @@
+/**
+ * The frozen training set a model is fitted on: the training positives in both CSR orientations,
+ * the item popularity, the candidates and the tie ranks, in the log's index spaces.
+ */
+import { columnCounts, csrFromPairs, transpose, type Csr } from './csr.js';
+import type { ItemCategories } from './categories.js';
+
+export interface TrainSet {
+  readonly nUsers: number;
+  readonly nItems: number;
+  /** user x item, the training positives. */
+  readonly userItems: Csr;
+  /** item x user, the transpose. */
+  readonly itemUsers: Csr;
+  /** Training positives per item. */
+  readonly itemPopularity: Int32Array;
+  /** Items with at least one training positive, ascending: the only items ever recommended. */
+  readonly candidates: Int32Array;
+  /** Rank of each item's original ID (the tie rule of PROTOCOL.md). */
+  readonly itemRanks: Int32Array;
+  /** Item categories when the data has them (models may use them, e.g. for persona labels). */
+  readonly categories: ItemCategories | null;
+}
+
+/**
+ * The TrainSet of (user[k], item[k]) positives in nUsers x nItems: both CSR orientations, the
+ * item popularity, and the candidates (the items with at least one positive), ascending.
+ */
+export function trainSetFromPairs(
+  nUsers: number,
+  nItems: number,
+  user: Int32Array,
+  item: Int32Array,
+  itemRanks: Int32Array,
+  categories: ItemCategories | null,
+): TrainSet {
+  const userItems = csrFromPairs(nUsers, nItems, user, item);
+  const itemUsers = transpose(userItems);
+  const itemPopularity = columnCounts(userItems);
+  const candidates: number[] = [];
+  for (let i = 0; i < nItems; i++) if (itemPopularity[i]! > 0) candidates.push(i);
+  return {
+    nUsers,
+    nItems,
+    userItems,
+    itemUsers,
+    itemPopularity,
+    candidates: Int32Array.from(candidates),
+    itemRanks,
+    categories,
+  };
+}
+
