@@ -22,8 +22,8 @@ import { rowOf } from '../data/csr.js';
 import type { Split } from '../data/split.js';
 import type { FidelityReport } from '../explain/fidelity.js';
 import { historyMembers, personasFor, type HasPersonas } from '../models/model.js';
-import { personaAssignment, personaSetSize } from '../rank/tastes.js';
-import { calibrationKL, jensenShannon } from './metrics.js';
+import { personaAssignment, personaSetSize } from '../models/persona-assignment.js';
+import { calibrationKL, jensenShannon } from '../data/categories.js';
 
 export interface PersonaShareByRank {
   /** 1 = the persona owning the largest share of the history. */

@@ -19,7 +19,7 @@ import { rowOf } from '../data/csr.js';
 import type { Split } from '../data/split.js';
 import { explanationFidelity, type FidelityOptions, type FidelityReport } from '../explain/fidelity.js';
 import { hasPersonas, personasFor, type HasPersonas, type Recommender } from '../models/model.js';
-import { effectiveCount, personaAssignment, personaSetSize, personaShares } from '../rank/tastes.js';
+import { assignmentShares, effectiveCount, personaAssignment, personaSetSize } from '../models/persona-assignment.js';
 import type { MetricSummary } from './evaluate.js';
 import { calibrationKL, jensenShannon } from '../data/categories.js';
 import { formatNumber } from './report/markdown.js';
@@ -54,7 +54,7 @@ export function personaListMetrics(model: HasPersonas, split: Split, lists: read
     const list = lists[idx]!;
     const personas = personasFor(model, u, history);
     const n = history.length > 0 ? personaSetSize(model, personas, history[0]!) : 0;
-    const p = personaShares(personaAssignment(model, personas, history, history), n);
+    const p = assignmentShares(personaAssignment(model, personas, history, history), n);
     effective[idx] = Math.round(effectiveCount(p));
     const listAssign = personaAssignment(model, personas, list, history);
     let owned = 0;
@@ -65,7 +65,7 @@ export function personaListMetrics(model: HasPersonas, split: Split, lists: read
         continue;
       }
       const top = listAssign.subarray(0, Math.min(k, listAssign.length));
-      const q = personaShares(top, n);
+      const q = assignmentShares(top, n);
       let present = 0;
       for (let g = 0; g < n; g++) if (p[g]! > 0 && q[g]! > 0) present++;
       perUser[`personaCoverage@${k}`]!.push(present / owned);

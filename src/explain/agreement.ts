@@ -19,7 +19,7 @@ import { rowOf } from '../data/csr.js';
 import type { InteractionLog } from '../data/dataset.js';
 import type { Split } from '../data/split.js';
 import { personasFor, personaWeightsOf, type HasPersonas } from '../models/model.js';
-import { argmax, personaSetSize } from '../rank/tastes.js';
+import { argmax, personaSetSize } from '../models/persona-assignment.js';
 
 export interface AgreementReport {
   /** Recommended hits with a planted persona (noise rows excluded). */

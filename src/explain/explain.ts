@@ -23,7 +23,7 @@ import type { ItemCategories, InteractionLog } from '../data/dataset.js';
 import { tasteDistribution } from '../data/categories.js';
 import { personasFor, personaWeightsOf, type HasPersonas } from '../models/model.js';
 import type { TrainSet } from '../data/train-set.js';
-import { argmax, personaAssignment, personaSetSize, personaShares } from '../rank/tastes.js';
+import { argmax, assignmentShares, personaAssignment, personaSetSize } from '../models/persona-assignment.js';
 
 export { explanationFidelity, type FidelityReport } from './fidelity.js';
 
@@ -149,7 +149,7 @@ export function personaProfile(model: HasPersonas, subject: Subject, ctx: Explai
   const personas = personasFor(model, user, history);
   const k = history.length > 0 ? personaSetSize(model, personas, history[0]!) : 0;
   const assignment = personaAssignment(model, personas, history, history);
-  const shares = personaShares(assignment, k);
+  const shares = assignmentShares(assignment, k);
   const nAnchors = ctx.anchors ?? 3;
   const d = k > 0 ? personas.length / k : 0;
   const cats = ctx.categories;

@@ -29,7 +29,7 @@ import { rowOf, sortedHas } from '../data/csr.js';
 import type { Split } from '../data/split.js';
 import { Rng } from '../math/rng.js';
 import { historyMembers, personasFor, personaWeightsOf, singleUserBatch, type HasPersonas, type Recommender } from '../models/model.js';
-import { argmax, personaSetSize } from '../rank/tastes.js';
+import { argmax, personaSetSize } from '../models/persona-assignment.js';
 import { withheldByWeights, type WeightRule } from './withhold.js';
 
 export interface FidelityOptions {

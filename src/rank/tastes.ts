@@ -11,7 +11,8 @@
 import { sortedHas } from '../data/csr.js';
 import type { ItemCategories } from '../data/dataset.js';
 import { tasteDistribution } from '../data/categories.js';
-import { personasFor, personaWeightsOf, type HasPersonas } from '../models/model.js';
+import { personasFor, type HasPersonas } from '../models/model.js';
+import { assignmentShares, personaAssignment, personaSetSize } from '../models/persona-assignment.js';
 
 export type TasteSpaceName = 'categories' | 'personas';
 
@@ -55,59 +56,13 @@ export function categoryTasteSpace(cats: ItemCategories): TasteSpace {
   };
 }
 
-/** Index of the largest weight (the first on ties); -1 for an empty array. */
-export function argmax(w: ArrayLike<number>): number {
-  let best = -1;
-  for (let q = 0; q < w.length; q++) if (best < 0 || w[q]! > w[best]!) best = q;
-  return best;
-}
-
-/** Number of personas in a persona set (rows), read off the attention of any item. */
-export function personaSetSize(model: HasPersonas, personas: Float32Array, anyItem: number): number {
-  return personas.length === 0 ? 0 : model.attentionFor(personas, anyItem).length;
-}
-
-/**
- * The arg-max persona of each item for a persona set (-1 when the set is empty), by the weights
- * explanations use (`personaWeightsOf`); `history` is the user's, for models that need it.
- */
-export function personaAssignment(model: HasPersonas, personas: Float32Array, items: Int32Array, history?: Int32Array): Int32Array {
-  const out = new Int32Array(items.length).fill(-1);
-  if (personas.length === 0) return out;
-  for (let j = 0; j < items.length; j++) out[j] = argmax(personaWeightsOf(model, personas, items[j]!, history));
-  return out;
-}
-
-/** Share of `assignment` entries per persona (k personas); all 0 when empty. */
-export function personaShares(assignment: Int32Array, k: number): Float64Array {
-  const shares = new Float64Array(k);
-  let n = 0;
-  for (const q of assignment) {
-    if (q < 0 || q >= k) continue;
-    shares[q]!++;
-    n++;
-  }
-  if (n > 0) for (let q = 0; q < k; q++) shares[q] /= n;
-  return shares;
-}
-
-/** exp(entropy) of a share vector: the number of equally used personas it is worth. */
-export function effectiveCount(shares: ArrayLike<number>): number {
-  let h = 0;
-  for (let q = 0; q < shares.length; q++) {
-    const s = shares[q]!;
-    if (s > 0) h -= s * Math.log(s);
-  }
-  return Math.exp(h);
-}
-
 export function personaTasteSpace(model: HasPersonas): TasteSpace {
   return {
     name: 'personas',
     forUser(user, history, items) {
       const personas = personasFor(model, user, history);
       const n = history.length > 0 ? personaSetSize(model, personas, history[0]!) : 0;
-      const p = personaShares(personaAssignment(model, personas, history, history), n);
+      const p = assignmentShares(personaAssignment(model, personas, history, history), n);
       const assign = personaAssignment(model, personas, items, history);
       const ptr = new Int32Array(items.length + 1);
       for (let j = 0; j < items.length; j++) ptr[j + 1] = ptr[j]! + (assign[j]! >= 0 ? 1 : 0);

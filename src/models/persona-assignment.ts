@@ -1,0 +1,52 @@
+/**
+ * Hard persona assignment, the one definition the rerankers' persona taste space, the persona
+ * metrics and the explanations share: an item belongs to the persona with the largest weight for
+ * it (`personaWeightsOf`), and a history's persona mix is the share of its items each persona owns.
+ */
+import { personaWeightsOf, type HasPersonas } from './model.js';
+
+/** Index of the largest weight (the first on ties); -1 for an empty array. */
+export function argmax(w: ArrayLike<number>): number {
+  let best = -1;
+  for (let q = 0; q < w.length; q++) if (best < 0 || w[q]! > w[best]!) best = q;
+  return best;
+}
+
+/** Number of personas in a persona set (rows), read off the attention of any item. */
+export function personaSetSize(model: HasPersonas, personas: Float32Array, anyItem: number): number {
+  return personas.length === 0 ? 0 : model.attentionFor(personas, anyItem).length;
+}
+
+/**
+ * The arg-max persona of each item for a persona set (-1 when the set is empty), by the weights
+ * explanations use (`personaWeightsOf`); `history` is the user's, for models that need it.
+ */
+export function personaAssignment(model: HasPersonas, personas: Float32Array, items: Int32Array, history?: Int32Array): Int32Array {
+  const out = new Int32Array(items.length).fill(-1);
+  if (personas.length === 0) return out;
+  for (let j = 0; j < items.length; j++) out[j] = argmax(personaWeightsOf(model, personas, items[j]!, history));
+  return out;
+}
+
+/** Share of `assignment` entries per persona (k personas); all 0 when empty. */
+export function assignmentShares(assignment: Int32Array, k: number): Float64Array {
+  const shares = new Float64Array(k);
+  let n = 0;
+  for (const q of assignment) {
+    if (q < 0 || q >= k) continue;
+    shares[q]!++;
+    n++;
+  }
+  if (n > 0) for (let q = 0; q < k; q++) shares[q] /= n;
+  return shares;
+}
+
+/** exp(entropy) of a share vector: the number of equally used personas it is worth. */
+export function effectiveCount(shares: ArrayLike<number>): number {
+  let h = 0;
+  for (let q = 0; q < shares.length; q++) {
+    const s = shares[q]!;
+    if (s > 0) h -= s * Math.log(s);
+  }
+  return Math.exp(h);
+}
