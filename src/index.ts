@@ -97,18 +97,15 @@ export {
 export {
   METRIC_NAMES,
   arpAt,
-  calibrationKL,
   coverage,
   dcgAt,
   evaluateUser,
   giniIndex,
   hitAt,
-  jensenShannon,
   metricKeys,
   mrrAt,
   ndcgAt,
   recallAt,
-  tasteDistribution,
   type MetricContext,
   type MetricName,
   type UserEvalInput,
@@ -118,10 +115,10 @@ export {
   evaluateLists,
   rankTestUsers,
   type ListEvaluation,
-  type ListReranker,
-  type MetricSummary,
   type RankOptions,
 } from './eval/evaluate.js';
+export { buildCategories, calibrationKL, jensenShannon, tasteDistribution } from './data/categories.js';
+export { ListPipeline, select, type CandidateSet, type ListReranker, type ListSubject, type Selection, type SelectOptions } from './rank/pipeline.js';
 export { runExperiment, type ExperimentOptions, type ExperimentResult, type ModelResult } from './eval/experiment.js';
 export {
   bootstrapCI,
@@ -131,6 +128,8 @@ export {
   wilcoxonSignedRankP,
   type BootstrapOptions,
   type BootstrapResult,
+  summarise,
+  type MetricSummary,
   type MetricValues,
   type PairedResult,
 } from './eval/stats.js';

@@ -7,7 +7,6 @@ import {
   Calibrator,
   combineConfidence,
   explainOrWithhold,
-  hedge,
   fitConfidenceWeights,
   historyFactor,
   itemEvidence,
@@ -21,6 +20,7 @@ import { explainContext } from '../src/explain/explain.js';
 import { Rng } from '../src/math/rng.js';
 import { hasPersonas, singleUserBatch } from '../src/models/model.js';
 import { createModel } from '../src/models/registry.js';
+import { hedge } from '../src/rank/hedge.js';
 import { worldToLog } from '../src/synth/world.js';
 
 test('weighted confidence and weights fitted to rank users by a metric', () => {

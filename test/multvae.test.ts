@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { trainSetFromPairs } from '../src/data/split.js';
+import { trainSetFromPairs } from '../src/data/train-set.js';
 import { Rng } from '../src/math/rng.js';
 import { NnArena, adamReference, nnReference, ntReference, productParallel, tnReference, type Mat, type ProductOp } from '../src/math/nn-kernels.js';
 import { WorkerPool } from '../src/math/pool.js';

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { ItemCategories } from '../src/data/dataset.js';
 import { ConfigError } from '../src/errors.js';
-import type { ListReranker } from '../src/eval/evaluate.js';
+import type { ListReranker } from '../src/rank/pipeline.js';
 import { calibrationKL } from '../src/data/categories.js';
 import type { HasPersonas, Recommender } from '../src/models/model.js';
 import {

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { trainSetFromPairs } from '../src/data/split.js';
+import { trainSetFromPairs } from '../src/data/train-set.js';
 import { Rng } from '../src/math/rng.js';
 import { decodeArtifact, encodeArtifact } from '../src/models/artifact.js';
 import { singleUserBatch, trainUserBatch, type Recommender, type TrainSet, type UserBatch } from '../src/models/model.js';

@@ -19,15 +19,15 @@
  * service's item-level rule (`withheldByWeights`: two personas carry the item almost equally).
  */
 import { rowOf } from '../data/csr.js';
+import { tasteDistribution } from '../data/categories.js';
 import { LogBuilder, categoriesOf, type InteractionLog, type ItemCategories } from '../data/dataset.js';
 import { IdMap } from '../data/ids.js';
-import { buildTrainSet, extractPositives, trainSetFromPairs } from '../data/split.js';
+import { buildTrainSet, extractPositives } from '../data/split.js';
+import { trainSetFromPairs } from '../data/train-set.js';
 import { ConfigError, DataError, NotFoundError } from '../errors.js';
-import { tasteDistribution } from '../eval/metrics.js';
 import { explainItem, explanationSentence, personaProfile, type ExplainContext, type PersonaProfile } from '../explain/explain.js';
 import { withheldByWeights } from '../explain/withhold.js';
 import { Rng } from '../math/rng.js';
-import { TopKSelector } from '../math/topk.js';
 import { decodeArtifact, encodeArtifact, readArtifactFile, saveArtifact } from '../models/artifact.js';
 import {
   hasPersonas,
@@ -40,6 +40,7 @@ import {
   type TrainSet,
 } from '../models/model.js';
 import { createModel, modelFromArtifact } from '../models/registry.js';
+import { select } from '../rank/pipeline.js';
 
 /** One event of an interaction log given as objects. */
 export interface Interaction {
@@ -448,8 +449,8 @@ export class Recommender {
     }
     const scores = new Float32Array(train.nItems);
     model.scoreBatch(singleUserBatch(user, history), scores);
-    const top = new Int32Array(n);
-    const found = new TopKSelector(n).select(scores, train.candidates, train.itemRanks, exclude, top);
+    const { list: top } = select(scores, { candidates: train.candidates, itemRanks: train.itemRanks, exclude }, { user, history }, { k: n });
+    const found = top.length;
     const profile = explain && hasPersonas(model) && history.length > 0 ? this.profileOf(model, user, history) : null;
     const list: RecommendedItem[] = [];
     for (let r = 0; r < found; r++) {

@@ -1,20 +1,20 @@
 /**
  * One user's list as `personae recommend` and `personae batch` make it, from a fitted model (fitted
- * now on --data, or loaded from --model-file): the top n of the model's scores over the candidates,
- * the history excluded, ties by item id; then the reranker (--rerank), or, for a persona model
+ * now on --data, or loaded from --model-file), through the select pipeline (src/rank/pipeline.ts):
+ * the top n of the model's scores over the candidates, the history excluded, ties by item id; then
+ * the reranker (--rerank), or, for a persona model
  * without a reranker, the hedged list when the user's confidence is below 0.5 (unless --no-hedge);
  * with --explain, each item's explanation or the reason it is withheld (explainOrWithhold).
  * Both commands call `userList`, so their lists are the same by construction.
  */
 import type { FittedModel } from '../api/recommender.js';
-import { categoriesOf } from '../data/dataset.js';
-import { explainOrWithhold, hedge, userConfidence, type MaybeExplanation, type UserConfidence } from '../confidence/index.js';
-import { tasteDistribution } from '../eval/metrics.js';
+import { categoriesOf, tasteDistribution } from '../data/categories.js';
+import { explainOrWithhold, userConfidence, type MaybeExplanation, type UserConfidence } from '../confidence/index.js';
 import { personaProfile, type ExplainContext, type PersonaProfile } from '../explain/explain.js';
-import { TopKSelector } from '../math/topk.js';
+import { hedgeReasonsInWords } from '../explain/hedge-reasons.js';
 import { hasPersonas, personasFor } from '../models/model.js';
-import type { ListReranker } from '../eval/evaluate.js';
-import { humanReasons } from '../serve/engine.js';
+import { DEFAULT_HEDGE_THRESHOLD } from '../rank/hedge.js';
+import { select, type ListReranker } from '../rank/pipeline.js';
 
 export interface ListSettings {
   readonly n: number;
@@ -60,25 +60,14 @@ export function describeItem(f: FittedModel, i: number): string {
  */
 export function userList(f: FittedModel, ctx: ExplainContext | null, user: number, history: Int32Array, scores: Float32Array, s: ListSettings): UserList {
   const { model, train } = f;
-  const poolK = s.reranker ? Math.max(s.n, s.reranker.poolSize(s.n)) : s.n;
-  const pool = new Int32Array(poolK);
-  const found = new TopKSelector(poolK).select(scores, train.candidates, train.itemRanks, history, pool);
-  let out = new Int32Array(s.n);
-  let n = Math.min(found, s.n);
-  if (s.reranker) n = s.reranker.rerank({ user, history, scores, pool: pool.subarray(0, found), k: s.n }, out);
-  else out.set(pool.subarray(0, n));
   const confidence = hasPersonas(model) ? userConfidence(model, train, { user, history }) : null;
-  let hedgeReasons: string[] | null = null;
-  if (confidence && hasPersonas(model) && !s.reranker && s.hedge) {
-    const h = hedge({ model, train, personas: personasFor(model, user, history), history, scores, confidence, n: s.n, categories: f.categories });
-    if (h.hedged) {
-      n = Math.min(s.n, h.items.length);
-      out = new Int32Array(s.n);
-      out.set(h.items.subarray(0, n));
-      hedgeReasons = humanReasons(confidence, h.reasons);
-    }
-  }
-  const items = out.slice(0, n);
+  const hedgeStage =
+    confidence && hasPersonas(model) && !s.reranker && s.hedge
+      ? { model, personas: personasFor(model, user, history), confidence, itemPopularity: train.itemPopularity, categories: f.categories ?? train.categories }
+      : null;
+  const from = { candidates: train.candidates, exclude: history, itemRanks: train.itemRanks };
+  const { list: items, hedged } = select(scores, from, { user, history }, { k: s.n, reranker: s.reranker, hedge: hedgeStage });
+  const hedgeReasons = hedged && confidence ? hedgeReasonsInWords(confidence, hedged.reasons, DEFAULT_HEDGE_THRESHOLD) : null;
   const profile = s.explain && ctx && hasPersonas(model) ? personaProfile(model, { user, history }, ctx) : null;
   let explanations: MaybeExplanation[] | null = null;
   if (profile && confidence && ctx && hasPersonas(model)) explanations = Array.from(items, (i) => explainOrWithhold(model, profile, i, ctx, confidence));

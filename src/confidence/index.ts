@@ -1,5 +1,5 @@
 /**
- * Knowing when we are unsure (PRODUCT.md P10). Three pieces:
+ * Knowing when we are unsure (PRODUCT.md P10):
  * - `userConfidence`: how much the model knows about a user, from the history size, the persona
  *   ambiguity (how unclear it is which persona explains each history item) and the spread of the
  *   Laplace posterior over the user's weights in the onboarding basis (`src/onboard`), and how well
@@ -8,19 +8,15 @@
  * - `Calibrator`: a calibrated probability of relevance per recommendation, by isotonic regression
  *   (pool-adjacent-violators; Zadrozny and Elkan 2002) of "was it a test item" on the item's raw
  *   log-probability under the user's scores, fitted on the validation split;
- * - `hedge`: for low-confidence users a hedged list, interleaving every persona's own top items and
- *   popular items of categories the list does not cover yet, with the reasons; and
- *   `explainOrWithhold`, which withholds an explanation when the explaining persona is uncertain.
+ * - `explainOrWithhold`, which withholds an explanation when the explaining persona is uncertain.
+ * A low confidence hedges the user's list: that is a rank stage (src/rank/hedge.ts).
  */
 import { rowOf, sortedHas } from '../data/csr.js';
-import type { ItemCategories } from '../data/dataset.js';
 import type { Split } from '../data/split.js';
 import { rankTestUsers } from '../eval/evaluate.js';
-import { categoriesOf } from '../data/dataset.js';
 import { ConfigError } from '../errors.js';
 import { explainItem, type ExplainContext, type ItemExplanation, type PersonaProfile, type Subject } from '../explain/explain.js';
 import { withheldByWeights } from '../explain/withhold.js';
-import { TopKSelector } from '../math/topk.js';
 import { personasFor, personaWeightsOf, type HasPersonas, type Recommender } from '../models/model.js';
 import type { TrainSet } from '../data/train-set.js';
 import { asPersonaModel, onboardingBasis, type OnboardingBasis } from '../onboard/basis.js';
@@ -434,123 +430,6 @@ export function logSoftmax(scores: Float32Array, candidates: Int32Array, out = n
   out.fill(Number.NEGATIVE_INFINITY);
   for (const i of candidates) out[i] = scores[i]! - logZ;
   return out;
-}
-
-export interface HedgeInput {
-  model: Recommender & HasPersonas;
-  train: TrainSet;
-  /** The user's persona set (rows of length dim) and history (ascending, excluded). */
-  personas: Float32Array;
-  history: Int32Array;
-  /** The user's scores over all items (e.g. from scoreBatch). */
-  scores: Float32Array;
-  confidence: UserConfidence;
-  n: number;
-  categories?: ItemCategories | null;
-  threshold?: number;
-}
-
-export interface HedgedList {
-  items: Int32Array;
-  hedged: boolean;
-  reasons: string[];
-  /**
-   * Per item of `items`: why it is there when no persona put it there (a popular filler, e.g.
-   * "popular, and adds Drama to the list"), else null. All null when not hedged.
-   */
-  fillers: (string | null)[];
-}
-
-/**
- * The user's list: the top-n of their scores when confidence >= threshold, otherwise a hedged list
- * that takes every third slot from popular items of categories (or, without categories, just
- * popular items) the list does not cover yet, and the rest round-robin from each persona's own
- * top items, so no single uncertain reading of the user fills the list.
- */
-export function hedge(input: HedgeInput): HedgedList {
-  const { model, train, personas, history, scores, confidence, n } = input;
-  const threshold = input.threshold ?? 0.5;
-  const top = (row: ArrayLike<number>, k: number): Int32Array => {
-    const out = new Int32Array(k);
-    const f = new TopKSelector(k).select(row, train.candidates, train.itemRanks, history, out);
-    return out.slice(0, f);
-  };
-  if (confidence.confidence >= threshold) {
-    const items = top(scores, n);
-    return { items, hedged: false, reasons: [], fillers: new Array<string | null>(items.length).fill(null) };
-  }
-  const reasons = [`low confidence ${confidence.confidence.toFixed(2)} < ${threshold}`, ...confidence.reasons];
-  const dim = personas.length / Math.max(1, confidence.personas);
-  const k = confidence.personas;
-  const streams: Int32Array[] = [];
-  if (k > 1 && Number.isInteger(dim)) {
-    const row = new Float32Array(train.nItems);
-    for (let p = 0; p < k; p++) {
-      model.scorePersonas(personas.subarray(p * dim, (p + 1) * dim), row);
-      streams.push(top(row, n));
-    }
-  } else streams.push(top(scores, n));
-  const popular = top(Float32Array.from(train.itemPopularity), Math.min(train.candidates.length, 4 * n + 50));
-  const cats = input.categories ?? train.categories;
-  const chosen = new Set<number>();
-  const covered = new Set<number>();
-  const items: number[] = [];
-  const fillers: (string | null)[] = [];
-  const take = (i: number, filler: string | null): void => {
-    chosen.add(i);
-    items.push(i);
-    fillers.push(filler);
-    if (cats) for (const c of categoriesOf(cats, i)) covered.add(c);
-  };
-  /** Why a popular item is in the list: the categories it adds, if any. */
-  const popularReason = (i: number, why: string): string => {
-    const added = cats ? [...categoriesOf(cats, i)].filter((c) => !covered.has(c)).map((c) => cats.names[c]!) : [];
-    return added.length > 0 ? `${why}, and adds ${added.join(' / ')} to the list` : why;
-  };
-  const pos = new Array<number>(streams.length).fill(0);
-  let s = 0;
-  let popCursor = 0;
-  let guard = 0;
-  while (items.length < n && guard++ < 10 * n + 100) {
-    if (items.length % 3 === 2) {
-      // a popular, diverse item: the most popular one adding an uncovered category
-      let pick = -1;
-      for (let j = popCursor; j < popular.length; j++) {
-        const i = popular[j]!;
-        if (chosen.has(i)) continue;
-        if (!cats || [...categoriesOf(cats, i)].some((c) => !covered.has(c))) {
-          pick = i;
-          break;
-        }
-        if (pick < 0) pick = i;
-      }
-      if (pick >= 0) {
-        take(pick, popularReason(pick, 'popular'));
-        popCursor = 0;
-        continue;
-      }
-    }
-    let took = false;
-    for (let t = 0; t < streams.length && !took; t++) {
-      const st = streams[(s + t) % streams.length]!;
-      const p = (s + t) % streams.length;
-      while (pos[p]! < st.length && chosen.has(st[pos[p]!]!)) pos[p]!++;
-      if (pos[p]! < st.length) {
-        take(st[pos[p]!]!, null);
-        took = true;
-      }
-    }
-    s++;
-    if (!took) {
-      // every stream is used up: fill with popular items
-      const i = Array.from(popular).find((j) => !chosen.has(j));
-      if (i === undefined) break;
-      take(i, popularReason(i, "popular (the personas' own top items are used up)"));
-    }
-  }
-  if (k > 1) reasons.push(`mixing the top items of all ${k} personas`);
-  reasons.push('every third item is popular and adds a category not yet in the list');
-  return { items: Int32Array.from(items), hedged: true, reasons, fillers };
 }
 
 export interface MaybeExplanation {

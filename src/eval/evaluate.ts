@@ -5,25 +5,10 @@
  */
 import { rowOf } from '../data/csr.js';
 import type { Split } from '../data/split.js';
-import { TopKSelector } from '../math/topk.js';
 import type { Recommender } from '../models/model.js';
+import { ListPipeline, type ListReranker } from '../rank/pipeline.js';
 import { coverage, evaluateUser, metricKeys } from './metrics.js';
-import { bootstrapCI, pairedDifference, type PairedResult } from './stats.js';
-
-export interface MetricSummary {
-  mean: number | null;
-  ci95: [number, number] | null;
-  /** Users the mean is over (e.g. minorityRecall counts only users with a minority test item). */
-  n: number;
-}
-
-/** A reranking stage: takes a user's scores and a best-first pool, writes the final order. */
-export interface ListReranker {
-  readonly name: string;
-  /** How many of the best-scored items the reranker chooses from, for a final list of k. */
-  poolSize(k: number): number;
-  rerank(input: { user: number; history: Int32Array; scores: Float32Array; pool: Int32Array; k: number }, out: Int32Array): number;
-}
+import { pairedDifference, summarise, type MetricSummary, type PairedResult } from './stats.js';
 
 export interface RankOptions {
   k: number;
@@ -43,10 +28,8 @@ export function rankTestUsers(model: Recommender, split: Split, opts: RankOption
   const batchSize = opts.batchSize ?? 128;
   const users = split.testUsers;
   const nItems = split.train.nItems;
-  const reranker = opts.reranker ?? null;
-  const poolK = reranker ? Math.max(k, reranker.poolSize(k)) : k;
-  const selector = new TopKSelector(poolK);
-  const pool = new Int32Array(poolK);
+  const pipeline = new ListPipeline({ k, reranker: opts.reranker ?? null });
+  const { candidates, itemRanks } = split.train;
   const scores = new Float32Array(Math.min(batchSize, users.length) * nItems);
   const lists: Int32Array[] = [];
   for (let start = 0; start < users.length; start += batchSize) {
@@ -59,14 +42,7 @@ export function rankTestUsers(model: Recommender, split: Split, opts: RankOption
     for (let b = start; b < end; b++) {
       const row = scores.subarray((b - start) * nItems, (b - start + 1) * nItems);
       const history = rowOf(split.history, users[b]!);
-      const n = selector.select(row, split.train.candidates, split.train.itemRanks, history, pool);
-      let list: Int32Array;
-      if (!reranker) {
-        list = pool.slice(0, Math.min(n, k));
-      } else {
-        const out = new Int32Array(k);
-        list = out.slice(0, reranker.rerank({ user: users[b]!, history, scores: row, pool: pool.subarray(0, n), k }, out));
-      }
+      const { list } = pipeline.select(row, { candidates, itemRanks, exclude: history }, { user: users[b]!, history });
       lists.push(list);
       opts.onList?.(b, row, list);
     }
@@ -93,10 +69,7 @@ export function evaluateLists(split: Split, lists: readonly Int32Array[], ks: re
     }
   });
   const metrics: Record<string, MetricSummary> = {};
-  for (const [key, values] of Object.entries(perUser)) {
-    const boot = bootstrapCI(values, { seed, resamples: 1000 });
-    metrics[key] = boot.n === 0 ? { mean: null, ci95: null, n: 0 } : { mean: boot.mean, ci95: boot.ci, n: boot.n };
-  }
+  for (const [key, values] of Object.entries(perUser)) metrics[key] = summarise(values, seed);
   for (const k of ks) {
     metrics[`coverage@${k}`] = { mean: coverage(lists, k, split.train.candidates.length), ci95: null, n: lists.length };
   }

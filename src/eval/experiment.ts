@@ -23,7 +23,9 @@ import { createModel, modelSpec, paramsKey, parseModelSpecs, type ParsedModelSpe
 import { buildReranker, parseRerankSpec, rerankUsesCategories } from '../rank/index.js';
 import type { FidelityReport } from '../explain/fidelity.js';
 import type { FoldSpread } from './folds.js';
-import { compareModels, evaluateLists, rankTestUsers, type ListReranker, type MetricSummary, type PairedComparison } from './evaluate.js';
+import { compareModels, evaluateLists, rankTestUsers, type PairedComparison } from './evaluate.js';
+import type { MetricSummary } from './stats.js';
+import type { ListReranker } from '../rank/pipeline.js';
 import { sliceEvaluation, type Slices } from './slices.js';
 import { personaDiagnostics, type PersonaDiagnostics } from './persona-diagnostics.js';
 

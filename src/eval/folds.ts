@@ -7,7 +7,7 @@
  * cross-validation exists: Bengio and Grandvalet, 2004); it shows the spread over held-out users.
  */
 import type { Split } from '../data/split.js';
-import type { MetricSummary } from './evaluate.js';
+import type { MetricSummary } from './stats.js';
 import { runExperiment, type ExperimentOptions, type ExperimentResult } from './experiment.js';
 import { studentTCdf } from './stats.js';
 

@@ -33,6 +33,7 @@ export interface MetricContext {
 
 /** Metric names in report order; keys are `${name}@${k}`. */
 export const METRIC_NAMES = ['recall', 'ndcg', 'hit', 'mrr', 'arp', 'ckl', 'tdd', 'minorityRecall', 'dominantShare'] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
 
 export function metricKeys(k: number): string[] {
   return METRIC_NAMES.map((m) => `${m}@${k}`);

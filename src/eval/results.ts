@@ -4,7 +4,8 @@
  */
 import { arch, cpus, platform } from 'node:os';
 import type { Split } from '../data/split.js';
-import type { MetricSummary, PairedComparison } from './evaluate.js';
+import type { PairedComparison } from './evaluate.js';
+import type { MetricSummary } from './stats.js';
 import type { ExperimentResult, ModelResult } from './experiment.js';
 import type { FidelityReport } from '../explain/fidelity.js';
 import type { PersonaDiagnostics } from './persona-diagnostics.js';

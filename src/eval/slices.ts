@@ -20,10 +20,9 @@ import type { Split } from '../data/split.js';
 import { explanationFidelity, type FidelityOptions, type FidelityReport } from '../explain/fidelity.js';
 import { hasPersonas, personasFor, type HasPersonas, type Recommender } from '../models/model.js';
 import { assignmentShares, effectiveCount, personaAssignment, personaSetSize } from '../models/persona-assignment.js';
-import type { MetricSummary } from './evaluate.js';
 import { calibrationKL, jensenShannon } from '../data/categories.js';
 import { formatNumber } from './report/markdown.js';
-import { bootstrapCI } from './stats.js';
+import { summarise, type MetricSummary } from './stats.js';
 
 export const ACTIVITY_COLD_BELOW = 20;
 export const ACTIVITY_HEAVY_ABOVE = 100;
@@ -138,10 +137,7 @@ export function sliceEvaluation(
     const pm = personaListMetrics(model, split, lists, ks);
     perUser = pm.perUser;
     effective = pm.effective;
-    for (const [key, values] of Object.entries(perUser)) {
-      const boot = bootstrapCI(values, { seed, resamples: 1000 });
-      metrics[key] = boot.n === 0 ? { mean: null, ci95: null, n: 0 } : { mean: boot.mean, ci95: boot.ci, n: boot.n };
-    }
+    for (const [key, values] of Object.entries(perUser)) metrics[key] = summarise(values, seed);
     fidelity = explanationFidelity(model, split, lists, { seed, ...fidelityOptions });
   } else {
     // the same per-user columns for every model (per-user CSV rows share one header)

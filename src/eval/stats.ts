@@ -27,6 +27,14 @@ export interface BootstrapResult {
   n: number;
 }
 
+/** A metric's mean over users with its bootstrap interval, as reports and studies print it. */
+export interface MetricSummary {
+  mean: number | null;
+  ci95: [number, number] | null;
+  /** Users the mean is over (e.g. minorityRecall counts only users with a minority test item). */
+  n: number;
+}
+
 export interface PairedResult {
   /** Mean of the per-user differences a - b. */
   mean: number;
@@ -119,6 +127,12 @@ export function bootstrapCI(values: MetricValues, options: BootstrapOptions): Bo
   means.sort();
   const alpha = 1 - level;
   return { mean: mean(x), ci: [quantileSorted(means, alpha / 2), quantileSorted(means, 1 - alpha / 2)], n };
+}
+
+/** Mean and bootstrap interval of per-user values (missing ones dropped); a null mean without values. */
+export function summarise(values: MetricValues, seed: number, resamples = 1000): MetricSummary {
+  const b = bootstrapCI(values, { seed, resamples });
+  return b.n === 0 ? { mean: null, ci95: null, n: 0 } : { mean: b.mean, ci95: b.ci, n: b.n };
 }
 
 /** Paired comparison of two models' per-user values (same users, same order): a - b. */

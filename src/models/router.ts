@@ -26,7 +26,7 @@
  */
 import { z } from 'zod';
 import { rowOf } from '../data/csr.js';
-import { trainSetFromPairs } from '../data/split.js';
+import { trainSetFromPairs } from '../data/train-set.js';
 import { ConfigError } from '../errors.js';
 import type { Rng } from '../math/rng.js';
 import { kmeans, nearestCentroid } from '../study/kmeans.js';

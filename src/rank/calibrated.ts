@@ -14,7 +14,7 @@
  * ckl@K) unchanged. With `greedy` the order of selection is the final order (Steck's), so the first
  * items are the most relevant-and-calibrating ones and every prefix is calibrated too.
  */
-import type { ListReranker } from '../eval/evaluate.js';
+import type { ListReranker } from './pipeline.js';
 import { calibrationKL } from '../data/categories.js';
 import { normalisedRelevance, poolWithoutHistory, type TasteSpace, type UserTastes } from './tastes.js';
 

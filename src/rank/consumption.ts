@@ -28,7 +28,7 @@
  * near 1 and the list tends to the score order. Items none of whose tastes appear in the history
  * cannot hit under this model (gain 0). Positions m+1..k are filled by score.
  */
-import type { ListReranker } from '../eval/evaluate.js';
+import type { ListReranker } from './pipeline.js';
 import { DEFAULT_POOL } from './calibrated.js';
 import { normalisedRelevance, poolWithoutHistory, type TasteSpace, type UserTastes } from './tastes.js';
 

@@ -7,7 +7,7 @@
  * text before any model is fitted; `buildReranker` binds it to a split and a fitted model.
  */
 import { ConfigError } from '../errors.js';
-import type { ListReranker } from '../eval/evaluate.js';
+import type { ListReranker } from './pipeline.js';
 import type { ItemCategories } from '../data/dataset.js';
 import { hasPersonas, type Recommender } from '../models/model.js';
 import { CalibratedReranker, type CalibratedOrder } from './calibrated.js';

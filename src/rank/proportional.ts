@@ -14,7 +14,7 @@
  *    slots_g * position / k - placed_g, ties to the better next item), so every prefix is
  *    proportional too.
  */
-import type { ListReranker } from '../eval/evaluate.js';
+import type { ListReranker } from './pipeline.js';
 import { DEFAULT_POOL } from './calibrated.js';
 import { poolWithoutHistory, type TasteSpace, type UserTastes } from './tastes.js';
 

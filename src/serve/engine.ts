@@ -15,19 +15,21 @@
  * fold-in of their whole history. Both apply on the next request, without retraining.
  */
 import { existsSync } from 'node:fs';
-import { hedge, explainOrWithhold, historyFactor, itemEvidence, combineConfidence, userConfidence, type PosteriorWarmStart, type UserConfidence } from '../confidence/index.js';
+import { explainOrWithhold, historyFactor, itemEvidence, combineConfidence, userConfidence, type PosteriorWarmStart, type UserConfidence } from '../confidence/index.js';
 import { columnCounts, csrFromPairs, transpose } from '../data/csr.js';
 import { IdMap } from '../data/ids.js';
 import { ConfigError, DataError, NotFoundError } from '../errors.js';
 import { buildCategories, categoriesOf, tasteDistribution, type ItemCategories } from '../data/categories.js';
 import { labelOf, personaProfile, type ExplainContext, type PersonaProfile } from '../explain/explain.js';
+import { hedgeReasonsInWords } from '../explain/hedge-reasons.js';
 import { readArtifactFile } from '../models/artifact.js';
 import { hasPersonas, singleUserBatch, type HasPersonas, type ModelArtifact, type Recommender, type UserBatch } from '../models/model.js';
 import type { TrainSet } from '../data/train-set.js';
 import { modelFromArtifact } from '../models/registry.js';
 import { onboardingBasis } from '../onboard/basis.js';
-import { TopKSelector } from '../math/topk.js';
+import { DEFAULT_HEDGE_THRESHOLD, type HedgeStage } from '../rank/hedge.js';
 import { buildReranker, parseRerankSpec } from '../rank/index.js';
+import { select } from '../rank/pipeline.js';
 import type { LiveData } from './live.js';
 import type { Explanation, Personas, Recommendations } from './schemas.js';
 import type { ModelRecord } from './store.js';
@@ -156,8 +158,8 @@ interface UserState {
   answersVersion: number;
 }
 
-/** Below this confidence a user's list is hedged (src/confidence's default). */
-export const HEDGE_THRESHOLD = 0.5;
+/** Below this confidence a user's list is hedged. */
+export const HEDGE_THRESHOLD = DEFAULT_HEDGE_THRESHOLD;
 
 export interface RecommendOptions {
   n: number;
@@ -610,29 +612,19 @@ export class Engine {
       }
       return { list: Int32Array.from(out.slice(opts.offset)), rerank: 'none', hedgeReasons: null };
     }
+    let hedgeStage: HedgeStage | null = null;
     if (!spec && (opts.hedge ?? true) && st.view && this.personas) {
       const conf = this.confidenceOf(st);
       if (conf.confidence < HEDGE_THRESHOLD) {
-        // hedge (src/confidence): every unmuted persona's own top items, every third slot a
-        // popular item adding an uncovered category; over the allowed candidates, minus exclusions
+        // hedge (rank/hedge.ts) over the unmuted personas, the allowed candidates, minus exclusions
         const set = st.view.personaVectors(VIEW_USER);
         const d = set.length / Math.max(1, st.k);
         const kept: number[] = [];
         for (let q = 0; q < st.k; q++) if (!st.overrides.get(q)?.muted) kept.push(q);
         const personas = new Float32Array(kept.length * d);
         kept.forEach((q, r) => personas.set(set.subarray(q * d, (q + 1) * d), r * d));
-        const h = hedge({
-          model: this.personas,
-          train: { ...this.trainSet(), candidates, categories: meta.cats },
-          personas,
-          history: exclude,
-          scores,
-          confidence: { ...conf, personas: kept.length },
-          n: want,
-          categories: meta.cats,
-          threshold: HEDGE_THRESHOLD,
-        });
-        if (h.hedged) return { list: h.items.slice(opts.offset), rerank: 'none', hedgeReasons: humanReasons(conf, h.reasons), fillers: h.fillers.slice(opts.offset) };
+        const confidence = { ...conf, personas: kept.length };
+        hedgeStage = { model: this.personas, personas, confidence, itemPopularity: this.trainSet().itemPopularity, categories: meta.cats, threshold: HEDGE_THRESHOLD };
       }
     }
     let reranker: ReturnType<typeof buildReranker> = null;
@@ -642,16 +634,10 @@ export class Engine {
       if (err instanceof ConfigError) throw new ConfigError(err.message.replace(/^--rerank: /, ''), 'rerank');
       throw err;
     }
-    const poolK = Math.max(1, reranker ? Math.max(want, reranker.poolSize(want)) : want);
-    const pool = new Int32Array(poolK);
-    const found = new TopKSelector(poolK).select(scores, candidates, this.itemRanks, exclude, pool);
-    let list: Int32Array;
-    if (reranker) {
-      const out = new Int32Array(want);
-      const m = reranker.rerank({ user: st.view ? VIEW_USER : -1, history: st.history, scores, pool: pool.subarray(0, found), k: want }, out);
-      list = out.subarray(0, m);
-    } else list = pool.subarray(0, Math.min(found, want));
-    return { list: list.slice(opts.offset), rerank: reranker ? reranker.name : 'none', hedgeReasons: null };
+    const from = { candidates, exclude, itemRanks: this.itemRanks };
+    const { list, hedged } = select(scores, from, { user: st.view ? VIEW_USER : -1, history: st.history }, { k: want, reranker, hedge: hedgeStage });
+    if (!hedged) return { list: list.slice(opts.offset), rerank: reranker ? reranker.name : 'none', hedgeReasons: null };
+    return { list: list.slice(opts.offset), rerank: 'none', hedgeReasons: hedgeReasonsInWords(this.confidenceOf(st), hedged.reasons, HEDGE_THRESHOLD), fillers: hedged.fillers.slice(opts.offset) };
   }
 
   private itemJson(i: number, score: number): { id: string; title: string; score: number; categories: string[] } {
@@ -698,10 +684,6 @@ export class Engine {
     if (st.answers.size >= ANSWER_CACHE) st.answers.delete(st.answers.keys().next().value!);
     st.answers.set(cacheKey, text);
     return text;
-  }
-
-  recommend(userId: string, opts: RecommendOptions): Recommendations {
-    return this.recommendState(userId, this.state(userId), opts);
   }
 
   private recommendState(userId: string, st: UserState, opts: RecommendOptions): Recommendations {
@@ -784,9 +766,8 @@ export class Engine {
       if (this.personas) this.personas.scorePersonas(this.personas.foldIn(hist), scores, hist);
       else this.model.scoreBatch(singleUserBatch(-1, hist), scores);
       const k = Math.max(100, offset + n);
-      const pool = new Int32Array(k);
-      const found = new TopKSelector(k).select(scores, this.view().candidates, this.itemRanks, hist, pool);
-      c = { items: pool.slice(0, found), scores: Float32Array.from(pool.subarray(0, found), (j) => scores[j]!) };
+      const { list } = select(scores, { candidates: this.view().candidates, exclude: hist, itemRanks: this.itemRanks }, { user: -1, history: hist }, { k });
+      c = { items: list, scores: Float32Array.from(list, (j) => scores[j]!) };
       if (this.similarCache.size > 4096) this.similarCache.delete(this.similarCache.keys().next().value!);
       this.similarCache.set(i, c);
     }
@@ -853,21 +834,4 @@ export class Engine {
 
 function round4(x: number): number {
   return Math.round(x * 1e4) / 1e4;
-}
-
-/**
- * The hedge's reasons in plain words: the confidence factors that are low ("only 3 interactions",
- * "two tastes of nearly equal weight", ...) and what the hedged list does about it.
- */
-export function humanReasons(c: UserConfidence, hedgeReasons: readonly string[]): string[] {
-  const out: string[] = [`low confidence (${c.confidence.toFixed(2)} < ${HEDGE_THRESHOLD})`];
-  const n = c.historySize;
-  if (c.historyFactor < 0.5) out.push(`only ${n} interaction${n === 1 ? '' : 's'}`);
-  if (c.ambiguity > 0.5) out.push(c.personas === 2 ? 'two tastes of nearly equal weight' : `${c.personas} tastes of nearly equal weight (ambiguity ${c.ambiguity.toFixed(2)})`);
-  if (c.spread > 0.5) out.push(`taste still uncertain (posterior spread ${c.spread.toFixed(2)} of the prior's 1)`);
-  if (c.fit < 0.5) out.push(`the tastes explain the history poorly (fit ${c.fit.toFixed(2)})`);
-  if (c.evidence < 0.5) out.push(`mostly rarely-seen items (item evidence ${c.evidence.toFixed(2)})`);
-  // what the hedge did (the library's reasons after its own confidence line and factor reasons)
-  for (const r of hedgeReasons) if (r.startsWith('mixing') || r.startsWith('every third')) out.push(r);
-  return out;
 }

@@ -29,16 +29,16 @@
  *   shown the same items equally often, 1 when they are shown disjoint items.
  */
 import { sortedHas } from '../data/csr.js';
-import { extractPositives, trainSetFromPairs } from '../data/split.js';
-import type { ItemCategories } from '../data/dataset.js';
-import type { ListReranker } from '../eval/evaluate.js';
-import { calibrationKL, giniIndex, jensenShannon, tasteDistribution } from '../eval/metrics.js';
+import { calibrationKL, jensenShannon, tasteDistribution, type ItemCategories } from '../data/categories.js';
+import { extractPositives } from '../data/split.js';
+import { trainSetFromPairs } from '../data/train-set.js';
+import { giniIndex } from '../eval/metrics.js';
 import { ConfigError } from '../errors.js';
 import { Rng } from '../math/rng.js';
-import { TopKSelector } from '../math/topk.js';
 import type { ModelParams, Recommender, TrainSet } from '../models/model.js';
 import { createModel, parseModelSpec } from '../models/registry.js';
 import { buildReranker, parseRerankSpec } from '../rank/index.js';
+import { ListPipeline, type ListReranker } from '../rank/pipeline.js';
 import { DEFAULT_WORLD, World, worldToLog, type WorldConfigInput } from '../synth/world.js';
 import { PlantedPreferences, type UserPreference } from './planted.js';
 
@@ -438,9 +438,8 @@ function meanOf(values: ArrayLike<number | null>): number {
 /** Top-k lists of `users` (training users of `train`), never an item of their `seen` set. */
 function rankUsers(model: Recommender, train: TrainSet, users: number[], seen: Int32Array[], k: number, reranker: ListReranker | null, batchSize: number): Int32Array[] {
   const nItems = train.nItems;
-  const poolK = reranker ? Math.max(k, reranker.poolSize(k)) : k;
-  const selector = new TopKSelector(poolK);
-  const pool = new Int32Array(poolK);
+  const pipeline = new ListPipeline({ k, reranker });
+  const { candidates, itemRanks } = train;
   const scores = new Float32Array(Math.min(batchSize, users.length) * nItems);
   const ui = train.userItems;
   const out: Int32Array[] = [];
@@ -455,12 +454,7 @@ function rankUsers(model: Recommender, train: TrainSet, users: number[], seen: I
     for (let b = start; b < end; b++) {
       const row = scores.subarray((b - start) * nItems, (b - start + 1) * nItems);
       const history = items.subarray(indptr[b - start]!, indptr[b - start + 1]!);
-      const n = selector.select(row, train.candidates, train.itemRanks, seen[b]!, pool);
-      if (!reranker) out.push(pool.slice(0, Math.min(n, k)));
-      else {
-        const list = new Int32Array(k);
-        out.push(list.slice(0, reranker.rerank({ user: users[b]!, history, scores: row, pool: pool.subarray(0, n), k }, list)));
-      }
+      out.push(pipeline.select(row, { candidates, itemRanks, exclude: seen[b]! }, { user: users[b]!, history }).list);
     }
   }
   return out;

@@ -18,10 +18,11 @@
  */
 import { rowOf } from '../data/csr.js';
 import type { Split } from '../data/split.js';
+import { summarise } from '../eval/stats.js';
 import { Rng } from '../math/rng.js';
 import type { ModelArtifact, ModelParams, Recommender, UserBatch } from '../models/model.js';
 import type { TrainSet } from '../data/train-set.js';
-import { fitModel, fmt, markdownTable, paired, rerankerFor, scoreModel, studyData, subset, summarize } from './common.js';
+import { fitModel, fmt, markdownTable, paired, rerankerFor, scoreModel, STUDY_RESAMPLES, studyData, subset } from './common.js';
 import { kmeans, nearestCentroid } from './kmeans.js';
 import type { Study, StudyChart, StudyContext, Verdict } from './types.js';
 import { bridgingVerdict, GROUP_BRIDGE, plantedSides, proxySides, sideHits, type BridgeRole, type BridgeRow, type SideHits, type TestSides } from './bridging.js';
@@ -96,7 +97,7 @@ export interface AggregationVerdict {
 export function aggregationVerdict(rows: readonly GroupRow[], group: Int8Array, seed: number): AggregationVerdict {
   const inA = (pos: number): boolean => group[pos] === 0;
   const inB = (pos: number): boolean => group[pos] === 1;
-  const m = (v: (number | null)[], keep: (p: number) => boolean): number | null => summarize(subset(v, keep), seed, 1).mean;
+  const m = (v: (number | null)[], keep: (p: number) => boolean): number | null => summarise(subset(v, keep), seed, 1).mean;
   const bestA = Math.max(...rows.map((r) => m(r.hits, inA) ?? 0));
   const bestB = Math.max(...rows.map((r) => m(r.hits, inB) ?? 0));
   const served: AggregationVerdict['served'] = {};
@@ -120,8 +121,8 @@ export function aggregationVerdict(rows: readonly GroupRow[], group: Int8Array, 
   const calDiff = calCluster ? paired(calCluster.hits, bestCluster.hits, seed) : null;
   const calibrationHelpsClusters = calDiff !== null && calDiff.ci95[0] > 0;
   // is B worse off than A under the global model? (difference of the two group means, normal interval from the bootstrap intervals)
-  const sa = summarize(subset(pop.hits, inA), seed);
-  const sb = summarize(subset(pop.hits, inB), seed);
+  const sa = summarise(subset(pop.hits, inA), seed, STUDY_RESAMPLES);
+  const sb = summarise(subset(pop.hits, inB), seed, STUDY_RESAMPLES);
   const se = (x: typeof sa): number => (x.ci95 ? (x.ci95[1] - x.ci95[0]) / 3.92 : 0);
   const gap = (sa.mean ?? 0) - (sb.mean ?? 0);
   const gapHalf = 1.96 * Math.sqrt(se(sa) ** 2 + se(sb) ** 2);
@@ -248,14 +249,14 @@ export const aggregationStudy: Study = {
       return {
         model: r.name,
         calibrated: r.calibrated,
-        all: summarize(r.hits, ctx.seed),
-        A: summarize(subset(r.hits, inGroup(0)), ctx.seed),
-        B: summarize(subset(r.hits, inGroup(1)), ctx.seed),
-        bridging: summarize(subset(r.hits, inBridge), ctx.seed),
-        bridgingMinority: summarize(subset(sh.minorityHit, inBridge), ctx.seed),
-        bridgingMajority: summarize(subset(sh.majorityHit, inBridge), ctx.seed),
-        minorityHitShare: summarize(subset(sh.minorityHitShare, inBridge), ctx.seed),
-        minorityHeldOutShare: summarize(subset(sh.minorityHeldOutShare, inBridge), ctx.seed),
+        all: summarise(r.hits, ctx.seed, STUDY_RESAMPLES),
+        A: summarise(subset(r.hits, inGroup(0)), ctx.seed, STUDY_RESAMPLES),
+        B: summarise(subset(r.hits, inGroup(1)), ctx.seed, STUDY_RESAMPLES),
+        bridging: summarise(subset(r.hits, inBridge), ctx.seed, STUDY_RESAMPLES),
+        bridgingMinority: summarise(subset(sh.minorityHit, inBridge), ctx.seed, STUDY_RESAMPLES),
+        bridgingMajority: summarise(subset(sh.majorityHit, inBridge), ctx.seed, STUDY_RESAMPLES),
+        minorityHitShare: summarise(subset(sh.minorityHitShare, inBridge), ctx.seed, STUDY_RESAMPLES),
+        minorityHeldOutShare: summarise(subset(sh.minorityHeldOutShare, inBridge), ctx.seed, STUDY_RESAMPLES),
       };
     });
     const label = (s: { model: string; calibrated: boolean }): string => (s.calibrated ? `${s.model} + calibrated:${LAMBDA}` : s.model);

@@ -6,10 +6,11 @@
  * their held-out items on each side. The verdict of the claim "one vector, or one static cluster,
  * per user recreates the averaging problem one level down" is `bridgingVerdict`.
  */
+import { summarise } from '../eval/stats.js';
 import { rowOf } from '../data/csr.js';
 import type { Split } from '../data/split.js';
 import type { WorldTruth } from '../synth/world.js';
-import { fmt, paired, summarize, subset } from './common.js';
+import { fmt, paired, subset } from './common.js';
 import type { Verdict } from './types.js';
 
 /** Group codes of test users: 0 = A (majority), 1 = B (minority), 2 = bridging, -1 = none. */
@@ -215,7 +216,7 @@ export function bridgingVerdict(rows: readonly BridgeRow[], group: Int8Array, se
     bridgingMinority: (p) => group[p] === GROUP_BRIDGE,
   };
   const values = (r: BridgeRow, m: Measure): (number | null)[] => subset(m === 'bridgingMinority' ? r.minorityHits : r.hits, keep[m]);
-  const mean = (r: BridgeRow, m: Measure): number | null => summarize(values(r, m), seed, 1).mean;
+  const mean = (r: BridgeRow, m: Measure): number | null => summarise(values(r, m), seed, 1).mean;
   const personas = rows.find((r) => r.role === 'personas');
   if (!personas) throw new Error('bridgingVerdict: needs a personas row');
   const best = Object.fromEntries(MEASURES.map((m) => [m, Math.max(0, ...rows.map((r) => mean(r, m) ?? 0))])) as Record<Measure, number>;

@@ -3,15 +3,15 @@
  * world), fitting a registered model, ranking and scoring lists with bootstrap intervals, and the
  * Markdown table every study prints.
  */
-import { rowOf } from '../data/csr.js';
 import type { InteractionLog } from '../data/dataset.js';
 import { makeSplit, type Split } from '../data/split.js';
-import { evaluateLists, rankTestUsers, type ListReranker, type MetricSummary } from '../eval/evaluate.js';
-import { bootstrapCI, pairedDifference, type PairedResult } from '../eval/stats.js';
+import { evaluateLists, rankTestUsers } from '../eval/evaluate.js';
+import { pairedDifference, type MetricSummary, type PairedResult } from '../eval/stats.js';
 import { Rng } from '../math/rng.js';
 import type { ModelParams, Recommender } from '../models/model.js';
 import { createModel } from '../models/registry.js';
 import { buildReranker, parseRerankSpec } from '../rank/index.js';
+import type { ListReranker } from '../rank/pipeline.js';
 import { DEFAULT_WORLD, worldToLog, type WorldConfigInput, type WorldTruth } from '../synth/world.js';
 import type { StudyContext } from './types.js';
 
@@ -94,15 +94,12 @@ export function scoreModel(model: Recommender, split: Split, ks: readonly number
   return { metrics: e.metrics, perUser: e.perUser, lists };
 }
 
-/** Mean and bootstrap interval of per-user values (nulls dropped); null mean without values. */
-export function summarize(values: ArrayLike<number | null>, seed: number, resamples = 500): MetricSummary {
-  const b = bootstrapCI(values, { seed, resamples });
-  return b.n === 0 ? { mean: null, ci95: null, n: 0 } : { mean: b.mean, ci95: b.ci, n: b.n };
-}
+/** Bootstrap resamples of the studies' intervals (PROTOCOL's 1,000 is for `evaluate`). */
+export const STUDY_RESAMPLES = 500;
 
 /** Paired a - b over users with both values. */
 export function paired(a: ArrayLike<number | null>, b: ArrayLike<number | null>, seed: number): PairedResult {
-  return pairedDifference(a, b, { seed, resamples: 500 });
+  return pairedDifference(a, b, { seed, resamples: STUDY_RESAMPLES });
 }
 
 /** Per-user values restricted to a subset of test-user positions. */
@@ -125,11 +122,6 @@ export function markdownTable(headers: readonly string[], rows: readonly (readon
   const lines = [`| ${headers.join(' | ')} |`, `|${headers.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const r of rows) lines.push(`| ${r.join(' | ')} |`);
   return lines.join('\n');
-}
-
-/** Users of the split's test set that also have training rows (the ones a model knows). */
-export function testHistories(split: Split): Int32Array[] {
-  return Array.from(split.testUsers, (u) => rowOf(split.history, u));
 }
 
 /** Train positives per user (activity), by user index. */

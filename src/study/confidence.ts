@@ -16,12 +16,12 @@ import { Rng } from '../math/rng.js';
 import { hasPersonas, personasFor, type HasPersonas, type Recommender } from '../models/model.js';
 import type { TrainSet } from '../data/train-set.js';
 import { createModel } from '../models/registry.js';
+import { select } from '../rank/pipeline.js';
 import {
   calibrationPairs as outcomes,
   Calibrator,
   EQUAL_WEIGHTS,
   fitConfidenceWeights,
-  hedge,
   reliability,
   reweighConfidence,
   scoredLists,
@@ -163,9 +163,11 @@ export const confidenceStudy: Study = {
       if (conf[b]!.confidence >= threshold) return;
       const history = rowOf(split.history, u);
       const personas = personasFor(model, split.testUserModelIndex[b]!, history);
-      const h = hedge({ model, train: split.train, personas, history, scores: scored.scores![b]!, confidence: conf[b]!, n: k, threshold });
+      const { train } = split;
+      const hedgeStage = { model, personas, confidence: conf[b]!, itemPopularity: train.itemPopularity, categories: train.categories, threshold };
+      const h = select(scored.scores![b]!, { candidates: train.candidates, itemRanks: train.itemRanks, exclude: history }, { user: split.testUserModelIndex[b]!, history }, { k, hedge: hedgeStage });
       plain.push(ndcg[b]!);
-      hedged.push(ndcgAt(h.items, rowOf(split.test, u), k) ?? 0);
+      hedged.push(ndcgAt(h.list, rowOf(split.test, u), k) ?? 0);
     });
     const hedgeDiff = plain.length > 0 ? pairedDifference(hedged, plain, { seed: ctx.seed }) : null;
     // verdict

@@ -8,7 +8,7 @@
  * for pop, bpr, ease and personas, and for bpr and personas reranked by `calibrated:0.5`.
  */
 import { DataError } from '../errors.js';
-import type { MetricSummary } from '../eval/evaluate.js';
+import type { MetricSummary } from '../eval/stats.js';
 import type { Recommender } from '../models/model.js';
 import { fitModel, fmt, fmtCi, markdownTable, paired, rerankerFor, scoreModel, studyData, type ListScores } from './common.js';
 import type { Study, StudyChart, StudyContext, Verdict } from './types.js';

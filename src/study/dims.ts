@@ -6,7 +6,7 @@
  * candidates) and arp@20 (mean train popularity of the listed items). On large training sets the
  * largest sizes are trimmed to keep the study short; the output says so.
  */
-import type { MetricSummary } from '../eval/evaluate.js';
+import type { MetricSummary } from '../eval/stats.js';
 import { fitModel, fmt, fmtCi, markdownTable, paired, scoreModel, studyData } from './common.js';
 import type { Study, StudyChart, StudyContext, Verdict } from './types.js';
 

@@ -8,7 +8,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { Rng } from '../math/rng.js';
-import { jensenShannon } from '../eval/metrics.js';
+import { jensenShannon } from '../data/categories.js';
 import { DEFAULT_ARMS, DEFAULT_ROUNDS, LIST_LENGTH, METRICS, simulate, simulationJson, simulationTable, type SimulationResult } from '../sim/feedback.js';
 import { fmt, markdownTable, paired } from './common.js';
 import type { Study, StudyChart, StudyContext, Verdict } from './types.js';

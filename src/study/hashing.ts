@@ -14,12 +14,13 @@
 import { columnCounts, csrFromPairs, rowOf, transpose } from '../data/csr.js';
 import type { Split } from '../data/split.js';
 import { evaluateLists } from '../eval/evaluate.js';
+import { summarise } from '../eval/stats.js';
 import { Rng } from '../math/rng.js';
 import { TopKSelector } from '../math/topk.js';
 import type { Recommender } from '../models/model.js';
 import type { TrainSet } from '../data/train-set.js';
 import { createModel } from '../models/registry.js';
-import { fmt, headMask, markdownTable, paired, studyData, studyParams, subset, summarize, userActivity } from './common.js';
+import { fmt, headMask, markdownTable, paired, STUDY_RESAMPLES, studyData, studyParams, subset, userActivity } from './common.js';
 import type { Study, StudyChart, StudyContext, Verdict } from './types.js';
 
 const K = 20;
@@ -199,8 +200,8 @@ export const hashingStudy: Study = {
     const points: HashingPoint[] = [];
     const rows: Record<string, unknown>[] = [];
     const recallRow = (lists: Int32Array[]) => ({
-      headItems: summarize(maskedRecall(split, lists, itemHead), ctx.seed).mean,
-      tailItems: summarize(maskedRecall(split, lists, itemTail), ctx.seed).mean,
+      headItems: summarise(maskedRecall(split, lists, itemHead), ctx.seed, STUDY_RESAMPLES).mean,
+      tailItems: summarise(maskedRecall(split, lists, itemTail), ctx.seed, STUDY_RESAMPLES).mean,
     });
     const exactRecall = recallRow(exactLists);
     // one side hashed at a time (the other collision-free), to tell the two effects apart
@@ -221,7 +222,7 @@ export const hashingStudy: Study = {
         const ni = which === 'items' ? mi : train.nItems;
         const m1 = await fit(hashedTrainSet(train, u, nu, i, ni), `${which}-f=${f}`);
         const nd = evaluateLists(split, rankHashed(m1, split, u, i, ni), [K], ctx.seed).perUser[`ndcg@${K}`]!;
-        side[which === 'users' ? 'usersOnly' : 'itemsOnly'] = summarize(nd, ctx.seed, 1).mean;
+        side[which === 'users' ? 'usersOnly' : 'itemsOnly'] = summarise(nd, ctx.seed, 1).mean;
       }
       oneSided.push(side);
       const model = await fit(hashedTrainSet(train, hu, mu, hi, mi), `f=${f}`);
@@ -241,7 +242,7 @@ export const hashingStudy: Study = {
         itemTable: mi,
         users: p.users,
         items: p.items,
-        ndcg: summarize(ndcg, ctx.seed),
+        ndcg: summarise(ndcg, ctx.seed, STUDY_RESAMPLES),
         ndcgLoss: { mean: lossAll.mean, ci95: lossAll.ci95 },
         ndcgLossHeadUsers: paired(subset(base, headUser), subset(ndcg, headUser), ctx.seed).mean,
         ndcgLossTailUsers: paired(subset(base, tailUser), subset(ndcg, tailUser), ctx.seed).mean,
@@ -251,7 +252,7 @@ export const hashingStudy: Study = {
       });
     }
     const v = hashingVerdict(base, points, ctx.seed);
-    const baseSummary = summarize(base, ctx.seed);
+    const baseSummary = summarise(base, ctx.seed, STUDY_RESAMPLES);
     const num = (r: Record<string, unknown>, path: string): number | null => {
       let x: unknown = r;
       for (const k of path.split('.')) x = (x as Record<string, unknown>)?.[k];

@@ -11,10 +11,11 @@
 import { rowOf } from '../data/csr.js';
 import type { Split } from '../data/split.js';
 import { evaluateLists } from '../eval/evaluate.js';
+import { summarise } from '../eval/stats.js';
 import { Rng } from '../math/rng.js';
 import { TopKSelector } from '../math/topk.js';
 import type { Recommender } from '../models/model.js';
-import { fitModel, fmt, markdownTable, paired, studyData, summarize } from './common.js';
+import { fitModel, fmt, markdownTable, paired, STUDY_RESAMPLES, studyData } from './common.js';
 import type { Study, StudyChart, StudyContext, Verdict } from './types.js';
 
 const K = 20;
@@ -100,7 +101,7 @@ export function profileSwapVerdict(points: readonly SwapPoint[], seed: number): 
   const rand = points.find((p) => p.rank === 'random')!;
   const d = paired(near.ndcgLoss, rand.ndcgLoss, seed);
   const c = paired(near.cklGain, rand.cklGain, seed);
-  const means = points.map((p) => summarize(p.ndcgLoss, seed, 1).mean ?? -Infinity);
+  const means = points.map((p) => summarise(p.ndcgLoss, seed, 1).mean ?? -Infinity);
   const worst = points[means.indexOf(Math.max(...means))]!.rank;
   const accuracy = d.ci95[0] > 0 ? 'more' : d.ci95[1] < 0 ? 'less' : 'not measurably more or less';
   const calib = c.ci95[0] > 0 ? 'more' : c.ci95[1] < 0 ? 'less' : 'not measurably more or less';
@@ -165,9 +166,9 @@ export const profileSwapStudy: Study = {
       });
     }
     const v = profileSwapVerdict(points, ctx.seed);
-    const ownN = summarize(ownNdcg, ctx.seed);
-    const ownC = summarize(ownCkl, ctx.seed);
-    const rows = points.map((p, j) => ({ rank: p.rank, similarity: meanSim[j]!, ndcgLoss: summarize(p.ndcgLoss, ctx.seed), cklGain: summarize(p.cklGain, ctx.seed) }));
+    const ownN = summarise(ownNdcg, ctx.seed, STUDY_RESAMPLES);
+    const ownC = summarise(ownCkl, ctx.seed, STUDY_RESAMPLES);
+    const rows = points.map((p, j) => ({ rank: p.rank, similarity: meanSim[j]!, ndcgLoss: summarise(p.ndcgLoss, ctx.seed, STUDY_RESAMPLES), cklGain: summarise(p.cklGain, ctx.seed, STUDY_RESAMPLES) }));
     const ci = (s: { mean: number | null; ci95: [number, number] | null }): string => (s.mean === null ? 'n/a' : `${fmt(s.mean)} [${fmt(s.ci95![0])}, ${fmt(s.ci95![1])}]`);
     const table =
       `own profile (folded in): ndcg@${K} ${ci(ownN)}, ckl@${K} ${ci(ownC)}\n\n` +

@@ -17,10 +17,11 @@ import { rowOf } from '../data/csr.js';
 import { DataError } from '../errors.js';
 import type { InteractionLog } from '../data/dataset.js';
 import { makeSplit, type Split } from '../data/split.js';
+import { summarise } from '../eval/stats.js';
 import { Rng } from '../math/rng.js';
 import { hasPersonas, personasFor, personaWeightsOf, type HasPersonas, type Recommender } from '../models/model.js';
 import { worldToLog, type WorldTruth } from '../synth/world.js';
-import { fitModel, fmt, markdownTable, paired, summarize, worldConfigFor } from './common.js';
+import { fitModel, fmt, markdownTable, paired, STUDY_RESAMPLES, worldConfigFor } from './common.js';
 import type { Study, StudyChart, StudyContext, Verdict } from './types.js';
 
 const KS = [1, 2, 4];
@@ -194,10 +195,10 @@ export function recoveryVerdict(cells: readonly RecoveryCell[], seed: number): R
     // K = 1 is one vector per user (it equals the baseline by construction): the best K is chosen among K >= 2
     const several = inSetting.filter((c) => c.k >= 2);
     const group = several.length > 0 ? several : inSetting;
-    const mean = (c: RecoveryCell): number => summarize(c.agreement, seed, 1).mean ?? 0;
+    const mean = (c: RecoveryCell): number => summarise(c.agreement, seed, 1).mean ?? 0;
     const judged = group.map((c) => {
       const gain = paired(c.agreement, c.baseline, seed);
-      const rec = summarize(c.minorityRecovered, seed, 1).mean;
+      const rec = summarise(c.minorityRecovered, seed, 1).mean;
       const recovers = gain.ci95[0] > 0 && gain.mean > AGREEMENT_MARGIN && (rec ?? 0) >= RECOVERED_AT;
       return { minorityWeight: c.minorityWeight, bestK: c.k, agreement: mean(c), gain: gain.mean, gainCi: gain.ci95, minorityRecovered: rec, recovers };
     });
@@ -269,9 +270,9 @@ export const recoveryStudy: Study = {
       k: c.k,
       minorityWeight: c.minorityWeight,
       users: c.agreement.length,
-      agreement: summarize(c.agreement, ctx.seed),
-      baseline: summarize(c.baseline, ctx.seed),
-      minorityRecovered: summarize(c.minorityRecovered, ctx.seed),
+      agreement: summarise(c.agreement, ctx.seed, STUDY_RESAMPLES),
+      baseline: summarise(c.baseline, ctx.seed, STUDY_RESAMPLES),
+      minorityRecovered: summarise(c.minorityRecovered, ctx.seed, STUDY_RESAMPLES),
     }));
     const ci = (s: { mean: number | null; ci95: [number, number] | null }): string => (s.mean === null ? 'n/a' : `${fmt(s.mean)} [${fmt(s.ci95![0])}, ${fmt(s.ci95![1])}]`);
     const table = markdownTable(

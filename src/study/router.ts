@@ -9,7 +9,7 @@
  * seconds of fitting (the router's includes its clustering and validation fits) and CPU
  * milliseconds of scoring per test user; they depend on the machine, ndcg@20 does not.
  */
-import type { MetricSummary } from '../eval/evaluate.js';
+import type { MetricSummary } from '../eval/stats.js';
 import type { Recommender } from '../models/model.js';
 import { ClusterRouter, cpuSeconds, type RouteEntry } from '../models/router.js';
 import { fitModel, fmt, fmtCi, markdownTable, paired, scoreModel, studyData } from './common.js';
