@@ -49,3 +49,27 @@ export class ModelFitError extends Error {
 export class NotFoundError extends Error {
   override readonly name = 'NotFoundError';
 }
+
+/** What the messages read of a schema (zod) issue. */
+export interface SchemaIssue {
+  readonly code: string;
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+  /** The unknown keys of an `unrecognized_keys` issue. */
+  readonly keys?: readonly string[];
+}
+
+/** A field path under `where`: `.name` for keys, `[i]` for array positions (`body.items[2].id`); `where` may be ''. */
+export function issuePath(where: string, path: readonly PropertyKey[]): string {
+  const rest = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+  return where === '' ? rest.replace(/^\./, '') : `${where}${rest}`;
+}
+
+/** One line per schema issue, `<field path>: <rule broken>`; unknown keys are named as such. */
+export function issueMessages(issues: readonly SchemaIssue[], where: string): string[] {
+  return issues.map((i) => {
+    const at = issuePath(where, i.path);
+    const rule = i.code === 'unrecognized_keys' && i.keys ? `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}` : i.message;
+    return at === '' ? rule : `${at}: ${rule}`;
+  });
+}

@@ -21,7 +21,7 @@ import { explanationFidelity, type FidelityOptions, type FidelityReport } from '
 import { hasPersonas, personasFor, type HasPersonas, type Recommender } from '../models/model.js';
 import { assignmentShares, effectiveCount, personaAssignment, personaSetSize } from '../models/persona-assignment.js';
 import { calibrationKL, jensenShannon } from '../data/categories.js';
-import { formatNumber } from './report/markdown.js';
+import { formatNumber } from './report/format.js';
 import { summarise, type MetricSummary } from './stats.js';
 
 export const ACTIVITY_COLD_BELOW = 20;

@@ -5,7 +5,7 @@
  * artifacts load), the experiment runner and the high-level `Recommender`.
  */
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError, issueMessages } from '../errors.js';
 import type { ModelArtifact, ModelParams, ModelSpec, ParamValue, Recommender } from './model.js';
 import { bprSpec } from './bpr.js';
 import { easeSpec } from './ease.js';
@@ -67,8 +67,7 @@ export function createModel(name: string, params: Record<string, unknown> = {}):
   const spec = modelSpec(name);
   const parsed = spec.schema.safeParse(params);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${name}.${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
-    throw new ConfigError(issues, `${name} params`);
+    throw new ConfigError(issueMessages(parsed.error.issues, name).join('; '), `${name} params`);
   }
   return spec.create(parsed.data);
 }
@@ -152,8 +151,7 @@ export function parseModelSpec(text: string): ParsedModelSpec {
   }
   const parsed = entry.schema.safeParse(fixed);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
-    throw new ConfigError(`"${spec}": ${issues}`, '--models');
+    throw new ConfigError(`"${spec}": ${issueMessages(parsed.error.issues, '').join('; ')}`, '--models');
   }
   return { spec, model: name, fixed };
 }

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ConfigError, DataError, ModelFitError, NotFoundError } from '../errors.js';
+import { ConfigError, DataError, issueMessages, ModelFitError, NotFoundError } from '../errors.js';
 import { modelNames, parseModelSpec, parseModelSpecs } from '../models/registry.js';
 import { VERSION } from '../version.js';
 import { registerDashboard } from './dashboard/index.js';
@@ -133,15 +133,7 @@ export function hashKey(key: string): string {
 function parse<S extends z.ZodType>(schema: S, data: unknown, where: string): z.output<S> {
   const r = schema.safeParse(data);
   if (r.success) return r.data;
-  const msgs = r.error.issues.slice(0, 5).map((i) => {
-    if (i.code === 'unrecognized_keys') {
-      const base = `${where}${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}`;
-      return `${base}: unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-    }
-    const path = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
-    return `${where}${path}: ${i.message}`;
-  });
-  throw new HttpError(400, 'invalid_input', msgs.join('; '));
+  throw new HttpError(400, 'invalid_input', issueMessages(r.error.issues.slice(0, 5), where).join('; '));
 }
 
 /**

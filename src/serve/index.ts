@@ -20,12 +20,13 @@ import type { Recommender } from '../models/model.js';
 import { Engine, loadModel, withServeMeta, type LoadedModel } from './engine.js';
 import { DEFAULT_FEEDBACK_TYPES, LiveData, type FeedbackPolicy } from './live.js';
 import { Metrics } from './metrics.js';
-import { openStore, type FeedbackRecord, type ItemRecord, type Store } from './store.js';
+import type { FeedbackRecord, ItemRecord, Store } from './store.js';
+import { openStore } from './store-open.js';
 import { StoreHealth, storeFailure } from './store-errors.js';
 import { cleanTempArtifacts, JOB_HEARTBEAT_MS, Jobs, pruneModels, stopTrainingWorkers, trainFromStore } from './training.js';
 
 export type { Store } from './store.js';
-export { openStore } from './store.js';
+export { openStore } from './store-open.js';
 
 export interface ServiceOptions {
   host?: string;

@@ -2,6 +2,7 @@
  * The service's storage (PRODUCT.md P12): one interface, two implementations that pass the same
  * contract tests (test/serve-store.test.ts): SQLite (the default, a file, WAL with synchronous=FULL)
  * and PostgreSQL (several replicas sharing one store). Every write resolves only once it is durable.
+ * This file holds only the types; `openStore` (store-open.ts) picks the backend.
  */
 import type { ParamValue } from '../models/model.js';
 import type { Job } from './schemas.js';
@@ -162,18 +163,4 @@ export interface Store {
    * unreachable stores throw).
    */
   probeWrite(): Promise<void>;
-}
-
-/** Opens the store named by `--db`: a postgres:// URL, or a SQLite file path (':memory:' for tests). */
-export async function openStore(db: string, opts: { schema?: string } = {}): Promise<Store> {
-  if (/^postgres(ql)?:\/\//.test(db)) {
-    const { PgStore } = await import('./store-pg.js');
-    const s = new PgStore(db, opts.schema);
-    await s.init();
-    return s;
-  }
-  const { SqliteStore } = await import('./store-sqlite.js');
-  const s = new SqliteStore(db);
-  await s.init();
-  return s;
 }

@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { buildCategories } from '../data/categories.js';
 import { IdMap } from '../data/ids.js';
-import { ConfigError, ModelFitError } from '../errors.js';
+import { ConfigError, issuePath, ModelFitError } from '../errors.js';
 import { modelSpec } from '../models/registry.js';
 import { loadModel, type LoadedModel } from './engine.js';
 import { isPositive, type FeedbackPolicy } from './live.js';
@@ -134,7 +134,7 @@ export function checkTrainParams(model: string, params: Record<string, number | 
   const parsed = spec.schema.safeParse(params);
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;
-    const field = i.code === 'unrecognized_keys' ? `${where}.${i.keys[0]}` : `${where}${i.path.map((p) => `.${String(p)}`).join('')}`;
+    const field = issuePath(where, i.code === 'unrecognized_keys' ? [i.keys[0]!] : i.path);
     throw new ConfigError(i.code === 'unrecognized_keys' ? `unknown parameter of model "${model}"` : i.message, field);
   }
   for (const [key, value] of Object.entries(params)) {

@@ -1,6 +1,6 @@
 /** The world's configuration: one zod schema with every default (the default world), presets, populations. */
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError, issuePath } from '../errors.js';
 
 const POPULATION_RE = /^(?:mixed|split:(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)(?:,bridge:(\d+(?:\.\d+)?))?)$/;
 const POPULATION_HINT = "expected 'mixed', 'split:<A>/<B>' or 'split:<A>/<B>,bridge:<share>', e.g. 'split:51/49,bridge:0.15'";
@@ -108,7 +108,7 @@ export function resolveWorldConfig(input: WorldConfigInput = {}): WorldConfig {
   const r = WorldConfigSchema.safeParse(input);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    throw new ConfigError(issue.message, issue.path.length > 0 ? `world.${issue.path.join('.')}` : 'world');
+    throw new ConfigError(issue.message, issuePath('world', issue.path));
   }
   return r.data;
 }

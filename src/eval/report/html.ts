@@ -3,7 +3,8 @@
  * charts with 95% intervals drawn as inline SVG (no script, no CDN: it opens offline and prints).
  */
 import type { EvaluationJson } from '../results.js';
-import { formatNumber, markdownTables, splitSummary } from './markdown.js';
+import { formatNumber } from './format.js';
+import { markdownTables, splitSummary } from './markdown.js';
 import { personaDiagnosticsMarkdown } from '../persona-diagnostics.js';
 
 const PALETTE = ['#4C72B0', '#DD8452', '#55A868', '#C44E52', '#8172B3', '#937860', '#DA8BC3', '#8C8C8C'];

@@ -1,12 +1,8 @@
 /** Markdown tables of an evaluation: one table per cut-off, means with 95% intervals. */
 import type { EvaluationJson } from '../results.js';
+import { formatNumber } from './format.js';
 
 const COLUMNS = ['recall', 'ndcg', 'hit', 'coverage', 'arp', 'ckl', 'tdd', 'minorityRecall', 'dominantShare'] as const;
-
-export function formatNumber(v: number | null | undefined, digits = 4): string {
-  if (v === null || v === undefined || Number.isNaN(v)) return 'n/a';
-  return Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(digits);
-}
 
 export function splitSummary(json: EvaluationJson): string {
   const d = json.dataset;
