@@ -5,11 +5,11 @@ import type { ItemCategories } from '../src/data/dataset.js';
 import { ConfigError } from '../src/errors.js';
 import type { ListReranker } from '../src/rank/pipeline.js';
 import { calibrationKL } from '../src/data/categories.js';
+import { largestRemainder } from '../src/math/apportion.js';
 import type { HasPersonas, Recommender } from '../src/models/model.js';
 import {
   calibrateGreedy,
   consumptionSelect,
-  largestRemainder,
   parseReranker,
   parseRerankSpec,
   proportionalSelect,

@@ -6,7 +6,7 @@ import { crowdingVerdict } from '../src/study/crowding.js';
 import { dimsVerdict } from '../src/study/dims.js';
 import { collisionStats, hashIds, hashingVerdict, type HashingPoint } from '../src/study/hashing.js';
 import { findStudy, STUDIES, studyNames } from '../src/study/index.js';
-import { kmeans } from '../src/study/kmeans.js';
+import { kmeans } from '../src/math/kmeans.js';
 import { profileSwapVerdict, type SwapPoint } from '../src/study/profile-swap.js';
 import { bestMatch, recoveryVerdict, userRecovery, type RecoveryCell } from '../src/study/recovery.js';
 import { lineChartSvg, studyHtml } from '../src/study/report.js';

@@ -17,7 +17,7 @@ import { categoryTasteSpace, personaTasteSpace, type TasteSpace, type TasteSpace
 
 export { CalibratedReranker, calibrateGreedy, type CalibratedOrder } from './calibrated.js';
 export { ConsumptionReranker, consumptionSelect } from './consumption.js';
-export { ProportionalReranker, largestRemainder, proportionalSelect } from './proportional.js';
+export { ProportionalReranker, proportionalSelect } from './proportional.js';
 export type { TasteSpace, TasteSpaceName, UserTastes } from './tastes.js';
 
 export const RERANK_HELP =

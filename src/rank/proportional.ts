@@ -15,32 +15,11 @@
  *    proportional too.
  */
 import type { ListReranker } from './pipeline.js';
+import { largestRemainder } from '../math/apportion.js';
 import { DEFAULT_POOL } from './calibrated.js';
 import { poolWithoutHistory, type TasteSpace, type UserTastes } from './tastes.js';
 
 export type ProportionalOrder = 'score' | 'interleave';
-
-/** Largest-remainder (Hamilton) apportionment of `slots` by `shares` (need not sum to 1). */
-export function largestRemainder(shares: ArrayLike<number>, slots: number): Int32Array {
-  const n = shares.length;
-  const out = new Int32Array(n);
-  let total = 0;
-  for (let g = 0; g < n; g++) if (shares[g]! > 0) total += shares[g]!;
-  if (!(total > 0) || slots <= 0) return out;
-  const rem: number[] = [];
-  let given = 0;
-  for (let g = 0; g < n; g++) {
-    const s = shares[g]! > 0 ? shares[g]! : 0;
-    const quota = (slots * s) / total;
-    out[g] = Math.floor(quota + 1e-9);
-    given += out[g]!;
-    if (s > 0) rem.push(g);
-  }
-  const remainder = (g: number): number => (slots * shares[g]!) / total - out[g]!;
-  rem.sort((a, b) => remainder(b) - remainder(a) || shares[b]! - shares[a]! || a - b);
-  for (let r = 0; given < slots; r = (r + 1) % rem.length, given++) out[rem[r]!]!++;
-  return out;
-}
 
 /**
  * Chooses pool positions (the pool best-first) for a list of min(k, pool) items, in the order

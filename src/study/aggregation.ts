@@ -23,7 +23,7 @@ import { Rng } from '../math/rng.js';
 import type { ModelArtifact, ModelParams, Recommender, UserBatch } from '../models/model.js';
 import type { TrainSet } from '../data/train-set.js';
 import { fitModel, fmt, markdownTable, paired, rerankerFor, scoreModel, STUDY_RESAMPLES, studyData, subset } from './common.js';
-import { kmeans, nearestCentroid } from './kmeans.js';
+import { kmeans, nearestCentroid } from '../math/kmeans.js';
 import type { Study, StudyChart, StudyContext, Verdict } from './types.js';
 import { bridgingVerdict, GROUP_BRIDGE, plantedSides, proxySides, sideHits, type BridgeRole, type BridgeRow, type SideHits, type TestSides } from './bridging.js';
 

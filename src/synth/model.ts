@@ -2,6 +2,7 @@
  * The generative model: the catalogue (items, categories, styles, popularity), each user's plan
  * (group, planted personas and their weights) and rows, and the streaming `generateWorld`.
  */
+import { largestRemainder } from '../math/apportion.js';
 import { Rng } from '../math/rng.js';
 import { parsePopulation, resolveWorldConfig, type Population, type WorldConfig, type WorldConfigInput } from './config.js';
 import { categoryNames, makeTitle } from './names.js';
@@ -412,7 +413,8 @@ export class World {
     // allot rows: noise by stochastic rounding, personas by largest remainder (each >= 1 if possible)
     const nNoise = Math.min(n, Math.floor(cfg.noise * n + rng.next()));
     const nPersona = n - nNoise;
-    const counts = largestRemainder(weights, nPersona);
+    const shared = largestRemainder(weights, nPersona);
+    const counts = nPersona >= K ? atLeastOneEach(shared) : shared;
     const labels = out.persona;
     let w = 0;
     for (let k = 0; k < K; k++) for (let r = 0; r < counts[k]!; r++) labels[w++] = k;
@@ -590,21 +592,15 @@ function searchCdfArray(p: Float64Array, x: number): number {
   return p.length - 1;
 }
 
-/** Integer counts summing to n, proportional to weights; every count >= 1 when n >= weights.length. */
-function largestRemainder(weights: readonly number[], n: number): number[] {
-  const K = weights.length;
-  const counts = weights.map((w) => Math.floor(w * n));
-  let left = n - counts.reduce((a, b) => a + b, 0);
-  const order = weights.map((w, k) => k).sort((a, b) => weights[b]! * n - counts[b]! - (weights[a]! * n - counts[a]!) || a - b);
-  for (let q = 0; left > 0; q = (q + 1) % K, left--) counts[order[q]!]!++;
-  if (n >= K) {
-    for (let k = 0; k < K; k++) {
-      if (counts[k]! > 0) continue;
-      let big = 0;
-      for (let j = 1; j < K; j++) if (counts[j]! > counts[big]!) big = j;
-      counts[big]!--;
-      counts[k] = 1;
-    }
+/** Gives every zero count one slot from the largest count (the first on ties). */
+function atLeastOneEach(counts: Int32Array): Int32Array {
+  const K = counts.length;
+  for (let k = 0; k < K; k++) {
+    if (counts[k]! > 0) continue;
+    let big = 0;
+    for (let j = 1; j < K; j++) if (counts[j]! > counts[big]!) big = j;
+    counts[big]!--;
+    counts[k] = 1;
   }
   return counts;
 }

@@ -1,5 +1,5 @@
 /** Seeded k-means (k-means++ seeding, Arthur & Vassilvitskii 2007; then Lloyd's iterations). */
-import { Rng } from '../math/rng.js';
+import type { Rng } from './rng.js';
 
 export interface KMeansResult {
   /** Cluster of each point. */
