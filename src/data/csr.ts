@@ -52,10 +52,6 @@ export function rowOf(m: Csr, r: number): Int32Array {
   return m.indices.subarray(m.indptr[r]!, m.indptr[r + 1]!);
 }
 
-export function rowLength(m: Csr, r: number): number {
-  return m.indptr[r + 1]! - m.indptr[r]!;
-}
-
 /** Number of stored entries per column (e.g. item popularity from userItems). */
 export function columnCounts(m: Csr): Int32Array {
   const counts = new Int32Array(m.cols);

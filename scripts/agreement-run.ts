@@ -2,20 +2,20 @@
  * Measures explanation agreement with planted tastes on a synthetic world (docs/personas.md,
  * "Synthetic worlds"). Usage:
  *
- *   node --import tsx src/explain/agreement-run.ts '<world config JSON>' [models=personas,bpr] [personas params JSON]
+ *   node --import tsx scripts/agreement-run.ts '<world config JSON>' [models=personas,bpr] [personas params JSON]
  *
  * worldToLog(config), the temporal-user split, one fit per model (seed 42, 2 threads), full-ranking
  * top-20 lists; prints ndcg@20, recall@20, minorityRecall@20 and ckl@20 per model, and for models
  * with personas the explanation fidelity and `plantedAgreement`.
  */
-import { makeSplit } from '../data/split.js';
-import { evaluateLists, rankTestUsers } from '../eval/evaluate.js';
-import { Rng } from '../math/rng.js';
-import { hasPersonas } from '../models/model.js';
-import { createModel } from '../models/registry.js';
-import { worldToLog } from '../synth/world.js';
-import { plantedAgreement } from './agreement.js';
-import { explanationFidelity } from './fidelity.js';
+import { makeSplit } from '../src/data/split.js';
+import { evaluateLists, rankTestUsers } from '../src/eval/evaluate.js';
+import { Rng } from '../src/math/rng.js';
+import { hasPersonas } from '../src/models/model.js';
+import { createModel } from '../src/models/registry.js';
+import { worldToLog } from '../src/synth/world.js';
+import { plantedAgreement } from '../src/explain/agreement.js';
+import { explanationFidelity } from '../src/explain/fidelity.js';
 
 const worldConfig = JSON.parse(process.argv[2] ?? '{}') as Record<string, unknown>;
 const models = (process.argv[3] ?? 'personas,bpr').split(',');
