@@ -1,14 +1,13 @@
 /**
- * Generic interaction readers: CSV / TSV with a header row, and JSONL (one JSON object per line),
- * plus an optional item-category file. Also the shared plumbing of every reader: the read context
- * (skip bad rows or fail, progress), the table walker that checks field counts and names the
- * place of every problem, and column resolution.
+ * The shared plumbing of every reader: the read context (skip bad rows or fail, progress), the
+ * table walker that checks field counts and names the place of every problem, column resolution,
+ * and the generic CSV / TSV interaction reader (a header row). JSONL is jsonl.ts, the item-category
+ * file category-file.ts.
  */
 import { extname } from 'node:path';
 import { DataError, type Place } from '../../errors.js';
 import type { LogBuilder } from '../dataset.js';
 import {
-  forEachLine,
   forEachRow,
   parseFiniteNumber,
   parseTimestamp,
@@ -41,8 +40,8 @@ export const DEFAULT_COLUMNS = {
 } as const satisfies Record<keyof ColumnNames, readonly string[]>;
 
 const SPACE = 32;
-const CATEGORY_COLUMNS = ['categories', 'category', 'genres', 'genre'] as const;
-const TITLE_COLUMNS = ['title'] as const;
+export const CATEGORY_COLUMNS = ['categories', 'category', 'genres', 'genre'] as const;
+export const TITLE_COLUMNS = ['title'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Shared plumbing
@@ -155,7 +154,7 @@ export function findColumn(header: readonly string[], candidates: readonly strin
   return -1;
 }
 
-function quoteList(names: readonly string[]): string {
+export function quoteList(names: readonly string[]): string {
   return names.map((n) => JSON.stringify(n)).join(', ');
 }
 
@@ -330,277 +329,4 @@ export async function readCsvInteractions(
 ): Promise<void> {
   const delimiter = await chooseDelimiter(file, options.delimiter);
   await readInteractionTable(builder, file, ctx, { delimiter, quotes: true, columns: options.columns ?? {} });
-}
-
-// ---------------------------------------------------------------------------------------------
-// JSONL
-// ---------------------------------------------------------------------------------------------
-
-function isBlank(line: string): boolean {
-  return line.length === 0 || line.trim().length === 0;
-}
-
-function findKey(obj: Record<string, unknown>, candidates: readonly string[]): string | null {
-  for (const c of candidates) if (Object.hasOwn(obj, c)) return c;
-  const keys = Object.keys(obj);
-  const lower = keys.map((k) => k.toLowerCase());
-  for (const c of candidates) {
-    const i = lower.indexOf(c.toLowerCase());
-    if (i >= 0) return keys[i]!;
-  }
-  return null;
-}
-
-interface JsonKeys {
-  user: string;
-  item: string;
-  rating: string | null;
-  timestamp: string | null;
-}
-
-/** Keys named in the options are used as given; the others are looked up in the first object. */
-function resolveKeys(obj: Record<string, unknown>, columns: ColumnNames, file: string, line: number): JsonKeys {
-  const required = (key: 'user' | 'item'): string => {
-    const named = columns[key];
-    if (named !== undefined) return named;
-    const found = findKey(obj, DEFAULT_COLUMNS[key]);
-    if (found !== null) return found;
-    throw new DataError(
-      `no ${key} field: expected one of ${quoteList(DEFAULT_COLUMNS[key])} (found keys: ${quoteList(Object.keys(obj)) || 'none'})`,
-      { file, line, field: key },
-    );
-  };
-  const optional = (key: 'rating' | 'timestamp'): string | null => columns[key] ?? findKey(obj, DEFAULT_COLUMNS[key]);
-  return { user: required('user'), item: required('item'), rating: optional('rating'), timestamp: optional('timestamp') };
-}
-
-/** A JSON ID value as a string: non-empty strings and finite numbers; undefined otherwise. */
-function jsonId(v: unknown): string | undefined {
-  if (typeof v === 'string') return v.length > 0 ? v : undefined;
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  return undefined;
-}
-
-function jsonNumber(v: unknown): number {
-  if (typeof v === 'number') return Number.isFinite(v) ? v : Number.NaN;
-  if (typeof v === 'string') return parseFiniteNumber(v);
-  return Number.NaN;
-}
-
-function jsonTimestamp(v: unknown): number {
-  if (typeof v === 'number') return Number.isFinite(v) ? v : Number.NaN;
-  if (typeof v === 'string') return parseTimestamp(v);
-  return Number.NaN;
-}
-
-function describe(v: unknown): string {
-  return v === undefined ? 'missing' : JSON.stringify(v);
-}
-
-/**
- * Calls `onObject` for every non-blank line of a JSONL file that parses to a JSON object; a line
- * of invalid JSON or another value goes to `bad` (with `notObject(value)` as the message for the
- * latter). A file without a non-blank line is a DataError.
- */
-async function forEachJsonObject(
-  file: string,
-  ctx: ReadContext,
-  bad: (message: string, line: number) => void,
-  notObject: (value: unknown) => string,
-  onObject: (obj: Record<string, unknown>, line: number) => void,
-): Promise<void> {
-  let any = false;
-  await forEachLine(
-    file,
-    (text, line) => {
-      if (isBlank(text)) return;
-      any = true;
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (err) {
-        bad(`invalid JSON: ${(err as Error).message}`, line);
-        return;
-      }
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        bad(notObject(value), line);
-        return;
-      }
-      onObject(value as Record<string, unknown>, line);
-    },
-    { onProgress: ctx.progressFor?.(file) },
-  );
-  if (!any) throw new DataError('no rows: the file is empty', { file });
-}
-
-/** Reads a JSONL interaction file (one object per line; blank lines are ignored) into `builder`. */
-export async function readJsonlInteractions(
-  builder: LogBuilder,
-  file: string,
-  ctx: ReadContext,
-  columns: ColumnNames = {},
-): Promise<void> {
-  let keys: JsonKeys | null = null;
-  let good = 0;
-  let skipped = 0;
-  const bad = (message: string, line: number, field?: string): void => {
-    skipped++;
-    badRow(ctx, builder, message, field === undefined ? { file, line } : { file, line, field });
-  };
-  await forEachJsonObject(
-    file,
-    ctx,
-    bad,
-    (value) => `expected a JSON object, found ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`,
-    (obj, line) => {
-      keys ??= resolveKeys(obj, columns, file, line);
-      const user = jsonId(obj[keys.user]);
-      if (user === undefined) {
-        bad(`user id is ${describe(obj[keys.user])}; expected a non-empty string or a number`, line, keys.user);
-        return;
-      }
-      const item = jsonId(obj[keys.item]);
-      if (item === undefined) {
-        bad(`item id is ${describe(obj[keys.item])}; expected a non-empty string or a number`, line, keys.item);
-        return;
-      }
-      let rating = Number.NaN;
-      if (keys.rating !== null) {
-        rating = jsonNumber(obj[keys.rating]);
-        if (Number.isNaN(rating)) {
-          bad(`rating ${describe(obj[keys.rating])} is not a finite number`, line, keys.rating);
-          return;
-        }
-      }
-      let time = Number.NaN;
-      if (keys.timestamp !== null) {
-        time = jsonTimestamp(obj[keys.timestamp]);
-        if (Number.isNaN(time)) {
-          bad(`timestamp ${describe(obj[keys.timestamp])} is neither a number nor an ISO 8601 date`, line, keys.timestamp);
-          return;
-        }
-      }
-      builder.add(user, item, rating, time);
-      good++;
-    },
-  );
-  if (good === 0) throw new DataError(`no rows: all ${skipped} lines are malformed and were skipped`, { file });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Item categories
-// ---------------------------------------------------------------------------------------------
-
-export function isJsonlPath(file: string): boolean {
-  const ext = extname(file).toLowerCase();
-  return ext === '.jsonl' || ext === '.ndjson';
-}
-
-/**
- * Reads an item-category file: CSV / TSV with an item column and a `categories` (or `category`,
- * `genres`, `genre`) column of `|`-separated names and an optional `title` column, or JSONL
- * objects `{"item": ..., "categories": [...]}` (a `|`-separated string is accepted too). Items
- * not seen in the interactions are added to the item map; an empty list means "(none)".
- */
-export async function readCategoryFile(
-  builder: LogBuilder,
-  file: string,
-  ctx: ReadContext,
-  options: { itemColumn?: string; delimiter?: string } = {},
-): Promise<void> {
-  const itemCandidates = options.itemColumn !== undefined ? [options.itemColumn, ...DEFAULT_COLUMNS.item] : DEFAULT_COLUMNS.item;
-  if (isJsonlPath(file)) {
-    await readJsonlCategories(builder, file, ctx, itemCandidates);
-    return;
-  }
-  const delimiter = await chooseDelimiter(file, options.delimiter);
-  let ii = 0;
-  let ci = 0;
-  let ti = -1;
-  let names: readonly string[] = [];
-  await readTable(
-    file,
-    ctx,
-    builder,
-    { delimiter, quotes: true },
-    (header, line) => {
-      ii = requireColumn(header, itemCandidates, 'item', file, line);
-      ci = requireColumn(header, CATEGORY_COLUMNS, 'categories', file, line);
-      ti = findColumn(header, TITLE_COLUMNS);
-      names = header;
-    },
-    (f, _line, bad) => {
-      const item = f[ii]!;
-      if (item.length === 0) {
-        bad('empty item id', names[ii]);
-        return false;
-      }
-      builder.setCategories(own(item), splitCategories(f[ci]!));
-      if (ti >= 0) {
-        const title = f[ti]!.trim();
-        if (title.length > 0) builder.setTitle(item, own(title));
-      }
-      return true;
-    },
-  );
-}
-
-async function readJsonlCategories(
-  builder: LogBuilder,
-  file: string,
-  ctx: ReadContext,
-  itemCandidates: readonly string[],
-): Promise<void> {
-  let itemKey: string | null = null;
-  let catKey: string | null = null;
-  let good = 0;
-  const bad = (message: string, line: number, field?: string): void =>
-    badRow(ctx, builder, message, field === undefined ? { file, line } : { file, line, field });
-  await forEachJsonObject(
-    file,
-    ctx,
-    bad,
-    () => 'expected a JSON object',
-    (obj, line) => {
-      if (itemKey === null || catKey === null) {
-        itemKey = findKey(obj, itemCandidates);
-        catKey = findKey(obj, CATEGORY_COLUMNS);
-        const found = quoteList(Object.keys(obj)) || 'none';
-        if (itemKey === null) {
-          throw new DataError(`no item field: expected one of ${quoteList(itemCandidates)} (found keys: ${found})`, {
-            file,
-            line,
-            field: 'item',
-          });
-        }
-        if (catKey === null) {
-          throw new DataError(`no categories field: expected one of ${quoteList(CATEGORY_COLUMNS)} (found keys: ${found})`, {
-            file,
-            line,
-            field: 'categories',
-          });
-        }
-      }
-      const item = jsonId(obj[itemKey]);
-      if (item === undefined) {
-        bad(`item id is ${describe(obj[itemKey])}; expected a non-empty string or a number`, line, itemKey);
-        return;
-      }
-      const raw = obj[catKey];
-      let cats: string[];
-      if (typeof raw === 'string') cats = splitCategories(raw);
-      else if (Array.isArray(raw) && raw.every((c) => typeof c === 'string')) {
-        cats = (raw as string[]).map((c) => c.trim()).filter((c) => c.length > 0);
-      } else if (raw === null || raw === undefined) cats = [];
-      else {
-        bad(`categories are ${JSON.stringify(raw)}; expected an array of strings or a "|"-separated string`, line, catKey);
-        return;
-      }
-      builder.setCategories(item, cats);
-      const title = obj['title'];
-      if (typeof title === 'string' && title.trim().length > 0) builder.setTitle(item, title.trim());
-      good++;
-    },
-  );
-  if (good === 0) throw new DataError('no rows: every line is malformed', { file });
 }

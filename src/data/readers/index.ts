@@ -10,15 +10,9 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { DataError } from '../../errors.js';
 import { LogBuilder, type InteractionLog } from '../dataset.js';
-import {
-  DEFAULT_COLUMNS,
-  isJsonlPath,
-  readCategoryFile,
-  readCsvInteractions,
-  readJsonlInteractions,
-  type ColumnNames,
-  type ReadContext,
-} from './generic.js';
+import { readCategoryFile } from './category-file.js';
+import { DEFAULT_COLUMNS, readCsvInteractions, type ColumnNames, type ReadContext } from './generic.js';
+import { isJsonlPath, readJsonlInteractions } from './jsonl.js';
 import { MOVIELENS_FILES, readMl100k, readMl1m, readMovieLens } from './movielens.js';
 import { isParquetPath, readParquetCategories, readParquetInteractions } from './parquet.js';
 
