@@ -6,7 +6,6 @@ import { makeSplit } from '../src/data/split.js';
 import {
   Calibrator,
   combineConfidence,
-  explainOrWithhold,
   fitConfidenceWeights,
   historyFactor,
   itemEvidence,
@@ -17,6 +16,7 @@ import {
   type UserConfidence,
 } from '../src/confidence/index.js';
 import { explainContext } from '../src/explain/explain.js';
+import { explainOrWithhold } from '../src/explain/withhold.js';
 import { Rng } from '../src/math/rng.js';
 import { hasPersonas, singleUserBatch } from '../src/models/model.js';
 import { createModel } from '../src/models/registry.js';

@@ -15,13 +15,14 @@
  * fold-in of their whole history. Both apply on the next request, without retraining.
  */
 import { existsSync } from 'node:fs';
-import { explainOrWithhold, historyFactor, itemEvidence, combineConfidence, userConfidence, type PosteriorWarmStart, type UserConfidence } from '../confidence/index.js';
+import { historyFactor, itemEvidence, combineConfidence, userConfidence, type PosteriorWarmStart, type UserConfidence } from '../confidence/index.js';
 import { columnCounts, csrFromPairs, transpose } from '../data/csr.js';
 import { IdMap } from '../data/ids.js';
 import { ConfigError, DataError, NotFoundError } from '../errors.js';
 import { buildCategories, categoriesOf, tasteDistribution, type ItemCategories } from '../data/categories.js';
 import { labelOf, personaProfile, type ExplainContext, type PersonaProfile } from '../explain/explain.js';
 import { hedgeReasonsInWords } from '../explain/hedge-reasons.js';
+import { explainOrWithhold } from '../explain/withhold.js';
 import { readArtifactFile } from '../models/artifact.js';
 import { hasPersonas, singleUserBatch, type HasPersonas, type ModelArtifact, type Recommender, type UserBatch } from '../models/model.js';
 import type { TrainSet } from '../data/train-set.js';
