@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
 import type { WorldConfigInput } from './config.js';
-import { World, type WorldSummary } from './model.js';
+import type { WorldSummary } from './generate.js';
+import { World } from './model.js';
 
 export const WORLD_FILES = {
   ratings: 'ratings.csv',

@@ -38,5 +38,7 @@
 export * from './config.js';
 export * from './names.js';
 export * from './model.js';
+export * from './generate.js';
+export * from './sampler.js';
 export * from './memory.js';
 export * from './files.js';
