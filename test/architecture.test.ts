@@ -35,6 +35,7 @@ const FLOORS: Readonly<Record<string, number>> = {
 const LONG_FILES: Readonly<Record<string, string>> = {
   'models/personas.ts': 'the persona model is being rewritten (issue 13, part 3); it splits with that rewrite',
   'models/personas-train.ts': 'the persona model training kernels (flat typed-array loops), rewritten with the model',
+  'serve/app.ts': 'every route in one file; it splits into one file per resource (src/serve/routes/) with the store move (issue 13, part 4)',
   'serve/engine.ts': 'the engine splits into model file, catalogue, user state and request flow (issue 13, part 3)',
   'synth/model.ts': 'one class, the world generator (catalogue + per-user plan); its loops share state',
 };

@@ -16,7 +16,7 @@ import {
   type UserConfidence,
 } from '../src/confidence/index.js';
 import { explainContext } from '../src/explain/explain.js';
-import { explainOrWithhold } from '../src/explain/withhold.js';
+import { explainOrWithhold } from '../src/explain/explain-or-withhold.js';
 import { Rng } from '../src/math/rng.js';
 import { hasPersonas, singleUserBatch } from '../src/models/model.js';
 import { createModel } from '../src/models/registry.js';

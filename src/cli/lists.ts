@@ -10,7 +10,7 @@
 import type { FittedModel } from '../api/recommender.js';
 import { categoriesOf, tasteDistribution } from '../data/categories.js';
 import { userConfidence, type UserConfidence } from '../confidence/index.js';
-import { explainOrWithhold, type MaybeExplanation } from '../explain/withhold.js';
+import { explainOrWithhold, type MaybeExplanation } from '../explain/explain-or-withhold.js';
 import { personaProfile, type ExplainContext, type PersonaProfile } from '../explain/explain.js';
 import { hedgeReasonsInWords } from '../explain/hedge-reasons.js';
 import { hasPersonas, personasFor } from '../models/model.js';

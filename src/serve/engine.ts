@@ -22,7 +22,7 @@ import { ConfigError, DataError, NotFoundError } from '../errors.js';
 import { buildCategories, categoriesOf, tasteDistribution, type ItemCategories } from '../data/categories.js';
 import { labelOf, personaProfile, type ExplainContext, type PersonaProfile } from '../explain/explain.js';
 import { hedgeReasonsInWords } from '../explain/hedge-reasons.js';
-import { explainOrWithhold } from '../explain/withhold.js';
+import { explainOrWithhold } from '../explain/explain-or-withhold.js';
 import { readArtifactFile } from '../models/artifact.js';
 import { hasPersonas, singleUserBatch, type HasPersonas, type ModelArtifact, type Recommender, type UserBatch } from '../models/model.js';
 import type { TrainSet } from '../data/train-set.js';
