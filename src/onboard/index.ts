@@ -14,8 +14,8 @@
  */
 import { ConfigError } from '../errors.js';
 import { Rng } from '../math/rng.js';
-import { TopKSelector } from '../math/topk.js';
 import type { Recommender } from '../models/model.js';
+import { select } from '../rank/pipeline.js';
 import type { TrainSet } from '../data/train-set.js';
 import { asPersonaModel, onboardingBasis, type OnboardingBasis } from './basis.js';
 import { bald, LaplacePosterior, type ChoiceSet, type Observation } from './posterior.js';
@@ -330,10 +330,8 @@ export class OnboardingSession {
   recommend(n: number): Int32Array {
     if (!Number.isInteger(n) || n < 1) throw new ConfigError(`n must be a positive integer, got ${n}`, 'onboarding.recommend');
     const scores = this.scores();
-    const out = new Int32Array(n);
     const answered = Int32Array.from(new Set([...this.likedSet, ...this.rejectedSet])).sort();
-    const found = new TopKSelector(n).select(scores, this.basis.candidates, this.basis.itemRanks, answered, out);
-    return out.slice(0, found);
+    return select(scores, { candidates: this.basis.candidates, itemRanks: this.basis.itemRanks, exclude: answered }, { user: -1, history: this.liked() }, { k: n }).list;
   }
 
   /** Items answered as liked, ascending. */

@@ -16,10 +16,10 @@ import type { Split } from '../data/split.js';
 import { evaluateLists } from '../eval/evaluate.js';
 import { summarise } from '../eval/stats.js';
 import { Rng } from '../math/rng.js';
-import { TopKSelector } from '../math/topk.js';
 import type { Recommender } from '../models/model.js';
 import type { TrainSet } from '../data/train-set.js';
 import { createModel } from '../models/registry.js';
+import { ListPipeline } from '../rank/pipeline.js';
 import { fmt, headMask, markdownTable, paired, STUDY_RESAMPLES, studyData, studyParams, subset, userActivity } from './common.js';
 import type { Study, StudyChart, StudyContext, Verdict } from './types.js';
 
@@ -109,8 +109,8 @@ function hashedTrainSet(train: TrainSet, hu: Int32Array, mu: number, hi: Int32Ar
 /** Lists on the original items: each item takes its bucket's score; ties by the original item order. */
 function rankHashed(model: Recommender, split: Split, hu: Int32Array | null, hi: Int32Array | null, mi: number): Int32Array[] {
   const nItems = split.train.nItems;
-  const selector = new TopKSelector(K);
-  const pool = new Int32Array(K);
+  const pipeline = new ListPipeline({ k: K });
+  const { candidates, itemRanks } = split.train;
   const bucketScores = new Float32Array(mi);
   const itemScores = new Float32Array(nItems);
   const lists: Int32Array[] = [];
@@ -121,8 +121,7 @@ function rankHashed(model: Recommender, split: Split, hu: Int32Array | null, hi:
     const user = modelUser < 0 ? -1 : hu ? hu[modelUser]! : modelUser;
     model.scoreBatch({ users: Int32Array.of(user), indptr: Int32Array.of(0, mapped.length), items: mapped }, hi ? bucketScores : itemScores);
     if (hi) for (let i = 0; i < nItems; i++) itemScores[i] = bucketScores[hi[i]!]!;
-    const n = selector.select(itemScores, split.train.candidates, split.train.itemRanks, history, pool);
-    lists.push(pool.slice(0, n));
+    lists.push(pipeline.select(itemScores, { candidates, itemRanks, exclude: history }, { user, history }).list);
   });
   return lists;
 }

@@ -13,7 +13,7 @@ import type { Split } from '../data/split.js';
 import { evaluateLists } from '../eval/evaluate.js';
 import { summarise } from '../eval/stats.js';
 import { Rng } from '../math/rng.js';
-import { TopKSelector } from '../math/topk.js';
+import { ListPipeline } from '../rank/pipeline.js';
 import type { Recommender } from '../models/model.js';
 import { fitModel, fmt, markdownTable, paired, STUDY_RESAMPLES, studyData } from './common.js';
 import type { Study, StudyChart, StudyContext, Verdict } from './types.js';
@@ -61,8 +61,8 @@ function similarityOrder(split: Split, maxRank: number): Int32Array[] {
 function rankWithProfiles(model: Recommender, split: Split, profiles: readonly Int32Array[], k: number): Int32Array[] {
   const nItems = split.train.nItems;
   const batchSize = 128;
-  const selector = new TopKSelector(k);
-  const pool = new Int32Array(k);
+  const pipeline = new ListPipeline({ k });
+  const { candidates, itemRanks } = split.train;
   const lists: Int32Array[] = [];
   const scores = new Float32Array(batchSize * nItems);
   for (let start = 0; start < profiles.length; start += batchSize) {
@@ -75,8 +75,7 @@ function rankWithProfiles(model: Recommender, split: Split, profiles: readonly I
     for (let b = start; b < end; b++) {
       const row = scores.subarray((b - start) * nItems, (b - start + 1) * nItems);
       // the system believes the profile: its items count as seen and are not recommended
-      const n = selector.select(row, split.train.candidates, split.train.itemRanks, profiles[b]!, pool);
-      lists.push(pool.slice(0, n));
+      lists.push(pipeline.select(row, { candidates, itemRanks, exclude: profiles[b]! }, { user: -1, history: profiles[b]! }).list);
     }
   }
   return lists;
