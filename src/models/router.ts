@@ -29,7 +29,7 @@ import { rowOf } from '../data/csr.js';
 import { trainSetFromPairs } from '../data/train-set.js';
 import { ConfigError } from '../errors.js';
 import type { Rng } from '../math/rng.js';
-import { kmeans, nearestCentroid } from '../study/kmeans.js';
+import { kmeans, nearestCentroid } from '../math/kmeans.js';
 import { hasPersonas, isFoldIn, type FitContext, type ModelArtifact, type ModelParams, type ModelSpec, type ParamValue, type Recommender, type TrainSet, type UserBatch } from './model.js';
 
 /** What the router needs from the registry (bound by registry.ts, which lists the router itself). */

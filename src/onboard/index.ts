@@ -329,9 +329,8 @@ export class OnboardingSession {
   /** The top n items by posterior-mean utility, excluding the items answered as liked or rejected ("neither"). */
   recommend(n: number): Int32Array {
     if (!Number.isInteger(n) || n < 1) throw new ConfigError(`n must be a positive integer, got ${n}`, 'onboarding.recommend');
-    const scores = this.scores();
     const answered = Int32Array.from(new Set([...this.likedSet, ...this.rejectedSet])).sort();
-    return select(scores, { candidates: this.basis.candidates, itemRanks: this.basis.itemRanks, exclude: answered }, { user: -1, history: this.liked() }, { k: n }).list;
+    return select(this.scores(), { candidates: this.basis.candidates, itemRanks: this.basis.itemRanks, exclude: answered }, { user: -1, history: this.liked() }, { k: n }).list;
   }
 
   /** Items answered as liked, ascending. */
