@@ -31,6 +31,7 @@ const FLOORS: Readonly<Record<string, number>> = {
   serve: 8, // the service: HTTP, store, engine, dashboard
   cli: 9, // the command line (starts the service, runs studies)
   client: 9, // the typed HTTP client (types only from serve/)
+  web: 9, // the dashboard, browser TypeScript (types only from serve/schemas.ts)
   'index.ts': 10, // the package's public exports: re-exports every floor
 };
 
@@ -48,6 +49,8 @@ const LONG_FILES: Readonly<Record<string, string>> = {
 const MAX_LINES = 400;
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
+/** Imports of files that are not TypeScript sources: the dashboard's vendored browser modules (copied at build). */
+const NOT_SOURCE = /^web\/vendor\//;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -65,7 +68,8 @@ function importGraph(): Map<string, string[]> {
     const targets: string[] = [];
     for (const { fileName } of info.importedFiles) {
       if (!fileName.startsWith('.')) continue; // packages and node: built-ins
-      targets.push(posix.normalize(posix.join(posix.dirname(file), fileName)).replace(/\.js$/, '.ts'));
+      const target = posix.normalize(posix.join(posix.dirname(file), fileName)).replace(/\.js$/, '.ts');
+      if (!NOT_SOURCE.test(target)) targets.push(target);
     }
     graph.set(file, targets);
   }
