@@ -27,6 +27,7 @@ const FLOORS: Readonly<Record<string, number>> = {
   onboard: 5, // the onboarding questions and posterior
   api: 5, // the high-level Recommender over string IDs (the library's front door)
   confidence: 6, // user confidence (needs onboard) and calibration (needs eval)
+  sim: 6, // feedback-loop simulation on planted worlds (fits, selects, measures)
   study: 7, // the studies (use eval, onboard, confidence, rank, synth)
   serve: 8, // the service: HTTP, store, engine, dashboard
   cli: 9, // the command line (starts the service, runs studies)
@@ -40,9 +41,11 @@ const LONG_FILES: Readonly<Record<string, string>> = {
   'api/recommender.ts': 'new: the library front door (fit, recommend, explain, save/load); to split into model state, answers and persistence',
   'models/multvae.ts': 'new: one model with its training loop and forward/backward passes; the kernels are in math/',
   'models/router.ts': 'new: one model (clustering, per-cluster validation, routing, nested artifacts); to split with its next change',
-  'models/personas.ts': 'the persona model is being rewritten (issue 13, part 3); it splits with that rewrite',
-  'models/personas-train.ts': 'the persona model training kernels (flat typed-array loops), rewritten with the model',
+  'models/personas.ts': 'the persona model (fit, scoring, fold-in, persona sets); to split fitting from serving',
+  'models/personas-train.ts': 'the persona model training kernels (flat typed-array loops over the same state)',
+  'sim/feedback.ts': 'new: the whole simulation (arms, rounds, consumption, metrics, output); to split the metrics and the output from the loop',
   'serve/app.ts': 'every route in one file; it splits into one file per resource (src/serve/routes/) with the store move (issue 13, part 4)',
+  'serve/schemas.ts': 'every request and response schema of the API in one file (the client and the dashboard read their types from it); to split per resource with the routes',
   'serve/engine.ts': 'the engine splits into model file, catalogue, user state and request flow (issue 13, part 3)',
   'synth/model.ts': 'one class, the world generator (catalogue + per-user plan); its loops share state',
 };
