@@ -22,9 +22,8 @@ import { hasPersonas, type ModelParams, type Recommender } from '../models/model
 import { createModel, modelSpec, paramsKey, parseModelSpecs, type ParsedModelSpec } from '../models/registry.js';
 import { buildReranker, parseRerankSpec, rerankUsesCategories } from '../rank/index.js';
 import type { FidelityReport } from '../explain/fidelity.js';
-import type { FoldSpread } from './folds.js';
 import { compareModels, evaluateLists, rankTestUsers, type PairedComparison } from './evaluate.js';
-import type { MetricSummary } from './stats.js';
+import type { FoldSpread, MetricSummary } from './stats.js';
 import type { ListReranker } from '../rank/pipeline.js';
 import { sliceEvaluation, type Slices } from './slices.js';
 import { personaDiagnostics, type PersonaDiagnostics } from './persona-diagnostics.js';

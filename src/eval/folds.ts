@@ -7,26 +7,11 @@
  * cross-validation exists: Bengio and Grandvalet, 2004); it shows the spread over held-out users.
  */
 import type { Split } from '../data/split.js';
-import type { MetricSummary } from './stats.js';
+import type { FoldSpread, FoldSummary, MetricSummary } from './stats.js';
 import { runExperiment, type ExperimentOptions, type ExperimentResult } from './experiment.js';
 import { studentTCdf } from './stats.js';
 
-export interface FoldSummary {
-  /** Mean over the folds of the fold's mean over its test users. */
-  mean: number;
-  /** Sample sd of the fold means (n - 1 in the denominator). */
-  sd: number;
-  /** 95% Student-t interval over the fold means. */
-  ci95: [number, number];
-  perFold: number[];
-}
-
-export interface FoldSpread {
-  /** The number of folds. */
-  k: number;
-  /** Every metric with a value in every fold. */
-  metrics: Record<string, FoldSummary>;
-}
+export type { FoldSpread, FoldSummary } from './stats.js';
 
 /** The p-quantile of Student's t with df degrees of freedom (bisection on the CDF; |error| < 1e-10). */
 export function tQuantile(p: number, df: number): number {

@@ -35,6 +35,24 @@ export interface MetricSummary {
   n: number;
 }
 
+/** A metric over the folds of `evaluate --folds k` (eval/folds.ts). */
+export interface FoldSummary {
+  /** Mean over the folds of the fold's mean over its test users. */
+  mean: number;
+  /** Sample sd of the fold means (n - 1 in the denominator). */
+  sd: number;
+  /** 95% Student-t interval over the fold means. */
+  ci95: [number, number];
+  perFold: number[];
+}
+
+export interface FoldSpread {
+  /** The number of folds. */
+  k: number;
+  /** Every metric with a value in every fold. */
+  metrics: Record<string, FoldSummary>;
+}
+
 export interface PairedResult {
   /** Mean of the per-user differences a - b. */
   mean: number;
