@@ -185,6 +185,9 @@ export async function runEpochs(
   epoch: (index: number) => number | undefined | Promise<number | undefined>,
 ): Promise<void> {
   for (let e = 0; e < epochs; e++) {
+    // an epoch may run without ever yielding (one thread, no workers): let pending events (an abort
+    // from the caller, a cancel message to a training worker) run before checking the signal
+    if (ctx.signal) await new Promise<void>((resolve) => setImmediate(resolve));
     if (ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error(`${stage}: fit aborted`);
     const loss = await epoch(e);
     if (loss !== undefined && !Number.isFinite(loss)) {
