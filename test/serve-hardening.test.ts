@@ -5,6 +5,7 @@
  * shutdown deadline, and erasure (a deleted user's trained vectors never come back: not on the
  * replica that deleted, not on another that loaded the model before, not after a restart).
  */
+import { storeCases } from './service-stores.js';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startService, type RunningService, type ServiceOptions } from '../src/serve/index.js';
-import { PgStore } from '../src/serve/store-pg.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'personae-hardening-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,30 +41,7 @@ async function call(svc: RunningService, method: string, path: string, opts: { b
   return { status: r.status, json, text, headers: r.headers };
 }
 
-/** One store per case: a SQLite file, or a PostgreSQL schema (dropped afterwards). */
-interface StoreCase {
-  name: string;
-  db: (tag: string) => string;
-  schema: (tag: string) => Partial<ServiceOptions>;
-  cleanup: (tag: string) => Promise<void>;
-}
-const stores: StoreCase[] = [
-  { name: 'sqlite', db: (tag) => join(dir, `${tag}.db`), schema: () => ({}), cleanup: async () => {} },
-];
-const pgUrl = process.env.PERSONAE_TEST_PG;
-const pgSchemaOf = (tag: string): string => `hard_${tag}_${process.pid}`;
-if (pgUrl) {
-  stores.push({
-    name: 'postgres',
-    db: () => pgUrl,
-    schema: (tag) => ({ pgSchema: pgSchemaOf(tag) }),
-    cleanup: async (tag) => {
-      const s = new PgStore(pgUrl, pgSchemaOf(tag));
-      await s.dropSchema();
-      await s.close();
-    },
-  });
-}
+const stores = storeCases(dir, 'hard');
 
 for (const sc of stores) {
   describe(`key lifecycle (${sc.name})`, () => {
@@ -312,7 +289,7 @@ for (const sc of stores) {
   });
 }
 
-if (!pgUrl) {
+if (!stores.some((c) => c.name === 'postgres')) {
   describe('postgres halves', () => {
     it('SKIPPED: PERSONAE_TEST_PG is not set (run `source scripts/test-services.sh` first)', { skip: 'PERSONAE_TEST_PG is not set' }, () => {});
   });

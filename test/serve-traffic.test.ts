@@ -9,6 +9,7 @@
  * unreachable stores answer 503 with a code (logged once per interval) and /readyz says writes
  * fail; startup errors are one line with exit code 2 and create nothing.
  */
+import { storeCases, type StoreCase as BaseStoreCase } from './service-stores.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,6 @@ import { onboardingBasis } from '../src/onboard/basis.js';
 import type { Engine } from '../src/serve/engine.js';
 import { startService, type RunningService, type ServiceOptions } from '../src/serve/index.js';
 import { StoreHealth } from '../src/serve/store-errors.js';
-import { PgStore } from '../src/serve/store-pg.js';
 import type { Store } from '../src/serve/store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'personae-traffic-'));
@@ -183,43 +183,20 @@ describe('what a write invalidates', () => {
   });
 });
 
-/** One store per case: a SQLite file, or a PostgreSQL schema (dropped afterwards). */
-interface StoreCase {
-  name: string;
-  db: (tag: string) => string;
-  schema: (tag: string) => Partial<ServiceOptions>;
-  cleanup: (tag: string) => Promise<void>;
-  /** An error as the store's driver reports a full disk / a read-only store. */
+/** Each store case and how its driver reports a full disk / a read-only store. */
+interface StoreCase extends BaseStoreCase {
   full: () => Error;
   readOnly: () => Error;
 }
 const withCode = (message: string, code: string): Error => Object.assign(new Error(message), { code });
-const stores: StoreCase[] = [
-  {
-    name: 'sqlite',
-    db: (tag) => join(dir, `${tag}.db`),
-    schema: () => ({}),
-    cleanup: async () => {},
-    full: () => withCode('database or disk is full', 'SQLITE_FULL'),
-    readOnly: () => withCode('attempt to write a readonly database', 'SQLITE_READONLY'),
-  },
-];
-const pgUrl = process.env.PERSONAE_TEST_PG;
-const pgSchemaOf = (tag: string): string => `traffic_${tag}_${process.pid}`;
-if (pgUrl) {
-  stores.push({
-    name: 'postgres',
-    db: () => pgUrl,
-    schema: (tag) => ({ pgSchema: pgSchemaOf(tag) }),
-    cleanup: async (tag) => {
-      const s = new PgStore(pgUrl, pgSchemaOf(tag));
-      await s.dropSchema();
-      await s.close();
-    },
+const FAILURES = {
+  sqlite: { full: () => withCode('database or disk is full', 'SQLITE_FULL'), readOnly: () => withCode('attempt to write a readonly database', 'SQLITE_READONLY') },
+  postgres: {
     full: () => withCode('could not extend file: No space left on device', '53100'),
     readOnly: () => withCode('cannot execute INSERT in a read-only transaction', '25006'),
-  });
-}
+  },
+};
+const stores: StoreCase[] = storeCases(dir, 'traffic').map((c) => ({ ...c, ...FAILURES[c.name] }));
 
 const WORLD = { users: 40, items: 60, categories: 4, meanInteractions: 15, seed: 5 };
 
