@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PgStore } from '../src/serve/store-pg.js';
+import { PgStore } from '../src/store/postgres.js';
 import { writeWorld } from '../src/synth/world.js';
 
 const KEY = 'durability-key';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startService, type RunningService } from '../src/serve/index.js';
-import { PgStore } from '../src/serve/store-pg.js';
+import { PgStore } from '../src/store/postgres.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'personae-replicas-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,26 +1,111 @@
 /**
- * The store contract: the same tests against SQLite and PostgreSQL. The PostgreSQL half needs
- * PERSONAE_TEST_PG (`source scripts/test-services.sh`); each run uses its own schema.
+ * The store contract: the same cases against every backend (SQLite, memory, PostgreSQL), each case
+ * on a fresh store so one failure cannot cascade. The PostgreSQL half needs PERSONAE_TEST_PG
+ * (`source scripts/test-services.sh`); each case uses its own schema, dropped afterwards.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { PgStore } from '../src/serve/store-pg.js';
-import { SqliteStore } from '../src/serve/store-sqlite.js';
-import type { Store } from '../src/serve/store.js';
+import { ConfigError } from '../src/errors.js';
+import { MemoryStore } from '../src/store/memory.js';
+import { openStore, sqliteFile, storeScheme } from '../src/store/open.js';
+import { PgStore } from '../src/store/postgres.js';
+import { SqliteStore } from '../src/store/sqlite.js';
+import type { Store } from '../src/store/types.js';
 
-function contract(name: string, open: () => Promise<Store>, cleanup: (s: Store) => Promise<void>): void {
-  describe(`store contract: ${name}`, () => {
-    let store: Store;
-    it('opens and creates its tables (twice is fine)', async () => {
-      store = await open();
+interface Backend {
+  name: string;
+  /** A new, empty, initialised store; `close` closes it and removes what it left behind. */
+  fresh: () => Promise<{ store: Store; close: () => Promise<void> }>;
+  /** Why the backend is skipped here, or null. */
+  skip: string | null;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'personae-store-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let serial = 0;
+const pgUrl = process.env.PERSONAE_TEST_PG;
+
+const BACKENDS: Backend[] = [
+  {
+    name: 'sqlite',
+    skip: null,
+    fresh: async () => {
+      const store = new SqliteStore(join(dir, `store-${serial++}.db`));
       await store.init();
+      return { store, close: () => store.close() };
+    },
+  },
+  {
+    name: 'memory',
+    skip: null,
+    fresh: async () => {
+      const store = new MemoryStore();
+      await store.init();
+      return { store, close: () => store.close() };
+    },
+  },
+  {
+    name: 'postgres',
+    skip: pgUrl ? null : 'PERSONAE_TEST_PG is not set (run `source scripts/test-services.sh` first)',
+    fresh: async () => {
+      const store = new PgStore(pgUrl!, `contract_${process.pid}_${serial++}`);
+      await store.init();
+      return {
+        store,
+        close: async () => {
+          await store.dropSchema();
+          await store.close();
+        },
+      };
+    },
+  },
+];
+
+/** Three items a, b, c; users u1 (no attributes) and u2; feedback u1: a like, b rating 4.5, a view; u3: a view. */
+async function seedFeedback(store: Store): Promise<number[]> {
+  await store.upsertItems([
+    { id: 'a', title: 'Alpha', categories: ['x', 'y'] },
+    { id: 'b', title: 'Beta', categories: [] },
+    { id: 'c', title: 'Gamma', categories: ['y'] },
+  ]);
+  await store.upsertUsers([
+    { id: 'u2', attributes: { plan: 'pro', age: 31, beta: true } },
+    { id: 'u1', attributes: {} },
+  ]);
+  return [
+    ...(await store.addFeedback([
+      { user: 'u1', item: 'a', type: 'like', value: 1, ts: 1000 },
+      { user: 'u1', item: 'b', type: 'rating', value: 4.5, ts: 2000 },
+      { user: 'u3', item: 'a', type: 'view', value: 1, ts: 3000 },
+    ])),
+    ...(await store.addFeedback([{ user: 'u1', item: 'a', type: 'view', value: 1, ts: 4000 }])),
+  ];
+}
+
+function contract(b: Backend): void {
+  describe(`store contract: ${b.name}`, () => {
+    /** One contract case on its own fresh store. */
+    const check = (what: string, body: (store: Store) => Promise<void>): void => {
+      it(what, { skip: b.skip ?? false }, async () => {
+        const { store, close } = await b.fresh();
+        try {
+          await body(store);
+        } finally {
+          await close();
+        }
+      });
+    };
+    check('opens empty and creates its tables (twice is fine)', async (store) => {
+      await store.init();
+      assert.equal(store.kind, b.name);
       assert.equal(await store.countItems(), 0);
       assert.equal(await store.countFeedback(), 0);
+      assert.deepEqual(await store.listUsers(10, 0), { users: [], total: 0 });
     });
-    it('upserts, reads and deletes items', async () => {
+    check('upserts, reads and deletes items (the order of first insertion stays)', async (store) => {
       await store.upsertItems([
         { id: 'a', title: 'Alpha', categories: ['x', 'y'] },
         { id: 'b', title: 'Beta', categories: [] },
@@ -38,24 +123,24 @@ function contract(name: string, open: () => Promise<Store>, cleanup: (s: Store) 
       assert.equal(await store.deleteItem('c'), false);
       assert.equal(await store.countItems(), 2);
     });
-    it('upserts users with attributes and lists them with interaction counts', async () => {
+    check('records come back as copies: changing a returned record changes nothing stored', async (store) => {
+      await store.upsertItems([{ id: 'a', title: 'Alpha', categories: ['x'] }]);
+      (await store.getItem('a'))!.categories.push('changed');
+      assert.deepEqual((await store.allItems())[0], { id: 'a', title: 'Alpha', categories: ['x'] });
+    });
+    check('upserts users with attributes', async (store) => {
       await store.upsertUsers([
         { id: 'u2', attributes: { plan: 'pro', age: 31, beta: true } },
         { id: 'u1', attributes: {} },
       ]);
       assert.deepEqual(await store.getUser('u2'), { id: 'u2', attributes: { plan: 'pro', age: 31, beta: true } });
+      await store.upsertUsers([{ id: 'u2', attributes: { plan: 'free' } }]);
+      assert.deepEqual(await store.getUser('u2'), { id: 'u2', attributes: { plan: 'free' } });
       assert.equal(await store.getUser('nobody'), null);
     });
-    it('appends feedback in order, creates unknown users, returns increasing seqs', async () => {
-      const seqs = await store.addFeedback([
-        { user: 'u1', item: 'a', type: 'like', value: 1, ts: 1000 },
-        { user: 'u1', item: 'b', type: 'rating', value: 4.5, ts: 2000 },
-        { user: 'u3', item: 'a', type: 'view', value: 1, ts: 3000 },
-      ]);
-      assert.equal(seqs.length, 3);
-      assert.ok(seqs[0]! < seqs[1]! && seqs[1]! < seqs[2]!);
-      const more = await store.addFeedback([{ user: 'u1', item: 'a', type: 'view', value: 1, ts: 4000 }]);
-      assert.ok(more[0]! > seqs[2]!);
+    check('appends feedback in order, creates unknown users, returns increasing seqs', async (store) => {
+      const [s0, s1, s2, s3] = await seedFeedback(store);
+      assert.ok(s0! < s1! && s1! < s2! && s2! < s3!);
       const f = await store.feedbackOf('u1');
       assert.deepEqual(
         f.map((x) => [x.item, x.type, x.value, x.ts]),
@@ -67,42 +152,54 @@ function contract(name: string, open: () => Promise<Store>, cleanup: (s: Store) 
       );
       assert.equal((await store.allFeedback()).length, 4);
       assert.deepEqual(
-        (await store.feedbackSince(seqs[0]!, 2)).map((x) => x.seq),
-        [seqs[1], seqs[2]],
+        (await store.feedbackSince(s0!, 2)).map((x) => x.seq),
+        [s1, s2],
       );
-      assert.deepEqual(await store.feedbackSince(more[0]!, 10), []);
+      assert.deepEqual(await store.feedbackSince(s3!, 10), []);
       assert.deepEqual(
-        (await store.feedbackBySeqs([seqs[2]!, seqs[0]!, 999_999])).map((x) => [x.seq, x.user, x.item]),
+        (await store.feedbackBySeqs([s2!, s0!, 999_999])).map((x) => [x.seq, x.user, x.item]),
         [
-          [seqs[0], 'u1', 'a'],
-          [seqs[2], 'u3', 'a'],
+          [s0, 'u1', 'a'],
+          [s2, 'u3', 'a'],
         ],
       );
       assert.deepEqual(await store.feedbackBySeqs([]), []);
       assert.equal(await store.countFeedback(), 4);
       assert.deepEqual(await store.getUser('u3'), { id: 'u3', attributes: {} });
+      assert.deepEqual(await store.addFeedback([]), []);
+    });
+    check('lists users ordered by id (bytes) with their interaction counts', async (store) => {
+      await seedFeedback(store);
+      await store.upsertUsers([{ id: 'U0', attributes: {} }]);
       const list = await store.listUsers(10, 0);
-      assert.equal(list.total, 3);
+      assert.equal(list.total, 4);
       assert.deepEqual(list.users, [
+        { id: 'U0', interactions: 0 },
         { id: 'u1', interactions: 3 },
         { id: 'u2', interactions: 0 },
         { id: 'u3', interactions: 1 },
       ]);
-      assert.deepEqual((await store.listUsers(1, 1)).users, [{ id: 'u2', interactions: 0 }]);
-      assert.deepEqual(await store.addFeedback([]), []);
+      assert.deepEqual((await store.listUsers(1, 2)).users, [{ id: 'u2', interactions: 0 }]);
     });
-    it('deleting an item deletes its feedback; deleting a user deletes theirs', async () => {
+    check('deleting an item deletes its feedback; deleting a user deletes theirs and their overrides', async (store) => {
+      await seedFeedback(store);
       await store.upsertItems([{ id: 'd', title: 'Delta', categories: [] }]);
       await store.addFeedback([{ user: 'u2', item: 'd', type: 'like', value: 1, ts: 5 }]);
       assert.equal(await store.deleteItem('d'), true);
       assert.equal((await store.feedbackOf('u2')).length, 0);
+      assert.equal(await store.countFeedback(), 4);
       await store.setOverride({ user: 'u3', persona: 0, muted: true, boost: 1 });
       assert.equal(await store.deleteUser('u3'), true);
       assert.equal(await store.deleteUser('u3'), false);
       assert.equal((await store.feedbackOf('u3')).length, 0);
       assert.deepEqual(await store.overridesOf('u3'), []);
+      assert.equal(await store.countFeedback(), 3);
+      assert.deepEqual(
+        (await store.feedbackOf('u1')).map((x) => x.item),
+        ['a', 'b', 'a'],
+      );
     });
-    it('persona overrides upsert per (user, persona)', async () => {
+    check('persona overrides upsert per (user, persona)', async (store) => {
       await store.setOverride({ user: 'u1', persona: 1, muted: true, boost: 1 });
       await store.setOverride({ user: 'u1', persona: 0, muted: false, boost: 2.5 });
       await store.setOverride({ user: 'u1', persona: 1, muted: false, boost: 0.5 });
@@ -110,16 +207,19 @@ function contract(name: string, open: () => Promise<Store>, cleanup: (s: Store) 
         { user: 'u1', persona: 0, muted: false, boost: 2.5 },
         { user: 'u1', persona: 1, muted: false, boost: 0.5 },
       ]);
+      assert.deepEqual(await store.overridesOf('u2'), []);
     });
-    it('API keys are found by hash only', async () => {
+    check('API keys are found by hash only', async (store) => {
       await store.addApiKey('h1', 'read', 'reader');
       await store.addApiKey('h2', 'admin', 'boss');
       assert.equal(await store.findApiKey('h1'), 'read');
       assert.equal(await store.findApiKey('h2'), 'admin');
       assert.equal(await store.findApiKey('h3'), null);
+      assert.equal(await store.countApiKeys(), 2);
     });
-    it('the env key replaces every earlier env row; keys are listed without secrets and deleted by id', async () => {
+    check('the env key replaces every earlier env row; keys are listed without secrets and deleted by id', async (store) => {
       const h = (c: string): string => c.repeat(64);
+      await store.addApiKey('h1', 'read', 'reader');
       await store.addApiKey(h('a'), 'write', 'app', 'pk_abcde');
       // a row from before rows had a source: label PERSONAE_API_KEY and no prefix
       await store.addApiKey(h('b'), 'admin', 'PERSONAE_API_KEY');
@@ -137,27 +237,27 @@ function contract(name: string, open: () => Promise<Store>, cleanup: (s: Store) 
         ],
       );
       assert.ok(list.every((k) => typeof k.created === 'number' && k.created > 0 && !('hash' in k)));
-      assert.equal(await store.countApiKeys(), 4); // h1, h2, a, d
+      assert.equal(await store.countApiKeys(), 3); // h1, a, d
       assert.equal(await store.deleteApiKey('a'.repeat(16)), true);
       assert.equal(await store.deleteApiKey('a'.repeat(16)), false);
       assert.equal(await store.findApiKey(h('a')), null);
-      assert.equal(await store.countApiKeys(), 3);
+      assert.equal(await store.countApiKeys(), 2);
     });
-    it('a user deletion leaves a tombstone with an increasing generation', async () => {
-      const g0 = await store.erasureGeneration();
+    check('a user deletion leaves a tombstone with an increasing generation', async (store) => {
+      assert.equal(await store.erasureGeneration(), 0);
       await store.addFeedback([{ user: 'gone1', item: 'a', type: 'like', value: 1, ts: 1 }]);
       await store.addFeedback([{ user: 'gone2', item: 'a', type: 'like', value: 1, ts: 2 }]);
       assert.equal(await store.deleteUser('gone1'), true);
       assert.equal(await store.deleteUser('gone1'), false, 'no tombstone for a user that is not there');
       assert.equal(await store.deleteUser('gone2'), true);
-      const rows = await store.erasuresSince(g0, 10);
+      const rows = await store.erasuresSince(0, 10);
       assert.deepEqual(rows.map((e) => e.user), ['gone1', 'gone2']);
-      assert.ok(rows[0]!.gen > g0 && rows[1]!.gen > rows[0]!.gen);
+      assert.ok(rows[0]!.gen > 0 && rows[1]!.gen > rows[0]!.gen);
       assert.equal(await store.erasureGeneration(), rows[1]!.gen);
       assert.deepEqual(await store.erasuresSince(rows[1]!.gen, 10), []);
-      assert.deepEqual((await store.erasuresSince(g0, 1)).map((e) => e.user), ['gone1']);
+      assert.deepEqual((await store.erasuresSince(0, 1)).map((e) => e.user), ['gone1']);
     });
-    it('models get increasing versions; the latest is returned', async () => {
+    check('models get increasing versions; the latest is returned', async (store) => {
       assert.equal(await store.latestModel(), null);
       const m1 = await store.addModel({ name: 'pop', path: '/x/1', sha256: 'aa', trainedAt: '2026-01-01T00:00:00.000Z', params: {}, feedbackSeq: 3, evaluation: null });
       const m2 = await store.addModel({ name: 'personas', path: '/x/2', sha256: 'bb', trainedAt: '2026-01-02T00:00:00.000Z', params: { k: 4, loss: 'attention', itemBias: true }, feedbackSeq: 4, evaluation: '{"a":1}' });
@@ -167,8 +267,12 @@ function contract(name: string, open: () => Promise<Store>, cleanup: (s: Store) 
       assert.equal(await store.deleteModel(m1.version), true);
       assert.equal(await store.deleteModel(m1.version), false);
       assert.deepEqual(await store.listModels(), [m2]);
+      // a deleted version is never given again
+      const m3 = await store.addModel({ name: 'pop', path: '/x/3', sha256: 'cc', trainedAt: '2026-01-03T00:00:00.000Z', params: {}, feedbackSeq: 5, evaluation: null });
+      await store.deleteModel(m3.version);
+      assert.ok((await store.addModel({ name: 'pop', path: '/x/4', sha256: 'dd', trainedAt: '2026-01-04T00:00:00.000Z', params: {}, feedbackSeq: 5, evaluation: null })).version > m3.version);
     });
-    it('jobs are saved, updated and read back; stale running jobs are marked failed', async () => {
+    check('jobs are saved, updated and read back; stale running jobs are marked failed', async (store) => {
       assert.equal(await store.getJob('j1'), null);
       const job = { id: 'j1', kind: 'train' as const, state: 'running' as const, progress: { stage: 'fit', done: 2, total: 10 }, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: null, error: null, model: null };
       await store.saveJob(job, 1000);
@@ -185,40 +289,50 @@ function contract(name: string, open: () => Promise<Store>, cleanup: (s: Store) 
       assert.equal(old?.error, 'interrupted');
       assert.equal((await store.getJob('fresh'))?.state, 'running');
       assert.equal((await store.getJob('j1'))?.state, 'done');
-      await store.probeWrite();
-      await store.probeWrite();
     });
-    it('closes', async () => {
-      await cleanup(store);
+    check('the write probe commits, again and again', async (store) => {
+      await store.probeWrite();
+      await store.probeWrite();
     });
   });
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'personae-store-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+for (const b of BACKENDS) contract(b);
 
-contract(
-  'sqlite',
-  async () => new SqliteStore(join(dir, 'store.db')),
-  async (s) => s.close(),
-);
-
-const pgUrl = process.env.PERSONAE_TEST_PG;
-if (pgUrl) {
-  const schema = `contract_${process.pid}_${Date.now()}`;
-  contract(
-    'postgres',
-    async () => new PgStore(pgUrl, schema),
-    async (s) => {
-      await (s as PgStore).dropSchema();
-      await s.close();
-    },
-  );
-} else {
-  describe('store contract: postgres', () => {
-    it('SKIPPED: PERSONAE_TEST_PG is not set (run `source scripts/test-services.sh` first)', { skip: 'PERSONAE_TEST_PG is not set' }, () => {});
+describe('openStore: the --db value picks the backend by its scheme', () => {
+  it('plain paths and sqlite: are SQLite, memory: is the memory store, postgres URLs are PostgreSQL', async () => {
+    assert.equal(storeScheme('personae.db'), 'sqlite:');
+    assert.equal(storeScheme('/var/lib/personae/x.db'), 'sqlite:');
+    assert.equal(storeScheme(':memory:'), 'sqlite:');
+    assert.equal(storeScheme('sqlite:x.db'), 'sqlite:');
+    assert.equal(storeScheme('memory:'), 'memory:');
+    assert.equal(storeScheme('postgres://u@h/db'), 'postgres:');
+    assert.equal(storeScheme('postgresql://u@h/db'), 'postgresql:');
+    assert.equal(sqliteFile('sqlite:x.db'), 'x.db');
+    assert.equal(sqliteFile('sqlite:///abs/x.db'), '/abs/x.db');
+    assert.equal(sqliteFile('dir/x.db'), 'dir/x.db');
+    assert.throws(() => storeScheme('mysql://root:secret@h/db'), (e: unknown) => e instanceof ConfigError && /--db: unknown store scheme "mysql:" in mysql:\/\/\*\*\*@h\/db/.test(e.message) && !e.message.includes('secret'));
+    const mem = await openStore('memory:');
+    assert.equal(mem.kind, 'memory');
+    await mem.close();
+    const file = join(dir, 'opened.db');
+    const lite = await openStore(`sqlite:${file}`);
+    assert.equal(lite.kind, 'sqlite');
+    await lite.upsertItems([{ id: 'a', title: 'A', categories: [] }]);
+    await lite.close();
+    const again = await openStore(file);
+    assert.equal(await again.countItems(), 1, 'sqlite:FILE and FILE are the same database');
+    await again.close();
   });
-}
+  it('a closed memory store refuses with a store failure (a 503), not a bug (a 500)', async () => {
+    const { storeFailure } = await import('../src/store/errors.js');
+    const mem = new MemoryStore();
+    await mem.init();
+    await mem.close();
+    const err = await mem.countItems().then(() => null, (e: unknown) => e);
+    assert.equal(storeFailure(err)?.code, 'store_unavailable');
+  });
+});
 
 describe('feedback policy', () => {
   it('parses the positive types and keeps the other default types as not positive', async () => {

@@ -20,8 +20,8 @@ import { posteriorSpread, type PosteriorWarmStart } from '../src/confidence/inde
 import { onboardingBasis } from '../src/onboard/basis.js';
 import type { Engine } from '../src/serve/engine.js';
 import { startService, type RunningService, type ServiceOptions } from '../src/serve/index.js';
-import { StoreHealth } from '../src/serve/store-errors.js';
-import type { Store } from '../src/serve/store.js';
+import { StoreHealth } from '../src/store/errors.js';
+import type { Store } from '../src/store/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'personae-traffic-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,7 +3,7 @@
  * afterwards) when PERSONAE_TEST_PG names a server. One list for every service test file.
  */
 import { join } from 'node:path';
-import { PgStore } from '../src/serve/store-pg.js';
+import { PgStore } from '../src/store/postgres.js';
 import type { ServiceOptions } from '../src/serve/index.js';
 
 export interface StoreCase {

@@ -18,7 +18,7 @@ import type { z } from 'zod';
 import type { EvaluationJson } from '../eval/results.js';
 import type * as S from '../serve/schemas.js';
 import type { Engine } from '../serve/engine.js';
-import type { ItemRecord, KeyScope, UserRecord } from '../serve/store.js';
+import type { ItemRecord, KeyScope, UserRecord } from '../store/types.js';
 
 // ---- request types (what a caller sends)
 export type ItemInput = z.input<typeof S.ItemInput>;

@@ -36,8 +36,9 @@ import {
   UserInputs,
   UsersWrapped,
 } from './schemas.js';
-import { keyIdOf, type FeedbackRecord, type KeyScope, type Store } from './store.js';
-import { storeFailure, type StoreHealth } from './store-errors.js';
+import type { FeedbackRecord, KeyScope, Store } from '../store/types.js';
+import { keyIdOf } from '../store/rows.js';
+import { storeFailure, type StoreHealth } from '../store/errors.js';
 import { checkTrainParams, JOB_HEARTBEAT_MS, Jobs, trainFromStore } from './training.js';
 
 export class HttpError extends Error {

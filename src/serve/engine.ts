@@ -33,7 +33,7 @@ import { buildReranker, parseRerankSpec } from '../rank/index.js';
 import { select } from '../rank/pipeline.js';
 import type { LiveData } from './live.js';
 import type { Explanation, Personas, Recommendations } from './schemas.js';
-import type { ModelRecord } from './store.js';
+import type { ModelRecord } from '../store/types.js';
 
 /** Config key of the serving metadata inside an artifact (stripped before the model loads). */
 export const SERVE_META_KEY = '__serve';

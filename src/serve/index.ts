@@ -20,19 +20,22 @@ import type { Recommender } from '../models/model.js';
 import { Engine, loadModel, withServeMeta, type LoadedModel } from './engine.js';
 import { DEFAULT_FEEDBACK_TYPES, LiveData, type FeedbackPolicy } from './live.js';
 import { Metrics } from './metrics.js';
-import type { FeedbackRecord, ItemRecord, Store } from './store.js';
-import { openStore } from './store-open.js';
-import { StoreHealth, storeFailure } from './store-errors.js';
+import type { FeedbackRecord, ItemRecord, Store } from '../store/types.js';
+import { openStore, redactStoreUrl, sqliteFile, storeScheme } from '../store/open.js';
+import { StoreHealth, storeFailure } from '../store/errors.js';
 import { cleanTempArtifacts, JOB_HEARTBEAT_MS, Jobs, pruneModels, stopTrainingWorkers, trainFromStore } from './training.js';
 
-export type { Store } from './store.js';
-export { openStore } from './store-open.js';
+export type { Store } from '../store/types.js';
+export { openStore } from '../store/open.js';
 
 export interface ServiceOptions {
   host?: string;
   /** 0 = a random free port. Default 8080. */
   port?: number;
-  /** A SQLite file (default personae.db), ':memory:', or a postgres:// URL. */
+  /**
+   * The store (src/store/open.ts): a SQLite file (default personae.db; also sqlite:FILE), ':memory:'
+   * (SQLite in memory), a postgres:// URL, or memory: (this process's maps).
+   */
   db?: string;
   /** PostgreSQL schema (default "personae"). */
   pgSchema?: string;
@@ -131,9 +134,11 @@ export async function importLog(store: Store, log: InteractionLog): Promise<void
 }
 
 function defaultModelsDir(db: string): string {
-  if (/^postgres(ql)?:\/\//.test(db)) return resolve('personae-models');
-  if (db === ':memory:') return mkdtempSync(join(tmpdir(), 'personae-models-'));
-  return `${resolve(db)}.models`;
+  const scheme = storeScheme(db);
+  if (scheme === 'postgres:' || scheme === 'postgresql:') return resolve('personae-models');
+  const file = sqliteFile(db);
+  if (scheme === 'memory:' || file === ':memory:') return mkdtempSync(join(tmpdir(), 'personae-models-'));
+  return `${resolve(file)}.models`;
 }
 
 /** Records a model fitted outside the service (on `log`'s index spaces) as a new version. */
@@ -178,9 +183,9 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`expected a port from 0 to 65535, got ${port}`, '--port');
   const keepModels = opts.keepModels ?? 3;
   if (!Number.isInteger(keepModels) || keepModels < 1) throw new ConfigError(`expected an integer >= 1, got ${keepModels}`, '--keep-models');
-  const isPg = /^postgres(ql)?:\/\//.test(db);
-  if (!isPg && db !== ':memory:') {
-    const dir = dirname(resolve(db));
+  const scheme = storeScheme(db);
+  if (scheme === 'sqlite:' && sqliteFile(db) !== ':memory:') {
+    const dir = dirname(resolve(sqliteFile(db)));
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ConfigError(`the folder ${dir} does not exist (create it, or give another --db)`, '--db');
   }
   let store: Store;
@@ -189,7 +194,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const msg = err instanceof Error ? err.message : String(err);
-    throw new ConfigError(`cannot open the store ${isPg ? db.replace(/\/\/[^@/]*@/, '//***@') : db}: ${msg}`, '--db');
+    throw new ConfigError(`cannot open the store ${redactStoreUrl(db)}: ${msg}`, '--db');
   }
   const policy = opts.feedbackTypes ?? DEFAULT_FEEDBACK_TYPES;
   const apiKey = opts.apiKey ?? process.env.PERSONAE_API_KEY;

@@ -5,7 +5,7 @@
  * this mirror keeps per-request work to a few map look-ups. Versions let caches notice changes.
  */
 import { ConfigError } from '../errors.js';
-import type { FeedbackRecord, ItemRecord, PersonaOverride, Store, StoredFeedback } from './store.js';
+import type { FeedbackRecord, ItemRecord, PersonaOverride, Store, StoredFeedback } from '../store/types.js';
 
 /** Which feedback types exist and which count as positive (configuration). */
 export interface FeedbackTypeRule {

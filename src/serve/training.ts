@@ -13,7 +13,7 @@ import { modelSpec } from '../models/registry.js';
 import { loadModel, type LoadedModel } from './engine.js';
 import { isPositive, type FeedbackPolicy } from './live.js';
 import { TRAIN_PARAM_LIMITS, TRAIN_PARAM_MAX_ABS, type Job } from './schemas.js';
-import type { Store } from './store.js';
+import type { Store } from '../store/types.js';
 import type { TrainJobInput, TrainJobMessage } from './train-worker.js';
 
 export interface TrainOptions {

@@ -1,5 +1,5 @@
 /**
- * `personae serve [--host 127.0.0.1] [--port 8080] [--db FILE | postgres://...] [--data DIR]`: the
+ * `personae serve [--host 127.0.0.1] [--port 8080] [--db FILE | sqlite:FILE | postgres://... | memory:] [--data DIR]`: the
  * HTTP API and dashboard (docs/service.md). With --data, an empty store is filled from the dataset
  * and a model is trained before /readyz turns 200. The API key comes from PERSONAE_API_KEY.
  */
@@ -45,7 +45,7 @@ export function serveCommand(): Command {
     .description('serve the recommendation API and the dashboard (docs/service.md)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 = any free port)', parsePort, 8080)
-    .option('--db <file|url>', 'SQLite file or postgres:// URL', 'personae.db')
+    .option('--db <file|url>', 'the store: a SQLite file (or sqlite:FILE), a postgres:// URL, or memory: (gone when the process stops)', 'personae.db')
     .option('--data <dir>', "dataset that fills an empty store (a folder, a file, or 'world' for the default synthetic world)")
     .option('--model <name>', `model to train (${modelNames().join(', ')})`, 'personas')
     .option('--param <model.key=value>', 'set a model parameter (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])

@@ -28,7 +28,7 @@ export function storeFailure(err: unknown): StoreFailure | null {
   }
   if (
     code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code.startsWith('08') || UNREACHABLE.has(code) ||
-    /database connection is not open|Connection terminated|connection timeout|timeout exceeded when trying to connect|Cannot use a pool after calling end/i.test(msg)
+    /database connection is not open|memory store is not open|Connection terminated|connection timeout|timeout exceeded when trying to connect|Cannot use a pool after calling end/i.test(msg)
   ) {
     return { code: 'store_unavailable', message: 'the store is unavailable; retry shortly' };
   }

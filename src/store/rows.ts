@@ -1,10 +1,15 @@
 /**
- * Rows of the two SQL stores (store-sqlite.ts, store-pg.ts) and their conversion to the records of
- * store.ts: both use the same columns; only how `params` arrives differs (TEXT in SQLite, JSONB
- * already parsed by pg).
+ * What the backends share: rows of the two SQL stores (sqlite.ts, postgres.ts) and their conversion
+ * to the records of types.ts (both use the same columns; only how `params` arrives differs: TEXT in
+ * SQLite, JSONB already parsed by pg), and the API key naming every backend uses.
  */
-import type { Job } from './schemas.js';
-import type { ModelRecord, StoredFeedback } from './store.js';
+import type { Job, ModelRecord, StoredFeedback } from './types.js';
+
+/** Label of the key rows that came from PERSONAE_API_KEY before rows had a source. */
+export const ENV_KEY_LABEL = 'PERSONAE_API_KEY';
+
+/** The id of a key hash (what GET /v1/keys shows and DELETE /v1/keys/{id} takes). */
+export const keyIdOf = (hash: string): string => hash.slice(0, 16);
 
 /** A row of the `feedback` table as both stores select it. */
 export interface FeedbackRow {

@@ -5,9 +5,8 @@
  * tests run side by side in one database.
  */
 import pg from 'pg';
-import { ENV_KEY_LABEL, keyIdOf, type ApiKeyInfo, type Erasure, type FeedbackRecord, type ItemRecord, type KeyScope, type ModelRecord, type PersonaOverride, type Store, type StoredFeedback, type UserRecord, type UserSummary } from './store.js';
-import { feedbackFromRow, jobFromRow, jobValues, modelFromRow, type FeedbackRow, type JobRow, type ModelRow } from './store-rows.js';
-import type { Job } from './schemas.js';
+import type { ApiKeyInfo, Erasure, FeedbackRecord, ItemRecord, KeyScope, ModelRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
+import { ENV_KEY_LABEL, keyIdOf, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
 
 // bigint (seq, counts) as JS numbers: the counts stay far below 2^53
 pg.types.setTypeParser(20, (v: string) => Number(v));

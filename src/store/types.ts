@@ -1,11 +1,23 @@
 /**
- * The service's storage (PRODUCT.md P12): one interface, two implementations that pass the same
- * contract tests (test/serve-store.test.ts): SQLite (the default, a file, WAL with synchronous=FULL)
- * and PostgreSQL (several replicas sharing one store). Every write resolves only once it is durable.
- * This file holds only the types; `openStore` (store-open.ts) picks the backend.
+ * The service's storage (PRODUCT.md P12): one interface, three implementations that pass the same
+ * contract tests (test/serve-store.test.ts): SQLite (the default, a file, WAL with synchronous=FULL),
+ * PostgreSQL (several replicas sharing one store) and memory (one process, gone when it stops).
+ * Every write resolves only once it is durable (for memory: once it is applied).
+ * This file holds only types; `openStore` (open.ts) picks the backend by the URL's scheme.
  */
 import type { ParamValue } from '../models/model.js';
-import type { Job } from './schemas.js';
+
+/** A training job as stored (the service's `Job` response, src/serve/schemas.ts, has this shape). */
+export interface Job {
+  id: string;
+  kind: 'train';
+  state: 'running' | 'done' | 'failed' | 'cancelled';
+  progress: { stage: string; done: number; total: number };
+  startedAt: string;
+  finishedAt: string | null;
+  error: string | null;
+  model: { name: string; version: number } | null;
+}
 
 export interface ItemRecord {
   id: string;
@@ -57,12 +69,6 @@ export interface ApiKeyInfo {
   source: 'env' | 'api';
 }
 
-/** Label of the key rows that came from PERSONAE_API_KEY before rows had a source. */
-export const ENV_KEY_LABEL = 'PERSONAE_API_KEY';
-
-/** The id of a key hash (what GET /v1/keys shows and DELETE /v1/keys/{id} takes). */
-export const keyIdOf = (hash: string): string => hash.slice(0, 16);
-
 /** A user deletion, in the order deletions committed (gen increases with commit order). */
 export interface Erasure {
   gen: number;
@@ -89,7 +95,7 @@ export interface UserSummary {
 }
 
 export interface Store {
-  readonly kind: 'sqlite' | 'postgres';
+  readonly kind: 'sqlite' | 'postgres' | 'memory';
   /** Creates the tables when missing. */
   init(): Promise<void>;
   close(): Promise<void>;
