@@ -243,12 +243,12 @@ describe('every reranker', () => {
 
   it('taste spaces: categories from p(g|i), personas from the arg-max attention', () => {
     const cats = categories(['a', 'b'], [[0], [1], [0, 1], [1]]);
-    const t = categoryTasteSpace(cats).forUser(0, Int32Array.of(0, 2), Int32Array.of(1, 3));
+    const t = categoryTasteSpace(cats).forUser({ user: 0, history: Int32Array.of(0, 2) }, Int32Array.of(1, 3));
     assert.deepEqual(Array.from(t.p), [0.75, 0.25]);
     assert.deepEqual(Array.from(t.idx), [1, 1]);
     // two personas along the axes; items 0, 1 lean to persona 0, items 2, 3 to persona 1
     const model = new FakePersonas(Float32Array.of(1, 0, 2, 0, 0, 1, 0, 2), [Float32Array.of(1, 0, 0, 1)], 2);
-    const pt = personaTasteSpace(model).forUser(0, Int32Array.of(0, 1, 2), Int32Array.of(3));
+    const pt = personaTasteSpace(model).forUser({ user: 0, history: Int32Array.of(0, 1, 2) }, Int32Array.of(3));
     assert.equal(pt.n, 2);
     assert.deepEqual(Array.from(pt.p), [2 / 3, 1 / 3]);
     assert.deepEqual(Array.from(pt.idx), [1]);

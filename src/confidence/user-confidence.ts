@@ -7,6 +7,7 @@
  */
 import type { TrainSet } from '../data/train-set.js';
 import { personasFor, personaWeightsOf, type HasPersonas, type Recommender } from '../models/model.js';
+import type { PersonaSet } from '../models/persona-assignment.js';
 import { asPersonaModel, onboardingBasis, type OnboardingBasis } from '../onboard/basis.js';
 import { catalogueChoiceSet } from '../onboard/index.js';
 import { cholesky, cholInverse, LaplacePosterior } from '../onboard/posterior.js';
@@ -268,20 +269,20 @@ function anchorOf(post: LaplacePosterior, x: Float64Array, rows: readonly number
 }
 
 /**
- * How confident the model is about a user: `user` is a training user's index (their own
- * personas) or -1 (the history is folded in); `personas` overrides the persona set (e.g. a
- * near-twin's profile, for the profile-swap check); `scores`, when given, are that set's scores over
- * all items (`scorePersonas(personas, row, history)`), saving their computation.
+ * How confident the model is about a user: the subject is a training user's index (their own
+ * personas) or -1 (the history is folded in) with their history, or a persona set as a value (one
+ * built online, or a near-twin's profile for the profile-swap check); `scores`, when given, are
+ * that set's scores over all items (`scorePersonas(vectors, row, history)`), saving their computation.
  */
 export function userConfidence(
   model: Recommender,
   train: TrainSet,
-  subject: { user: number; history: Int32Array; personas?: Float32Array; scores?: Float32Array },
+  subject: ({ user: number; history: Int32Array } | PersonaSet) & { scores?: Float32Array },
   opts: ConfidenceOptions = {},
 ): UserConfidence {
   const m = asPersonaModel(model);
   const basis = onboardingBasis(m, train, { size: opts.basis ?? 16 });
-  const personas = subject.personas ?? personasFor(m, subject.user, subject.history);
+  const personas = 'vectors' in subject ? subject.vectors : personasFor(m, subject.user, subject.history);
   const dim = basis.dim;
   const k = personas.length / dim;
   const n = subject.history.length;

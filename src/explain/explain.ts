@@ -21,9 +21,9 @@
 import { rowOf, type Csr } from '../data/csr.js';
 import type { ItemCategories, InteractionLog } from '../data/dataset.js';
 import { tasteDistribution } from '../data/categories.js';
-import { personasFor, personaWeightsOf, type HasPersonas } from '../models/model.js';
+import { personaWeightsOf, type HasPersonas } from '../models/model.js';
 import type { TrainSet } from '../data/train-set.js';
-import { argmax, assignmentShares, personaAssignment, personaSetSize } from '../models/persona-assignment.js';
+import { argmax, assignmentShares, personaAssignment, personaSetOf, type PersonaSet } from '../models/persona-assignment.js';
 
 export { explanationFidelity, type FidelityReport } from './fidelity.js';
 
@@ -54,8 +54,11 @@ export function explainContext(train: TrainSet, log: InteractionLog, anchors = 3
   return { nItems: train.nItems, categories: cats, titles: log.titles, itemName: (i) => log.items.id(i), userItems: train.userItems, baseline, anchors };
 }
 
-/** Whom to explain: a training user's index, a history (folded in), or both. */
-export type Subject = number | Int32Array | { readonly user: number; readonly history: Int32Array };
+/**
+ * Whom to explain: a training user's index, a history (folded in), both, or a persona set as a
+ * value (e.g. one the service built online).
+ */
+export type Subject = number | Int32Array | { readonly user: number; readonly history: Int32Array } | PersonaSet;
 
 export interface PersonaInfo {
   persona: number;
@@ -98,13 +101,15 @@ export function itemTitle(ctx: ExplainContext, item: number): string {
   return ctx.titles?.[item] ?? ctx.itemName?.(item) ?? String(item);
 }
 
-function resolve(subject: Subject, ctx: ExplainContext): { user: number; history: Int32Array } {
-  if (subject instanceof Int32Array) return { user: -1, history: subject };
+/** The persona set a subject stands for, and the user index (-1: a history or a set given as a value). */
+function resolve(model: HasPersonas, subject: Subject, ctx: ExplainContext): PersonaSet & { user: number } {
+  if (subject instanceof Int32Array) return { ...personaSetOf(model, -1, subject), user: -1 };
   if (typeof subject === 'number') {
     if (!ctx.userItems) throw new RangeError('explain: a user index needs ctx.userItems to find the history');
-    return { user: subject, history: rowOf(ctx.userItems, subject) };
+    return { ...personaSetOf(model, subject, rowOf(ctx.userItems, subject)), user: subject };
   }
-  return subject;
+  if ('vectors' in subject) return { ...subject, user: -1 };
+  return { ...personaSetOf(model, subject.user, subject.history), user: subject.user };
 }
 
 /** A label category must carry at least this share of the persona's category mass (rare categories have huge lifts). */
@@ -145,9 +150,7 @@ function hasAnyCategory(cats: ItemCategories, i: number, wanted: readonly number
 
 /** The user's personas with their shares, anchors and labels; computed once per user. */
 export function personaProfile(model: HasPersonas, subject: Subject, ctx: ExplainContext): PersonaProfile {
-  const { user, history } = resolve(subject, ctx);
-  const personas = personasFor(model, user, history);
-  const k = history.length > 0 ? personaSetSize(model, personas, history[0]!) : 0;
+  const { vectors: personas, k, history, user } = resolve(model, subject, ctx);
   const assignment = personaAssignment(model, personas, history, history);
   const shares = assignmentShares(assignment, k);
   const nAnchors = ctx.anchors ?? 3;

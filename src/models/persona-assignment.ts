@@ -3,7 +3,31 @@
  * metrics and the explanations share: an item belongs to the persona with the largest weight for
  * it (`personaWeightsOf`), and a history's persona mix is the share of its items each persona owns.
  */
-import { personaWeightsOf, type HasPersonas } from './model.js';
+import { personasFor, personaWeightsOf, type HasPersonas } from './model.js';
+
+/**
+ * A user's persona set as a value: what explanations, rerankers and the confidence take, whether
+ * the set is a training user's own, a fold-in, or one the service built online (a trained set plus
+ * a recent persona).
+ */
+export interface PersonaSet {
+  /** k x dim, row-major. */
+  readonly vectors: Float32Array;
+  /** Number of personas (0: none, e.g. an empty history). */
+  readonly k: number;
+  /** The user's history (item indices, ascending): the items the set describes. */
+  readonly history: Int32Array;
+}
+
+/** The persona set of `vectors` for `history` (k read off the attention of its first item). */
+export function personaSetFrom(model: HasPersonas, vectors: Float32Array, history: Int32Array): PersonaSet {
+  return { vectors, k: history.length > 0 ? personaSetSize(model, vectors, history[0]!) : 0, history };
+}
+
+/** The persona set that scores `user` (a training user's own, else the fold-in of `history`), as `scoreBatch` does. */
+export function personaSetOf(model: HasPersonas, user: number, history: Int32Array): PersonaSet {
+  return personaSetFrom(model, personasFor(model, user, history), history);
+}
 
 /** Index of the largest weight (the first on ties); -1 for an empty array. */
 export function argmax(w: ArrayLike<number>): number {

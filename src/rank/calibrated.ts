@@ -14,7 +14,7 @@
  * ckl@K) unchanged. With `greedy` the order of selection is the final order (Steck's), so the first
  * items are the most relevant-and-calibrating ones and every prefix is calibrated too.
  */
-import type { ListReranker } from './pipeline.js';
+import type { ListReranker, RerankInput } from './pipeline.js';
 import { calibrationKL } from '../data/categories.js';
 import { normalisedRelevance, poolWithoutHistory, type TasteSpace, type UserTastes } from './tastes.js';
 
@@ -84,9 +84,9 @@ export class CalibratedReranker implements ListReranker {
     return Math.max(this.minPool, 5 * k);
   }
 
-  rerank(input: { user: number; history: Int32Array; scores: Float32Array; pool: Int32Array; k: number }, out: Int32Array): number {
+  rerank(input: RerankInput, out: Int32Array): number {
     const pool = poolWithoutHistory(input.pool, input.history);
-    const tastes = this.space.forUser(input.user, input.history, pool);
+    const tastes = this.space.forUser(input, pool);
     const chosen = calibrateGreedy(normalisedRelevance(input.scores, pool), tastes, input.k, this.lambda);
     // pool positions are in score order (best first), so sorting them lists the set by score
     if (this.order === 'score') chosen.sort();

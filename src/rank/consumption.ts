@@ -28,7 +28,7 @@
  * near 1 and the list tends to the score order. Items none of whose tastes appear in the history
  * cannot hit under this model (gain 0). Positions m+1..k are filled by score.
  */
-import type { ListReranker } from './pipeline.js';
+import type { ListReranker, RerankInput } from './pipeline.js';
 import { DEFAULT_POOL } from './calibrated.js';
 import { normalisedRelevance, poolWithoutHistory, type TasteSpace, type UserTastes } from './tastes.js';
 
@@ -89,9 +89,9 @@ export class ConsumptionReranker implements ListReranker {
     return Math.max(this.minPool, 5 * k);
   }
 
-  rerank(input: { user: number; history: Int32Array; scores: Float32Array; pool: Int32Array; k: number }, out: Int32Array): number {
+  rerank(input: RerankInput, out: Int32Array): number {
     const pool = poolWithoutHistory(input.pool, input.history);
-    const tastes = this.space.forUser(input.user, input.history, pool);
+    const tastes = this.space.forUser(input, pool);
     const chosen = consumptionSelect(normalisedRelevance(input.scores, pool), tastes, input.k, this.m, this.rho);
     for (let r = 0; r < chosen.length; r++) out[r] = pool[chosen[r]!]!;
     return chosen.length;

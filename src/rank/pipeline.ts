@@ -10,6 +10,7 @@
  *   list instead of the plain top-k.
  */
 import { TopKSelector } from '../math/topk.js';
+import type { PersonaSet } from '../models/persona-assignment.js';
 import { DEFAULT_HEDGE_THRESHOLD, hedge, type HedgedList, type HedgeStage } from './hedge.js';
 
 /** A reranking stage: takes a user's scores and a best-first pool, writes the final order. */
@@ -17,7 +18,14 @@ export interface ListReranker {
   readonly name: string;
   /** How many of the best-scored items the reranker chooses from, for a final list of k. */
   poolSize(k: number): number;
-  rerank(input: { user: number; history: Int32Array; scores: Float32Array; pool: Int32Array; k: number }, out: Int32Array): number;
+  rerank(input: RerankInput, out: Int32Array): number;
+}
+
+/** What a reranker reads: whom the list is for (ListSubject), the user's scores, the pool (best first) and k. */
+export interface RerankInput extends ListSubject {
+  readonly scores: Float32Array;
+  readonly pool: Int32Array;
+  readonly k: number;
 }
 
 /** Which items may be listed: the candidates (ascending) minus `exclude` (ascending), ties by `itemRanks`. */
@@ -27,10 +35,14 @@ export interface CandidateSet {
   readonly itemRanks: Int32Array;
 }
 
-/** Whom the list is for: the reranker's user index (-1: none) and history (their tastes). */
+/**
+ * Whom the list is for: the reranker's user index (-1: none) and history (their tastes), and the
+ * persona set when the caller holds it as a value (then the user index is not looked up).
+ */
 export interface ListSubject {
   readonly user: number;
   readonly history: Int32Array;
+  readonly personas?: PersonaSet;
 }
 
 export interface SelectOptions {
@@ -76,7 +88,7 @@ export class ListPipeline {
     const found = this.selector.select(scores, from.candidates, from.itemRanks, from.exclude, this.pool);
     if (!reranker) return { list: this.pool.slice(0, Math.min(found, k)), hedged: null };
     const out = new Int32Array(k);
-    const m = reranker.rerank({ user: subject.user, history: subject.history, scores, pool: this.pool.subarray(0, found), k }, out);
+    const m = reranker.rerank({ user: subject.user, history: subject.history, ...(subject.personas ? { personas: subject.personas } : {}), scores, pool: this.pool.subarray(0, found), k }, out);
     return { list: out.slice(0, m), hedged: null };
   }
 }

@@ -14,7 +14,7 @@
  *    slots_g * position / k - placed_g, ties to the better next item), so every prefix is
  *    proportional too.
  */
-import type { ListReranker } from './pipeline.js';
+import type { ListReranker, RerankInput } from './pipeline.js';
 import { largestRemainder } from '../math/apportion.js';
 import { DEFAULT_POOL } from './calibrated.js';
 import { poolWithoutHistory, type TasteSpace, type UserTastes } from './tastes.js';
@@ -105,9 +105,9 @@ export class ProportionalReranker implements ListReranker {
     return Math.max(this.minPool, 5 * k);
   }
 
-  rerank(input: { user: number; history: Int32Array; scores: Float32Array; pool: Int32Array; k: number }, out: Int32Array): number {
+  rerank(input: RerankInput, out: Int32Array): number {
     const pool = poolWithoutHistory(input.pool, input.history);
-    const tastes = this.space.forUser(input.user, input.history, pool);
+    const tastes = this.space.forUser(input, pool);
     const chosen = proportionalSelect(tastes, pool.length, input.k, this.order);
     for (let r = 0; r < chosen.length; r++) out[r] = pool[chosen[r]!]!;
     return chosen.length;

@@ -11,8 +11,9 @@
 import { sortedHas } from '../data/csr.js';
 import type { ItemCategories } from '../data/dataset.js';
 import { tasteDistribution } from '../data/categories.js';
-import { personasFor, type HasPersonas } from '../models/model.js';
-import { assignmentShares, personaAssignment, personaSetSize } from '../models/persona-assignment.js';
+import type { HasPersonas } from '../models/model.js';
+import { assignmentShares, personaAssignment, personaSetOf } from '../models/persona-assignment.js';
+import type { ListSubject } from './pipeline.js';
 
 export type TasteSpaceName = 'categories' | 'personas';
 
@@ -29,14 +30,14 @@ export interface UserTastes {
 
 export interface TasteSpace {
   readonly name: TasteSpaceName;
-  /** The tastes of `user` (history `history`) and of `items`. */
-  forUser(user: number, history: Int32Array, items: Int32Array): UserTastes;
+  /** The tastes of a user (index, history, and persona set when given as a value) and of `items`. */
+  forUser(subject: ListSubject, items: Int32Array): UserTastes;
 }
 
 export function categoryTasteSpace(cats: ItemCategories): TasteSpace {
   return {
     name: 'categories',
-    forUser(_user, history, items) {
+    forUser({ history }, items) {
       const n = cats.names.length;
       const p = new Float64Array(n);
       tasteDistribution(history, cats, p);
@@ -59,9 +60,8 @@ export function categoryTasteSpace(cats: ItemCategories): TasteSpace {
 export function personaTasteSpace(model: HasPersonas): TasteSpace {
   return {
     name: 'personas',
-    forUser(user, history, items) {
-      const personas = personasFor(model, user, history);
-      const n = history.length > 0 ? personaSetSize(model, personas, history[0]!) : 0;
+    forUser(subject, items) {
+      const { vectors: personas, k: n, history } = subject.personas ?? personaSetOf(model, subject.user, subject.history);
       const p = assignmentShares(personaAssignment(model, personas, history, history), n);
       const assign = personaAssignment(model, personas, items, history);
       const ptr = new Int32Array(items.length + 1);

@@ -150,7 +150,7 @@ export const confidenceStudy: Study = {
       const t = nearestTwin(split.train, mu, history);
       if (t < 0 || model.personaCount(t) === 0) return;
       own.push(conf[b]!.confidence);
-      twin.push(userConfidence(model, split.train, { user: mu, history, personas: model.personaVectors(t) }, { weights }).confidence);
+      twin.push(userConfidence(model, split.train, { vectors: model.personaVectors(t), k: model.personaCount(t), history }, { weights }).confidence);
     });
     const swap = pairedDifference(own, twin, { seed: ctx.seed });
     const ownHigher = own.filter((c, i) => c > twin[i]!).length;
