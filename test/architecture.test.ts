@@ -45,9 +45,8 @@ const LONG_FILES: Readonly<Record<string, string>> = {
   'models/personas.ts': 'the persona model (fit, scoring, fold-in, persona sets); to split fitting from serving',
   'models/personas-train.ts': 'the persona model training kernels (flat typed-array loops over the same state)',
   'sim/feedback.ts': 'new: the whole simulation (arms, rounds, consumption, metrics, output); to split the metrics and the output from the loop',
-  'serve/app.ts': 'every route in one file; it splits into one file per resource (src/serve/routes/) with the store move (issue 13, part 4)',
+  'serve/app.ts': 'every route in one file; to split into one file per resource (src/serve/routes/)',
   'serve/schemas.ts': 'every request and response schema of the API in one file (the client and the dashboard read their types from it); to split per resource with the routes',
-  'serve/engine.ts': 'the engine splits into model file, catalogue, user state and request flow (issue 13, part 3)',
   'synth/model.ts': 'one class, the world generator (catalogue + per-user plan); its loops share state',
 };
 const MAX_LINES = 400;

@@ -51,15 +51,14 @@ const errorOf = (a: Answer): { code: string; message: string } => a.json.error a
 
 /** The engine's cached state of a user (private: read to prove what was and was not recomputed). */
 interface StateView {
-  view: object | null;
-  k: number;
+  personas: { k: number } | null;
   confidence: object | null;
   profile: object | null;
   scores: Float32Array | null;
   exclude: Int32Array;
   answers: Map<string, string>;
 }
-const stateOf = (e: Engine, user: string): StateView => (e as unknown as { states: Map<string, StateView> }).states.get(user)!;
+const stateOf = (e: Engine, user: string): StateView => (e as unknown as { states: { peek(user: string): StateView | undefined } }).states.peek(user)!;
 
 interface RecItem {
   id: string;
@@ -89,8 +88,8 @@ describe('what a write invalidates', () => {
     const first = await call(svc, 'GET', `/v1/users/${user}/recommendations?n=5&explain=true`);
     assert.equal(first.status, 200);
     const before = stateOf(e, user);
-    const { view, confidence, profile, scores } = before;
-    assert.ok(view && confidence && profile && scores);
+    const { personas, confidence, profile, scores } = before;
+    assert.ok(personas && confidence && profile && scores);
     const top = (first.json.items as RecItem[])[0]!.id;
 
     // a view of the top item: excluded at once, nothing else recomputed
@@ -98,7 +97,7 @@ describe('what a write invalidates', () => {
     const afterView = await call(svc, 'GET', `/v1/users/${user}/recommendations?n=5&explain=true`);
     assert.ok(!(afterView.json.items as RecItem[]).some((i) => i.id === top), 'the viewed item is excluded');
     const sv = stateOf(e, user);
-    assert.equal(sv.view, view);
+    assert.equal(sv.personas, personas);
     assert.equal(sv.confidence, confidence);
     assert.equal(sv.profile, profile);
     assert.equal(sv.scores, scores);
@@ -110,7 +109,7 @@ describe('what a write invalidates', () => {
     const renamed = await call(svc, 'GET', `/v1/users/${user}/recommendations?n=5&explain=true`);
     assert.equal((renamed.json.items as RecItem[]).find((i) => i.id === shown)?.title, 'Renamed');
     const st = stateOf(e, user);
-    assert.equal(st.view, view);
+    assert.equal(st.personas, personas);
     assert.equal(st.profile, profile);
     assert.equal(st.scores, scores);
 
@@ -126,12 +125,12 @@ describe('what a write invalidates', () => {
     assert.equal((await call(svc, 'POST', '/v1/feedback', { feedback: [{ user, item: liked, type: 'like' }] })).status, 200);
     await call(svc, 'GET', `/v1/users/${user}/recommendations?n=5&explain=true`);
     const sl = stateOf(e, user);
-    assert.notEqual(sl.view, view);
-    assert.equal(sl.k, before.k + 1);
+    assert.notEqual(sl.personas, personas);
+    assert.equal(sl.personas!.k, personas.k + 1);
     // the same like again changes nothing the model sees: the state stays
     assert.equal((await call(svc, 'POST', '/v1/feedback', { feedback: [{ user, item: liked, type: 'like' }] })).status, 200);
     await call(svc, 'GET', `/v1/users/${user}/recommendations?n=5&explain=true`);
-    assert.equal(stateOf(e, user).view, sl.view);
+    assert.equal(stateOf(e, user).personas, sl.personas);
   });
 
   it('the incremental posterior spread stays within 0.02 of the exact refit, and refits exactly every 8th time', () => {

@@ -17,7 +17,8 @@ import { buildApp, hashKey, keyPrefix, type RateLimits, type ServiceState } from
 import { mkdirSync } from 'node:fs';
 import { saveArtifact } from '../models/artifact.js';
 import type { Recommender } from '../models/model.js';
-import { Engine, loadModel, withServeMeta, type LoadedModel } from './engine.js';
+import { Engine } from './engine.js';
+import { loadModel, withServeMeta, type LoadedModel } from './model-file.js';
 import { DEFAULT_FEEDBACK_TYPES, LiveData, type FeedbackPolicy } from './live.js';
 import { Metrics } from './metrics.js';
 import type { FeedbackRecord, ItemRecord, Store } from '../store/types.js';

@@ -13,7 +13,7 @@ import { buildResultsJson } from '../eval/results.js';
 import { saveArtifact } from '../models/artifact.js';
 import { createModel } from '../models/registry.js';
 import { Rng } from '../math/rng.js';
-import { withServeMeta, type ServeMeta } from './engine.js';
+import { withServeMeta, type ServeMeta } from './model-file.js';
 
 export interface TrainJobInput {
   model: string;

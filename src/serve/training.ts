@@ -10,7 +10,7 @@ import { buildCategories } from '../data/categories.js';
 import { IdMap } from '../data/ids.js';
 import { ConfigError, issuePath, ModelFitError } from '../errors.js';
 import { modelSpec } from '../models/registry.js';
-import { loadModel, type LoadedModel } from './engine.js';
+import { loadModel, type LoadedModel } from './model-file.js';
 import { isPositive, type FeedbackPolicy } from './live.js';
 import { TRAIN_PARAM_LIMITS, TRAIN_PARAM_MAX_ABS, type Job } from './schemas.js';
 import type { Store } from '../store/types.js';

@@ -1,0 +1,29 @@
+/**
+ * The confidence the service reports for a user state: src/confidence's `userConfidence` for a
+ * persona set (history size, persona ambiguity, posterior spread in the onboarding basis, profile
+ * fit and item evidence), and for a user without personas only history size and item evidence.
+ */
+import { combineConfidence, historyFactor, itemEvidence, userConfidence, type UserConfidence } from '../confidence/index.js';
+import type { TrainSet } from '../data/train-set.js';
+import type { HasPersonas, Recommender } from '../models/model.js';
+import { usesMixture } from './persona-mixture.js';
+import type { UserState } from './user-state.js';
+
+/** The confidence of a user state; `model` is the persona model, or null. */
+export function servedConfidence(model: (Recommender & HasPersonas) | null, train: TrainSet, st: UserState): UserConfidence {
+  const n = st.history.length;
+  if (n === 0) return { confidence: 0, historyFactor: 0, ambiguity: 1, spread: 1, fit: 0, evidence: 0, historySize: 0, personas: 0, reasons: ['no history yet'] };
+  if (model && st.personas) {
+    // the persona set's plain scores are the served row unless a mixture is served (then computed there);
+    // the posterior spread is one Newton step from the user's last exact fit (PosteriorWarmStart)
+    const scores = st.scores && !usesMixture(st.personas, st.recent, st.overrides) ? st.scores : undefined;
+    return userConfidence(model, train, { ...st.personas, ...(scores ? { scores } : {}) }, { warm: st.posterior });
+  }
+  const h = historyFactor(n);
+  const evidence = itemEvidence(train.itemPopularity, st.history);
+  const confidence = combineConfidence(h, 0, 0, 1, evidence, { history: 1, ambiguity: 0, spread: 0, fit: 0, evidence: 1 });
+  const reasons: string[] = [];
+  if (h < 0.5) reasons.push(`short history (${n} item${n === 1 ? '' : 's'})`);
+  if (evidence < 0.5) reasons.push(`the history is mostly rarely-seen items (item evidence ${evidence.toFixed(2)})`);
+  return { confidence, historyFactor: h, ambiguity: 0, spread: 0, fit: 1, evidence, historySize: n, personas: 0, reasons };
+}
