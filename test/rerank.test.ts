@@ -17,6 +17,7 @@ import {
   type UserTastes,
 } from '../src/rank/index.js';
 import { categoryTasteSpace, normalisedRelevance, personaTasteSpace } from '../src/rank/tastes.js';
+import { coldList, popularDiverseOrder } from '../src/rank/cold-start.js';
 
 /** Tastes of a pool where item j has exactly the tastes `of[j]`. */
 function tastes(p: number[], of: number[][]): UserTastes {
@@ -252,5 +253,24 @@ describe('every reranker', () => {
     assert.equal(pt.n, 2);
     assert.deepEqual(Array.from(pt.p), [2 / 3, 1 / 3]);
     assert.deepEqual(Array.from(pt.idx), [1]);
+    // a persona set given as a value is used instead of the user index's (here the axes swapped)
+    const swapped = personaTasteSpace(model).forUser({ user: 0, history: Int32Array.of(0, 1, 2), personas: { vectors: Float32Array.of(0, 1, 1, 0), k: 2, history: Int32Array.of(0, 1, 2) } }, Int32Array.of(3));
+    assert.deepEqual(Array.from(swapped.p), [1 / 3, 2 / 3]);
+    assert.deepEqual(Array.from(swapped.idx), [0]);
+  });
+});
+
+describe('cold start (rank/cold-start.ts)', () => {
+  it('orders popular but diverse: popularity / (1 + uses of its categories), then takes the list minus exclusions within the allowed', () => {
+    // items 0, 1 in category a, items 2, 3 in b; popularity 10, 9, 8, 1
+    const cats = categories(['a', 'b'], [[0], [0], [1], [1]]);
+    const { order, scores } = popularDiverseOrder(Int32Array.of(0, 1, 2, 3), cats, Int32Array.of(10, 9, 8, 1), Int32Array.of(0, 1, 2, 3));
+    // 0 (10); then 2 (8 > 9 / 2); then 1 (4.5 > 1 / 2); then 3
+    assert.deepEqual(Array.from(order), [0, 2, 1, 3]);
+    assert.deepEqual(Array.from(scores), [1, 0.9, 0.8, 0.1].map(Math.fround));
+    assert.deepEqual(Array.from(coldList(order, Int32Array.of(2), Int32Array.of(1, 2, 3), 2)), [1, 3]);
+    assert.deepEqual(Array.from(coldList(order, new Int32Array(0), null, 3)), [0, 2, 1]);
+    // past the pool, by popularity only
+    assert.deepEqual(Array.from(popularDiverseOrder(Int32Array.of(0, 1, 2, 3), cats, Int32Array.of(10, 9, 8, 1), Int32Array.of(0, 1, 2, 3), { poolSize: 2 }).order), [0, 1, 2, 3]);
   });
 });
