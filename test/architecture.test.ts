@@ -44,7 +44,6 @@ const LONG_FILES: Readonly<Record<string, string>> = {
   'models/router.ts': 'new: one model (clustering, per-cluster validation, routing, nested artifacts); to split with its next change',
   'models/personas.ts': 'the persona model (fit, scoring, fold-in, persona sets); to split fitting from serving',
   'models/personas-train.ts': 'the persona model training kernels (flat typed-array loops over the same state)',
-  'sim/feedback.ts': 'new: the whole simulation (arms, rounds, consumption, metrics, output); to split the metrics and the output from the loop',
   'serve/app.ts': 'every route in one file; to split into one file per resource (src/serve/routes/)',
   'serve/schemas.ts': 'every request and response schema of the API in one file (the client and the dashboard read their types from it); to split per resource with the routes',
   'synth/model.ts': 'one class, the world generator (catalogue + per-user plan); its loops share state',

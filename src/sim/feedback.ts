@@ -28,8 +28,6 @@
  *   exposure distributions (share of each group's list slots per item); 0 when both groups are
  *   shown the same items equally often, 1 when they are shown disjoint items.
  */
-import { sortedHas } from '../data/csr.js';
-import { calibrationKL, jensenShannon, tasteDistribution, type ItemCategories } from '../data/categories.js';
 import { extractPositives } from '../data/split.js';
 import { trainSetFromPairs } from '../data/train-set.js';
 import { giniIndex } from '../eval/metrics.js';
@@ -40,10 +38,13 @@ import { createModel, parseModelSpec } from '../models/registry.js';
 import { buildReranker, parseRerankSpec } from '../rank/index.js';
 import { ListPipeline, type ListReranker } from '../rank/pipeline.js';
 import { DEFAULT_WORLD, World, worldToLog, type WorldConfigInput } from '../synth/world.js';
-import { PlantedPreferences, type UserPreference } from './planted.js';
+import { PlantedPreferences } from './planted.js';
+import { clickProbability, consumedPositions, consumptionThreshold, LIST_LENGTH } from './consumption.js';
+import { gradedDcg, idealDcg, listCkl, polarisation, tasteCoverage } from './list-metrics.js';
 
-/** List length k. */
-export const LIST_LENGTH = 10;
+export * from './consumption.js';
+export * from './list-metrics.js';
+
 export const DEFAULT_ROUNDS = 5;
 /** The default world's population: two opposed groups (51/49) plus 15% bridging users. */
 export const FEEDBACK_POPULATION = 'split:51/49,bridge:0.15';
@@ -51,101 +52,6 @@ export const FEEDBACK_POPULATION = 'split:51/49,bridge:0.15';
 export const DEFAULT_ARMS = 'pop,personas:k=1,personas,personas+calibrated:0.5,router';
 /** The quick world (tests, smoke runs). */
 export const QUICK_SIM_WORLD: WorldConfigInput = { users: 500, items: 400, categories: 6, meanInteractions: 50 };
-
-// ---------------------------------------------------------------------------------------------
-// The position and consumption model
-
-/** Examination probability of 1-based rank r: 1 / log2(r + 1). */
-export function examination(rank: number): number {
-  if (!(Number.isInteger(rank) && rank >= 1)) throw new RangeError(`examination: rank must be a positive integer, got ${rank}`);
-  return 1 / Math.log2(rank + 1);
-}
-
-/** Probability that an examined item is consumed: min(1, pref / tau); 0 when tau <= 0. */
-export function clickProbability(pref: number, tau: number): number {
-  return tau > 0 && pref > 0 ? Math.min(1, pref / tau) : 0;
-}
-
-/** Expected number of consumed items of a list whose rank r (0-based index) has attractiveness a[r]. */
-export function expectedConsumption(attractiveness: ArrayLike<number>): number {
-  let s = 0;
-  for (let r = 0; r < attractiveness.length; r++) s += examination(r + 1) * attractiveness[r]!;
-  return s;
-}
-
-/**
- * The positions (0-based) consumed: position r is consumed when uniforms[r] < e(r + 1) a[r]
- * (examined, then clicked: the product of two independent events, drawn with one number).
- */
-export function consumedPositions(attractiveness: ArrayLike<number>, uniforms: ArrayLike<number>): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < attractiveness.length; r++) if (uniforms[r]! < examination(r + 1) * attractiveness[r]!) out.push(r);
-  return out;
-}
-
-/** tau_u: the user's n-th largest planted preference (the smallest positive one when fewer). */
-export function consumptionThreshold(pref: UserPreference, n = LIST_LENGTH): number {
-  if (pref.ranked.length === 0) return 0;
-  return pref.pref[pref.ranked[Math.min(n, pref.ranked.length) - 1]!]!;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Per-list and corpus metrics
-
-/** Share of the user's personas served by at least one list item; null with fewer than 2 personas. */
-export function tasteCoverage(list: ArrayLike<number>, serves: Uint8Array, personas: number): number | null {
-  if (personas < 2) return null;
-  let bits = 0;
-  for (let r = 0; r < list.length; r++) bits |= serves[list[r]!]!;
-  let n = 0;
-  for (let k = 0; k < personas; k++) if (bits & (1 << k)) n++;
-  return n / personas;
-}
-
-/** DCG with gains pref[i]: sum over ranks r (1-based) of pref[list[r]] / log2(r + 1). */
-export function gradedDcg(list: ArrayLike<number>, pref: ArrayLike<number>, k = list.length): number {
-  let dcg = 0;
-  for (let r = 0; r < Math.min(k, list.length); r++) dcg += pref[list[r]!]! / Math.log2(r + 2);
-  return dcg;
-}
-
-/** DCG of the best list: the k items of `ranked` (best first) not in `seen` (ascending). */
-export function idealDcg(ranked: Int32Array, pref: ArrayLike<number>, seen: Int32Array, k: number): number {
-  let dcg = 0;
-  let r = 0;
-  for (let j = 0; j < ranked.length && r < k; j++) {
-    const i = ranked[j]!;
-    if (sortedHas(seen, 0, seen.length, i)) continue;
-    dcg += pref[i]! / Math.log2(r + 2);
-    r++;
-  }
-  return dcg;
-}
-
-/** ckl of a list against a taste mix p (PROTOCOL.md's ckl; q = the list's category distribution). */
-export function listCkl(list: Int32Array, cats: ItemCategories, p: Float64Array, scratch = new Float64Array(cats.names.length)): number {
-  tasteDistribution(list, cats, scratch);
-  return calibrationKL(p, scratch, cats.names.length);
-}
-
-/** Exposure distribution over items: each list slot (the first k) counts 1, normalised to sum 1. */
-export function exposureDistribution(lists: readonly ArrayLike<number>[], nItems: number, k = LIST_LENGTH): Float64Array {
-  const e = new Float64Array(nItems);
-  let total = 0;
-  for (const l of lists) {
-    for (let r = 0; r < Math.min(k, l.length); r++) {
-      e[l[r]!] += 1;
-      total++;
-    }
-  }
-  if (total > 0) for (let i = 0; i < nItems; i++) e[i]! /= total;
-  return e;
-}
-
-/** Polarisation: JS divergence (base 2) between the exposure distributions of two groups' lists. */
-export function polarisation(listsA: readonly ArrayLike<number>[], listsB: readonly ArrayLike<number>[], nItems: number, k = LIST_LENGTH): number {
-  return jensenShannon(exposureDistribution(listsA, nItems, k), exposureDistribution(listsB, nItems, k), nItems);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Arms
