@@ -294,6 +294,22 @@ function contract(b: Backend): void {
       await store.probeWrite();
       await store.probeWrite();
     });
+    check('jobs are listed newest first, at most the limit', async (store) => {
+      const base = { kind: 'train' as const, state: 'done' as const, progress: { stage: 'fit', done: 1, total: 1 }, finishedAt: null, error: null, model: null };
+      await store.saveJob({ ...base, id: 'l1', startedAt: '2027-01-01T00:00:00.000Z' }, 1);
+      await store.saveJob({ ...base, id: 'l3', startedAt: '2027-01-03T00:00:00.000Z' }, 1);
+      await store.saveJob({ ...base, id: 'l2', startedAt: '2027-01-02T00:00:00.000Z' }, 1);
+      assert.deepEqual((await store.listJobs(2)).map((j) => j.id), ['l3', 'l2']);
+      assert.deepEqual((await store.listJobs(100)).map((j) => j.id), ['l3', 'l2', 'l1']);
+    });
+    check('settings are set, replaced and deleted', async (store) => {
+      assert.equal(await store.getSetting('pin'), null);
+      await store.setSetting('pin', '{"version":2}');
+      await store.setSetting('pin', '{"version":3}');
+      assert.equal(await store.getSetting('pin'), '{"version":3}');
+      await store.setSetting('pin', null);
+      assert.equal(await store.getSetting('pin'), null);
+    });
   });
 }
 

@@ -35,6 +35,7 @@ export class MemoryStore implements Store {
   private readonly models = new Map<number, ModelRecord>();
   private nextVersion = 1;
   private readonly jobs = new Map<string, { job: Job; updatedAt: number }>();
+  private readonly settings = new Map<string, string>();
 
   async init(): Promise<void> {
     this.open = true;
@@ -260,6 +261,27 @@ export class MemoryStore implements Store {
     this.live();
     const j = this.jobs.get(id);
     return j ? structuredClone(j.job) : null;
+  }
+
+  async listJobs(limit: number): Promise<Job[]> {
+    this.live();
+    // as the SQL: ORDER BY started_at DESC, id
+    return [...this.jobs.values()]
+      .map((j) => j.job)
+      .sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, limit)
+      .map((j) => structuredClone(j));
+  }
+
+  async getSetting(key: string): Promise<string | null> {
+    this.live();
+    return this.settings.get(key) ?? null;
+  }
+
+  async setSetting(key: string, value: string | null): Promise<void> {
+    this.live();
+    if (value === null) this.settings.delete(key);
+    else this.settings.set(key, value);
   }
 
   async failStaleJobs(before: number, error: string): Promise<number> {

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS ${s}.jobs (
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL, progress TEXT NOT NULL, started_at TEXT NOT NULL,
   finished_at TEXT, error TEXT, model TEXT, updated_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}.health (id INTEGER PRIMARY KEY, at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
 /** Rows per multi-row INSERT (well under the 65535 bind parameters of one statement). */
@@ -324,6 +325,21 @@ export class PgStore implements Store {
   async getJob(id: string): Promise<Job | null> {
     const r = await this.pool.query<JobRow>(`SELECT * FROM ${this.s}.jobs WHERE id = $1`, [id]);
     return r.rows[0] ? jobFromRow(r.rows[0]) : null;
+  }
+
+  async listJobs(limit: number): Promise<Job[]> {
+    const r = await this.pool.query<JobRow>(`SELECT * FROM ${this.s}.jobs ORDER BY started_at DESC, id LIMIT $1`, [limit]);
+    return r.rows.map(jobFromRow);
+  }
+
+  async getSetting(key: string): Promise<string | null> {
+    const r = await this.pool.query<{ value: string }>(`SELECT value FROM ${this.s}.settings WHERE key = $1`, [key]);
+    return r.rows[0]?.value ?? null;
+  }
+
+  async setSetting(key: string, value: string | null): Promise<void> {
+    if (value === null) await this.pool.query(`DELETE FROM ${this.s}.settings WHERE key = $1`, [key]);
+    else await this.pool.query(`INSERT INTO ${this.s}.settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [key, value]);
   }
 
   async failStaleJobs(before: number, error: string): Promise<number> {

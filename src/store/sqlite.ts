@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL, progress TEXT NOT NULL, started_at TEXT NOT NULL,
   finished_at TEXT, error TEXT, model TEXT, updated_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
 export class SqliteStore implements Store {
@@ -236,6 +237,21 @@ export class SqliteStore implements Store {
   async getJob(id: string): Promise<Job | null> {
     const r = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
     return r ? jobFromRow(r) : null;
+  }
+
+  async listJobs(limit: number): Promise<Job[]> {
+    const rows = this.db.prepare('SELECT * FROM jobs ORDER BY started_at DESC, id LIMIT ?').all(limit) as JobRow[];
+    return rows.map(jobFromRow);
+  }
+
+  async getSetting(key: string): Promise<string | null> {
+    const r = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+    return r ? r.value : null;
+  }
+
+  async setSetting(key: string, value: string | null): Promise<void> {
+    if (value === null) this.db.prepare('DELETE FROM settings WHERE key = ?').run(key);
+    else this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   async failStaleJobs(before: number, error: string): Promise<number> {

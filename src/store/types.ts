@@ -159,11 +159,17 @@ export interface Store {
   /** Inserts or replaces a job (its state, progress and result), stamped with `updatedAt` (ms). */
   saveJob(job: Job, updatedAt: number): Promise<void>;
   getJob(id: string): Promise<Job | null>;
+  /** The newest jobs (by start time), at most `limit`. */
+  listJobs(limit: number): Promise<Job[]>;
   /**
    * Marks the jobs still 'running' whose last update is older than `before` (ms) as failed with
    * `error` (their process stopped); returns how many.
    */
   failStaleJobs(before: number, error: string): Promise<number>;
+  /** A service setting (e.g. the version pinned by a rollback), or null when unset. */
+  getSetting(key: string): Promise<string | null>;
+  /** Sets a service setting; null deletes it. */
+  setSetting(key: string, value: string | null): Promise<void>;
   /**
    * Whether a write commits now: a one-row upsert in its own transaction (full, read-only and
    * unreachable stores throw).
