@@ -16,6 +16,8 @@ import { Engine } from './engine.js';
 import type { FeedbackPolicy, LiveData } from './live.js';
 import { Metrics } from './metrics.js';
 import { registerOnboarding } from './onboarding.js';
+import { registerAdminRoutes } from './routes-admin.js';
+import { ADMIN_ROUTES } from './schemas-admin.js';
 import {
   ApiKeyBody,
   FeedbackBody,
@@ -377,7 +379,7 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
       ready: s.ready,
     });
   });
-  const openapi = JSON.stringify(openApiDocument(VERSION));
+  const openapi = JSON.stringify(openApiDocument(VERSION, ADMIN_ROUTES));
   app.get('/openapi.json', async (_req, reply) => json(reply, openapi));
 
   // ---- items
@@ -598,6 +600,7 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
   });
 
   registerOnboarding(app, { engine: () => modelOf(s), parse });
+  registerAdminRoutes(app, s, { parse });
   await registerDashboard(app);
   return app;
 }

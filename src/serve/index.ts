@@ -24,6 +24,7 @@ import { Metrics } from './metrics.js';
 import type { FeedbackRecord, ItemRecord, Store } from '../store/types.js';
 import { openStore, redactStoreUrl, sqliteFile, storeScheme } from '../store/open.js';
 import { StoreHealth, storeFailure } from '../store/errors.js';
+import { loadOrder } from './versions.js';
 import { cleanTempArtifacts, JOB_HEARTBEAT_MS, Jobs, pruneModels, stopTrainingWorkers, trainFromStore } from './training.js';
 
 export type { Store } from '../store/types.js';
@@ -282,7 +283,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     // the newest model version that loads; the ones skipped are said
     const models = await store.listModels();
     let loaded: LoadedModel | null = null;
-    for (const rec of models) {
+    // a rollback's pinned version first (versions.ts), while no newer version was trained
+    for (const rec of await loadOrder(store, models)) {
       try {
         loaded = loadModel(rec);
         break;

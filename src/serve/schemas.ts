@@ -87,7 +87,7 @@ export type FeedbackInput = z.infer<typeof FeedbackInput>;
 
 export const FeedbackBody = z.object({ feedback: z.array(FeedbackInput).min(1).max(10_000) }).strict();
 
-const intParam = (min: number, max: number) =>
+export const intParam = (min: number, max: number) =>
   z
     .string()
     .regex(/^-?\d+$/, 'must be an integer')
@@ -317,7 +317,7 @@ export const ApiKeyList = z.object({
 export const ErrorBody = z.object({ error: z.object({ status: z.number().int(), code: z.string(), message: z.string() }) });
 
 /** Route table for /openapi.json: method, path, summary, and the schemas involved. */
-interface RouteDoc {
+export interface RouteDoc {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   path: string;
   summary: string;
@@ -362,10 +362,10 @@ function jsonSchema(s: z.ZodType, io: 'input' | 'output'): unknown {
   return z.toJSONSchema(s, { io, unrepresentable: 'any' });
 }
 
-/** The OpenAPI 3.1 document of the API, generated from the zod schemas above. */
-export function openApiDocument(version: string): Record<string, unknown> {
+/** The OpenAPI 3.1 document of the API, generated from the zod schemas above (and those of `extra` routes, e.g. schemas-admin.ts). */
+export function openApiDocument(version: string, extra: readonly RouteDoc[] = []): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const r of ROUTES) {
+  for (const r of [...ROUTES, ...extra]) {
     const op: Record<string, unknown> = { summary: r.summary, responses: {} };
     const params: unknown[] = [];
     for (const m of r.path.matchAll(/\{(\w+)\}/g)) params.push({ name: m[1], in: 'path', required: true, schema: { type: 'string' } });
