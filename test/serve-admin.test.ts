@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isPositive, DEFAULT_FEEDBACK_TYPES } from '../src/serve/live.js';
 import { startService, type RunningService } from '../src/serve/index.js';
-import { exportLine, hourlyTimeline, versionEvaluation } from '../src/serve/routes-admin.js';
+import { exportLine, hourlyTimeline, topItems, versionEvaluation } from '../src/serve/routes-admin.js';
 import { FeedbackInput } from '../src/serve/schemas.js';
 import { ItemAudience, JobList, ModelVersions, Overview } from '../src/serve/schemas-admin.js';
 import type { WorldConfigInput } from '../src/synth/world.js';
@@ -63,6 +63,10 @@ describe('hourly timeline (hand-computed)', () => {
     assert.deepEqual(t, { start: new Date(t0 - 2 * h).toISOString(), hours: 3, counts: [1, 1, 2], read: 5, before: 1 });
     assert.deepEqual(hourlyTimeline([], 2), { start: null, hours: 2, counts: [0, 0], read: 0, before: 0 });
   });
+  it('top items: most events first, ties in first-seen order', () => {
+    assert.deepEqual(topItems(['a', 'b', 'b', 'c', 'a', 'b'].map((item) => ({ item })), 2), [['b', 3], ['a', 2]]);
+    assert.deepEqual(topItems(['x', 'y'].map((item) => ({ item })), 5), [['x', 1], ['y', 1]]);
+  });
   it('an export line is an entry POST /v1/feedback accepts, with seconds', () => {
     const line = exportLine({ user: 'u1', item: 'i2', type: 'rating', value: 4.5, ts: 1_500_000_000_000, seq: 3 });
     assert.deepEqual(JSON.parse(line), { user: 'u1', item: 'i2', type: 'rating', value: 4.5, timestamp: 1_500_000_000 });
@@ -93,6 +97,13 @@ describe('operator routes on a service', () => {
       assert.equal(ov.timeline.counts.reduce((a, b) => a + b, 0) + ov.timeline.before, ov.timeline.read);
       assert.ok(ov.timeline.counts[23]! > 0, 'the last hour holds the newest event');
       assert.equal((await call(svc, 'GET', '/v1/overview?hours=0')).status, 400);
+      // the most active items and the newest events, from the same read
+      const all = await svc.state.store.allFeedback();
+      const count = (id: string): number => all.filter((f) => f.item === id).length;
+      assert.equal(ov.topItems.length, 10);
+      for (const t of ov.topItems) assert.equal(t.events, count(t.id));
+      assert.equal(ov.topItems[0]!.events, Math.max(...all.map((f) => count(f.item))));
+      assert.deepEqual(ov.recent.map((r) => r.item), all.slice(-10).reverse().map((f) => f.item));
 
       // audience of the most popular item: exactly the users with a positive on it, each with a persona
       const positives = new Map<string, Set<string>>();

@@ -46,6 +46,13 @@ export function hourlyTimeline(events: readonly { ts: number }[], hours: number)
   return { start: new Date(Math.max(-8.64e15, start)).toISOString(), hours, counts, read: events.length, before };
 }
 
+/** The `n` items with the most events (ties: the item first seen first), with their counts. */
+export function topItems(events: readonly { item: string }[], n: number): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const e of events) counts.set(e.item, (counts.get(e.item) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, n);
+}
+
 /** The evaluation row of a version's own model (its spec is the model's name), else the first row. */
 export function versionEvaluation(record: Pick<ModelRecord, 'name' | 'evaluation'>): ModelVersions['versions'][number]['evaluation'] {
   if (!record.evaluation) return null;
@@ -88,6 +95,11 @@ export function registerAdminRoutes(app: FastifyInstance, s: ServiceState, deps:
       model: s.engine ? summary(s.engine.loaded.record) : null,
       versions,
       timeline: hourlyTimeline(events, q.hours),
+      topItems: topItems(events, 10).map(([id, n]) => ({ id, title: s.live.items.get(id)?.title ?? id, events: n })),
+      recent: events
+        .slice(-10)
+        .reverse()
+        .map((f) => ({ user: f.user, item: f.item, title: s.live.items.get(f.item)?.title ?? f.item, type: f.type, value: f.value, ts: new Date(Math.max(-8.64e15, Math.min(8.64e15, f.ts))).toISOString() })),
     };
   });
 

@@ -41,6 +41,10 @@ export const Overview = z.object({
     /** Events read that fall before the window. */
     before: z.number().int(),
   }),
+  /** The items with the most events among those read (at most 10), most first. */
+  topItems: z.array(z.object({ id: z.string(), title: z.string(), events: z.number().int() })),
+  /** The newest events by arrival (at most 10), newest first. */
+  recent: z.array(z.object({ user: z.string(), item: z.string(), title: z.string(), type: z.string(), value: z.number(), ts: z.string() })),
 });
 
 export const JobsQuery = z.object({ limit: intParam(1, 200).default(20) }).strict();
