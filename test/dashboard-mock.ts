@@ -52,7 +52,25 @@ export interface MockService {
   setReady(): void;
   /** /v1/evaluation answers 404 while hidden (the default: shown). */
   hideEvaluation(hidden: boolean): void;
+  /** The version served now (changed by POST /v1/models/versions/{v}/activate). */
+  activeVersion(): number;
+  /** Feedback events received by POST /v1/feedback, in order. */
+  imported: unknown[];
+  /** Jobs cancelled (DELETE /v1/jobs/{id}) and trainings started (POST /v1/models/train bodies). */
+  cancelled: string[];
+  trained: unknown[];
 }
+
+/** The mock's model versions: v1 pop, v2 ease, v3 personas (served first), with evaluations of their own row. */
+export const MOCK_VERSIONS = [
+  { version: 3, name: 'personas', ndcg: 0.33 },
+  { version: 2, name: 'ease', ndcg: 0.31 },
+  { version: 1, name: 'pop', ndcg: 0.11 },
+] as const;
+
+/** Events per hour of the mock's overview (48 hours, the last one holds the newest event). */
+export const MOCK_TIMELINE = Array.from({ length: 48 }, (_, h) => (h * 7) % 11 + (h === 47 ? 3 : 0));
+export const MOCK_TIMELINE_START = '2026-01-02T00:00:00.000Z';
 
 export async function startMockService(): Promise<MockService> {
   const items = catalogue();
@@ -74,6 +92,17 @@ export async function startMockService(): Promise<MockService> {
   const notFound = { error: { status: 404, code: 'not_found', message: 'unknown user' } };
 
   let ready = false;
+  let active = 3;
+  const imported: unknown[] = [];
+  const cancelled: string[] = [];
+  const trained: unknown[] = [];
+  const modelRef = () => ({ name: MOCK_VERSIONS.find((v) => v.version === active)!.name, version: active });
+  type MockJob = { id: string; kind: 'train'; state: 'running' | 'done' | 'failed' | 'cancelled'; progress: { stage: string; done: number; total: number }; startedAt: string; finishedAt: string | null; error: string | null; model: { name: string; version: number } | null };
+  const jobs: MockJob[] = [
+    { id: 'job-running', kind: 'train', state: 'running', progress: { stage: 'personas fit', done: 3, total: 10 }, startedAt: '2026-01-03T10:00:00.000Z', finishedAt: null, error: null, model: null },
+    { id: 'job-failed', kind: 'train', state: 'failed', progress: { stage: 'fit', done: 1, total: 10 }, startedAt: '2026-01-02T10:00:00.000Z', finishedAt: '2026-01-02T10:01:00.000Z', error: 'no positive feedback to train on', model: null },
+    { id: 'job-done', kind: 'train', state: 'done', progress: { stage: 'fit', done: 10, total: 10 }, startedAt: '2026-01-01T10:00:00.000Z', finishedAt: '2026-01-01T10:05:00.000Z', error: null, model: { name: 'personas', version: 3 } },
+  ];
   const app = Fastify({ logger: false });
   await registerDashboard(app);
 
@@ -115,7 +144,7 @@ export async function startMockService(): Promise<MockService> {
     const rerank = q.rerank ?? 'none';
     if (!knownUser(id)) {
       // like the service: a cold-start list is never reranked, whatever was asked
-      return { user: id, coldStart: true, hedged: false, confidence: 0, rerank: 'none', model: { name: 'personas', version: 3 }, items: items.slice(0, 5).map((it, i) => ({ ...it, score: 1 - i / 10 })) };
+      return { user: id, coldStart: true, hedged: false, confidence: 0, rerank: 'none', model: modelRef(), items: items.slice(0, 5).map((it, i) => ({ ...it, score: 1 - i / 10 })) };
     }
     const ps = personas(id);
     // persona 0 owns Space Opera + Time Travel items, persona 1 the rest; calibration interleaves more of persona 1
@@ -137,7 +166,7 @@ export async function startMockService(): Promise<MockService> {
       confidence: hedged ? 0.31 : 0.82,
       ...(hedged ? { hedgeReasons: HEDGE_REASONS } : {}),
       rerank,
-      model: { name: 'personas', version: 3 },
+      model: modelRef(),
       items: list.slice(0, n).map(({ it, score }) => {
         const p = ps[owner(it)]!;
         if (explain && hedged && p.index === 1) return { ...it, score, explanation: null, explanationWithheld: WITHHELD };
@@ -158,7 +187,112 @@ export async function startMockService(): Promise<MockService> {
     const list = rerank === 'none' ? [0.7, 0.05, 0.1, 0.15, 0, 0] : [0.44, 0.12, 0.28, 0.14, 0.02, 0];
     return { categories: CATEGORIES, history, list };
   });
-  app.get('/v1/models', async () => ({ active: { name: 'personas', version: 3, trainedAt: '2026-01-01T00:00:00.000Z', params: { k: 4, dim: 64, seed: 42 } } }));
+  app.get('/v1/models', async () => ({ active: { ...modelRef(), trainedAt: '2026-01-01T00:00:00.000Z', params: { k: 4, dim: 64, seed: 42 } } }));
+  app.get('/v1/overview', async (req) => {
+    const hours = Number((req.query as { hours?: string }).hours ?? 48);
+    const counts = hours === 48 ? MOCK_TIMELINE : Array.from({ length: hours }, (_, h) => (h === hours - 1 ? 5 : h % 3));
+    const start = new Date(Date.parse(MOCK_TIMELINE_START) + (48 - hours) * 3_600_000).toISOString();
+    return {
+      users: users.length,
+      items: items.length,
+      events: 400,
+      model: { ...modelRef(), trainedAt: '2026-01-01T00:00:00.000Z' },
+      versions: MOCK_VERSIONS.length,
+      timeline: { start, hours, counts, read: 400, before: 400 - counts.reduce((a, b) => a + b, 0) },
+      topItems: [items[8]!, items[0]!, items[5]!].map((it, r) => ({ id: it.id, title: it.title, events: 30 - 5 * r })),
+      recent: [0, 1, 2].map((r) => ({ user: `u${r + 1}`, item: items[r]!.id, title: items[r]!.title, type: 'rating', value: 5 - r, ts: '2026-01-03T23:5' + r + ':00.000Z' })),
+    };
+  });
+  app.get('/v1/jobs', async () => {
+    // the running job advances a step per read, and is done at 10/10
+    const run = jobs.find((j) => j.id === 'job-running')!;
+    if (run.state === 'running') {
+      run.progress = { ...run.progress, done: Math.min(10, run.progress.done + 1) };
+      if (run.progress.done === 10) Object.assign(run, { state: 'done', finishedAt: '2026-01-03T10:03:00.000Z', model: { name: 'personas', version: 4 } });
+    }
+    return { jobs };
+  });
+  app.delete('/v1/jobs/:id', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const job = jobs.find((j) => j.id === id);
+    if (!job || job.state !== 'running') return reply.code(409).send({ error: { status: 409, code: 'not_running', message: `job "${id}" is not running` } });
+    cancelled.push(id);
+    Object.assign(job, { state: 'cancelled', error: 'cancelled', finishedAt: '2026-01-03T10:02:00.000Z' });
+    return job;
+  });
+  app.post('/v1/models/train', async (req, reply) => {
+    trained.push(req.body);
+    const job: MockJob = { id: `job-${jobs.length + 1}`, kind: 'train', state: 'running', progress: { stage: 'queued', done: 0, total: 1 }, startedAt: '2026-01-04T00:00:00.000Z', finishedAt: null, error: null, model: null };
+    jobs.unshift(job);
+    return reply.code(202).send(job);
+  });
+  app.get('/v1/models/versions', async () => {
+    const ev = evaluationFixture();
+    return {
+      keep: 3,
+      versions: MOCK_VERSIONS.map((v) => ({
+        version: v.version,
+        name: v.name,
+        trainedAt: `2026-01-0${v.version}T00:00:00.000Z`,
+        params: {},
+        active: v.version === active,
+        pinned: v.version === active && active !== 3,
+        evaluation: v.version === 1 ? null : { dataset: ev.dataset.name, testUsers: ev.dataset.testUsers, protocol: ev.protocol.name, metrics: { 'ndcg@20': { mean: v.ndcg, ci95: [v.ndcg - 0.01, v.ndcg + 0.01], n: 500 }, 'recall@20': { mean: v.ndcg + 0.05, ci95: [v.ndcg + 0.04, v.ndcg + 0.06], n: 500 } } },
+      })),
+    };
+  });
+  app.post('/v1/models/versions/:version/activate', async (req, reply) => {
+    const version = Number((req.params as { version: string }).version);
+    if (!MOCK_VERSIONS.some((v) => v.version === version)) return reply.code(404).send({ error: { status: 404, code: 'not_found', message: `no version ${version}` } });
+    const previous = { ...modelRef(), trainedAt: '2026-01-01T00:00:00.000Z' };
+    active = version;
+    return { active: { ...modelRef(), trainedAt: '2026-01-01T00:00:00.000Z' }, previous, pinned: version !== 3 };
+  });
+  const itemById = (id: string): MockItem | undefined => items.find((it) => it.id === id);
+  app.get('/v1/items/:id', async (req, reply) => {
+    const it = itemById((req.params as { id: string }).id);
+    return it ?? reply.code(404).send({ error: { status: 404, code: 'not_found', message: 'unknown item' } });
+  });
+  app.get('/v1/items/:id/similar', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const it = itemById(id);
+    if (!it) return reply.code(404).send({ error: { status: 404, code: 'not_found', message: 'unknown item' } });
+    const n = Number((req.query as { n?: string }).n ?? 10);
+    const same = items.filter((x) => x.id !== id && x.categories.some((c) => it.categories.includes(c)));
+    return { item: id, items: [...same, ...items.filter((x) => x.id !== id && !same.includes(x))].slice(0, n).map((x, r) => ({ ...x, score: 1 - r / 20 })) };
+  });
+  app.get('/v1/items/:id/audience', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const it = itemById(id);
+    if (!it) return reply.code(404).send({ error: { status: 404, code: 'not_found', message: 'unknown item' } });
+    const q = req.query as { n?: string; offset?: string };
+    const n = Number(q.n ?? 20);
+    const offset = Number(q.offset ?? 0);
+    // every user holds i8 (persona 1, "Heist / Courtroom Drama"); others are held by u1..u5 through persona 0
+    const holders = id === 'i8' ? users : users.slice(0, 5);
+    const index = id === 'i8' ? 1 : 0;
+    return {
+      item: it,
+      total: holders.length,
+      users: holders.slice(offset, offset + n).map((u) => {
+        const p = personas(u.id)[index]!;
+        return { user: u.id, persona: { index, label: p.label, weight: 0.8, share: p.share, muted: p.muted, personas: 2 } };
+      }),
+      model: modelRef(),
+    };
+  });
+  app.get('/v1/feedback/export', async (req, reply) => {
+    const user = (req.query as { user?: string }).user;
+    const lines = (user ? [user] : ['u1', 'u2']).flatMap((u) => [0, 1].map((i) => JSON.stringify({ user: u, item: items[i]!.id, type: 'rating', value: 5, timestamp: 1_700_000_000 + i })));
+    return reply.type('application/x-ndjson; charset=utf-8').send(`${lines.join('\n')}\n`);
+  });
+  app.post('/v1/feedback', async (req, reply) => {
+    const body = req.body as { feedback: { item: string }[] };
+    const bad = body.feedback.findIndex((f) => !itemById(f.item));
+    if (bad >= 0) return reply.code(404).send({ error: { status: 404, code: 'not_found', message: `body.feedback[${bad}].item: unknown item "${body.feedback[bad]!.item}" (create it with POST /v1/items first)` } });
+    imported.push(...body.feedback);
+    return { accepted: body.feedback.length, seqs: body.feedback.map((_, r) => imported.length - body.feedback.length + r + 1) };
+  });
   let evaluationHidden = false;
   app.get('/v1/evaluation', async (_req, reply) =>
     evaluationHidden ? reply.code(404).send({ error: { status: 404, code: 'not_found', message: 'the served model has no evaluation' } }) : evaluationFixture(),
@@ -174,6 +308,10 @@ export async function startMockService(): Promise<MockService> {
     hideEvaluation: (hidden) => {
       evaluationHidden = hidden;
     },
+    activeVersion: () => active,
+    imported,
+    cancelled,
+    trained,
     close: () => app.close(),
   };
 }
@@ -219,5 +357,26 @@ export function evaluationFixture(): EvaluationJson {
     models: [model('pop', 0.11, 0.14, 0.9, 0.03), model('ease', 0.31, 0.36, 0.62, 0.12), model('personas', 0.33, 0.38, 0.41, 0.19), model('personas:k=1', 0.32, 0.37, 0.45, 0.16)],
     comparisons: [{ a: 'personas', b: 'ease', metric: 'ndcg@20', mean: 0.02, ci95: [0.01, 0.03], pValue: 0.001, wilcoxonPValue: 0.002, n: 500 }],
     manifest: { personae: '0.1.0', node: 'v20', seed: 42, startedAt: '2026-01-01T00:00:00.000Z', threads: 2, platform: 'linux-x64', cpu: 'mock' },
+  };
+}
+
+/** A study JSON as `personae study feedback-loop --out` writes it (the fields the dashboard reads), with two line charts over 3 rounds. */
+export function studyFixture(): Record<string, unknown> {
+  return {
+    study: 'feedback-loop',
+    claim: 'Without a guardrail, personalised models narrow coverage; calibration holds it.',
+    verdict: 'mixed',
+    verdictReason: 'coverage narrows for personas (-0.041 [-0.060, -0.022]); the guardrail costs 12% of ndcg@10.',
+    data: 'planted world split:51/49,bridge:0.15',
+    seed: 42,
+    results: {},
+    table: '',
+    charts: [
+      { title: 'taste coverage over rounds', kind: 'line', x: [1, 2, 3], xLabel: 'round', yLabel: 'taste coverage', series: [{ name: 'pop', y: [0.41, 0.4, 0.4] }, { name: 'personas', y: [0.62, 0.6, 0.58] }, { name: 'personas+calibrated', y: [0.7, 0.7, 0.69] }] },
+      { title: 'ndcg@10 over rounds', kind: 'line', x: [1, 2, 3], xLabel: 'round', yLabel: 'ndcg@10', series: [{ name: 'pop', y: [0.1, 0.1, null] }, { name: 'personas', y: [0.3, 0.31, 0.32] }, { name: 'personas+calibrated', y: [0.27, 0.28, 0.28] }] },
+      { title: 'a bar chart the page skips', kind: 'bar', x: ['a'], xLabel: '', yLabel: '', series: [{ name: 's', y: [1] }] },
+    ],
+    seconds: 1,
+    manifest: { personae: '0.1.0', node: 'v20', startedAt: '2026-01-01T00:00:00.000Z', threads: 1 },
   };
 }

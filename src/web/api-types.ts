@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import type * as S from '../serve/schemas.js';
+import type * as A from '../serve/schemas-admin.js';
 
 export type UserList = z.infer<typeof S.UserList>;
 export type UserSummary = UserList['users'][number];
@@ -30,3 +31,27 @@ export type Readiness = z.infer<typeof S.Readiness>;
 export type PersonaPatch = z.input<typeof S.PersonaPatch>;
 /** An onboarding answer: a, b, both or neither. */
 export type OnboardingAnswer = z.input<typeof S.OnboardingAnswerBody>['answer'];
+/** The operator routes (src/serve/schemas-admin.ts). */
+export type Overview = z.infer<typeof A.Overview>;
+export type Job = z.infer<typeof S.Job>;
+export type JobList = z.infer<typeof A.JobList>;
+export type ModelVersions = z.infer<typeof A.ModelVersions>;
+export type ModelVersion = ModelVersions['versions'][number];
+export type Activated = z.infer<typeof A.Activated>;
+export type ItemAudience = z.infer<typeof A.ItemAudience>;
+/** GET /v1/items/{id}/similar. */
+export interface Similar {
+  item: string;
+  items: { id: string; title: string; score: number; categories: string[] }[];
+}
+/** GET /v1/items/{id}. */
+export interface ItemInfo {
+  id: string;
+  title: string;
+  categories: string[];
+}
+/** POST /v1/feedback. */
+export interface FeedbackAccepted {
+  accepted: number;
+  seqs: number[];
+}

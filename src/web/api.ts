@@ -3,7 +3,16 @@
  * here: the server builds them from the same schemas.
  */
 import type {
+  Activated,
   Evaluation,
+  FeedbackAccepted,
+  ItemAudience,
+  ItemInfo,
+  JobList,
+  Job,
+  ModelVersions,
+  Overview,
+  Similar,
   FeedbackList,
   ModelInfo,
   OnboardingAnswer,
@@ -29,10 +38,15 @@ export class ApiError extends Error {
   }
 }
 
-async function request<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+function authHeaders(accept: string): Record<string, string> {
+  const headers: Record<string, string> = { accept };
   const key = localStorage.getItem(KEY_STORAGE);
   if (key) headers.authorization = `Bearer ${key}`;
+  return headers;
+}
+
+async function request<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+  const headers = authHeaders('application/json');
   if (init.body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(path, {
     method: init.method ?? 'GET',
@@ -63,9 +77,35 @@ export const api = {
   models: () => request<ModelInfo>('/v1/models'),
   evaluation: () => request<Evaluation>('/v1/evaluation'),
   startOnboarding: (n: number) => request<OnboardingState>('/v1/onboarding', { method: 'POST', body: { n } }),
+  overview: (hours: number) => request<Overview>(`/v1/overview?hours=${hours}`),
+  jobs: (limit: number) => request<JobList>(`/v1/jobs?limit=${limit}`),
+  cancelJob: (id: string) => request<Job>(`/v1/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+  train: (body: { model?: string; evaluate?: string[] }) => request<Job>('/v1/models/train', { method: 'POST', body }),
+  versions: () => request<ModelVersions>('/v1/models/versions'),
+  activate: (version: number) => request<Activated>(`/v1/models/versions/${version}/activate`, { method: 'POST' }),
+  item: (id: string) => request<ItemInfo>(`/v1/items/${encodeURIComponent(id)}`),
+  similar: (id: string, n: number) => request<Similar>(`/v1/items/${encodeURIComponent(id)}/similar?n=${n}`),
+  audience: (id: string, n: number, offset: number) => request<ItemAudience>(`/v1/items/${encodeURIComponent(id)}/audience?n=${n}&offset=${offset}`),
+  postFeedback: (feedback: readonly unknown[]) => request<FeedbackAccepted>('/v1/feedback', { method: 'POST', body: { feedback } }),
   answerOnboarding: (session: string, answer: OnboardingAnswer, n: number) =>
     request<OnboardingState>(`/v1/onboarding/${encodeURIComponent(session)}/answers`, { method: 'POST', body: { answer, n } }),
 };
+
+/** GET /v1/feedback/export (all feedback, or one user's) as JSONL text. */
+export async function exportFeedback(user: string | null): Promise<string> {
+  const res = await fetch(`/v1/feedback/export${user ? `?user=${encodeURIComponent(user)}` : ''}`, { headers: authHeaders('application/x-ndjson') });
+  const text = await res.text();
+  if (!res.ok) {
+    let data: unknown = null;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+    throw new ApiError(res.status, errorMessage(data, res.status, res.statusText));
+  }
+  return text;
+}
 
 /** /readyz: ready (or a server without it), else the service's status ("training: ..."). */
 export async function readiness(): Promise<{ ready: boolean; status: string }> {

@@ -6,18 +6,23 @@
  * A new page: a module in pages/ exporting a `Page`, an entry in PAGES, and in index.html a
  * `<section id="view-<view>" hidden>` plus a nav link with `data-view="<view>"` (docs/dashboard.md).
  */
-import { api, KEY_STORAGE, readiness } from './api.js';
+import { KEY_STORAGE, readiness } from './api.js';
+import { loadModelBadge } from './badge.js';
 import { $, byTestId, clearToast, toast, type Page } from './dom.js';
+import { dataPage } from './pages/data.js';
+import { itemsPage } from './pages/items.js';
+import { jobsPage } from './pages/jobs.js';
 import { modelsPage } from './pages/models.js';
 import { onboardingPage } from './pages/onboarding.js';
+import { overviewPage } from './pages/overview.js';
 import { usersPage } from './pages/users.js';
 import { state } from './state.js';
 
 /** The pages; the first is the home page (`#/` and unknown routes). */
-const PAGES: readonly Page[] = [usersPage, onboardingPage, modelsPage];
+const PAGES: readonly Page[] = [overviewPage, usersPage, itemsPage, modelsPage, jobsPage, dataPage, onboardingPage];
 
 function route(): void {
-  const hash = location.hash || '#/users';
+  const hash = location.hash || '#/overview';
   clearToast(); // a message belongs to the view it was shown on
   const page = PAGES.find((p) => hash === `#/${p.view}` || hash.startsWith(`#/${p.view}/`)) ?? PAGES[0]!;
   for (const a of document.querySelectorAll('.tabs a')) {
@@ -26,17 +31,6 @@ function route(): void {
   }
   for (const p of PAGES) $(`#view-${p.view}`).hidden = p !== page;
   page.show(hash);
-}
-
-async function loadModelBadge(): Promise<void> {
-  const badge = byTestId('model-badge');
-  try {
-    const body = await api.models();
-    state.model = body.active;
-    badge.textContent = body.active ? `${body.active.name} · v${body.active.version}` : 'no model yet';
-  } catch {
-    badge.textContent = '';
-  }
 }
 
 /** Waits for /readyz (the service may still be loading data or training), saying so on the page. */

@@ -6,6 +6,7 @@
  */
 import uPlot from './vendor/uPlot.esm.js';
 import { axisTicks, num, pct } from './format.js';
+import type { XYChartSpec } from './ops.js';
 import type { BarChartSpec, BarSeries } from './specs.js';
 
 const charts = new Map<string, { plot: uPlot; observer: ResizeObserver }>();
@@ -93,6 +94,87 @@ export function barChart(key: string, el: HTMLElement, spec: BarChartSpec): uPlo
   observer.observe(el);
   charts.set(key, { plot, observer });
   return plot;
+}
+
+/**
+ * Draws an x/y spec (ops.ts): lines over numeric x (a study's rounds), or bars over time (the
+ * overview's events per hour). Value ticks as in barChart (`data-y-ticks`).
+ */
+export function xyChart(key: string, el: HTMLElement, spec: XYChartSpec): uPlot {
+  destroyChart(key);
+  el.textContent = '';
+  const width = Math.max(260, el.clientWidth || 600);
+  const valueText = (v: number | null): string => (v === null ? '–' : spec.unit === 'share' ? pct(v) : num(v, spec.bars ? 0 : 4));
+  const step = spec.x.length > 1 ? spec.x[1]! - spec.x[0]! : 1;
+  const opts: uPlot.Options = {
+    width,
+    height: spec.height,
+    // time axes in UTC, as the API's times are
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
+    padding: [14, 12, 0, 4],
+    cursor: { drag: { x: false, y: false, setScale: false }, y: false },
+    select: { show: false, left: 0, top: 0, width: 0, height: 0 },
+    legend: { show: spec.series.length > 1, live: false },
+    scales: {
+      x: spec.bars ? { time: spec.time, range: [spec.x[0]! - step / 2, spec.x[spec.x.length - 1]! + step / 2] } : { time: spec.time },
+      y: { range: spec.yRange },
+    },
+    axes: [
+      {
+        stroke: '#334155',
+        font: FONT,
+        label: spec.xLabel,
+        labelFont: FONT,
+        labelSize: 20,
+        grid: { show: false },
+        ticks: { show: false },
+        gap: 4,
+        values: (_u: uPlot, splits: number[]) => (spec.time ? splits.map(utcTick) : splits.map((v) => String(v))),
+        ...(spec.time ? {} : { splits: () => spec.x }),
+      },
+      {
+        stroke: '#334155',
+        font: FONT,
+        label: spec.yLabel,
+        labelFont: FONT,
+        labelSize: 22,
+        size: 52,
+        grid: { stroke: '#e2e8f0', width: 1 },
+        ticks: { show: false },
+        values: (_u, splits) => {
+          const labels = axisTicks(splits, spec.unit);
+          el.dataset.yTicks = JSON.stringify(splits.map((v, i) => [v, labels[i]]));
+          return labels;
+        },
+      },
+    ],
+    series: [
+      { label: spec.xLabel, value: (_u, v) => (v === null ? '' : spec.time ? new Date(v * 1000).toISOString().slice(0, 16).replace('T', ' ') : String(v)) },
+      ...spec.series.map((s) => ({
+        label: s.label,
+        stroke: s.color,
+        width: spec.bars ? 0 : 2,
+        ...(spec.bars ? { fill: s.color, paths: uPlot.paths.bars!({ size: [0.8, 40], radius: 0.1 }) } : {}),
+        points: { show: !spec.bars, size: 6, fill: s.color },
+        value: (_u: uPlot, v: number | null) => valueText(v),
+      })),
+    ],
+  };
+  const data: uPlot.AlignedData = [spec.x, ...spec.series.map((s) => s.values)];
+  const plot = new uPlot(opts, data, el);
+  const observer = new ResizeObserver(() => {
+    const w = Math.max(260, el.clientWidth);
+    if (Math.abs(w - plot.width) > 1) plot.setSize({ width: w, height: plot.height });
+  });
+  observer.observe(el);
+  charts.set(key, { plot, observer });
+  return plot;
+}
+
+/** A time tick (seconds, UTC): "HH:00", or the date "MM-DD" at midnight. */
+function utcTick(v: number): string {
+  const iso = new Date(v * 1000).toISOString();
+  return iso.slice(11, 16) === '00:00' ? iso.slice(5, 10) : iso.slice(11, 16);
 }
 
 /** Width in CSS pixels of the widest label. */

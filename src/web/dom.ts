@@ -29,6 +29,11 @@ export function mount(el: Element, content: Html): void {
   el.innerHTML = content.s;
 }
 
+/** Appends escaped markup at the end of an element. */
+export function append(el: Element, content: Html): void {
+  el.insertAdjacentHTML('beforeend', content.s);
+}
+
 let toastTimer: ReturnType<typeof setTimeout> | undefined;
 
 /** A short message at the bottom right (announced by its aria-live region). */

@@ -239,7 +239,7 @@ function recommendationRow(item: RecItem, i: number, coldStart: boolean): Html {
     <span class="rank" aria-hidden="true">${i + 1}</span>
     <div class="rec-body">
       <div class="rec-top">
-        <span class="title" data-testid="rec-title">${item.title || item.id}</span>
+        <a class="title" href="#/items/${encodeURIComponent(item.id)}" data-testid="rec-title">${item.title || item.id}</a>
         <span class="score" title="Model score">${num(item.score, 3)}</span>
       </div>
       <div class="chips">${item.categories.map((c) => html`<span class="chip">${c}</span>`)}</div>
