@@ -9,7 +9,10 @@ import type { Evaluation } from '../src/web/api-types.js';
 import { axisTicks, compareIds, decimalsFor, errorMessage, hedgeText, listLegend, num, pct, personaName, when, withheldText } from '../src/web/format.js';
 import { escapeText, html, Html } from '../src/web/html.js';
 import { barChartSpec, chartK, evalCharts, klDivergence, personaColor, tasteSpec, HISTORY_COLOR, LIST_COLOR, PERSONA_COLORS } from '../src/web/specs.js';
-import { evaluationFixture } from './dashboard-mock.js';
+import { batches, headlineMetric, jobProgress, parseFeedbackJsonl, parseStudy, studyChartSpec, timelineSpec, versionMetricText, xyChartSpec } from '../src/web/ops.js';
+import { METRICS } from '../src/sim/feedback.js';
+import { loopCharts } from '../src/study/feedback-loop.js';
+import { evaluationFixture, studyFixture } from './dashboard-mock.js';
 
 // The server's evaluation document is what the dashboard's Evaluation type reads: this fails to
 // compile if EvaluationJson (src/eval/results.ts) and the EvaluationView schema drift apart.
@@ -190,4 +193,89 @@ test('evalCharts: one chart per metric at K = 20, a bar per model spec with its 
   assert.deepEqual(evalCharts(partial)[0]!.plotted.values, [null]);
   assert.equal(personaColor(-1), PERSONA_COLORS[PERSONA_COLORS.length - 1]);
   assert.equal(personaColor(PERSONA_COLORS.length), PERSONA_COLORS[0]);
+});
+
+test('xyChartSpec: the value axis runs from 0 (or below the lowest negative value) to the top plus 12% of the span', () => {
+  const s = xyChartSpec({ x: [1, 2], time: false, bars: false, series: [{ label: 'a', values: [0.5, null], color: '#000' }], xLabel: 'round', yLabel: 'y', unit: 'number', height: 100 });
+  assert.deepEqual(s.yRange, [0, 0.5 + 0.12 * 0.5]);
+  const neg = xyChartSpec({ x: [1, 2], time: false, bars: false, series: [{ label: 'a', values: [-1, 1], color: '#000' }], xLabel: '', yLabel: '', unit: 'number', height: 100 });
+  assert.deepEqual(neg.yRange, [-1 - 0.24, 1 + 0.24]);
+  assert.deepEqual(xyChartSpec({ x: [1], time: false, bars: true, series: [{ label: 'a', values: [0], color: '#000' }], xLabel: '', yLabel: '', unit: 'number', height: 100 }).yRange, [0, 1]);
+});
+
+test('timelineSpec: one bar per hour from the window start, and a note with what was read', () => {
+  const t = { start: '2026-01-02T00:00:00.000Z', hours: 3, counts: [2, 0, 5], read: 10, before: 3 };
+  const s = timelineSpec(t);
+  const t0 = Date.UTC(2026, 0, 2) / 1000;
+  assert.deepEqual(s.chart?.x, [t0, t0 + 3600, t0 + 7200]);
+  assert.deepEqual(s.chart?.series[0]?.values, [2, 0, 5]);
+  assert.equal(s.chart?.bars, true);
+  assert.equal(s.note, '7 of the 10 newest events fall in the 3 hours up to 2026-01-02 03:00 UTC (the newest event\'s hour); 3 are older. Busiest hour: 5 events.');
+  assert.deepEqual(s.plotted, { start: t.start, hours: 3, counts: [2, 0, 5] });
+  const empty = timelineSpec({ start: null, hours: 2, counts: [0, 0], read: 0, before: 0 });
+  assert.equal(empty.chart, null);
+  assert.equal(empty.note, 'No feedback yet.');
+});
+
+test('jobProgress: share and text for each state', () => {
+  const base = { progress: { stage: 'personas fit', done: 3, total: 12 }, error: null, model: null };
+  assert.deepEqual(jobProgress({ ...base, state: 'running' }), { share: 0.25, text: 'personas fit 3/12 (25%)' });
+  assert.deepEqual(jobProgress({ ...base, state: 'done', model: { name: 'ease', version: 4 } }), { share: 1, text: 'done: ease v4' });
+  assert.deepEqual(jobProgress({ ...base, state: 'failed', error: 'boom' }), { share: 0.25, text: 'failed: boom' });
+  assert.deepEqual(jobProgress({ ...base, state: 'cancelled' }), { share: 0.25, text: 'cancelled' });
+  assert.equal(jobProgress({ ...base, state: 'running', progress: { stage: 'queued', done: 0, total: 0 } }).share, 0);
+});
+
+test("versionMetricText: a version's metric at 20 (else the largest K) with its interval", () => {
+  const m = (mean: number) => ({ mean, ci95: [mean - 0.01, mean + 0.01] as [number, number], n: 5 });
+  const v = { evaluation: { dataset: 'd', testUsers: 5, protocol: 'p', metrics: { 'ndcg@10': m(0.2), 'ndcg@20': m(0.3), 'recall@5': m(0.1), 'recall@50': m(0.5) } } };
+  assert.equal(headlineMetric(v.evaluation.metrics, 'ndcg'), 'ndcg@20');
+  assert.equal(headlineMetric(v.evaluation.metrics, 'recall'), 'recall@50');
+  assert.equal(headlineMetric(v.evaluation.metrics, 'ckl'), null);
+  assert.equal(versionMetricText(v, 'ndcg'), '0.3000 [0.2900, 0.3100]');
+  assert.equal(versionMetricText(v, 'ckl'), '–');
+  assert.equal(versionMetricText({ evaluation: null }, 'ndcg'), '–');
+});
+
+test('parseStudy: the line charts of a study JSON; errors name the field', () => {
+  const r = parseStudy(JSON.stringify(studyFixture()));
+  assert.ok('study' in r);
+  assert.equal(r.study.study, 'feedback-loop');
+  assert.equal(r.study.charts.length, 2, 'the bar chart is skipped');
+  assert.deepEqual(r.study.charts[1]!.series[0], { name: 'pop', y: [0.1, 0.1, null] });
+  const spec = studyChartSpec(r.study.charts[0]!);
+  assert.deepEqual(spec.x, [1, 2, 3]);
+  assert.deepEqual(spec.series.map((s) => s.color), [personaColor(0), personaColor(1), personaColor(2)]);
+  assert.deepEqual(parseStudy('{'), { error: 'not JSON: ' + (() => { try { JSON.parse('{'); } catch (e) { return (e as Error).message; } return ''; })() });
+  assert.deepEqual(parseStudy('{"study": 1}'), { error: 'study: expected text (is this the JSON of personae study --out?)' });
+  const bad = { ...studyFixture(), charts: [{ kind: 'line', x: [1, 2], series: [{ name: 'a', y: [1] }] }] };
+  assert.deepEqual(parseStudy(JSON.stringify(bad)), { error: 'charts[0].series[0].y: expected 2 numbers (or nulls)' });
+  assert.deepEqual(parseStudy(JSON.stringify({ ...studyFixture(), charts: [] })), { error: 'charts: the file has no line chart (the feedback-loop study has one per metric over rounds)' });
+});
+
+test('parseFeedbackJsonl: one entry a line, blank lines skipped; the first bad line is named', () => {
+  const ok = parseFeedbackJsonl('{"user":"u1","item":"i1","type":"like"}\n\n{"user":"u2","item":"i2","type":"rating","value":4,"timestamp":1700000000}\n');
+  assert.deepEqual(ok, { events: [{ user: 'u1', item: 'i1', type: 'like' }, { user: 'u2', item: 'i2', type: 'rating', value: 4, timestamp: 1700000000 }] });
+  assert.deepEqual(parseFeedbackJsonl('{"user":"u1","item":"i1","type":"like"}\nnope'), { error: 'line 2: not JSON' });
+  assert.deepEqual(parseFeedbackJsonl('[1]'), { error: 'line 1: expected an object' });
+  assert.deepEqual(parseFeedbackJsonl('{"user":"u1","type":"like"}'), { error: 'line 1: item: expected non-empty text' });
+  assert.deepEqual(parseFeedbackJsonl('{"user":"u1","item":"i","type":"like","value":"5"}'), { error: 'line 1: value: expected a number' });
+  assert.deepEqual(parseFeedbackJsonl('{"user":"u1","item":"i","type":"like","rating":5}'), { error: 'line 1: rating: unknown field (expected user, item, type, value, timestamp)' });
+  assert.deepEqual(parseFeedbackJsonl('\n\n'), { error: 'the file has no feedback lines' });
+});
+
+test('batches: consecutive slices of at most the size', () => {
+  assert.deepEqual(batches([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4], [5]]);
+  assert.deepEqual(batches([], 3), []);
+});
+
+test("parseStudy reads what the feedback-loop study writes: a line chart per metric, an arm per series", () => {
+  const round = (r: number, v: number) => ({ round: r, ndcg: v, coverage: v / 2, ckl: 1 - v, consumed: 3, gini: 0.5, polarisation: 0.01 * r, catalogueShown: 0.4 });
+  const arms = ['pop', 'personas'].map((name, a) => ({ name, model: name, params: {}, rerank: null, rounds: [round(1, 0.1 + a), round(2, 0.2 + a)] }));
+  const charts = loopCharts({ arms, rounds: 2 });
+  const r = parseStudy(JSON.stringify({ ...studyFixture(), charts }));
+  assert.ok('study' in r);
+  assert.deepEqual(r.study.charts.map((c) => c.yLabel), METRICS.map((m) => m.label));
+  assert.deepEqual(r.study.charts[0]!.x, [1, 2]);
+  assert.deepEqual(r.study.charts[0]!.series, [{ name: 'pop', y: [0.1, 0.2] }, { name: 'personas', y: [1.1, 1.2] }]);
 });
