@@ -7,7 +7,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import Fastify from 'fastify';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ import { buildResultsJson, type EvaluationJson } from '../src/eval/results.js';
 import { registerDashboard } from '../src/serve/dashboard/index.js';
 import { startService } from '../src/serve/index.js';
 import { worldToLog, type WorldConfigInput } from '../src/synth/world.js';
-import { startMockService, evaluationFixture, HEDGE_REASONS, HEDGED_USER, WITHHELD, type MockService } from './dashboard-mock.js';
+import { startMockService, evaluationFixture, studyFixture, HEDGE_REASONS, HEDGED_USER, MOCK_TIMELINE, MOCK_TIMELINE_START, WITHHELD, type MockService } from './dashboard-mock.js';
 
 const CHROMIUM = process.env.PERSONAE_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
@@ -99,7 +100,7 @@ function assertPlots(plotted: TasteSeries, api: TasteMix, rerank: string): void 
 }
 
 /** A page that fails the test on any script error or failed request. */
-async function openPage(url: string): Promise<{ page: Page; problems: string[] }> {
+async function openPage(url: string, hash = ''): Promise<{ page: Page; problems: string[] }> {
   const context = await browser!.newContext({ viewport: { width: 1360, height: 900 }, deviceScaleFactor: 1 });
   const page = await context.newPage();
   const problems: string[] = [];
@@ -115,7 +116,7 @@ async function openPage(url: string): Promise<{ page: Page; problems: string[] }
   page.on('request', (req) => {
     if (!req.url().startsWith(url)) problems.push(`request outside the service: ${req.url()}`);
   });
-  await page.goto(url);
+  await page.goto(url + hash);
   return { page, problems };
 }
 
@@ -172,7 +173,7 @@ test('dashboard on the real service: pick a user, reasons, calibration changes t
     assert.ok(chosen, 'the world has a multi-persona user whose list calibration changes');
     const user = chosen.id;
 
-    const { page, problems } = await openPage(service.url);
+    const { page, problems } = await openPage(service.url, '/#/users');
 
     // the page loads: users listed, the model named
     await page.locator('[data-testid="user-link"]').first().waitFor();
@@ -340,7 +341,7 @@ test('dashboard on the real service: pick a user, reasons, calibration changes t
 test('dashboard against the API shapes (mock service): pick a user, reasons, calibration, mute, models', { skip: SKIP }, async () => {
   const service: MockService = await startMockService();
   try {
-    const { page, problems } = await openPage(service.url);
+    const { page, problems } = await openPage(service.url, '/#/users');
 
     // while the service trains, the page says so and waits
     await page.locator('[data-testid="service-status"]', { hasText: 'The service is starting (training: fit 3/20)' }).waitFor();
@@ -512,15 +513,249 @@ test('dashboard against the API shapes (mock service): pick a user, reasons, cal
   }
 });
 
+test('the walk of issue 16 on the real service: overview -> item page -> a user -> mute -> models -> roll back -> the served version changes', { skip: SKIP }, async () => {
+  const service = await startService({ port: 0, db: ':memory:', data: 'world', world: WORLD, seed: SEED, threads: 1, apiKey: 'walk-key', publicReads: true, quiet: true });
+  try {
+    await service.ready;
+    const api = service.url;
+    // a second version of the same model: v2 serves, v1 is kept
+    const started = await fetch(`${api}/v1/models/train`, { method: 'POST', headers: { authorization: 'Bearer walk-key', 'content-type': 'application/json' }, body: JSON.stringify({ model: 'personas', seed: SEED + 1 }) });
+    assert.equal(started.status, 202);
+    const jobId = ((await started.json()) as { id: string }).id;
+    for (;;) {
+      const job = await (await fetch(`${api}/v1/jobs/${jobId}`, { headers: { authorization: 'Bearer walk-key' } })).json() as { state: string; error: string | null };
+      if (job.state === 'done') break;
+      assert.equal(job.state, 'running', job.error ?? '');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.deepEqual(service.state.engine?.info, { name: 'personas', version: 2 });
+
+    const { page, problems } = await openPage(service.url);
+    // the key is needed for the mute and the rollback
+    await page.click('.api-key summary');
+    await page.fill('#api-key-input', 'walk-key');
+    await page.click('[data-testid="api-key-form"] button[type="submit"]');
+
+    // overview: the API's counts, the model in service, the timeline the API computed
+    await page.locator('[data-testid="overview-body"][data-state="ready"]').waitFor();
+    const ov = await getJson<{ users: number; items: number; events: number; timeline: { start: string; hours: number; counts: number[] }; topItems: { id: string }[] }>(`${api}/v1/overview?hours=48`);
+    assert.equal(await page.locator('[data-testid="stat-users"] strong').textContent(), ov.users.toLocaleString('en-US'));
+    assert.equal(await page.locator('[data-testid="stat-items"] strong').textContent(), ov.items.toLocaleString('en-US'));
+    assert.equal(await page.locator('[data-testid="stat-events"] strong').textContent(), ov.events.toLocaleString('en-US'));
+    assert.equal(await page.locator('[data-testid="stat-model"] strong').textContent(), 'personas v2');
+    assert.deepEqual(JSON.parse((await page.locator('[data-testid="timeline-chart"]').getAttribute('data-series')) ?? '{}'), { start: ov.timeline.start, hours: 48, counts: ov.timeline.counts });
+    assert.equal(await page.locator('[data-testid="timeline-chart"] canvas').count(), 1);
+    assert.deepEqual(await page.locator('[data-testid="top-item"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-item'))), ov.topItems.map((t) => t.id));
+    await shot(page, 'walk-overview.png');
+
+    // -> the item page of the most active item: its neighbours and who it serves, as the API has them
+    const item = ov.topItems[0]!.id;
+    await page.locator(`[data-testid="top-item"][data-item="${item}"]`).click();
+    await page.locator(`[data-testid="item-detail"][data-state="ready"][data-item="${item}"]`).waitFor();
+    const similar = await getJson<{ items: { id: string }[] }>(`${api}/v1/items/${item}/similar?n=10`);
+    assert.deepEqual(await page.locator('[data-testid="neighbour"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-item'))), similar.items.map((i) => i.id));
+    const audience = await getJson<{ total: number; users: { user: string; persona: { index: number; label: string } | null }[] }>(`${api}/v1/items/${item}/audience?n=20`);
+    assert.ok(audience.users.length > 0);
+    assert.deepEqual(await page.locator('[data-testid="audience-user"]').evaluateAll((els) => els.map((e) => [e.getAttribute('data-user'), Number(e.getAttribute('data-persona'))])), audience.users.map((u) => [u.user, u.persona!.index]));
+    assert.match((await page.locator('[data-testid="audience-meta"]').textContent()) ?? '', new RegExp(`^${audience.total} users have it`));
+    await shot(page, 'walk-item.png');
+
+    // -> a user: the first who holds the item; mute the persona the item belongs to
+    const holder = audience.users[0]!;
+    await page.locator(`[data-testid="audience-user"][data-user="${holder.user}"] [data-testid="audience-link"]`).click();
+    const detail = page.locator(`[data-testid="user-detail"][data-state="ready"][data-user="${holder.user}"]`);
+    await detail.waitFor();
+    await page.locator(`[data-testid="persona"][data-index="${holder.persona!.index}"] [data-testid="persona-mute"]`).click();
+    await page.locator(`[data-testid="persona"][data-index="${holder.persona!.index}"] [data-testid="persona-mute"][aria-pressed="true"]`).waitFor();
+    await detail.waitFor();
+    const muted = await getJson<{ personas: { index: number; muted: boolean }[] }>(`${api}/v1/users/${holder.user}/personas`);
+    assert.equal(muted.personas.find((p) => p.index === holder.persona!.index)?.muted, true);
+    assert.match((await page.locator('[data-testid="recs-meta"]').textContent()) ?? '', /personas v2/);
+
+    // -> models: two versions, v2 served; roll back to v1
+    await page.click('[data-testid="nav-models"]');
+    await page.locator('[data-testid="models-body"][data-state="ready"]').waitFor();
+    assert.deepEqual(await page.locator('[data-testid="version"]').evaluateAll((els) => els.map((e) => [e.getAttribute('data-version'), e.getAttribute('data-active')])), [['2', 'true'], ['1', 'false']]);
+    await shot(page, 'walk-models-before.png');
+    await page.locator('[data-testid="activate"][data-version="1"]').click();
+    await page.locator('[data-testid="version"][data-version="1"][data-active="true"]').waitFor();
+    await page.locator('[data-testid="models-body"][data-state="ready"]').waitFor();
+
+    // the served version changed: in the service, its answers, the badge and the models page
+    assert.deepEqual(service.state.engine?.info, { name: 'personas', version: 1 });
+    assert.equal((await getJson<{ active: { version: number } }>(`${api}/v1/models`)).active.version, 1);
+    assert.deepEqual((await getJson<{ model: { name: string; version: number } }>(`${api}/v1/users/${holder.user}/recommendations?n=5`)).model, { name: 'personas', version: 1 });
+    await page.locator('[data-testid="model-badge"]', { hasText: 'personas · v1' }).waitFor();
+    assert.match((await page.locator('[data-testid="active-model"]').textContent()) ?? '', /Version\s*1/);
+    await shot(page, 'walk-models-after.png');
+    // and the user's list now comes from v1, with the mute kept
+    await page.evaluate((u) => {
+      (globalThis as unknown as { location: { hash: string } }).location.hash = `#/users/${u}`;
+    }, holder.user);
+    await page.click('[data-testid="nav-users"]');
+    await page.locator(`[data-testid="user-detail"][data-state="ready"][data-user="${holder.user}"]`).waitFor();
+    await page.locator('[data-testid="recs-meta"]', { hasText: 'personas v1' }).waitFor();
+
+    assert.deepEqual(problems, []);
+  } finally {
+    await service.close();
+  }
+});
+
+test('operator pages against the API shapes (mock service): overview, items, jobs, versions and rollback, the study charts, import and export', { skip: SKIP }, async () => {
+  const service = await startMockService();
+  service.setReady();
+  const tmp = mkdtempSync(join(tmpdir(), 'personae-dash-'));
+  try {
+    const { page, problems } = await openPage(service.url);
+    // the home page is the overview
+    await page.locator('[data-testid="overview-body"][data-state="ready"]').waitFor();
+    assert.equal(await page.locator('[data-testid="nav-overview"]').getAttribute('aria-current'), 'page');
+    assert.equal(await page.locator('[data-testid="stat-users"] strong').textContent(), '30');
+    assert.equal(await page.locator('[data-testid="stat-model"] strong').textContent(), 'personas v3');
+    const series = JSON.parse((await page.locator('[data-testid="timeline-chart"]').getAttribute('data-series')) ?? '{}') as { counts: number[]; hours: number; start: string };
+    assert.deepEqual(series, { start: MOCK_TIMELINE_START, hours: 48, counts: MOCK_TIMELINE });
+    await assertTicksReadTheirValues(page, '[data-testid="timeline-chart"]', 'number');
+    const inWindow = MOCK_TIMELINE.reduce((a, b) => a + b, 0);
+    assert.equal(await page.locator('[data-testid="timeline-note"]').textContent(), `${inWindow} of the 400 newest events fall in the 48 hours up to 2026-01-04 00:00 UTC (the newest event's hour); ${400 - inWindow} are older. Busiest hour: ${Math.max(...MOCK_TIMELINE)} events.`);
+    // the window buttons ask for 7 days
+    await page.locator('[data-testid="timeline-window"][data-hours="168"]').click();
+    await page.locator('[data-testid="timeline-window"][data-hours="168"][aria-pressed="true"]').waitFor();
+    assert.equal((JSON.parse((await page.locator('[data-testid="timeline-chart"]').getAttribute('data-series')) ?? '{}') as { counts: number[] }).counts.length, 168);
+    // a title with markup is text
+    assert.equal(await page.locator('[data-testid="top-item"]').first().textContent(), '<b>Tom & "Jerry"</b> Heist');
+    assert.equal(await page.locator('[data-testid="overview-body"] b').count(), 0);
+    assert.deepEqual(await page.locator('[data-testid="recent-user"]').allTextContents(), ['u1', 'u2', 'u3']);
+    await shot(page, 'dashboard-overview.png');
+
+    // the item page: neighbours, and the audience 20 at a time
+    await page.locator('[data-testid="top-item"][data-item="i8"]').click();
+    await page.locator('[data-testid="item-detail"][data-state="ready"][data-item="i8"]').waitFor();
+    assert.equal(await page.locator('[data-testid="item-title"]').textContent(), '<b>Tom & "Jerry"</b> Heist');
+    assert.equal(await page.locator('[data-testid="neighbour"]').count(), 10);
+    assert.equal(await page.locator('[data-testid="audience-user"]').count(), 20);
+    assert.match((await page.locator('[data-testid="audience-user"]').first().textContent())?.replace(/\s+/g, ' ') ?? '', /u1 Heist \/ Courtroom Drama persona 2 of 2 · 38% of the history · weight 0\.80/);
+    await page.locator('[data-testid="audience-more"]').click();
+    await page.locator('[data-testid="audience-user"]').nth(29).waitFor();
+    assert.equal(await page.locator('[data-testid="audience-more"]').count(), 0);
+    await shot(page, 'dashboard-item.png');
+    // a neighbour opens its own page; an unknown id says so
+    const neighbour = await page.locator('[data-testid="neighbour"]').first().getAttribute('data-item');
+    assert.equal(neighbour, 'i7');
+    await page.locator('[data-testid="neighbour"] a').first().click();
+    await page.locator(`[data-testid="item-detail"][data-state="ready"][data-item="${neighbour}"]`).waitFor();
+    await page.fill('[data-testid="item-search-input"]', 'nope');
+    await page.press('[data-testid="item-search-input"]', 'Enter');
+    await page.locator('[data-testid="item-detail"][data-state="ready"][data-item="nope"]', { hasText: 'No item "nope"' }).waitFor();
+    // a user -> their recommendation titles link to item pages
+    await page.evaluate(() => {
+      (globalThis as unknown as { location: { hash: string } }).location.hash = '#/users/u7';
+    });
+    await page.locator('[data-testid="user-detail"][data-state="ready"][data-user="u7"]').waitFor();
+    const firstRec = page.locator('[data-testid="rec-title"]').first();
+    const recItem = await page.locator('[data-testid="rec-item"]').first().getAttribute('data-item');
+    await firstRec.click();
+    await page.locator(`[data-testid="item-detail"][data-state="ready"][data-item="${recItem}"]`).waitFor();
+
+    // jobs: the running job's progress advances while the page polls; cancel; start a training
+    await page.click('[data-testid="nav-jobs"]');
+    await page.locator('[data-testid="jobs-body"][data-state="ready"]').waitFor();
+    assert.deepEqual(await page.locator('[data-testid="job"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-state'))), ['running', 'failed', 'done']);
+    assert.equal(await page.locator('[data-testid="job"][data-job="job-failed"] [data-testid="job-text"]').textContent(), 'failed: no positive feedback to train on');
+    const progress = async (): Promise<number> => Number(await page.locator('[data-testid="job"][data-job="job-running"] [role="progressbar"]').getAttribute('aria-valuenow'));
+    const p0 = await progress();
+    await page.waitForFunction((p) => Number((globalThis as unknown as { document: { querySelector(s: string): { getAttribute(n: string): string | null } | null } }).document.querySelector('[data-job="job-running"] [role="progressbar"]')?.getAttribute('aria-valuenow')) > p, p0);
+    await shot(page, 'dashboard-jobs.png');
+    await page.locator('[data-testid="job-cancel"][data-job="job-running"]').click();
+    await page.locator('[data-testid="job"][data-job="job-running"][data-state="cancelled"]').waitFor();
+    assert.deepEqual(service.cancelled, ['job-running']);
+    await page.fill('[data-testid="train-form"] input[name="model"]', 'ease');
+    await page.fill('[data-testid="train-form"] input[name="evaluate"]', 'pop, personas:k=1');
+    await page.click('[data-testid="train-form"] button[type="submit"]');
+    await page.locator('[data-testid="job"][data-job="job-4"]').waitFor();
+    assert.deepEqual(service.trained, [{ model: 'ease', evaluate: ['pop', 'personas:k=1'] }]);
+
+    // models: the versions with their evaluation; roll back to v2
+    await page.click('[data-testid="nav-models"]');
+    await page.locator('[data-testid="models-body"][data-state="ready"]').waitFor();
+    assert.deepEqual(await page.locator('[data-testid="version"]').evaluateAll((els) => els.map((e) => [e.getAttribute('data-version'), e.getAttribute('data-active')])), [['3', 'true'], ['2', 'false'], ['1', 'false']]);
+    assert.deepEqual(await page.locator('[data-testid="version-ndcg"]').allTextContents(), ['0.3300 [0.3200, 0.3400]', '0.3100 [0.3000, 0.3200]', '–']);
+    assert.equal(await page.locator('[data-testid="activate"][data-version="2"]').textContent(), 'Roll back to v2');
+    await page.locator('[data-testid="activate"][data-version="2"]').click();
+    await page.locator('[data-testid="version"][data-version="2"][data-active="true"]').waitFor();
+    assert.equal(service.activeVersion(), 2);
+    await page.locator('[data-testid="model-badge"]', { hasText: 'ease · v2' }).waitFor();
+    assert.equal(await page.locator('[data-testid="activate"][data-version="3"]').textContent(), 'Serve v3');
+
+    // the feedback-loop study: loaded from a file, a line chart per metric with the file's numbers, kept after a reload
+    assert.match((await page.locator('[data-testid="study"]').textContent()) ?? '', /personae study feedback-loop --out loop\.json/);
+    const studyFile = join(tmp, 'loop.json');
+    writeFileSync(studyFile, JSON.stringify(studyFixture()));
+    await page.locator('[data-testid="study-file"]').setInputFiles(studyFile);
+    await page.locator('[data-testid="study-chart"] canvas').first().waitFor();
+    const fixture = studyFixture() as { charts: { kind: string; x: number[]; series: unknown[] }[] };
+    const lines = fixture.charts.filter((c) => c.kind === 'line');
+    assert.deepEqual(await page.locator('[data-testid="study-chart"]').evaluateAll((els) => els.map((e) => JSON.parse(e.getAttribute('data-series') ?? '{}') as unknown)), lines.map((c) => ({ x: c.x, series: c.series })));
+    assert.equal(await page.locator('[data-testid="study-verdict"]').textContent(), 'mixed');
+    assert.deepEqual(await legendLabels(page, '[data-testid="study-chart"][data-index="0"]'), ['pop', 'personas', 'personas+calibrated']);
+    await assertTicksReadTheirValues(page, '[data-testid="study-chart"][data-index="0"]', 'number');
+    await shot(page, 'dashboard-models-versions-study.png');
+    await page.reload();
+    await page.locator('[data-testid="models-body"][data-state="ready"] [data-testid="study-chart"] canvas').first().waitFor();
+    // a file that is not a study is refused with the field named; the loaded study stays
+    const badFile = join(tmp, 'bad.json');
+    writeFileSync(badFile, JSON.stringify({ study: 'x', claim: 'c', verdict: 'holds', verdictReason: 'r', data: 'd', charts: [{ kind: 'line', x: [1, 2], series: [{ name: 'a', y: [1] }] }] }));
+    await page.locator('[data-testid="study-file"]').setInputFiles(badFile);
+    await page.locator('[data-testid="toast"].error', { hasText: 'charts[0].series[0].y: expected 2 numbers' }).waitFor();
+    assert.equal(await page.locator('[data-testid="study-chart"]').count(), 2);
+
+    // data: export downloads the service's JSONL; import sends a file's lines to POST /v1/feedback
+    await page.click('[data-testid="nav-data"]');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="export-all"]')]);
+    assert.equal(download.suggestedFilename(), 'feedback.jsonl');
+    const exported = readFileSync((await download.path())!, 'utf8');
+    assert.equal(exported, `${['u1', 'u2'].flatMap((u) => [0, 1].map((i) => JSON.stringify({ user: u, item: `i${i}`, type: 'rating', value: 5, timestamp: 1_700_000_000 + i }))).join('\n')}\n`);
+    assert.equal(await page.locator('[data-testid="export-status"]').textContent(), 'Exported 4 events.');
+    const good = join(tmp, 'good.jsonl');
+    writeFileSync(good, `${exported}\n{"user":"u9","item":"i3","type":"like"}\n`);
+    await page.locator('[data-testid="import-file"]').setInputFiles(good);
+    await page.click('[data-testid="import-form"] button[type="submit"]');
+    await page.locator('[data-testid="import-status"][data-state="ready"]', { hasText: 'Imported 5 events' }).waitFor();
+    assert.equal(service.imported.length, 5);
+    assert.deepEqual(service.imported[4], { user: 'u9', item: 'i3', type: 'like' });
+    // a line the page cannot read is named before anything is sent
+    const broken = join(tmp, 'broken.jsonl');
+    writeFileSync(broken, '{"user":"u1","item":"i1","type":"like"}\n{"user":"u1","type":"like"}\n');
+    await page.locator('[data-testid="import-file"]').setInputFiles(broken);
+    await page.click('[data-testid="import-form"] button[type="submit"]');
+    await page.locator('[data-testid="import-status"]', { hasText: 'broken.jsonl: line 2: item: expected non-empty text' }).waitFor();
+    assert.equal(service.imported.length, 5);
+    // an item the service does not know: its line is named from the service's message
+    const unknown = join(tmp, 'unknown.jsonl');
+    writeFileSync(unknown, '{"user":"u1","item":"i1","type":"like"}\n{"user":"u1","item":"zz","type":"like"}\n');
+    await page.locator('[data-testid="import-file"]').setInputFiles(unknown);
+    await page.click('[data-testid="import-form"] button[type="submit"]');
+    await page.locator('[data-testid="import-status"]', { hasText: 'line 2 (body.feedback[1]).item: unknown item "zz"' }).waitFor();
+    await shot(page, 'dashboard-data.png');
+
+    // the expected failures: the refused import batch, the unknown item's page, the cold user's feedback
+    assert.deepEqual(problems.filter((p) => !/^HTTP 404: .*\/v1\/feedback$/.test(p) && !/\/v1\/items\/nope(\/|$)/.test(p)), []);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    await service.close();
+  }
+});
+
 test('dashboard on a 390 px phone screen: every tab and the key button are on screen', { skip: SKIP }, async () => {
   const service = await startMockService();
   service.setReady();
   const context = await browser!.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
   try {
     const page = await context.newPage();
-    await page.goto(service.url);
+    await page.goto(`${service.url}/#/users`);
     await page.locator('[data-testid="user-link"]').first().waitFor();
-    for (const selector of ['[data-testid="nav-users"]', '[data-testid="nav-onboarding"]', '[data-testid="nav-models"]', '.api-key summary', '.brand']) {
+    const navs = ['overview', 'users', 'items', 'models', 'jobs', 'data', 'onboarding'].map((v) => `[data-testid="nav-${v}"]`);
+    for (const selector of [...navs, '.api-key summary', '.brand']) {
       const box = await page.locator(selector).boundingBox();
       assert.ok(box, `${selector} is laid out`);
       assert.ok(box.x >= 0 && box.x + box.width <= 390 && box.y >= 0 && box.height > 0, `${selector} at ${JSON.stringify(box)} is inside the 390 px screen`);
@@ -535,6 +770,20 @@ test('dashboard on a 390 px phone screen: every tab and the key button are on sc
     await page.click('[data-testid="nav-models"]');
     await page.locator('[data-testid="models-body"][data-state="ready"]').waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-phone-models.png'), fullPage: false });
+    // every page fits the screen's width (nothing scrolls sideways)
+    for (const [view, ready] of [
+      ['overview', '[data-testid="overview-body"][data-state="ready"]'],
+      ['items/i8', '[data-testid="item-detail"][data-state="ready"][data-item="i8"]'],
+      ['jobs', '[data-testid="jobs-body"][data-state="ready"]'],
+      ['data', '[data-testid="view-data"]'],
+      ['models', '[data-testid="models-body"][data-state="ready"]'],
+    ] as const) {
+      await page.goto(`${service.url}/#/${view}`);
+      await page.locator(ready).waitFor();
+      const wide = await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
+      assert.ok(wide <= 390, `#/${view} is ${wide} px wide on a 390 px screen`);
+      await page.screenshot({ path: join(ARTIFACTS, `dashboard-phone-${view.replace('/', '-')}.png`), fullPage: true });
+    }
   } finally {
     await context.close();
     await service.close();

@@ -58,12 +58,12 @@ function versionsCard(v: ModelVersions): Html {
   return html`<section class="card" data-testid="versions" aria-labelledby="versions-h">
     <div class="card-head"><h3 id="versions-h">Versions</h3><p class="muted small">The ${v.keep} newest versions are kept (<code>--keep-models</code>). Serving an older one is a rollback: it lasts across restarts until a newer version is trained.</p></div>
     <div class="table-wrap"><table class="versions-table">
-      <thead><tr><th scope="col">Version</th><th scope="col">Model</th><th scope="col">Trained</th><th scope="col">NDCG (95% interval)</th><th scope="col">Recall</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead>
+      <thead><tr><th scope="col">Version</th><th scope="col">Model</th><th scope="col">Trained</th><th scope="col">NDCG (95% interval)</th><th scope="col" class="col-recall">Recall</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead>
       <tbody>${v.versions.map(
         (x) => html`<tr data-testid="version" data-version="${x.version}" data-active="${x.active ? 'true' : 'false'}" ${x.active ? html`class="is-active"` : ''}>
           <th scope="row">v${x.version}${x.active ? html` <span class="served">served</span>` : ''}${x.pinned ? html` <span class="uses-cats" title="kept by a rollback until a newer version is trained">pinned</span>` : ''}</th>
           <td>${x.name}</td><td class="nowrap">${dateTime(x.trainedAt)}</td>
-          <td class="num" data-testid="version-ndcg">${versionMetricText(x, 'ndcg')}</td><td class="num">${versionMetricText(x, 'recall')}</td>
+          <td class="num" data-testid="version-ndcg">${versionMetricText(x, 'ndcg')}</td><td class="num col-recall">${versionMetricText(x, 'recall')}</td>
           <td>${x.active ? '' : html`<button type="button" data-testid="activate" data-version="${x.version}">${active !== null && x.version < active ? 'Roll back to' : 'Serve'} v${x.version}</button>`}</td>
         </tr>`,
       )}</tbody>
@@ -190,10 +190,10 @@ function evaluationSection(ev: Evaluation): Html {
     </div>
     ${comparisons.length
       ? html`<details class="comparisons"><summary>Paired comparisons (${comparisons.length})</summary>
-          <table><thead><tr><th scope="col">Metric</th><th scope="col">A − B</th><th scope="col">Mean difference</th><th scope="col">95% interval</th><th scope="col">p</th><th scope="col">Users</th></tr></thead>
+          <div class="table-wrap"><table><thead><tr><th scope="col">Metric</th><th scope="col">A − B</th><th scope="col">Mean difference</th><th scope="col">95% interval</th><th scope="col">p</th><th scope="col">Users</th></tr></thead>
           <tbody>${comparisons.map(
             (c) => html`<tr><td>${c.metric}</td><td>${c.a} − ${c.b}</td><td class="num">${num(c.mean, 4)}</td><td class="num">[${num(c.ci95[0], 4)}, ${num(c.ci95[1], 4)}]</td><td class="num">${num(c.pValue, 3)}</td><td class="num">${c.n}</td></tr>`,
-          )}</tbody></table></details>`
+          )}</tbody></table></div></details>`
       : ''}
   </section>`;
 }
@@ -203,7 +203,7 @@ function metricTable(ev: Evaluation, metric: string, better: 'higher' | 'lower')
   const rows = ev.models.map((m) => ({ name: m.name, s: m.metrics[metric] ?? null, cats: m.usesCategories }));
   const means = rows.map((r) => r.s?.mean).filter((v): v is number => typeof v === 'number');
   const best = means.length ? (better === 'lower' ? Math.min(...means) : Math.max(...means)) : null;
-  return html`<table class="metric-table" data-testid="metric-table" data-metric="${metric}">
+  return html`<div class="table-wrap"><table class="metric-table" data-testid="metric-table" data-metric="${metric}">
     <caption class="sr-only">${metric} per model</caption>
     <thead><tr><th scope="col">Model</th><th scope="col">Mean</th><th scope="col">95% interval</th><th scope="col">Users</th></tr></thead>
     <tbody>${rows.map(
@@ -211,7 +211,7 @@ function metricTable(ev: Evaluation, metric: string, better: 'higher' | 'lower')
         state.model && state.model.name === r.name ? html` <span class="served" title="the model this service answers with">served</span>` : ''
       }${r.cats ? html` <span class="uses-cats" data-testid="uses-categories" title="this model used the item categories">categories</span>` : ''}</th><td class="num">${num(r.s?.mean, 4)}</td><td class="num">${r.s?.ci95 ? `[${num(r.s.ci95[0], 4)}, ${num(r.s.ci95[1], 4)}]` : '–'}</td><td class="num">${r.s?.n ?? '–'}</td></tr>`,
     )}</tbody>
-  </table>`;
+  </table></div>`;
 }
 
 function drawEvaluationCharts(root: HTMLElement, ev: Evaluation): void {
