@@ -84,7 +84,9 @@ export const usersPage: Page = {
       return;
     }
     const id = decodeURIComponent(m[1] ?? '');
-    if (id === state.userId) return;
+    // the open user stays as it is, unless another model version serves now (a rollback, a training)
+    const served = state.model ? `${state.model.name} v${state.model.version}` : null;
+    if (id === state.userId && (served === null || state.recommendations === null || served === `${state.recommendations.model.name} v${state.recommendations.model.version}`)) return;
     state.userId = id;
     markCurrentUser();
     void openUser(id);
