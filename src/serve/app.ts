@@ -600,7 +600,7 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
   });
 
   registerOnboarding(app, { engine: () => modelOf(s), parse });
-  registerAdminRoutes(app, s, { parse });
+  registerAdminRoutes(app, s, { parse, fail: (status, code, message) => new HttpError(status, code, message) });
   await registerDashboard(app);
   return app;
 }

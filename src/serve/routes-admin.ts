@@ -16,14 +16,34 @@ import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { NotFoundError } from '../errors.js';
 import type { EvaluationJson } from '../eval/results.js';
-import { HttpError, type ServiceState } from './app.js';
+import type { Engine } from './engine.js';
 import { audienceRow, audienceUsers } from './item-audience.js';
+import type { LiveData } from './live.js';
 import { IdParams, MAX_TIMESTAMP_S } from './schemas.js';
 import { AudienceQuery, ExportQuery, JobsQuery, OverviewQuery, TIMELINE_EVENTS, VersionParams, type ModelVersions, type Overview } from './schemas-admin.js';
 import type { ModelRecord, Store, StoredFeedback } from '../store/types.js';
+import type { Jobs } from './training.js';
 import { activate, pinHolds, readPin } from './versions.js';
 
 type Parse = <S extends z.ZodType>(schema: S, data: unknown, where: string) => z.output<S>;
+
+/** The part of the service's state (app.ts ServiceState) these routes read and write. */
+export interface AdminState {
+  store: Store;
+  live: LiveData;
+  liveReady: boolean;
+  engine: Engine | null;
+  ready: boolean;
+  status: string;
+  jobs: Jobs;
+  keepModels: number;
+}
+
+export interface AdminDeps {
+  parse: Parse;
+  /** An error answered with this status and code (app.ts HttpError). */
+  fail: (status: number, code: string, message: string) => Error;
+}
 
 const HOUR_MS = 3_600_000;
 
@@ -75,10 +95,10 @@ export function exportLine(f: StoredFeedback): string {
   return JSON.stringify({ user: f.user, item: f.item, type: f.type, value: f.value, ...timestamp });
 }
 
-export function registerAdminRoutes(app: FastifyInstance, s: ServiceState, deps: { parse: Parse }): void {
-  const { parse } = deps;
+export function registerAdminRoutes(app: FastifyInstance, s: AdminState, deps: AdminDeps): void {
+  const { parse, fail } = deps;
   const engineOf = () => {
-    if (!s.engine) throw new HttpError(503, 'not_ready', `no model is loaded yet (${s.status})`);
+    if (!s.engine) throw fail(503, 'not_ready', `no model is loaded yet (${s.status})`);
     return s.engine;
   };
   const summary = (r: ModelRecord) => ({ name: r.name, version: r.version, trainedAt: r.trainedAt });
@@ -131,13 +151,13 @@ export function registerAdminRoutes(app: FastifyInstance, s: ServiceState, deps:
     const { version } = parse(VersionParams, req.params, 'path');
     const record = (await s.store.listModels()).find((m) => m.version === version);
     if (!record) throw new NotFoundError(`path.version: no kept model version ${version} (GET /v1/models/versions lists them)`);
-    if (!s.liveReady) throw new HttpError(503, 'not_ready', `the service is starting (${s.status}); retry shortly`);
+    if (!s.liveReady) throw fail(503, 'not_ready', `the service is starting (${s.status}); retry shortly`);
     const previous = s.engine ? summary(s.engine.loaded.record) : null;
     let result;
     try {
       result = await activate(s.store, record, s.live);
     } catch (err) {
-      throw new HttpError(422, 'load_failed', `model version ${version} does not load: ${err instanceof Error ? err.message : String(err)}`);
+      throw fail(422, 'load_failed', `model version ${version} does not load: ${err instanceof Error ? err.message : String(err)}`);
     }
     s.engine = result.engine; // the atomic swap, as after a training
     s.ready = true;
