@@ -195,12 +195,18 @@ test('evalCharts: one chart per metric at K = 20, a bar per model spec with its 
   assert.equal(personaColor(PERSONA_COLORS.length), PERSONA_COLORS[0]);
 });
 
-test('xyChartSpec: the value axis runs from 0 (or below the lowest negative value) to the top plus 12% of the span', () => {
-  const s = xyChartSpec({ x: [1, 2], time: false, bars: false, series: [{ label: 'a', values: [0.5, null], color: '#000' }], xLabel: 'round', yLabel: 'y', unit: 'number', height: 100 });
-  assert.deepEqual(s.yRange, [0, 0.5 + 0.12 * 0.5]);
-  const neg = xyChartSpec({ x: [1, 2], time: false, bars: false, series: [{ label: 'a', values: [-1, 1], color: '#000' }], xLabel: '', yLabel: '', unit: 'number', height: 100 });
-  assert.deepEqual(neg.yRange, [-1 - 0.24, 1 + 0.24]);
-  assert.deepEqual(xyChartSpec({ x: [1], time: false, bars: true, series: [{ label: 'a', values: [0], color: '#000' }], xLabel: '', yLabel: '', unit: 'number', height: 100 }).yRange, [0, 1]);
+test('xyChartSpec: bars run from 0 to the top plus 12%; lines span their values plus 12% each side, not below 0 for values that are not', () => {
+  const spec = (bars: boolean, values: (number | null)[]) => xyChartSpec({ x: values.map((_, i) => i + 1), time: false, bars, series: [{ label: 'a', values, color: '#000' }], xLabel: '', yLabel: '', unit: 'number', height: 100 });
+  const close = (a: [number, number], b: [number, number]) => assert.ok(Math.abs(a[0] - b[0]) < 1e-12 && Math.abs(a[1] - b[1]) < 1e-12, `${a} vs ${b}`);
+  close(spec(true, [2, 5]).yRange, [0, 5.6]);
+  close(spec(true, [0]).yRange, [0, 1]);
+  close(spec(true, [-1, 1]).yRange, [-1.24, 1.24]);
+  close(spec(false, [0.2, 0.6, null]).yRange, [0.152, 0.648]);
+  close(spec(false, [0.01, 0.5]).yRange, [0, 0.5 + 0.12 * 0.49]);
+  close(spec(false, [-1, 1]).yRange, [-1.24, 1.24]);
+  // one value: a span of a tenth of it (at least 0.1) around it
+  close(spec(false, [0.5]).yRange, [0.488, 0.512]);
+  close(spec(false, [null]).yRange, [0, 1]);
 });
 
 test('timelineSpec: one bar per hour from the window start, and a note with what was read', () => {

@@ -18,16 +18,28 @@ export interface XYChartSpec {
   yLabel: string;
   unit: AxisUnit;
   height: number;
-  /** From 0 (or the lowest value, when it is below 0) to the highest value plus 12%. */
+  /**
+   * Bars: from 0 (or below the lowest negative value) to the top plus 12% of the span. Lines: the
+   * values' own span plus 12% each side (never below 0 for values that are not), so that changes
+   * over rounds show; the ticks say where the axis starts.
+   */
   yRange: [number, number];
 }
 
 export function xyChartSpec(spec: Omit<XYChartSpec, 'yRange'>): XYChartSpec {
-  let top = 0;
-  let bottom = 0;
+  let top = -Infinity;
+  let bottom = Infinity;
   for (const s of spec.series) for (const v of s.values) if (v !== null && Number.isFinite(v)) (top = Math.max(top, v)), (bottom = Math.min(bottom, v));
-  const span = top - bottom;
-  return { ...spec, yRange: [bottom < 0 ? bottom - 0.12 * span : 0, top > 0 ? top + 0.12 * span : bottom < 0 ? 0 : 1] };
+  if (top === -Infinity) return { ...spec, yRange: [0, 1] };
+  if (spec.bars) {
+    top = Math.max(top, 0);
+    bottom = Math.min(bottom, 0);
+    const span = top - bottom;
+    return { ...spec, yRange: [bottom < 0 ? bottom - 0.12 * span : 0, top > 0 ? top + 0.12 * span : bottom < 0 ? 0 : 1] };
+  }
+  const span = top - bottom || Math.max(Math.abs(top), 1) * 0.1;
+  const low = bottom - 0.12 * span;
+  return { ...spec, yRange: [bottom >= 0 ? Math.max(0, low) : low, top + 0.12 * span] };
 }
 
 /** What the overview's timeline chart plots (also its `data-series`). */
