@@ -345,6 +345,25 @@ export class PersonaModel implements Recommender, FoldIn {
     return this.Q.subarray(item * d, (item + 1) * d);
   }
 
+  /** The item's bias B_i (0 for items the model has no bias for). */
+  itemBias(item: number): number {
+    return this.B[item] ?? 0;
+  }
+
+  /** The candidate items (those with a training positive), ascending; a view, do not modify. */
+  candidateItems(): Int32Array {
+    return this.cand;
+  }
+
+  /**
+   * What a history adds to a persona set's scores, as `scorePersonas` uses it: the mixture weights
+   * pi (null: equal weights) and the neighbour term (k x nItems, null when itemItem = 0). With
+   * them, z_k(i) = Q_i . p_k + B_i + extra[k * nItems + i] and s(i) = log sum_k pi_k exp(z_k(i) - lse_k).
+   */
+  mixtureTerms(personas: Float32Array, history?: Int32Array): { pi: Float64Array | null; extra: Float32Array | null } {
+    return this.historyParts(personas, personas.length / this.params.dim, history);
+  }
+
   /**
    * Each history item's persona index in `foldIn(history)` (-1 for items that are not candidates):
    * the cluster it was put in, which is the persona it has the largest cosine with.
