@@ -107,7 +107,7 @@ test('ease refuses a catalogue over maxItems before allocating, naming the limit
   await assert.rejects(new EaseScorer({ lambda: 1, maxItems: 4 }).fit(train, ctx()), (e: Error) => {
     assert.equal(e.name, 'ConfigError');
     assert.match(e.message, /^ease\.maxItems: ease needs a dense 5 x 5 item-item matrix/);
-    assert.match(e.message, /over the limit of 4 candidate items; use itemknn, ials, bpr or personas/);
+    assert.match(e.message, /over the limit of 4 candidate items; use sparse-ease \(EASE on each item's nearest neighbours, memory items x neighbours\), or itemknn, ials, bpr or personas/);
     return true;
   });
   // at the limit it fits

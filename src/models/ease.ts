@@ -28,7 +28,7 @@ export function checkDenseItemLimit(model: string, nItems: number, maxItems: num
   throw new ConfigError(
     `${model} needs a dense ${nItems.toLocaleString('en-US')} x ${nItems.toLocaleString('en-US')} item-item matrix ` +
       `(about ${gib.toFixed(1)} GiB while fitting, and n^3 time), over the limit of ${maxItems.toLocaleString('en-US')} candidate items; ` +
-      `use itemknn, ials, bpr or personas (memory grows with items x d), or raise ${field} (at most ${EASE_HARD_MAX_ITEMS.toLocaleString('en-US')})`,
+      `use sparse-ease (EASE on each item's nearest neighbours, memory items x neighbours), or itemknn, ials, bpr or personas (memory grows with items x d), or raise ${field} (at most ${EASE_HARD_MAX_ITEMS.toLocaleString('en-US')})`,
     field,
   );
 }

@@ -14,9 +14,10 @@ import { itemKnnSpec } from './itemknn.js';
 import { multVaeSpec } from './multvae.js';
 import { personasSpec } from './personas.js';
 import { popSpec } from './pop.js';
+import { sparseEaseSpec } from './sparse-ease.js';
 import { bindRouterRegistry, routerSpec } from './router.js';
 
-const ALL: readonly ModelSpec[] = [popSpec, itemKnnSpec, easeSpec, bprSpec, ialsSpec, multVaeSpec, personasSpec, routerSpec];
+const ALL: readonly ModelSpec[] = [popSpec, itemKnnSpec, easeSpec, sparseEaseSpec, bprSpec, ialsSpec, multVaeSpec, personasSpec, routerSpec];
 
 const specs = new Map<string, ModelSpec>(ALL.map((s) => [s.name, s]));
 
