@@ -14,6 +14,8 @@ import { PersonaRetriever, useAnn, DEFAULT_ANN_MIN_ITEMS } from '../src/models/p
 import { PersonaModel } from '../src/models/personas.js';
 import { worldToLog } from '../src/synth/world.js';
 import { exactTop } from '../bench/ann.js';
+import { batchScorer } from '../src/cli/ann-scoring.js';
+import { ItemKnn } from '../src/models/itemknn.js';
 
 function bruteTop(vectors: Float32Array, dim: number, q: Float32Array, n: number): number[] {
   const rows = vectors.length / dim;
@@ -149,5 +151,28 @@ describe('PersonaRetriever on a seeded world', () => {
     const none = r.recommend(-1, new Int32Array(0), 5);
     assert.equal(none.items.length, 5);
     assert.deepEqual(Array.from(none.scores), Array.from(none.items, (j) => Math.fround(model.itemBias(j))), 'no history: the bias alone');
+  });
+
+  it('the CLI scorer (--ann-min-items) retrieves at or above the threshold and scores every candidate below it', () => {
+    const nItems = train.nItems;
+    const nc = model.candidateItems().length;
+    const h = history(users[0]!);
+    const batch = { users: Int32Array.of(users[0]!), indptr: Int32Array.of(0, h.length), items: h };
+    const exact = batchScorer(model, nc, nc + 1);
+    const ann = batchScorer(model, nc, nc);
+    assert.equal(exact.ann, false);
+    assert.equal(ann.ann, true);
+    assert.equal(batchScorer(model, nc, 0).ann, false, '0 turns it off');
+    assert.equal(batchScorer(new ItemKnn(), nc, 1).ann, false, 'only persona models retrieve');
+    const a = new Float32Array(nItems);
+    const b = new Float32Array(nItems);
+    exact.score(batch, a, nItems);
+    ann.score(batch, b, nItems);
+    const want = new Float32Array(nItems);
+    new PersonaRetriever(model).scoreRow(users[0]!, h, want);
+    assert.deepEqual(b, want);
+    const finite = Array.from(b).filter(Number.isFinite).length;
+    assert.ok(finite > 0 && finite < nc, `${finite} retrieved of ${nc}`);
+    assert.equal(Array.from(a).filter(Number.isFinite).length, nc);
   });
 });

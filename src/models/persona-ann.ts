@@ -40,7 +40,7 @@ export const PERSONA_RETRIEVAL_DEFAULTS = { perPersona: 200, normaliserSample: 4
  * ANN index instead of scoring every candidate (`--ann-min-items`); docs/scale.md says how it was
  * chosen and how to measure it again.
  */
-export const DEFAULT_ANN_MIN_ITEMS = 50_000;
+export const DEFAULT_ANN_MIN_ITEMS = 20_000;
 
 /** Whether a catalogue of `candidates` items is scored through retrieval (minItems 0: never). */
 export function useAnn(candidates: number, minItems: number = DEFAULT_ANN_MIN_ITEMS): boolean {

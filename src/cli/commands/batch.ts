@@ -15,6 +15,7 @@ import { hasPersonas, type UserBatch } from '../../models/model.js';
 import { buildReranker, parseRerankSpec, RERANK_HELP } from '../../rank/index.js';
 import { listRows, openRowSink } from '../batch-output.js';
 import { explainContextOf, userList } from '../lists.js';
+import { ANN_FLAG_HELP, DEFAULT_ANN_MIN_ITEMS, batchScorer } from '../ann-scoring.js';
 import { given, historiesFromLog, loadModelFile } from '../model-file.js';
 import { createProgress } from '../progress.js';
 import { addDataOptions, loadLog, parseInteger, type DataFlags } from '../shared.js';
@@ -28,6 +29,8 @@ interface BatchFlags extends Omit<DataFlags, 'data'> {
   rerank: string;
   explain?: boolean;
   hedge: boolean;
+  /** Persona models: score through ANN retrieval from this many candidates (0: never). */
+  annMinItems: number;
   quiet?: boolean;
 }
 
@@ -45,6 +48,7 @@ export function batchCommand(): Command {
     .option('--rerank <spec>', `reranking stage: ${RERANK_HELP}`, 'none')
     .option('--explain', 'add the taste each item serves (taste, label, explanation, withheld columns)')
     .option('--no-hedge', 'never hedge: the plain top-n even for low-confidence users')
+    .option('--ann-min-items <n>', ANN_FLAG_HELP, parseInteger('--ann-min-items'), DEFAULT_ANN_MIN_ITEMS)
     .option('--quiet', 'no progress output')
     .action(async (flags: BatchFlags) => {
       await runBatch(cmd, flags);
@@ -84,6 +88,7 @@ export async function runBatch(cmd: Command, flags: BatchFlags): Promise<{ users
   const nItems = f.train.nItems;
   const size = scoringBatchSize(nItems);
   const scores = new Float32Array(size * nItems);
+  const scorer = batchScorer(f.model, f.train.candidates.length, flags.annMinItems);
   const sink = openRowSink(flags.out, settings.explain);
   let rows = 0;
   try {
@@ -95,7 +100,7 @@ export async function runBatch(cmd: Command, flags: BatchFlags): Promise<{ users
       const items = new Int32Array(indptr[end - start]!);
       histories.forEach((h, b) => items.set(h, indptr[b]!));
       const batch: UserBatch = { users: modelIndex.slice(start, end), indptr, items };
-      f.model.scoreBatch(batch, scores);
+      scorer.score(batch, scores, nItems);
       for (let b = 0; b < end - start; b++) {
         const list = userList(f, ctx, batch.users[b]!, histories[b]!, scores.subarray(b * nItems, (b + 1) * nItems), settings);
         const r = listRows(f, users[start + b]!, list, settings.explain);

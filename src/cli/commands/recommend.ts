@@ -12,6 +12,7 @@ import { createModel, modelNames } from '../../models/registry.js';
 import { buildReranker, parseRerankSpec, RERANK_HELP } from '../../rank/index.js';
 import { listRows } from '../batch-output.js';
 import { describeItem, explainContextOf, userList } from '../lists.js';
+import { ANN_FLAG_HELP, DEFAULT_ANN_MIN_ITEMS, batchScorer } from '../ann-scoring.js';
 import { checkModelFileFlags, fitOnLog, given, historiesFromLog, loadModelFile } from '../model-file.js';
 import { createProgress } from '../progress.js';
 import { addDataOptions, loadLog, parseInteger, type DataFlags } from '../shared.js';
@@ -28,6 +29,8 @@ interface RecommendFlags extends Omit<DataFlags, 'data'> {
   explain?: boolean;
   hedge: boolean;
   json?: boolean;
+  /** Persona models: score through ANN retrieval from this many candidates (0: never). */
+  annMinItems: number;
   quiet?: boolean;
 }
 
@@ -43,6 +46,7 @@ export function recommendCommand(): Command {
     .option('--explain', 'say which of the user\'s tastes (personas) each item serves (models with personas)')
     .option('--no-hedge', 'never hedge: the plain top-n even for a low-confidence user (persona models hedge by default)')
     .option('--json', 'print the list as JSON (the rows of `personae batch`)')
+    .option('--ann-min-items <n>', ANN_FLAG_HELP, parseInteger('--ann-min-items'), DEFAULT_ANN_MIN_ITEMS)
     .option('--quiet', 'no progress output')
     .action(async (flags: RecommendFlags) => {
       const rerankSpec = parseRerankSpec(flags.rerank);
@@ -82,7 +86,7 @@ export function recommendCommand(): Command {
       progress.stop();
       const f = fitted;
       const scores = new Float32Array(f.train.nItems);
-      f.model.scoreBatch(singleUserBatch(user, history), scores);
+      batchScorer(f.model, f.train.candidates.length, flags.annMinItems).score(singleUserBatch(user, history), scores, f.train.nItems);
       const reranker = buildReranker(rerankSpec, { log: { categories: f.categories } }, f.model);
       const ctx = flags.explain ? explainContextOf(f) : null;
       const list = userList(f, ctx, user, history, scores, { n: flags.n, reranker, hedge: flags.hedge, explain: flags.explain ?? false });
