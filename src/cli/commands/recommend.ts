@@ -46,7 +46,8 @@ export function recommendCommand(): Command {
     .option('--explain', 'say which of the user\'s tastes (personas) each item serves (models with personas)')
     .option('--no-hedge', 'never hedge: the plain top-n even for a low-confidence user (persona models hedge by default)')
     .option('--json', 'print the list as JSON (the rows of `personae batch`)')
-    .option('--ann-min-items <n>', ANN_FLAG_HELP, parseInteger('--ann-min-items'), DEFAULT_ANN_MIN_ITEMS)
+    // one user never pays back building the index, so retrieval is off unless asked for
+    .option('--ann-min-items <n>', `${ANN_FLAG_HELP}; off by default here (building the index costs more than scoring one user; \`batch\` uses ${DEFAULT_ANN_MIN_ITEMS})`, parseInteger('--ann-min-items'), 0)
     .option('--quiet', 'no progress output')
     .action(async (flags: RecommendFlags) => {
       const rerankSpec = parseRerankSpec(flags.rerank);
