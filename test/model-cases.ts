@@ -176,6 +176,22 @@ export const MODEL_CASES: Readonly<Record<string, ModelCase>> = {
     foldIn: { kind: 'identical', why: "a training user's personas are the fold-in of their training history (clustering and sums, no optimisation); scoring is the same function of the history" },
     quality: { params: {}, ndcg: 0.113, recall: 0.15, why: 'the defaults, seed 42: 0.1160 / 0.1541 (docs/personas.md)' },
   },
+  din: {
+    small: { dim: 8, epochs: 4, negatives: 50 },
+    randomised: true,
+    // the din epochs always run on the pool when threads > 1 (the EASE switch is inert for it)
+    threads: {
+      forceParallel: () => {
+        const saved = EaseScorer.parallelMinItems;
+        EaseScorer.parallelMinItems = 0;
+        return () => {
+          EaseScorer.parallelMinItems = saved;
+        };
+      },
+    },
+    foldIn: { kind: 'identical', why: 'the history is the user: scores are attention over the history items, nothing is stored per user but the order of their training rows (which the whole-history default does not read)' },
+    quality: { skip: 'measured with evaluate in docs/models.md#din; a tuned fit takes minutes on ml-latest-small' },
+  },
   router: {
     small: { clusters: 2, candidates: 'pop,itemknn,ials', scope: 'both', validationUsers: 50 },
     randomised: true,

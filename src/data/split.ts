@@ -199,7 +199,7 @@ export function pairsSha256(p: Pairs, log: InteractionLog): string {
 
 /** The TrainSet of a set of train pairs, in the log's index spaces. */
 export function buildTrainSet(log: InteractionLog, train: Pairs): TrainSet {
-  return trainSetFromPairs(log.users.size, log.items.size, train.user, train.item, log.items.ranks(), log.categories);
+  return trainSetFromPairs(log.users.size, log.items.size, train.user, train.item, log.items.ranks(), log.categories, train.time);
 }
 
 /** Assembles a Split from its parts (used by makeSplit, validationSplit and loadSplit). */

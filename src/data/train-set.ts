@@ -20,6 +20,13 @@ export interface TrainSet {
   readonly itemRanks: Int32Array;
   /** Item categories when the data has them (models may use them, e.g. for persona labels). */
   readonly categories: ItemCategories | null;
+  /**
+   * Optional: the time of each userItems entry (same order as userItems.indices; the latest when
+   * a pair repeats), when the training set was built from timed pairs (a split). Models that
+   * read a history in order (e.g. din's `recent` window) use it; without it they take the rows'
+   * item order.
+   */
+  readonly userItemTime?: Float64Array;
 }
 
 /**
@@ -33,8 +40,23 @@ export function trainSetFromPairs(
   item: Int32Array,
   itemRanks: Int32Array,
   categories: ItemCategories | null,
+  time?: Float64Array,
 ): TrainSet {
   const userItems = csrFromPairs(nUsers, nItems, user, item);
+  let userItemTime: Float64Array | undefined;
+  if (time) {
+    // the latest time of each (user, item), placed at the pair's position in its sorted row
+    const latest = new Map<number, number>();
+    for (let k = 0; k < user.length; k++) {
+      const key = user[k]! * nItems + item[k]!;
+      const t = latest.get(key);
+      if (t === undefined || time[k]! > t) latest.set(key, time[k]!);
+    }
+    userItemTime = new Float64Array(userItems.indices.length);
+    for (let u = 0; u < nUsers; u++) {
+      for (let p = userItems.indptr[u]!; p < userItems.indptr[u + 1]!; p++) userItemTime[p] = latest.get(u * nItems + userItems.indices[p]!)!;
+    }
+  }
   const itemUsers = transpose(userItems);
   const itemPopularity = columnCounts(userItems);
   const candidates: number[] = [];
@@ -48,6 +70,7 @@ export function trainSetFromPairs(
     candidates: Int32Array.from(candidates),
     itemRanks,
     categories,
+    ...(userItemTime ? { userItemTime } : {}),
   };
 }
 

@@ -8,6 +8,9 @@ import { knnRows } from './itemknn.js';
 import type { TrainSet } from './model.js';
 import type { TrainState } from './personas-train.js';
 
+/** The parts of a training state the optimiser reads (shared by `personas` and `din`). */
+export type AdamState = Pick<TrainState, 'd' | 'nItems' | 'W' | 'Q' | 'B' | 'gW' | 'gQ' | 'gB' | 'touched' | 'marks' | 'nTouched'>;
+
 const B1 = 0.9;
 const B2 = 0.999;
 
@@ -29,7 +32,7 @@ export class ItemAdam {
   private readonly inUnion: Uint8Array;
 
   constructor(
-    private readonly st: TrainState,
+    private readonly st: AdamState,
     private readonly learnBias: boolean,
   ) {
     const n = st.nItems * st.d;

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ConfigError, issueMessages } from '../errors.js';
 import type { ModelArtifact, ModelParams, ModelSpec, ParamValue, Recommender } from './model.js';
 import { bprSpec } from './bpr.js';
+import { dinSpec } from './din.js';
 import { easeSpec } from './ease.js';
 import { ialsSpec } from './ials.js';
 import { itemKnnSpec } from './itemknn.js';
@@ -17,7 +18,7 @@ import { popSpec } from './pop.js';
 import { sparseEaseSpec } from './sparse-ease.js';
 import { bindRouterRegistry, routerSpec } from './router.js';
 
-const ALL: readonly ModelSpec[] = [popSpec, itemKnnSpec, easeSpec, sparseEaseSpec, bprSpec, ialsSpec, multVaeSpec, personasSpec, routerSpec];
+const ALL: readonly ModelSpec[] = [popSpec, itemKnnSpec, easeSpec, sparseEaseSpec, bprSpec, ialsSpec, multVaeSpec, personasSpec, dinSpec, routerSpec];
 
 const specs = new Map<string, ModelSpec>(ALL.map((s) => [s.name, s]));
 

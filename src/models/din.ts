@@ -1,0 +1,385 @@
+/**
+ * `din`: Deep Interest Network (Zhou et al., arXiv 1706.06978). The user has no vector: a candidate
+ * i is scored by attention over the user's history items (behaviours), with an attention unit
+ * on the candidate's embedding, each behaviour's embedding and their product:
+ *
+ *   a_ij = (c ⊙ e_i + v) . e_j,   w_ij = softmax_j(a_ij),   s(u, i) = Q_i . sum_j w_ij e_j + B_i
+ *
+ * (e = the items' behaviour embeddings, Q = target vectors, B = biases, c and v = the unit's
+ * weights). The unit is DIN's activation unit without its hidden layer, so that all candidate x
+ * behaviour pairs are two matrix products (scoring runs them on the WebAssembly kernels of
+ * src/math/nn-kernels.ts); the weights are normalised over the behaviours (DIN leaves them
+ * unnormalised). `recent` = N attends over the last N behaviours only (by time when the training
+ * set has times, else in the order given). Trained like `personas`: each epoch holds out a share
+ * of every history as targets and maximises their sampled softmax (logQ correction, shared
+ * popularity-skewed negatives, sparse Adam on the touched item rows). Fold-in is free: the
+ * history is the user, so a training user and the same history as an unknown user score the same.
+ * Memory: items x d (e, Q, Adam moments, gradient buffers) plus interactions; never items^2.
+ */
+import { z } from 'zod';
+import { NnArena } from '../math/nn-kernels.js';
+import { WorkerPool, sharedFloat32, sharedInt32, splitRange, toShared } from '../math/pool.js';
+import type { Rng } from '../math/rng.js';
+import { attend, gradChunk, type DinState, type DinStep } from './din-train.js';
+import type { FitContext, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
+import { runEpochs } from './model.js';
+import { ItemAdam, NegativeSampler } from './personas-opt.js';
+
+export const DinConfig = z
+  .object({
+    dim: z.number().int().min(2).max(1024).default(32),
+    /** Attend over the last this-many behaviours only (0 = the whole history). */
+    recent: z.number().int().min(0).default(0),
+    /** Share of each history held out as targets per epoch (the rest are the behaviours). */
+    holdout: z.number().gt(0).lt(1).default(0.25),
+    /** Adam learning rate (decays linearly to lrEnd x by the last epoch). */
+    lr: z.number().positive().default(0.01),
+    lrEnd: z.number().min(0).max(1).default(0.1),
+    /** L2 on the item vectors (applied to the rows a batch touches). */
+    l2Item: z.number().min(0).default(0.03),
+    epochs: z.number().int().min(1).default(15),
+    batchSize: z.number().int().min(1).default(32),
+    /** Shared negatives per batch (sampled softmax with logQ correction). */
+    negatives: z.number().int().min(1).default(200),
+    /** Negatives are drawn with probability proportional to popularity^negPower. */
+    negPower: z.number().min(0).max(1).default(0.5),
+    skipEps: z.number().min(0).default(1e-4),
+    initStd: z.number().positive().default(0.05),
+  })
+  .strict();
+export type DinConfig = z.infer<typeof DinConfig>;
+
+/** Gradient chunks per batch: fixed, so the reduction order never depends on the thread count. */
+const CHUNKS = 4;
+/** Behaviours per matrix product when scoring (the softmax runs online across blocks). */
+const BLOCK = 128;
+
+const kernelUrl = new URL(import.meta.url.endsWith('.ts') ? './din-train.ts' : './din-train.js', import.meta.url).href;
+
+/** One behaviour's part in a score (see `DinModel.explain`). */
+export interface BehaviourShare {
+  /** The history item (index). */
+  readonly item: number;
+  /** Its attention weight w_ij (the weights of a history sum to 1). */
+  readonly weight: number;
+  /** What it adds to the score: w_ij (Q_i . e_j). */
+  readonly contribution: number;
+}
+
+/** The scaling arena of the scorer: [Q; query vectors] x a block of behaviours, in float32. */
+interface Scorer {
+  readonly arena: NnArena;
+  readonly M: Float32Array;
+  readonly H: Float32Array;
+  readonly C: Float32Array;
+  readonly nPad: number;
+  readonly dPad: number;
+}
+
+export class DinModel implements Recommender {
+  readonly name = 'din';
+  readonly params: DinConfig;
+  private nItems = 0;
+  private nUsers = 0;
+  private W: Float32Array = new Float32Array(0);
+  private Q: Float32Array = new Float32Array(0);
+  private B: Float32Array = new Float32Array(0);
+  private att: Float32Array = new Float32Array(0);
+  private cand: Int32Array = new Int32Array(0);
+  private isCand: Uint8Array = new Uint8Array(0);
+  /** Training histories, oldest first (the order `recent` reads for training users). */
+  private hptr: Int32Array = new Int32Array(1);
+  private hidx: Int32Array = new Int32Array(0);
+  private scorer: Scorer | null = null;
+
+  constructor(params: Partial<DinConfig> = {}) {
+    this.params = DinConfig.parse(params);
+  }
+
+  usesCategories(_train: TrainSet): boolean {
+    return false;
+  }
+
+  async fit(train: TrainSet, ctx: FitContext): Promise<void> {
+    const cfg = this.params;
+    const d = cfg.dim;
+    const { nUsers, nItems } = train;
+    this.nUsers = nUsers;
+    this.nItems = nItems;
+    this.setCandidates(Int32Array.from(train.candidates));
+    this.orderHistories(train);
+    const W = sharedFloat32(nItems * d);
+    const Q = sharedFloat32(nItems * d);
+    const B = sharedFloat32(nItems);
+    const att = sharedFloat32(2 * d);
+    const rngItems = ctx.rng.derive('din', 'items');
+    let meanLog = 0;
+    for (const j of this.cand) meanLog += Math.log(train.itemPopularity[j]! + 1);
+    meanLog /= Math.max(1, this.cand.length);
+    for (const j of this.cand) {
+      for (let x = 0; x < d; x++) W[j * d + x] = cfg.initStd * rngItems.normal();
+      for (let x = 0; x < d; x++) Q[j * d + x] = cfg.initStd * rngItems.normal();
+      B[j] = Math.log(train.itemPopularity[j]! + 1) - meanLog;
+    }
+    // the unit starts as plain similarity: c = 1, v = 0
+    att.fill(1, 0, d);
+    const st: DinState = {
+      d, nItems, W, Q, B, att, hptr: toShared(this.hptr), hidx: toShared(this.hidx),
+      pool: new Int32Array(0), poolLogW: new Float32Array(0),
+      gW: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)),
+      gQ: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)),
+      gB: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems)),
+      gAtt: Array.from({ length: CHUNKS }, () => sharedFloat32(2 * d)),
+      touched: Array.from({ length: CHUNKS }, () => sharedInt32(nItems)),
+      marks: Array.from({ length: CHUNKS }, () => new Uint8Array(new SharedArrayBuffer(nItems))),
+      nTouched: sharedInt32(CHUNKS),
+    };
+    const active: number[] = [];
+    for (let u = 0; u < nUsers; u++) if (this.hptr[u + 1]! - this.hptr[u]! >= 2) active.push(u);
+    const users = Int32Array.from(active);
+    const sampler = new NegativeSampler(this.cand, train.itemPopularity, cfg.negPower);
+    const opt = new ItemAdam(st, true);
+    const unitAdam = new DenseAdam(2 * d);
+    const threads = Math.max(1, Math.min(ctx.threads, CHUNKS));
+    const pool = threads > 1 ? new WorkerPool(threads) : null;
+    try {
+      await runEpochs(ctx, 'din', cfg.epochs, async (e) => {
+        const decay = cfg.epochs > 1 ? 1 - ((1 - cfg.lrEnd) * e) / (cfg.epochs - 1) : 1;
+        return this.epoch(st, opt, unitAdam, sampler, users, ctx.rng.derive('din', 'epoch', e), pool, cfg.lr * decay);
+      });
+    } finally {
+      await pool?.close();
+    }
+    this.W = Float32Array.from(W);
+    this.Q = Float32Array.from(Q);
+    this.B = Float32Array.from(B);
+    this.att = Float32Array.from(att);
+    this.scorer = null;
+  }
+
+  private setCandidates(cand: Int32Array): void {
+    this.cand = cand;
+    this.isCand = new Uint8Array(this.nItems);
+    for (const j of cand) this.isCand[j] = 1;
+  }
+
+  /** Each training row ordered by (time, item) when the training set has times, else by item. */
+  private orderHistories(train: TrainSet): void {
+    const { indptr, indices } = train.userItems;
+    const time = train.userItemTime;
+    this.hptr = Int32Array.from(indptr);
+    this.hidx = Int32Array.from(indices);
+    if (!time) return;
+    for (let u = 0; u < train.nUsers; u++) {
+      const a = indptr[u]!;
+      const pos = Array.from({ length: indptr[u + 1]! - a }, (_, k) => a + k);
+      pos.sort((p, q) => time[p]! - time[q]! || indices[p]! - indices[q]!);
+      pos.forEach((p, k) => (this.hidx[a + k] = indices[p]!));
+    }
+  }
+
+  /** One pass over the users in seeded-shuffled minibatches; returns the mean loss per user. */
+  private async epoch(st: DinState, opt: ItemAdam, unitAdam: DenseAdam, sampler: NegativeSampler, users: Int32Array, rng: Rng, pool: WorkerPool | null, lr: number): Promise<number> {
+    const cfg = this.params;
+    const order = rng.shuffle(Int32Array.from(users));
+    const prm: DinStep = { holdout: cfg.holdout, seed: rng.nextU32(), recent: cfg.recent, skipEps: cfg.skipEps };
+    let loss = 0;
+    for (let s = 0; s < order.length; s += cfg.batchSize) {
+      const batch = order.subarray(s, Math.min(order.length, s + cfg.batchSize));
+      const drawn = sampler.draw(cfg.negatives, rng);
+      st.pool = drawn.items;
+      st.poolLogW = drawn.logW;
+      const ranges = splitRange(batch.length, CHUNKS);
+      const losses = await Promise.all(ranges.map(([a, b], c) => {
+        const us = batch.slice(a, b);
+        return pool ? pool.run<number>(kernelUrl, 'gradChunk', [st, prm, us, c]) : Promise.resolve(gradChunk(st, prm, us, c));
+      }));
+      for (const l of losses) loss += l;
+      // the unit's gradient: chunks summed in order, then zeroed
+      const g = new Float64Array(2 * cfg.dim);
+      for (let c = 0; c < ranges.length; c++) {
+        const gc = st.gAtt[c]!;
+        for (let x = 0; x < g.length; x++) g[x] += gc[x]!;
+        gc.fill(0);
+      }
+      unitAdam.step(st.att, g, lr);
+      opt.step(ranges.length, lr, cfg.l2Item);
+    }
+    return loss / Math.max(1, users.length);
+  }
+
+  /**
+   * The behaviours a history contributes: its distinct candidate items, oldest first (a training
+   * user's rows are reordered by their training times; items not among them keep the given order,
+   * after them), the last `recent` when set.
+   */
+  behaviours(user: number, history: Int32Array): Int32Array {
+    const seen = new Set<number>();
+    let h: number[] = [];
+    for (const j of history) {
+      if (j < 0 || j >= this.nItems || !this.isCand[j] || seen.has(j)) continue;
+      seen.add(j);
+      h.push(j);
+    }
+    if (user >= 0 && user < this.nUsers) {
+      const pos = new Map<number, number>();
+      for (let p = this.hptr[user]!; p < this.hptr[user + 1]!; p++) pos.set(this.hidx[p]!, p);
+      const known = h.filter((j) => pos.has(j)).sort((a, b) => pos.get(a)! - pos.get(b)!);
+      h = [...known, ...h.filter((j) => !pos.has(j))];
+    }
+    const r = this.params.recent;
+    return Int32Array.from(r > 0 && h.length > r ? h.slice(h.length - r) : h);
+  }
+
+  scoreBatch(batch: UserBatch, out: Float32Array): void {
+    const n = this.nItems;
+    for (let b = 0; b < batch.users.length; b++) {
+      const hist = this.behaviours(batch.users[b]!, batch.items.subarray(batch.indptr[b]!, batch.indptr[b + 1]!));
+      this.scoreBehaviours(hist, out.subarray(b * n, (b + 1) * n));
+    }
+  }
+
+  /**
+   * Scores of every item for a set of behaviours (item indices, used as given: no window, no
+   * de-duplication); non-candidates -Infinity, and only the bias B_i without behaviours. The
+   * candidate x behaviour products run on the WebAssembly kernels in blocks of behaviours with an
+   * online softmax, so memory stays items x block.
+   */
+  scoreBehaviours(hist: Int32Array, out: Float32Array): void {
+    const n = this.nItems;
+    out.fill(-Infinity, 0, n);
+    if (hist.length === 0) {
+      for (const j of this.cand) out[j] = this.B[j]!;
+      return;
+    }
+    const sc = this.scorerOf();
+    const { M, H, C, nPad, dPad } = sc;
+    const d = this.params.dim;
+    const mx = new Float64Array(n).fill(-Infinity);
+    const sw = new Float64Array(n);
+    const sws = new Float64Array(n);
+    for (let b0 = 0; b0 < hist.length; b0 += BLOCK) {
+      const nb = Math.min(BLOCK, hist.length - b0);
+      const nbPad = nb + (nb & 1);
+      H.fill(0);
+      for (let h = 0; h < nb; h++) {
+        const j = hist[b0 + h]!;
+        for (let x = 0; x < d; x++) H[h * dPad + x] = this.W[j * d + x]!;
+      }
+      sc.arena.nt({ data: M, ld: dPad }, { data: H, ld: dPad }, { data: C, ld: BLOCK }, 2 * nPad, nbPad, dPad);
+      for (const i of this.cand) {
+        const so = i * BLOCK;
+        const ao = (nPad + i) * BLOCK;
+        let m = mx[i]!;
+        for (let h = 0; h < nb; h++) if (C[ao + h]! > m) m = C[ao + h]!;
+        const rescale = Math.exp(mx[i]! - m);
+        let a = sw[i]! * rescale;
+        let s = sws[i]! * rescale;
+        for (let h = 0; h < nb; h++) {
+          const w = Math.exp(C[ao + h]! - m);
+          a += w;
+          s += w * C[so + h]!;
+        }
+        mx[i] = m;
+        sw[i] = a;
+        sws[i] = s;
+      }
+    }
+    for (const i of this.cand) out[i] = sws[i]! / sw[i]! + this.B[i]!;
+  }
+
+  /** The WebAssembly arena holding [Q; c ⊙ e + v] (items padded to 4, d to 4), built on first use. */
+  private scorerOf(): Scorer {
+    if (this.scorer) return this.scorer;
+    const d = this.params.dim;
+    const nPad = Math.ceil(this.nItems / 4) * 4;
+    const dPad = Math.ceil(d / 4) * 4;
+    const arena = new NnArena();
+    const hM = arena.take(2 * nPad * dPad);
+    const hH = arena.take(BLOCK * dPad);
+    const hC = arena.take(2 * nPad * BLOCK);
+    arena.build('din scorer');
+    const M = arena.view(hM);
+    for (let i = 0; i < this.nItems; i++) {
+      for (let x = 0; x < d; x++) {
+        M[i * dPad + x] = this.Q[i * d + x]!;
+        M[(nPad + i) * dPad + x] = this.att[x]! * this.W[i * d + x]! + this.att[d + x]!;
+      }
+    }
+    this.scorer = { arena, M, H: arena.view(hH), C: arena.view(hC), nPad, dPad };
+    return this.scorer;
+  }
+
+  /**
+   * Which behaviours carried `item`'s score for a user with this history (`user` = training user
+   * index or -1): every behaviour of the window with its attention weight and its contribution
+   * w_ij (Q_i . e_j) to the score, largest contribution first. The contributions plus B_i are the
+   * score (up to float rounding). Empty for a non-candidate or an empty history.
+   */
+  explain(user: number, history: Int32Array, item: number): BehaviourShare[] {
+    if (item < 0 || item >= this.nItems || !this.isCand[item]) return [];
+    const hist = this.behaviours(user, history);
+    const w = new Float64Array(hist.length);
+    const s = new Float64Array(hist.length);
+    attend(this.W, this.Q, this.att, this.params.dim, item, hist, hist.length, w, s);
+    const out = Array.from(hist, (j, h) => ({ item: j, weight: w[h]!, contribution: w[h]! * s[h]! }));
+    return out.sort((a, b) => b.contribution - a.contribution || a.item - b.item);
+  }
+
+  toArtifact(): ModelArtifact {
+    return {
+      kind: 'din',
+      version: 1,
+      config: { ...this.params, nUsers: this.nUsers, nItems: this.nItems },
+      arrays: { W: this.W, Q: this.Q, B: this.B, att: this.att, cand: this.cand, hptr: this.hptr, hidx: this.hidx },
+    };
+  }
+
+  static fromArtifact(a: ModelArtifact): DinModel {
+    if (a.version !== 1) throw new Error(`din: artifact version ${a.version} is not supported; refit it`);
+    const { nUsers, nItems, ...params } = a.config;
+    const m = new DinModel(params as Partial<DinConfig>);
+    m.nUsers = Number(nUsers);
+    m.nItems = Number(nItems);
+    m.W = a.arrays.W as Float32Array;
+    m.Q = a.arrays.Q as Float32Array;
+    m.B = a.arrays.B as Float32Array;
+    m.att = a.arrays.att as Float32Array;
+    m.hptr = a.arrays.hptr as Int32Array;
+    m.hidx = a.arrays.hidx as Int32Array;
+    m.setCandidates(a.arrays.cand as Int32Array);
+    return m;
+  }
+}
+
+/** Plain Adam on a small dense vector (the attention unit's 2d weights). */
+class DenseAdam {
+  private readonly m: Float64Array;
+  private readonly v: Float64Array;
+  private t = 0;
+
+  constructor(n: number) {
+    this.m = new Float64Array(n);
+    this.v = new Float64Array(n);
+  }
+
+  step(w: Float32Array, g: Float64Array, lr: number): void {
+    const t = ++this.t;
+    const c1 = 1 / (1 - Math.pow(0.9, t));
+    const c2 = 1 / (1 - Math.pow(0.999, t));
+    for (let x = 0; x < w.length; x++) {
+      const m = (this.m[x] = 0.9 * this.m[x]! + 0.1 * g[x]!);
+      const v = (this.v[x] = 0.999 * this.v[x]! + 0.001 * g[x]! * g[x]!);
+      w[x] = w[x]! - (lr * m * c1) / (Math.sqrt(v * c2) + 1e-8);
+    }
+  }
+}
+
+export const dinSpec: ModelSpec = {
+  name: 'din',
+  description: 'Deep Interest Network: a candidate is scored by attention over the user\'s history items (no user vector); `recent` = last N only; no item categories',
+  schema: DinConfig,
+  create: (params) => new DinModel(params as Partial<DinConfig>),
+  fromArtifact: (a) => DinModel.fromArtifact(a),
+  tuningGrid: [{}, { l2Item: 0.01 }, { l2Item: 0.1 }, { recent: 50 }],
+};
