@@ -10,7 +10,7 @@
  *
  *   a_ij = (c ⊙ e_i + v) . e_j        (the unit on the candidate, the behaviour and their product)
  *   w_ij = softmax_j(a_ij)            (one weight per behaviour)
- *   r_i  = sum_j w_ij e_j             (the user as seen by candidate i)
+ *   r_i  = |H|^(1-alpha) sum_j w_ij e_j   (the user as seen by candidate i)
  *   s(i) = Q_i . r_i + B_i
  */
 import { Rng } from '../math/rng.js';
@@ -49,6 +49,13 @@ export interface DinStep {
   readonly recent: number;
   /** Negatives whose gradient weight is below this get no backward pass. */
   readonly skipEps: number;
+  /** r_i = |H|^(1-alpha) sum_j w_ij e_j. */
+  readonly alpha: number;
+}
+
+/** The scale |H|^(1-alpha) of the attended sum (0 without behaviours). */
+export function historyScale(n: number, alpha: number): number {
+  return n > 0 ? Math.pow(n, 1 - alpha) : 0;
 }
 
 // per-thread scratch, grown on demand
@@ -171,10 +178,11 @@ export function userGrad(st: DinState, prm: DinStep, u: number, chunk: number): 
     sBuf = new Float64Array(len * H);
   }
   // forward: every list entry's attention and score
+  const f = historyScale(H, prm.alpha);
   let m = -Infinity;
   for (let c = 0; c < len; c++) {
     const i = listBuf[c]!;
-    const z = (zBuf[c] = attend(W, Q, att, d, i, hist, H, wBuf, sBuf, c * H) + B[i]! + logwBuf[c]!);
+    const z = (zBuf[c] = f * attend(W, Q, att, d, i, hist, H, wBuf, sBuf, c * H) + B[i]! + logwBuf[c]!);
     if (z > m) m = z;
   }
   let sum = 0;
@@ -198,15 +206,16 @@ export function userGrad(st: DinState, prm: DinStep, u: number, chunk: number): 
     gB[i] = gB[i]! + g;
     if (H === 0) continue;
     queryOf(W, att, d, i, q);
-    const zbar = zBuf[c]! - B[i]! - logwBuf[c]!;
+    const zbar = (zBuf[c]! - B[i]! - logwBuf[c]!) / f;
+    const gf = g * f;
     r.fill(0);
     dA.fill(0);
     const qo = i * d;
     for (let h = 0; h < H; h++) {
       const j = hist[h]!;
       const w = wBuf[c * H + h]!;
-      const alpha = g * w;
-      const beta = g * w * (sBuf[c * H + h]! - zbar);
+      const alpha = gf * w;
+      const beta = gf * w * (sBuf[c * H + h]! - zbar);
       const jo = j * d;
       touch(st, chunk, j);
       for (let x = 0; x < d; x++) {
@@ -217,7 +226,7 @@ export function userGrad(st: DinState, prm: DinStep, u: number, chunk: number): 
       }
     }
     for (let x = 0; x < d; x++) {
-      gQ[qo + x] = gQ[qo + x]! + g * r[x]!;
+      gQ[qo + x] = gQ[qo + x]! + gf * r[x]!;
       // through the query c ⊙ e_i + v
       gW[qo + x] = gW[qo + x]! + att[x]! * dA[x]!;
       gAtt[x] = gAtt[x]! + W[qo + x]! * dA[x]!;

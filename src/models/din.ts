@@ -3,13 +3,14 @@
  * i is scored by attention over the user's history items (behaviours), with an attention unit
  * on the candidate's embedding, each behaviour's embedding and their product:
  *
- *   a_ij = (c ⊙ e_i + v) . e_j,   w_ij = softmax_j(a_ij),   s(u, i) = Q_i . sum_j w_ij e_j + B_i
+ *   a_ij = (c ⊙ e_i + v) . e_j,   w_ij = softmax_j(a_ij),   s(u, i) = |H|^(1-alpha) Q_i . sum_j w_ij e_j + B_i
  *
  * (e = the items' behaviour embeddings, Q = target vectors, B = biases, c and v = the unit's
  * weights). The unit is DIN's activation unit without its hidden layer, so that all candidate x
  * behaviour pairs are two matrix products (scoring runs them on the WebAssembly kernels of
- * src/math/nn-kernels.ts); the weights are normalised over the behaviours (DIN leaves them
- * unnormalised). `recent` = N attends over the last N behaviours only (by time when the training
+ * src/math/nn-kernels.ts); the weights are normalised over the behaviours and the sum is scaled
+ * by |H|^(1-alpha) (DIN leaves the weights unnormalised, i.e. alpha = 0 with uniform attention;
+ * with uniform weights and alpha = 0.5 the user is the one vector of `personas:k=1`). `recent` = N attends over the last N behaviours only (by time when the training
  * set has times, else in the order given). Trained like `personas`: each epoch holds out a share
  * of every history as targets and maximises their sampled softmax (logQ correction, shared
  * popularity-skewed negatives, sparse Adam on the touched item rows). Fold-in is free: the
@@ -20,7 +21,7 @@ import { z } from 'zod';
 import { NnArena } from '../math/nn-kernels.js';
 import { WorkerPool, sharedFloat32, sharedInt32, splitRange, toShared } from '../math/pool.js';
 import type { Rng } from '../math/rng.js';
-import { attend, gradChunk, type DinState, type DinStep } from './din-train.js';
+import { attend, gradChunk, historyScale, type DinState, type DinStep } from './din-train.js';
 import type { FitContext, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
 import { runEpochs } from './model.js';
 import { ItemAdam, NegativeSampler } from './personas-opt.js';
@@ -28,6 +29,8 @@ import { ItemAdam, NegativeSampler } from './personas-opt.js';
 export const DinConfig = z
   .object({
     dim: z.number().int().min(2).max(1024).default(32),
+    /** The attended sum is scaled by |H|^(1-alpha) (1 = a weighted mean, 0 = DIN's unnormalised sum). */
+    alpha: z.number().min(0).max(1).default(0.5),
     /** Attend over the last this-many behaviours only (0 = the whole history). */
     recent: z.number().int().min(0).default(0),
     /** Share of each history held out as targets per epoch (the rest are the behaviours). */
@@ -62,7 +65,7 @@ export interface BehaviourShare {
   readonly item: number;
   /** Its attention weight w_ij (the weights of a history sum to 1). */
   readonly weight: number;
-  /** What it adds to the score: w_ij (Q_i . e_j). */
+  /** What it adds to the score: |H|^(1-alpha) w_ij (Q_i . e_j). */
   readonly contribution: number;
 }
 
@@ -182,7 +185,7 @@ export class DinModel implements Recommender {
   private async epoch(st: DinState, opt: ItemAdam, unitAdam: DenseAdam, sampler: NegativeSampler, users: Int32Array, rng: Rng, pool: WorkerPool | null, lr: number): Promise<number> {
     const cfg = this.params;
     const order = rng.shuffle(Int32Array.from(users));
-    const prm: DinStep = { holdout: cfg.holdout, seed: rng.nextU32(), recent: cfg.recent, skipEps: cfg.skipEps };
+    const prm: DinStep = { holdout: cfg.holdout, seed: rng.nextU32(), recent: cfg.recent, skipEps: cfg.skipEps, alpha: cfg.alpha };
     let loss = 0;
     for (let s = 0; s < order.length; s += cfg.batchSize) {
       const batch = order.subarray(s, Math.min(order.length, s + cfg.batchSize));
@@ -285,7 +288,8 @@ export class DinModel implements Recommender {
         sws[i] = s;
       }
     }
-    for (const i of this.cand) out[i] = sws[i]! / sw[i]! + this.B[i]!;
+    const f = historyScale(hist.length, this.params.alpha);
+    for (const i of this.cand) out[i] = (f * sws[i]!) / sw[i]! + this.B[i]!;
   }
 
   /** The WebAssembly arena holding [Q; c ⊙ e + v] (items padded to 4, d to 4), built on first use. */
@@ -313,8 +317,8 @@ export class DinModel implements Recommender {
   /**
    * Which behaviours carried `item`'s score for a user with this history (`user` = training user
    * index or -1): every behaviour of the window with its attention weight and its contribution
-   * w_ij (Q_i . e_j) to the score, largest contribution first. The contributions plus B_i are the
-   * score (up to float rounding). Empty for a non-candidate or an empty history.
+   * |H|^(1-alpha) w_ij (Q_i . e_j) to the score, largest contribution first. The contributions plus
+   * B_i are the score (up to float rounding). Empty for a non-candidate or an empty history.
    */
   explain(user: number, history: Int32Array, item: number): BehaviourShare[] {
     if (item < 0 || item >= this.nItems || !this.isCand[item]) return [];
@@ -322,7 +326,8 @@ export class DinModel implements Recommender {
     const w = new Float64Array(hist.length);
     const s = new Float64Array(hist.length);
     attend(this.W, this.Q, this.att, this.params.dim, item, hist, hist.length, w, s);
-    const out = Array.from(hist, (j, h) => ({ item: j, weight: w[h]!, contribution: w[h]! * s[h]! }));
+    const f = historyScale(hist.length, this.params.alpha);
+    const out = Array.from(hist, (j, h) => ({ item: j, weight: w[h]!, contribution: f * w[h]! * s[h]! }));
     return out.sort((a, b) => b.contribution - a.contribution || a.item - b.item);
   }
 
