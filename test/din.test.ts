@@ -92,6 +92,39 @@ describe('din attention', () => {
   });
 });
 
+describe('din memories', () => {
+  it('similarity retrieval keeps the behaviours most similar to each candidate (ties: the later one)', () => {
+    const m = tinyModel();
+    const one = new Float32Array(4);
+    const two = new Float32Array(4);
+    const five = new Float32Array(4);
+    m.scoreSimilar(Int32Array.of(0, 1), [1, 2, 5], [one, two, five]);
+    // candidate 0: cos(e_0, e_0) = 1 > cos(e_0, e_1) = 0, so it keeps item 0: Q_0 . e_0 = 0.5
+    assert.ok(Math.abs(one[0]! - 0.6) < 1e-6, `candidate 0 ${one[0]}`);
+    // candidate 2: a tie (both 1/sqrt 2), the later behaviour (item 1) wins: Q_2 . e_1 = 4
+    assert.ok(Math.abs(one[2]! - 4.3) < 1e-6, `candidate 2 ${one[2]}`);
+    assert.equal(one[3], -Infinity);
+    const all = new Float32Array(4);
+    m.scoreBehaviours(Int32Array.of(0, 1), all);
+    for (let i = 0; i < 3; i++) {
+      assert.ok(Math.abs(two[i]! - all[i]!) < 1e-5, `budget 2 = the whole history at item ${i}`);
+      assert.equal(five[i], two[i], `a budget beyond the history keeps it whole (item ${i})`);
+    }
+  });
+
+  it('a summary vector with log-weight log n attends like n copies of itself', () => {
+    const m = tinyModel();
+    const summary = new Float32Array(4);
+    m.scoreVectors(Float32Array.of(1, 0, 0, 1), Float64Array.of(Math.log(3), 0), 2, summary);
+    const copies = new Float32Array(4);
+    m.scoreVectors(Float32Array.of(1, 0, 1, 0, 1, 0, 0, 1), null, 2, copies);
+    for (let i = 0; i < 3; i++) assert.ok(Math.abs(summary[i]! - copies[i]!) < 1e-5, `item ${i}: ${summary[i]} vs ${copies[i]}`);
+    // candidate 2: logits 2 + log 3 and 1.5; values 2 and 4
+    const w = 3 * Math.exp(2) / (3 * Math.exp(2) + Math.exp(1.5));
+    assert.ok(Math.abs(summary[2]! - (2 * (w * 2 + (1 - w) * 4) + 0.3)) < 1e-5);
+  });
+});
+
 describe('din training gradient', () => {
   it('matches central finite differences of the sampled-softmax loss', () => {
     const d = 3;
