@@ -499,5 +499,5 @@ export const dinSpec: ModelSpec = {
   schema: DinConfig,
   create: (params) => new DinModel(params as Partial<DinConfig>),
   fromArtifact: (a) => DinModel.fromArtifact(a),
-  tuningGrid: [{}, { l2Item: 0.01 }, { l2Item: 0.1 }, { recent: 50 }],
+  tuningGrid: [{}, { l2Item: 0.1 }, { recent: 50 }],
 };
