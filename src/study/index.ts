@@ -10,6 +10,7 @@ import { confidenceStudy } from './confidence.js';
 import { onboardingStudy } from './onboarding.js';
 import { routerStudy } from './router.js';
 import { feedbackLoopStudy } from './feedback-loop.js';
+import { memoryStudy } from './memory.js';
 // onboarding helper: import here
 
 export const STUDIES: readonly Study[] = [
@@ -23,6 +24,7 @@ export const STUDIES: readonly Study[] = [
   confidenceStudy,
   routerStudy,
   feedbackLoopStudy,
+  memoryStudy,
   // onboarding helper: register here
 ];
 
