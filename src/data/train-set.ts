@@ -45,16 +45,26 @@ export function trainSetFromPairs(
   const userItems = csrFromPairs(nUsers, nItems, user, item);
   let userItemTime: Float64Array | undefined;
   if (time) {
-    // the latest time of each (user, item), placed at the pair's position in its sorted row
-    const latest = new Map<number, number>();
-    for (let k = 0; k < user.length; k++) {
-      const key = user[k]! * nItems + item[k]!;
-      const t = latest.get(key);
-      if (t === undefined || time[k]! > t) latest.set(key, time[k]!);
-    }
+    // the latest time of each (user, item), placed at the pair's position in its sorted row:
+    // pairs grouped by user (counting sort), each group ordered by item, repeats keep the latest
+    const start = new Int32Array(nUsers + 1);
+    for (let k = 0; k < user.length; k++) start[user[k]! + 1]!++;
+    for (let u = 0; u < nUsers; u++) start[u + 1]! += start[u]!;
+    const fill = start.slice(0, nUsers);
+    const byUser = new Int32Array(user.length);
+    for (let k = 0; k < user.length; k++) byUser[fill[user[k]!]!++] = k;
     userItemTime = new Float64Array(userItems.indices.length);
     for (let u = 0; u < nUsers; u++) {
-      for (let p = userItems.indptr[u]!; p < userItems.indptr[u + 1]!; p++) userItemTime[p] = latest.get(u * nItems + userItems.indices[p]!)!;
+      const group = byUser.subarray(start[u]!, start[u + 1]!).sort((a, b) => item[a]! - item[b]!);
+      let p = userItems.indptr[u]! - 1;
+      let last = -1;
+      for (const k of group) {
+        if (item[k] !== last) {
+          p++;
+          last = item[k]!;
+          userItemTime[p] = time[k]!;
+        } else if (time[k]! > userItemTime[p]!) userItemTime[p] = time[k]!;
+      }
     }
   }
   const itemUsers = transpose(userItems);
