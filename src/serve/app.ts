@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { ConfigError, DataError, issueMessages, ModelFitError, NotFoundError } from '../errors.js';
 import { modelNames, parseModelSpec, parseModelSpecs } from '../models/registry.js';
 import { VERSION } from '../version.js';
+import { clientErrorHandler } from './client-errors.js';
 import { registerDashboard } from './dashboard/index.js';
 import { Engine } from './engine.js';
 import type { FeedbackPolicy, LiveData } from './live.js';
@@ -207,6 +208,8 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
     requestTimeout: opts.requestTimeoutMs ?? 30_000,
     connectionTimeout: Math.max(opts.requestTimeoutMs ?? 30_000, 60_000),
     handlerTimeout: opts.handlerTimeoutMs ?? 60_000,
+    // parser errors (431 headers too large, 408, not HTTP) in the one error shape too
+    clientErrorHandler,
     frameworkErrors: (err, _req, rawReply) => {
       const reply = rawReply as unknown as FastifyReply;
       const code = (err as { code?: string }).code;
