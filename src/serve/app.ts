@@ -180,7 +180,7 @@ function parseJsonl(text: string): unknown[] {
     try {
       out.push(JSON.parse(line));
     } catch (err) {
-      throw new HttpError(400, 'malformed_jsonl', `line ${l + 1}: ${err instanceof Error ? err.message : 'not JSON'}`);
+      throw new HttpError(400, 'malformed_jsonl', `body: line ${l + 1}: ${err instanceof Error ? err.message : 'not JSON'}`);
     }
   }
   return out;
