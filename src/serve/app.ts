@@ -325,7 +325,8 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
     } else if (err instanceof ConfigError || err instanceof DataError) {
       status = 400;
       code = 'invalid_input';
-      message = err.message;
+      // a reranker spec is checked by the engine, which does not know where it came from
+      message = err instanceof ConfigError && err.field === 'rerank' ? `${req.method === 'GET' ? 'query' : 'body'}.${err.message}` : err.message;
     } else if (err instanceof ModelFitError) {
       status = 422;
       code = 'fit_failed';
