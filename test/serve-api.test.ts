@@ -551,6 +551,11 @@ describe('service API', () => {
     assert.deepEqual(r.json.model, { name: 'pop', version: 2 });
     assert.equal((r.json.items as RecItem[]).length, 3);
     assert.ok((r.json.items as RecItem[]).every((i) => i.explanation === undefined), 'pop has no personas to explain with');
+    // onboarding needs personas: nothing in the request is wrong, so a 409 naming the served model
+    const onboard = await call('POST', '/v1/onboarding', { body: { n: 5 } });
+    assert.equal(onboard.status, 409);
+    assert.equal((onboard.json.error as { code: string }).code, 'unsupported_model');
+    assert.match(errMessage(onboard), /the served model "pop" has no personas/);
     // the job evaluated pop against itemknn and a spec of it under the default protocol first
     const ev = await call('GET', '/v1/evaluation');
     assert.equal(ev.status, 200);

@@ -603,7 +603,7 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
     return { revoked: id };
   });
 
-  registerOnboarding(app, { engine: () => modelOf(s), parse });
+  registerOnboarding(app, { engine: () => modelOf(s), parse, unsupported: (m) => new HttpError(409, 'unsupported_model', m) });
   registerAdminRoutes(app, s, { parse, fail: (status, code, message) => new HttpError(status, code, message) });
   await registerDashboard(app);
   return app;

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { NotFoundError } from '../errors.js';
+import { ConfigError, NotFoundError } from '../errors.js';
 import { createOnboarding, type Answer, type OnboardingSession, type Question } from '../onboard/index.js';
 import type { Engine } from './engine.js';
 import { OnboardingAnswerBody, OnboardingStartBody, type OnboardingState } from './schemas.js';
@@ -18,7 +18,15 @@ interface Entry {
 }
 
 const MAX_SESSIONS = 1000;
-export function registerOnboarding(app: FastifyInstance, deps: { engine: () => Engine; parse: <S extends z.ZodType>(schema: S, data: unknown, where: string) => z.output<S> }): void {
+export function registerOnboarding(
+  app: FastifyInstance,
+  deps: {
+    engine: () => Engine;
+    parse: <S extends z.ZodType>(schema: S, data: unknown, where: string) => z.output<S>;
+    /** The error for a request that is valid but that the served model cannot answer (409). */
+    unsupported: (message: string) => Error;
+  },
+): void {
   const sessions = new Map<string, Entry>();
 
   const itemOf = (e: Engine, i: number): { id: string; title: string; categories: string[] } => {
@@ -41,7 +49,14 @@ export function registerOnboarding(app: FastifyInstance, deps: { engine: () => E
   app.post('/v1/onboarding', { config: { auth: 'read' } }, async (req) => {
     const body = deps.parse(OnboardingStartBody, req.body ?? {}, 'body');
     const engine = deps.engine();
-    const session = createOnboarding(engine.model, engine.trainSet(), body.seed !== undefined ? { seed: body.seed } : {});
+    let session: OnboardingSession;
+    try {
+      session = createOnboarding(engine.model, engine.trainSet(), body.seed !== undefined ? { seed: body.seed } : {});
+    } catch (err) {
+      // nothing in the request is wrong: the served model has no personas
+      if (err instanceof ConfigError && err.field === 'onboarding') throw deps.unsupported(err.message.replace(/^onboarding: /, 'onboarding: the served '));
+      throw err;
+    }
     const id = randomUUID();
     const entry: Entry = { engine, session, pending: session.next() };
     sessions.set(id, entry);
