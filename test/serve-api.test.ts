@@ -177,6 +177,29 @@ describe('service API', () => {
     assert.equal((await call('GET', '/v1/evaluation')).status, 404);
   });
 
+  it('offset pages of a plain list are slices of one cached deeper list', async () => {
+    const lists = svc.state.engine!.lists;
+    const ids = async (q: string): Promise<string[]> => {
+      const r = await call('GET', `/v1/users/3/recommendations?hedge=false&${q}`);
+      assert.equal(r.status, 200, r.text);
+      return (r.json.items as RecItem[]).map((i) => i.id);
+    };
+    const before = { hits: lists.hits, misses: lists.misses };
+    const page1 = await ids('n=10&offset=0');
+    assert.deepEqual([lists.hits - before.hits, lists.misses - before.misses], [0, 1], 'the first page computes the list (100 deep)');
+    const page2 = await ids('n=10&offset=10&explain=true');
+    assert.deepEqual([lists.hits - before.hits, lists.misses - before.misses], [1, 1], 'the second page is a slice of the cached list');
+    const both = await ids('n=20');
+    assert.deepEqual([lists.hits - before.hits, lists.misses - before.misses], [2, 1]);
+    assert.deepEqual(both, [...page1, ...page2]);
+    // deeper than the cached list: computed again (200 deep), and its head is the same pages
+    const deep = await ids('n=120&offset=0');
+    assert.deepEqual([lists.hits - before.hits, lists.misses - before.misses], [2, 2]);
+    assert.equal(deep.length, 120);
+    assert.deepEqual(deep.slice(0, 20), both);
+    assert.equal(new Set(deep).size, 120);
+  });
+
   it('bad input: each case gets the right 4xx naming the field, without a stack', async () => {
     const cases: { name: string; r: Promise<Awaited<ReturnType<typeof call>>>; status: number; message: RegExp }[] = [
       { name: 'malformed JSON', r: call('POST', '/v1/feedback', { raw: '{"feedback": [' }), status: 400, message: /malformed JSON/ },

@@ -24,7 +24,8 @@ import type { LiveData } from './live.js';
 import { servedTrainSet, type LoadedModel } from './model-file.js';
 import { explanationJson, itemJson, personasJson, round4 } from './answers.js';
 import { mixtureScores, usesMixture } from './persona-mixture.js';
-import type { Explanation, Personas, Recommendations } from './schemas.js';
+import { ListCache } from './list-cache.js';
+import { MAX_N, type Explanation, type Personas, type Recommendations } from './schemas.js';
 import { servedConfidence } from './served-confidence.js';
 import { blankState, foldedSet, personaCountOf, UserStates, type UserState } from './user-state.js';
 
@@ -58,6 +59,8 @@ export class Engine {
   private readonly states: UserStates;
   private readonly similarCache = new Map<number, { items: Int32Array; scores: Float32Array }>();
   private train: TrainSet | null = null;
+  /** Plain lists computed deeper than asked, so that later pages are slices (list-cache.ts). */
+  readonly lists = new ListCache();
 
   constructor(
     readonly loaded: LoadedModel,
@@ -228,6 +231,12 @@ export class Engine {
     }
     const from = { candidates, exclude, itemRanks: this.itemRanks };
     const subject = { user: -1, history: st.history, ...(st.personas ? { personas: st.personas } : {}) };
+    if (!reranker && !hedgeStage) {
+      // a plain list: every page of it is a slice of one deeper list (list-cache.ts)
+      const key = `${opts.category ?? ''}|${opts.exclude?.join(',') ?? ''}`;
+      const top = this.lists.top(scores, key, candidates, st.exclude, want, MAX_N, (depth) => select(scores, from, subject, { k: depth }).list);
+      return { list: top.slice(opts.offset), rerank: 'none', hedgeReasons: null };
+    }
     const { list, hedged } = select(scores, from, subject, { k: want, reranker, hedge: hedgeStage });
     if (!hedged) return { list: list.slice(opts.offset), rerank: reranker ? reranker.name : 'none', hedgeReasons: null };
     return { list: list.slice(opts.offset), rerank: 'none', hedgeReasons: hedgeReasonsInWords(this.confidenceOf(st), hedged.reasons, HEDGE_THRESHOLD), fillers: hedged.fillers.slice(opts.offset) };
