@@ -21,6 +21,7 @@ import { Engine } from './engine.js';
 import { loadModel, withServeMeta, type LoadedModel } from './model-file.js';
 import { DEFAULT_FEEDBACK_TYPES, LiveData, type FeedbackPolicy } from './live.js';
 import { Metrics } from './metrics.js';
+import { modelFromFile, readModelFile } from './saved-model.js';
 import type { FeedbackRecord, ItemRecord, Store } from '../store/types.js';
 import { openStore, redactStoreUrl, sqliteFile, storeScheme } from '../store/open.js';
 import { StoreHealth, storeFailure } from '../store/errors.js';
@@ -84,6 +85,11 @@ export interface ServiceOptions {
    * Ignored when the store already has a model.
    */
   fitted?: Recommender;
+  /**
+   * A model file saved by `personae train` (or `Recommender.save`), served instead of training one
+   * (saved-model.ts); an empty store is filled from it unless `data` is given.
+   */
+  modelFile?: string;
   /** An evaluation of the model (e.g. from `personae start`), served at /v1/evaluation. */
   evaluation?: EvaluationJson;
   /**
@@ -190,6 +196,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     const dir = dirname(resolve(sqliteFile(db)));
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ConfigError(`the folder ${dir} does not exist (create it, or give another --db)`, '--db');
   }
+  // a model file is read and checked before anything is created
+  const modelFile = opts.modelFile !== undefined ? await readModelFile(opts.modelFile) : null;
   let store: Store;
   try {
     store = await openStore(db, opts.pgSchema ? { schema: opts.pgSchema } : {});
@@ -266,8 +274,9 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
   const boot = async (): Promise<void> => {
     state.status = 'loading data';
     const empty = (await store.countItems()) === 0 && (await store.countFeedback()) === 0;
-    if (empty && opts.data !== undefined) {
-      const log = typeof opts.data !== 'string' ? opts.data : opts.data === 'world' ? worldToLog(opts.world ?? DEFAULT_WORLD).log : await readDataset(opts.data);
+    const data = opts.data ?? modelFile?.log;
+    if (empty && data !== undefined) {
+      const log = typeof data !== 'string' ? data : data === 'world' ? worldToLog(opts.world ?? DEFAULT_WORLD).log : await readDataset(data);
       say(`filling the store from ${log.name}: ${log.items.size} items, ${log.users.size} users, ${log.length} events`);
       await importLog(store, log);
     }
@@ -283,8 +292,12 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     // the newest model version that loads; the ones skipped are said
     const models = await store.listModels();
     let loaded: LoadedModel | null = null;
+    if (modelFile) {
+      loaded = await modelFromFile(store, modelFile, models, state.train.modelsDir, state.live.maxSeq, say);
+      await pruneModels(store, keepModels, state.train.modelsDir, loaded.record.version);
+    }
     // a rollback's pinned version first (versions.ts), while no newer version was trained
-    for (const rec of await loadOrder(store, models)) {
+    for (const rec of loaded ? [] : await loadOrder(store, models)) {
       try {
         loaded = loadModel(rec);
         break;

@@ -1,7 +1,8 @@
 /**
  * `personae serve [--host 127.0.0.1] [--port 8080] [--db FILE | sqlite:FILE | postgres://... | memory:] [--data DIR]`: the
  * HTTP API and dashboard (docs/service.md). With --data, an empty store is filled from the dataset
- * and a model is trained before /readyz turns 200. The API key comes from PERSONAE_API_KEY.
+ * and a model is trained before /readyz turns 200 (or, with --model-file, the saved model is served).
+ * The API key comes from PERSONAE_API_KEY.
  */
 import { Command } from 'commander';
 import { ConfigError } from '../../errors.js';
@@ -16,6 +17,7 @@ interface ServeFlags {
   port: number;
   db: string;
   data?: string;
+  modelFile?: string;
   model: string;
   param: string[];
   seed: number;
@@ -47,6 +49,7 @@ export function serveCommand(): Command {
     .option('--port <port>', 'port (0 = any free port)', parsePort, 8080)
     .option('--db <file|url>', 'the store: a SQLite file (or sqlite:FILE), a postgres:// URL, or memory: (gone when the process stops)', 'personae.db')
     .option('--data <dir>', "dataset that fills an empty store (a folder, a file, or 'world' for the default synthetic world)")
+    .option('--model-file <file>', 'serve a model saved by `personae train` instead of training one at start (an empty store is filled from it unless --data is given)')
     .option('--model <name>', `model to train (${modelNames().join(', ')})`, 'personas')
     .option('--param <model.key=value>', 'set a model parameter (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--seed <n>', 'root seed of training', parseInteger('--seed'), 42)
@@ -65,12 +68,14 @@ export function serveCommand(): Command {
     .action(async (flags: ServeFlags) => {
       if (flags.readKey && !process.env.PERSONAE_API_KEY) throw new ConfigError('needs PERSONAE_API_KEY to be set', '--read-key');
       if (flags.readKey && flags.publicReads) throw new ConfigError('cannot be combined with --public-reads', '--read-key');
+      if (flags.modelFile !== undefined && flags.param.length > 0) throw new ConfigError('--param sets fitting parameters; the model file is already fitted (use personae train to fit another)', '--param');
       const params = parseParams(flags.param)[flags.model] ?? {};
       const svc = await startService({
         host: flags.host,
         port: flags.port,
         db: flags.db,
         ...(flags.data !== undefined ? { data: flags.data } : {}),
+        ...(flags.modelFile !== undefined ? { modelFile: flags.modelFile } : {}),
         model: flags.model,
         modelParams: params as Record<string, number | string | boolean>,
         seed: flags.seed,
