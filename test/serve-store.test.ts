@@ -290,6 +290,16 @@ function contract(b: Backend): void {
       assert.equal((await store.getJob('fresh'))?.state, 'running');
       assert.equal((await store.getJob('j1'))?.state, 'done');
     });
+    check('onboarding sessions are saved, replaced, read back and pruned by age', async (store) => {
+      assert.equal(await store.getOnboarding('s1'), null);
+      await store.saveOnboarding({ id: 's1', state: '{"answers":[]}', updatedAt: 1000 });
+      await store.saveOnboarding({ id: 's1', state: '{"answers":[1]}', updatedAt: 3000 });
+      await store.saveOnboarding({ id: 's2', state: '{}', updatedAt: 1500 });
+      assert.deepEqual(await store.getOnboarding('s1'), { id: 's1', state: '{"answers":[1]}', updatedAt: 3000 });
+      assert.equal(await store.pruneOnboarding(2000), 1);
+      assert.equal(await store.getOnboarding('s2'), null);
+      assert.equal((await store.getOnboarding('s1'))?.updatedAt, 3000);
+    });
     check('the write probe commits, again and again', async (store) => {
       await store.probeWrite();
       await store.probeWrite();

@@ -4,7 +4,7 @@
  * resolves once it is applied. Records are copied in and out, as a database would, so a caller
  * never holds the store's own objects.
  */
-import type { ApiKeyInfo, Erasure, FeedbackRecord, ItemRecord, Job, KeyScope, ModelRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './types.js';
+import type { ApiKeyInfo, Erasure, FeedbackRecord, ItemRecord, Job, KeyScope, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf } from './rows.js';
 
 interface KeyRow {
@@ -36,6 +36,7 @@ export class MemoryStore implements Store {
   private nextVersion = 1;
   private readonly jobs = new Map<string, { job: Job; updatedAt: number }>();
   private readonly settings = new Map<string, string>();
+  private readonly onboarding = new Map<string, OnboardingRecord>();
 
   async init(): Promise<void> {
     this.open = true;
@@ -298,5 +299,23 @@ export class MemoryStore implements Store {
 
   async probeWrite(): Promise<void> {
     this.live();
+  }
+
+  async saveOnboarding(s: OnboardingRecord): Promise<void> {
+    this.live();
+    this.onboarding.set(s.id, { ...s });
+  }
+
+  async getOnboarding(id: string): Promise<OnboardingRecord | null> {
+    this.live();
+    const r = this.onboarding.get(id);
+    return r ? { ...r } : null;
+  }
+
+  async pruneOnboarding(before: number): Promise<number> {
+    this.live();
+    let n = 0;
+    for (const [id, r] of this.onboarding) if (r.updatedAt < before && this.onboarding.delete(id)) n++;
+    return n;
   }
 }

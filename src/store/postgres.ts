@@ -5,7 +5,7 @@
  * tests run side by side in one database.
  */
 import pg from 'pg';
-import type { ApiKeyInfo, Erasure, FeedbackRecord, ItemRecord, KeyScope, ModelRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
+import type { ApiKeyInfo, Erasure, FeedbackRecord, ItemRecord, KeyScope, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
 
 // bigint (seq, counts) as JS numbers: the counts stay far below 2^53
@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS ${s}.jobs (
   finished_at TEXT, error TEXT, model TEXT, updated_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}.health (id INTEGER PRIMARY KEY, at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}.settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.onboarding (id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at BIGINT NOT NULL);
 `;
 
 /** Rows per multi-row INSERT (well under the 65535 bind parameters of one statement). */
@@ -349,5 +350,22 @@ export class PgStore implements Store {
 
   async probeWrite(): Promise<void> {
     await this.pool.query(`INSERT INTO ${this.s}.health (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at`, [Date.now()]);
+  }
+
+  async saveOnboarding(s: OnboardingRecord): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.s}.onboarding (id, state, updated_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at`,
+      [s.id, s.state, s.updatedAt],
+    );
+  }
+
+  async getOnboarding(id: string): Promise<OnboardingRecord | null> {
+    const r = await this.pool.query<{ id: string; state: string; updated_at: string }>(`SELECT id, state, updated_at FROM ${this.s}.onboarding WHERE id = $1`, [id]);
+    const row = r.rows[0];
+    return row ? { id: row.id, state: row.state, updatedAt: Number(row.updated_at) } : null;
+  }
+
+  async pruneOnboarding(before: number): Promise<number> {
+    return (await this.pool.query(`DELETE FROM ${this.s}.onboarding WHERE updated_at < $1`, [before])).rowCount ?? 0;
   }
 }

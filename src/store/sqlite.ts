@@ -4,7 +4,7 @@
  * the statements are small and prepared once.
  */
 import Database from 'better-sqlite3';
-import type { ApiKeyInfo, Erasure, FeedbackRecord, ItemRecord, KeyScope, ModelRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
+import type { ApiKeyInfo, Erasure, FeedbackRecord, ItemRecord, KeyScope, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
 
 const SCHEMA = `
@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   finished_at TEXT, error TEXT, model TEXT, updated_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS onboarding (id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at INTEGER NOT NULL);
 `;
 
 export class SqliteStore implements Store {
@@ -260,5 +261,18 @@ export class SqliteStore implements Store {
 
   async probeWrite(): Promise<void> {
     this.db.prepare('INSERT INTO health (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at').run(Date.now());
+  }
+
+  async saveOnboarding(s: OnboardingRecord): Promise<void> {
+    this.db.prepare('INSERT INTO onboarding (id, state, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at').run(s.id, s.state, s.updatedAt);
+  }
+
+  async getOnboarding(id: string): Promise<OnboardingRecord | null> {
+    const r = this.db.prepare('SELECT id, state, updated_at FROM onboarding WHERE id = ?').get(id) as { id: string; state: string; updated_at: number } | undefined;
+    return r ? { id: r.id, state: r.state, updatedAt: Number(r.updated_at) } : null;
+  }
+
+  async pruneOnboarding(before: number): Promise<number> {
+    return this.db.prepare('DELETE FROM onboarding WHERE updated_at < ?').run(before).changes;
   }
 }

@@ -69,6 +69,13 @@ export interface ApiKeyInfo {
   source: 'env' | 'api';
 }
 
+/** An onboarding session as stored: its state (JSON, items by id) and when it last changed (ms). */
+export interface OnboardingRecord {
+  id: string;
+  state: string;
+  updatedAt: number;
+}
+
 /** A user deletion, in the order deletions committed (gen increases with commit order). */
 export interface Erasure {
   gen: number;
@@ -175,4 +182,10 @@ export interface Store {
    * unreachable stores throw).
    */
   probeWrite(): Promise<void>;
+
+  /** Inserts or replaces an onboarding session (its state as JSON, src/serve/onboarding.ts). */
+  saveOnboarding(s: OnboardingRecord): Promise<void>;
+  getOnboarding(id: string): Promise<OnboardingRecord | null>;
+  /** Deletes the sessions not updated since `before` (ms); returns how many. */
+  pruneOnboarding(before: number): Promise<number>;
 }
