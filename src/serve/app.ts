@@ -603,7 +603,19 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
     return { revoked: id };
   });
 
-  registerOnboarding(app, { engine: () => modelOf(s), parse, unsupported: (m) => new HttpError(409, 'unsupported_model', m) });
+  registerOnboarding(app, {
+    engine: () => modelOf(s),
+    parse,
+    httpError: (status, code, message) => new HttpError(status, code, message),
+    store: () => s.store,
+    policy: () => s.policy,
+    addFeedback: async (events) => {
+      const seqs = await s.store.addFeedback(events);
+      s.live.applyFeedback(events.map((e, r) => ({ ...e, seq: seqs[r]! })));
+      s.metrics.inc('feedback', events.length);
+      return seqs;
+    },
+  });
   registerAdminRoutes(app, s, { parse, fail: (status, code, message) => new HttpError(status, code, message) });
   await registerDashboard(app);
   return app;

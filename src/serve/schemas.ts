@@ -189,6 +189,9 @@ export const OnboardingAnswerBody = z
   })
   .strict();
 
+/** POST /v1/onboarding/{id}/complete: whose feedback the session's answers become. */
+export const OnboardingCompleteBody = z.object({ user: id }).strict();
+
 export const ApiKeyBody = z.object({ scope: z.enum(['read', 'write', 'admin']), label: text(200).optional() }).strict();
 export const KeyParams = z.object({ id: z.string().regex(/^[0-9a-f]{16}$/, 'a key id is 16 hex digits (see GET /v1/keys)') }).strict();
 
@@ -250,6 +253,17 @@ export const OnboardingState = z.object({
   model: ModelRef,
 });
 export type OnboardingState = z.infer<typeof OnboardingState>;
+/** POST /v1/onboarding/{id}/complete: the feedback recorded for the user. */
+export const OnboardingCompleted = z.object({
+  id: z.string(),
+  user: z.string(),
+  /** Items answered as liked, recorded as a positive (`like`). */
+  liked: z.array(z.string()),
+  /** Items answered "neither", recorded as `dislike`. */
+  rejected: z.array(z.string()),
+  accepted: z.number().int(),
+  seqs: z.array(z.number().int()),
+});
 /** /readyz: 200 {ready: true, model} once a model is served, 503 {ready: false, status} before. */
 export const Readiness = z.object({
   ready: z.boolean(),
@@ -353,6 +367,7 @@ export const ROUTES: readonly RouteDoc[] = [
   { method: 'get', path: '/v1/evaluation', summary: "the active model's evaluation (EvaluationJson), 404 if none", auth: 'read' },
   { method: 'post', path: '/v1/onboarding', summary: 'start an onboarding session: pairwise questions for a new user', auth: 'read', body: OnboardingStartBody, response: OnboardingState },
   { method: 'post', path: '/v1/onboarding/{id}/answers', summary: 'answer the open question (a, b, both, neither); the next question and recommendations', auth: 'read', body: OnboardingAnswerBody, response: OnboardingState },
+  { method: 'post', path: '/v1/onboarding/{id}/complete', summary: "turn a session's answers into a user's feedback (liked items as like, rejected as dislike)", auth: 'write', body: OnboardingCompleteBody, response: OnboardingCompleted },
   { method: 'post', path: '/v1/keys', summary: 'create an API key (the key is shown once; stored hashed)', auth: 'admin', body: ApiKeyBody },
   { method: 'get', path: '/v1/keys', summary: 'list API keys: id, prefix, scope, label, created (never the key)', auth: 'admin', response: ApiKeyList },
   { method: 'delete', path: '/v1/keys/{id}', summary: 'revoke an API key (effective at once here, within the key cache TTL on other replicas)', auth: 'admin' },
