@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { createClient, type OnboardingState, type PersonaeClient, type Result } from '../src/client/index.js';
 import { startService, type RunningService, type ServiceOptions } from '../src/serve/index.js';
 import { storeCases } from './service-stores.js';
 
@@ -25,11 +26,12 @@ async function call(svc: RunningService, method: string, path: string, body?: un
   return { status: r.status, json: (await r.json()) as Record<string, unknown> };
 }
 
-interface State {
-  id: string;
-  answered: number;
-  question: { a: { id: string }; b: { id: string } } | null;
-  items: { id: string }[];
+type State = OnboardingState;
+const api = (svc: RunningService, key = KEY): PersonaeClient => createClient({ url: svc.url, apiKey: key });
+/** The value of a call that must succeed. */
+function ok<T>(r: Result<T>): T {
+  if (!r.ok) assert.fail(`${r.error.kind}: ${r.error.message}`);
+  return r.value;
 }
 const ANSWERS = ['a', 'neither', 'both', 'b'] as const;
 
@@ -41,60 +43,63 @@ for (const sc of storeCases(dir, 'onb')) {
       try {
         const a = await startService({ ...base, data: 'world', world: WORLD });
         await a.ready;
-        const s1 = (await call(a, 'POST', '/v1/onboarding', { n: 8, seed: 3 })).json as unknown as State;
-        const s2 = (await call(a, 'POST', '/v1/onboarding', { n: 8, seed: 3 })).json as unknown as State;
+        const A = api(a);
+        const s1 = ok(await A.startOnboarding({ n: 8, seed: 3 }));
+        const s2 = ok(await A.startOnboarding({ n: 8, seed: 3 }));
         assert.deepEqual(s1.question, s2.question, 'the same seed asks the same first question');
         const questions: State['question'][] = [s1.question];
         for (const answer of ANSWERS.slice(0, 3)) {
-          const r1 = (await call(a, 'POST', `/v1/onboarding/${s1.id}/answers`, { answer, n: 8 })).json as unknown as State;
-          const r2 = (await call(a, 'POST', `/v1/onboarding/${s2.id}/answers`, { answer, n: 8 })).json as unknown as State;
+          const r1 = ok(await A.answerOnboarding(s1.id, { answer, n: 8 }));
+          const r2 = ok(await A.answerOnboarding(s2.id, { answer, n: 8 }));
           assert.deepEqual(r1.items, r2.items);
           questions.push(r1.question);
         }
         // s2 goes on without a restart
-        const uninterrupted = (await call(a, 'POST', `/v1/onboarding/${s2.id}/answers`, { answer: 'b', n: 8 })).json as unknown as State;
+        const uninterrupted = ok(await A.answerOnboarding(s2.id, { answer: 'b', n: 8 }));
         assert.equal(uninterrupted.answered, 4);
         // completing needs a write key and an answer
-        const empty = (await call(a, 'POST', '/v1/onboarding', { n: 8 })).json as unknown as State;
-        const none = await call(a, 'POST', `/v1/onboarding/${empty.id}/complete`, { user: 'nobody' });
-        assert.equal(none.status, 409);
-        assert.equal((none.json.error as { code: string }).code, 'nothing_answered');
+        const empty = ok(await A.startOnboarding({ n: 8 }));
+        const none = await A.completeOnboarding(empty.id, { user: 'nobody' });
+        assert.ok(!none.ok && none.error.kind === 'http');
+        assert.deepEqual([none.error.status, none.error.code], [409, 'nothing_answered']);
         await a.close();
 
         // after a restart, s1 is read from the store and answers as s2 did
         const b = await startService(base);
         await b.ready;
-        const resumed = (await call(b, 'POST', `/v1/onboarding/${s1.id}/answers`, { answer: 'b', n: 8 })).json as unknown as State;
+        const B = api(b);
+        const resumed = ok(await B.answerOnboarding(s1.id, { answer: 'b', n: 8 }));
         assert.deepEqual({ ...resumed, id: s2.id }, uninterrupted);
         assert.equal((await call(b, 'POST', '/v1/onboarding/not-a-session/answers', { answer: 'a' })).status, 404);
 
         // complete: the answers become the user's feedback
-        const readKey = String((await call(b, 'POST', '/v1/keys', { scope: 'read' })).json.key);
-        assert.equal((await call(b, 'POST', `/v1/onboarding/${s1.id}/complete`, { user: 'newcomer' }, readKey)).status, 403);
+        const readKey = ok(await B.createApiKey({ scope: 'read' })).key;
+        const denied = await api(b, readKey).completeOnboarding(s1.id, { user: 'newcomer' });
+        assert.ok(!denied.ok && denied.error.kind === 'http' && denied.error.status === 403);
         assert.equal((await call(b, 'POST', `/v1/onboarding/${s1.id}/complete`, { user: '' })).status, 400);
-        const done = await call(b, 'POST', `/v1/onboarding/${s1.id}/complete`, { user: 'newcomer' });
-        assert.equal(done.status, 200, JSON.stringify(done.json));
-        const { liked, rejected, accepted, seqs } = done.json as { liked: string[]; rejected: string[]; accepted: number; seqs: number[] };
+        assert.equal((await call(b, 'POST', `/v1/onboarding/${s1.id}/complete`, { user: 'x', extra: 1 })).status, 400);
+        const { liked, rejected, accepted, seqs } = ok(await B.completeOnboarding(s1.id, { user: 'newcomer' }));
         // answers a, neither, both, b: the chosen a, the chosen b, both of the third pair; the second pair rejected
         const q = questions as NonNullable<State['question']>[];
         assert.deepEqual([...liked].sort(), [q[0]!.a.id, q[2]!.a.id, q[2]!.b.id, q[3]!.b.id].sort());
         assert.deepEqual([...rejected].sort(), [q[1]!.a.id, q[1]!.b.id].sort());
         assert.equal(accepted, 6);
         assert.equal(seqs.length, 6);
-        const fb = (await call(b, 'GET', '/v1/users/newcomer/feedback')).json.feedback as { item: string; type: string }[];
+        const fb = ok(await B.feedbackOf('newcomer')).feedback;
         assert.deepEqual(fb.filter((f) => f.type === 'like').map((f) => f.item).sort(), [...liked].sort());
         assert.deepEqual(fb.filter((f) => f.type === 'dislike').map((f) => f.item).sort(), [...rejected].sort());
         // the new user's recommendations come from the liked items and hold none of the answered ones
-        const recs = (await call(b, 'GET', '/v1/users/newcomer/recommendations?n=20')).json as { coldStart: boolean; items: { id: string }[] };
+        const recs = ok(await B.recommend('newcomer', { n: 20 }));
         assert.equal(recs.coldStart, false);
         for (const it of recs.items) assert.ok(!liked.includes(it.id) && !rejected.includes(it.id), it.id);
         // once only, also after a restart
         await b.close();
         const c = await startService(base);
         await c.ready;
-        const again = await call(c, 'POST', `/v1/onboarding/${s1.id}/complete`, { user: 'someone-else' });
-        assert.equal(again.status, 409);
-        assert.match((again.json.error as { message: string }).message, /already recorded for user "newcomer"/);
+        const again = await api(c).completeOnboarding(s1.id, { user: 'someone-else' });
+        assert.ok(!again.ok && again.error.kind === 'http');
+        assert.equal(again.error.status, 409);
+        assert.match(again.error.message, /already recorded for user "newcomer"/);
         await c.close();
       } finally {
         await sc.cleanup(tag);

@@ -28,6 +28,9 @@ export type PersonaPatch = z.input<typeof S.PersonaPatch>;
 export type SessionRequest = z.input<typeof S.SessionBody>;
 export type TrainRequest = z.input<typeof S.TrainBody>;
 export type ApiKeyRequest = z.input<typeof S.ApiKeyBody>;
+export type OnboardingStartRequest = z.input<typeof S.OnboardingStartBody>;
+export type OnboardingAnswerRequest = z.input<typeof S.OnboardingAnswerBody>;
+export type OnboardingCompleteRequest = z.input<typeof S.OnboardingCompleteBody>;
 /** Query of GET /v1/users/{id}/recommendations; `exclude` may also be a list of item ids. */
 export type RecommendParams = Partial<Omit<z.output<typeof S.RecommendQuery>, 'exclude'>> & { exclude?: string | readonly string[] };
 export type SimilarParams = Partial<z.output<typeof S.SimilarQuery>>;
@@ -44,6 +47,8 @@ export type FeedbackList = z.output<typeof S.FeedbackList>;
 export type TasteMix = z.output<typeof S.TasteMix>;
 export type Job = z.output<typeof S.Job>;
 export type ModelInfo = z.output<typeof S.ModelInfo>;
+export type OnboardingState = z.output<typeof S.OnboardingState>;
+export type OnboardingCompleted = z.output<typeof S.OnboardingCompleted>;
 export type ErrorBody = z.output<typeof S.ErrorBody>;
 export type SimilarItems = ReturnType<Engine['similar']>;
 export type Item = ItemRecord;
@@ -229,6 +234,18 @@ export class PersonaeClient {
   }
   recommendSession(request: SessionRequest): Promise<Result<Recommendations>> {
     return this.request('POST', '/v1/sessions/recommend', { body: request });
+  }
+
+  // ---- onboarding
+  startOnboarding(request: OnboardingStartRequest = {}): Promise<Result<OnboardingState>> {
+    return this.request('POST', '/v1/onboarding', { body: request });
+  }
+  answerOnboarding(session: string, request: OnboardingAnswerRequest): Promise<Result<OnboardingState>> {
+    return this.request('POST', `/v1/onboarding/${segment(session, 'session id')}/answers`, { body: request });
+  }
+  /** Records the session's answers as the user's feedback (needs a write key). */
+  completeOnboarding(session: string, request: OnboardingCompleteRequest): Promise<Result<OnboardingCompleted>> {
+    return this.request('POST', `/v1/onboarding/${segment(session, 'session id')}/complete`, { body: request });
   }
 
   // ---- models, jobs, evaluation, keys
