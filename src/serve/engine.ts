@@ -23,6 +23,8 @@ import { Catalogue, type CatalogueView } from './catalogue.js';
 import type { LiveData } from './live.js';
 import { servedTrainSet, type LoadedModel } from './model-file.js';
 import { explanationJson, itemJson, personasJson, round4 } from './answers.js';
+import { NewItems, type NewItem } from './new-items.js';
+import { anchorsForItem, historyAssignment, itemVectors, matcher, rankIn, relativeWeight, summaryOf } from './explanations.js';
 import { mixtureScores, usesMixture } from './persona-mixture.js';
 import type { Explanation, Personas, Recommendations } from './schemas.js';
 import { servedConfidence } from './served-confidence.js';
@@ -58,6 +60,8 @@ export class Engine {
   private readonly states: UserStates;
   private readonly similarCache = new Map<number, { items: Int32Array; scores: Float32Array }>();
   private train: TrainSet | null = null;
+  /** Items posted after training, scored from their peers (new-items.ts). */
+  private readonly fresh: NewItems;
 
   constructor(
     readonly loaded: LoadedModel,
@@ -81,6 +85,7 @@ export class Engine {
       { items: this.items, live, isCandidate: this.isCandidate, feedbackSeq: loaded.meta.feedbackSeq, personas: this.personas, trainedIndex: (id) => engine.trainedIndex(id) },
       maxStates,
     );
+    this.fresh = new NewItems({ items: this.items, nItems: this.nItems, popularity: loaded.popularity, isCandidate: (i) => this.isCandidate[i] === 1 });
   }
 
   /** The model's training data rebuilt from the live positives (model-file.ts `servedTrainSet`). */
@@ -238,9 +243,9 @@ export class Engine {
    * the explaining persona uncertain (no persona carries the item, or the user's confidence is
    * too low); undefined without personas.
    */
-  private explanationOf(st: UserState, item: number): { explanation: Explanation | null; explanationWithheld?: string } | undefined {
+  private explanationOf(st: UserState, item: number, ctx: { own: Map<number, Float32Array>; seen: Set<number> } = { own: new Map(), seen: new Set(st.exclude) }): { explanation: Explanation | null; explanationWithheld?: string } | undefined {
     const profile = this.profileOf(st);
-    if (!profile || !this.personas) return undefined;
+    if (!profile || !this.personas || !st.personas) return undefined;
     // a muted persona never explains an item
     const muted = new Set<number>();
     for (const [q, o] of st.overrides) if (o.muted && q < personaCountOf(st)) muted.add(q);
@@ -248,7 +253,27 @@ export class Engine {
     if (r.withheld !== null && r.withheld !== 'no personas for this user') return { explanation: null, explanationWithheld: r.withheld };
     const e = r.explanation;
     if (!e) return undefined;
-    return { explanation: explanationJson(this.items, this.view(), e) };
+    // anchors per item: the persona's history items most like this item (explanations.ts)
+    const { vectors: set, k } = st.personas;
+    const assignment = st.recent && e.persona === st.recent.index ? null : historyAssignment(profile, this.personas, set, st.history);
+    const members = assignment ? Array.from(st.history.filter((_, j) => assignment[j] === e.persona)) : Array.from(st.recent!.items);
+    const anchors = anchorsForItem(itemVectors(this.model, this.nItems), members, item, this.view().explain.anchors ?? 3) ?? e.anchors;
+    // the item's rank among the unseen candidates by the persona's own score
+    let row = ctx.own.get(e.persona);
+    if (!row) {
+      const d = set.length / k;
+      row = new Float32Array(this.nItems);
+      this.personas.scorePersonas(set.subarray(e.persona * d, (e.persona + 1) * d), row);
+      ctx.own.set(e.persona, row);
+    }
+    const personaRank = rankIn(row, item, this.view().candidates, (i) => ctx.seen.has(i));
+    const { evenShare, relative } = relativeWeight(e.weights, e.persona);
+    const base = explanationJson(this.items, this.view(), { ...e, anchors });
+    const anchorTitles = base.anchors.map((a) => a.title);
+    const tastes = e.weights.filter((w) => w > 0).length;
+    return {
+      explanation: { ...base, weight: round4(e.weight), evenShare, relative, personaRank, summary: summaryOf({ label: base.label, anchorTitles, tastes, relative, personaRank }) },
+    };
   }
 
   /** The JSON text of a user's recommendations (cached per user state and query). */
@@ -259,7 +284,8 @@ export class Engine {
       st.answers.clear();
       st.answersVersion = answersVersion;
     }
-    const cacheKey = `${this.states.isUnknown(st) ? `${userId}|` : ''}${opts.n}|${opts.offset}|${opts.category ?? ''}|${(opts.exclude ?? []).join(',')}|${opts.rerank}|${opts.explain}|${opts.hedge ?? true}`;
+    this.fresh.current(this.live);
+    const cacheKey = `${this.fresh.generation}|${this.states.isUnknown(st) ? `${userId}|` : ''}${opts.n}|${opts.offset}|${opts.category ?? ''}|${(opts.exclude ?? []).join(',')}|${opts.rerank}|${opts.explain}|${opts.hedge ?? true}`;
     const hit = st.answers.get(cacheKey);
     if (hit !== undefined) return hit;
     const body = this.recommendState(userId, st, opts);
@@ -269,15 +295,42 @@ export class Engine {
     return text;
   }
 
-  private recommendState(userId: string, st: UserState, opts: RecommendOptions): Recommendations {
+  private recommendState(userId: string, st: UserState, opts: RecommendOptions, seenIds?: ReadonlySet<string>): Recommendations {
     const scores = this.scoresOf(userId, st);
-    const { list, rerank, hedgeReasons, fillers } = this.select(st, scores, opts);
-    const items = Array.from(list, (i, r) => {
-      const base = itemJson(this.items, this.view(), i, scores[i]!);
+    // the top offset + n, so that new items merge in before the page is cut
+    const want = opts.offset + opts.n;
+    const selected = this.select(st, scores, { ...opts, offset: 0, n: want });
+    const { rerank, hedgeReasons } = selected;
+    let entries: (number | NewItem)[] = Array.from(selected.list);
+    let newScores = new Map<NewItem, number>();
+    // a hedged list's popular fillers, by item (new items shift the positions)
+    const fillerOf = new Map<number, string>();
+    selected.fillers?.forEach((f, r) => {
+      if (f) fillerOf.set(selected.list[r]!, f);
+    });
+    if (!st.cold && rerank === 'none') {
+      // items posted after training, scored from their peers (new-items.ts), merged before the cut
+      const skip = new Set(opts.exclude ?? []);
+      const seen = seenIds ?? this.live.users.get(userId)?.seen;
+      const merged = this.fresh.merge(this.live, selected.list, scores, want, (f) => !skip.has(f.id) && !seen?.has(f.id) && (opts.category === undefined || f.categories.includes(opts.category)));
+      entries = merged.entries;
+      newScores = merged.newScores;
+    }
+    entries = entries.slice(opts.offset);
+    const seen = new Set(st.exclude);
+    const match = matcher(scores, this.view().candidates, (i) => seen.has(i), entries.length);
+    const ctx = { own: new Map<number, Float32Array>(), seen };
+    const items = entries.map((i, r) => {
+      if (typeof i !== 'number') {
+        const s = newScores.get(i) ?? 0;
+        const fresh = { id: i.id, title: i.title, score: Math.round(s * 1e6) / 1e6, categories: i.categories, rank: opts.offset + r + 1, match: match(s), newItem: true };
+        return opts.explain ? { ...fresh, explanation: null, reason: i.reason } : fresh;
+      }
+      const base = { ...itemJson(this.items, this.view(), i, scores[i]!), rank: opts.offset + r + 1, match: match(scores[i]!) };
       // a hedged list's popular filler says why it is there instead of naming a persona
-      const filler = fillers?.[r];
+      const filler = fillerOf.get(i);
       if (opts.explain && filler) return { ...base, explanation: null, reason: filler };
-      const explanation = opts.explain && !st.cold ? this.explanationOf(st, i) : undefined;
+      const explanation = opts.explain && !st.cold ? this.explanationOf(st, i, ctx) : undefined;
       return explanation ? { ...base, ...explanation } : base;
     });
     const confidence = round4(this.confidenceOf(st).confidence);
@@ -347,12 +400,13 @@ export class Engine {
   }
 
   /** Recommendations for an anonymous history (not stored). */
-  session(itemIds: readonly string[], n: number, rerank: string, explain: boolean, hedge = true): Recommendations {
+  session(itemIds: readonly string[], n: number, rerank: string, explain: boolean, hedge = true, filter: { category?: string | undefined; exclude?: readonly string[] } = {}): Recommendations {
     const hist: number[] = [];
     for (const [r, id] of itemIds.entries()) {
       const i = this.items.lookup(id);
-      if (i < 0 || !this.live.items.has(id)) throw new NotFoundError(`items[${r}]: unknown item "${id}"`);
-      if (this.isCandidate[i]) hist.push(i);
+      if (!this.live.items.has(id)) throw new NotFoundError(`items[${r}]: unknown item "${id}"`);
+      // an item posted after training has no vector to fold in: it is only kept out of the list
+      if (i >= 0 && this.isCandidate[i]) hist.push(i);
     }
     const history = Int32Array.from(new Set(hist)).sort();
     const exclude = Int32Array.from(new Set(itemIds.map((id) => this.items.lookup(id)).filter((i) => i >= 0))).sort();
@@ -362,7 +416,7 @@ export class Engine {
       this.model.scoreBatch(singleUserBatch(-1, history), out);
       st.scores = out;
     }
-    const body = this.recommendState('(session)', st, { n, offset: 0, rerank, explain, hedge });
+    const body = this.recommendState('(session)', st, { n, offset: 0, rerank, explain, hedge, category: filter.category, exclude: filter.exclude ?? [] }, new Set(itemIds));
     return { ...body, user: '(session)' };
   }
 
