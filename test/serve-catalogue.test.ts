@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createClient } from '../src/client/index.js';
 import { LogBuilder } from '../src/data/dataset.js';
 import { anchorsForItem, cosine, itemVectors, matchPercent, relativeWeight, summaryOf } from '../src/serve/explanations.js';
 import { startService, type RunningService } from '../src/serve/index.js';
@@ -121,6 +122,22 @@ for (const sc of storeCases(dir, 'catalogue')) {
       assert.equal((await call(svc, 'POST', '/v1/feedback', { feedback: ['u1', 'u2', 'u3', 'u4', 'u5'].map((user) => ({ user, item: 'g', type: 'like' })) })).status, 200);
       const top = await call<{ items: Listed[] }>(svc, 'GET', '/v1/popular?n=1');
       assert.deepEqual(top.json.items.map((i) => [i.id, i.positives]), [['g', 5]]);
+    });
+
+    it('the typed client calls the lists (exclude as a list)', async () => {
+      const api = createClient({ url: svc.url, apiKey: KEY });
+      const p = await api.popular({ n: 2, exclude: ['a'] });
+      assert.ok(p.ok);
+      assert.deepEqual(p.value.items.map((i) => i.id), ['g', 'b']);
+      const c = await api.categoryPopular('Drama', { n: 5 });
+      assert.ok(c.ok);
+      assert.deepEqual(c.value.items.map((i) => i.id), ['b', 'd', 'f']);
+      const l = await api.latest({ n: 1 });
+      assert.ok(l.ok);
+      assert.equal(l.value.items[0]!.id, 'g');
+      const jobs = await api.jobs();
+      assert.ok(jobs.ok);
+      assert.deepEqual(jobs.value, { jobs: [] });
     });
 
     it('errors name the field; an unknown category is a 404', async () => {
