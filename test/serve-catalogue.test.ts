@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from '../src/client/index.js';
 import { LogBuilder } from '../src/data/dataset.js';
-import { anchorsForItem, cosine, itemVectors, matchPercent, relativeWeight, summaryOf } from '../src/serve/explanations.js';
+import { anchorsForItem, cosine, itemVectors, matcher, matchPercent, relativeWeight, summaryOf } from '../src/serve/explanations.js';
 import { startService, type RunningService } from '../src/serve/index.js';
 import { storeCases } from './service-stores.js';
 
@@ -310,6 +310,13 @@ describe('explanation helpers (hand-computed)', () => {
     assert.equal(matchPercent(sorted, 4), 75);
     assert.equal(matchPercent(sorted, 10), 100);
     assert.equal(matchPercent(sorted, 1), 0);
+    // counted directly (few items) or from a sorted copy (many): the same value; excluded and -Infinity items do not count
+    const scores = Float32Array.of(0.5, -Infinity, 2, 2, 7, 1, 3);
+    const candidates = Int32Array.of(0, 1, 2, 3, 4, 5, 6);
+    const excluded = (i: number): boolean => i === 4;
+    for (const s of [0.5, 2, 2.5, 3, 10]) assert.equal(matcher(scores, candidates, excluded, 1)(s), matcher(scores, candidates, excluded, 100)(s));
+    // 5 counted items (0.5, 2, 2, 1, 3): 2.5 beats 0.5, 1, 2, 2
+    assert.equal(matcher(scores, candidates, excluded, 1)(2.5), 80);
   });
 
   it('the sentence speaks of shares only with two or more tastes', () => {

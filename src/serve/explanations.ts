@@ -108,6 +108,29 @@ export function matchPercent(sorted: Float32Array, s: number): number {
   return Math.round((1000 * lo) / sorted.length) / 10;
 }
 
+/**
+ * `match` of scores against the allowed items: counted directly for a few items, from a sorted
+ * copy for many (the same value either way).
+ */
+export function matcher(scores: Float32Array, candidates: Int32Array, excluded: (i: number) => boolean, items: number): (s: number) => number {
+  if (items > 32) {
+    const sorted = sortedScores(scores, candidates, excluded);
+    return (s) => matchPercent(sorted, s);
+  }
+  return (s) => {
+    if (!Number.isFinite(s)) return 0;
+    let below = 0;
+    let total = 0;
+    for (const i of candidates) {
+      const v = scores[i]!;
+      if (excluded(i) || !Number.isFinite(v)) continue;
+      total++;
+      if (v < s) below++;
+    }
+    return total > 0 ? Math.round((1000 * below) / total) / 10 : 0;
+  };
+}
+
 /** 1 + how many allowed items outscore `item` in `own` (a persona's own scores). */
 export function rankIn(own: Float32Array, item: number, candidates: Int32Array, excluded: (i: number) => boolean): number {
   const s = own[item]!;
