@@ -83,7 +83,7 @@ for (const sc of storeCases(dir, 'catalogue')) {
   describe(`non-personalised lists (${sc.name})`, () => {
     let svc: RunningService;
     before(async () => {
-      svc = await startService({ port: 0, db: sc.db('lists'), ...sc.schema('lists'), data: tinyLog(), model: 'pop', apiKey: KEY, quiet: true, threads: 1 });
+      svc = await startService({ port: 0, db: sc.db('lists'), ...sc.schema('lists'), modelsDir: join(dir, `models-${sc.name}`), data: tinyLog(), model: 'pop', apiKey: KEY, quiet: true, threads: 1 });
       await svc.ready;
     });
     after(async () => {

@@ -53,6 +53,7 @@ for (const sc of storeCases(dir, 'schedule')) {
       port: 0,
       db: sc.db('after'),
       ...sc.schema('after'),
+      modelsDir: join(dir, `models-${sc.name}`),
       data: 'world',
       world: { users: 40, items: 60, categories: 4, meanInteractions: 15, seed: 3 },
       model: 'ease',
