@@ -6,7 +6,7 @@
  * (errors name the file and the key) and flags override it.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,6 +113,71 @@ for (const sc of storeCases(dir, 'schedule')) {
     });
   });
 }
+
+describe('personae serve --retrain-after (the command line)', () => {
+  const cli = join(import.meta.dirname, '..', 'src', 'cli', 'index.ts');
+  const boot = `import(${JSON.stringify(cli)}).then((m) => m.main(['node', 'personae', ...process.argv.slice(1)]))`;
+  /** Starts `personae serve ...` and resolves with its URL (the first line on stdout). */
+  const serve = (args: string[]): Promise<{ child: ChildProcess; url: string }> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '-e', boot, 'serve', ...args], { cwd: join(import.meta.dirname, '..'), env: { ...process.env, PERSONAE_API_KEY: KEY }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (b: Buffer) => {
+        out += b.toString();
+        const line = out.split('\n')[0]!;
+        if (out.includes('\n')) resolve({ child, url: line.trim() });
+      });
+      child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+      child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
+    });
+  const stop = (child: ChildProcess): Promise<void> =>
+    new Promise((resolve) => {
+      child.removeAllListeners('exit');
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  const get = async <T>(url: string, path: string, init: RequestInit = {}): Promise<T> => {
+    const r = await fetch(url + path, { ...init, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' } });
+    return (await r.json()) as T;
+  };
+
+  it('retrains after n events and serves the new version; a restart keeps the job history', async () => {
+    const cwd = mkdtempSync(join(dir, 'serve-cli-'));
+    // 30 users, 40 items: user u likes items u .. u + 7 (mod 40)
+    const rows = ['user,item'];
+    for (let u = 0; u < 30; u++) for (let j = 0; j < 8; j++) rows.push(`u${u},i${(u + j) % 40}`);
+    writeFileSync(join(cwd, 'data.csv'), `${rows.join('\n')}\n`);
+    const args = ['--port', '0', '--db', join(cwd, 'p.db'), '--data', join(cwd, 'data.csv'), '--model', 'pop', '--quiet'];
+    let { child, url } = await serve([...args, '--retrain-after', '5']);
+    let jobId = '';
+    try {
+      await until('ready', async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : null));
+      assert.equal((await get<{ active: { version: number } }>(url, '/v1/models')).active.version, 1);
+      await get(url, '/v1/feedback', { method: 'POST', body: JSON.stringify({ feedback: [0, 1, 2, 3, 4].map((j) => ({ user: 'fresh', item: `i${j}`, type: 'like' })) }) });
+      const jobs = await until('the scheduled job', async () => {
+        const j = await get<{ jobs: JobView[]; total: number }>(url, '/v1/jobs');
+        return j.jobs[0]?.state === 'done' ? j : null;
+      });
+      jobId = jobs.jobs[0]!.id;
+      assert.equal(jobs.jobs[0]!.model!.version, 2);
+      assert.equal((await get<{ active: { version: number } }>(url, '/v1/models')).active.version, 2);
+    } finally {
+      await stop(child);
+    }
+    ({ child, url } = await serve(args));
+    try {
+      await until('ready', async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : null));
+      const jobs = await get<{ jobs: JobView[]; total: number }>(url, '/v1/jobs');
+      assert.equal(jobs.total, 1);
+      assert.equal(jobs.jobs[0]!.id, jobId);
+      assert.equal(jobs.jobs[0]!.state, 'done');
+      assert.equal((await get<{ active: { version: number } }>(url, '/v1/models')).active.version, 2);
+    } finally {
+      await stop(child);
+    }
+  });
+});
 
 describe('training with tune', () => {
   it('POST /v1/models/train {tune: true} fits with a value of the model\'s grid; a bad tune is a 400', async () => {
