@@ -118,8 +118,9 @@ for (const sc of storeCases(dir, 'catalogue')) {
       assert.equal((await call(svc, 'POST', '/v1/items', [{ id: 'b', title: 'B renamed', categories: ['Drama'] }])).status, 200);
       const after = await call<{ items: Listed[] }>(svc, 'GET', '/v1/latest?n=3&category=Comedy');
       assert.deepEqual(after.json.items.map((i) => i.id), ['g', 'f', 'e']);
-      // a like moves it up the popular list at once
+      // likes move it up the popular list within a second (REBUILD_EVERY_MS)
       assert.equal((await call(svc, 'POST', '/v1/feedback', { feedback: ['u1', 'u2', 'u3', 'u4', 'u5'].map((user) => ({ user, item: 'g', type: 'like' })) })).status, 200);
+      await new Promise((r) => setTimeout(r, 1100));
       const top = await call<{ items: Listed[] }>(svc, 'GET', '/v1/popular?n=1');
       assert.deepEqual(top.json.items.map((i) => [i.id, i.positives]), [['g', 5]]);
     });
@@ -251,6 +252,8 @@ describe('recommendations: exclude, category, new items, explanations', () => {
     const r0 = await call<Recs>(svc, 'POST', '/v1/sessions/recommend', { items: pop.slice(0, 2), n: 50, hedge: false });
     assert.ok(r0.json.items.every((i) => i.id !== 'no-cats'), 'no peers yet: not scored');
     await call(svc, 'POST', '/v1/feedback', { feedback: [{ user: 'early', item: 'no-cats', type: 'like' }, ...pop.map((item) => ({ user: 'early', item, type: 'like' }))] });
+    // feedback peers follow within a second (FEEDBACK_PEERS_EVERY_MS), not at every write
+    await new Promise((r) => setTimeout(r, 1100));
     const r = await call<Recs>(svc, 'POST', '/v1/sessions/recommend', { items: pop.slice(0, 2), n: 50, hedge: false, explain: true });
     const hit = r.json.items.find((i) => i.id === 'no-cats');
     assert.ok(hit);

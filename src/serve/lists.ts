@@ -8,8 +8,9 @@
  * - latest: items by when they were first created, newest first (the store keeps items in
  *   creation order: SQLite rowid, PostgreSQL `created`; an update keeps the place).
  *
- * The counts are rebuilt from the live mirror when its feedback or items changed since the last
- * list (one pass over the positives), never per request otherwise.
+ * The counts are rebuilt from the live mirror (one pass over the positives and a sort) when its
+ * items changed since the last list, and when only its feedback changed at most once every
+ * REBUILD_EVERY_MS, so that a stream of writes does not cost a pass per read.
  */
 import { NotFoundError } from '../errors.js';
 import type { LiveData } from './live.js';
@@ -35,6 +36,8 @@ export interface ListRequest {
 
 interface Snapshot {
   key: string;
+  itemsVersion: number;
+  builtAt: number;
   /** Users with a positive, per item id. */
   positives: Map<string, number>;
   /** Item ids by popularity (most first; ties: catalogue order). */
@@ -46,6 +49,9 @@ interface Snapshot {
 
 const snapshots = new WeakMap<LiveData, Snapshot>();
 
+/** When only feedback changed, the lists are rebuilt at most this often. */
+export const REBUILD_EVERY_MS = 1000;
+
 /** What the lists depend on: the items and the feedback of the mirror. */
 function keyOf(live: LiveData): string {
   return `${live.itemsVersion}|${live.maxSeq}|${live.feedbackCount}|${live.users.size}|${live.erasureGen}`;
@@ -54,7 +60,7 @@ function keyOf(live: LiveData): string {
 function snapshot(live: LiveData): Snapshot {
   const key = keyOf(live);
   const s = snapshots.get(live);
-  if (s && s.key === key) return s;
+  if (s && (s.key === key || (s.itemsVersion === live.itemsVersion && Date.now() - s.builtAt < REBUILD_EVERY_MS))) return s;
   const positives = new Map<string, number>();
   const seen = new Set<string>();
   for (const u of live.users.values()) {
@@ -70,7 +76,7 @@ function snapshot(live: LiveData): Snapshot {
   const popular = order.slice().sort((a, b) => (positives.get(b) ?? 0) - (positives.get(a) ?? 0) || position.get(a)! - position.get(b)!);
   const categories = new Set<string>();
   for (const it of live.items.values()) for (const c of it.categories) categories.add(c);
-  const next: Snapshot = { key, positives, popular, latest: order.reverse(), categories };
+  const next: Snapshot = { key, itemsVersion: live.itemsVersion, builtAt: Date.now(), positives, popular, latest: order.reverse(), categories };
   snapshots.set(live, next);
   return next;
 }

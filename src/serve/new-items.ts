@@ -23,6 +23,8 @@ import { positiveCounts } from './lists.js';
 export const PEERS = 20;
 /** New items considered at most (the newest first): bounds the work a request adds. */
 export const MAX_NEW_ITEMS = 2000;
+/** Feedback peers (one pass over the positives) are rebuilt at most this often when only feedback changed. */
+export const FEEDBACK_PEERS_EVERY_MS = 1000;
 
 export interface NewItem {
   id: string;
@@ -55,6 +57,10 @@ export class NewItems {
     // feedback peers depend on the feedback: only then is the feedback part of the key
     const key = (): string => `${live.itemsVersion}${this.usesFeedback ? `|${live.maxSeq}|${live.feedbackCount}|${live.erasureGen}` : ''}`;
     if (this.key !== '' && this.key === key()) return this.list;
+    // only feedback changed: the co-liked peers follow within FEEDBACK_PEERS_EVERY_MS (no pass per write)
+    if (this.key !== '' && this.itemsVersion === live.itemsVersion && Date.now() - this.builtAt < FEEDBACK_PEERS_EVERY_MS) return this.list;
+    this.itemsVersion = live.itemsVersion;
+    this.builtAt = Date.now();
     const before = this.signature;
     this.list = this.build(live);
     this.key = key();
@@ -63,6 +69,8 @@ export class NewItems {
   }
 
   private usesFeedback = false;
+  private itemsVersion = -1;
+  private builtAt = 0;
   private signature = '';
 
   private build(live: LiveData): NewItem[] {
