@@ -241,9 +241,12 @@ describe('recommendations: exclude, category, new items, explanations', () => {
     assert.equal((await call(svc, 'POST', '/v1/feedback', { feedback: [{ user: 'fan', item: 'brand-new', type: 'view' }] })).status, 200);
     const seen = await call<Recs>(svc, 'GET', '/v1/users/fan/recommendations?n=10');
     assert.ok(seen.json.items.every((i) => i.id !== 'brand-new'));
-    // a session of the same items sees it too
+    // a session of the same items sees it too; a session that holds it never gets it back
     const s = await call<Recs>(svc, 'POST', '/v1/sessions/recommend', { items: liked, n: 10, hedge: false });
     assert.ok(s.json.items.some((i) => i.id === 'brand-new' && i.newItem === true));
+    const held = await call<Recs>(svc, 'POST', '/v1/sessions/recommend', { items: [...liked, 'brand-new'], n: 10, hedge: false });
+    assert.equal(held.status, 200);
+    assert.ok(held.json.items.every((i) => i.id !== 'brand-new'));
   });
 
   it('a new item without categories is scored from what its first users liked', async () => {
