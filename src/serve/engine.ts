@@ -23,8 +23,8 @@ import { Catalogue, type CatalogueView } from './catalogue.js';
 import type { LiveData } from './live.js';
 import { servedTrainSet, type LoadedModel } from './model-file.js';
 import { explanationJson, itemJson, personasJson, round4 } from './answers.js';
-import { NewItems, type NewItem } from './new-items.js';
-import { anchorsForItem, historyAssignment, itemVectors, matcher, rankIn, relativeWeight, summaryOf } from './explanations.js';
+import { NewItems, newItemJson, type NewItem } from './new-items.js';
+import { matcher, readableParts, summaryOf } from './explanations.js';
 import { mixtureScores, usesMixture } from './persona-mixture.js';
 import type { Explanation, Personas, Recommendations } from './schemas.js';
 import { servedConfidence } from './served-confidence.js';
@@ -253,27 +253,10 @@ export class Engine {
     if (r.withheld !== null && r.withheld !== 'no personas for this user') return { explanation: null, explanationWithheld: r.withheld };
     const e = r.explanation;
     if (!e) return undefined;
-    // anchors per item: the persona's history items most like this item (explanations.ts)
-    const { vectors: set, k } = st.personas;
-    const assignment = st.recent && e.persona === st.recent.index ? null : historyAssignment(profile, this.personas, set, st.history);
-    const members = assignment ? Array.from(st.history.filter((_, j) => assignment[j] === e.persona)) : Array.from(st.recent!.items);
-    const anchors = anchorsForItem(itemVectors(this.model, this.nItems), members, item, this.view().explain.anchors ?? 3) ?? e.anchors;
-    // the item's rank among the unseen candidates by the persona's own score
-    let row = ctx.own.get(e.persona);
-    if (!row) {
-      const d = set.length / k;
-      row = new Float32Array(this.nItems);
-      this.personas.scorePersonas(set.subarray(e.persona * d, (e.persona + 1) * d), row);
-      ctx.own.set(e.persona, row);
-    }
-    const personaRank = rankIn(row, item, this.view().candidates, (i) => ctx.seen.has(i));
-    const { evenShare, relative } = relativeWeight(e.weights, e.persona);
-    const base = explanationJson(this.items, this.view(), { ...e, anchors });
-    const anchorTitles = base.anchors.map((a) => a.title);
-    const tastes = e.weights.filter((w) => w > 0).length;
-    return {
-      explanation: { ...base, weight: round4(e.weight), evenShare, relative, personaRank, summary: summaryOf({ label: base.label, anchorTitles, tastes, relative, personaRank }) },
-    };
+    // anchors per item, the rank within the persona, the weight against an even share (explanations.ts)
+    const x = readableParts({ model: this.model, personas: this.personas, set: st.personas, recent: st.recent, profile, e, item, nItems: this.nItems, candidates: this.view().candidates, anchors: this.view().explain.anchors ?? 3, ...ctx });
+    const base = explanationJson(this.items, this.view(), { ...e, anchors: x.anchors });
+    return { explanation: { ...base, weight: round4(e.weight), evenShare: x.evenShare, relative: x.relative, personaRank: x.personaRank, summary: summaryOf({ ...x, label: base.label, anchorTitles: base.anchors.map((a) => a.title) }) } };
   }
 
   /** The JSON text of a user's recommendations (cached per user state and query). */
@@ -301,31 +284,16 @@ export class Engine {
     const want = opts.offset + opts.n;
     const selected = this.select(st, scores, { ...opts, offset: 0, n: want });
     const { rerank, hedgeReasons } = selected;
-    let entries: (number | NewItem)[] = Array.from(selected.list);
-    let newScores = new Map<NewItem, number>();
-    // a hedged list's popular fillers, by item (new items shift the positions)
-    const fillerOf = new Map<number, string>();
-    selected.fillers?.forEach((f, r) => {
-      if (f) fillerOf.set(selected.list[r]!, f);
-    });
-    if (!st.cold && rerank === 'none') {
-      // items posted after training, scored from their peers (new-items.ts), merged before the cut
-      const skip = new Set(opts.exclude ?? []);
-      const seen = seenIds ?? this.live.users.get(userId)?.seen;
-      const merged = this.fresh.merge(this.live, selected.list, scores, want, (f) => !skip.has(f.id) && !seen?.has(f.id) && (opts.category === undefined || f.categories.includes(opts.category)));
-      entries = merged.entries;
-      newScores = merged.newScores;
-    }
-    entries = entries.slice(opts.offset);
+    // items posted after training, scored from their peers, merged before the cut (new-items.ts)
+    const [skip, seenIdsOf] = [new Set(opts.exclude ?? []), seenIds ?? this.live.users.get(userId)?.seen];
+    const allowed = (f: NewItem): boolean => !st.cold && rerank === 'none' && !skip.has(f.id) && !seenIdsOf?.has(f.id) && (opts.category === undefined || f.categories.includes(opts.category));
+    const { entries: all, newScores, fillerOf } = this.fresh.mergeSelected(this.live, selected, scores, want, allowed);
+    const entries = all.slice(opts.offset);
     const seen = new Set(st.exclude);
     const match = matcher(scores, this.view().candidates, (i) => seen.has(i), entries.length);
     const ctx = { own: new Map<number, Float32Array>(), seen };
     const items = entries.map((i, r) => {
-      if (typeof i !== 'number') {
-        const s = newScores.get(i) ?? 0;
-        const fresh = { id: i.id, title: i.title, score: Math.round(s * 1e6) / 1e6, categories: i.categories, rank: opts.offset + r + 1, match: match(s), newItem: true };
-        return opts.explain ? { ...fresh, explanation: null, reason: i.reason } : fresh;
-      }
+      if (typeof i !== 'number') return newItemJson(i, newScores.get(i) ?? 0, opts.offset + r + 1, match, opts.explain);
       const base = { ...itemJson(this.items, this.view(), i, scores[i]!), rank: opts.offset + r + 1, match: match(scores[i]!) };
       // a hedged list's popular filler says why it is there instead of naming a persona
       const filler = fillerOf.get(i);

@@ -8,8 +8,9 @@
  * - the persona's weight relative to an even share (`relative`: weight x K, 1 = even), and a
  *   sentence (`summary`) that speaks of the share only when the user has two or more tastes.
  */
+import type { ItemExplanation } from '../explain/explain.js';
 import type { HasPersonas, Recommender } from '../models/model.js';
-import { personaAssignment } from '../models/persona-assignment.js';
+import { personaAssignment, type PersonaSet } from '../models/persona-assignment.js';
 
 interface ItemVectors {
   dim: number;
@@ -161,4 +162,41 @@ export function summaryOf(e: { label: string; anchorTitles: readonly string[]; t
   if (e.tastes < 2) return `${because} (${e.label}): ${rank}.`;
   const share = e.relative >= 1.05 ? `${e.relative.toFixed(1)}x an even share of your ${e.tastes} tastes` : `about an even share of your ${e.tastes} tastes`;
   return `${because}: your ${e.label} taste (${share}), ${rank}.`;
+}
+
+/**
+ * The readable parts of an item's explanation: anchors per item (the explaining persona's members,
+ * or a recent persona's new positives, most similar to the item; the persona's own anchors when
+ * the model has no item vectors), the item's rank by that persona's own score among the unseen
+ * candidates (`own` caches a persona's score row per answer), and the weight against an even share.
+ */
+export function readableParts(o: {
+  model: Recommender;
+  personas: HasPersonas;
+  set: PersonaSet;
+  recent: { index: number; items: Int32Array } | null;
+  /** Lives as long as the persona set (the profile): the history's assignment is cached on it. */
+  profile: object;
+  e: ItemExplanation;
+  item: number;
+  /** Items in the model (the length of a score row). */
+  nItems: number;
+  candidates: Int32Array;
+  anchors: number;
+  own: Map<number, Float32Array>;
+  seen: ReadonlySet<number>;
+}): { anchors: number[]; personaRank: number; evenShare: number; relative: number; tastes: number } {
+  const { set, e } = o;
+  const assignment = o.recent && e.persona === o.recent.index ? null : historyAssignment(o.profile, o.personas, set.vectors, set.history);
+  const members = assignment ? Array.from(set.history.filter((_, j) => assignment[j] === e.persona)) : Array.from(o.recent!.items);
+  let row = o.own.get(e.persona);
+  if (!row) {
+    const d = set.vectors.length / set.k;
+    row = new Float32Array(o.nItems);
+    o.personas.scorePersonas(set.vectors.subarray(e.persona * d, (e.persona + 1) * d), row);
+    o.own.set(e.persona, row);
+  }
+  const anchors = anchorsForItem(itemVectors(o.model, o.nItems), members, o.item, o.anchors) ?? e.anchors;
+  const personaRank = rankIn(row, o.item, o.candidates, (i) => o.seen.has(i));
+  return { anchors, personaRank, ...relativeWeight(e.weights, e.persona), tastes: e.weights.filter((w) => w > 0).length };
 }

@@ -145,6 +145,21 @@ export class NewItems {
     return out;
   }
 
+  /** `merge` of a selected list, with its hedged fillers by item (new items shift the positions). */
+  mergeSelected(
+    live: LiveData,
+    selected: { list: Int32Array; fillers?: (string | null)[] },
+    scores: Float32Array,
+    want: number,
+    allowed: (f: NewItem) => boolean,
+  ): { entries: (number | NewItem)[]; newScores: Map<NewItem, number>; fillerOf: Map<number, string> } {
+    const fillerOf = new Map<number, string>();
+    selected.fillers?.forEach((f, r) => {
+      if (f) fillerOf.set(selected.list[r]!, f);
+    });
+    return { ...this.merge(live, selected.list, scores, want, allowed), fillerOf };
+  }
+
   /**
    * Merges the new items into a list (model indices, the top `want`): each new item that `allowed`
    * accepts scores the mean of `scores` over its peers and goes before the first list item it
@@ -187,4 +202,16 @@ export class NewItems {
     }
     return { entries, newScores };
   }
+}
+
+/** A new item in an answer: its peer score, rank and match, and with explain=true why it is there. */
+export function newItemJson(
+  f: NewItem,
+  score: number,
+  rank: number,
+  match: (s: number) => number,
+  explain: boolean,
+): { id: string; title: string; score: number; categories: string[]; rank: number; match: number; newItem: true; explanation?: null; reason?: string } {
+  const item = { id: f.id, title: f.title, score: Math.round(score * 1e6) / 1e6, categories: f.categories, rank, match: match(score), newItem: true as const };
+  return explain ? { ...item, explanation: null, reason: f.reason } : item;
 }

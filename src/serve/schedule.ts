@@ -13,10 +13,27 @@
  * replicas sharing a store, give the schedule to one of them.
  */
 import { ConfigError } from '../errors.js';
-import type { ServiceState } from './app.js';
+import type { Store } from '../store/types.js';
 import { Engine } from './engine.js';
+import type { FeedbackPolicy, LiveData } from './live.js';
+import type { Metrics } from './metrics.js';
 import type { Job } from './schemas.js';
-import { trainFromStore } from './training.js';
+import { trainFromStore, type Jobs } from './training.js';
+
+/** What training needs of the service (app.ts `ServiceState` has it). */
+export interface TrainingHost {
+  store: Store;
+  live: LiveData;
+  liveReady: boolean;
+  engine: Engine | null;
+  ready: boolean;
+  closing: boolean;
+  jobs: Jobs;
+  metrics: Metrics;
+  policy: FeedbackPolicy;
+  train: { model: string; params: Record<string, number | string | boolean>; seed: number; threads: number; modelsDir: string; tune?: boolean };
+  keepModels: number;
+}
 
 export interface TrainRequest {
   model: string;
@@ -27,7 +44,7 @@ export interface TrainRequest {
 }
 
 /** Starts a training job (the caller checked the request); the new engine is swapped in when it ends. */
-export function startTraining(s: ServiceState, req: TrainRequest): Job {
+export function startTraining(s: TrainingHost, req: TrainRequest): Job {
   return s.jobs.start(async (progress, signal) => {
     const loaded = await trainFromStore(s.store, {
       ...s.train,
@@ -79,7 +96,7 @@ export class RetrainScheduler {
   readonly started: string[] = [];
 
   constructor(
-    private readonly s: ServiceState,
+    private readonly s: TrainingHost,
     private readonly policy: RetrainPolicy,
     private readonly say: (m: string) => void = () => undefined,
   ) {}
