@@ -17,6 +17,7 @@
 import type { z } from 'zod';
 import type { EvaluationJson } from '../eval/results.js';
 import type * as S from '../serve/schemas.js';
+import type * as A from '../serve/schemas-admin.js';
 import type { Engine } from '../serve/engine.js';
 import type { ItemRecord, KeyScope, UserRecord } from '../store/types.js';
 
@@ -36,6 +37,10 @@ export type RecommendParams = Partial<Omit<z.output<typeof S.RecommendQuery>, 'e
 export type SimilarParams = Partial<z.output<typeof S.SimilarQuery>>;
 export type TasteMixParams = Partial<z.output<typeof S.TasteMixQuery>>;
 export type ListParams = Partial<z.output<typeof S.ListQuery>>;
+/** Query of GET /v1/popular and /v1/latest; `exclude` may also be a list of item ids. */
+export type ItemListParams = Partial<Omit<z.output<typeof S.ItemListQuery>, 'exclude'>> & { exclude?: string | readonly string[] };
+/** Query of GET /v1/categories/{category}/popular. */
+export type CategoryListParams = Omit<ItemListParams, 'category'>;
 
 // ---- response types (what the server answers)
 export type Recommendations = z.output<typeof S.Recommendations>;
@@ -46,6 +51,9 @@ export type UserList = z.output<typeof S.UserList>;
 export type FeedbackList = z.output<typeof S.FeedbackList>;
 export type TasteMix = z.output<typeof S.TasteMix>;
 export type Job = z.output<typeof S.Job>;
+export type JobList = z.output<typeof A.JobList>;
+export type JobsParams = Partial<z.output<typeof A.JobsQuery>>;
+export type ItemList = z.output<typeof S.ItemList>;
 export type ModelInfo = z.output<typeof S.ModelInfo>;
 export type OnboardingState = z.output<typeof S.OnboardingState>;
 export type OnboardingCompleted = z.output<typeof S.OnboardingCompleted>;
@@ -248,6 +256,17 @@ export class PersonaeClient {
     return this.request('POST', `/v1/onboarding/${segment(session, 'session id')}/complete`, { body: request });
   }
 
+  // ---- non-personalised lists
+  popular(params: ItemListParams = {}): Promise<Result<ItemList>> {
+    return this.request('GET', '/v1/popular', { query: params });
+  }
+  latest(params: ItemListParams = {}): Promise<Result<ItemList>> {
+    return this.request('GET', '/v1/latest', { query: params });
+  }
+  categoryPopular(category: string, params: CategoryListParams = {}): Promise<Result<ItemList>> {
+    return this.request('GET', `/v1/categories/${segment(category, 'category')}/popular`, { query: params });
+  }
+
   // ---- models, jobs, evaluation, keys
   models(): Promise<Result<ModelInfo>> {
     return this.request('GET', '/v1/models');
@@ -257,6 +276,9 @@ export class PersonaeClient {
   }
   train(request: TrainRequest = {}): Promise<Result<Job>> {
     return this.request('POST', '/v1/models/train', { body: request });
+  }
+  jobs(params: JobsParams = {}): Promise<Result<JobList>> {
+    return this.request('GET', '/v1/jobs', { query: params });
   }
   job(id: string): Promise<Result<Job>> {
     return this.request('GET', `/v1/jobs/${segment(id, 'job id')}`);

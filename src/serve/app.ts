@@ -21,7 +21,10 @@ import { registerAdminRoutes } from './routes-admin.js';
 import { ADMIN_ROUTES } from './schemas-admin.js';
 import {
   ApiKeyBody,
+  CategoryListQuery,
+  CategoryParams,
   FeedbackBody,
+  ItemListQuery,
   IdParams,
   ItemInputs,
   ItemsWrapped,
@@ -42,7 +45,9 @@ import {
 import type { FeedbackRecord, KeyScope, Store } from '../store/types.js';
 import { keyIdOf } from '../store/rows.js';
 import { storeFailure, type StoreHealth } from '../store/errors.js';
-import { checkTrainParams, JOB_HEARTBEAT_MS, Jobs, trainFromStore } from './training.js';
+import { checkTrainParams, JOB_HEARTBEAT_MS, Jobs } from './training.js';
+import { itemList } from './lists.js';
+import { startTraining } from './schedule.js';
 
 export class HttpError extends Error {
   constructor(
@@ -77,7 +82,7 @@ export interface ServiceState {
   /** Shutting down: new requests get 503 while the ones in flight finish. */
   closing: boolean;
   policy: FeedbackPolicy;
-  train: { model: string; params: Record<string, number | string | boolean>; seed: number; threads: number; modelsDir: string };
+  train: { model: string; params: Record<string, number | string | boolean>; seed: number; threads: number; modelsDir: string; tune?: boolean };
   /** Model versions kept (artifacts and records) after a training (`--keep-models`). */
   keepModels: number;
   /** Store failures (503s, logged once per interval) and whether writes work (/readyz). */
@@ -514,7 +519,26 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
     const body = parse(SessionBody, req.body, 'body');
     Engine.checkRerank(body.rerank);
     checkBudget(body, 'body');
-    return modelOf(s).session(body.items, body.n, body.rerank, body.explain, body.hedge);
+    return modelOf(s).session(body.items, body.n, body.rerank, body.explain, body.hedge, { category: body.category, exclude: body.exclude ?? [] });
+  });
+
+  // ---- non-personalised lists (lists.ts): no model needed
+  const ids = (text: string | undefined): string[] => (text ? text.split(',').filter((x) => x !== '') : []);
+  app.get('/v1/popular', { config: { auth: 'read' } }, async (req) => {
+    const q = parse(ItemListQuery, req.query, 'query');
+    checkBudget(q, 'query');
+    return itemList(s.live, 'popular', { ...q, exclude: ids(q.exclude) });
+  });
+  app.get('/v1/latest', { config: { auth: 'read' } }, async (req) => {
+    const q = parse(ItemListQuery, req.query, 'query');
+    checkBudget(q, 'query');
+    return itemList(s.live, 'latest', { ...q, exclude: ids(q.exclude) });
+  });
+  app.get('/v1/categories/:category/popular', { config: { auth: 'read' } }, async (req) => {
+    const { category } = parse(CategoryParams, req.params, 'path');
+    const q = parse(CategoryListQuery, req.query, 'query');
+    checkBudget(q, 'query');
+    return itemList(s.live, 'popular', { ...q, category, exclude: ids(q.exclude) });
   });
 
   // ---- models, jobs, evaluation, keys
@@ -552,17 +576,7 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
     // every parameter is checked (and bounded) before the job is accepted
     checkTrainParams(model, params, body.params ? 'body.params' : 'params');
     if (s.jobs.busy) throw new HttpError(409, 'busy', 'a training job is already running');
-    const job = s.jobs.start(async (progress, signal) => {
-      const loaded = await trainFromStore(s.store, {
-        ...s.train, model, params, seed: body.seed ?? s.train.seed, policy: s.policy, evaluate: body.evaluate ?? null, onProgress: progress, signal, keepModels: s.keepModels,
-      });
-      const engine = new Engine(loaded, s.live);
-      engine.warm();
-      s.engine = engine; // the atomic swap: requests in flight keep the old engine
-      s.ready = true;
-      s.metrics.inc('trainings');
-      return s.engine.info;
-    });
+    const job = startTraining(s, { model, params, seed: body.seed, evaluate: body.evaluate ?? null, tune: body.tune });
     return reply.code(202).send(job);
   });
   app.get('/v1/jobs/:id', { config: { auth: 'admin' } }, async (req) => {

@@ -23,6 +23,8 @@ import { Catalogue, type CatalogueView } from './catalogue.js';
 import type { LiveData } from './live.js';
 import { servedTrainSet, type LoadedModel } from './model-file.js';
 import { explanationJson, itemJson, personasJson, round4 } from './answers.js';
+import { NewItems, newItemJson, type NewItem } from './new-items.js';
+import { matcher, readableParts, summaryOf } from './explanations.js';
 import { mixtureScores, usesMixture } from './persona-mixture.js';
 import { ListCache } from './list-cache.js';
 import { MAX_N, type Explanation, type Personas, type Recommendations } from './schemas.js';
@@ -61,6 +63,8 @@ export class Engine {
   private train: TrainSet | null = null;
   /** Plain lists computed deeper than asked, so that later pages are slices (list-cache.ts). */
   readonly lists = new ListCache();
+  /** Items posted after training, scored from their peers (new-items.ts). */
+  private readonly fresh: NewItems;
 
   constructor(
     readonly loaded: LoadedModel,
@@ -84,6 +88,7 @@ export class Engine {
       { items: this.items, live, isCandidate: this.isCandidate, feedbackSeq: loaded.meta.feedbackSeq, personas: this.personas, trainedIndex: (id) => engine.trainedIndex(id) },
       maxStates,
     );
+    this.fresh = new NewItems({ items: this.items, nItems: this.nItems, popularity: loaded.popularity, isCandidate: (i) => this.isCandidate[i] === 1 });
   }
 
   /** The model's training data rebuilt from the live positives (model-file.ts `servedTrainSet`). */
@@ -247,9 +252,9 @@ export class Engine {
    * the explaining persona uncertain (no persona carries the item, or the user's confidence is
    * too low); undefined without personas.
    */
-  private explanationOf(st: UserState, item: number): { explanation: Explanation | null; explanationWithheld?: string } | undefined {
+  private explanationOf(st: UserState, item: number, ctx: { own: Map<number, Float32Array>; seen: Set<number> } = { own: new Map(), seen: new Set(st.exclude) }): { explanation: Explanation | null; explanationWithheld?: string } | undefined {
     const profile = this.profileOf(st);
-    if (!profile || !this.personas) return undefined;
+    if (!profile || !this.personas || !st.personas) return undefined;
     // a muted persona never explains an item
     const muted = new Set<number>();
     for (const [q, o] of st.overrides) if (o.muted && q < personaCountOf(st)) muted.add(q);
@@ -257,7 +262,10 @@ export class Engine {
     if (r.withheld !== null && r.withheld !== 'no personas for this user') return { explanation: null, explanationWithheld: r.withheld };
     const e = r.explanation;
     if (!e) return undefined;
-    return { explanation: explanationJson(this.items, this.view(), e) };
+    // anchors per item, the rank within the persona, the weight against an even share (explanations.ts)
+    const x = readableParts({ model: this.model, personas: this.personas, set: st.personas, recent: st.recent, profile, e, item, nItems: this.nItems, candidates: this.view().candidates, anchors: this.view().explain.anchors ?? 3, ...ctx });
+    const base = explanationJson(this.items, this.view(), { ...e, anchors: x.anchors });
+    return { explanation: { ...base, weight: round4(e.weight), evenShare: x.evenShare, relative: x.relative, personaRank: x.personaRank, summary: summaryOf({ ...x, label: base.label, anchorTitles: base.anchors.map((a) => a.title) }) } };
   }
 
   /** The JSON text of a user's recommendations (cached per user state and query). */
@@ -268,7 +276,8 @@ export class Engine {
       st.answers.clear();
       st.answersVersion = answersVersion;
     }
-    const cacheKey = `${this.states.isUnknown(st) ? `${userId}|` : ''}${opts.n}|${opts.offset}|${opts.category ?? ''}|${(opts.exclude ?? []).join(',')}|${opts.rerank}|${opts.explain}|${opts.hedge ?? true}`;
+    this.fresh.current(this.live);
+    const cacheKey = `${this.fresh.generation}|${this.states.isUnknown(st) ? `${userId}|` : ''}${opts.n}|${opts.offset}|${opts.category ?? ''}|${(opts.exclude ?? []).join(',')}|${opts.rerank}|${opts.explain}|${opts.hedge ?? true}`;
     const hit = st.answers.get(cacheKey);
     if (hit !== undefined) return hit;
     const body = this.recommendState(userId, st, opts);
@@ -278,15 +287,27 @@ export class Engine {
     return text;
   }
 
-  private recommendState(userId: string, st: UserState, opts: RecommendOptions): Recommendations {
+  private recommendState(userId: string, st: UserState, opts: RecommendOptions, seenIds?: ReadonlySet<string>): Recommendations {
     const scores = this.scoresOf(userId, st);
-    const { list, rerank, hedgeReasons, fillers } = this.select(st, scores, opts);
-    const items = Array.from(list, (i, r) => {
-      const base = itemJson(this.items, this.view(), i, scores[i]!);
+    // the top offset + n, so that new items merge in before the page is cut
+    const want = opts.offset + opts.n;
+    const selected = this.select(st, scores, { ...opts, offset: 0, n: want });
+    const { rerank, hedgeReasons } = selected;
+    // items posted after training, scored from their peers, merged before the cut (new-items.ts)
+    const [skip, seenIdsOf] = [new Set(opts.exclude ?? []), seenIds ?? this.live.users.get(userId)?.seen];
+    const allowed = (f: NewItem): boolean => !st.cold && rerank === 'none' && !skip.has(f.id) && !seenIdsOf?.has(f.id) && (opts.category === undefined || f.categories.includes(opts.category));
+    const { entries: all, newScores, fillerOf } = this.fresh.mergeSelected(this.live, selected, scores, want, allowed);
+    const entries = all.slice(opts.offset);
+    const seen = new Set(st.exclude);
+    const match = matcher(scores, this.view().candidates, (i) => seen.has(i), entries.length);
+    const ctx = { own: new Map<number, Float32Array>(), seen };
+    const items = entries.map((i, r) => {
+      if (typeof i !== 'number') return newItemJson(i, newScores.get(i) ?? 0, opts.offset + r + 1, match, opts.explain);
+      const base = { ...itemJson(this.items, this.view(), i, scores[i]!), rank: opts.offset + r + 1, match: match(scores[i]!) };
       // a hedged list's popular filler says why it is there instead of naming a persona
-      const filler = fillers?.[r];
+      const filler = fillerOf.get(i);
       if (opts.explain && filler) return { ...base, explanation: null, reason: filler };
-      const explanation = opts.explain && !st.cold ? this.explanationOf(st, i) : undefined;
+      const explanation = opts.explain && !st.cold ? this.explanationOf(st, i, ctx) : undefined;
       return explanation ? { ...base, ...explanation } : base;
     });
     const confidence = round4(this.confidenceOf(st).confidence);
@@ -356,12 +377,13 @@ export class Engine {
   }
 
   /** Recommendations for an anonymous history (not stored). */
-  session(itemIds: readonly string[], n: number, rerank: string, explain: boolean, hedge = true): Recommendations {
+  session(itemIds: readonly string[], n: number, rerank: string, explain: boolean, hedge = true, filter: { category?: string | undefined; exclude?: readonly string[] } = {}): Recommendations {
     const hist: number[] = [];
     for (const [r, id] of itemIds.entries()) {
       const i = this.items.lookup(id);
-      if (i < 0 || !this.live.items.has(id)) throw new NotFoundError(`items[${r}]: unknown item "${id}"`);
-      if (this.isCandidate[i]) hist.push(i);
+      if (!this.live.items.has(id)) throw new NotFoundError(`items[${r}]: unknown item "${id}"`);
+      // an item posted after training has no vector to fold in: it is only kept out of the list
+      if (i >= 0 && this.isCandidate[i]) hist.push(i);
     }
     const history = Int32Array.from(new Set(hist)).sort();
     const exclude = Int32Array.from(new Set(itemIds.map((id) => this.items.lookup(id)).filter((i) => i >= 0))).sort();
@@ -371,7 +393,7 @@ export class Engine {
       this.model.scoreBatch(singleUserBatch(-1, history), out);
       st.scores = out;
     }
-    const body = this.recommendState('(session)', st, { n, offset: 0, rerank, explain, hedge });
+    const body = this.recommendState('(session)', st, { n, offset: 0, rerank, explain, hedge, category: filter.category, exclude: filter.exclude ?? [] }, new Set(itemIds));
     return { ...body, user: '(session)' };
   }
 

@@ -26,6 +26,7 @@ import type { FeedbackRecord, ItemRecord, Store } from '../store/types.js';
 import { openStore, redactStoreUrl, sqliteFile, storeScheme } from '../store/open.js';
 import { StoreHealth, storeFailure } from '../store/errors.js';
 import { loadOrder } from './versions.js';
+import { RetrainScheduler, type RetrainPolicy } from './schedule.js';
 import { cleanTempArtifacts, JOB_HEARTBEAT_MS, Jobs, pruneModels, stopTrainingWorkers, trainFromStore } from './training.js';
 
 export type { Store } from '../store/types.js';
@@ -99,6 +100,10 @@ export interface ServiceOptions {
   syncIntervalMs?: number;
   /** Largest request body in bytes (default 8 MiB). */
   bodyLimit?: number;
+  /** Tune every training of the service on a validation split first (POST /v1/models/train may say otherwise). */
+  tune?: boolean;
+  /** Retraining schedule (schedule.ts): `everyMs` (--retrain-every), `afterEvents` (--retrain-after), `checkMs`. */
+  retrain?: RetrainPolicy;
   quiet?: boolean;
 }
 
@@ -111,6 +116,8 @@ export interface RunningService {
   sync(): Promise<number>;
   app: FastifyInstance;
   state: ServiceState;
+  /** The retraining schedule (null without --retrain-every / --retrain-after). */
+  retrain: RetrainScheduler | null;
 }
 
 function itemsOfLog(log: InteractionLog): ItemRecord[] {
@@ -248,6 +255,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
       seed: opts.seed ?? 42,
       threads: opts.threads ?? defaultThreads(),
       modelsDir: opts.modelsDir ?? defaultModelsDir(db),
+      tune: opts.tune ?? false,
     },
   };
   const app = await buildApp(state, {
@@ -323,6 +331,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
         policy,
         keepModels,
         evaluation: opts.evaluation ? JSON.stringify(opts.evaluation) : null,
+        tune: state.train.tune ?? false,
         onProgress: (stage, done, total) => (state.status = `training: ${stage} ${done}/${total}`),
       });
     }
@@ -339,7 +348,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     }
   };
   state.metrics.startLoopMonitor();
-  const ready = boot();
+  const retrain = opts.retrain && (opts.retrain.everyMs || opts.retrain.afterEvents) ? new RetrainScheduler(state, opts.retrain, say) : null;
+  const ready = boot().then(() => retrain?.start());
   let timer: NodeJS.Timeout | null = null;
   let syncing: Promise<number> | null = null;
   const sync = (): Promise<number> => {
@@ -368,8 +378,10 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     app,
     state,
     sync,
+    retrain,
     async close() {
       if (timer) clearInterval(timer);
+      retrain?.stop();
       state.metrics.stop();
       // stop listening; requests in flight finish, new ones get 503; after the deadline the
       // connections still open are cut

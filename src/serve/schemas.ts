@@ -127,8 +127,28 @@ export const SessionBody = z
     rerank: z.string().max(100).default('none'),
     explain: z.boolean().default(false),
     hedge: z.boolean().default(true),
+    /** Only items of this category. */
+    category: text(200, 1).optional(),
+    /** Item IDs never to return (besides the session's own items). */
+    exclude: z.array(id).max(10_000).optional(),
   })
   .strict();
+
+/** GET /v1/popular and /v1/latest (and /v1/categories/{category}/popular without `category`). */
+export const ItemListQuery = z
+  .object({
+    n: intParam(1, MAX_N).default(10),
+    offset: intParam(0, MAX_OFFSET).default(0),
+    /** Only items of this category. */
+    category: text(200, 1).optional(),
+    /** Comma-separated item IDs never to return. */
+    exclude: z.string().max(100_000).optional(),
+    /** A user whose items (any feedback) are never returned. */
+    user: id.optional(),
+  })
+  .strict();
+export const CategoryListQuery = ItemListQuery.omit({ category: true });
+export const CategoryParams = z.object({ category: text(200, 1) }).strict();
 
 export const PersonaPatch = z
   .object({
@@ -172,6 +192,8 @@ export const TrainBody = z
     seed: z.number().int().min(0).max(0xffffffff).optional(),
     /** Evaluate first (default protocol) against these models too, e.g. ["pop", "ease"]; served at /v1/evaluation. */
     evaluate: z.array(z.string().min(1).max(64)).max(8).optional(),
+    /** Tune on a validation split first (the model's grid, as `evaluate --tune`), then fit on everything with the best parameters. */
+    tune: z.boolean().optional(),
   })
   .strict();
 
@@ -198,7 +220,24 @@ export const KeyParams = z.object({ id: z.string().regex(/^[0-9a-f]{16}$/, 'a ke
 // ---- responses (documented in /openapi.json; the handlers build these shapes)
 
 const Anchor = z.object({ id: z.string(), title: z.string() });
-export const Explanation = z.object({ persona: z.number().int(), label: z.string(), weights: z.array(z.number()), anchors: z.array(Anchor) });
+export const Explanation = z.object({
+  persona: z.number().int(),
+  label: z.string(),
+  /** Every persona's weight for the item (muted ones 0, the others sum to 1). */
+  weights: z.array(z.number()),
+  /** The explaining persona's history items most similar to this item (per item, not the persona's fixed anchors). */
+  anchors: z.array(Anchor),
+  /** The explaining persona's weight. */
+  weight: z.number().optional(),
+  /** 1 / the number of unmuted personas: what each would carry if none stood out. */
+  evenShare: z.number().optional(),
+  /** weight / evenShare: 1 is an even share, 2 twice as much. */
+  relative: z.number().optional(),
+  /** The item's rank among the user's unseen items by the explaining persona's own score (1 = that taste's favourite). */
+  personaRank: z.number().int().optional(),
+  /** One readable sentence; it speaks of the share only when the user has two or more tastes. */
+  summary: z.string().optional(),
+});
 export type Explanation = z.infer<typeof Explanation>;
 export const RecItem = z.object({
   id: z.string(),
@@ -214,6 +253,12 @@ export const RecItem = z.object({
    * is there, with explanation null.
    */
   reason: z.string().optional(),
+  /** 1-based position in the whole list (offset included). */
+  rank: z.number().int().optional(),
+  /** Percent of the user's unseen catalogue this item outscores (0..100): a human reading of `score`. */
+  match: z.number().min(0).max(100).optional(),
+  /** Posted after the served model was trained: scored from the items it resembles (its categories, or what its first users liked). */
+  newItem: z.boolean().optional(),
 });
 const Confidence = z.number().min(0).max(1).describe("how much the model knows about the user (0..1); below 0.5 the list is hedged");
 export const Recommendations = z.object({
@@ -239,6 +284,11 @@ export const UserList = z.object({ users: z.array(z.object({ id: z.string(), int
 export const FeedbackList = z.object({
   user: z.string(),
   feedback: z.array(z.object({ item: z.string(), title: z.string(), categories: z.array(z.string()), type: z.string(), value: z.number(), ts: z.string() })),
+});
+export const ItemList = z.object({
+  list: z.enum(['popular', 'latest']),
+  category: z.string().nullable(),
+  items: z.array(z.object({ id: z.string(), title: z.string(), categories: z.array(z.string()), positives: z.number().int().describe('users with a positive on the item') })),
 });
 export const TasteMix = z.object({ categories: z.array(z.string()), history: z.array(z.number()), list: z.array(z.number()) });
 const ModelRef = z.object({ name: z.string(), version: z.number().int() });
@@ -360,6 +410,9 @@ export const ROUTES: readonly RouteDoc[] = [
   { method: 'patch', path: '/v1/users/{id}/personas/{index}', summary: 'mute or boost a persona', auth: 'write', body: PersonaPatch, response: Personas },
   { method: 'get', path: '/v1/users/{id}/taste-mix', summary: "category shares of the history and of the list", auth: 'read', query: TasteMixQuery, response: TasteMix },
   { method: 'post', path: '/v1/sessions/recommend', summary: 'recommendations for an anonymous history', auth: 'read', body: SessionBody, response: Recommendations },
+  { method: 'get', path: '/v1/popular', summary: 'the most popular items (users with a positive), no model needed', auth: 'read', query: ItemListQuery, response: ItemList },
+  { method: 'get', path: '/v1/latest', summary: 'the newest items first, no model needed', auth: 'read', query: ItemListQuery, response: ItemList },
+  { method: 'get', path: '/v1/categories/{category}/popular', summary: 'the most popular items of one category', auth: 'read', query: CategoryListQuery, response: ItemList },
   { method: 'post', path: '/v1/models/train', summary: 'start training a model (a job in a worker thread)', auth: 'admin', body: TrainBody, response: Job },
   { method: 'get', path: '/v1/jobs/{id}', summary: 'progress of a job', auth: 'admin', response: Job },
   { method: 'delete', path: '/v1/jobs/{id}', summary: 'cancel a running job', auth: 'admin', response: Job },

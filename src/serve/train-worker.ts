@@ -30,6 +30,8 @@ export interface TrainJobInput {
   time: Float64Array;
   /** Evaluate these models (the trained one first) under the default protocol before fitting on everything. */
   evaluate: string[] | null;
+  /** Tune on a validation split first (the model's grid), then fit on everything with the best parameters. */
+  tune?: boolean;
 }
 
 export type TrainJobMessage =
@@ -39,8 +41,15 @@ export type TrainJobMessage =
 
 export async function runTrainJob(input: TrainJobInput, report: (m: TrainJobMessage) => void, signal?: AbortSignal): Promise<void> {
   const train = trainSetFromPairs(input.meta.users.length, input.meta.items.length, input.user, input.item, input.itemRanks, input.categories);
-  const evaluation = input.evaluate ? await evaluateModels(input, report) : null;
-  const model = createModel(input.model, input.params);
+  let params = input.params;
+  let evaluation: string | null = null;
+  if (input.evaluate || input.tune) {
+    // one run: the evaluation of the listed models (tuned when asked) gives the tuned parameters too
+    const run = await evaluateModels(input, report);
+    if (input.evaluate) evaluation = run.json;
+    if (input.tune) params = run.params;
+  }
+  const model = createModel(input.model, params);
   report({ type: 'progress', stage: `${input.model} fit`, done: 0, total: 1 });
   await model.fit(train, {
     rng: new Rng(input.seed).derive('model', input.model),
@@ -57,7 +66,7 @@ export async function runTrainJob(input: TrainJobInput, report: (m: TrainJobMess
  * The evaluation served at /v1/evaluation: the positives as an implicit log, the default protocol
  * (PROTOCOL.md), the trained model and the comparison models, as an EvaluationJson.
  */
-async function evaluateModels(input: TrainJobInput, report: (m: TrainJobMessage) => void): Promise<string> {
+async function evaluateModels(input: TrainJobInput, report: (m: TrainJobMessage) => void): Promise<{ json: string; params: Record<string, number | string | boolean> }> {
   const b = new LogBuilder('service');
   const cats = input.categories;
   input.meta.items.forEach((id, i) => {
@@ -68,17 +77,20 @@ async function evaluateModels(input: TrainJobInput, report: (m: TrainJobMessage)
   const log = b.build();
   const split = makeSplit(log, { seed: input.seed });
   const startedAt = new Date();
-  const models = input.evaluate!;
+  const models = input.evaluate ?? [input.model];
   const experiment = await runExperiment(split, {
     models,
     ks: [10, 20],
     seed: input.seed,
-    tune: false,
+    tune: input.tune ?? false,
     threads: input.threads,
     params: { [input.model]: input.params },
     onProgress: (e) => report({ type: 'progress', stage: `evaluate ${e.model} ${e.stage}`, done: e.done, total: e.total }),
   });
-  return JSON.stringify(buildResultsJson(split, experiment, { ks: [10, 20], seed: input.seed, startedAt, threads: input.threads, rerank: 'none' }));
+  const json = JSON.stringify(buildResultsJson(split, experiment, { ks: [10, 20], seed: input.seed, startedAt, threads: input.threads, rerank: 'none' }));
+  // the trained model is the first row (trainFromStore puts it first); its params are the tuned ones
+  const row = experiment.models.find((r) => r.name === input.model) ?? experiment.models[0]!;
+  return { json, params: { ...input.params, ...row.params } as Record<string, number | string | boolean> };
 }
 
 if (parentPort && (workerData as { personaeTrainJob?: boolean } | null)?.personaeTrainJob) {

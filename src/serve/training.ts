@@ -26,6 +26,8 @@ export interface TrainOptions {
   evaluation?: string | null;
   /** Evaluate the model and these others under the default protocol first (served at /v1/evaluation). */
   evaluate?: string[] | null;
+  /** Tune on a validation split first (the model's tuning grid), then fit on everything with the best parameters. */
+  tune?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
   /** Cancels the job: the fit stops at its next epoch (the worker is ended after CANCEL_GRACE_MS at the latest). */
   signal?: AbortSignal;
@@ -196,6 +198,7 @@ export async function trainFromStore(store: Store, opts: TrainOptions): Promise<
     item: Int32Array.from(is),
     time: Float64Array.from(ts),
     evaluate: opts.evaluate && opts.evaluate.length > 0 ? [opts.model, ...opts.evaluate.filter((m) => m !== opts.model)] : null,
+    tune: opts.tune ?? false,
   };
   if (opts.signal?.aborted) throw new JobCancelled();
   const result = await new Promise<{ sha256: string; params: Record<string, number | string | boolean>; evaluation: string | null }>((resolve, reject) => {

@@ -9,6 +9,8 @@ import { ConfigError } from '../../errors.js';
 import { modelNames } from '../../models/registry.js';
 import { startService } from '../../serve/index.js';
 import { parseFeedbackPolicy } from '../../serve/live.js';
+import { configPolicy, readServeConfig, retrainEveryMs, type ServeConfig } from '../../serve/config.js';
+import { checkTrainParams } from '../../serve/training.js';
 import { parseInteger } from '../shared.js';
 import { parseParams } from './evaluate.js';
 
@@ -32,6 +34,11 @@ interface ServeFlags {
   rateLimitAddress: number;
   requestTimeout: number;
   shutdownTimeout: number;
+  retrainEvery?: string;
+  retrainAfter?: number;
+  tune?: boolean;
+  threads?: number;
+  config?: string;
   quiet?: boolean;
 }
 
@@ -40,6 +47,18 @@ function parsePort(value: string): number {
   const n = parseInteger('--port', 0)(value);
   if (n > 65535) throw new ConfigError(`expected a port from 0 to 65535, got "${value}"`, '--port');
   return n;
+}
+
+/** Keys of the config file that are flags of the same name (the rest: params, feedback types, retrainEvery). */
+const SAME_NAME = ['host', 'port', 'db', 'data', 'model', 'seed', 'threads', 'modelsDir', 'keepModels', 'pgSchema', 'publicReads', 'insecureOpen', 'rateLimit', 'rateLimitAddress', 'requestTimeout', 'shutdownTimeout', 'retrainAfter', 'tune', 'quiet'] as const;
+
+/** The flags with the config file's values wherever the flag was not given on the command line. */
+export function mergeConfig(flags: ServeFlags, config: ServeConfig, onCommandLine: (name: string) => boolean): ServeFlags {
+  const out: Record<string, unknown> = { ...flags };
+  for (const key of SAME_NAME) {
+    if (config[key] !== undefined && !onCommandLine(key)) out[key] = config[key];
+  }
+  return out as unknown as ServeFlags;
 }
 
 export function serveCommand(): Command {
@@ -64,12 +83,24 @@ export function serveCommand(): Command {
     .option('--rate-limit-address <n>', 'requests a minute per client address without a valid key (0 = no limit)', parseInteger('--rate-limit-address', 0), 6_000)
     .option('--request-timeout <ms>', 'longest a client may take to send a request (then 408)', parseInteger('--request-timeout', 1), 30_000)
     .option('--shutdown-timeout <ms>', 'on SIGTERM/SIGINT, how long requests in flight may take to finish', parseInteger('--shutdown-timeout', 0), 10_000)
+    .option('--retrain-every <duration>', 'retrain when the served model is this old and feedback arrived since, e.g. 6h, 30m, 1d')
+    .option('--retrain-after <n>', 'retrain after n new feedback events', parseInteger('--retrain-after', 1))
+    .option('--tune', 'tune every training on a validation split first (the model\'s grid), then fit on everything')
+    .option('--threads <n>', 'threads of training', parseInteger('--threads', 1))
+    .option('--config <file>', 'a JSON config file (default: personae.config.json in the working folder, if any); flags override it')
     .option('--quiet', 'no log lines')
-    .action(async (flags: ServeFlags) => {
+    .action(async (given: ServeFlags, cmd: Command) => {
+      // the config file, then flags given on the command line over it
+      const { config } = readServeConfig(given.config);
+      const flags = mergeConfig(given, config, (name) => cmd.getOptionValueSource(name) === 'cli');
       if (flags.readKey && !process.env.PERSONAE_API_KEY) throw new ConfigError('needs PERSONAE_API_KEY to be set', '--read-key');
       if (flags.readKey && flags.publicReads) throw new ConfigError('cannot be combined with --public-reads', '--read-key');
       if (flags.modelFile !== undefined && flags.param.length > 0) throw new ConfigError('--param sets fitting parameters; the model file is already fitted (use personae train to fit another)', '--param');
-      const params = parseParams(flags.param)[flags.model] ?? {};
+      const fromFlags = parseParams(flags.param)[flags.model];
+      const params = (fromFlags ?? (config.model === undefined || config.model === flags.model ? config.params : undefined) ?? {}) as Record<string, number | string | boolean>;
+      checkTrainParams(flags.model, params, fromFlags ? '--param' : 'params');
+      const policy = cmd.getOptionValueSource('positive') === 'cli' && flags.positive !== undefined ? parseFeedbackPolicy(flags.positive) : configPolicy(config);
+      const everyMs = cmd.getOptionValueSource('retrainEvery') === 'cli' ? retrainEveryMs(flags.retrainEvery, '--retrain-every') : retrainEveryMs(config.retrainEvery, 'retrainEvery');
       const svc = await startService({
         host: flags.host,
         port: flags.port,
@@ -77,18 +108,21 @@ export function serveCommand(): Command {
         ...(flags.data !== undefined ? { data: flags.data } : {}),
         ...(flags.modelFile !== undefined ? { modelFile: flags.modelFile } : {}),
         model: flags.model,
-        modelParams: params as Record<string, number | string | boolean>,
+        modelParams: params,
         seed: flags.seed,
+        ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
         ...(flags.modelsDir !== undefined ? { modelsDir: flags.modelsDir } : {}),
         keepModels: flags.keepModels,
         ...(flags.pgSchema !== undefined ? { pgSchema: flags.pgSchema } : {}),
-        ...(flags.positive !== undefined ? { feedbackTypes: parseFeedbackPolicy(flags.positive) } : {}),
+        ...(policy !== undefined ? { feedbackTypes: policy } : {}),
         readApiKey: flags.readKey ?? false,
         publicReads: flags.publicReads ?? false,
         insecureOpen: flags.insecureOpen ?? false,
         rateLimits: { perKey: flags.rateLimit, perAddress: flags.rateLimitAddress },
         requestTimeoutMs: flags.requestTimeout,
         shutdownTimeoutMs: flags.shutdownTimeout,
+        tune: flags.tune ?? false,
+        retrain: { everyMs, afterEvents: flags.retrainAfter },
         quiet: flags.quiet ?? false,
       });
       process.stdout.write(`${svc.url}\n`);

@@ -1,0 +1,148 @@
+/**
+ * Training jobs started by the service itself: `startTraining` (what POST /v1/models/train and the
+ * schedule both call: a job that trains from the store and swaps the new engine in) and the
+ * retraining schedule of `personae serve --retrain-every <duration>` / `--retrain-after <n>`.
+ *
+ * The schedule looks once a second (`checkMs`) and starts a job, when none is running, if
+ * - `everyMs`: the served model was trained at least that long ago (its `trainedAt`, so a restart
+ *   keeps the rhythm) and feedback arrived since (no new event, no retrain);
+ * - `afterEvents`: at least that many feedback events (any type, by store sequence number) arrived
+ *   after the data the served model was trained on.
+ * A failed job is not retried before another `afterEvents` events (or `everyMs`) have passed.
+ * Jobs are rows of the store's `jobs` table like any other (GET /v1/jobs lists them). With several
+ * replicas sharing a store, give the schedule to one of them.
+ */
+import { ConfigError } from '../errors.js';
+import type { Store } from '../store/types.js';
+import { Engine } from './engine.js';
+import type { FeedbackPolicy, LiveData } from './live.js';
+import type { Metrics } from './metrics.js';
+import type { Job } from './schemas.js';
+import { trainFromStore, type Jobs } from './training.js';
+
+/** What training needs of the service (app.ts `ServiceState` has it). */
+export interface TrainingHost {
+  store: Store;
+  live: LiveData;
+  liveReady: boolean;
+  engine: Engine | null;
+  ready: boolean;
+  closing: boolean;
+  jobs: Jobs;
+  metrics: Metrics;
+  policy: FeedbackPolicy;
+  train: { model: string; params: Record<string, number | string | boolean>; seed: number; threads: number; modelsDir: string; tune?: boolean };
+  keepModels: number;
+}
+
+export interface TrainRequest {
+  model: string;
+  params: Record<string, number | string | boolean>;
+  seed?: number | undefined;
+  evaluate?: string[] | null | undefined;
+  tune?: boolean | undefined;
+}
+
+/** Starts a training job (the caller checked the request); the new engine is swapped in when it ends. */
+export function startTraining(s: TrainingHost, req: TrainRequest): Job {
+  return s.jobs.start(async (progress, signal) => {
+    const loaded = await trainFromStore(s.store, {
+      ...s.train,
+      model: req.model,
+      params: req.params,
+      seed: req.seed ?? s.train.seed,
+      policy: s.policy,
+      evaluate: req.evaluate ?? null,
+      tune: req.tune ?? s.train.tune ?? false,
+      onProgress: progress,
+      signal,
+      keepModels: s.keepModels,
+    });
+    const engine = new Engine(loaded, s.live);
+    engine.warm();
+    s.engine = engine; // the atomic swap: requests in flight keep the old engine
+    s.ready = true;
+    s.metrics.inc('trainings');
+    return engine.info;
+  });
+}
+
+export interface RetrainPolicy {
+  /** Retrain when the served model is at least this old (ms) and feedback arrived since. */
+  everyMs?: number | undefined;
+  /** Retrain after this many new feedback events. */
+  afterEvents?: number | undefined;
+  /** How often the schedule looks (ms, default 1000). */
+  checkMs?: number | undefined;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "90s", "15m", "6h", "1d", "500ms" or a number of milliseconds; at least 1 s. */
+export function parseDuration(text: string, flag = '--retrain-every'): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!m) throw new ConfigError(`expected a duration such as 30m, 6h or 1d, got "${text}"`, flag);
+  const ms = Number(m[1]) * UNITS[m[2] ?? 'ms']!;
+  if (!(ms >= 1000)) throw new ConfigError(`must be at least 1s, got "${text}"`, flag);
+  return Math.round(ms);
+}
+
+export class RetrainScheduler {
+  private timer: NodeJS.Timeout | null = null;
+  /** The store seq at which the last scheduled job started (a failed one is not retried before more events). */
+  private lastAttemptSeq = -1;
+  private lastAttemptAt = 0;
+  /** Jobs this schedule started. */
+  readonly started: string[] = [];
+
+  constructor(
+    private readonly s: TrainingHost,
+    private readonly policy: RetrainPolicy,
+    private readonly say: (m: string) => void = () => undefined,
+  ) {}
+
+  start(): void {
+    if (this.timer || (!this.policy.everyMs && !this.policy.afterEvents)) return;
+    this.timer = setInterval(() => this.check(), this.policy.checkMs ?? 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Why a retrain is due now, or null. */
+  due(now = Date.now()): string | null {
+    const s = this.s;
+    const e = s.engine;
+    if (!e || s.jobs.busy || s.closing || !s.liveReady) return null;
+    const trainedSeq = e.loaded.meta.feedbackSeq;
+    const newEvents = s.live.maxSeq - trainedSeq;
+    if (newEvents <= 0) return null;
+    const sinceAttempt = this.lastAttemptSeq < 0 ? newEvents : s.live.maxSeq - this.lastAttemptSeq;
+    const after = this.policy.afterEvents;
+    if (after && newEvents >= after && sinceAttempt >= after) return `${newEvents} new events (--retrain-after ${after})`;
+    const every = this.policy.everyMs;
+    if (every) {
+      const age = now - Date.parse(e.loaded.record.trainedAt);
+      if (age >= every && now - this.lastAttemptAt >= every) return `the model is ${Math.round(age / 1000)} s old (--retrain-every ${Math.round(every / 1000)} s)`;
+    }
+    return null;
+  }
+
+  /** Starts a job when one is due; returns it. */
+  check(now = Date.now()): Job | null {
+    const why = this.due(now);
+    if (!why) return null;
+    const e = this.s.engine!;
+    const model = e.loaded.record.name;
+    const params = model === this.s.train.model ? this.s.train.params : (Object.fromEntries(Object.entries(e.loaded.record.params)) as Record<string, number | string | boolean>);
+    this.lastAttemptSeq = this.s.live.maxSeq;
+    this.lastAttemptAt = now;
+    const job = startTraining(this.s, { model, params });
+    this.started.push(job.id);
+    this.say(`retraining ${model}: ${why} (job ${job.id})`);
+    return job;
+  }
+}
