@@ -46,7 +46,6 @@ const LONG_FILES: Readonly<Record<string, string>> = {
   'models/personas-train.ts': 'the persona model training kernels (flat typed-array loops over the same state)',
   'serve/app.ts': 'every route in one file; to split into one file per resource (src/serve/routes/)',
   'serve/schemas.ts': 'every request and response schema of the API in one file (the client and the dashboard read their types from it); to split per resource with the routes',
-  'synth/model.ts': 'one class, the world generator (catalogue + per-user plan); its loops share state',
 };
 const MAX_LINES = 400;
 

@@ -1,93 +1,17 @@
 /**
- * The generative model: the catalogue (items, categories, styles, popularity) and each user's plan
- * (group, planted personas and their weights) and rows. Items are drawn by sampler.ts; the
- * streaming `generateWorld` is generate.ts.
+ * The generative model: a world's catalogue (catalogue.ts) and each user's plan (group, planted
+ * personas and their weights) and rows. Items are drawn by sampler.ts; the truth types and records
+ * are truth.ts; the streaming `generateWorld` is generate.ts.
  */
 import { largestRemainder } from '../math/apportion.js';
 import { Rng } from '../math/rng.js';
+import { buildCatalogue, drawIndex, type CategoryPool } from './catalogue.js';
 import { parsePopulation, resolveWorldConfig, type Population, type WorldConfig, type WorldConfigInput } from './config.js';
-import { categoryNames, makeTitle } from './names.js';
-import { ItemSampler } from './sampler.js';
+import { categoryNames } from './names.js';
+import type { ItemSampler } from './sampler.js';
+import { userTruthLine, userTruthOf, UserRows, type PlantedTaste, type UserPlan, type UserTruth } from './truth.js';
 
-export interface PlantedPersona {
-  /** Index within the user: 0 = the dominant persona, the last = the minority persona. */
-  readonly persona: number;
-  /** Planted share of the user's persona rows (weights sum to 1). */
-  readonly weight: number;
-  /** Category names, the persona's main category first. */
-  readonly categories: readonly string[];
-  /** Bridging users only: the side whose view of the contested items this persona holds. */
-  readonly side?: 'A' | 'B';
-}
-
-/** 'bridge': a bridging user (holds both sides; see Population in config.ts). */
-export type Group = 'A' | 'B' | 'bridge';
-
-/** Ground truth of one user. */
-export interface UserTruth {
-  readonly user: string;
-  readonly group?: Group;
-  readonly personas: readonly PlantedPersona[];
-}
-
-/** One user's rows in time order (reused buffers: copy what you keep). */
-export class UserRows {
-  length = 0;
-  readonly item: Int32Array;
-  readonly rating: Uint8Array;
-  readonly timestamp: Float64Array;
-  /** The persona that produced the row, -1 for noise rows. */
-  readonly persona: Int8Array;
-  /** Split populations: the side (0 = A, 1 = B) whose view of the contested items produced the row; -1 for noise rows and mixed populations. */
-  readonly side: Int8Array;
-  constructor(capacity: number) {
-    this.item = new Int32Array(capacity);
-    this.rating = new Uint8Array(capacity);
-    this.timestamp = new Float64Array(capacity);
-    this.persona = new Int8Array(capacity);
-    this.side = new Int8Array(capacity);
-  }
-}
-
-/**
- * A user's plan: group (-1 mixed, 0 = A, 1 = B, 2 = bridging), personas as category indices, and
- * each persona's side (0 = A, 1 = B; -1 in mixed populations).
- */
-export interface UserPlan {
-  readonly group: -1 | 0 | 1 | 2;
-  readonly weights: readonly number[];
-  readonly categories: readonly (readonly number[])[];
-  readonly sides: readonly number[];
-}
-
-/** A user's plan plus each persona's style mixture per category (see World.plantedTaste). */
-export interface PlantedTaste {
-  readonly plan: UserPlan;
-  readonly styleMix: readonly (readonly Float64Array[])[];
-}
-
-const GROUP_NAMES: readonly Group[] = ['A', 'B', 'bridge'];
-const SIDE_NAMES = ['A', 'B'] as const;
-
-function drawIndex(rng: Rng, weights: readonly number[]): number {
-  let total = 0;
-  for (const w of weights) total += w;
-  let x = rng.next() * total;
-  for (let k = 0; k < weights.length; k++) {
-    x -= weights[k]!;
-    if (x < 0) return k;
-  }
-  return weights.length - 1;
-}
-
-/** The items of one category, with one alias sampler per style and the items' style affinities. */
-interface CategoryPool {
-  readonly items: Int32Array;
-  /** sampler[s] over `items`, weights popularity * exp(beta * affinity). */
-  readonly sampler: ItemSampler[];
-  /** affinity[s * items.length + pos] = <style s, v_item>. */
-  readonly affinity: Float32Array;
-}
+export { UserRows, type Group, type PlantedPersona, type PlantedTaste, type UserPlan, type UserTruth } from './truth.js';
 
 /**
  * The catalogue of a world and the per-user generator. Building it costs O(items x categories
@@ -125,105 +49,21 @@ export class World {
     const config = resolveWorldConfig(input);
     this.config = config;
     this.population = parsePopulation(config.population);
-    const C = config.categories;
-    const N = config.items;
-    const S = config.styles;
-    const d = config.tasteDim;
-    this.nItems = N;
-    this.categoryNames = categoryNames(C);
+    this.nItems = config.items;
+    this.categoryNames = categoryNames(config.categories);
     this.maxInteractions = config.maxInteractions ?? Math.max(config.minInteractions, Math.ceil(20 * config.meanInteractions));
     this.root = new Rng(config.seed);
-
-    // category popularity: Zipf over a seeded order
-    const catRng = this.root.derive('world', 'categories');
-    const order = catRng.shuffle(Array.from({ length: C }, (_, c) => c));
-    const catPop = new Float64Array(C);
-    order.forEach((c, rank) => (catPop[c] = Math.pow(rank + 1, -config.categorySkew)));
-    let catTotal = 0;
-    for (const p of catPop) catTotal += p;
-    for (let c = 0; c < C; c++) catPop[c]! /= catTotal;
-    this.categoryPopularity = catPop;
-    // items spread over categories half uniformly, half by category popularity
-    const itemCatWeights = Array.from(catPop, (p) => 0.5 / C + 0.5 * p);
-
-    // items: categories, latent vectors, titles
-    const itemRng = this.root.derive('world', 'items');
-    const ptr = new Int32Array(N + 1);
-    const idx: number[] = [];
-    const vectors = new Float32Array(N * d);
-    const titles: string[] = new Array<string>(N);
-    const countWeights = config.itemCategoryCounts.slice();
-    for (let k = C; k < countWeights.length; k++) countWeights[k] = 0;
-    const picked: number[] = [];
-    for (let i = 0; i < N; i++) {
-      const k = drawIndex(itemRng, countWeights) + 1;
-      picked.length = 0;
-      if (i < C) picked.push(i); // every category has at least one item
-      while (picked.length < k) {
-        const c = drawIndex(itemRng, itemCatWeights);
-        if (!picked.includes(c)) picked.push(c);
-      }
-      idx.push(...picked);
-      ptr[i + 1] = idx.length;
-      for (let j = 0; j < d; j++) vectors[i * d + j] = itemRng.normal();
-      titles[i] = makeTitle(itemRng, picked[0]!, picked[k > 1 ? 1 : 0]!);
-    }
-    this.itemCategoryPtr = ptr;
-    this.itemCategoryIdx = Int32Array.from(idx);
-    this.titles = titles;
-
-    // popularity: power law over a seeded rank inside the primary category
-    const popRng = this.root.derive('world', 'popularity');
-    const byPrimary: number[][] = Array.from({ length: C }, () => []);
-    for (let i = 0; i < N; i++) byPrimary[idx[ptr[i]!]!]!.push(i);
-    const popularity = new Float64Array(N);
-    for (const members of byPrimary) {
-      popRng.shuffle(members);
-      members.forEach((i, rank) => (popularity[i] = Math.pow(rank + 1, -config.popularityExponent)));
-    }
-    this.itemPopularity = popularity;
-    this.globalSampler = new ItemSampler(popularity, Int32Array.from({ length: N }, (_, i) => i), null);
-
-    // styles: unit vectors per category; pools with one CDF per style
-    const styleRng = this.root.derive('world', 'styles');
-    const members: number[][] = Array.from({ length: C }, () => []);
-    for (let i = 0; i < N; i++) for (let k = ptr[i]!; k < ptr[i + 1]!; k++) members[idx[k]!]!.push(i);
-    const beta = config.tasteStrength;
-    this.pools = members.map((list) => {
-      const items = Int32Array.from(list);
-      const n = items.length;
-      const affinity = new Float32Array(S * n);
-      const sampler: ItemSampler[] = [];
-      const center = new Float64Array(d);
-      const weight = new Float64Array(n);
-      for (let s = 0; s < S; s++) {
-        let norm = 0;
-        for (let j = 0; j < d; j++) norm += (center[j] = styleRng.normal()) ** 2;
-        norm = Math.sqrt(norm) || 1;
-        for (let p = 0; p < n; p++) {
-          const i = items[p]!;
-          let z = 0;
-          for (let j = 0; j < d; j++) z += center[j]! * vectors[i * d + j]!;
-          z /= norm;
-          affinity[s * n + p] = z;
-          weight[p] = popularity[i]! * Math.exp(beta * z);
-        }
-        sampler.push(new ItemSampler(weight, items, affinity.subarray(s * n, (s + 1) * n)));
-      }
-      return { items, sampler, affinity };
-    });
-
-    // contested items (split populations): a seeded subset, polarity alternating => balanced
-    this.itemPolarity = new Int8Array(N);
-    if (this.population.kind === 'split') {
-      const contRng = this.root.derive('world', 'contested');
-      const all = contRng.shuffle(Array.from({ length: N }, (_, i) => i));
-      const m = Math.round(config.contested * N);
-      for (let k = 0; k < m; k++) this.itemPolarity[all[k]!] = k % 2 === 0 ? 1 : -1;
-    }
-
-    this.seen = new Uint8Array(N);
-    this.styleCdf = new Float64Array(4 * 2 * S);
+    const catalogue = buildCatalogue(config, this.population, this.root);
+    this.categoryPopularity = catalogue.categoryPopularity;
+    this.itemCategoryPtr = catalogue.itemCategoryPtr;
+    this.itemCategoryIdx = catalogue.itemCategoryIdx;
+    this.titles = catalogue.titles;
+    this.itemPopularity = catalogue.itemPopularity;
+    this.itemPolarity = catalogue.itemPolarity;
+    this.pools = catalogue.pools;
+    this.globalSampler = catalogue.globalSampler;
+    this.seen = new Uint8Array(config.items);
+    this.styleCdf = new Float64Array(4 * 2 * config.styles);
   }
 
   /** Categories of item index i (indices into `categoryNames`, primary first). */
@@ -390,25 +230,12 @@ export class World {
 
   /** userTruth(u, plan) as one JSON line (the same text JSON.stringify gives, built faster). */
   userTruthJson(u: number, plan: UserPlan): string {
-    const names = (this.categoryJson ??= this.categoryNames.map((n) => JSON.stringify(n)));
-    let line = `{"user":"${u + 1}"`;
-    if (plan.group >= 0) line += `,"group":"${GROUP_NAMES[plan.group]!}"`;
-    line += ',"personas":[';
-    for (let k = 0; k < plan.weights.length; k++) {
-      if (k > 0) line += ',';
-      line += `{"persona":${k},"weight":${plan.weights[k]!},"categories":[${plan.categories[k]!.map((c) => names[c]!).join(',')}]`;
-      line += plan.group === 2 ? `,"side":"${SIDE_NAMES[plan.sides[k]!]!}"}` : '}';
-    }
-    return `${line}]}`;
+    return userTruthLine((this.categoryJson ??= this.categoryNames.map((n) => JSON.stringify(n))), u, plan);
   }
 
   /** The truth record of a plan (as written to truth.jsonl). */
   userTruth(u: number, plan: UserPlan): UserTruth {
-    const personas = plan.weights.map((weight, k): PlantedPersona => {
-      const p = { persona: k, weight, categories: plan.categories[k]!.map((c) => this.categoryNames[c]!) };
-      return plan.group === 2 ? { ...p, side: SIDE_NAMES[plan.sides[k]!]! } : p;
-    });
-    return plan.group < 0 ? { user: String(u + 1), personas } : { user: String(u + 1), group: GROUP_NAMES[plan.group]!, personas };
+    return userTruthOf(this.categoryNames, u, plan);
   }
 
   /**
