@@ -24,203 +24,17 @@
  *   `base/` and `s<j>/` (their arrays as `base/<array>`, their config as `base/<key>`, their kind
  *   and version as `base/.kind`, `base/.version`).
  */
-import { z } from 'zod';
 import { rowOf } from '../data/csr.js';
-import { trainSetFromPairs } from '../data/train-set.js';
 import { ConfigError } from '../errors.js';
 import type { Rng } from '../math/rng.js';
 import { kmeans, nearestCentroid } from '../math/kmeans.js';
 import { hasPersonas, isFoldIn, type FitContext, type ModelArtifact, type ModelParams, type ModelSpec, type ParamValue, type Recommender, type TrainSet, type UserBatch } from './model.js';
+import { nest, unnest, type TableJson } from './router-artifact.js';
+import { candidateLabel, chooseCandidate, RouterConfig, routerCandidates, routerRegistry, type CandidateScore, type RouteEntry } from './router-config.js';
+import { cpuSeconds, ndcgOfScores, restrictTrain } from './router-validation.js';
 
-/** What the router needs from the registry (bound by registry.ts, which lists the router itself). */
-interface RegistryApi {
-  createModel(name: string, params?: Record<string, unknown>): Recommender;
-  modelFromArtifact(artifact: ModelArtifact): Recommender;
-  modelNames(): string[];
-}
-let registry: RegistryApi | null = null;
-/** Called once by registry.ts after the catalogue is built (breaks the import cycle). */
-export function bindRouterRegistry(api: RegistryApi): void {
-  registry = api;
-}
-function reg(): RegistryApi {
-  if (!registry) throw new Error('router: the model registry is not loaded (import models/registry.js)');
-  return registry;
-}
-
-export const RouterConfig = z
-  .object({
-    /** Model whose fold-in vectors cluster the users (must fold histories in). */
-    base: z.string().default('ials'),
-    /** Number of user clusters. */
-    clusters: z.number().int().min(1).max(256).default(4),
-    /** Candidate specialists, comma-separated registered model names, cheapest first. */
-    candidates: z.string().default('pop,itemknn,ials'),
-    /** Where candidates are fitted: on each cluster's users, on everyone, or both. */
-    scope: z.enum(['both', 'cluster', 'global']).default('both'),
-    /** Relative ndcg tolerance: route to the cheapest candidate within (1 - tolerance) x the best. */
-    tolerance: z.number().min(0).max(1).default(0),
-    /** How candidates' costs are ranked (see the file comment). */
-    cost: z.enum(['order', 'measured']).default('order'),
-    validationShare: z.number().gt(0).lt(1).default(0.2),
-    minValidationPositives: z.number().int().min(2).default(5),
-    /** Validation users scored per cluster (a seeded sample). */
-    validationUsers: z.number().int().min(1).default(300),
-    /** Cut-off of the validation ndcg. */
-    at: z.number().int().min(1).default(20),
-  })
-  .strict()
-  .superRefine((c, ctx) => {
-    if (!registry) return;
-    const known = registry.modelNames();
-    for (const name of [c.base, ...candidateNames(c.candidates)]) {
-      if (name === 'router') ctx.addIssue({ code: 'custom', path: [name === c.base ? 'base' : 'candidates'], message: 'a router cannot route to a router' });
-      else if (!known.includes(name)) ctx.addIssue({ code: 'custom', path: [name === c.base ? 'base' : 'candidates'], message: `unknown model "${name}"; known: ${known.join(', ')}` });
-    }
-  });
-export type RouterConfig = z.infer<typeof RouterConfig>;
-
-function candidateNames(s: string): string[] {
-  return s
-    .split(',')
-    .map((x) => x.trim())
-    .filter((x) => x.length > 0);
-}
-
-/** A candidate: a model name and where it is fitted. */
-export interface Candidate {
-  model: string;
-  scope: 'global' | 'cluster';
-}
-
-/** One candidate's validation result in one cluster. */
-export interface CandidateScore {
-  candidate: string;
-  ndcg: number;
-  /** Measured CPU seconds of the validation fit; global candidates' fit is shared by every cluster. */
-  fitSeconds?: number;
-  /** Measured CPU milliseconds of scoring, per validation user of the cluster. */
-  scoreMsPerUser?: number;
-}
-
-export interface RouteEntry {
-  cluster: number;
-  /** Training users in the cluster. */
-  users: number;
-  /** Validation users scored. */
-  validationUsers: number;
-  /** The specialist the cluster is routed to (`model@global` or `model@cluster`). */
-  chosen: string;
-  /** The candidate with the best validation ndcg. */
-  best: string;
-  scores: CandidateScore[];
-}
-
-/** CPU seconds of this process (user + system, all threads): less sensitive to other jobs than wall time. */
-export function cpuSeconds(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-
-export const candidateLabel = (c: Candidate): string => `${c.model}@${c.scope}`;
-
-/** The candidates of a config in cost order (each model's global specialist before its per-cluster ones). */
-export function routerCandidates(cfg: Pick<RouterConfig, 'candidates' | 'scope'>): Candidate[] {
-  const out: Candidate[] = [];
-  for (const model of candidateNames(cfg.candidates)) {
-    if (cfg.scope !== 'cluster') out.push({ model, scope: 'global' });
-    if (cfg.scope !== 'global') out.push({ model, scope: 'cluster' });
-  }
-  return out;
-}
-
-/**
- * The routing rule: the best validation ndcg, or with tolerance > 0 the cheapest candidate (lowest
- * `cost`) whose ndcg is at least (1 - tolerance) x the best; ties go to the lower cost, then the
- * earlier candidate.
- */
-export function chooseCandidate(ndcg: readonly number[], cost: readonly number[], tolerance: number): number {
-  let best = 0;
-  for (let j = 1; j < ndcg.length; j++) if (ndcg[j]! > ndcg[best]!) best = j;
-  const floor = ndcg[best]! * (1 - tolerance);
-  let chosen = -1;
-  for (let j = 0; j < ndcg.length; j++) {
-    if (!(ndcg[j]! >= floor)) continue;
-    if (chosen < 0 || cost[j]! < cost[chosen]!) chosen = j;
-  }
-  return chosen < 0 ? best : chosen;
-}
-
-/** A TrainSet over the same index spaces holding only the rows of `keep` users, minus `drop`. */
-export function restrictTrain(train: TrainSet, keep: (u: number) => boolean, drop?: (u: number, i: number) => boolean): TrainSet {
-  const ui = train.userItems;
-  const us: number[] = [];
-  const is: number[] = [];
-  for (let u = 0; u < train.nUsers; u++) {
-    if (!keep(u)) continue;
-    for (let e = ui.indptr[u]!; e < ui.indptr[u + 1]!; e++) {
-      const i = ui.indices[e]!;
-      if (drop && drop(u, i)) continue;
-      us.push(u);
-      is.push(i);
-    }
-  }
-  return trainSetFromPairs(train.nUsers, train.nItems, Int32Array.from(us), Int32Array.from(is), train.itemRanks, train.categories);
-}
-
-/** ndcg@at (binary relevance) of one score row: top `at` of `candidates` not in `seen`, ties by item rank. */
-export function ndcgOfScores(scores: Float32Array, candidates: Int32Array, seen: Set<number>, relevant: Set<number>, at: number, itemRanks: Int32Array): number {
-  if (relevant.size === 0) return 0;
-  const top: number[] = [];
-  const better = (a: number, b: number): boolean => scores[a]! > scores[b]! || (scores[a] === scores[b] && itemRanks[a]! < itemRanks[b]!);
-  for (const i of candidates) {
-    if (seen.has(i) || Number.isNaN(scores[i]!)) continue;
-    if (top.length < at) {
-      top.push(i);
-      for (let p = top.length - 1; p > 0 && better(top[p]!, top[p - 1]!); p--) [top[p], top[p - 1]] = [top[p - 1]!, top[p]!];
-    } else if (better(i, top[at - 1]!)) {
-      top[at - 1] = i;
-      for (let p = at - 1; p > 0 && better(top[p]!, top[p - 1]!); p--) [top[p], top[p - 1]] = [top[p - 1]!, top[p]!];
-    }
-  }
-  let dcg = 0;
-  top.forEach((i, r) => {
-    if (relevant.has(i)) dcg += 1 / Math.log2(r + 2);
-  });
-  let idcg = 0;
-  for (let r = 0; r < Math.min(at, relevant.size); r++) idcg += 1 / Math.log2(r + 2);
-  return dcg / idcg;
-}
-
-/** Puts `art` into `arrays`/`config` under `prefix` (see the file comment). */
-function nest(prefix: string, art: ModelArtifact, arrays: Record<string, Float32Array | Int32Array>, config: Record<string, ParamValue>): void {
-  config[`${prefix}/.kind`] = art.kind;
-  config[`${prefix}/.version`] = art.version;
-  for (const [k, v] of Object.entries(art.config)) config[`${prefix}/${k}`] = v;
-  for (const [k, v] of Object.entries(art.arrays)) arrays[`${prefix}/${k}`] = v;
-}
-
-/** The artifact nested under `prefix`. */
-function unnest(prefix: string, art: ModelArtifact): ModelArtifact {
-  const p = `${prefix}/`;
-  const config: Record<string, ParamValue> = {};
-  const arrays: Record<string, Float32Array | Int32Array> = {};
-  for (const [k, v] of Object.entries(art.config)) if (k.startsWith(p) && !k.startsWith(`${p}.`)) config[k.slice(p.length)] = v;
-  for (const [k, v] of Object.entries(art.arrays)) if (k.startsWith(p)) arrays[k.slice(p.length)] = v;
-  const kind = art.config[`${p}.kind`];
-  if (typeof kind !== 'string') throw new ConfigError(`router artifact has no nested model under "${prefix}"`, 'artifact');
-  return { kind, version: Number(art.config[`${p}.version`]), config, arrays };
-}
-
-/** The persisted routing table (config `table`). */
-interface TableJson {
-  /** Specialists, index j = artifact prefix `s<j>`: candidate label and cluster (-1 = global). */
-  specialists: { candidate: string; cluster: number }[];
-  /** Specialist index of each cluster. */
-  route: number[];
-  routes: RouteEntry[];
-  dim: number;
-}
+export { bindRouterRegistry, candidateLabel, chooseCandidate, RouterConfig, routerCandidates, type Candidate, type CandidateScore, type RouteEntry } from './router-config.js';
+export { cpuSeconds, ndcgOfScores, restrictTrain } from './router-validation.js';
 
 export class ClusterRouter implements Recommender {
   readonly name = 'router';
@@ -259,7 +73,7 @@ export class ClusterRouter implements Recommender {
   }
 
   private async fitOne(name: string, train: TrainSet, ctx: FitContext, rng: Rng, stage: string): Promise<{ model: Recommender; seconds: number }> {
-    const model = reg().createModel(name, {});
+    const model = routerRegistry().createModel(name, {});
     const t0 = cpuSeconds();
     await model.fit(train, {
       rng,
@@ -426,8 +240,8 @@ export class ClusterRouter implements Recommender {
     m.nItems = Number(a.config.nItems);
     m.centroids = a.arrays.centroids as Float32Array;
     m.userCluster = a.arrays.userCluster as Int32Array;
-    m.base = reg().modelFromArtifact(unnest('base', a));
-    m.specialists = table.specialists.map((_, j) => reg().modelFromArtifact(unnest(`s${j}`, a)));
+    m.base = routerRegistry().modelFromArtifact(unnest('base', a));
+    m.specialists = table.specialists.map((_, j) => routerRegistry().modelFromArtifact(unnest(`s${j}`, a)));
     return m;
   }
 }
