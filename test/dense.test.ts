@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SpdWorkspace, invertSpd, invertSpdReference } from '../src/math/dense.js';
+import { cholesky, choleskyFactor, choleskyInverse, choleskySolve, choleskySubstitute } from '../src/math/cholesky.js';
 import { easeWeights } from '../src/models/ease.js';
 import { WorkerPool } from '../src/math/pool.js';
 import { Rng } from '../src/math/rng.js';
@@ -117,4 +118,25 @@ test("output 'ease' gives B = I - P / diag(P) (column-wise) from the same sweep"
 test('a matrix that is not positive definite is rejected', async () => {
   await assert.rejects(invertSpd(Float32Array.of(1, 2, 2, 1), 2), /not \(numerically\) positive definite/);
   assert.throws(() => invertSpdReference([0, 1, 1, 0], 2), /not positive definite/);
+});
+
+test('cholesky: the factor, solve and inverse of a hand-computed 2x2 SPD matrix; strict mode rejects a non-SPD one', () => {
+  // [[4, 2], [2, 3]] = L Lᵀ with L = [[2, 0], [1, √2]]; its inverse is [[3, -2], [-2, 4]] / 8
+  const a = Float64Array.of(4, 2, 2, 3);
+  const l = cholesky(a, 2);
+  assert.deepEqual(Array.from(l), [2, 0, 1, Math.SQRT2]);
+  assert.deepEqual(Array.from(a), [4, 2, 2, 3], 'cholesky copies');
+  const b = Float64Array.of(2, 1); // A x = b -> x = [0.5, 0]
+  choleskySubstitute(l, b, 2);
+  assert.ok(Math.abs(b[0]! - 0.5) < 1e-12 && Math.abs(b[1]!) < 1e-12, String(b));
+  const inv = choleskyInverse(l, 2);
+  [3 / 8, -2 / 8, -2 / 8, 4 / 8].forEach((v, k) => assert.ok(Math.abs(inv[k]! - v) < 1e-12, `inv[${k}] = ${inv[k]}`));
+  const inPlace = Float64Array.of(4, 99, 2, 3); // the upper triangle is not read
+  const x = Float64Array.of(2, 1);
+  choleskySolve(inPlace, x, 2);
+  assert.ok(Math.abs(x[0]! - 0.5) < 1e-12 && Math.abs(x[1]!) < 1e-12);
+  assert.throws(() => cholesky(Float64Array.of(1, 2, 2, 1), 2), /not positive definite/);
+  const clamped = Float64Array.of(1, 0, 2, 1); // not SPD: the non-strict factor clamps the pivot instead
+  choleskyFactor(clamped, 2);
+  assert.ok(Number.isFinite(clamped[0]!) && clamped[3]! > 0);
 });

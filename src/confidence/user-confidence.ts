@@ -6,11 +6,12 @@
  * (their training positives), each in [0, 1], combined by a geometric mean.
  */
 import type { TrainSet } from '../data/train-set.js';
+import { cholesky, choleskyInverse } from '../math/cholesky.js';
 import { personasFor, personaWeightsOf, type HasPersonas, type Recommender } from '../models/model.js';
 import type { PersonaSet } from '../models/persona-assignment.js';
 import { asPersonaModel, onboardingBasis, type OnboardingBasis } from '../onboard/basis.js';
 import { catalogueChoiceSet } from '../onboard/index.js';
-import { cholesky, cholInverse, LaplacePosterior } from '../onboard/posterior.js';
+import { LaplacePosterior } from '../onboard/posterior.js';
 
 export interface ConfidenceOptions {
   /** History size at which the history factor is 1/2 (default 10). */
@@ -239,7 +240,7 @@ export function posteriorSpread(basis: OnboardingBasis, history: Int32Array, war
     const h = new Float64Array(M * M);
     for (let q = 0; q < M * M; q++) h[q] = C * a.cov[q]!;
     for (let m = 0; m < M; m++) h[m * M + m] = h[m * M + m]! + 1;
-    const inv = cholInverse(cholesky(h, M), M);
+    const inv = choleskyInverse(cholesky(h, M), M);
     let t = 0;
     for (let m = 0; m < M; m++) t += inv[m * M + m]!;
     return Math.sqrt(t / M);
@@ -262,7 +263,7 @@ function anchorOf(post: LaplacePosterior, x: Float64Array, rows: readonly number
   const ex = new Float64Array(M);
   for (const r of rows) for (let m = 0; m < M; m++) ex[m] = ex[m]! + x[r * M + m]!;
   for (let m = 0; m < M; m++) ex[m] = (ex[m]! - w[m]!) / C;
-  const hess = cholInverse(cholesky(post.cov, M), M);
+  const hess = choleskyInverse(cholesky(post.cov, M), M);
   const cov = new Float64Array(M * M);
   for (let i = 0; i < M; i++) for (let j = 0; j < M; j++) cov[i * M + j] = (hess[i * M + j]! - (i === j ? 1 : 0)) / C;
   return { w, ex, cov, updates: 0 };

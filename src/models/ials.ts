@@ -21,6 +21,7 @@
  * with the items fixed (Cholesky).
  */
 import { z } from 'zod';
+import { choleskyFactor, choleskyInverse, choleskySolve } from '../math/cholesky.js';
 import { IalsKernel } from '../math/factor-kernels.js';
 import { WorkerPool } from '../math/pool.js';
 import { batchUserFactors, historySet, nonZeroRows, scoreFactors } from './factors.js';
@@ -267,48 +268,7 @@ function setRegularised(out: Float64Array, inv: Float64Array, gram: Float64Array
   for (let a = 0; a < d; a++) out[a * d + a]! += reg;
   const l = Float64Array.from(out);
   choleskyFactor(l, d);
-  const e = new Float64Array(d);
-  for (let c = 0; c < d; c++) {
-    e.fill(0);
-    e[c] = 1;
-    choleskySubstitute(l, e, d);
-    for (let a = 0; a < d; a++) inv[a * d + c] = e[a]!;
-  }
-}
-
-/** Solves A x = b in place (b <- x) for SPD A given by its lower triangle (row-major, d x d). */
-function choleskySolve(A: Float64Array, b: Float64Array, d: number): void {
-  choleskyFactor(A, d);
-  choleskySubstitute(A, b, d);
-}
-
-/** In place: the lower triangle of A becomes L with A = L Lᵀ (the upper triangle is not read). */
-function choleskyFactor(A: Float64Array, d: number): void {
-  for (let j = 0; j < d; j++) {
-    let s = A[j * d + j]!;
-    for (let k = 0; k < j; k++) s -= A[j * d + k]! * A[j * d + k]!;
-    const l = Math.sqrt(Math.max(s, 1e-300));
-    A[j * d + j] = l;
-    for (let i = j + 1; i < d; i++) {
-      let t = A[i * d + j]!;
-      for (let k = 0; k < j; k++) t -= A[i * d + k]! * A[j * d + k]!;
-      A[i * d + j] = t / l;
-    }
-  }
-}
-
-/** b <- (L Lᵀ)⁻¹ b for the factor L of choleskyFactor. */
-function choleskySubstitute(L: Float64Array, b: Float64Array, d: number): void {
-  for (let i = 0; i < d; i++) {
-    let t = b[i]!;
-    for (let k = 0; k < i; k++) t -= L[i * d + k]! * b[k]!;
-    b[i] = t / L[i * d + i]!;
-  }
-  for (let i = d - 1; i >= 0; i--) {
-    let t = b[i]!;
-    for (let k = i + 1; k < d; k++) t -= L[k * d + i]! * b[k]!;
-    b[i] = t / L[i * d + i]!;
-  }
+  choleskyInverse(l, d, inv);
 }
 
 export const ialsSpec: ModelSpec = {

@@ -9,6 +9,7 @@
  * inverse Hessian at the MAP: the Laplace approximation (MacKay 1992). The dimension is the number
  * of basis directions (tens), so every step is a small dense solve.
  */
+import { cholesky, choleskyInverse, choleskySubstitute } from '../math/cholesky.js';
 
 export interface Observation {
   readonly d: Float64Array;
@@ -19,51 +20,6 @@ export interface Observation {
 
 export function sigmoid(x: number): number {
   return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
-}
-
-/** Cholesky factor (lower, row-major) of a symmetric positive-definite n x n matrix; throws if not SPD. */
-export function cholesky(a: Float64Array, n: number): Float64Array {
-  const l = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = a[i * n + j]!;
-      for (let k = 0; k < j; k++) s -= l[i * n + k]! * l[j * n + k]!;
-      if (i === j) {
-        if (!(s > 0)) throw new RangeError('cholesky: matrix is not positive definite');
-        l[i * n + i] = Math.sqrt(s);
-      } else l[i * n + j] = s / l[j * n + j]!;
-    }
-  }
-  return l;
-}
-
-/** Solves L L^T x = b in place of a copy of b. */
-export function cholSolve(l: Float64Array, n: number, b: Float64Array): Float64Array {
-  const x = Float64Array.from(b);
-  for (let i = 0; i < n; i++) {
-    let s = x[i]!;
-    for (let k = 0; k < i; k++) s -= l[i * n + k]! * x[k]!;
-    x[i] = s / l[i * n + i]!;
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    let s = x[i]!;
-    for (let k = i + 1; k < n; k++) s -= l[k * n + i]! * x[k]!;
-    x[i] = s / l[i * n + i]!;
-  }
-  return x;
-}
-
-/** Inverse of an SPD matrix from its Cholesky factor. */
-export function cholInverse(l: Float64Array, n: number): Float64Array {
-  const inv = new Float64Array(n * n);
-  const e = new Float64Array(n);
-  for (let j = 0; j < n; j++) {
-    e.fill(0);
-    e[j] = 1;
-    const col = cholSolve(l, n, e);
-    for (let i = 0; i < n; i++) inv[i * n + j] = col[i]!;
-  }
-  return inv;
 }
 
 /**
@@ -152,7 +108,8 @@ export class LaplacePosterior {
     for (let it = 0; it < maxIter; it++) {
       this.hessianAndGradient(w, g, h);
       l = cholesky(h, n);
-      const step = cholSolve(l, n, g);
+      const step = Float64Array.from(g);
+      choleskySubstitute(l, step, n);
       // damped Newton: halve the step until the log posterior does not decrease
       let t = 1;
       const f0 = this.logPosterior(w);
@@ -173,7 +130,7 @@ export class LaplacePosterior {
     this.hessianAndGradient(w, g, h);
     l = cholesky(h, n);
     this.mean = w;
-    this.cov = cholInverse(l, n);
+    this.cov = choleskyInverse(l, n);
   }
 
   /** log prior + log likelihood (up to a constant). */
