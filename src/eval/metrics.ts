@@ -67,11 +67,8 @@ export function recallAt(list: Int32Array, test: Int32Array, k: number): number 
 
 /** Binary-gain nDCG: sum over hits of 1/log2(r+1), over the same sum for min(K,|T|) hits at the top. */
 export function ndcgAt(list: Int32Array, test: Int32Array, k: number): number | null {
-  checkK(k);
-  if (test.length === 0) return null;
-  const n = Math.min(k, list.length);
-  let dcg = 0;
-  for (let r = 0; r < n; r++) if (contains(test, list[r]!)) dcg += 1 / Math.log2(r + 2);
+  const dcg = dcgAt(list, test, k);
+  if (dcg === null) return null;
   let ideal = 0;
   const m = Math.min(k, test.length);
   for (let r = 0; r < m; r++) ideal += 1 / Math.log2(r + 2);

@@ -3,7 +3,7 @@
  * contract read by scripts outside the project: add fields, never rename them.
  */
 import { arch, cpus, platform } from 'node:os';
-import type { Split } from '../data/split.js';
+import type { Split, SplitStats } from '../data/split.js';
 import type { PairedComparison } from './evaluate.js';
 import type { MetricSummary } from './stats.js';
 import type { ExperimentResult, ModelResult } from './experiment.js';
@@ -12,22 +12,11 @@ import type { PersonaDiagnostics } from './persona-diagnostics.js';
 import { VERSION } from '../version.js';
 
 export interface EvaluationJson {
-  dataset: {
-    name: string;
-    path?: string;
-    trainUsers: number;
-    candidates: number;
-    trainPositives: number;
-    testUsers: number;
-    testPositives: number;
-    testNotCandidates: number;
-    positives: number;
-    splitHash: string;
-    trainPairsSha256: string;
-    testPairsSha256: string;
-    hasCategories: boolean;
-    skippedRows: number;
-  };
+  /** The split's statistics (data/split.ts `SplitStats`; these fields, listed, are the contract) plus the log's. */
+  dataset: { name: string; path?: string } & Pick<
+    SplitStats,
+    'trainUsers' | 'candidates' | 'trainPositives' | 'testUsers' | 'testPositives' | 'testNotCandidates' | 'positives' | 'splitHash' | 'trainPairsSha256' | 'testPairsSha256'
+  > & { hasCategories: boolean; skippedRows: number };
   /** `evaluatedOn`: 'test', or 'validation' for `evaluate --on validation` (TRAIN only). */
   protocol: { name: string; minRating: number; k: number[]; seed: number; rerank: string; evaluatedOn?: 'test' | 'validation' };
   models: {

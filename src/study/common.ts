@@ -107,6 +107,12 @@ export function subset(values: readonly (number | null)[], keep: (pos: number) =
   return values.map((v, pos) => (keep(pos) ? v : null));
 }
 
+/** x rounded to `d` decimals (the numbers a study's JSON keeps). */
+export function round(x: number, d = 4): number {
+  const f = 10 ** d;
+  return Math.round(x * f) / f;
+}
+
 export function fmt(v: number | null | undefined, digits = 3): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return 'n/a';
   return v.toFixed(digits);

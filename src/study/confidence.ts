@@ -28,7 +28,7 @@ import {
   userConfidence,
   type UserConfidence,
 } from '../confidence/index.js';
-import { ONBOARDING_QUICK_WORLD, studyData } from './common.js';
+import { ONBOARDING_QUICK_WORLD, round, studyData } from './common.js';
 import type { Study, StudyContext, StudyJson, Verdict } from './types.js';
 
 /** The training user (other than `u`) whose training row is most similar to `history` by Jaccard; -1 if none. */
@@ -53,10 +53,9 @@ export function nearestTwin(train: TrainSet, u: number, history: Int32Array): nu
   return best;
 }
 
-function round(x: number | null, d = 4): number | null {
-  if (x === null || !Number.isFinite(x)) return null;
-  const f = 10 ** d;
-  return Math.round(x * f) / f;
+/** `round`, with null for a missing or non-finite value. */
+function roundOrNull(x: number | null, d = 4): number | null {
+  return x === null || !Number.isFinite(x) ? null : round(x, d);
 }
 
 export const confidenceStudy: Study = {
@@ -218,47 +217,47 @@ export const confidenceStudy: Study = {
         selectiveAccuracy: {
           metric: 'ndcg@20',
           coverage: xs,
-          'ndcg@20': selective.map((s) => round(s.mean)),
-          ci95: selective.map((s) => [round(s.ci[0]), round(s.ci[1])]),
-          all: round(allMean),
-          top20: round(top20.mean),
-          top20MinusAll: { mean: round(top20.mean - allMean), ci95JointBootstrap: [round(jointCi[0]), round(jointCi[1])] },
+          'ndcg@20': selective.map((s) => roundOrNull(s.mean)),
+          ci95: selective.map((s) => [roundOrNull(s.ci[0]), roundOrNull(s.ci[1])]),
+          all: roundOrNull(allMean),
+          top20: roundOrNull(top20.mean),
+          top20MinusAll: { mean: roundOrNull(top20.mean - allMean), ci95JointBootstrap: [roundOrNull(jointCi[0]), roundOrNull(jointCi[1])] },
         },
         calibration: {
           method: 'isotonic on the item log-probability, fitted on the validation split',
-          eceTest: round(rel.ece),
-          eceValidation: round(relVal.ece),
-          eceUncalibrated: round(rawRel.ece),
+          eceTest: roundOrNull(rel.ece),
+          eceValidation: roundOrNull(relVal.ece),
+          eceUncalibrated: roundOrNull(rawRel.ece),
           items: testOut.x.length,
-          bins: rel.bins.map((b) => ({ lo: b.lo, hi: b.hi, count: b.count, meanPredicted: round(b.meanPredicted), observed: round(b.observed) })),
+          bins: rel.bins.map((b) => ({ lo: b.lo, hi: b.hi, count: b.count, meanPredicted: roundOrNull(b.meanPredicted), observed: roundOrNull(b.observed) })),
           calibrator: { knots: calibrator.xs.length },
         },
         confidence: {
           weights,
           weightsFittedOn: 'validation users: the exponents in {0, 1, 2} maximising the top-20% mean ndcg@20',
-          validationTop20: round(fitted.topMean),
-          equalWeightsTop20: round(equalTop20),
-          mean: round(mean(conf.map((c) => c.confidence))),
-          historyFactor: round(mean(conf.map((c) => c.historyFactor))),
-          ambiguity: round(mean(conf.map((c) => c.ambiguity))),
-          spread: round(mean(conf.map((c) => c.spread))),
-          fit: round(mean(conf.map((c) => c.fit))),
-          evidence: round(mean(conf.map((c) => c.evidence))),
+          validationTop20: roundOrNull(fitted.topMean),
+          equalWeightsTop20: roundOrNull(equalTop20),
+          mean: roundOrNull(mean(conf.map((c) => c.confidence))),
+          historyFactor: roundOrNull(mean(conf.map((c) => c.historyFactor))),
+          ambiguity: roundOrNull(mean(conf.map((c) => c.ambiguity))),
+          spread: roundOrNull(mean(conf.map((c) => c.spread))),
+          fit: roundOrNull(mean(conf.map((c) => c.fit))),
+          evidence: roundOrNull(mean(conf.map((c) => c.evidence))),
         },
         profileSwap: {
           users: swap.n,
-          ownMean: round(mean(own)),
-          twinMean: round(mean(twin)),
-          ownMinusTwin: { mean: round(swap.mean), ci95: [round(swap.ci95[0]), round(swap.ci95[1])], pValue: swap.pValue },
-          ownHigherShare: swap.n > 0 ? round(ownHigher / swap.n) : null,
+          ownMean: roundOrNull(mean(own)),
+          twinMean: roundOrNull(mean(twin)),
+          ownMinusTwin: { mean: roundOrNull(swap.mean), ci95: [roundOrNull(swap.ci95[0]), roundOrNull(swap.ci95[1])], pValue: swap.pValue },
+          ownHigherShare: swap.n > 0 ? roundOrNull(ownHigher / swap.n) : null,
           lowerWithTwin: swap.n > 0 && swap.ci95[0] > 0,
         },
         hedging: {
           threshold,
           users: plain.length,
-          plain: round(mean(plain)),
-          hedged: round(mean(hedged)),
-          hedgedMinusPlain: hedgeDiff ? { mean: round(hedgeDiff.mean), ci95: [round(hedgeDiff.ci95[0]), round(hedgeDiff.ci95[1])] } : null,
+          plain: roundOrNull(mean(plain)),
+          hedged: roundOrNull(mean(hedged)),
+          hedgedMinusPlain: hedgeDiff ? { mean: roundOrNull(hedgeDiff.mean), ci95: [roundOrNull(hedgeDiff.ci95[0]), roundOrNull(hedgeDiff.ci95[1])] } : null,
         },
       },
       table,
@@ -270,20 +269,20 @@ export const confidenceStudy: Study = {
           xLabel: 'most-confident share of users (%)',
           yLabel: 'ndcg@20',
           series: [
-            { name: 'most confident x%', y: selective.map((s) => round(s.mean)), ci: selective.map((s) => [round(s.ci[0]) ?? 0, round(s.ci[1]) ?? 0] as [number, number]) },
-            { name: 'all users', y: xs.map(() => round(allMean)) },
+            { name: 'most confident x%', y: selective.map((s) => roundOrNull(s.mean)), ci: selective.map((s) => [roundOrNull(s.ci[0]) ?? 0, roundOrNull(s.ci[1]) ?? 0] as [number, number]) },
+            { name: 'all users', y: xs.map(() => roundOrNull(allMean)) },
           ],
         },
         {
           title: `Reliability of the calibrated item probabilities on test (ECE ${f(rel.ece)})`,
           kind: 'line',
-          x: rel.bins.map((b) => round((b.lo + b.hi) / 2, 2) ?? 0),
+          x: rel.bins.map((b) => roundOrNull((b.lo + b.hi) / 2, 2) ?? 0),
           xLabel: 'predicted probability (bin centre)',
           yLabel: 'observed relevance rate',
           series: [
-            { name: 'observed', y: rel.bins.map((b) => (b.count > 0 ? round(b.observed) : null)) },
-            { name: 'mean predicted', y: rel.bins.map((b) => (b.count > 0 ? round(b.meanPredicted) : null)) },
-            { name: 'perfect', y: rel.bins.map((b) => round((b.lo + b.hi) / 2, 2)) },
+            { name: 'observed', y: rel.bins.map((b) => (b.count > 0 ? roundOrNull(b.observed) : null)) },
+            { name: 'mean predicted', y: rel.bins.map((b) => (b.count > 0 ? roundOrNull(b.meanPredicted) : null)) },
+            { name: 'perfect', y: rel.bins.map((b) => roundOrNull((b.lo + b.hi) / 2, 2)) },
           ],
         },
       ],

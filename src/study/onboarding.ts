@@ -14,7 +14,7 @@ import { Rng } from '../math/rng.js';
 import type { Recommender } from '../models/model.js';
 import { createModel } from '../models/registry.js';
 import { createOnboarding, type Answer, type OnboardingOptions, type Question, type QuestionStrategy } from '../onboard/index.js';
-import { ONBOARDING_QUICK_WORLD, studyData } from './common.js';
+import { ONBOARDING_QUICK_WORLD, round, studyData } from './common.js';
 import type { Study, StudyChart, StudyContext, StudyJson, Verdict } from './types.js';
 
 export const ONBOARDING_STRATEGIES: readonly QuestionStrategy[] = ['adaptive', 'random', 'popular'];
@@ -76,11 +76,6 @@ export function simulateOnboarding(
     opts.onUser?.(idx + 1, split.testUsers.length);
   });
   return { questions, perUser, nextMs, answerMix };
-}
-
-function round(x: number, d = 4): number {
-  const f = 10 ** d;
-  return Math.round(x * f) / f;
 }
 
 export const onboardingStudy: Study = {
