@@ -10,7 +10,7 @@ import { summarise } from '../eval/stats.js';
 import { rowOf } from '../data/csr.js';
 import type { Split } from '../data/split.js';
 import type { WorldTruth } from '../synth/world.js';
-import { fmt, paired, subset } from './common.js';
+import { fmt, labelsByPair, paired, subset } from './common.js';
 import type { Verdict } from './types.js';
 
 /** Group codes of test users: 0 = A (majority), 1 = B (minority), 2 = bridging, -1 = none. */
@@ -34,14 +34,8 @@ export interface TestSides {
  * minority side is the side whose personas weigh less (ties: side B).
  */
 export function plantedSides(split: Split, truth: WorldTruth): TestSides {
-  const log = split.log;
-  const nItems = log.items.size;
-  // positives' sides by (user, item); the world never repeats an item for a user
-  const sideOf = new Map<number, number>();
-  for (let r = 0; r < log.length; r++) {
-    const s = truth.rowSide[r]!;
-    if (s >= 0) sideOf.set(log.user[r]! * nItems + log.item[r]!, s);
-  }
+  const nItems = split.log.items.size;
+  const sideOf = labelsByPair(split.log, truth.rowSide); // positives' sides by (user, item)
   const itemSide = Array.from(split.testUsers, (u) => {
     const items = rowOf(split.test, u);
     return Int8Array.from(items, (i) => sideOf.get(u * nItems + i) ?? -1);

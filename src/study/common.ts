@@ -107,6 +107,20 @@ export function subset(values: readonly (number | null)[], keep: (pos: number) =
   return values.map((v, pos) => (keep(pos) ? v : null));
 }
 
+/**
+ * A planted world's row labels (`truth.rowPersona`, `truth.rowSide`) by (user, item): key
+ * user * items + item -> label, for the rows labelled >= 0 (the world never repeats an item for a user).
+ */
+export function labelsByPair(log: InteractionLog, labels: Int8Array): Map<number, number> {
+  const nItems = log.items.size;
+  const byPair = new Map<number, number>();
+  for (let r = 0; r < log.length; r++) {
+    const label = labels[r]!;
+    if (label >= 0) byPair.set(log.user[r]! * nItems + log.item[r]!, label);
+  }
+  return byPair;
+}
+
 /** x rounded to `d` decimals (the numbers a study's JSON keeps). */
 export function round(x: number, d = 4): number {
   const f = 10 ** d;

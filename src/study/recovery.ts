@@ -21,7 +21,7 @@ import { summarise } from '../eval/stats.js';
 import { Rng } from '../math/rng.js';
 import { hasPersonas, personasFor, personaWeightsOf, type HasPersonas, type Recommender } from '../models/model.js';
 import { worldToLog, type WorldTruth } from '../synth/world.js';
-import { fitModel, fmt, markdownTable, paired, STUDY_RESAMPLES, worldConfigFor } from './common.js';
+import { fitModel, fmt, labelsByPair, markdownTable, paired, STUDY_RESAMPLES, worldConfigFor } from './common.js';
 import type { Study, StudyChart, StudyContext, Verdict } from './types.js';
 
 const KS = [1, 2, 4];
@@ -95,13 +95,8 @@ interface Truthful {
 
 /** Planted truth of a world: the persona that produced each positive (noise rows are not positives). */
 function worldTruth(split: Split, truth: WorldTruth): Truthful {
-  const log = split.log;
-  const nItems = log.items.size;
-  const byPair = new Map<number, number>();
-  for (let r = 0; r < log.length; r++) {
-    const p = truth.rowPersona[r]!;
-    if (p >= 0) byPair.set(log.user[r]! * nItems + log.item[r]!, p);
-  }
+  const nItems = split.log.items.size;
+  const byPair = labelsByPair(split.log, truth.rowPersona);
   return {
     planted(u) {
       const row = rowOf(split.train.userItems, u);
