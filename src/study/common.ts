@@ -163,3 +163,13 @@ export function headMask(values: ArrayLike<number>, pool: ArrayLike<number>, sha
 
 /** The smaller quick world of the onboarding and confidence studies (their tests fit two models on it). */
 export const ONBOARDING_QUICK_WORLD: WorldConfigInput = { users: 400, items: 300, categories: 6, meanInteractions: 40 };
+
+/** The world of the onboarding and confidence studies: seeded by the study's seed too; ONBOARDING_QUICK_WORLD when quick. */
+export function onboardingWorld(ctx: StudyContext): WorldConfigInput {
+  return ctx.quick ? { ...ONBOARDING_QUICK_WORLD, seed: ctx.seed } : { seed: ctx.seed };
+}
+
+/** The persona model's parameters in those studies (fewer epochs when quick). */
+export function onboardingPersonaParams(ctx: StudyContext): ModelParams {
+  return ctx.quick ? { epochs: 8, warmEpochs: 4, avgEpochs: 2 } : {};
+}

@@ -28,7 +28,7 @@ import {
   userConfidence,
   type UserConfidence,
 } from '../confidence/index.js';
-import { ONBOARDING_QUICK_WORLD, round, studyData } from './common.js';
+import { onboardingPersonaParams, onboardingWorld, round, studyData } from './common.js';
 import type { Study, StudyContext, StudyJson, Verdict } from './types.js';
 
 /** The training user (other than `u`) whose training row is most similar to `history` by Jaccard; -1 if none. */
@@ -65,9 +65,9 @@ export const confidenceStudy: Study = {
   async run(ctx: StudyContext): Promise<Omit<StudyJson, 'manifest' | 'seconds' | 'seed'>> {
     const quick = ctx.quick ?? false;
     // these studies use the seed for the world too, and a smaller quick world than the other studies
-    const { split, label: dataLabel } = studyData(ctx, quick ? { ...ONBOARDING_QUICK_WORLD, seed: ctx.seed } : { seed: ctx.seed });
+    const { split, label: dataLabel } = studyData(ctx, onboardingWorld(ctx));
     const val = validationSplit(split);
-    const params = quick ? { epochs: 8, warmEpochs: 4, avgEpochs: 2 } : {};
+    const params = onboardingPersonaParams(ctx);
     const fit = async (s: Split, label: string): Promise<Recommender & HasPersonas> => {
       const m = createModel('personas', params);
       await m.fit(s.train, { rng: new Rng(ctx.seed).derive('model', 'personas'), threads: ctx.threads, onProgress: (e) => ctx.onProgress?.(`${label} fit`, e.done, e.total) });

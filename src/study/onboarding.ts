@@ -14,7 +14,7 @@ import { Rng } from '../math/rng.js';
 import type { Recommender } from '../models/model.js';
 import { createModel } from '../models/registry.js';
 import { createOnboarding, type Answer, type OnboardingOptions, type Question, type QuestionStrategy } from '../onboard/index.js';
-import { ONBOARDING_QUICK_WORLD, round, studyData } from './common.js';
+import { onboardingPersonaParams, onboardingWorld, round, studyData } from './common.js';
 import type { Study, StudyChart, StudyContext, StudyJson, Verdict } from './types.js';
 
 export const ONBOARDING_STRATEGIES: readonly QuestionStrategy[] = ['adaptive', 'random', 'popular'];
@@ -85,8 +85,8 @@ export const onboardingStudy: Study = {
   async run(ctx: StudyContext): Promise<Omit<StudyJson, 'manifest' | 'seconds' | 'seed'>> {
     const quick = ctx.quick ?? false;
     // users-holdout whatever --protocol says; the seed is the world's too, as in the confidence study
-    const { split, label: dataLabel } = studyData({ ...ctx, protocol: 'users-holdout' }, quick ? { ...ONBOARDING_QUICK_WORLD, seed: ctx.seed } : { seed: ctx.seed });
-    const model = createModel('personas', quick ? { epochs: 8, warmEpochs: 4, avgEpochs: 2 } : {});
+    const { split, label: dataLabel } = studyData({ ...ctx, protocol: 'users-holdout' }, onboardingWorld(ctx));
+    const model = createModel('personas', onboardingPersonaParams(ctx));
     await model.fit(split.train, {
       rng: new Rng(ctx.seed).derive('model', 'personas'),
       threads: ctx.threads,
