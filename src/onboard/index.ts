@@ -18,7 +18,7 @@ import type { Recommender } from '../models/model.js';
 import { select } from '../rank/pipeline.js';
 import type { TrainSet } from '../data/train-set.js';
 import { asPersonaModel, onboardingBasis, type OnboardingBasis } from './basis.js';
-import { bald, LaplacePosterior, type ChoiceSet, type Observation } from './posterior.js';
+import { bald, choiceSoftmax, LaplacePosterior, type ChoiceSet, type Observation } from './posterior.js';
 
 export { bald, LaplacePosterior, sigmoid } from './posterior.js';
 export { buildBasis, onboardingBasis, symmetricEigen, type OnboardingBasis } from './basis.js';
@@ -225,20 +225,7 @@ export class OnboardingSession {
 
   /** log-normaliser of the posterior-mean softmax over the catalogue, and the mean history length. */
   private catalogueNormaliser(): { logZ: number; L: number } {
-    const cs = choiceSetOf(this.basis);
-    const M = this.basis.size;
-    const mean = this.posterior.mean;
-    let max = Number.NEGATIVE_INFINITY;
-    const u = new Float64Array(cs.n);
-    for (let r = 0; r < cs.n; r++) {
-      let s = cs.offset[r]!;
-      for (let m = 0; m < M; m++) s += mean[m]! * cs.x[r * M + m]!;
-      u[r] = s;
-      if (s > max) max = s;
-    }
-    let z = 0;
-    for (let r = 0; r < cs.n; r++) z += Math.exp(u[r]! - max);
-    return { logZ: max + Math.log(z), L: this.basis.meanHistory };
+    return { logZ: choiceSoftmax(choiceSetOf(this.basis), this.posterior.mean).logZ, L: this.basis.meanHistory };
   }
 
   private catalogueMeanDirection(): Float64Array {

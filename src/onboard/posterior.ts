@@ -32,6 +32,23 @@ export interface ChoiceSet {
   readonly offset: Float64Array;
 }
 
+/** The softmax probabilities p of a choice set at weights w (w.length = its dim), and the log normaliser log Z. */
+export function choiceSoftmax(cs: ChoiceSet, w: Float64Array): { p: Float64Array; logZ: number } {
+  const n = w.length;
+  const p = new Float64Array(cs.n);
+  let max = Number.NEGATIVE_INFINITY;
+  for (let r = 0; r < cs.n; r++) {
+    let s = cs.offset[r]!;
+    for (let m = 0; m < n; m++) s += w[m]! * cs.x[r * n + m]!;
+    p[r] = s;
+    if (s > max) max = s;
+  }
+  let z = 0;
+  for (let r = 0; r < cs.n; r++) z += p[r] = Math.exp(p[r]! - max);
+  for (let r = 0; r < cs.n; r++) p[r] = p[r]! / z;
+  return { p, logZ: max + Math.log(z) };
+}
+
 export class LaplacePosterior {
   /** Items observed as chosen from `choiceSet` (row indices), with weights. */
   readonly choices: { index: number; c: number }[] = [];
@@ -81,20 +98,7 @@ export class LaplacePosterior {
 
   /** Softmax probabilities of the choice set at w, and the log normaliser. */
   private softmax(w: Float64Array): { p: Float64Array; logZ: number } {
-    const cs = this.choiceSet!;
-    const n = this.dim;
-    const p = new Float64Array(cs.n);
-    let max = Number.NEGATIVE_INFINITY;
-    for (let r = 0; r < cs.n; r++) {
-      let s = cs.offset[r]!;
-      for (let m = 0; m < n; m++) s += w[m]! * cs.x[r * n + m]!;
-      p[r] = s;
-      if (s > max) max = s;
-    }
-    let z = 0;
-    for (let r = 0; r < cs.n; r++) z += p[r] = Math.exp(p[r]! - max);
-    for (let r = 0; r < cs.n; r++) p[r] = p[r]! / z;
-    return { p, logZ: max + Math.log(z) };
+    return choiceSoftmax(this.choiceSet!, w);
   }
 
   /** Newton's method from the current mean to the MAP, then the Laplace covariance. */
