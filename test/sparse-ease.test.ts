@@ -9,7 +9,8 @@ import { columnCounts, csrFromPairs, transpose } from '../src/data/csr.js';
 import { Rng } from '../src/math/rng.js';
 import { EaseScorer } from '../src/models/ease.js';
 import type { FitContext, TrainSet, UserBatch } from '../src/models/model.js';
-import { SparseEase, cholSolve } from '../src/models/sparse-ease.js';
+import { SparseEase } from '../src/models/sparse-ease.js';
+import { choleskySolve } from '../src/math/cholesky.js';
 
 function trainFromRows(nItems: number, rows: number[][]): TrainSet {
   const u: number[] = [];
@@ -74,11 +75,11 @@ test('with every other item as a neighbour and every pair co-occurring it is EAS
   }
 });
 
-test('cholSolve solves a hand-made 3 x 3 system', () => {
+test('choleskySolve (as sparse-ease calls it) solves a hand-made 3 x 3 system', () => {
   // A = [[4, 2, 0], [2, 5, 1], [0, 1, 3]], x = (1, -1, 2): b = A x = (2, -1, 5)
   const a = Float64Array.of(4, 2, 0, 2, 5, 1, 0, 1, 3);
   const b = Float64Array.of(2, -1, 5);
-  cholSolve(a, b, 3);
+  choleskySolve(a, b, 3, 1e-9);
   for (const [k, v] of [1, -1, 2].entries()) assert.ok(Math.abs(b[k]! - v) < 1e-12, `x${k} = ${b[k]}`);
 });
 

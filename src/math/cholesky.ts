@@ -1,20 +1,21 @@
 /**
  * Cholesky factorisation of small dense symmetric positive-definite matrices (row-major, n x n)
- * and the solves built on it: the ALS normal equations of `ials` and the Laplace posterior of the
- * onboarding and confidence code.
+ * and the solves built on it: the ALS normal equations of `ials`, sparse-ease's per-item ridge
+ * regressions, and the Laplace posterior of the onboarding and confidence code.
  */
 
 /**
  * In place: the lower triangle of A becomes L with A = L Lᵀ (the upper triangle is neither read
- * nor written). A pivot that is not positive throws with `strict`; otherwise it is clamped to
- * 1e-300 (the ALS solves, whose matrices are regularised, never meet one).
+ * nor written). A squared pivot below `floor` is raised to it (the default 1e-300 only guards the
+ * ALS solves, whose regularised matrices never meet one; sparse-ease's sparsified Gram blocks can,
+ * and floor at 1e-9); with `floor` null a pivot that is not positive throws instead.
  */
-export function choleskyFactor(A: Float64Array, n: number, strict = false): void {
+export function choleskyFactor(A: Float64Array, n: number, floor: number | null = 1e-300): void {
   for (let j = 0; j < n; j++) {
     let s = A[j * n + j]!;
     for (let k = 0; k < j; k++) s -= A[j * n + k]! * A[j * n + k]!;
-    if (strict && !(s > 0)) throw new RangeError('cholesky: matrix is not positive definite');
-    const l = Math.sqrt(strict ? s : Math.max(s, 1e-300));
+    if (floor === null && !(s > 0)) throw new RangeError('cholesky: matrix is not positive definite');
+    const l = Math.sqrt(floor === null ? s : Math.max(s, floor));
     A[j * n + j] = l;
     for (let i = j + 1; i < n; i++) {
       let t = A[i * n + j]!;
@@ -28,7 +29,7 @@ export function choleskyFactor(A: Float64Array, n: number, strict = false): void
 export function cholesky(a: Float64Array, n: number): Float64Array {
   const l = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) l[i * n + j] = a[i * n + j]!;
-  choleskyFactor(l, n, true);
+  choleskyFactor(l, n, null);
   return l;
 }
 
@@ -46,9 +47,9 @@ export function choleskySubstitute(L: Float64Array, b: Float64Array, n: number):
   }
 }
 
-/** Solves A x = b in place (A <- its factor, b <- x) for SPD A given by its lower triangle. */
-export function choleskySolve(A: Float64Array, b: Float64Array, n: number): void {
-  choleskyFactor(A, n);
+/** Solves A x = b in place (A <- its factor, b <- x) for SPD A given by its lower triangle; `floor` as in choleskyFactor. */
+export function choleskySolve(A: Float64Array, b: Float64Array, n: number, floor: number | null = 1e-300): void {
+  choleskyFactor(A, n, floor);
   choleskySubstitute(A, b, n);
 }
 

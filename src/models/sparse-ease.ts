@@ -25,6 +25,7 @@
  * on the thread count).
  */
 import { z } from 'zod';
+import { choleskySolve } from '../math/cholesky.js';
 import { WorkerPool, splitRange, toShared } from '../math/pool.js';
 import { ConfigError } from '../errors.js';
 import { ItemKnn } from './itemknn.js';
@@ -104,7 +105,7 @@ export function solveRows(ptr: Int32Array, idx: Int32Array, cnt: Float32Array, s
         a[t * m + s] = v;
       }
     }
-    cholSolve(a, g, m);
+    choleskySolve(a, g, m, 1e-9); // a non-positive pivot (possible with the sparsified Gram block) is floored
     counts[j - lo] = m;
     for (let s = 0; s < m; s++) {
       outIdx.push(idx[nb[s]!]!);
@@ -130,35 +131,6 @@ let diag: Float32Array = new Float32Array(0);
 export function solveChunk(ptr: Int32Array, idx: Int32Array, cnt: Float32Array, sim: Float32Array, popularity: Float32Array, lo: number, hi: number, k: number, lambda: number): SolvedRows {
   diag = popularity;
   return solveRows(ptr, idx, cnt, sim, lo, hi, k, lambda);
-}
-
-/**
- * Solves the symmetric positive definite system a x = b in place (a: m x m row-major, lower
- * triangle overwritten by its Cholesky factor; b becomes x). A non-positive pivot (not possible
- * with lambda > 0 and a true Gram block, but possible with the sparsified one) is floored.
- */
-export function cholSolve(a: Float64Array, b: Float64Array, m: number): void {
-  for (let j = 0; j < m; j++) {
-    let s = a[j * m + j]!;
-    for (let p = 0; p < j; p++) s -= a[j * m + p]! * a[j * m + p]!;
-    const d = Math.sqrt(Math.max(s, 1e-9));
-    a[j * m + j] = d;
-    for (let i = j + 1; i < m; i++) {
-      let t = a[i * m + j]!;
-      for (let p = 0; p < j; p++) t -= a[i * m + p]! * a[j * m + p]!;
-      a[i * m + j] = t / d;
-    }
-  }
-  for (let i = 0; i < m; i++) {
-    let t = b[i]!;
-    for (let p = 0; p < i; p++) t -= a[i * m + p]! * b[p]!;
-    b[i] = t / a[i * m + i]!;
-  }
-  for (let i = m - 1; i >= 0; i--) {
-    let t = b[i]!;
-    for (let p = i + 1; p < m; p++) t -= a[p * m + i]! * b[p]!;
-    b[i] = t / a[i * m + i]!;
-  }
 }
 
 export class SparseEase implements Recommender {
