@@ -50,21 +50,7 @@ export function barChart(key: string, el: HTMLElement, spec: BarChartSpec): uPlo
         splits: () => spec.labels.map((_, i) => i),
         values: (_u, splits) => splits.map((i) => spec.labels[i] ?? ''),
       },
-      {
-        stroke: '#334155',
-        font: FONT,
-        label: spec.yLabel,
-        labelFont: FONT,
-        labelSize: 22,
-        size: 52,
-        grid: { stroke: '#e2e8f0', width: 1 },
-        ticks: { show: false },
-        values: (_u, splits) => {
-          const labels = axisTicks(splits, spec.unit);
-          el.dataset.yTicks = JSON.stringify(splits.map((v, i) => [v, labels[i]]));
-          return labels;
-        },
-      },
+      valueAxis(el, spec),
     ],
     series: [
       { label: 'category', value: (_u, i) => (i === null ? '' : (spec.labels[i] ?? '')) },
@@ -132,21 +118,7 @@ export function xyChart(key: string, el: HTMLElement, spec: XYChartSpec): uPlot 
         values: (_u: uPlot, splits: number[]) => (spec.time ? splits.map(utcTick) : splits.map((v) => String(v))),
         ...(spec.time ? {} : { splits: () => spec.x }),
       },
-      {
-        stroke: '#334155',
-        font: FONT,
-        label: spec.yLabel,
-        labelFont: FONT,
-        labelSize: 22,
-        size: 52,
-        grid: { stroke: '#e2e8f0', width: 1 },
-        ticks: { show: false },
-        values: (_u, splits) => {
-          const labels = axisTicks(splits, spec.unit);
-          el.dataset.yTicks = JSON.stringify(splits.map((v, i) => [v, labels[i]]));
-          return labels;
-        },
-      },
+      valueAxis(el, spec),
     ],
     series: [
       { label: spec.xLabel, value: (_u, v) => (v === null ? '' : spec.time ? new Date(v * 1000).toISOString().slice(0, 16).replace('T', ' ') : String(v)) },
@@ -172,6 +144,25 @@ export function xyChart(key: string, el: HTMLElement, spec: XYChartSpec): uPlot 
 }
 
 /** A time tick (seconds, UTC): "HH:00", or the date "MM-DD" at midnight. */
+/** The value (y) axis of a bar or xy chart; its tick labels are also left in `el.dataset.yTicks` for the tests. */
+function valueAxis(el: HTMLElement, spec: Pick<BarChartSpec, 'yLabel' | 'unit'> & Pick<XYChartSpec, 'yLabel' | 'unit'>): uPlot.Axis {
+  return {
+    stroke: '#334155',
+    font: FONT,
+    label: spec.yLabel,
+    labelFont: FONT,
+    labelSize: 22,
+    size: 52,
+    grid: { stroke: '#e2e8f0', width: 1 },
+    ticks: { show: false },
+    values: (_u, splits) => {
+      const labels = axisTicks(splits, spec.unit);
+      el.dataset.yTicks = JSON.stringify(splits.map((v, i) => [v, labels[i]]));
+      return labels;
+    },
+  };
+}
+
 function utcTick(v: number): string {
   const iso = new Date(v * 1000).toISOString();
   return iso.slice(11, 16) === '00:00' ? iso.slice(5, 10) : iso.slice(11, 16);
