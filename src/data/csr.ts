@@ -66,13 +66,18 @@ export function csrHas(m: Csr, r: number, c: number): boolean {
 
 /** Whether a[lo .. hi) (ascending) contains x (binary search). */
 export function sortedHas(a: Int32Array, lo: number, hi: number, x: number): boolean {
+  return sortedIndex(a, lo, hi, x) >= 0;
+}
+
+/** The index of x in a[lo .. hi) (ascending, distinct), or -1 (binary search). */
+export function sortedIndex(a: Int32Array, lo: number, hi: number, x: number): number {
   hi--;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
     const v = a[mid]!;
-    if (v === x) return true;
+    if (v === x) return mid;
     if (v < x) lo = mid + 1;
     else hi = mid - 1;
   }
-  return false;
+  return -1;
 }

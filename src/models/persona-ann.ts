@@ -18,6 +18,7 @@
  *
  * The neighbour term (itemItem > 0) is added in the rerank but not seen by retrieval.
  */
+import { sortedHas } from '../data/csr.js';
 import { ConfigError } from '../errors.js';
 import { Rng } from '../math/rng.js';
 import { AnnIndex, type AnnIndexOptions } from './ann.js';
@@ -102,7 +103,7 @@ export class PersonaRetriever {
    */
   recommend(user: number, history: Int32Array, n: number): RetrievedList {
     const { items, scores } = this.scorePool(user, history);
-    const order = Array.from(items.keys()).filter((r) => !this.isIn(history, items[r]!));
+    const order = Array.from(items.keys()).filter((r) => !sortedHas(history, 0, history.length, items[r]!));
     order.sort((a, b) => scores[b]! - scores[a]! || items[a]! - items[b]!);
     const top = order.slice(0, Math.max(0, n));
     return { items: Int32Array.from(top, (r) => items[r]!), scores: Float32Array.from(top, (r) => scores[r]!), pool: items.length };
@@ -117,19 +118,6 @@ export class PersonaRetriever {
     out.fill(-Infinity);
     for (let r = 0; r < items.length; r++) out[items[r]!] = scores[r]!;
     return items.length;
-  }
-
-  private isIn(sorted: Int32Array, j: number): boolean {
-    let lo = 0;
-    let hi = sorted.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const v = sorted[mid]!;
-      if (v === j) return true;
-      if (v < j) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return false;
   }
 
   /** The retrieved pool (ascending) and its scores. */

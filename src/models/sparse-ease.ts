@@ -25,6 +25,7 @@
  * on the thread count).
  */
 import { z } from 'zod';
+import { sortedIndex } from '../data/csr.js';
 import { choleskySolve } from '../math/cholesky.js';
 import { WorkerPool, splitRange, toShared } from '../math/pool.js';
 import { ConfigError } from '../errors.js';
@@ -50,19 +51,6 @@ export type SparseEaseConfig = z.infer<typeof SparseEaseConfig>;
 const CHUNKS = 16;
 
 const selfUrl = import.meta.url;
-
-/** Index of `j` in the ascending slice idx[lo, hi), or -1. */
-function find(idx: Int32Array, lo: number, hi: number, j: number): number {
-  hi--;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = idx[mid]!;
-    if (v === j) return mid;
-    if (v < j) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
-}
 
 export interface SolvedRows {
   /** Per item of the chunk: how many regressors it has. */
@@ -118,9 +106,9 @@ export function solveRows(ptr: Int32Array, idx: Int32Array, cnt: Float32Array, s
 /** G_ab from the table: a's row, else b's row, else 0 (the diagonal G_aa is stored on row a as -1 - count; see fit). */
 function lookup(ptr: Int32Array, idx: Int32Array, cnt: Float32Array, a: number, b: number): number {
   if (a === b) return diag[a]!;
-  let p = find(idx, ptr[a]!, ptr[a + 1]!, b);
+  let p = sortedIndex(idx, ptr[a]!, ptr[a + 1]!, b);
   if (p >= 0) return cnt[p]!;
-  p = find(idx, ptr[b]!, ptr[b + 1]!, a);
+  p = sortedIndex(idx, ptr[b]!, ptr[b + 1]!, a);
   return p >= 0 ? cnt[p]! : 0;
 }
 
@@ -247,7 +235,7 @@ export class SparseEase implements Recommender {
   /** b_i[a]: the weight history item a gives target i (0 when a is not among i's neighbours). */
   weight(a: number, i: number): number {
     if (i < 0 || i >= this.nItems) return 0;
-    const p = find(this.bIdx, this.bPtr[i]!, this.bPtr[i + 1]!, a);
+    const p = sortedIndex(this.bIdx, this.bPtr[i]!, this.bPtr[i + 1]!, a);
     return p >= 0 ? this.bVal[p]! : 0;
   }
 
