@@ -72,14 +72,7 @@ export function barChart(key: string, el: HTMLElement, spec: BarChartSpec): uPlo
     hooks: { draw: [(u) => drawWhiskers(u, spec.series)] },
   };
   const data: uPlot.AlignedData = [spec.labels.map((_, i) => i), ...spec.series.map((s) => s.values)];
-  const plot = new uPlot(opts, data, el);
-  const observer = new ResizeObserver(() => {
-    const w = Math.max(260, el.clientWidth);
-    if (Math.abs(w - plot.width) > 1) plot.setSize({ width: w, height: plot.height });
-  });
-  observer.observe(el);
-  charts.set(key, { plot, observer });
-  return plot;
+  return mount(key, el, opts, data);
 }
 
 /**
@@ -133,6 +126,12 @@ export function xyChart(key: string, el: HTMLElement, spec: XYChartSpec): uPlot 
     ],
   };
   const data: uPlot.AlignedData = [spec.x, ...spec.series.map((s) => s.values)];
+  return mount(key, el, opts, data);
+}
+
+/** A time tick (seconds, UTC): "HH:00", or the date "MM-DD" at midnight. */
+/** Draws the chart into `el`, follows its width, and keeps it under `key` (destroyChart). */
+function mount(key: string, el: HTMLElement, opts: uPlot.Options, data: uPlot.AlignedData): uPlot {
   const plot = new uPlot(opts, data, el);
   const observer = new ResizeObserver(() => {
     const w = Math.max(260, el.clientWidth);
@@ -143,7 +142,6 @@ export function xyChart(key: string, el: HTMLElement, spec: XYChartSpec): uPlot 
   return plot;
 }
 
-/** A time tick (seconds, UTC): "HH:00", or the date "MM-DD" at midnight. */
 /** The value (y) axis of a bar or xy chart; its tick labels are also left in `el.dataset.yTicks` for the tests. */
 function valueAxis(el: HTMLElement, spec: Pick<BarChartSpec, 'yLabel' | 'unit'> & Pick<XYChartSpec, 'yLabel' | 'unit'>): uPlot.Axis {
   return {
