@@ -29,6 +29,7 @@ import { mixtureScores, usesMixture } from './persona-mixture.js';
 import { ListCache } from './list-cache.js';
 import { MAX_N, type Explanation, type Personas, type Recommendations } from './schemas.js';
 import { servedConfidence } from './served-confidence.js';
+import { SimilarItems } from './similar-items.js';
 import { blankState, foldedSet, personaCountOf, UserStates, type UserState } from './user-state.js';
 
 type PersonaRecommender = Recommender & HasPersonas;
@@ -59,7 +60,11 @@ export class Engine {
   private readonly isCandidate: Uint8Array;
   private readonly catalogue: Catalogue;
   private readonly states: UserStates;
-  private readonly similarCache = new Map<number, { items: Int32Array; scores: Float32Array }>();
+  private readonly similarItems = new SimilarItems(
+    () => this.nItems,
+    (hist, out) => (this.personas ? this.personas.scorePersonas(this.personas.foldIn(hist), out, hist) : this.model.scoreBatch(singleUserBatch(-1, hist), out)),
+    (scores, hist, k) => select(scores, { candidates: this.view().candidates, exclude: hist, itemRanks: this.itemRanks }, { user: -1, history: hist }, { k }).list,
+  );
   private train: TrainSet | null = null;
   /** Plain lists computed deeper than asked, so that later pages are slices (list-cache.ts). */
   readonly lists = new ListCache();
@@ -80,7 +85,7 @@ export class Engine {
     this.itemRanks = this.items.ranks();
     this.isCandidate = new Uint8Array(this.nItems);
     for (let i = 0; i < this.nItems; i++) if (loaded.popularity[i]! > 0) this.isCandidate[i] = 1;
-    this.catalogue = new Catalogue(this.items, live, this.isCandidate, loaded.popularity, this.itemRanks, () => this.similarCache.clear());
+    this.catalogue = new Catalogue(this.items, live, this.isCandidate, loaded.popularity, this.itemRanks, () => this.similarItems.clear());
     // cached states hold a score row each: keep them under ~256 MB
     const maxStates = Math.max(64, Math.floor((256 << 20) / Math.max(1, this.nItems * 4)));
     const engine = this;
@@ -359,18 +364,7 @@ export class Engine {
   similar(itemId: string, n: number, offset: number): { item: string; items: { id: string; title: string; score: number; categories: string[] }[] } {
     const i = this.items.lookup(itemId);
     if (i < 0 || !this.live.items.has(itemId)) throw new NotFoundError(`item "${itemId}" is not in the served model`);
-    let c = this.similarCache.get(i);
-    if (!c || c.items.length < offset + n) {
-      const scores = new Float32Array(this.nItems);
-      const hist = Int32Array.of(i);
-      if (this.personas) this.personas.scorePersonas(this.personas.foldIn(hist), scores, hist);
-      else this.model.scoreBatch(singleUserBatch(-1, hist), scores);
-      const k = Math.max(100, offset + n);
-      const { list } = select(scores, { candidates: this.view().candidates, exclude: hist, itemRanks: this.itemRanks }, { user: -1, history: hist }, { k });
-      c = { items: list, scores: Float32Array.from(list, (j) => scores[j]!) };
-      if (this.similarCache.size > 4096) this.similarCache.delete(this.similarCache.keys().next().value!);
-      this.similarCache.set(i, c);
-    }
+    const c = this.similarItems.of(i, offset + n);
     const items: { id: string; title: string; score: number; categories: string[] }[] = [];
     for (let r = offset; r < Math.min(c.items.length, offset + n); r++) items.push(itemJson(this.items, this.view(), c.items[r]!, c.scores[r]!));
     return { item: itemId, items };

@@ -3,9 +3,8 @@
  * the model, and serves the API and the dashboard. It resolves as soon as the server listens;
  * `ready` resolves when a model is loaded (what /readyz reports).
  */
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { InteractionLog } from '../data/dataset.js';
 import { readDataset } from '../data/readers/index.js';
@@ -14,23 +13,23 @@ import { defaultThreads } from '../math/pool.js';
 import { DEFAULT_WORLD, worldToLog, type WorldConfigInput } from '../synth/world.js';
 import { ConfigError } from '../errors.js';
 import { buildApp, hashKey, keyPrefix, type RateLimits, type ServiceState } from './app.js';
-import { mkdirSync } from 'node:fs';
-import { saveArtifact } from '../models/artifact.js';
 import type { Recommender } from '../models/model.js';
 import { Engine } from './engine.js';
-import { loadModel, withServeMeta, type LoadedModel } from './model-file.js';
+import { loadModel, type LoadedModel } from './model-file.js';
 import { DEFAULT_FEEDBACK_TYPES, LiveData, type FeedbackPolicy } from './live.js';
 import { Metrics } from './metrics.js';
 import { modelFromFile, readModelFile } from './saved-model.js';
-import type { FeedbackRecord, ItemRecord, Store } from '../store/types.js';
+import type { Store } from '../store/types.js';
 import { openStore, redactStoreUrl, sqliteFile, storeScheme } from '../store/open.js';
 import { StoreHealth, storeFailure } from '../store/errors.js';
 import { loadOrder } from './versions.js';
 import { RetrainScheduler, type RetrainPolicy } from './schedule.js';
+import { adoptFitted, defaultModelsDir, importLog } from './boot-data.js';
 import { cleanTempArtifacts, JOB_HEARTBEAT_MS, Jobs, pruneModels, stopTrainingWorkers, trainFromStore } from './training.js';
 
 export type { Store } from '../store/types.js';
 export { openStore } from '../store/open.js';
+export { importLog } from './boot-data.js';
 
 export interface ServiceOptions {
   host?: string;
@@ -118,68 +117,6 @@ export interface RunningService {
   state: ServiceState;
   /** The retraining schedule (null without --retrain-every / --retrain-after). */
   retrain: RetrainScheduler | null;
-}
-
-function itemsOfLog(log: InteractionLog): ItemRecord[] {
-  const out: ItemRecord[] = [];
-  for (let i = 0; i < log.items.size; i++) {
-    const cats = log.categories ? Array.from(log.categories.idx.subarray(log.categories.ptr[i]!, log.categories.ptr[i + 1]!), (c) => log.categories!.names[c]!) : [];
-    out.push({ id: log.items.id(i), title: log.titles?.[i] ?? log.items.id(i), categories: cats.filter((c) => c !== '(none)' && c !== '(no genres listed)') });
-  }
-  return out;
-}
-
-/** Fills an empty store with a dataset: items, users, and every row as feedback (rating or like). */
-export async function importLog(store: Store, log: InteractionLog): Promise<void> {
-  await store.upsertItems(itemsOfLog(log));
-  await store.upsertUsers(Array.from({ length: log.users.size }, (_, u) => ({ id: log.users.id(u), attributes: {} })));
-  const now = Date.now();
-  const batch: FeedbackRecord[] = [];
-  for (let r = 0; r < log.length; r++) {
-    batch.push({
-      user: log.users.id(log.user[r]!),
-      item: log.items.id(log.item[r]!),
-      type: log.rating ? 'rating' : 'like',
-      value: log.rating ? log.rating[r]! : 1,
-      ts: log.timestamp ? Math.round(log.timestamp[r]! * 1000) : now,
-    });
-    if (batch.length === 20_000) await store.addFeedback(batch.splice(0));
-  }
-  if (batch.length > 0) await store.addFeedback(batch);
-}
-
-function defaultModelsDir(db: string): string {
-  const scheme = storeScheme(db);
-  if (scheme === 'postgres:' || scheme === 'postgresql:') return resolve('personae-models');
-  const file = sqliteFile(db);
-  if (scheme === 'memory:' || file === ':memory:') return mkdtempSync(join(tmpdir(), 'personae-models-'));
-  return `${resolve(file)}.models`;
-}
-
-/** Records a model fitted outside the service (on `log`'s index spaces) as a new version. */
-async function adoptFitted(store: Store, model: Recommender, log: InteractionLog, modelsDir: string, feedbackSeq: number, evaluation: EvaluationJson | null): Promise<LoadedModel> {
-  const popularity = new Int32Array(log.items.size);
-  for (let r = 0; r < log.length; r++) if (!log.rating || log.rating[r]! >= 4) popularity[log.item[r]!]!++;
-  const meta = {
-    items: Array.from({ length: log.items.size }, (_, i) => log.items.id(i)),
-    users: Array.from({ length: log.users.size }, (_, u) => log.users.id(u)),
-    feedbackSeq,
-    // fitted outside the store: every deletion the store recorded invalidates that id's row
-    erasureGen: 0,
-  };
-  mkdirSync(modelsDir, { recursive: true });
-  const path = join(modelsDir, `${model.name}-${Date.now()}-adopted.model`);
-  const sha256 = saveArtifact(path, withServeMeta(model.toArtifact(), meta, popularity));
-  const record = await store.addModel({
-    name: model.name,
-    path,
-    sha256,
-    trainedAt: new Date().toISOString(),
-    params: { ...model.params },
-    feedbackSeq,
-    evaluation: evaluation ? JSON.stringify(evaluation) : null,
-  });
-  return loadModel(record);
 }
 
 /** Whether `host` is a loopback address (an open service is refused anywhere else). */
