@@ -65,7 +65,7 @@ export type Evaluation = EvaluationJson;
 export type ModelVersion = Engine['info'];
 
 /*
- * Acknowledgements of writes. The server builds these inline (src/serve/app.ts) and schemas.ts has
+ * Acknowledgements of writes. The server builds these inline (src/serve/routes-*.ts) and schemas.ts has
  * no schema for them yet, so they are the one place the client states a shape itself.
  */
 export interface Upserted {

@@ -27,7 +27,7 @@ import { activate, pinHolds, readPin } from './versions.js';
 
 type Parse = <S extends z.ZodType>(schema: S, data: unknown, where: string) => z.output<S>;
 
-/** The part of the service's state (app.ts ServiceState) these routes read and write. */
+/** The part of the service's state (service-state.ts ServiceState) these routes read and write. */
 export interface AdminState {
   store: Store;
   live: LiveData;
@@ -41,7 +41,7 @@ export interface AdminState {
 
 export interface AdminDeps {
   parse: Parse;
-  /** An error answered with this status and code (app.ts HttpError). */
+  /** An error answered with this status and code (http-errors.ts HttpError). */
   fail: (status: number, code: string, message: string) => Error;
 }
 

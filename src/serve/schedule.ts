@@ -20,7 +20,7 @@ import type { Metrics } from './metrics.js';
 import type { Job } from './schemas.js';
 import { trainFromStore, type Jobs } from './training.js';
 
-/** What training needs of the service (app.ts `ServiceState` has it). */
+/** What training needs of the service (service-state.ts `ServiceState` has it). */
 export interface TrainingHost {
   store: Store;
   live: LiveData;

@@ -1,0 +1,79 @@
+/**
+ * The recommendation routes: a user's list, personas (and their settings), taste mix, an
+ * anonymous session's list, and the non-personalised lists (lists.ts; no model needed).
+ */
+import type { FastifyInstance } from 'fastify';
+import { NotFoundError } from '../errors.js';
+import { Engine } from './engine.js';
+import { checkBudget, json, modelOf, parse } from './http.js';
+import { itemList } from './lists.js';
+import { CategoryListQuery, CategoryParams, IdParams, ItemListQuery, PersonaParams, PersonaPatch, RecommendQuery, SessionBody, TasteMixQuery } from './schemas.js';
+import type { ServiceState } from './service-state.js';
+
+export function registerRecommendRoutes(app: FastifyInstance, s: ServiceState): void {
+  // ---- recommendations and personas
+  app.get('/v1/users/:id/recommendations', { config: { auth: 'read' } }, async (req, reply) => {
+    const { id } = parse(IdParams, req.params, 'path');
+    const q = parse(RecommendQuery, req.query, 'query');
+    Engine.checkRerank(q.rerank);
+    checkBudget(q, 'query');
+    const engine = modelOf(s);
+    if (s.live.users.has(id)) await s.live.overrides(s.store, id);
+    const exclude = q.exclude ? q.exclude.split(',').filter((x) => x !== '') : [];
+    return json(reply, engine.recommendJson(id, { n: q.n, offset: q.offset, category: q.category, exclude, rerank: q.rerank, explain: q.explain, hedge: q.hedge }));
+  });
+  app.get('/v1/users/:id/personas', { config: { auth: 'read' } }, async (req) => {
+    const { id } = parse(IdParams, req.params, 'path');
+    const engine = modelOf(s);
+    if (s.live.users.has(id)) await s.live.overrides(s.store, id);
+    return engine.personasOf(id);
+  });
+  app.patch('/v1/users/:id/personas/:index', { config: { auth: 'write' } }, async (req) => {
+    const { id, index } = parse(PersonaParams, req.params, 'path');
+    const patch = parse(PersonaPatch, req.body ?? {}, 'body');
+    const engine = modelOf(s);
+    if (!s.live.users.has(id)) throw new NotFoundError(`user "${id}" has no feedback, so no personas`);
+    const current = await s.live.overrides(s.store, id);
+    const k = engine.personaCount(id);
+    if (index >= k) throw new NotFoundError(`user "${id}" has ${k} persona${k === 1 ? '' : 's'}; there is no persona ${index}`);
+    const prev = current.get(index) ?? { muted: false, boost: 1 };
+    const next = { user: id, persona: index, muted: patch.muted ?? prev.muted, boost: patch.boost ?? prev.boost };
+    await s.store.setOverride(next);
+    s.live.setOverride(next);
+    return engine.personasOf(id);
+  });
+  app.get('/v1/users/:id/taste-mix', { config: { auth: 'read' } }, async (req) => {
+    const { id } = parse(IdParams, req.params, 'path');
+    const q = parse(TasteMixQuery, req.query, 'query');
+    Engine.checkRerank(q.rerank);
+    checkBudget(q, 'query');
+    const engine = modelOf(s);
+    if (s.live.users.has(id)) await s.live.overrides(s.store, id);
+    return engine.tasteMix(id, q.n, q.rerank, q.hedge);
+  });
+  app.post('/v1/sessions/recommend', { config: { auth: 'read' } }, async (req) => {
+    const body = parse(SessionBody, req.body, 'body');
+    Engine.checkRerank(body.rerank);
+    checkBudget(body, 'body');
+    return modelOf(s).session(body.items, body.n, body.rerank, body.explain, body.hedge, { category: body.category, exclude: body.exclude ?? [] });
+  });
+
+  // ---- non-personalised lists (lists.ts): no model needed
+  const ids = (text: string | undefined): string[] => (text ? text.split(',').filter((x) => x !== '') : []);
+  app.get('/v1/popular', { config: { auth: 'read' } }, async (req) => {
+    const q = parse(ItemListQuery, req.query, 'query');
+    checkBudget(q, 'query');
+    return itemList(s.live, 'popular', { ...q, exclude: ids(q.exclude) });
+  });
+  app.get('/v1/latest', { config: { auth: 'read' } }, async (req) => {
+    const q = parse(ItemListQuery, req.query, 'query');
+    checkBudget(q, 'query');
+    return itemList(s.live, 'latest', { ...q, exclude: ids(q.exclude) });
+  });
+  app.get('/v1/categories/:category/popular', { config: { auth: 'read' } }, async (req) => {
+    const { category } = parse(CategoryParams, req.params, 'path');
+    const q = parse(CategoryListQuery, req.query, 'query');
+    checkBudget(q, 'query');
+    return itemList(s.live, 'popular', { ...q, category, exclude: ids(q.exclude) });
+  });
+}
