@@ -42,8 +42,6 @@ const LONG_FILES: Readonly<Record<string, string>> = {
   'models/multvae.ts': 'new: one model with its training loop and forward/backward passes; the kernels are in math/',
   'models/personas.ts': 'the persona model (fit, scoring, fold-in, persona sets); to split fitting from serving',
   'models/personas-train.ts': 'the persona model training kernels (flat typed-array loops over the same state)',
-  'serve/app.ts': 'every route in one file; to split into one file per resource (src/serve/routes/)',
-  'serve/schemas.ts': 'every request and response schema of the API in one file (the client and the dashboard read their types from it); to split per resource with the routes',
 };
 const MAX_LINES = 400;
 
