@@ -390,14 +390,4 @@ export class Engine {
     const body = this.recommendState('(session)', st, { n, offset: 0, rerank, explain, hedge, category: filter.category, exclude: filter.exclude ?? [] }, new Set(itemIds));
     return { ...body, user: '(session)' };
   }
-
-  /** Validates a rerank spec early (400 on a bad one). */
-  static checkRerank(spec: string): void {
-    try {
-      parseRerankSpec(spec);
-    } catch (err) {
-      if (err instanceof ConfigError) throw new ConfigError(err.message.replace(/^--rerank: /, ''), 'rerank');
-      throw err;
-    }
-  }
 }

@@ -4,7 +4,8 @@
  */
 import type { FastifyReply } from 'fastify';
 import type { z } from 'zod';
-import { issueMessages } from '../errors.js';
+import { ConfigError, issueMessages } from '../errors.js';
+import { parseRerankSpec } from '../rank/index.js';
 import type { Engine } from './engine.js';
 import { HttpError } from './http-errors.js';
 import type { ServiceState } from './service-state.js';
@@ -80,4 +81,14 @@ export function toMillis(ts: string | number | undefined, now: number): number {
 /** ISO 8601 of a stored time; out-of-range values (stored before timestamps were bounded) are clamped. */
 export function isoOf(ms: number): string {
   return new Date(Math.max(-8.64e15, Math.min(8.64e15, Number.isFinite(ms) ? ms : 0))).toISOString();
+}
+
+/** Validates a rerank spec early (400 naming the field on a bad one). */
+export function checkRerank(spec: string): void {
+  try {
+    parseRerankSpec(spec);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(err.message.replace(/^--rerank: /, ''), 'rerank');
+    throw err;
+  }
 }

@@ -4,8 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../errors.js';
-import { Engine } from './engine.js';
-import { checkBudget, json, modelOf, parse } from './http.js';
+import { checkBudget, checkRerank, json, modelOf, parse } from './http.js';
 import { itemList } from './lists.js';
 import { CategoryListQuery, CategoryParams, IdParams, ItemListQuery, PersonaParams, PersonaPatch, RecommendQuery, SessionBody, TasteMixQuery } from './schemas.js';
 import type { ServiceState } from './service-state.js';
@@ -15,7 +14,7 @@ export function registerRecommendRoutes(app: FastifyInstance, s: ServiceState): 
   app.get('/v1/users/:id/recommendations', { config: { auth: 'read' } }, async (req, reply) => {
     const { id } = parse(IdParams, req.params, 'path');
     const q = parse(RecommendQuery, req.query, 'query');
-    Engine.checkRerank(q.rerank);
+    checkRerank(q.rerank);
     checkBudget(q, 'query');
     const engine = modelOf(s);
     if (s.live.users.has(id)) await s.live.overrides(s.store, id);
@@ -45,7 +44,7 @@ export function registerRecommendRoutes(app: FastifyInstance, s: ServiceState): 
   app.get('/v1/users/:id/taste-mix', { config: { auth: 'read' } }, async (req) => {
     const { id } = parse(IdParams, req.params, 'path');
     const q = parse(TasteMixQuery, req.query, 'query');
-    Engine.checkRerank(q.rerank);
+    checkRerank(q.rerank);
     checkBudget(q, 'query');
     const engine = modelOf(s);
     if (s.live.users.has(id)) await s.live.overrides(s.store, id);
@@ -53,7 +52,7 @@ export function registerRecommendRoutes(app: FastifyInstance, s: ServiceState): 
   });
   app.post('/v1/sessions/recommend', { config: { auth: 'read' } }, async (req) => {
     const body = parse(SessionBody, req.body, 'body');
-    Engine.checkRerank(body.rerank);
+    checkRerank(body.rerank);
     checkBudget(body, 'body');
     return modelOf(s).session(body.items, body.n, body.rerank, body.explain, body.hedge, { category: body.category, exclude: body.exclude ?? [] });
   });

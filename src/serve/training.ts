@@ -3,7 +3,7 @@
  * record the new model version, and hand the loaded model back for an atomic swap.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { buildCategories } from '../data/categories.js';
