@@ -138,7 +138,7 @@ describe('explanations from personas', () => {
 });
 
 describe('explanations against planted tastes (synthetic world)', () => {
-  it('the explaining persona names the planted taste of most recommended hits, and personas beat bpr on minority recall', async () => {
+  it('the explaining persona names the planted taste of most recommended hits, and the persona mixture alone beats bpr on minority recall', async () => {
     const { log, truth } = worldToLog({ seed: 42, users: 400, items: 300, categories: 8, meanInteractions: 40 });
     const split = makeSplit(log);
     const personas = new PersonaModel();
@@ -152,8 +152,13 @@ describe('explanations against planted tastes (synthetic world)', () => {
     const bpr = createModel('bpr');
     await bpr.fit(split.train, { rng: new Rng(42), threads: 1 });
     const mr = (ls: Int32Array[]): number => evaluateLists(split, ls, [20], 1).metrics['minorityRecall@20']!.mean!;
-    const mrPersonas = mr(lists);
     const mrBpr = mr(rankTestUsers(bpr, split, { k: 20 }));
-    assert.ok(mrPersonas > mrBpr, `minorityRecall@20 personas ${mrPersonas.toFixed(4)} vs bpr ${mrBpr.toFixed(4)}`);
+    // the persona mixture alone (no whole-history component) keeps minority tastes: above bpr;
+    // the default mixes in the whole history with weight 0.7 (docs/personas.md), which gives this up
+    const own = new PersonaModel({ whole: 0 });
+    await own.fit(split.train, { rng: new Rng(42), threads: 1 });
+    const mrOwn = mr(rankTestUsers(own, split, { k: 20 }));
+    assert.ok(mrOwn > mrBpr, `minorityRecall@20 personas (whole 0) ${mrOwn.toFixed(4)} vs bpr ${mrBpr.toFixed(4)}`);
+    assert.ok(mrOwn > mr(lists), `minorityRecall@20 personas (whole 0) ${mrOwn.toFixed(4)} vs the default ${mr(lists).toFixed(4)}`);
   });
 });

@@ -243,33 +243,56 @@ describe('personas model', () => {
     }
   });
 
-  it('the score is the log of a mixture of per-persona softmaxes over the candidates', () => {
+  it('the score is the log of a mixture of per-persona softmaxes over the candidates outside the history, plus the whole-history component', () => {
     const u = 5;
     const P = model.personaVectors(u);
     const k = P.length / DIM;
     assert.ok(k >= 2);
+    const hist = rowOf(world.train.userItems, u);
+    const inHist = new Set(hist);
     const scores = allScores(model, world.train, [u]);
     const cand = world.train.candidates;
+    const rest = Array.from(cand).filter((i) => !inHist.has(i));
     const probs = new Array<number>(N_ITEMS).fill(0);
-    // mixture weights pi_q = |C_q|^gamma / sum, C_q = the history items of persona q
+    // mixture weights pi_q = (1 - lambda) |C_q|^gamma / sum, C_q = the history items of persona q
+    const lambda = model.params.whole;
+    assert.ok(lambda > 0 && lambda < 1);
     const size = new Array<number>(k).fill(0);
-    for (const q of model.personaMembers(rowOf(world.train.userItems, u))) size[q]!++;
+    for (const q of model.personaMembers(hist)) size[q]!++;
     const pw = size.map((c) => Math.pow(c, model.params.gamma));
-    const pi = pw.map((x) => x / pw.reduce((a, b) => a + b, 0));
-    for (let q = 0; q < k; q++) {
+    const pi = pw.map((x) => ((1 - lambda) * x) / pw.reduce((a, b) => a + b, 0));
+    // the whole-history persona: |H|^-alpha sum_{j in H} W_j
+    const all = new Float32Array(DIM);
+    for (const j of hist) for (let x = 0; x < DIM; x++) all[x] += model.itemVector(j)[x]! * Math.pow(hist.length, -model.params.alpha);
+    const parts: [Float32Array, number][] = [...Array.from({ length: k }, (_, q): [Float32Array, number] => [P.slice(q * DIM, (q + 1) * DIM), pi[q]!]), [all, lambda]];
+    for (const [p, w] of parts) {
       const single = new Float32Array(N_ITEMS);
-      model.scorePersonas(P.subarray(q * DIM, (q + 1) * DIM), single);
-      // a lone persona scores its log-softmax: probabilities sum to 1 over the candidates
+      model.scorePersonas(p, single);
+      // a lone persona without a history scores its log-softmax over all candidates
       const total = Array.from(cand).reduce((s, i) => s + Math.exp(single[i]!), 0);
       assert.ok(Math.abs(total - 1) < 1e-3);
-      for (const i of cand) probs[i]! += pi[q]! * Math.exp(single[i]!);
+      // with the history, the softmax runs over the candidates outside it
+      const z = rest.reduce((s, i) => s + Math.exp(single[i]!), 0);
+      for (const i of cand) probs[i]! += (w * Math.exp(single[i]!)) / z;
     }
-    for (const i of cand) assert.ok(Math.abs(Math.log(probs[i]!) - scores[i]!) < 1e-3);
+    for (const i of cand) assert.ok(Math.abs(Math.log(probs[i]!) - scores[i]!) < 1e-3, `item ${i}: ${Math.log(probs[i]!)} vs ${scores[i]}`);
+    // the probabilities of the items outside the history sum to 1
+    assert.ok(Math.abs(rest.reduce((s, i) => s + Math.exp(scores[i]!), 0) - 1) < 1e-3);
     // responsibilities sum to 1 and name the persona whose softmax puts the most mass on the item
     const item = cand[0]!;
     const w = model.personaWeights(P, item);
     assert.ok(Math.abs(w.reduce((s, x) => s + x, 0) - 1) < 1e-5);
     assert.deepEqual(model.attention(u, item), w);
+  });
+
+  it('with one persona the whole-history component changes nothing: the twin is the same model with k = 1', async () => {
+    const cfg: Partial<PersonasConfig> = { ...CFG, k: 1, epochs: 8 };
+    const a = new PersonaModel({ ...cfg, whole: 0 });
+    await a.fit(world.train, { rng: new Rng(42), threads: 1 });
+    const b = new PersonaModel({ ...cfg, whole: 0.7 });
+    await b.fit(world.train, { rng: new Rng(42), threads: 1 });
+    const users = [0, 1, 2, 50, 159];
+    assert.deepEqual(allScores(b, world.train, users), allScores(a, world.train, users));
   });
 
   it('is deterministic for a seed, whatever the thread count', async () => {

@@ -53,6 +53,11 @@ export interface StepParams {
   readonly seed: number;
   /** Negatives whose summed gradient weight is below this get no backward pass. */
   readonly skipEps: number;
+  /**
+   * Weight lambda of the whole-history component (users with 2+ personas): the mixture is
+   * lambda softmax(z_all) + (1 - lambda) sum_k pi_k softmax(z_k), z_all from all kept items.
+   */
+  readonly whole: number;
 }
 
 // per-thread scratch, grown on demand
@@ -92,12 +97,13 @@ export function mixWeights(count: ArrayLike<number>, k: number, gamma: number): 
 
 /**
  * Scores of a persona set (k rows of P from `base`) for every item: candidates get
- * log sum_k pi_k softmax_i(Q_i . p_k + B_i) (an exact softmax over the candidates), the others
- * -Infinity. `pi` (length k) defaults to equal weights. Returns each persona's log normaliser.
+ * log sum_k pi_k softmax_i(Q_i . p_k + B_i) (an exact softmax over the candidates not marked in
+ * `excl`, the user's history, as in training), the others -Infinity. `pi` (length k) defaults to
+ * equal weights. Returns each persona's log normaliser.
  */
 export function scoreMixture(
   Q: Float32Array, B: Float32Array, P: Float32Array, base: number, k: number, d: number, cand: Int32Array, out: Float32Array, pi: ArrayLike<number> | null,
-  extra: Float32Array | null = null, nItems = 0,
+  extra: Float32Array | null = null, nItems = 0, excl: Uint8Array | null = null,
 ): Float64Array {
   out.fill(-Infinity);
   const nC = cand.length;
@@ -115,7 +121,8 @@ export function scoreMixture(
       if (z > m) m = z;
     }
     let sum = 0;
-    for (let c = 0; c < nC; c++) sum += Math.exp(zBuf[c * k + q]! - m);
+    for (let c = 0; c < nC; c++) if (!excl || !excl[cand[c]!]) sum += Math.exp(zBuf[c * k + q]! - m);
+    if (sum === 0) for (let c = 0; c < nC; c++) sum += Math.exp(zBuf[c * k + q]! - m);
     lse[q] = m + Math.log(sum);
   }
   const logPi = new Float64Array(k);
@@ -169,22 +176,36 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
   }
   const present = new Float64Array(k);
   for (let q = 0; q < k; q++) present[q] = kept[q]! > 0 ? size[q]! : 0;
-  const pi = mixWeights(present, k, prm.gamma);
-  const scale = new Float64Array(k);
-  for (let q = 0; q < k; q++) scale[q] = kept[q]! > 0 ? Math.pow(kept[q]!, -prm.alpha) : 0;
-  if (pBuf.length < k * d) {
-    pBuf = new Float64Array(k * d);
-    gPBuf = new Float64Array(k * d);
+  const pi0 = mixWeights(present, k, prm.gamma);
+  // component k (when present) is the whole-history persona over all kept items
+  const whole = prm.whole > 0 && k > 1;
+  const K = whole ? k + 1 : k;
+  const pi = new Float64Array(K);
+  for (let q = 0; q < k; q++) pi[q] = whole ? (1 - prm.whole) * pi0[q]! : pi0[q]!;
+  const scale = new Float64Array(K);
+  let nKept = 0;
+  for (let q = 0; q < k; q++) {
+    scale[q] = kept[q]! > 0 ? Math.pow(kept[q]!, -prm.alpha) : 0;
+    nKept += kept[q]!;
+  }
+  if (whole) {
+    pi[k] = prm.whole;
+    scale[k] = Math.pow(nKept, -prm.alpha);
+  }
+  if (pBuf.length < K * d) {
+    pBuf = new Float64Array(K * d);
+    gPBuf = new Float64Array(K * d);
   }
   const P = pBuf;
-  P.fill(0, 0, k * d);
+  P.fill(0, 0, K * d);
   for (let h = 0; h < n; h++) {
     if (roleBuf[h]) continue;
     const q = st.assign[h0 + h]!;
     const wo = st.hidx[h0 + h]! * d;
     for (let x = 0; x < d; x++) P[q * d + x] += W[wo + x]!;
+    if (whole) for (let x = 0; x < d; x++) P[k * d + x] += W[wo + x]!;
   }
-  for (let q = 0; q < k; q++) for (let x = 0; x < d; x++) P[q * d + x] *= scale[q]!;
+  for (let q = 0; q < K; q++) for (let x = 0; x < d; x++) P[q * d + x] *= scale[q]!;
   // the list: targets first, then the pool minus the whole history
   const cap = n + pool.length;
   if (listBuf.length < cap) {
@@ -208,54 +229,55 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     logwBuf[len++] = poolLogW[c]!;
   }
   for (let h = h0; h < h1; h++) mark[st.hidx[h]!] = 0;
-  if (zBuf.length < len * k) zBuf = new Float64Array(len * k);
-  const lse = new Float64Array(k);
+  if (zBuf.length < len * K) zBuf = new Float64Array(len * K);
+  const lse = new Float64Array(K);
   const nb = st.beta !== 0 && st.sIdx.length > 0;
   if (nb && accBuf.length < st.nItems) accBuf = new Float64Array(st.nItems);
-  for (let q = 0; q < k; q++) {
+  for (let q = 0; q < K; q++) {
     if (pi[q] === 0) continue;
-    if (nb) scatterMembers(st, h0, n, q, 1);
+    const member = q === k ? -1 : q;
+    if (nb) scatterMembers(st, h0, n, member, 1);
     let m = -Infinity;
     for (let c = 0; c < len; c++) {
       const j = listBuf[c]!;
-      const z = (zBuf[c * k + q] = dot(Q, j * d, P, q * d, d) + B[j]! + logwBuf[c]! + (nb ? st.beta * scale[q]! * accBuf[j]! : 0));
+      const z = (zBuf[c * K + q] = dot(Q, j * d, P, q * d, d) + B[j]! + logwBuf[c]! + (nb ? st.beta * scale[q]! * accBuf[j]! : 0));
       if (z > m) m = z;
     }
-    if (nb) scatterMembers(st, h0, n, q, 0);
+    if (nb) scatterMembers(st, h0, n, member, 0);
     let sum = 0;
-    for (let c = 0; c < len; c++) sum += Math.exp(zBuf[c * k + q]! - m);
+    for (let c = 0; c < len; c++) sum += Math.exp(zBuf[c * K + q]! - m);
     lse[q] = m + Math.log(sum);
   }
   // responsibilities of the targets (kept in zBuf's target rows after use), R_q = their sums
-  const R = new Float64Array(k);
-  const resp = new Float64Array(nt * k);
+  const R = new Float64Array(K);
+  const resp = new Float64Array(nt * K);
   let loss = 0;
   for (let c = 0; c < nt; c++) {
     let m = -Infinity;
-    for (let q = 0; q < k; q++) if (pi[q]! > 0) m = Math.max(m, zBuf[c * k + q]! - lse[q]! + Math.log(pi[q]!));
+    for (let q = 0; q < K; q++) if (pi[q]! > 0) m = Math.max(m, zBuf[c * K + q]! - lse[q]! + Math.log(pi[q]!));
     let sum = 0;
-    for (let q = 0; q < k; q++) if (pi[q]! > 0) sum += resp[c * k + q] = Math.exp(zBuf[c * k + q]! - lse[q]! + Math.log(pi[q]!) - m);
+    for (let q = 0; q < K; q++) if (pi[q]! > 0) sum += resp[c * K + q] = Math.exp(zBuf[c * K + q]! - lse[q]! + Math.log(pi[q]!) - m);
     loss -= m + Math.log(sum);
-    for (let q = 0; q < k; q++) R[q] += resp[c * k + q] = resp[c * k + q]! / sum;
+    for (let q = 0; q < K; q++) R[q] += resp[c * K + q] = resp[c * K + q]! / sum;
   }
   // dL/dz_q(j) = R_q softmax_q(j) - [j target] r_jq
   const gP = gPBuf;
-  gP.fill(0, 0, k * d);
+  gP.fill(0, 0, K * d);
   const gW = st.gW[chunk]!;
   const gQ = st.gQ[chunk]!;
   const gB = st.gB[chunk]!;
-  const coef = new Float64Array(k);
+  const coef = new Float64Array(K);
   for (let c = 0; c < len; c++) {
     let tot = 0;
     let mass = 0;
-    for (let q = 0; q < k; q++) {
+    for (let q = 0; q < K; q++) {
       if (pi[q] === 0) {
         coef[q] = 0;
         continue;
       }
-      const sm = R[q]! * Math.exp(zBuf[c * k + q]! - lse[q]!);
+      const sm = R[q]! * Math.exp(zBuf[c * K + q]! - lse[q]!);
       mass += sm;
-      const g = sm - (c < nt ? resp[c * k + q]! : 0);
+      const g = sm - (c < nt ? resp[c * K + q]! : 0);
       coef[q] = g;
       tot += g;
     }
@@ -264,7 +286,7 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     const qo = j * d;
     touch(st, chunk, j);
     gB[j] = gB[j]! + tot;
-    for (let q = 0; q < k; q++) {
+    for (let q = 0; q < K; q++) {
       const cq = coef[q]!;
       if (cq === 0) continue;
       const po = q * d;
@@ -283,14 +305,15 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     touch(st, chunk, j);
     const wo = j * d;
     for (let x = 0; x < d; x++) gW[wo + x] = gW[wo + x]! + s * gP[q * d + x]!;
+    if (whole) for (let x = 0; x < d; x++) gW[wo + x] = gW[wo + x]! + scale[k]! * gP[k * d + x]!;
   }
   return loss;
 }
 
-/** Adds (on = 1) the neighbour rows of persona q's kept items into accBuf, or clears them (on = 0). */
+/** Adds (on = 1) the neighbour rows of persona q's kept items (q = -1: all kept items) into accBuf, or clears them (on = 0). */
 function scatterMembers(st: TrainState, h0: number, n: number, q: number, on: number): void {
   for (let h = 0; h < n; h++) {
-    if (roleBuf[h] || st.assign[h0 + h] !== q) continue;
+    if (roleBuf[h] || (q >= 0 && st.assign[h0 + h] !== q)) continue;
     const j = st.hidx[h0 + h]!;
     for (let p = st.sPtr[j]!; p < st.sPtr[j + 1]!; p++) {
       const i = st.sIdx[p]!;

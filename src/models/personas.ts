@@ -35,14 +35,14 @@ export const PersonasConfig = z
     /** Persona = |C_k|^-alpha x the sum of its items' context vectors. */
     alpha: z.number().min(0).max(1).default(0.5),
     /** Mixture weights pi_k ~ |C_k|^gamma (0: every persona weighs the same). */
-    gamma: z.number().min(-2).max(2).default(1),
+    gamma: z.number().min(-2).max(2).default(0),
     /** Share of each history held out as targets per epoch (the rest builds the personas). */
     holdout: z.number().gt(0).lt(1).default(0.25),
     /** Adam learning rate (decays linearly to lrEnd x by the last epoch). */
     lr: z.number().positive().default(0.01),
     lrEnd: z.number().min(0).max(1).default(0.1),
     /** L2 on the item vectors (applied to the rows a batch touches). */
-    l2Item: z.number().min(0).default(0.03),
+    l2Item: z.number().min(0).default(0.1),
     /** Learn a bias per item (initialised to centred log popularity). */
     itemBias: z.boolean().default(true),
     epochs: z.number().int().min(1).default(20),
@@ -64,6 +64,17 @@ export const PersonasConfig = z
      * whole history.
      */
     itemItem: z.number().min(0).default(0),
+    /**
+     * Weight lambda of the whole-history component for users with 2+ personas: the score is
+     * log(lambda softmax(Q . p_all + B) + (1 - lambda) sum_k pi_k softmax(Q . p_k + B)), p_all =
+     * |H|^-alpha sum_{j in H} W_j. With one persona it is that persona (the twin is unchanged).
+     */
+    whole: z.number().min(0).max(1).default(0.7),
+    /**
+     * Training softmax: exact over every candidate when the catalogue has at most this many
+     * candidates, else `negatives` sampled items (logQ correction). 0 = always sampled.
+     */
+    fullSoftmax: z.number().int().min(0).default(20000),
     neighbours: z.number().int().min(1).default(100),
     shrink: z.number().min(0).default(10),
   })
@@ -211,13 +222,20 @@ export class PersonaModel implements Recommender, FoldIn {
   private async epoch(st: TrainState, opt: ItemAdam, sampler: NegativeSampler, users: Int32Array, rng: Rng, pool: WorkerPool | null, lr: number): Promise<number> {
     const cfg = this.params;
     const order = rng.shuffle(Int32Array.from(users));
-    const prm: StepParams = { alpha: cfg.alpha, gamma: cfg.gamma, holdout: cfg.holdout, seed: rng.nextU32(), skipEps: cfg.skipEps };
+    const full = this.cand.length <= cfg.fullSoftmax;
+    const prm: StepParams = { alpha: cfg.alpha, gamma: cfg.gamma, holdout: cfg.holdout, seed: rng.nextU32(), skipEps: full ? cfg.skipEps / 100 : cfg.skipEps, whole: cfg.whole };
+    if (full) {
+      st.pool = this.cand;
+      st.poolLogW = new Float32Array(this.cand.length);
+    }
     let loss = 0;
     for (let s = 0; s < order.length; s += cfg.batchSize) {
       const batch = order.subarray(s, Math.min(order.length, s + cfg.batchSize));
-      const drawn = sampler.draw(cfg.negatives, rng);
-      st.pool = drawn.items;
-      st.poolLogW = drawn.logW;
+      if (!full) {
+        const drawn = sampler.draw(cfg.negatives, rng);
+        st.pool = drawn.items;
+        st.poolLogW = drawn.logW;
+      }
       const ranges = splitRange(batch.length, CHUNKS);
       const losses = await Promise.all(ranges.map(([a, b], c) => {
         const us = batch.slice(a, b);
@@ -230,16 +248,23 @@ export class PersonaModel implements Recommender, FoldIn {
   }
 
   /**
-   * What the history adds to a persona set's scores: mixture weights (gamma != 0; equal weights
-   * otherwise) and the neighbour term, both from each history item's persona (the one it has the
-   * largest cosine with). Null parts without a history.
+   * The mixture a persona set is scored with, given the history: mixture weights (gamma != 0;
+   * equal weights otherwise), the whole-history component (whole > 0, 2+ personas: an extra row
+   * p_all with weight lambda, the personas sharing 1 - lambda), the neighbour term, all from each
+   * history item's persona (the one it has the largest cosine with), and the history items left
+   * out of the softmax normalisers. Without a history: the personas alone, equal weights.
    */
-  private historyParts(personas: Float32Array, k: number, history?: Int32Array): { pi: Float64Array | null; extra: Float32Array | null } {
+  private components(personas: Float32Array, history?: Int32Array): { P: Float32Array; k: number; pi: Float64Array | null; extra: Float32Array | null; excl: Uint8Array | null } {
     const cfg = this.params;
-    if (!history || k === 0 || (cfg.itemItem === 0 && (cfg.gamma === 0 || k <= 1))) return { pi: null, extra: null };
-    const h = this.usable(history);
-    if (h.length === 0) return { pi: null, extra: null };
-    const members = membersOf(this.W, cfg.dim, h, personas, k);
+    const d = cfg.dim;
+    const k = personas.length / d;
+    const h = history && k > 0 ? this.usable(history) : new Int32Array(0);
+    if (h.length === 0) return { P: personas, k, pi: null, extra: null, excl: null };
+    const excl = new Uint8Array(this.nItems);
+    for (const j of h) excl[j] = 1;
+    const whole = cfg.whole > 0 && k > 1;
+    const needMembers = cfg.itemItem > 0 || (cfg.gamma !== 0 && k > 1);
+    const members = needMembers ? membersOf(this.W, d, h, personas, k) : new Int32Array(h.length);
     let pi: Float64Array | null = null;
     if (cfg.gamma !== 0 && k > 1) {
       const count = new Float64Array(k);
@@ -248,8 +273,21 @@ export class PersonaModel implements Recommender, FoldIn {
       // a persona without members (a subset scored with the full history) keeps a small weight
       for (let q = 0; q < k; q++) if (pi[q] === 0) pi[q] = 1e-6;
     }
-    const extra = cfg.itemItem > 0 ? neighbourTerm(this.sPtr, this.sIdx, this.sVal, this.nItems, h, members, k, cfg.itemItem, cfg.alpha) : null;
-    return { pi, extra };
+    let extra = cfg.itemItem > 0 ? neighbourTerm(this.sPtr, this.sIdx, this.sVal, this.nItems, h, members, k, cfg.itemItem, cfg.alpha) : null;
+    if (!whole) return { P: personas, k, pi, extra, excl };
+    const P = new Float32Array((k + 1) * d);
+    P.set(personas);
+    P.set(personasOf(this.W, d, h, new Int32Array(h.length), 1, cfg.alpha), k * d);
+    const piAll = new Float64Array(k + 1);
+    for (let q = 0; q < k; q++) piAll[q] = (1 - cfg.whole) * (pi ? pi[q]! : 1 / k);
+    piAll[k] = cfg.whole;
+    if (extra) {
+      const e = new Float32Array((k + 1) * this.nItems);
+      e.set(extra);
+      e.set(neighbourTerm(this.sPtr, this.sIdx, this.sVal, this.nItems, h, new Int32Array(h.length), 1, cfg.itemItem, cfg.alpha), k * this.nItems);
+      extra = e;
+    }
+    return { P, k: k + 1, pi: piAll, extra, excl };
   }
 
   private usable(items: Int32Array): Int32Array {
@@ -272,10 +310,8 @@ export class PersonaModel implements Recommender, FoldIn {
    * history item counts for the persona it has the largest cosine with); equal weights otherwise.
    */
   scorePersonas(personas: Float32Array, out: Float32Array, history?: Int32Array): void {
-    const d = this.params.dim;
-    const k = personas.length / d;
-    const { pi, extra } = this.historyParts(personas, k, history);
-    scoreMixture(this.Q, this.B, personas, 0, k, d, this.cand, out, pi, extra, this.nItems);
+    const c = this.components(personas, history);
+    scoreMixture(this.Q, this.B, c.P, 0, c.k, this.params.dim, this.cand, out, c.pi, c.extra, this.nItems, c.excl);
   }
 
   /**
@@ -290,8 +326,8 @@ export class PersonaModel implements Recommender, FoldIn {
     if (k === 1 || item < 0 || item >= this.nItems || this.candPos[item]! < 0) return out.fill(1 / k);
     let cached = this.lseCache.get(personas);
     if (!cached || cached.history !== history) {
-      const { pi, extra } = this.historyParts(personas, k, history);
-      const lse = scoreMixture(this.Q, this.B, personas, 0, k, d, this.cand, new Float32Array(this.nItems), pi, extra, this.nItems);
+      const { P, k: kc, pi, extra, excl } = this.components(personas, history);
+      const lse = scoreMixture(this.Q, this.B, P, 0, kc, d, this.cand, new Float32Array(this.nItems), pi, extra, this.nItems, excl);
       cached = { history, lse, pi, extra };
       this.lseCache.set(personas, cached);
     }
@@ -432,5 +468,5 @@ export const personasSpec: ModelSpec = {
   create: (params) => new PersonaModel(params as Partial<PersonasConfig>),
   fromArtifact: (a) => PersonaModel.fromArtifact(a),
   // merged over the defaults; picked by validation ndcg@20 (see docs/personas.md); no k here
-  tuningGrid: [{}, { l2Item: 0.01 }, { l2Item: 0.1 }, { epochs: 30 }],
+  tuningGrid: [{}, { l2Item: 0.2 }],
 };
