@@ -125,16 +125,18 @@ export class PersonaRetriever {
     const m = this.model;
     const d = m.dim;
     const hist = Int32Array.from(history).sort();
-    const personas = personasFor(m, user, hist);
-    const k = personas.length / d;
-    if (k === 0) {
+    const own = personasFor(m, user, hist);
+    if (own.length === 0) {
       // no usable history: the score is the bias (popularity) alone, so retrieve with a zero persona
       const q = new Float32Array(d + 1);
       q[d] = 1;
       const items = this.index.search(q, this.perPersona + hist.length).sort();
       return { items, scores: Float32Array.from(items, (j) => m.itemBias(j)) };
     }
-    // each persona's own top candidates (the history is retrieved too, so ask for that many more)
+    // the mixture's components (the personas and the whole-history persona when it applies)
+    const { components: personas, pi, extra, excl } = m.mixtureTerms(own, hist);
+    const k = personas.length / d;
+    // each component's own top candidates (the history is retrieved too, so ask for that many more)
     const mark = this.mark;
     const pool: number[] = [];
     const q = new Float32Array(d + 1);
@@ -149,13 +151,16 @@ export class PersonaRetriever {
       }
     }
     const items = Int32Array.from(pool).sort();
-    const { pi, extra } = m.mixtureTerms(personas, hist);
     const nItems = extra ? extra.length / k : 0;
+    const out = (j: number): boolean => excl !== null && excl[j] === 1;
     const z = (p: number, j: number): number => dot(m.targetVector(j), 0, personas, p * d, d) + m.itemBias(j) + (extra ? extra[p * nItems + j]! : 0);
-    // each persona's normaliser: the pool exactly, the rest from the sample scaled to its size
+    // each component's normaliser over the candidates outside the history: the pool exactly, the
+    // rest from the sample scaled to its size
     const lse = new Float64Array(k);
-    const rest = this.sample.filter((j) => !mark[j]);
-    const scale = this.exactNormaliser ? 1 : rest.length > 0 ? (this.cand.length - items.length) / rest.length : 0;
+    const rest = this.sample.filter((j) => !mark[j] && !out(j));
+    let outside = 0;
+    for (const j of hist) if (!mark[j] && out(j)) outside++;
+    const scale = this.exactNormaliser ? 1 : rest.length > 0 ? (this.cand.length - items.length - outside) / rest.length : 0;
     const zp = new Float64Array(items.length * k);
     for (let p = 0; p < k; p++) {
       let mx = -Infinity;
@@ -163,7 +168,7 @@ export class PersonaRetriever {
       const zr = Float64Array.from(rest, (j) => z(p, j));
       for (const v of zr) mx = Math.max(mx, v);
       let sumPool = 0;
-      for (let r = 0; r < items.length; r++) sumPool += Math.exp(zp[r * k + p]! - mx);
+      for (let r = 0; r < items.length; r++) if (!out(items[r]!)) sumPool += Math.exp(zp[r * k + p]! - mx);
       let sumRest = 0;
       for (const v of zr) sumRest += Math.exp(v - mx);
       lse[p] = mx + Math.log(sumPool + scale * sumRest);

@@ -392,12 +392,16 @@ export class PersonaModel implements Recommender, FoldIn {
   }
 
   /**
-   * What a history adds to a persona set's scores, as `scorePersonas` uses it: the mixture weights
-   * pi (null: equal weights) and the neighbour term (k x nItems, null when itemItem = 0). With
-   * them, z_k(i) = Q_i . p_k + B_i + extra[k * nItems + i] and s(i) = log sum_k pi_k exp(z_k(i) - lse_k).
+   * The mixture `scorePersonas` computes for a persona set and a history: the component rows
+   * (the personas, plus p_all when the whole-history component applies), their weights pi (null:
+   * equal weights), the neighbour term (components x nItems, null when itemItem = 0) and the items
+   * left out of the normalisers (the history; null without one). With them,
+   * z_c(i) = Q_i . P_c + B_i + extra[c * nItems + i], lse_c = log sum over candidates not in excl of
+   * exp z_c, and s(i) = log sum_c pi_c exp(z_c(i) - lse_c).
    */
-  mixtureTerms(personas: Float32Array, history?: Int32Array): { pi: Float64Array | null; extra: Float32Array | null } {
-    return this.historyParts(personas, personas.length / this.params.dim, history);
+  mixtureTerms(personas: Float32Array, history?: Int32Array): { components: Float32Array; pi: Float64Array | null; extra: Float32Array | null; excl: Uint8Array | null } {
+    const c = this.components(personas, history);
+    return { components: c.P, pi: c.pi, extra: c.extra, excl: c.excl };
   }
 
   /**
