@@ -6,6 +6,7 @@ import type { InteractionLog } from '../data/dataset.js';
 import { DATASET_FORMATS, readDataset, type DatasetFormat } from '../data/readers/index.js';
 import { makeSplit, PROTOCOLS, type ProtocolName, type Split } from '../data/split.js';
 import { loadSplit } from '../data/split-io.js';
+import { attachSocialFile } from '../data/social.js';
 import type { ProgressSink } from './progress.js';
 
 export interface DataFlags {
@@ -22,6 +23,7 @@ export interface DataFlags {
   timeCol?: string;
   delimiter?: string;
   split?: string;
+  social?: string;
 }
 
 export function parseNumber(flag: string) {
@@ -62,7 +64,8 @@ export function addDataOptions(cmd: Command, opts: { requireData?: boolean } = {
     .option('--item-col <name>', 'item column (csv/jsonl)')
     .option('--rating-col <name>', 'rating column (csv/jsonl)')
     .option('--time-col <name>', 'timestamp column (csv/jsonl)')
-    .option('--delimiter <d>', 'field delimiter of a csv file (e.g. tab)');
+    .option('--delimiter <d>', 'field delimiter of a csv file (e.g. tab)')
+    .option('--social <file>', 'friendship/follow edges (CSV/TSV/JSONL: user, friend, optional kind) for models that read friends');
 }
 
 export async function loadLog(flags: DataFlags, progress: ProgressSink): Promise<InteractionLog> {
@@ -87,8 +90,8 @@ export async function loadLog(flags: DataFlags, progress: ProgressSink): Promise
 }
 
 export function splitFor(log: InteractionLog, flags: DataFlags): Split {
-  if (flags.split) return loadSplit(flags.split, log);
-  return makeSplit(log, { protocol: flags.protocol, minRating: flags.minRating, seed: flags.seed });
+  const split = flags.split ? loadSplit(flags.split, log) : makeSplit(log, { protocol: flags.protocol, minRating: flags.minRating, seed: flags.seed });
+  return flags.social ? attachSocialFile(split, flags.social) : split;
 }
 
 export function describeSplit(split: Split): string {

@@ -8,6 +8,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { DataError } from '../errors.js';
+import { csrFromPairs, type Csr } from './csr.js';
+import type { IdMap } from './ids.js';
+import type { Split } from './split.js';
 
 export type EdgeKind = 'friend' | 'follow';
 
@@ -16,6 +19,8 @@ export interface SocialEdges {
   readonly user: readonly string[];
   readonly friend: readonly string[];
   readonly kind: readonly EdgeKind[];
+  /** Optional: the 1-based line of each edge in its file (the parser fills it), for errors. */
+  readonly line?: readonly number[];
 }
 
 export type SocialFormat = 'csv' | 'tsv' | 'jsonl';
@@ -81,6 +86,7 @@ export function parseSocialEdges(text: string, file: string, format: SocialForma
   const user: string[] = [];
   const friend: string[] = [];
   const kind: EdgeKind[] = [];
+  const lineOf: number[] = [];
   const seen = new Set<string>();
   const add = (u: string, f: string, k: EdgeKind, line: number): void => {
     if (u === f) throw new DataError(`a user cannot be their own friend ("${u}")`, { file, line, field: 'friend' });
@@ -90,6 +96,7 @@ export function parseSocialEdges(text: string, file: string, format: SocialForma
     user.push(u);
     friend.push(f);
     kind.push(k);
+    lineOf.push(line);
   };
   if (format === 'jsonl') {
     lines.forEach((raw, i) => {
@@ -105,7 +112,7 @@ export function parseSocialEdges(text: string, file: string, format: SocialForma
       const o = obj as Record<string, unknown>;
       add(idOf(o.user, 'user', file, line), idOf(o.friend, 'friend', file, line), kindOf(o.kind, file, line), line);
     });
-    return { user, friend, kind };
+    return { user, friend, kind, line: lineOf };
   }
   const delim = format === 'tsv' ? '\t' : ',';
   const first = lines.findIndex((l) => l.trim() !== '');
@@ -125,7 +132,7 @@ export function parseSocialEdges(text: string, file: string, format: SocialForma
     const f = splitLine(raw, delim, file, line);
     add(idOf(f[cu], 'user', file, line), idOf(f[cf], 'friend', file, line), kindOf(ck >= 0 ? f[ck] : undefined, file, line), line);
   }
-  return { user, friend, kind };
+  return { user, friend, kind, line: lineOf };
 }
 
 /** Reads a social edge file; the format comes from the extension unless given. */
@@ -137,4 +144,43 @@ export function readSocialFile(path: string, format: SocialFormat = socialFormat
     throw new DataError(`cannot read the social edge file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file: path });
   }
   return parseSocialEdges(text, path, format);
+}
+
+/**
+ * The social graph of `edges` in a log's user index space: row u lists the users whose
+ * consumption reaches u (a `friend` edge both ways, `follow` from the followed friend to the
+ * follower), ascending, once each. An id the log does not know is a DataError naming the file, the
+ * edge's line and the field.
+ */
+export function socialGraph(edges: SocialEdges, users: IdMap, file: string): Csr {
+  const rows: number[] = [];
+  const cols: number[] = [];
+  const idx = (id: string, k: number, field: string): number => {
+    const u = users.lookup(id);
+    if (u < 0) {
+      throw new DataError(`${field} "${id}" is not a user of the data`, { file, ...(edges.line ? { line: edges.line[k]! } : {}), field });
+    }
+    return u;
+  };
+  for (let k = 0; k < edges.user.length; k++) {
+    const u = idx(edges.user[k]!, k, 'user');
+    const f = idx(edges.friend[k]!, k, 'friend');
+    rows.push(u);
+    cols.push(f);
+    if (edges.kind[k] === 'friend') {
+      rows.push(f);
+      cols.push(u);
+    }
+  }
+  return csrFromPairs(users.size, users.size, Int32Array.from(rows), Int32Array.from(cols));
+}
+
+/** A split whose training set carries the social graph (see TrainSet.social). */
+export function withSocial(split: Split, social: Csr): Split {
+  return { ...split, train: { ...split.train, social } };
+}
+
+/** Reads `file` and attaches its graph to `split` (ids in `split.log`'s user space). */
+export function attachSocialFile(split: Split, file: string): Split {
+  return withSocial(split, socialGraph(readSocialFile(file), split.log.users, file));
 }

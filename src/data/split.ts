@@ -292,11 +292,13 @@ export function makeSplit(log: InteractionLog, opts: SplitOptions = {}): Split {
 export function validationSplit(split: Split): Split {
   const cut = temporalUserCut(split.trainPairs, split.log);
   const positiveUsers = new Set(split.trainPairs.user).size;
-  return assembleSplit(
+  const v = assembleSplit(
     split.log,
     { protocol: 'temporal-user', minRating: split.minRating, seed: split.seed, positives: split.trainPairs.user.length, positiveUsers },
     cut,
   );
+  // the social graph (users x users) is the same on the validation split
+  return split.train.social ? { ...v, train: { ...v.train, social: split.train.social } } : v;
 }
 
 /**

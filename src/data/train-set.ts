@@ -27,6 +27,12 @@ export interface TrainSet {
    * item order.
    */
   readonly userItemTime?: Float64Array;
+  /**
+   * Optional: the social graph (`--social FILE`), users x users: row u lists the users whose
+   * consumption reaches u, ascending. Models that read friends (e.g. `social`) use it; the others
+   * ignore it.
+   */
+  readonly social?: Csr;
 }
 
 /**

@@ -1,4 +1,5 @@
 /** `personae evaluate`: the PROTOCOL.md command-line contract. */
+import { attachSocialFile } from '../../data/social.js';
 import { Command, Option } from 'commander';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -100,7 +101,8 @@ export async function runEvaluate(flags: EvaluateFlags): Promise<EvaluationJson>
     if (flags.on === 'validation') throw new ConfigError('folds evaluate on TEST; --on validation is for a single split', '--folds');
   }
   const log = await loadLog(flags, progress);
-  const folds = flags.folds !== undefined ? makeFolds(log, { protocol: flags.protocol, minRating: flags.minRating, seed: flags.seed, folds: flags.folds }) : null;
+  const made = flags.folds !== undefined ? makeFolds(log, { protocol: flags.protocol, minRating: flags.minRating, seed: flags.seed, folds: flags.folds }) : null;
+  const folds = made && flags.social ? made.map((s) => attachSocialFile(s, flags.social!)) : made;
   const full = folds ? folds[0]! : splitFor(log, flags);
   const split = flags.on === 'validation' ? validationSplit(full) : full;
   if (flags.on === 'validation') progress.log('evaluating on the validation split (TRAIN only; TEST is not used)');
