@@ -192,6 +192,26 @@ export const MODEL_CASES: Readonly<Record<string, ModelCase>> = {
     foldIn: { kind: 'identical', why: 'the history is the user: scores are attention over the history items, nothing is stored per user but the order of their training rows (which the whole-history default does not read)' },
     quality: { skip: 'measured with evaluate in docs/models.md#din; a tuned fit takes minutes on ml-latest-small' },
   },
+  social: {
+    small: { factors: 8, iterations: 5 },
+    randomised: true,
+    // its base is ials: the same switch sends the factor fit to the workers
+    threads: {
+      forceParallel: () => {
+        const saved = Ials.parallelMinFlops;
+        Ials.parallelMinFlops = 0;
+        return () => {
+          Ials.parallelMinFlops = saved;
+        };
+      },
+    },
+    foldIn: {
+      kind: 'close',
+      minTop20Overlap: 0.9,
+      why: 'the contract world has no social graph, so social scores as its ials base (fold-in solves the user half-step against the final item factors); an unknown user has no friends',
+    },
+    quality: { skip: 'ml-latest-small has no social graph: social is the ials base there; its own numbers are study social (docs/studies.md)' },
+  },
   router: {
     small: { clusters: 2, candidates: 'pop,itemknn,ials', scope: 'both', validationUsers: 50 },
     randomised: true,

@@ -9,6 +9,7 @@ import { ConfigError, issueMessages } from '../errors.js';
 import type { ModelArtifact, ModelParams, ModelSpec, ParamValue, Recommender } from './model.js';
 import { bprSpec } from './bpr.js';
 import { dinSpec } from './din.js';
+import { socialSpec } from './social.js';
 import { easeSpec } from './ease.js';
 import { ialsSpec } from './ials.js';
 import { itemKnnSpec } from './itemknn.js';
@@ -18,7 +19,7 @@ import { popSpec } from './pop.js';
 import { sparseEaseSpec } from './sparse-ease.js';
 import { bindRouterRegistry, routerSpec } from './router.js';
 
-const ALL: readonly ModelSpec[] = [popSpec, itemKnnSpec, easeSpec, sparseEaseSpec, bprSpec, ialsSpec, multVaeSpec, personasSpec, dinSpec, routerSpec];
+const ALL: readonly ModelSpec[] = [popSpec, itemKnnSpec, easeSpec, sparseEaseSpec, bprSpec, ialsSpec, multVaeSpec, personasSpec, dinSpec, socialSpec, routerSpec];
 
 const specs = new Map<string, ModelSpec>(ALL.map((s) => [s.name, s]));
 
