@@ -9,26 +9,24 @@
  *
  * with F(u) the users whose consumption reaches u (`TrainSet.social`, from `--social FILE`) and
  * w_u >= 0 a learned per-user influence weight. The weights are fitted after the factors, with the
- * factors fixed: a pooled weight w0 first, then each user's by Newton steps on the BPR objective of
- * their training positives against sampled candidates, sum log sigma(s_p - s_n), with an L2 pull
- * `influenceReg` (w_u - w0)^2 / 2 towards w0. Without a graph (or for a user without friends, and
+ * factors fixed, on the multinomial likelihood of each user's training positives over the
+ * candidates, softmax(t x_u.y + w c_u): first a pooled (t, w0) on a seeded sample of users, then
+ * each user's w by Newton steps with t fixed and an L2 pull `influenceReg` (w_u - w0)^2 / 2
+ * towards w0; the stored weight is w_u / t (the base scores' scale). Without a graph (or for a user without friends, and
  * for users unknown to the model) the score is the base model's exactly. Memory: the base model
  * plus the graph and the training rows (interactions-sized). `explain` names the friends an item
  * came through.
  */
 import { z } from 'zod';
 import { rowOf, sortedHas, type Csr } from '../data/csr.js';
-import type { Rng } from '../math/rng.js';
 import { Ials, IalsConfig } from './ials.js';
-import type { FitContext, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
+import { trainUserBatch, type FitContext, type ModelArtifact, type ModelSpec, type Recommender, type TrainSet, type UserBatch } from './model.js';
 
 export const SocialConfig = IalsConfig.extend({
   /** L2 pull of each user's influence weight towards the pooled weight. */
-  influenceReg: z.number().min(0).default(5),
+  influenceReg: z.number().min(0).default(50),
   /** Newton steps of each influence fit. */
   influenceSteps: z.number().int().min(1).max(100).default(8),
-  /** Sampled negative candidates per training positive in the influence fit. */
-  influenceNegatives: z.number().int().min(1).max(100).default(2),
 }).strict();
 export type SocialConfig = z.infer<typeof SocialConfig>;
 
@@ -41,6 +39,8 @@ export interface FriendShare {
 }
 
 const EMPTY = new Int32Array(0);
+/** Users in the pooled (temperature, weight) fit, a seeded sample. */
+const POOLED_USERS = 400;
 
 export class SocialModel implements Recommender {
   readonly name = 'social';
@@ -53,6 +53,8 @@ export class SocialModel implements Recommender {
   private consumed: Csr = { rows: 0, cols: 0, indptr: new Int32Array(1), indices: EMPTY };
   private influence: Float32Array = new Float32Array(0);
   private pooled = 0;
+  /** The pooled temperature of the base scores in the influence fit (stored weights are divided by it, so they add to the base scores). */
+  private temperature = 1;
 
   constructor(params: Partial<SocialConfig> = {}) {
     this.params = SocialConfig.parse(params);
@@ -72,59 +74,42 @@ export class SocialModel implements Recommender {
     this.graph = train.social ?? { rows: train.nUsers, cols: train.nUsers, indptr: new Int32Array(train.nUsers + 1), indices: EMPTY };
     this.influence = new Float32Array(train.nUsers);
     this.pooled = 0;
+    this.temperature = 1;
     if (this.graph.indices.length === 0) return;
-    const pairs = this.samplePairs(train, ctx.rng.derive('social', 'pairs'));
-    const users = Array.from({ length: train.nUsers }, (_, u) => u).filter((u) => pairs[u]!.ds.length > 0);
-    // pooled weight: one Newton fit over every user's pairs, no prior
-    this.pooled = newton(
-      users.map((u) => pairs[u]!),
-      0,
-      0,
-      this.params.influenceSteps,
-    );
-    for (const u of users) this.influence[u] = newton([pairs[u]!], this.pooled, this.params.influenceReg, this.params.influenceSteps);
+    const users: number[] = [];
+    for (let u = 0; u < train.nUsers; u++) if (this.graph.indptr[u + 1]! > this.graph.indptr[u]! && train.userItems.indptr[u + 1]! > train.userItems.indptr[u]!) users.push(u);
+    if (users.length === 0 || train.candidates.length === 0) return;
+    // pooled (temperature, weight) on a seeded sample of users, then each user's weight
+    const sample = ctx.rng.derive('social', 'sample').shuffle(Int32Array.from(users)).subarray(0, Math.min(users.length, POOLED_USERS));
+    const rows = Array.from(sample, (u) => this.userRows(train, u));
+    const pooled = softmaxNewton(rows, 1, 0, 0, this.params.influenceSteps, true);
+    this.temperature = pooled.temperature;
+    this.pooled = pooled.weight;
+    for (const u of users) {
+      const r = this.userRows(train, u);
+      this.influence[u] = softmaxNewton([r], this.temperature, this.pooled, this.params.influenceReg, this.params.influenceSteps, false).weight / this.temperature;
+    }
+    this.pooled /= this.temperature;
     ctx.onProgress?.({ stage: 'social influence', done: 1, total: 1 });
   }
 
-  /** Per user with friends: base score differences and friend-count differences of (positive, negative) pairs. */
-  private samplePairs(train: TrainSet, rng: Rng): { ds: Float64Array; dc: Float64Array }[] {
-    const d = this.params.factors;
-    const X = this.base.userFactors;
-    const Y = this.base.itemFactors;
-    const { candidates } = train;
-    const count = new Float64Array(train.nItems);
-    const out: { ds: Float64Array; dc: Float64Array }[] = [];
-    const score = (u: number, i: number): number => {
-      let s = 0;
-      for (let c = 0; c < d; c++) s += X[u * d + c]! * Y[i * d + c]!;
-      return s;
-    };
-    for (let u = 0; u < train.nUsers; u++) {
-      const friends = rowOf(this.graph, u);
-      const own = rowOf(train.userItems, u);
-      if (friends.length === 0 || own.length === 0 || candidates.length === 0) {
-        out.push({ ds: new Float64Array(0), dc: new Float64Array(0) });
-        continue;
-      }
-      const touched = this.friendCounts(friends, count);
-      const r = rng.derive(u);
-      const m = own.length * this.params.influenceNegatives;
-      const ds = new Float64Array(m);
-      const dc = new Float64Array(m);
-      let k = 0;
-      for (const p of own) {
-        for (let q = 0; q < this.params.influenceNegatives; q++) {
-          let n = candidates[r.int(candidates.length)]!;
-          for (let t = 0; t < 10 && sortedHas(own, 0, own.length, n); t++) n = candidates[r.int(candidates.length)]!;
-          ds[k] = score(u, p) - score(u, n);
-          dc[k] = count[p]! - count[n]!;
-          k++;
-        }
-      }
-      for (const i of touched) count[i] = 0;
-      out.push({ ds, dc });
-    }
-    return out;
+  /** A training user's base scores and friend counts over the candidates, and their positives' positions. */
+  private userRows(train: TrainSet, u: number): UserRowsOf {
+    const { candidates, nItems } = train;
+    const full = new Float32Array(nItems);
+    this.base.scoreBatch(trainUserBatch(train, Int32Array.of(u)), full);
+    const count = new Float32Array(nItems);
+    this.friendCounts(rowOf(this.graph, u), count);
+    const s = new Float64Array(candidates.length);
+    const c = new Float64Array(candidates.length);
+    const pos: number[] = [];
+    const own = rowOf(train.userItems, u);
+    candidates.forEach((i, k) => {
+      s[k] = full[i]!;
+      c[k] = count[i]!;
+      if (sortedHas(own, 0, own.length, i)) pos.push(k);
+    });
+    return { s, c, pos: Int32Array.from(pos) };
   }
 
   /** Adds each friend's consumption into `count` (zeroed); returns the touched items. */
@@ -228,34 +213,88 @@ export class SocialModel implements Recommender {
   }
 }
 
+/** One user's rows for the influence fit: candidates' base scores s and friend counts c, positives' positions. */
+export interface UserRowsOf {
+  readonly s: Float64Array;
+  readonly c: Float64Array;
+  readonly pos: Int32Array;
+}
+
 /**
- * argmax over w >= 0 of sum log sigma(ds + w dc) - reg (w - prior)^2 / 2 over every pair set, by
- * Newton steps from `prior` (the objective is concave in w).
+ * Newton steps on the multinomial log-likelihood of the users' positives over the candidates,
+ *   sum_u [ sum_{p in P_u} (t s_p + w c_p) - |P_u| log sum_i exp(t s_i + w c_i) ] - reg (w - prior)^2 / 2,
+ * in (t, w) when `fitTemperature`, else in w with t fixed; w >= 0, t > 0. Concave in (t, w).
  */
-export function newton(sets: readonly { ds: Float64Array; dc: Float64Array }[], prior: number, reg: number, steps: number): number {
+export function softmaxNewton(
+  rows: readonly UserRowsOf[],
+  temperature: number,
+  prior: number,
+  reg: number,
+  steps: number,
+  fitTemperature: boolean,
+): { temperature: number; weight: number } {
+  let t = temperature;
   let w = prior;
-  for (let s = 0; s < steps; s++) {
-    let g = -reg * (w - prior);
-    let h = -reg;
-    for (const { ds, dc } of sets) {
-      for (let k = 0; k < ds.length; k++) {
-        const c = dc[k]!;
-        if (c === 0) continue;
-        const z = ds[k]! + w * c;
-        const sig = 1 / (1 + Math.exp(z)); // sigma(-z) = d/dz log sigma(z)
-        g += sig * c;
-        h -= sig * (1 - sig) * c * c;
+  for (let step = 0; step < steps; step++) {
+    // gradient g and Hessian H (negative definite) in (t, w)
+    let gt = 0;
+    let gw = -reg * (w - prior);
+    let htt = 0;
+    let htw = 0;
+    let hww = -reg;
+    for (const { s, c, pos } of rows) {
+      if (pos.length === 0) continue;
+      let max = -Infinity;
+      for (let k = 0; k < s.length; k++) max = Math.max(max, t * s[k]! + w * c[k]!);
+      let z = 0;
+      let ms = 0;
+      let mc = 0;
+      let mss = 0;
+      let msc = 0;
+      let mcc = 0;
+      for (let k = 0; k < s.length; k++) {
+        const e = Math.exp(t * s[k]! + w * c[k]! - max);
+        z += e;
+        ms += e * s[k]!;
+        mc += e * c[k]!;
+        mss += e * s[k]! * s[k]!;
+        msc += e * s[k]! * c[k]!;
+        mcc += e * c[k]! * c[k]!;
       }
+      ms /= z;
+      mc /= z;
+      const n = pos.length;
+      let ps = 0;
+      let pc = 0;
+      for (const k of pos) {
+        ps += s[k]!;
+        pc += c[k]!;
+      }
+      gt += ps - n * ms;
+      gw += pc - n * mc;
+      htt -= n * (mss / z - ms * ms);
+      htw -= n * (msc / z - ms * mc);
+      hww -= n * (mcc / z - mc * mc);
     }
-    if (h >= -1e-12) break;
-    const next = Math.max(0, w - g / h);
-    if (Math.abs(next - w) < 1e-9) {
-      w = next;
-      break;
+    let dt = 0;
+    let dw = 0;
+    if (fitTemperature) {
+      const det = htt * hww - htw * htw;
+      if (!(det > 1e-12)) break;
+      dt = -(hww * gt - htw * gw) / det;
+      dw = -(-htw * gt + htt * gw) / det;
+    } else {
+      if (!(hww < -1e-12)) break;
+      dw = -gw / hww;
     }
-    w = next;
+    const nt = fitTemperature ? Math.max(1e-6, t + dt) : t;
+    const nw = Math.max(0, w + dw);
+    const done = Math.abs(nt - t) < 1e-9 && Math.abs(nw - w) < 1e-9;
+    t = nt;
+    w = nw;
+    if (done) break;
   }
-  return w;
+  return { temperature: t, weight: w };
 }
 
 export const socialSpec: ModelSpec = {
@@ -265,8 +304,9 @@ export const socialSpec: ModelSpec = {
   create: (params) => new SocialModel(params as Partial<SocialConfig>),
   fromArtifact: (a) => SocialModel.fromArtifact(a),
   tuningGrid: [
+    { alpha: 1, reg: 15, influenceReg: 50 },
     { alpha: 1, reg: 15, influenceReg: 5 },
-    { alpha: 1, reg: 15, influenceReg: 1 },
-    { alpha: 2, reg: 20, influenceReg: 5 },
+    { alpha: 1, reg: 15, influenceReg: 500 },
+    { alpha: 2, reg: 20, influenceReg: 50 },
   ],
 };
