@@ -13,7 +13,8 @@
  * candidates, softmax(t x_u.y + w c_u): first a pooled (t, w0) on a seeded sample of users, then
  * each user's w by Newton steps with t fixed and an L2 pull `influenceReg` (w_u - w0)^2 / 2
  * towards w0; the stored weight is w_u / t (the base scores' scale). Without a graph (or for a user without friends, and
- * for users unknown to the model) the score is the base model's exactly. Memory: the base model
+ * for users unknown to the model) the score is the base model's exactly, and fitted on the same
+ * random stream the base is the `ials` fit. Memory: the base model
  * plus the graph and the training rows (interactions-sized). `explain` names the friends an item
  * came through.
  */
@@ -68,7 +69,8 @@ export class SocialModel implements Recommender {
 
   async fit(train: TrainSet, ctx: FitContext): Promise<void> {
     this.base = new Ials(this.baseParams());
-    await this.base.fit(train, { ...ctx, rng: ctx.rng.derive('social', 'base') });
+    // the base draws exactly as `ials` does from the same stream: without a graph, social = ials
+    await this.base.fit(train, ctx);
     this.nItems = train.nItems;
     this.consumed = train.userItems;
     this.graph = train.social ?? { rows: train.nUsers, cols: train.nUsers, indptr: new Int32Array(train.nUsers + 1), indices: EMPTY };

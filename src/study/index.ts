@@ -11,6 +11,7 @@ import { onboardingStudy } from './onboarding.js';
 import { routerStudy } from './router.js';
 import { feedbackLoopStudy } from './feedback-loop.js';
 import { memoryStudy } from './memory.js';
+import { socialStudy } from './social.js';
 // onboarding helper: import here
 
 export const STUDIES: readonly Study[] = [
@@ -25,6 +26,7 @@ export const STUDIES: readonly Study[] = [
   routerStudy,
   feedbackLoopStudy,
   memoryStudy,
+  socialStudy,
   // onboarding helper: register here
 ];
 
