@@ -282,9 +282,13 @@ export function softmaxNewton(
     let dw = 0;
     if (fitTemperature) {
       const det = htt * hww - htw * htw;
-      if (!(det > 1e-12)) break;
-      dt = -(hww * gt - htw * gw) / det;
-      dw = -(-htw * gt + htt * gw) / det;
+      if (det > 1e-12) {
+        dt = -(hww * gt - htw * gw) / det;
+        dw = -(-htw * gt + htt * gw) / det;
+      } else if (htt < -1e-12) {
+        // no friend count varies (singular in w): the temperature alone
+        dt = -gt / htt;
+      } else break;
     } else {
       if (!(hww < -1e-12)) break;
       dw = -gw / hww;
