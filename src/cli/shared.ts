@@ -23,6 +23,7 @@ export interface DataFlags {
   timeCol?: string;
   delimiter?: string;
   split?: string;
+  /** Social edges (`evaluate --social FILE`), attached to the split's TrainSet by splitFor. */
   social?: string;
 }
 
@@ -64,8 +65,7 @@ export function addDataOptions(cmd: Command, opts: { requireData?: boolean } = {
     .option('--item-col <name>', 'item column (csv/jsonl)')
     .option('--rating-col <name>', 'rating column (csv/jsonl)')
     .option('--time-col <name>', 'timestamp column (csv/jsonl)')
-    .option('--delimiter <d>', 'field delimiter of a csv file (e.g. tab)')
-    .option('--social <file>', 'friendship/follow edges (CSV/TSV/JSONL: user, friend, optional kind) for models that read friends');
+    .option('--delimiter <d>', 'field delimiter of a csv file (e.g. tab)');
 }
 
 export async function loadLog(flags: DataFlags, progress: ProgressSink): Promise<InteractionLog> {

@@ -66,6 +66,7 @@ export function evaluateCommand(): Command {
     .option('--out <file>', 'write the results JSON')
     .option('--report <file>', 'write a self-contained HTML report')
     .option('--per-user <file>', "write every test user's metric values (CSV)")
+    .option('--social <file>', 'friendship/follow edges (CSV/TSV/JSONL: user, friend, optional kind) for models that read friends (social)')
     .option('--split <dir>', 'use a split saved by `personae split` instead of splitting --data')
     .addOption(new Option('--on <part>', 'evaluate on TEST, or on the validation split built from TRAIN alone (for choosing settings without touching TEST)').choices(['test', 'validation']).default('test'))
     .option('--param <model.key=value>', 'set a model parameter (repeatable); tuning keeps it fixed', (v: string, acc: string[]) => [...acc, v], [] as string[])
