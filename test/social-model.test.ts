@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IdMap } from '../src/data/ids.js';
@@ -197,4 +198,30 @@ test('study social (quick): three worlds x two models, social = ials without a g
   const v = socialVerdict({ mean: 0, ci95: res.different.ndcg.ci95, pValue: NaN } as never, { mean: 0, ci95: res.different.outsideHits.ci95, pValue: NaN } as never);
   assert.equal(json.verdict, v.verdict);
   assert.equal(json.charts?.length, 3);
+});
+
+test('CLI: world --friends writes friends.csv and the friend truth; evaluate --social reads it; a bad edge names the line', () => {
+  const entry = new URL('./fixtures/cli.ts', import.meta.url).pathname;
+  const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: new URL('..', import.meta.url).pathname, encoding: 'utf8' });
+  const dir = mkdtempSync(join(tmpdir(), 'social-cli-'));
+  const out = join(dir, 'w');
+  const w = run('world', '--out', out, '--users', '200', '--items', '150', '--categories', '5', '--seed', '4', '--friends', '3,diff:0.5,influence:0.3', '--quiet');
+  assert.equal(w.status, 0, w.stderr);
+  const edges = readFileSync(join(out, 'friends.csv'), 'utf8').trim().split('\n');
+  assert.equal(edges[0], 'user,friend,kind,different_tastes');
+  assert.equal(edges.length, 1 + 200 * 3);
+  const truth = readFileSync(join(out, 'interactions-truth.csv'), 'utf8').trim().split('\n');
+  assert.equal(truth[0], 'user,item,persona,friend');
+  const through = truth.slice(1).filter((l) => !l.endsWith(','));
+  assert.ok(through.length > 0 && through.every((l) => l.split(',')[2] === '-2'));
+  const ratings = readFileSync(join(out, 'ratings.csv'), 'utf8').trim().split('\n');
+  assert.equal(ratings.length, truth.length, 'one truth row per rating row');
+  const e = run('evaluate', '--data', out, '--social', join(out, 'friends.csv'), '--models', 'ials:factors=8,social:factors=8', '--quiet', '--out', join(dir, 'e.json'));
+  assert.equal(e.status, 0, e.stderr);
+  const json = JSON.parse(readFileSync(join(dir, 'e.json'), 'utf8')) as { models: { name: string }[] };
+  assert.equal(json.models.length, 2);
+  writeFileSync(join(dir, 'bad.csv'), 'user,friend\n1,2\n2,nobody\n');
+  const bad = run('evaluate', '--data', out, '--social', join(dir, 'bad.csv'), '--models', 'social', '--quiet');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /bad\.csv:3 field "friend": friend "nobody" is not a user of the data/);
 });
