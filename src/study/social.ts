@@ -20,6 +20,7 @@
  * beside it.
  */
 import { rowOf } from '../data/csr.js';
+import { ConfigError } from '../errors.js';
 import { categoriesOf } from '../data/dataset.js';
 import { makeSplit, type Split } from '../data/split.js';
 import { socialGraph, withSocial } from '../data/social.js';
@@ -91,7 +92,7 @@ export const socialStudy: Study = {
   claim:
     "Friends with different tastes bring items from outside a user's usual orbit, and a model that lets friends' consumption influence a user's scores beats one without it (Social Poisson Factorization, Chaney, Blei & Eliassi-Rad 2015).",
   async run(ctx: StudyContext) {
-    if (ctx.log) throw new Error('study social needs planted friend graphs and tastes: it runs on generated worlds only (no --data)');
+    if (ctx.log) throw new ConfigError('social plants friend graphs on a world whose tastes are known; it has no --data mode', '--data');
     const cfg = worldConfigFor(ctx);
     const params = ctx.quick ? { factors: 32, iterations: 6 } : {};
     const rows: Row[] = [];
