@@ -148,6 +148,12 @@ test('hedge: a low-confidence user gets a hedged, explained list; a confident on
   assert.equal(new Set(h.items).size, 12);
   for (const i of h.items) assert.ok(!history.includes(i));
   assert.ok(h.reasons[0]!.startsWith('low confidence'));
+  // the reasons name categories only when the data has them
+  assert.ok(split.train.categories, 'the planted world has categories');
+  assert.ok(h.reasons.includes('every third item is popular and adds a category not yet in the list'), h.reasons.join('; '));
+  const bare = hedge({ model, train: { ...split.train, categories: null }, personas, history, scores, confidence: low, n: 12, threshold: 0.5 });
+  assert.ok(bare.reasons.includes('every third item is popular'), bare.reasons.join('; '));
+  assert.ok(bare.reasons.every((r) => !r.includes('categor')), bare.reasons.join('; '));
   const high = { ...conf, confidence: 0.9 };
   const p = hedge({ model, train: split.train, personas, history, scores, confidence: high, n: 12, threshold: 0.5 });
   assert.equal(p.hedged, false);

@@ -164,7 +164,7 @@ test('dashboard on the real service: pick a user, reasons, calibration changes t
       const { personas } = await getJson<{ personas: unknown[] }>(`${api}/v1/users/${enc}/personas`);
       if (personas.length < 2) continue;
       const plain = await getJson<TasteMix>(`${api}/v1/users/${enc}/taste-mix?n=20`);
-      const calibrated = await getJson<TasteMix>(`${api}/v1/users/${enc}/taste-mix?n=20&rerank=calibrated:0.5`);
+      const calibrated = await getJson<TasteMix>(`${api}/v1/users/${enc}/taste-mix?n=20&rerank=calibrated:0.8`);
       if (JSON.stringify(plain.list) !== JSON.stringify(calibrated.list)) {
         chosen = { id: u.id, plain, calibrated };
         break;
@@ -226,14 +226,14 @@ test('dashboard on the real service: pick a user, reasons, calibration changes t
     await shot(page, 'service-user.png');
 
     await page.click('[data-testid="calibration-switch"]');
-    await page.locator('[data-testid="taste-chart"][data-rerank="calibrated:0.5"]').waitFor();
+    await page.locator('[data-testid="taste-chart"][data-rerank="calibrated:0.8"]').waitFor();
     await detail.waitFor();
     const after = await tasteSeries(page);
-    assertPlots(after, chosen.calibrated, 'calibrated:0.5');
+    assertPlots(after, chosen.calibrated, 'calibrated:0.8');
     await assertTicksReadTheirValues(page, '[data-testid="taste-chart"]', 'share');
     assert.ok((await legendLabels(page, '[data-testid="taste-chart"]')).includes('List (calibrated)'));
     assert.notDeepEqual(after.list, before.list);
-    assert.match((await page.locator('[data-testid="recs-meta"]').textContent()) ?? '', /reranked: calibrated:0\.5/);
+    assert.match((await page.locator('[data-testid="recs-meta"]').textContent()) ?? '', /reranked: calibrated:0\.8/);
     await shot(page, 'service-user-calibrated.png');
     await page.locator('[data-testid="taste-chart"]').screenshot({ path: join(ARTIFACTS, 'service-taste-chart-calibrated.png') });
 
@@ -401,15 +401,15 @@ test('dashboard against the API shapes (mock service): pick a user, reasons, cal
     await shot(page, 'dashboard-user.png');
 
     await page.click('[data-testid="calibration-switch"]');
-    await page.locator('[data-testid="taste-chart"][data-rerank="calibrated:0.5"]').waitFor();
+    await page.locator('[data-testid="taste-chart"][data-rerank="calibrated:0.8"]').waitFor();
     await detail.waitFor();
     const after = await tasteSeries(page);
     assert.deepEqual(after.categories, ['Space Opera', 'Heist', 'Time Travel', 'Courtroom Drama', 'Western']);
     assert.deepEqual(after.list, [0.44, 0.28, 0.14, 0.12, 0.02]);
     assert.notDeepEqual(after.list.slice(0, 4), before.list);
     assert.deepEqual(after.history, [...before.history, 0]);
-    assert.equal(await page.locator('[data-testid="recommendations"]').getAttribute('data-rerank'), 'calibrated:0.5');
-    assert.equal(await page.evaluate(() => (globalThis as unknown as { __personae: { tasteChart: { rerank: string } } }).__personae.tasteChart.rerank), 'calibrated:0.5');
+    assert.equal(await page.locator('[data-testid="recommendations"]').getAttribute('data-rerank'), 'calibrated:0.8');
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { __personae: { tasteChart: { rerank: string } } }).__personae.tasteChart.rerank), 'calibrated:0.8');
     assert.deepEqual((await legendLabels(page, '[data-testid="taste-chart"]')).slice(-2), ['History', 'List (calibrated)']);
     assert.match((await page.locator('[data-testid="taste-note"]').textContent()) ?? '', /^Miscalibration \(KL of history from list\): \d\.\d{3}$/);
     await shot(page, 'dashboard-user-calibrated.png');

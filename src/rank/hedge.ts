@@ -139,7 +139,7 @@ export function hedge(input: HedgeInput): HedgedList {
     }
   }
   if (k > 1) reasons.push(`mixing the top items of all ${k} personas`);
-  reasons.push('every third item is popular and adds a category not yet in the list');
+  reasons.push(cats ? 'every third item is popular and adds a category not yet in the list' : 'every third item is popular');
   return { items: Int32Array.from(items), hedged: true, reasons, fillers };
 }
 

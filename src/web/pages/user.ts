@@ -13,7 +13,7 @@ import { state } from '../state.js';
 
 const N_RECS = 20;
 /** The calibration switch's reranker (Steck's calibration, docs/reranking.md). */
-export const CALIBRATED = 'calibrated:0.5';
+export const CALIBRATED = 'calibrated:0.8';
 
 const latestRequest: Record<string, number> = {};
 
@@ -193,7 +193,7 @@ async function loadList(id: string, seq: number): Promise<void> {
   }
   if (mix.status === 'fulfilled') {
     state.tasteMix = mix.value;
-    // the spec asked for, or 'none' when the list came back not reranked (the service names the reranker in full, e.g. "calibrated:0.5 (genres)")
+    // the spec asked for, or 'none' when the list came back not reranked (the service names the reranker in full, e.g. "calibrated:0.8 (genres)")
     renderTaste(mix.value, recs.status === 'fulfilled' && recs.value.rerank === 'none' ? 'none' : asked);
   } else {
     const el = byTestId('taste-chart');
