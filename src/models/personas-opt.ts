@@ -3,6 +3,7 @@
  * touched, the popularity-skewed negative sampler of the sampled softmax, and the sparse
  * neighbour lists of the optional item-item term.
  */
+import { sharedFloat32 } from '../math/pool.js';
 import type { Rng } from '../math/rng.js';
 import { knnRows } from './itemknn.js';
 import type { TrainSet } from './model.js';
@@ -178,4 +179,24 @@ export function neighbourRows(train: TrainSet, k: number, shrink: number): { ptr
     }
   }
   return { ptr, idx, val };
+}
+
+/**
+ * Starting item vectors in shared memory: W and Q normal(0, initStd) for the candidates (seeded
+ * from `rng`, candidate order), B the centred log popularity when `itemBias` (else 0).
+ */
+export function initItemVectors(train: TrainSet, cand: Int32Array, d: number, initStd: number, itemBias: boolean, rng: Rng): { W: Float32Array; Q: Float32Array; B: Float32Array } {
+  const nItems = train.nItems;
+  const W = sharedFloat32(nItems * d);
+  const Q = sharedFloat32(nItems * d);
+  const B = sharedFloat32(nItems);
+  let meanLog = 0;
+  for (const j of cand) meanLog += Math.log(train.itemPopularity[j]! + 1);
+  meanLog /= Math.max(1, cand.length);
+  for (const j of cand) {
+    for (let x = 0; x < d; x++) W[j * d + x] = initStd * rng.normal();
+    for (let x = 0; x < d; x++) Q[j * d + x] = initStd * rng.normal();
+    if (itemBias) B[j] = Math.log(train.itemPopularity[j]! + 1) - meanLog;
+  }
+  return { W, Q, B };
 }

@@ -13,84 +13,20 @@
  * personas are exactly the fold-in of their training history. No item categories are used.
  * Memory: items x d (W, Q, Adam moments, gradient buffers) plus interactions; never items^2.
  */
-import { z } from 'zod';
+import { adaptiveK, PersonasConfig } from './personas-config.js';
 import { WorkerPool, sharedFloat32, sharedInt32, splitRange, toShared } from '../math/pool.js';
 import type { Rng } from '../math/rng.js';
 import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
 import { runEpochs } from './model.js';
 import { clusterChunk, clusterHistory, gradChunk, membersOf, mixWeights, neighbourTerm, personasOf, scoreMixture, type StepParams, type TrainState } from './personas-train.js';
-import { ItemAdam, NegativeSampler, neighbourRows } from './personas-opt.js';
+import { initItemVectors, ItemAdam, NegativeSampler, neighbourRows } from './personas-opt.js';
 
-export const PersonasConfig = z
-  .object({
-    /** Maximum personas per user (1 = the one-vector twin). */
-    k: z.number().int().min(1).max(32).default(4),
-    dim: z.number().int().min(2).max(1024).default(64),
-    /** Adaptive K: one persona per this many history items (at least 1, at most k). */
-    itemsPerPersona: z.number().int().min(1).default(10),
-    /** Clusters with fewer items are dropped and their items re-assigned. */
-    minClusterItems: z.number().int().min(1).default(3),
-    /** Lloyd rounds of the per-history clustering. */
-    clusterIters: z.number().int().min(1).default(10),
-    /** Persona = |C_k|^-alpha x the sum of its items' context vectors. */
-    alpha: z.number().min(0).max(1).default(0.5),
-    /** Mixture weights pi_k ~ |C_k|^gamma (0: every persona weighs the same). */
-    gamma: z.number().min(-2).max(2).default(0),
-    /** Share of each history held out as targets per epoch (the rest builds the personas). */
-    holdout: z.number().gt(0).lt(1).default(0.25),
-    /** Adam learning rate (decays linearly to lrEnd x by the last epoch). */
-    lr: z.number().positive().default(0.01),
-    lrEnd: z.number().min(0).max(1).default(0.1),
-    /** L2 on the item vectors (applied to the rows a batch touches). */
-    l2Item: z.number().min(0).default(0.1),
-    /** Learn a bias per item (initialised to centred log popularity). */
-    itemBias: z.boolean().default(true),
-    epochs: z.number().int().min(1).default(20),
-    /** The first epochs use one persona per user (the clusters need trained vectors). */
-    warmEpochs: z.number().int().min(0).default(5),
-    /** The fitted vectors are the mean of the snapshots after the last this-many epochs. */
-    avgEpochs: z.number().int().min(1).default(1),
-    batchSize: z.number().int().min(1).default(32),
-    /** Shared negatives per batch (sampled softmax with logQ correction). */
-    negatives: z.number().int().min(1).default(500),
-    /** Negatives are drawn with probability proportional to popularity^negPower. */
-    negPower: z.number().min(0).max(1).default(0.5),
-    skipEps: z.number().min(0).default(1e-4),
-    initStd: z.number().positive().default(0.05),
-    /**
-     * Weight beta of the sparse neighbour term: persona k adds beta |C_k|^-alpha x the sum over its
-     * own items j of sim(i, j) to z_k(i), for the items i that keep j among their `neighbours` most similar
-     * (item-kNN cosine with `shrink`). 0 = off. The one-vector twin gets the same term over its
-     * whole history.
-     */
-    itemItem: z.number().min(0).default(0),
-    /**
-     * Weight lambda of the whole-history component for users with 2+ personas: the score is
-     * log(lambda softmax(Q . p_all + B) + (1 - lambda) sum_k pi_k softmax(Q . p_k + B)), p_all =
-     * |H|^-alpha sum_{j in H} W_j. With one persona it is that persona (the twin is unchanged).
-     */
-    whole: z.number().min(0).max(1).default(0.7),
-    /**
-     * Training softmax: exact over every candidate when the catalogue has at most this many
-     * candidates, else `negatives` sampled items (logQ correction). 0 = always sampled.
-     */
-    fullSoftmax: z.number().int().min(0).default(20000),
-    neighbours: z.number().int().min(1).default(100),
-    shrink: z.number().min(0).default(10),
-  })
-  .strict();
-export type PersonasConfig = z.infer<typeof PersonasConfig>;
+export { adaptiveK, PersonasConfig } from './personas-config.js';
 
 /** Gradient chunks per batch: fixed, so the reduction order never depends on the thread count. */
 const CHUNKS = 4;
 
 const kernelUrl = new URL(import.meta.url.endsWith('.ts') ? './personas-train.ts' : './personas-train.js', import.meta.url).href;
-
-/** The adaptive-K rule: one persona per `itemsPerPersona` history items, at least 1, at most k. */
-export function adaptiveK(historyLength: number, cfg: Pick<PersonasConfig, 'k' | 'itemsPerPersona'>): number {
-  if (historyLength <= 0) return 0;
-  return Math.max(1, Math.min(cfg.k, Math.floor(historyLength / cfg.itemsPerPersona)));
-}
 
 export class PersonaModel implements Recommender, FoldIn {
   readonly name = 'personas';
@@ -134,18 +70,7 @@ export class PersonaModel implements Recommender, FoldIn {
     this.cand = Int32Array.from(train.candidates);
     this.candPos = new Int32Array(nItems).fill(-1);
     this.cand.forEach((j, c) => (this.candPos[j] = c));
-    const W = sharedFloat32(nItems * d);
-    const Q = sharedFloat32(nItems * d);
-    const B = sharedFloat32(nItems);
-    const rngItems = ctx.rng.derive('personas', 'items');
-    let meanLog = 0;
-    for (const j of this.cand) meanLog += Math.log(train.itemPopularity[j]! + 1);
-    meanLog /= Math.max(1, this.cand.length);
-    for (const j of this.cand) {
-      for (let x = 0; x < d; x++) W[j * d + x] = cfg.initStd * rngItems.normal();
-      for (let x = 0; x < d; x++) Q[j * d + x] = cfg.initStd * rngItems.normal();
-      if (cfg.itemBias) B[j] = Math.log(train.itemPopularity[j]! + 1) - meanLog;
-    }
+    const { W, Q, B } = initItemVectors(train, this.cand, d, cfg.initStd, cfg.itemBias, ctx.rng.derive('personas', 'items'));
     const hptr = toShared(train.userItems.indptr);
     const hidx = toShared(train.userItems.indices);
     this.buildNeighbours(train);
@@ -204,9 +129,7 @@ export class PersonaModel implements Recommender, FoldIn {
   /** Top-`neighbours` item-kNN rows, transposed so that row j lists the items i that keep j. */
   private buildNeighbours(train: TrainSet): void {
     const r = this.params.itemItem === 0 ? { ptr: new Int32Array(train.nItems + 1), idx: new Int32Array(0), val: new Float32Array(0) } : neighbourRows(train, this.params.neighbours, this.params.shrink);
-    this.sPtr = r.ptr;
-    this.sIdx = r.idx;
-    this.sVal = r.val;
+    ({ ptr: this.sPtr, idx: this.sIdx, val: this.sVal } = r);
   }
 
   /** Clusters every training history on the current context vectors (fixed user chunks). */
