@@ -16,28 +16,17 @@ import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { NotFoundError } from '../errors.js';
 import type { EvaluationJson } from '../eval/results.js';
-import type { Engine } from './engine.js';
 import { audienceRow, audienceUsers } from './item-audience.js';
-import type { LiveData } from './live.js';
 import { IdParams, MAX_TIMESTAMP_S } from './schemas.js';
 import { AudienceQuery, ExportQuery, JobsQuery, OverviewQuery, TIMELINE_EVENTS, VersionParams, type ModelVersions, type Overview } from './schemas-admin.js';
-import type { ModelRecord, Store, StoredFeedback } from '../store/types.js';
-import type { Jobs } from './training.js';
+import type { ModelRecord, StoredFeedback } from '../store/types.js';
+import type { ServiceState } from './service-state.js';
 import { activate, pinHolds, readPin } from './versions.js';
 
 type Parse = <S extends z.ZodType>(schema: S, data: unknown, where: string) => z.output<S>;
 
-/** The part of the service's state (service-state.ts ServiceState) these routes read and write. */
-export interface AdminState {
-  store: Store;
-  live: LiveData;
-  liveReady: boolean;
-  engine: Engine | null;
-  ready: boolean;
-  status: string;
-  jobs: Jobs;
-  keepModels: number;
-}
+/** The part of the service's state these routes read and write. */
+export type AdminState = Pick<ServiceState, 'store' | 'live' | 'liveReady' | 'engine' | 'ready' | 'status' | 'jobs' | 'keepModels'>;
 
 export interface AdminDeps {
   parse: Parse;
