@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EvaluationJson } from '../src/eval/results.js';
 import type { Evaluation } from '../src/web/api-types.js';
-import { axisTicks, compareIds, decimalsFor, errorMessage, hedgeText, listLegend, num, pct, personaName, when, withheldText } from '../src/web/format.js';
+import { attentionText, axisTicks, compareIds, decimalsFor, errorMessage, hedgeText, listLegend, num, pct, personaName, scoreText, when, withheldText } from '../src/web/format.js';
 import { escapeText, html, Html } from '../src/web/html.js';
 import { barChartSpec, chartK, evalCharts, klDivergence, personaColor, tasteSpec, HISTORY_COLOR, LIST_COLOR, PERSONA_COLORS } from '../src/web/specs.js';
 import { batches, headlineMetric, jobProgress, parseFeedbackJsonl, parseStudy, studyChartSpec, timelineSpec, versionMetricText, xyChartSpec } from '../src/web/ops.js';
@@ -284,4 +284,13 @@ test("parseStudy reads what the feedback-loop study writes: a line chart per met
   assert.deepEqual(r.study.charts.map((c) => c.yLabel), METRICS.map((m) => m.label));
   assert.deepEqual(r.study.charts[0]!.x, [1, 2]);
   assert.deepEqual(r.study.charts[0]!.series, [{ name: 'pop', y: [0.1, 0.2] }, { name: 'personas', y: [1.1, 1.2] }]);
+});
+
+test('explanation weight line: none for one persona, against an even share when given, else the share; match percent beside the raw score', () => {
+  assert.equal(attentionText({ weights: [1], persona: 0 }), null);
+  assert.equal(attentionText({ weights: [0.6, 0.25, 0.15], persona: 0, relative: 1.8 }), '1.8× an even share');
+  assert.equal(attentionText({ weights: [0.6, 0.25, 0.15], persona: 1 }), '25% of the attention');
+  assert.equal(attentionText({ weights: [0.6, 0.4], persona: 5 }), null);
+  assert.equal(scoreText({ score: -2.9778, match: 97.4 }), '97% match');
+  assert.equal(scoreText({ score: -2.9778 }), '-2.978');
 });

@@ -117,3 +117,19 @@ export function errorMessage(body: unknown, status: number, statusText: string):
   }
   return `${status} ${statusText}`.trim();
 }
+
+/**
+ * The weight line of an explanation: nothing for a one-persona user (all of the weight is trivially
+ * theirs); against an even share when the service gives it ("1.6× an even share"), else the share.
+ */
+export function attentionText(e: Pick<Explanation, 'weights' | 'persona' | 'relative'>): string | null {
+  if (e.weights.length < 2) return null;
+  if (e.relative !== undefined) return `${e.relative.toFixed(1)}× an even share`;
+  const w = e.weights[e.persona];
+  return w === undefined ? null : `${pct(w)} of the attention`;
+}
+
+/** The score people read: the match percentage beside the raw model score, when the service gives it. */
+export function scoreText(item: Pick<RecItem, 'score' | 'match'>): string {
+  return item.match !== undefined ? `${Math.round(item.match)}% match` : num(item.score, 3);
+}

@@ -6,7 +6,7 @@ import { api, ApiError, errorText } from '../api.js';
 import type { Persona, PersonaPatch, RecItem, Recommendations, TasteMix } from '../api-types.js';
 import { barChart, destroyChart, destroyCharts } from '../charts.js';
 import { $, byTestId, errorBox, mount, toast } from '../dom.js';
-import { hedgeText, joinTitles, num, pct, personaName, when, withheldText } from '../format.js';
+import { attentionText, hedgeText, joinTitles, num, pct, personaName, scoreText, when, withheldText } from '../format.js';
 import { html, type Html } from '../html.js';
 import { personaColor, tasteSpec } from '../specs.js';
 import { state } from '../state.js';
@@ -222,14 +222,14 @@ function renderRecommendations(body: Recommendations): void {
 function recommendationRow(item: RecItem, i: number, coldStart: boolean): Html {
   const e = item.explanation;
   const withheld = withheldText(item);
-  const share = e ? e.weights[e.persona] : undefined;
+  const weightLine = e ? attentionText(e) : null;
   const reason =
     withheld !== null
       ? html`<p class="reason muted withheld" data-testid="rec-reason" data-withheld="true">${withheld}</p>`
       : e
         ? html`<p class="reason" data-testid="rec-reason" style="--c:${personaColor(e.persona)}">
           <span class="dot" aria-hidden="true"></span>
-          <span>Because of <strong>${personaName(e)}</strong>${share !== undefined ? html` <span class="muted">(${pct(share)} of the attention)</span>` : ''}${
+          <span>Because of <strong>${personaName(e)}</strong>${weightLine !== null ? html` <span class="muted">(${weightLine})</span>` : ''}${
             e.anchors.length ? html`, like ${joinTitles(e.anchors.slice(0, 2).map((a) => a.title))}` : ''
           }</span>
         </p>
@@ -240,7 +240,7 @@ function recommendationRow(item: RecItem, i: number, coldStart: boolean): Html {
     <div class="rec-body">
       <div class="rec-top">
         <a class="title" href="#/items/${encodeURIComponent(item.id)}" data-testid="rec-title">${item.title || item.id}</a>
-        <span class="score" title="Model score">${num(item.score, 3)}</span>
+        <span class="score" title="Model score ${num(item.score, 3)}">${scoreText(item)}</span>
       </div>
       <div class="chips">${item.categories.map((c) => html`<span class="chip">${c}</span>`)}</div>
       ${reason}
