@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { writeWorld } from '../src/synth/world.js';
 import { readArtifactFile, saveArtifact } from '../src/models/artifact.js';
+import type { ListRow } from '../src/cli/batch-output.js';
 
 const ENTRY = fileURLToPath(new URL('./fixtures/cli.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -38,24 +39,12 @@ const world = join(dir, 'world');
 const modelFile = join(dir, 'm.model');
 const FIT = ['--model', 'personas', '--param', 'personas.epochs=4', '--param', 'personas.warmEpochs=2', '--param', 'personas.avgEpochs=1', '--seed', '7'];
 
-interface Row {
-  user: string;
-  rank: number;
-  item: string;
-  score: number;
-  hedged: boolean;
-  taste?: number | null;
-  label?: string | null;
-  explanation?: string | null;
-  withheld?: string | null;
+function recommendJson(...args: string[]): { user: string; items: ListRow[]; hedged: string[] | null } {
+  return JSON.parse(ok(personae('recommend', ...args, '--json', '--quiet'))) as { user: string; items: ListRow[]; hedged: string[] | null };
 }
 
-function recommendJson(...args: string[]): { user: string; items: Row[]; hedged: string[] | null } {
-  return JSON.parse(ok(personae('recommend', ...args, '--json', '--quiet'))) as { user: string; items: Row[]; hedged: string[] | null };
-}
-
-function jsonl(path: string): Row[] {
-  return readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
+function jsonl(path: string): ListRow[] {
+  return readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ListRow);
 }
 
 before(async () => {
@@ -98,7 +87,7 @@ test('batch writes every user, and the same lists as recommend --model-file, in 
   // Parquet: the same rows, read back
   const pq = join(dir, 'recs.parquet');
   ok(personae('batch', '--model-file', modelFile, '--out', pq, '--n', '6', '--explain', '--quiet'));
-  const back = (await parquetReadObjects({ file: await asyncBufferFromFile(pq) })) as Row[];
+  const back = (await parquetReadObjects({ file: await asyncBufferFromFile(pq) })) as ListRow[];
   assert.deepEqual(back.map((r) => ({ ...r })), rows);
   // no temp files left behind
   assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp-')), []);
