@@ -14,6 +14,7 @@
  *   s(i) = Q_i . r_i + B_i
  */
 import { Rng } from '../math/rng.js';
+import { touch } from './personas-train.js';
 
 /** Everything a gradient call reads or writes (names W, Q, B, g*, touched as `ItemAdam` expects). */
 export interface DinState {
@@ -111,13 +112,6 @@ export function attend(W: Float32Array, Q: Float32Array, att: Float32Array, d: n
     z += w[wo + h]! * s[wo + h]!;
   }
   return z;
-}
-
-function touch(st: DinState, chunk: number, j: number): void {
-  const mk = st.marks[chunk]!;
-  if (mk[j]) return;
-  mk[j] = 1;
-  st.touched[chunk]![st.nTouched[chunk]!++] = j;
 }
 
 /**

@@ -137,7 +137,8 @@ export function scoreMixture(
   return lse;
 }
 
-function touch(st: TrainState, chunk: number, j: number): void {
+/** Marks item `j` as touched by `chunk` (once), so that the optimiser steps only the rows a batch touched. */
+export function touch(st: Pick<TrainState, 'marks' | 'touched' | 'nTouched'>, chunk: number, j: number): void {
   const mk = st.marks[chunk]!;
   if (mk[j]) return;
   mk[j] = 1;
