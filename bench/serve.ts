@@ -57,6 +57,10 @@ function startServer(): Promise<{ proc: ChildProcess; url: string }> {
       process.stderr.write(d);
       const m = /ready at (http:\/\/\S+)/.exec(err);
       if (m) resolve({ proc, url: m[1]! });
+      else if (/: failed: |no model: /.test(err)) {
+        proc.kill();
+        reject(new Error(`the server did not become ready (store ${join(dir, 'ml-small.db')}; delete it to start over):\n${err}`));
+      }
     });
     proc.on('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)));
   });

@@ -265,7 +265,21 @@ for (const sc of stores) {
         assert.equal(c.state.engine!.info.name, 'pop');
         assert.equal(c.state.engine!.info.version, 4);
         assert.deepEqual((await c.state.store.listModels()).map((m) => m.version), [4, 3]);
+        // a newest record from an older release: its artifact does not load and its parameters are
+        // no longer the model's (here `tau`): the configured model is trained instead of failing
+        const newest = (await c.state.store.listModels())[0]!;
+        await c.state.store.addModel({ ...newest, name: 'ease', path: join(modelsDir, 'old.model'), params: { tau: 0.5 } });
+        writeFileSync(join(modelsDir, 'old.model'), 'an older format');
+        for (const m of await c.state.store.listModels()) writeFileSync(m.path, 'not loadable');
         await c.close();
+        const { value: d, lines: dLines } = await capture(async () => {
+          const svc = await startService({ ...base, quiet: false, model: 'pop', keepModels: 2 });
+          await svc.ready;
+          return svc;
+        });
+        assert.equal(d.state.engine!.info.name, 'pop');
+        assert.ok(dLines.some((l) => /the newest version's parameters no longer apply \(model v5 params\.tau: unknown parameter of model "ease"\); training pop/.test(l)), dLines.join(''));
+        await d.close();
       } finally {
         await sc.cleanup(tag);
       }

@@ -25,7 +25,7 @@ import { StoreHealth, storeFailure } from '../store/errors.js';
 import { loadOrder } from './versions.js';
 import { RetrainScheduler, type RetrainPolicy } from './schedule.js';
 import { adoptFitted, defaultModelsDir, importLog } from './boot-data.js';
-import { cleanTempArtifacts, JOB_HEARTBEAT_MS, Jobs, pruneModels, stopTrainingWorkers, trainFromStore } from './training.js';
+import { checkTrainParams, cleanTempArtifacts, JOB_HEARTBEAT_MS, Jobs, pruneModels, stopTrainingWorkers, trainFromStore } from './training.js';
 
 export type { Store } from '../store/types.js';
 export { openStore } from '../store/open.js';
@@ -257,8 +257,18 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     if (!loaded && state.live.feedbackCount > 0) {
       // no version loads: retrain the type (and parameters) of the newest one, else the configured model
       const newest = models[0];
-      const model = newest?.name ?? state.train.model;
-      const params = newest ? (Object.fromEntries(Object.entries(newest.params)) as Record<string, number | string | boolean>) : state.train.params;
+      let model = newest?.name ?? state.train.model;
+      let params = newest ? (Object.fromEntries(Object.entries(newest.params)) as Record<string, number | string | boolean>) : state.train.params;
+      if (newest) {
+        // a version written by an older release may carry parameters this release no longer has
+        try {
+          checkTrainParams(model, params, `model v${newest.version} params`);
+        } catch (err) {
+          say(`the newest version's parameters no longer apply (${err instanceof Error ? err.message : String(err)}); training ${state.train.model} with the configured parameters`);
+          model = state.train.model;
+          params = state.train.params;
+        }
+      }
       state.status = 'training';
       say(`training ${model} on ${state.live.feedbackCount} events${newest ? ` (no recorded version loads; the newest was ${newest.name} v${newest.version})` : ''}`);
       loaded = await trainFromStore(store, {
