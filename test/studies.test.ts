@@ -15,7 +15,7 @@ import { executeStudy } from '../src/study/run.js';
 import type { StudyJson } from '../src/study/types.js';
 import { worldToLog } from '../src/synth/world.js';
 import { studyReportPath } from '../src/cli/commands/study.js';
-import { QUICK_WORLD } from '../src/study/common.js';
+import { fitModel, QUICK_WORLD, rerankerFor, scoreModel, scoreModelMany, studyData } from '../src/study/common.js';
 
 const SEED = 5;
 
@@ -274,4 +274,19 @@ test('a study writes its HTML report only where asked: --report, else beside --o
   assert.equal(studyReportPath({ out: 'runs/crowding.JSON' }), 'runs/crowding.html');
   assert.equal(studyReportPath({ out: 'runs/crowding' }), 'runs/crowding.html');
   assert.equal(studyReportPath({ out: 'a.json', report: 'b.html' }), 'b.html');
+});
+
+test('scoreModelMany: the plain and calibrated lists of one scoring pass are those of separate passes', async () => {
+  const ctx = { seed: 42, threads: 1, log: null, dataLabel: null, quick: true };
+  const { split } = studyData(ctx, { users: 200, items: 150 });
+  const model = await fitModel('itemknn', split, ctx);
+  const cal = rerankerFor('calibrated:0.5:categories', split, model);
+  const [plain, calibrated] = scoreModelMany(model, split, [10], 7, [null, cal]);
+  const alone = scoreModel(model, split, [10], 7);
+  const calAlone = scoreModel(model, split, [10], 7, cal);
+  assert.deepEqual(plain!.lists, alone.lists);
+  assert.deepEqual(calibrated!.lists, calAlone.lists);
+  assert.deepEqual(calibrated!.perUser, calAlone.perUser);
+  // the reranker changed some lists (else the check above could not fail)
+  assert.ok(plain!.lists.some((l, b) => l.join() !== calibrated!.lists[b]!.join()));
 });

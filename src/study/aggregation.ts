@@ -22,7 +22,7 @@ import { summarise } from '../eval/stats.js';
 import { Rng } from '../math/rng.js';
 import type { ModelArtifact, ModelParams, Recommender, UserBatch } from '../models/model.js';
 import type { TrainSet } from '../data/train-set.js';
-import { fitModel, fmt, markdownTable, paired, rerankerFor, scoreModel, STUDY_RESAMPLES, studyData, subset } from './common.js';
+import { fitModel, fmt, markdownTable, paired, rerankerFor, scoreModelMany, STUDY_RESAMPLES, studyData, subset, type ListScores } from './common.js';
 import { kmeans, nearestCentroid } from '../math/kmeans.js';
 import type { Study, StudyChart, StudyContext, Verdict } from './types.js';
 import { bridgingVerdict, GROUP_BRIDGE, plantedSides, proxySides, sideHits, type BridgeRole, type BridgeRow, type SideHits, type TestSides } from './bridging.js';
@@ -231,11 +231,11 @@ export const aggregationStudy: Study = {
     const side: Record<string, SideHits> = {};
     for (const { name, role, model } of models) {
       ctx.onProgress?.('aggregation: rank', rows.length, models.length * 2);
-      const plain = scoreModel(model, split, ks, ctx.seed);
+      // one scoring pass gives the plain and the calibrated lists
+      const [plain, cal] = scoreModelMany(model, split, ks, ctx.seed, [null, rerankerFor(`calibrated:${LAMBDA}:categories`, split, model)]) as [ListScores, ListScores];
       rows.push({ name, calibrated: false, hits: plain.perUser[`hit@${K}`]! });
       side[name] = sideHits(split, sides, plain.lists, K);
       bridgeRows.push({ name, role, hits: plain.perUser[`hit@${K}`]!, minorityHits: side[name]!.minorityHit });
-      const cal = scoreModel(model, split, ks, ctx.seed, rerankerFor(`calibrated:${LAMBDA}:categories`, split, model));
       rows.push({ name, calibrated: true, hits: cal.perUser[`hit@${K}`]! });
       const calSide = sideHits(split, sides, cal.lists, K);
       side[`${name} + calibrated`] = calSide;

@@ -11,7 +11,8 @@ import { Rng } from '../math/rng.js';
 import type { ModelParams, Recommender } from '../models/model.js';
 import { createModel } from '../models/registry.js';
 import { buildReranker, parseRerankSpec } from '../rank/index.js';
-import type { ListReranker } from '../rank/pipeline.js';
+import { ListPipeline, type ListReranker } from '../rank/pipeline.js';
+import { rowOf } from '../data/csr.js';
 import { DEFAULT_WORLD, worldToLog, type WorldConfigInput, type WorldTruth } from '../synth/world.js';
 import type { StudyContext } from './types.js';
 
@@ -92,6 +93,32 @@ export function scoreModel(model: Recommender, split: Split, ks: readonly number
   const lists = rankTestUsers(model, split, { k: Math.max(...ks), reranker });
   const e = evaluateLists(split, lists, ks, seed);
   return { metrics: e.metrics, perUser: e.perUser, lists };
+}
+
+/**
+ * `scoreModel` for several rerankers (null = the model's own order) from one scoring pass: each
+ * test user's score row is computed once and every reranker's pipeline selects from it. The lists
+ * are the same as separate `scoreModel` calls give (the rows are the same).
+ */
+export function scoreModelMany(model: Recommender, split: Split, ks: readonly number[], seed: number, rerankers: readonly (ListReranker | null)[]): ListScores[] {
+  const k = Math.max(...ks);
+  const [first, ...rest] = rerankers;
+  const pipelines = rest.map((reranker) => new ListPipeline({ k, reranker }));
+  const extra: Int32Array[][] = rest.map(() => []);
+  const { candidates, itemRanks } = split.train;
+  const main = rankTestUsers(model, split, {
+    k,
+    reranker: first ?? null,
+    onList: (b, row) => {
+      const u = split.testUsers[b]!;
+      const history = rowOf(split.history, u);
+      pipelines.forEach((p, j) => extra[j]!.push(p.select(row, { candidates, itemRanks, exclude: history }, { user: u, history }).list));
+    },
+  });
+  return [main, ...extra].map((lists) => {
+    const e = evaluateLists(split, lists, ks, seed);
+    return { metrics: e.metrics, perUser: e.perUser, lists };
+  });
 }
 
 /** Bootstrap resamples of the studies' intervals (PROTOCOL's 1,000 is for `evaluate`). */
