@@ -140,16 +140,32 @@ export const memoryStudy: Study = {
       const whole = top(row, exclude);
       model.scoreSimilar(hist, budgets, simRows);
       const shuffled = new Rng(ctx.seed).derive('memory', 'random', u).shuffle(Int32Array.from(hist));
+      // a budget at or above the history's length gives every memory the same input at each such
+      // budget (recency: the whole history itself): score it once and share the list
+      let wide: { random: Int32Array; summaries: Int32Array } | null = null;
       budgets.forEach((n, t) => {
         lists.whole[t]!.push(whole);
         lists.similarity[t]!.push(top(simRows[t]!, exclude));
-        model.scoreBehaviours(hist.length > n ? hist.subarray(hist.length - n) : hist, row);
-        lists.recency[t]!.push(top(row, exclude));
+        if (hist.length <= n && wide) {
+          lists.recency[t]!.push(whole);
+          lists.random[t]!.push(wide.random);
+          lists.summaries[t]!.push(wide.summaries);
+          return;
+        }
+        let recency = whole;
+        if (hist.length > n) {
+          model.scoreBehaviours(hist.subarray(hist.length - n), row);
+          recency = top(row, exclude);
+        }
+        lists.recency[t]!.push(recency);
         model.scoreBehaviours(shuffled.subarray(0, Math.min(n, shuffled.length)), row);
-        lists.random[t]!.push(top(row, exclude));
+        const random = top(row, exclude);
+        lists.random[t]!.push(random);
         const s = summariesOf(W, d, hist, n);
         model.scoreVectors(s.vecs, s.logWeight, f, row);
-        lists.summaries[t]!.push(top(row, exclude));
+        const summaries = top(row, exclude);
+        lists.summaries[t]!.push(summaries);
+        if (hist.length <= n) wide = { random, summaries };
       });
     }
     ctx.onProgress?.('memory', users.length, users.length);
