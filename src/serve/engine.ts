@@ -30,6 +30,7 @@ import { ListCache } from './list-cache.js';
 import { MAX_N, type Explanation, type Personas, type Recommendations } from './schemas.js';
 import { servedConfidence } from './served-confidence.js';
 import { SimilarItems } from './similar-items.js';
+import { friendVia } from './social-via.js';
 import { blankState, foldedSet, personaCountOf, UserStates, type UserState } from './user-state.js';
 
 type PersonaRecommender = Recommender & HasPersonas;
@@ -313,7 +314,9 @@ export class Engine {
       const filler = fillerOf.get(i);
       if (opts.explain && filler) return { ...base, explanation: null, reason: filler };
       const explanation = opts.explain && !st.cold ? this.explanationOf(st, i, ctx) : undefined;
-      return explanation ? { ...base, ...explanation } : base;
+      const via = opts.explain && !st.cold ? friendVia(this.model, this.trainedIndex(userId), i, this.users, (id) => this.trainedIndex(id) >= 0) : undefined;
+      const item = via ? { ...base, via } : base;
+      return explanation ? { ...item, ...explanation } : item;
     });
     const confidence = round4(this.confidenceOf(st).confidence);
     const hedging = hedgeReasons ? { hedged: true, hedgeReasons } : { hedged: false };
