@@ -283,7 +283,8 @@ export class Engine {
       st.answersVersion = answersVersion;
     }
     this.fresh.current(this.live);
-    const cacheKey = `${this.fresh.generation}|${this.states.isUnknown(st) ? `${userId}|` : ''}${opts.n}|${opts.offset}|${opts.category ?? ''}|${(opts.exclude ?? []).join(',')}|${opts.rerank}|${opts.explain}|${opts.hedge ?? true}`;
+    // an erasure changes answers beyond the erased user's own (a `via` may name them: social-via.ts)
+    const cacheKey = `${this.fresh.generation}|${this.live.erasureGen}|${this.states.isUnknown(st) ? `${userId}|` : ''}${opts.n}|${opts.offset}|${opts.category ?? ''}|${(opts.exclude ?? []).join(',')}|${opts.rerank}|${opts.explain}|${opts.hedge ?? true}`;
     const hit = st.answers.get(cacheKey);
     if (hit !== undefined) return hit;
     const body = this.recommendState(userId, st, opts);
