@@ -5,7 +5,8 @@
  * tests run side by side in one database.
  */
 import pg from 'pg';
-import { canonicalEdges, compareEdges } from './edges.js';
+import { canonicalEdges } from './edges.js';
+import { deleteEdgesOf, insertEdges, selectEdges } from './postgres-edges.js';
 import type { ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
 
@@ -43,13 +44,6 @@ CREATE TABLE IF NOT EXISTS ${s}.social_edges (
 CREATE INDEX IF NOT EXISTS social_edges_friend ON ${s}.social_edges (friend_id);
 `;
 
-interface EdgeRow {
-  user_id: string;
-  friend_id: string;
-  kind: EdgeRecord['kind'];
-  ts: number;
-}
-const edgeFromRow = (r: EdgeRow): EdgeRecord => ({ user: r.user_id, friend: r.friend_id, kind: r.kind, ts: Number(r.ts) });
 
 /** Rows per multi-row INSERT (well under the 65535 bind parameters of one statement). */
 const CHUNK = 2000;
@@ -256,43 +250,19 @@ export class PgStore implements Store {
 
   async addEdges(edges: readonly EdgeRecord[]): Promise<number> {
     const all = canonicalEdges(edges);
-    if (all.length === 0) return 0;
-    return this.tx(async (c) => {
-      let added = 0;
-      for (let a = 0; a < all.length; a += CHUNK) {
-        const part = all.slice(a, a + CHUNK);
-        const users = [...new Set(part.flatMap((e) => [e.user, e.friend]))];
-        await c.query(`INSERT INTO ${this.s}.users (id) SELECT unnest($1::text[]) ON CONFLICT (id) DO NOTHING`, [users]);
-        const r = await c.query(
-          `INSERT INTO ${this.s}.social_edges (user_id, friend_id, kind, ts)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT DO NOTHING`,
-          [part.map((e) => e.user), part.map((e) => e.friend), part.map((e) => e.kind), part.map((e) => e.ts)],
-        );
-        added += r.rowCount ?? 0;
-      }
-      return added;
-    });
+    return all.length === 0 ? 0 : this.tx((c) => insertEdges(c, this.s, all, CHUNK));
   }
 
   async edgesOf(user: string): Promise<EdgeRecord[]> {
-    const r = await this.pool.query<EdgeRow>(`SELECT user_id, friend_id, kind, ts FROM ${this.s}.social_edges WHERE user_id = $1 OR friend_id = $1`, [user]);
-    return r.rows.map(edgeFromRow).sort(compareEdges);
+    return selectEdges(this.pool, this.s, user);
   }
 
   async allEdges(): Promise<EdgeRecord[]> {
-    const r = await this.pool.query<EdgeRow>(`SELECT user_id, friend_id, kind, ts FROM ${this.s}.social_edges`);
-    return r.rows.map(edgeFromRow).sort(compareEdges);
+    return selectEdges(this.pool, this.s, null);
   }
 
   async deleteEdges(user: string, friends: readonly string[] | null): Promise<number> {
-    if (friends === null) {
-      return (await this.pool.query(`DELETE FROM ${this.s}.social_edges WHERE user_id = $1 OR (kind = 'friend' AND friend_id = $1)`, [user])).rowCount ?? 0;
-    }
-    const r = await this.pool.query(
-      `DELETE FROM ${this.s}.social_edges WHERE (user_id = $1 AND friend_id = ANY($2::text[])) OR (kind = 'friend' AND friend_id = $1 AND user_id = ANY($2::text[]))`,
-      [user, [...new Set(friends)]],
-    );
-    return r.rowCount ?? 0;
+    return deleteEdgesOf(this.pool, this.s, user, friends);
   }
 
   async countEdges(): Promise<number> {

@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { canonicalEdges, compareEdges } from './edges.js';
 import type { ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
-import { ENV_KEY_LABEL, keyIdOf, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
+import { ENV_KEY_LABEL, keyIdOf, edgeFromRow, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type EdgeRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, title TEXT NOT NULL, categories TEXT NOT NULL);
@@ -36,13 +36,6 @@ CREATE TABLE IF NOT EXISTS social_edges (
 CREATE INDEX IF NOT EXISTS social_edges_friend ON social_edges (friend_id);
 `;
 
-interface EdgeRow {
-  user_id: string;
-  friend_id: string;
-  kind: EdgeRecord['kind'];
-  ts: number;
-}
-const edgeFromRow = (r: EdgeRow): EdgeRecord => ({ user: r.user_id, friend: r.friend_id, kind: r.kind, ts: Number(r.ts) });
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
