@@ -12,6 +12,8 @@ const CATEGORIES = ['Space Opera', 'Courtroom Drama', 'Heist', 'Time Travel', 'W
 
 /** The mock's low-confidence user, and what the service says about its list. */
 export const HEDGED_USER = 'u3';
+/** The friend u7's first recommendation came through (its `via`): an id that is markup. */
+export const VIA_FRIEND = '<i>bo</i>';
 export const HEDGE_REASONS = ['short history', 'two personas are hard to tell apart'];
 export const WITHHELD = 'explanation withheld: the persona behind this item is uncertain';
 
@@ -167,12 +169,14 @@ export async function startMockService(): Promise<MockService> {
       ...(hedged ? { hedgeReasons: HEDGE_REASONS } : {}),
       rerank,
       model: modelRef(),
-      items: list.slice(0, n).map(({ it, score }) => {
+      items: list.slice(0, n).map(({ it, score }, r) => {
         const p = ps[owner(it)]!;
         if (explain && hedged && p.index === 1) return { ...it, score, explanation: null, explanationWithheld: WITHHELD };
         return {
           ...it,
           score,
+          // u7's first item came through friends too (what the social model says), with a name that is markup
+          ...(explain && id === 'u7' && r === 0 ? { via: { friend: VIA_FRIEND, friends: 3, contribution: 0.42 } } : {}),
           ...(explain ? { explanation: { persona: p.index, label: p.label, weights: p.index === 0 ? [0.8, 0.2] : [0.3, 0.7], anchors: p.anchors } } : {}),
         };
       }),

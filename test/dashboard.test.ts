@@ -20,7 +20,7 @@ import { buildResultsJson, type EvaluationJson } from '../src/eval/results.js';
 import { registerDashboard } from '../src/serve/dashboard/index.js';
 import { startService } from '../src/serve/index.js';
 import { worldToLog, type WorldConfigInput } from '../src/synth/world.js';
-import { startMockService, evaluationFixture, studyFixture, HEDGE_REASONS, HEDGED_USER, MOCK_TIMELINE, MOCK_TIMELINE_START, WITHHELD, type MockService } from './dashboard-mock.js';
+import { startMockService, evaluationFixture, studyFixture, HEDGE_REASONS, HEDGED_USER, VIA_FRIEND, MOCK_TIMELINE, MOCK_TIMELINE_START, WITHHELD, type MockService } from './dashboard-mock.js';
 
 const CHROMIUM = process.env.PERSONAE_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
@@ -385,6 +385,12 @@ test('dashboard against the API shapes (mock service): pick a user, reasons, cal
     const reasons = await page.locator('[data-testid="rec-reason"]').allTextContents();
     assert.equal(reasons.length, 18);
     for (const r of reasons) assert.match(r.replace(/\s+/g, ' '), /^ ?Because of (Space Opera|Heist \/ Courtroom Drama) \((80|70)% of the attention\), like /);
+    // the item that came through friends says through whom, under its reason, linking to the friend (as text)
+    const via = page.locator('[data-testid="rec-item"]').first().locator('[data-testid="rec-via"]');
+    assert.equal((await via.textContent())?.replace(/\s+/g, ' ').trim(), `via ${VIA_FRIEND} and 2 other friends`);
+    assert.equal(await via.locator('a').getAttribute('href'), `#/users/${encodeURIComponent(VIA_FRIEND)}`);
+    assert.equal(await page.locator('[data-testid="rec-via"]').count(), 1, 'only that item');
+    assert.equal(await page.locator('[data-testid="recommendations"] i').count(), 0, 'no markup from data reaches the DOM');
     assert.ok((await page.locator('[data-testid="personas"]').textContent())?.includes('<b>Tom & "Jerry"</b> Heist'));
     assert.equal(await page.locator('[data-testid="personas"] b').count(), 0, 'no markup from data reaches the DOM');
 

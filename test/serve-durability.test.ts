@@ -1,7 +1,8 @@
 /**
- * Durability: the server runs as a child process; feedback events stream in on several
- * connections; the server is killed with SIGKILL while requests are in flight; after a restart on
- * the same store, every acknowledged event is there. SQLite and PostgreSQL (PERSONAE_TEST_PG).
+ * Durability: the server runs as a child process; feedback events and social edges stream in on
+ * several connections; the server is killed with SIGKILL while requests are in flight; after a
+ * restart on the same store, every acknowledged event and edge is there. SQLite and PostgreSQL
+ * (PERSONAE_TEST_PG).
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -59,12 +60,18 @@ function killed(proc: ChildProcess): Promise<void> {
   });
 }
 
+/** Every third write is a social edge (durable follows friend f<value>), the others feedback events. */
+const isEdge = (value: number): boolean => value % 3 === 2;
+
 async function post(url: string, value: number): Promise<boolean> {
   try {
-    const r = await fetch(`${url}/v1/feedback`, {
+    const [path, body] = isEdge(value)
+      ? [`/v1/users/durable/friends`, { friend: `f${value}`, kind: 'follow' }]
+      : ['/v1/feedback', { feedback: [{ user: 'durable', item: String(1 + (value % 60)), type: 'view', value }] }];
+    const r = await fetch(`${url}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
-      body: JSON.stringify({ feedback: [{ user: 'durable', item: String(1 + (value % 60)), type: 'view', value }] }),
+      body: JSON.stringify(body),
     });
     await r.text();
     return r.status === 200;
@@ -96,22 +103,26 @@ async function streamAndKill(child: Child, killAfter: number): Promise<Set<numbe
 }
 
 async function storedValues(url: string): Promise<Set<number>> {
-  const r = await fetch(`${url}/v1/users/durable/feedback`, { headers: { authorization: `Bearer ${KEY}` } });
+  const headers = { authorization: `Bearer ${KEY}` };
+  const r = await fetch(`${url}/v1/users/durable/feedback`, { headers });
   const body = (await r.json()) as { feedback: { value: number }[] };
-  return new Set(body.feedback.map((f) => f.value));
+  const e = await fetch(`${url}/v1/users/durable/friends`, { headers });
+  const edges = (await e.json()) as { friends: { id: string; kind: string }[] };
+  return new Set([...body.feedback.map((f) => f.value), ...edges.friends.filter((f) => f.kind === 'follow').map((f) => Number(f.id.slice(1)))]);
 }
 
 function durability(name: string, dbArgs: () => string[], cleanup: () => Promise<void>): void {
-  it(`${name}: every acknowledged event survives SIGKILL`, async () => {
+  it(`${name}: every acknowledged event and social edge survives SIGKILL`, async () => {
     const first = await startChild([...dbArgs(), '--data', worldDir]);
     const acked = await streamAndKill(first, 150);
     assert.equal(first.proc.signalCode, 'SIGKILL');
     assert.ok(acked.size >= 150);
+    assert.ok([...acked].filter(isEdge).length >= 40, 'edges are among the acknowledged writes');
     const second = await startChild(dbArgs());
     try {
       const stored = await storedValues(second.url);
       const lost = [...acked].filter((v) => !stored.has(v));
-      assert.deepEqual(lost, [], `${lost.length} acknowledged events were lost`);
+      assert.deepEqual(lost, [], `${lost.length} acknowledged writes were lost (edges: ${lost.filter(isEdge).length})`);
       // nothing invented: every stored value was sent
       assert.ok([...stored].every((v) => v < 10_000));
     } finally {

@@ -300,6 +300,63 @@ function contract(b: Backend): void {
       assert.equal(await store.getOnboarding('s2'), null);
       assert.equal((await store.getOnboarding('s1'))?.updatedAt, 3000);
     });
+    check('social edges: friend edges are stored once either way, follows keep their direction, unknown users are created', async (store) => {
+      assert.equal(await store.countEdges(), 0);
+      assert.deepEqual(await store.edgesOf('b'), []);
+      const added = await store.addEdges([
+        { user: 'b', friend: 'a', kind: 'friend', ts: 10 },
+        { user: 'a', friend: 'b', kind: 'friend', ts: 11 }, // the same friendship: kept once, first ts
+        { user: 'b', friend: 'c', kind: 'follow', ts: 12 },
+        { user: 'c', friend: 'b', kind: 'follow', ts: 12 },
+        { user: 'b', friend: 'c', kind: 'follow', ts: 13 }, // again in the batch
+      ]);
+      assert.equal(added, 3);
+      assert.equal(await store.addEdges([{ user: 'a', friend: 'b', kind: 'friend', ts: 99 }]), 0, 'already stored: nothing new, ts kept');
+      assert.equal(await store.addEdges([]), 0);
+      assert.equal(await store.countEdges(), 3);
+      assert.deepEqual(await store.getUser('c'), { id: 'c', attributes: {} });
+      const all = [
+        { user: 'a', friend: 'b', kind: 'friend', ts: 10 },
+        { user: 'b', friend: 'c', kind: 'follow', ts: 12 },
+        { user: 'c', friend: 'b', kind: 'follow', ts: 12 },
+      ];
+      assert.deepEqual(await store.allEdges(), all);
+      assert.deepEqual(await store.edgesOf('b'), all);
+      assert.deepEqual(await store.edgesOf('a'), [all[0]]);
+      assert.deepEqual(await store.edgesOf('nobody'), []);
+    });
+    check('social edges: deleting removes what the user holds (follows, friendships either way), not the follows of others', async (store) => {
+      await store.addEdges([
+        { user: 'b', friend: 'a', kind: 'friend', ts: 1 },
+        { user: 'b', friend: 'c', kind: 'follow', ts: 2 },
+        { user: 'c', friend: 'b', kind: 'follow', ts: 3 },
+        { user: 'b', friend: 'd', kind: 'friend', ts: 4 },
+        { user: 'x', friend: 'y', kind: 'follow', ts: 5 },
+      ]);
+      // b's friendship with a is stored as (a, b): b deletes it all the same
+      assert.equal(await store.deleteEdges('b', ['a', 'zzz', 'a']), 1);
+      assert.equal(await store.deleteEdges('b', ['a']), 0);
+      // c follows b: b cannot delete c's follow by naming c, only b's own follow of c
+      assert.equal(await store.deleteEdges('b', ['c']), 1);
+      assert.deepEqual((await store.edgesOf('b')).map((e) => [e.user, e.friend, e.kind]), [
+        ['c', 'b', 'follow'],
+        ['b', 'd', 'friend'],
+      ]);
+      assert.equal(await store.deleteEdges('b', null), 1, 'the friendship with d; c still follows b');
+      assert.deepEqual((await store.edgesOf('b')).map((e) => [e.user, e.friend]), [['c', 'b']]);
+      assert.equal(await store.countEdges(), 2);
+    });
+    check('deleting a user deletes their social edges both ways', async (store) => {
+      await store.addEdges([
+        { user: 'u', friend: 'v', kind: 'friend', ts: 1 },
+        { user: 'w', friend: 'u', kind: 'follow', ts: 2 },
+        { user: 'u', friend: 'w', kind: 'follow', ts: 3 },
+        { user: 'v', friend: 'w', kind: 'friend', ts: 4 },
+      ]);
+      assert.equal(await store.deleteUser('u'), true);
+      assert.deepEqual(await store.edgesOf('u'), []);
+      assert.deepEqual(await store.allEdges(), [{ user: 'v', friend: 'w', kind: 'friend', ts: 4 }]);
+    });
     check('the write probe commits, again and again', async (store) => {
       await store.probeWrite();
       await store.probeWrite();

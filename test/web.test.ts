@@ -8,6 +8,7 @@ import type { EvaluationJson } from '../src/eval/results.js';
 import type { Evaluation } from '../src/web/api-types.js';
 import { attentionText, axisTicks, compareIds, decimalsFor, errorMessage, hedgeText, listLegend, num, pct, personaName, scoreText, when, withheldText } from '../src/web/format.js';
 import { escapeText, html, Html } from '../src/web/html.js';
+import { viaLine, viaText } from '../src/web/via.js';
 import { barChartSpec, chartK, evalCharts, klDivergence, personaColor, tasteSpec, HISTORY_COLOR, LIST_COLOR, PERSONA_COLORS } from '../src/web/specs.js';
 import { batches, headlineMetric, jobProgress, parseFeedbackJsonl, parseStudy, studyChartSpec, timelineSpec, versionMetricText, xyChartSpec } from '../src/web/ops.js';
 import { METRICS } from '../src/sim/feedback.js';
@@ -293,4 +294,18 @@ test('explanation weight line: none for one persona, against an even share when 
   assert.equal(attentionText({ weights: [0.6, 0.4], persona: 5 }), null);
   assert.equal(scoreText({ score: -2.9778, match: 97.4 }), '97% match');
   assert.equal(scoreText({ score: -2.9778 }), '-2.978');
+});
+
+test('via a friend: the words and the line under a recommendation (escaped, linking to the friend), nothing without a friend', () => {
+  assert.equal(viaText({}), null);
+  assert.equal(viaLine({}), null);
+  assert.equal(viaText({ via: { friend: 'alice', friends: 1, contribution: 0.25 } }), 'via alice');
+  assert.equal(viaText({ via: { friend: 'alice', friends: 2, contribution: 0.5 } }), 'via alice and 1 other friend');
+  assert.equal(viaText({ via: { friend: 'alice', friends: 4, contribution: 1 } }), 'via alice and 3 other friends');
+  const line = viaLine({ via: { friend: 'b<o>b & co', friends: 3, contribution: 0.75 } })!.toString();
+  assert.equal(
+    line,
+    '<p class="reason via" data-testid="rec-via" data-friend="b&#60;o&#62;b &#38; co" title="via b&#60;o&#62;b &#38; co and 2 other friends: their consumption added 0.750 to the score">' +
+      '<span>via <a href="#/users/b%3Co%3Eb%20%26%20co"><strong>b&#60;o&#62;b &#38; co</strong></a> and 2 other friends</span></p>',
+  );
 });

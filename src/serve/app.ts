@@ -15,10 +15,12 @@ import { json, modelOf, parse, parseJsonl } from './http.js';
 import { registerOnboarding } from './onboarding.js';
 import { registerAdminRoutes } from './routes-admin.js';
 import { registerDataRoutes } from './routes-data.js';
+import { registerFriendRoutes } from './routes-friends.js';
 import { registerKeyRoutes } from './routes-keys.js';
 import { registerModelRoutes } from './routes-models.js';
 import { registerRecommendRoutes } from './routes-recommend.js';
 import { ADMIN_ROUTES } from './schemas-admin.js';
+import { FRIEND_ROUTES } from './schemas-friends.js';
 import { MAX_ID, openApiDocument } from './schemas.js';
 import type { ServiceState } from './service-state.js';
 
@@ -100,10 +102,11 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
       ready: s.ready,
     });
   });
-  const openapi = JSON.stringify(openApiDocument(VERSION, ADMIN_ROUTES));
+  const openapi = JSON.stringify(openApiDocument(VERSION, [...ADMIN_ROUTES, ...FRIEND_ROUTES]));
   app.get('/openapi.json', async (_req, reply) => json(reply, openapi));
 
   registerDataRoutes(app, s);
+  registerFriendRoutes(app, s);
   registerRecommendRoutes(app, s);
   registerModelRoutes(app, s);
   registerKeyRoutes(app, s, keyCache);

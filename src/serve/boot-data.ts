@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { InteractionLog } from '../data/dataset.js';
+import { socialGraph, type SocialEdges } from '../data/social.js';
 import type { EvaluationJson } from '../eval/results.js';
 import { saveArtifact } from '../models/artifact.js';
 import type { Recommender } from '../models/model.js';
@@ -39,6 +40,16 @@ export async function importLog(store: Store, log: InteractionLog): Promise<void
     if (batch.length === 20_000) await store.addFeedback(batch.splice(0));
   }
   if (batch.length > 0) await store.addFeedback(batch);
+}
+
+/**
+ * Stores the edges of a social edge file read with `log` (`--social`): every id must be a user of
+ * the log (a DataError naming the file, line and field otherwise). Returns how many were new.
+ */
+export async function importEdges(store: Store, edges: SocialEdges, log: InteractionLog, file: string): Promise<number> {
+  socialGraph(edges, log.users, file);
+  const ts = Date.now();
+  return store.addEdges(edges.user.map((user, k) => ({ user, friend: edges.friend[k]!, kind: edges.kind[k]!, ts })));
 }
 
 export function defaultModelsDir(db: string): string {

@@ -30,6 +30,7 @@ import { ListCache } from './list-cache.js';
 import { MAX_N, type Explanation, type Personas, type Recommendations } from './schemas.js';
 import { servedConfidence } from './served-confidence.js';
 import { SimilarItems } from './similar-items.js';
+import { friendVia } from './social-via.js';
 import { blankState, foldedSet, personaCountOf, UserStates, type UserState } from './user-state.js';
 
 type PersonaRecommender = Recommender & HasPersonas;
@@ -282,7 +283,8 @@ export class Engine {
       st.answersVersion = answersVersion;
     }
     this.fresh.current(this.live);
-    const cacheKey = `${this.fresh.generation}|${this.states.isUnknown(st) ? `${userId}|` : ''}${opts.n}|${opts.offset}|${opts.category ?? ''}|${(opts.exclude ?? []).join(',')}|${opts.rerank}|${opts.explain}|${opts.hedge ?? true}`;
+    // an erasure changes answers beyond the erased user's own (a `via` may name them: social-via.ts)
+    const cacheKey = `${this.fresh.generation}|${this.live.erasureGen}|${this.states.isUnknown(st) ? `${userId}|` : ''}${opts.n}|${opts.offset}|${opts.category ?? ''}|${(opts.exclude ?? []).join(',')}|${opts.rerank}|${opts.explain}|${opts.hedge ?? true}`;
     const hit = st.answers.get(cacheKey);
     if (hit !== undefined) return hit;
     const body = this.recommendState(userId, st, opts);
@@ -313,7 +315,9 @@ export class Engine {
       const filler = fillerOf.get(i);
       if (opts.explain && filler) return { ...base, explanation: null, reason: filler };
       const explanation = opts.explain && !st.cold ? this.explanationOf(st, i, ctx) : undefined;
-      return explanation ? { ...base, ...explanation } : base;
+      const via = opts.explain && !st.cold ? friendVia(this.model, this.trainedIndex(userId), i, this.users, (id) => this.trainedIndex(id) >= 0) : undefined;
+      const item = via ? { ...base, via } : base;
+      return explanation ? { ...item, ...explanation } : item;
     });
     const confidence = round4(this.confidenceOf(st).confidence);
     const hedging = hedgeReasons ? { hedged: true, hedgeReasons } : { hedged: false };

@@ -24,7 +24,8 @@ import { openStore, redactStoreUrl, sqliteFile, storeScheme } from '../store/ope
 import { StoreHealth, storeFailure } from '../store/errors.js';
 import { loadOrder } from './versions.js';
 import { RetrainScheduler, type RetrainPolicy } from './schedule.js';
-import { adoptFitted, defaultModelsDir, importLog } from './boot-data.js';
+import { adoptFitted, defaultModelsDir, importEdges, importLog } from './boot-data.js';
+import { readSocialFile } from '../data/social.js';
 import { checkTrainParams, cleanTempArtifacts, JOB_HEARTBEAT_MS, Jobs, pruneModels, stopTrainingWorkers, trainFromStore } from './training.js';
 
 export type { Store } from '../store/types.js';
@@ -46,6 +47,11 @@ export interface ServiceOptions {
   data?: string | InteractionLog;
   /** World config when data is 'world' (default: the default world). */
   world?: WorldConfigInput;
+  /**
+   * A social edge file (src/data/social.ts: CSV/TSV/JSONL, user, friend, optional kind) stored with
+   * `data` when it fills an empty store; ids must be users of the data (errors name the line).
+   */
+  social?: string;
   /**
    * The admin API key (default: PERSONAE_API_KEY). It replaces the previous env key in the store
    * (that one stops working). Without it the service is open only while the store holds no key,
@@ -142,6 +148,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
   }
   // a model file is read and checked before anything is created
   const modelFile = opts.modelFile !== undefined ? await readModelFile(opts.modelFile) : null;
+  const socialEdges = opts.social !== undefined ? readSocialFile(opts.social) : null;
   let store: Store;
   try {
     store = await openStore(db, opts.pgSchema ? { schema: opts.pgSchema } : {});
@@ -223,8 +230,10 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     if (empty && data !== undefined) {
       const log = typeof data !== 'string' ? data : data === 'world' ? worldToLog(opts.world ?? DEFAULT_WORLD).log : await readDataset(data);
       say(`filling the store from ${log.name}: ${log.items.size} items, ${log.users.size} users, ${log.length} events`);
+      // the edges first: a bad edge file stops the start before any feedback is stored
+      if (socialEdges) say(`stored ${await importEdges(store, socialEdges, log, opts.social!)} social edges from ${opts.social}`);
       await importLog(store, log);
-    }
+    } else if (socialEdges) say(`the store already holds data: ${opts.social} is not imported (add edges with POST /v1/users/{id}/friends)`);
     state.live = await LiveData.load(store, policy);
     state.liveReady = true;
     state.status = 'loading the model';

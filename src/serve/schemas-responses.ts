@@ -26,6 +26,16 @@ export const Explanation = z.object({
   summary: z.string().optional(),
 });
 export type Explanation = z.infer<typeof Explanation>;
+/** With explain=true and the `social` model: the friend an item came through (social-via.ts). */
+export const ViaFriend = z.object({
+  /** The friend whose consumption contributed most to the item's score. */
+  friend: z.string(),
+  /** How many of the user's friends consumed the item. */
+  friends: z.number().int().min(1),
+  /** What the friends' consumption added to the score, together. */
+  contribution: z.number(),
+});
+export type ViaFriend = z.infer<typeof ViaFriend>;
 export const RecItem = z.object({
   id: z.string(),
   title: z.string(),
@@ -46,6 +56,8 @@ export const RecItem = z.object({
   match: z.number().min(0).max(100).optional(),
   /** Posted after the served model was trained: scored from the items it resembles (its categories, or what its first users liked). */
   newItem: z.boolean().optional(),
+  /** With explain=true, served by the `social` model: the friend the item came through. */
+  via: ViaFriend.optional(),
 });
 const Confidence = z.number().min(0).max(1).describe("how much the model knows about the user (0..1); below 0.5 the list is hedged");
 export const Recommendations = z.object({

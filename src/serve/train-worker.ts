@@ -13,7 +13,10 @@ import { buildResultsJson } from '../eval/results.js';
 import { saveArtifact } from '../models/artifact.js';
 import { createModel } from '../models/registry.js';
 import { Rng } from '../math/rng.js';
+import { IdMap } from '../data/ids.js';
+import type { SocialEdges } from '../data/social.js';
 import { withServeMeta, type ServeMeta } from './model-file.js';
+import { splitWithTrainingEdges, withTrainingEdges } from './training-social.js';
 
 export interface TrainJobInput {
   model: string;
@@ -28,6 +31,8 @@ export interface TrainJobInput {
   item: Int32Array;
   /** Time of each pair (seconds), for the evaluation's temporal split. */
   time: Float64Array;
+  /** The store's social edges among the users trained on (training-social.ts), or null. */
+  social?: SocialEdges | null;
   /** Evaluate these models (the trained one first) under the default protocol before fitting on everything. */
   evaluate: string[] | null;
   /** Tune on a validation split first (the model's grid), then fit on everything with the best parameters. */
@@ -40,7 +45,8 @@ export type TrainJobMessage =
   | { type: 'error'; message: string };
 
 export async function runTrainJob(input: TrainJobInput, report: (m: TrainJobMessage) => void, signal?: AbortSignal): Promise<void> {
-  const train = trainSetFromPairs(input.meta.users.length, input.meta.items.length, input.user, input.item, input.itemRanks, input.categories);
+  const pairs = trainSetFromPairs(input.meta.users.length, input.meta.items.length, input.user, input.item, input.itemRanks, input.categories);
+  const train = withTrainingEdges(pairs, input.social ?? null, IdMap.fromArray(input.meta.users));
   let params = input.params;
   let evaluation: string | null = null;
   if (input.evaluate || input.tune) {
@@ -75,7 +81,7 @@ async function evaluateModels(input: TrainJobInput, report: (m: TrainJobMessage)
   });
   for (let k = 0; k < input.user.length; k++) b.add(input.meta.users[input.user[k]!]!, input.meta.items[input.item[k]!]!, Number.NaN, input.time[k]!);
   const log = b.build();
-  const split = makeSplit(log, { seed: input.seed });
+  const split = splitWithTrainingEdges(makeSplit(log, { seed: input.seed }), input.social ?? null);
   const startedAt = new Date();
   const models = input.evaluate ?? [input.model];
   const experiment = await runExperiment(split, {

@@ -15,6 +15,7 @@ import { isPositive, type FeedbackPolicy } from './live.js';
 import { TRAIN_PARAM_LIMITS, TRAIN_PARAM_MAX_ABS, type Job } from './schemas.js';
 import type { Store } from '../store/types.js';
 import type { TrainJobInput, TrainJobMessage } from './train-worker.js';
+import { trainingEdges } from './training-social.js';
 
 export interface TrainOptions {
   model: string;
@@ -180,6 +181,8 @@ export async function trainFromStore(store: Store, opts: TrainOptions): Promise<
     ts.push(f.ts / 1000);
   }
   if (us.length === 0) throw new ModelFitError('no positive feedback to train on');
+  // the friend graph among the users trained on (read after the feedback: a deleted user's edges went with their feedback)
+  const social = trainingEdges(await store.allEdges(), userMap);
   // categories in the item index space (models may use them, e.g. persona labels, category vectors)
   const table = buildCategories(items.length, (i) => items[i]!.categories);
   const categories = table.names.length > 0 ? table : null;
@@ -197,6 +200,7 @@ export async function trainFromStore(store: Store, opts: TrainOptions): Promise<
     user: Int32Array.from(us),
     item: Int32Array.from(is),
     time: Float64Array.from(ts),
+    social,
     evaluate: opts.evaluate && opts.evaluate.length > 0 ? [opts.model, ...opts.evaluate.filter((m) => m !== opts.model)] : null,
     tune: opts.tune ?? false,
   };

@@ -4,7 +4,8 @@
  * resolves once it is applied. Records are copied in and out, as a database would, so a caller
  * never holds the store's own objects.
  */
-import type { ApiKeyInfo, Erasure, FeedbackRecord, ItemRecord, Job, KeyScope, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './types.js';
+import { canonicalEdges, compareEdges, edgeHeldBy, edgeKey } from './edges.js';
+import type { ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, Job, KeyScope, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf } from './rows.js';
 
 interface KeyRow {
@@ -37,6 +38,8 @@ export class MemoryStore implements Store {
   private readonly jobs = new Map<string, { job: Job; updatedAt: number }>();
   private readonly settings = new Map<string, string>();
   private readonly onboarding = new Map<string, OnboardingRecord>();
+  /** Social edges by edgeKey (edges.ts), in their stored orientation. */
+  private readonly edges = new Map<string, EdgeRecord>();
 
   async init(): Promise<void> {
     this.open = true;
@@ -106,6 +109,7 @@ export class MemoryStore implements Store {
     this.live();
     if (this.byUser.has(id)) this.dropFeedback((f) => f.user !== id);
     this.overrides.delete(id);
+    for (const [k, e] of this.edges) if (e.user === id || e.friend === id) this.edges.delete(k);
     if (!this.users.delete(id)) return false;
     this.erasures.push({ gen: this.nextGen++, user: id });
     return true;
@@ -173,6 +177,46 @@ export class MemoryStore implements Store {
   async countFeedback(): Promise<number> {
     this.live();
     return this.feedback.length;
+  }
+
+  async addEdges(edges: readonly EdgeRecord[]): Promise<number> {
+    this.live();
+    let added = 0;
+    for (const e of canonicalEdges(edges)) {
+      for (const id of [e.user, e.friend]) if (!this.users.has(id)) this.users.set(id, { id, attributes: {} });
+      const k = edgeKey(e);
+      if (this.edges.has(k)) continue;
+      this.edges.set(k, e);
+      added++;
+    }
+    return added;
+  }
+
+  async edgesOf(user: string): Promise<EdgeRecord[]> {
+    this.live();
+    return [...this.edges.values()].filter((e) => e.user === user || e.friend === user).map((e) => ({ ...e })).sort(compareEdges);
+  }
+
+  async allEdges(): Promise<EdgeRecord[]> {
+    this.live();
+    return [...this.edges.values()].map((e) => ({ ...e })).sort(compareEdges);
+  }
+
+  async deleteEdges(user: string, friends: readonly string[] | null): Promise<number> {
+    this.live();
+    const set = friends === null ? null : new Set(friends);
+    let n = 0;
+    for (const [k, e] of this.edges) {
+      if (!edgeHeldBy(e, user, set)) continue;
+      this.edges.delete(k);
+      n++;
+    }
+    return n;
+  }
+
+  async countEdges(): Promise<number> {
+    this.live();
+    return this.edges.size;
   }
 
   async setOverride(o: PersonaOverride): Promise<void> {

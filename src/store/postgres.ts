@@ -5,7 +5,9 @@
  * tests run side by side in one database.
  */
 import pg from 'pg';
-import type { ApiKeyInfo, Erasure, FeedbackRecord, ItemRecord, KeyScope, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
+import { canonicalEdges } from './edges.js';
+import { deleteEdgesOf, insertEdges, selectEdges } from './postgres-edges.js';
+import type { ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
 
 // bigint (seq, counts) as JS numbers: the counts stay far below 2^53
@@ -36,7 +38,12 @@ CREATE TABLE IF NOT EXISTS ${s}.jobs (
 CREATE TABLE IF NOT EXISTS ${s}.health (id INTEGER PRIMARY KEY, at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}.settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}.onboarding (id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.social_edges (
+  user_id TEXT NOT NULL, friend_id TEXT NOT NULL, kind TEXT NOT NULL, ts BIGINT NOT NULL,
+  PRIMARY KEY (user_id, friend_id, kind));
+CREATE INDEX IF NOT EXISTS social_edges_friend ON ${s}.social_edges (friend_id);
 `;
+
 
 /** Rows per multi-row INSERT (well under the 65535 bind parameters of one statement). */
 const CHUNK = 2000;
@@ -167,6 +174,7 @@ export class PgStore implements Store {
     return this.tx(async (c) => {
       await c.query(`DELETE FROM ${this.s}.feedback WHERE user_id = $1`, [id]);
       await c.query(`DELETE FROM ${this.s}.persona_overrides WHERE user_id = $1`, [id]);
+      await c.query(`DELETE FROM ${this.s}.social_edges WHERE user_id = $1 OR friend_id = $1`, [id]);
       const gone = ((await c.query(`DELETE FROM ${this.s}.users WHERE id = $1`, [id])).rowCount ?? 0) > 0;
       if (gone) {
         // erasures commit in generation order (replicas read them by gen): one deletion at a time
@@ -238,6 +246,27 @@ export class PgStore implements Store {
 
   async countFeedback(): Promise<number> {
     return (await this.pool.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM ${this.s}.feedback`)).rows[0]!.n;
+  }
+
+  async addEdges(edges: readonly EdgeRecord[]): Promise<number> {
+    const all = canonicalEdges(edges);
+    return all.length === 0 ? 0 : this.tx((c) => insertEdges(c, this.s, all, CHUNK));
+  }
+
+  async edgesOf(user: string): Promise<EdgeRecord[]> {
+    return selectEdges(this.pool, this.s, user);
+  }
+
+  async allEdges(): Promise<EdgeRecord[]> {
+    return selectEdges(this.pool, this.s, null);
+  }
+
+  async deleteEdges(user: string, friends: readonly string[] | null): Promise<number> {
+    return deleteEdgesOf(this.pool, this.s, user, friends);
+  }
+
+  async countEdges(): Promise<number> {
+    return (await this.pool.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM ${this.s}.social_edges`)).rows[0]!.n;
   }
 
   async setOverride(o: PersonaOverride): Promise<void> {

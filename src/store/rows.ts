@@ -3,7 +3,7 @@
  * to the records of types.ts (both use the same columns; only how `params` arrives differs: TEXT in
  * SQLite, JSONB already parsed by pg), and the API key naming every backend uses.
  */
-import type { Job, ModelRecord, StoredFeedback } from './types.js';
+import type { EdgeRecord, Job, ModelRecord, StoredFeedback } from './types.js';
 
 /** Label of the key rows that came from PERSONAE_API_KEY before rows had a source. */
 export const ENV_KEY_LABEL = 'PERSONAE_API_KEY';
@@ -74,3 +74,13 @@ export function jobFromRow(r: JobRow): Job {
 }
 
 export const jobValues = (j: Job, updatedAt: number): unknown[] => [j.id, j.kind, j.state, JSON.stringify(j.progress), j.startedAt, j.finishedAt, j.error, j.model ? JSON.stringify(j.model) : null, updatedAt];
+
+/** A row of the `social_edges` table as both stores select it. */
+export interface EdgeRow {
+  user_id: string;
+  friend_id: string;
+  kind: EdgeRecord['kind'];
+  ts: number;
+}
+
+export const edgeFromRow = (r: EdgeRow): EdgeRecord => ({ user: r.user_id, friend: r.friend_id, kind: r.kind, ts: Number(r.ts) });

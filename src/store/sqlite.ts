@@ -4,8 +4,9 @@
  * the statements are small and prepared once.
  */
 import Database from 'better-sqlite3';
-import type { ApiKeyInfo, Erasure, FeedbackRecord, ItemRecord, KeyScope, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
-import { ENV_KEY_LABEL, keyIdOf, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
+import { canonicalEdges, compareEdges } from './edges.js';
+import type { ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
+import { ENV_KEY_LABEL, keyIdOf, edgeFromRow, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type EdgeRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, title TEXT NOT NULL, categories TEXT NOT NULL);
@@ -29,7 +30,12 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS onboarding (id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS social_edges (
+  user_id TEXT NOT NULL, friend_id TEXT NOT NULL, kind TEXT NOT NULL, ts INTEGER NOT NULL,
+  PRIMARY KEY (user_id, friend_id, kind));
+CREATE INDEX IF NOT EXISTS social_edges_friend ON social_edges (friend_id);
 `;
+
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
@@ -97,6 +103,7 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       this.db.prepare('DELETE FROM feedback WHERE user_id = ?').run(id);
       this.db.prepare('DELETE FROM persona_overrides WHERE user_id = ?').run(id);
+      this.db.prepare('DELETE FROM social_edges WHERE user_id = ? OR friend_id = ?').run(id, id);
       const gone = this.db.prepare('DELETE FROM users WHERE id = ?').run(id).changes > 0;
       if (gone) this.db.prepare('INSERT INTO erasures (user_id, at) VALUES (?, ?)').run(id, Date.now());
       return gone;
@@ -159,6 +166,43 @@ export class SqliteStore implements Store {
 
   async countFeedback(): Promise<number> {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM feedback').get() as { n: number }).n;
+  }
+
+  async addEdges(edges: readonly EdgeRecord[]): Promise<number> {
+    const ins = this.db.prepare('INSERT INTO social_edges (user_id, friend_id, kind, ts) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING');
+    const user = this.db.prepare("INSERT INTO users (id, attributes) VALUES (?, '{}') ON CONFLICT (id) DO NOTHING");
+    return this.db.transaction(() => {
+      let added = 0;
+      for (const e of canonicalEdges(edges)) {
+        user.run(e.user);
+        user.run(e.friend);
+        added += ins.run(e.user, e.friend, e.kind, e.ts).changes;
+      }
+      return added;
+    })();
+  }
+
+  async edgesOf(user: string): Promise<EdgeRecord[]> {
+    const rows = this.db.prepare('SELECT user_id, friend_id, kind, ts FROM social_edges WHERE user_id = ? OR friend_id = ?').all(user, user) as EdgeRow[];
+    return rows.map(edgeFromRow).sort(compareEdges);
+  }
+
+  async allEdges(): Promise<EdgeRecord[]> {
+    return (this.db.prepare('SELECT user_id, friend_id, kind, ts FROM social_edges').all() as EdgeRow[]).map(edgeFromRow).sort(compareEdges);
+  }
+
+  async deleteEdges(user: string, friends: readonly string[] | null): Promise<number> {
+    if (friends === null) return this.db.prepare("DELETE FROM social_edges WHERE user_id = ? OR (kind = 'friend' AND friend_id = ?)").run(user, user).changes;
+    const del = this.db.prepare("DELETE FROM social_edges WHERE (user_id = ? AND friend_id = ?) OR (kind = 'friend' AND user_id = ? AND friend_id = ?)");
+    return this.db.transaction(() => {
+      let n = 0;
+      for (const f of new Set(friends)) n += del.run(user, f, f, user).changes;
+      return n;
+    })();
+  }
+
+  async countEdges(): Promise<number> {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM social_edges').get() as { n: number }).n;
   }
 
   async setOverride(o: PersonaOverride): Promise<void> {

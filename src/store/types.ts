@@ -5,6 +5,7 @@
  * Every write resolves only once it is durable (for memory: once it is applied).
  * This file holds only types; `openStore` (open.ts) picks the backend by the URL's scheme.
  */
+import type { EdgeKind } from '../data/social.js';
 import type { ParamValue } from '../models/model.js';
 
 /** A training job as stored (the service's `Job` response, src/serve/schemas.ts, has this shape). */
@@ -44,6 +45,19 @@ export interface FeedbackRecord {
 export interface StoredFeedback extends FeedbackRecord {
   /** Insertion order, increasing across the whole store. */
   seq: number;
+}
+
+/**
+ * A social edge (src/data/social.ts): `friend` is undirected (stored once, with the smaller id as
+ * `user`, store/edges.ts), `follow` means `user` follows `friend` (the friend's consumption reaches
+ * the user).
+ */
+export interface EdgeRecord {
+  user: string;
+  friend: string;
+  kind: EdgeKind;
+  /** Milliseconds since the epoch: when the edge was first added. */
+  ts: number;
 }
 
 export interface PersonaOverride {
@@ -117,7 +131,7 @@ export interface Store {
   upsertUsers(users: readonly UserRecord[]): Promise<void>;
   getUser(id: string): Promise<UserRecord | null>;
   /**
-   * Deletes the user, their feedback and persona overrides, and records the erasure (a tombstone
+   * Deletes the user, their feedback, persona overrides and social edges (both ways), and records the erasure (a tombstone
    * with the next generation, in commit order) in the same transaction; false when the user did
    * not exist.
    */
@@ -140,6 +154,24 @@ export interface Store {
   /** The feedback rows with these seqs (those that exist), ordered by seq. */
   feedbackBySeqs(seqs: readonly number[]): Promise<StoredFeedback[]>;
   countFeedback(): Promise<number>;
+
+  /**
+   * Adds social edges (friend edges in their stored orientation, store/edges.ts `canonicalEdges`;
+   * creating unknown users); an edge already stored is kept as it is (its first `ts`). Resolves
+   * once durable. Returns how many edges were new.
+   */
+  addEdges(edges: readonly EdgeRecord[]): Promise<number>;
+  /** Every edge with `user` at either end, ordered by (ts, user, friend, kind). */
+  edgesOf(user: string): Promise<EdgeRecord[]>;
+  /** All edges, ordered by (ts, user, friend, kind) (for training). */
+  allEdges(): Promise<EdgeRecord[]>;
+  /**
+   * Deletes the edges `user` holds to each of `friends` (their follows of them, and friendships
+   * either way), or to anyone when `friends` is null; other users' follows of `user` stay.
+   * Returns how many edges were deleted.
+   */
+  deleteEdges(user: string, friends: readonly string[] | null): Promise<number>;
+  countEdges(): Promise<number>;
 
   setOverride(o: PersonaOverride): Promise<void>;
   overridesOf(user: string): Promise<PersonaOverride[]>;

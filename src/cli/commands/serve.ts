@@ -19,6 +19,7 @@ interface ServeFlags {
   port: number;
   db: string;
   data?: string;
+  social?: string;
   modelFile?: string;
   model: string;
   param: string[];
@@ -68,6 +69,7 @@ export function serveCommand(): Command {
     .option('--port <port>', 'port (0 = any free port)', parsePort, 8080)
     .option('--db <file|url>', 'the store: a SQLite file (or sqlite:FILE), a postgres:// URL, or memory: (gone when the process stops)', 'personae.db')
     .option('--data <dir>', "dataset that fills an empty store (a folder, a file, or 'world' for the default synthetic world)")
+    .option('--social <file>', 'friendship/follow edges (CSV/TSV/JSONL: user, friend, optional kind) stored with --data when it fills an empty store (the social model trains on them)')
     .option('--model-file <file>', 'serve a model saved by `personae train` instead of training one at start (an empty store is filled from it unless --data is given)')
     .option('--model <name>', `model to train (${modelNames().join(', ')})`, 'personas')
     .option('--param <model.key=value>', 'set a model parameter (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
@@ -93,6 +95,7 @@ export function serveCommand(): Command {
       // the config file, then flags given on the command line over it
       const { config } = readServeConfig(given.config);
       const flags = mergeConfig(given, config, (name) => cmd.getOptionValueSource(name) === 'cli');
+      if (flags.social !== undefined && flags.data === undefined) throw new ConfigError('needs --data: the edges are stored when the dataset fills an empty store (later, POST /v1/users/{id}/friends)', '--social');
       if (flags.readKey && !process.env.PERSONAE_API_KEY) throw new ConfigError('needs PERSONAE_API_KEY to be set', '--read-key');
       if (flags.readKey && flags.publicReads) throw new ConfigError('cannot be combined with --public-reads', '--read-key');
       if (flags.modelFile !== undefined && flags.param.length > 0) throw new ConfigError('--param sets fitting parameters; the model file is already fitted (use personae train to fit another)', '--param');
@@ -106,6 +109,7 @@ export function serveCommand(): Command {
         port: flags.port,
         db: flags.db,
         ...(flags.data !== undefined ? { data: flags.data } : {}),
+        ...(flags.social !== undefined ? { social: flags.social } : {}),
         ...(flags.modelFile !== undefined ? { modelFile: flags.modelFile } : {}),
         model: flags.model,
         modelParams: params,

@@ -9,6 +9,7 @@ import { $, byTestId, errorBox, mount, toast } from '../dom.js';
 import { attentionText, hedgeText, joinTitles, num, pct, personaName, scoreText, when, withheldText } from '../format.js';
 import { html, type Html } from '../html.js';
 import { personaColor, tasteSpec } from '../specs.js';
+import { viaLine } from '../via.js';
 import { state } from '../state.js';
 
 const N_RECS = 20;
@@ -223,6 +224,7 @@ function recommendationRow(item: RecItem, i: number, coldStart: boolean): Html {
   const e = item.explanation;
   const withheld = withheldText(item);
   const weightLine = e ? attentionText(e) : null;
+  const via = viaLine(item);
   const reason =
     withheld !== null
       ? html`<p class="reason muted withheld" data-testid="rec-reason" data-withheld="true">${withheld}</p>`
@@ -234,7 +236,9 @@ function recommendationRow(item: RecItem, i: number, coldStart: boolean): Html {
           }</span>
         </p>
         ${e.weights.length > 1 ? attentionBar(e.weights) : ''}`
-        : html`<p class="reason muted" data-testid="rec-reason">${coldStart ? 'Popular and diverse (no history yet)' : 'No explanation for this item'}</p>`;
+        : via !== null
+          ? ''
+          : html`<p class="reason muted" data-testid="rec-reason">${coldStart ? 'Popular and diverse (no history yet)' : 'No explanation for this item'}</p>`;
   return html`<li class="rec" data-testid="rec-item" data-item="${item.id}">
     <span class="rank" aria-hidden="true">${i + 1}</span>
     <div class="rec-body">
@@ -244,6 +248,7 @@ function recommendationRow(item: RecItem, i: number, coldStart: boolean): Html {
       </div>
       <div class="chips">${item.categories.map((c) => html`<span class="chip">${c}</span>`)}</div>
       ${reason}
+      ${via}
     </div>
   </li>`;
 }
