@@ -18,7 +18,8 @@ import { WorkerPool, sharedFloat32, sharedInt32, splitRange, toShared } from '..
 import type { Rng } from '../math/rng.js';
 import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
 import { runEpochs } from './model.js';
-import { clusterChunk, clusterHistory, gradChunk, membersOf, mixWeights, neighbourTerm, personasOf, scoreMixture, type StepParams, type TrainState } from './personas-train.js';
+import { clusterHistory, membersOf, personasOf } from './personas-cluster.js';
+import { clusterChunk, gradChunk, mixWeights, neighbourTerm, scoreMixture, type StepParams, type TrainState } from './personas-train.js';
 import { initItemVectors, ItemAdam, NegativeSampler, neighbourRows } from './personas-opt.js';
 
 export { adaptiveK, PersonasConfig } from './personas-config.js';
