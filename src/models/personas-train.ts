@@ -10,32 +10,14 @@
  * p_k = |C_k|^-alpha sum_{j in C_k} W_j; z_k(i) = Q_i . p_k + B_i; the score is
  * s(i) = log sum_k pi_k softmax_i(z_k(i)), pi_k = |C_k|^gamma / sum.
  */
-import { Rng } from '../math/rng.js';
+import { heldOut, touch, type ItemTrainState } from './item-train.js';
 import { clusterHistory, dot } from './personas-cluster.js';
 
 /** Everything a gradient call reads or writes; typed arrays are shared between threads. */
-export interface TrainState {
-  readonly d: number;
-  readonly nItems: number;
-  readonly W: Float32Array;
-  readonly Q: Float32Array;
-  readonly B: Float32Array;
-  /** The users' histories (CSR over users, item indices) and each history item's cluster. */
-  readonly hptr: Int32Array;
-  readonly hidx: Int32Array;
+export interface TrainState extends ItemTrainState {
+  /** Each history item's cluster (parallel to hidx) and the clusters (personas) per user in the current epoch. */
   readonly assign: Int32Array;
-  /** Clusters (personas) per user in the current epoch. */
   readonly ku: Int32Array;
-  /** The batch's shared negatives (distinct items) and their log importance weights log(count / (N q)). */
-  pool: Int32Array;
-  poolLogW: Float32Array;
-  /** Per chunk: dense gradient buffers (only touched rows are non-zero), the touched rows and their count. */
-  readonly gW: readonly Float32Array[];
-  readonly gQ: readonly Float32Array[];
-  readonly gB: readonly Float32Array[];
-  readonly touched: readonly Int32Array[];
-  readonly marks: readonly Uint8Array[];
-  readonly nTouched: Int32Array;
   /**
    * The sparse neighbour term (empty when off): row j lists the items i that keep j among their
    * top neighbours, with sim(i, j); persona k adds beta * sum_{j in C_k} sim(i, j) to z_k(i).
@@ -66,10 +48,6 @@ export interface StepParams {
 let zBuf = new Float64Array(0);
 let pBuf = new Float64Array(0);
 let gPBuf = new Float64Array(0);
-let listBuf = new Int32Array(0);
-let logwBuf = new Float64Array(0);
-let roleBuf = new Uint8Array(0);
-let mark = new Uint8Array(0);
 let accBuf = new Float64Array(0);
 
 /** Mixture weights pi_k = count_k^gamma / sum over clusters with count > 0 (0 for empty clusters). */
@@ -123,14 +101,6 @@ export function scoreMixture(
   return lse;
 }
 
-/** Marks item `j` as touched by `chunk` (once), so that the optimiser steps only the rows a batch touched. */
-export function touch(st: Pick<TrainState, 'marks' | 'touched' | 'nTouched'>, chunk: number, j: number): void {
-  const mk = st.marks[chunk]!;
-  if (mk[j]) return;
-  mk[j] = 1;
-  st.touched[chunk]![st.nTouched[chunk]!++] = j;
-}
-
 /**
  * Loss and item gradients of one user for one epoch: the history is split at random into input
  * (kept) and targets (held out, share `holdout`, at least one of each); each cluster's kept items
@@ -139,20 +109,13 @@ export function touch(st: Pick<TrainState, 'marks' | 'touched' | 'nTouched'>, ch
  * history removed), with the logQ correction. Gradients go to the chunk's buffers. Returns the loss.
  */
 export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: number): number {
-  const { d, W, Q, B, pool, poolLogW } = st;
+  const { d, W, Q, B } = st;
   const h0 = st.hptr[u]!;
-  const h1 = st.hptr[u + 1]!;
-  const n = h1 - h0;
+  const n = st.hptr[u + 1]! - h0;
   const k = st.ku[u]!;
   if (n < 2 || k === 0) return 0;
-  if (mark.length < st.nItems) mark = new Uint8Array(st.nItems);
-  if (roleBuf.length < n) roleBuf = new Uint8Array(n);
-  // roles: 1 = target, 0 = input
-  const rng = new Rng(prm.seed).derive(u);
-  let nT = 0;
-  for (let h = 0; h < n; h++) nT += roleBuf[h] = rng.next() < prm.holdout ? 1 : 0;
-  if (nT === 0) roleBuf[n - 1] = 1;
-  if (nT === n) roleBuf[0] = 0;
+  // roles (1 = target, 0 = input) and the list: targets first, then the pool minus the whole history
+  const { roles: roleBuf, list: listBuf, logw: logwBuf, nt, len } = heldOut(st, u, prm.seed, prm.holdout);
   // personas from the kept items of each cluster
   const size = new Float64Array(k);
   const kept = new Float64Array(k);
@@ -193,29 +156,6 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     if (whole) for (let x = 0; x < d; x++) P[k * d + x] += W[wo + x]!;
   }
   for (let q = 0; q < K; q++) for (let x = 0; x < d; x++) P[q * d + x] *= scale[q]!;
-  // the list: targets first, then the pool minus the whole history
-  const cap = n + pool.length;
-  if (listBuf.length < cap) {
-    listBuf = new Int32Array(cap);
-    logwBuf = new Float64Array(cap);
-  }
-  let nt = 0;
-  for (let h = 0; h < n; h++) {
-    const j = st.hidx[h0 + h]!;
-    mark[j] = 1;
-    if (roleBuf[h]) {
-      listBuf[nt] = j;
-      logwBuf[nt++] = 0;
-    }
-  }
-  let len = nt;
-  for (let c = 0; c < pool.length; c++) {
-    const j = pool[c]!;
-    if (mark[j]) continue;
-    listBuf[len] = j;
-    logwBuf[len++] = poolLogW[c]!;
-  }
-  for (let h = h0; h < h1; h++) mark[st.hidx[h]!] = 0;
   if (zBuf.length < len * K) zBuf = new Float64Array(len * K);
   const lse = new Float64Array(K);
   const nb = st.beta !== 0 && st.sIdx.length > 0;
@@ -223,14 +163,14 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
   for (let q = 0; q < K; q++) {
     if (pi[q] === 0) continue;
     const member = q === k ? -1 : q;
-    if (nb) scatterMembers(st, h0, n, member, 1);
+    if (nb) scatterMembers(st, roleBuf, h0, n, member, 1);
     let m = -Infinity;
     for (let c = 0; c < len; c++) {
       const j = listBuf[c]!;
       const z = (zBuf[c * K + q] = dot(Q, j * d, P, q * d, d) + B[j]! + logwBuf[c]! + (nb ? st.beta * scale[q]! * accBuf[j]! : 0));
       if (z > m) m = z;
     }
-    if (nb) scatterMembers(st, h0, n, member, 0);
+    if (nb) scatterMembers(st, roleBuf, h0, n, member, 0);
     let sum = 0;
     for (let c = 0; c < len; c++) sum += Math.exp(zBuf[c * K + q]! - m);
     lse[q] = m + Math.log(sum);
@@ -298,7 +238,7 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
 }
 
 /** Adds (on = 1) the neighbour rows of persona q's kept items (q = -1: all kept items) into accBuf, or clears them (on = 0). */
-function scatterMembers(st: TrainState, h0: number, n: number, q: number, on: number): void {
+function scatterMembers(st: TrainState, roleBuf: Uint8Array, h0: number, n: number, q: number, on: number): void {
   for (let h = 0; h < n; h++) {
     if (roleBuf[h] || (q >= 0 && st.assign[h0 + h] !== q)) continue;
     const j = st.hidx[h0 + h]!;
@@ -307,27 +247,6 @@ function scatterMembers(st: TrainState, h0: number, n: number, q: number, on: nu
       accBuf[i] = on ? accBuf[i]! + st.sVal[p]! : 0;
     }
   }
-}
-
-/**
- * The neighbour term of a persona set: row q (length nItems) = beta |C_q|^-alpha x the sum over
- * the history items that belong to persona q (`members`) of their neighbour rows.
- */
-export function neighbourTerm(
-  sPtr: Int32Array, sIdx: Int32Array, sVal: Float32Array, nItems: number, items: Int32Array, members: Int32Array, k: number, beta: number, alpha: number,
-): Float32Array {
-  const out = new Float32Array(k * nItems);
-  const cnt = new Float64Array(k);
-  for (const q of members) if (q >= 0) cnt[q]!++;
-  for (let h = 0; h < items.length; h++) {
-    const q = members[h]!;
-    if (q < 0) continue;
-    const j = items[h]!;
-    const o = q * nItems;
-    const f = beta * Math.pow(cnt[q]!, -alpha);
-    for (let p = sPtr[j]!; p < sPtr[j + 1]!; p++) out[o + sIdx[p]!] += f * sVal[p]!;
-  }
-  return out;
 }
 
 /**
