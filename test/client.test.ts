@@ -6,25 +6,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient, PersonaeClient, type ApiError, type Recommendations, type Result } from '../src/client/index.js';
-import { startService, type RunningService } from '../src/serve/index.js';
+import type { RunningService } from '../src/serve/index.js';
+import { serveWorld } from './service-helpers.js';
 
 const KEY = 'client-test-admin-key';
 let svc: RunningService;
 let client: PersonaeClient;
 
 before(async () => {
-  svc = await startService({
-    port: 0,
-    db: ':memory:',
-    data: 'world',
-    world: { users: 120, items: 150, categories: 6, meanInteractions: 30, seed: 11 },
-    modelParams: { epochs: 4, warmEpochs: 2, dim: 16 },
-    apiKey: KEY,
-    readApiKey: true,
-    quiet: true,
-    threads: 1,
-  });
-  await svc.ready;
+  svc = await serveWorld({ users: 120, items: 150, categories: 6, meanInteractions: 30, seed: 11 }, { modelParams: { epochs: 4, warmEpochs: 2, dim: 16 }, apiKey: KEY, readApiKey: true });
   client = createClient({ url: svc.url, apiKey: KEY });
 });
 

@@ -1,39 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { columnCounts, csrFromPairs, transpose } from '../src/data/csr.js';
 import { Rng } from '../src/math/rng.js';
 import { decodeArtifact, encodeArtifact } from '../src/models/artifact.js';
 import { EaseScorer, easeSpec } from '../src/models/ease.js';
-import type { FitContext, TrainSet, UserBatch } from '../src/models/model.js';
+import type { FitContext } from '../src/models/model.js';
 import { trainUserBatch } from '../src/models/model.js';
-
-function trainFromRows(nItems: number, rows: number[][]): TrainSet {
-  const u: number[] = [];
-  const i: number[] = [];
-  rows.forEach((items, user) => items.forEach((item) => (u.push(user), i.push(item))));
-  const userItems = csrFromPairs(rows.length, nItems, Int32Array.from(u), Int32Array.from(i));
-  const itemPopularity = columnCounts(userItems);
-  const candidates: number[] = [];
-  for (let k = 0; k < nItems; k++) if (itemPopularity[k]! > 0) candidates.push(k);
-  return {
-    nUsers: rows.length,
-    nItems,
-    userItems,
-    itemUsers: transpose(userItems),
-    itemPopularity,
-    candidates: Int32Array.from(candidates),
-    itemRanks: Int32Array.from({ length: nItems }, (_, k) => k),
-    categories: null,
-  };
-}
+import { batchOf, trainFromRows } from './train-fixtures.js';
 
 const ctx = (threads = 1): FitContext => ({ rng: new Rng(1), threads });
-
-function batchOf(histories: number[][]): UserBatch {
-  const indptr = new Int32Array(histories.length + 1);
-  histories.forEach((h, b) => (indptr[b + 1] = indptr[b]! + h.length));
-  return { users: new Int32Array(histories.length).fill(-1), indptr, items: Int32Array.from(histories.flat()) };
-}
 
 function score(model: EaseScorer, nItems: number, histories: number[][]): Float32Array {
   const out = new Float32Array(histories.length * nItems).fill(Number.NaN);

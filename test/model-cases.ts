@@ -51,6 +51,25 @@ export interface ModelCase {
 
 const noThreads = (why: string) => ({ skip: why });
 
+/**
+ * The threads case of a model whose fit goes parallel above size thresholds: the static
+ * thresholds (class, field) are 0 while a case runs, then put back.
+ */
+function thresholdsAtZero(...switches: readonly (readonly [object, string])[]): { readonly forceParallel: () => () => void } {
+  const field = (owner: object) => owner as Record<string, unknown>;
+  return {
+    forceParallel: () => {
+      const saved = switches.map(([owner, key]) => {
+        const v = field(owner)[key];
+        if (typeof v !== 'number') throw new Error(`${key} is not a numeric threshold`);
+        return v;
+      });
+      for (const [owner, key] of switches) field(owner)[key] = 0;
+      return () => switches.forEach(([owner, key], i) => (field(owner)[key] = saved[i]));
+    },
+  };
+}
+
 export const MODEL_CASES: Readonly<Record<string, ModelCase>> = {
   pop: {
     randomised: false,
@@ -66,46 +85,21 @@ export const MODEL_CASES: Readonly<Record<string, ModelCase>> = {
   itemknn: {
     small: { k: 20 },
     randomised: false,
-    threads: {
-      forceParallel: () => {
-        const saved = ItemKnn.parallelMinWork;
-        ItemKnn.parallelMinWork = 0;
-        return () => {
-          ItemKnn.parallelMinWork = saved;
-        };
-      },
-    },
+    threads: thresholdsAtZero([ItemKnn, 'parallelMinWork']),
     foldIn: { kind: 'identical', why: 'scores are sums of item-item similarities over the history' },
     quality: { params: {}, tune: true, ndcg: 0.103, recall: 0.135, why: 'tuned on validation: 0.1090 / 0.1418 (BENCHMARKS.md)' },
   },
   ease: {
     small: { lambda: 50 },
     randomised: false,
-    threads: {
-      forceParallel: () => {
-        const saved = EaseScorer.parallelMinItems;
-        EaseScorer.parallelMinItems = 0;
-        return () => {
-          EaseScorer.parallelMinItems = saved;
-        };
-      },
-    },
+    threads: thresholdsAtZero([EaseScorer, 'parallelMinItems']),
     foldIn: { kind: 'identical', why: 'score(u) = x_u B depends on the history alone' },
     quality: { params: { lambda: 300 }, ndcg: 0.118, recall: 0.153, why: 'the tuner picks lambda 300: 0.1215 / 0.1585 (BENCHMARKS.md)' },
   },
   'sparse-ease': {
     small: { neighbours: 20, pool: 40 },
     randomised: false,
-    threads: {
-      forceParallel: () => {
-        const saved = [SparseEase.parallelMinFlops, ItemKnn.parallelMinWork];
-        SparseEase.parallelMinFlops = 0;
-        ItemKnn.parallelMinWork = 0;
-        return () => {
-          [SparseEase.parallelMinFlops, ItemKnn.parallelMinWork] = saved as [number, number];
-        };
-      },
-    },
+    threads: thresholdsAtZero([SparseEase, 'parallelMinFlops'], [ItemKnn, 'parallelMinWork']),
     foldIn: { kind: 'identical', why: 'score(u) = x_u B (B sparse) depends on the history alone' },
     quality: {
       params: {},
@@ -128,15 +122,7 @@ export const MODEL_CASES: Readonly<Record<string, ModelCase>> = {
   ials: {
     small: { factors: 8, iterations: 5 },
     randomised: true,
-    threads: {
-      forceParallel: () => {
-        const saved = Ials.parallelMinFlops;
-        Ials.parallelMinFlops = 0;
-        return () => {
-          Ials.parallelMinFlops = saved;
-        };
-      },
-    },
+    threads: thresholdsAtZero([Ials, 'parallelMinFlops']),
     foldIn: {
       kind: 'close',
       minTop20Overlap: 0.9,
@@ -147,15 +133,7 @@ export const MODEL_CASES: Readonly<Record<string, ModelCase>> = {
   multvae: {
     small: { hidden: 32, latent: 8, epochs: 15, batch: 50 },
     randomised: true,
-    threads: {
-      forceParallel: () => {
-        const saved = MultVae.parallelMinWork;
-        MultVae.parallelMinWork = 0;
-        return () => {
-          MultVae.parallelMinWork = saved;
-        };
-      },
-    },
+    threads: thresholdsAtZero([MultVae, 'parallelMinWork']),
     foldIn: { kind: 'identical', why: 'every user, known or not, is encoded from the history in the batch (the mean of q(z | x)); nothing is stored per user' },
     quality: { skip: 'a default fit (200 epochs) takes 3-4 CPU minutes on ml-latest-small, too long for the suite; measured 0.0997 / 0.1372 (docs/models.md)' },
   },
@@ -164,15 +142,7 @@ export const MODEL_CASES: Readonly<Record<string, ModelCase>> = {
     small: { dim: 8, epochs: 6, warmEpochs: 3, negatives: 50 },
     randomised: true,
     // the persona epochs always run on the pool when threads > 1 (the EASE switch is inert for it)
-    threads: {
-      forceParallel: () => {
-        const saved = EaseScorer.parallelMinItems;
-        EaseScorer.parallelMinItems = 0;
-        return () => {
-          EaseScorer.parallelMinItems = saved;
-        };
-      },
-    },
+    threads: thresholdsAtZero([EaseScorer, 'parallelMinItems']),
     foldIn: { kind: 'identical', why: "a training user's personas are the fold-in of their training history (clustering and sums, no optimisation); scoring is the same function of the history" },
     quality: { params: {}, ndcg: 0.113, recall: 0.15, why: 'the defaults, seed 42: 0.1204 / 0.1557 (docs/personas.md, the tuned run picks the defaults)' },
   },
@@ -180,15 +150,7 @@ export const MODEL_CASES: Readonly<Record<string, ModelCase>> = {
     small: { dim: 8, epochs: 4, negatives: 50 },
     randomised: true,
     // the din epochs always run on the pool when threads > 1 (the EASE switch is inert for it)
-    threads: {
-      forceParallel: () => {
-        const saved = EaseScorer.parallelMinItems;
-        EaseScorer.parallelMinItems = 0;
-        return () => {
-          EaseScorer.parallelMinItems = saved;
-        };
-      },
-    },
+    threads: thresholdsAtZero([EaseScorer, 'parallelMinItems']),
     foldIn: { kind: 'identical', why: 'the history is the user: scores are attention over the history items, nothing is stored per user but the order of their training rows (which the whole-history default does not read)' },
     quality: { skip: 'measured with evaluate in docs/models.md#din; a tuned fit takes minutes on ml-latest-small' },
   },
@@ -196,15 +158,7 @@ export const MODEL_CASES: Readonly<Record<string, ModelCase>> = {
     small: { factors: 8, iterations: 5 },
     randomised: true,
     // its base is ials: the same switch sends the factor fit to the workers
-    threads: {
-      forceParallel: () => {
-        const saved = Ials.parallelMinFlops;
-        Ials.parallelMinFlops = 0;
-        return () => {
-          Ials.parallelMinFlops = saved;
-        };
-      },
-    },
+    threads: thresholdsAtZero([Ials, 'parallelMinFlops']),
     foldIn: {
       kind: 'close',
       minTop20Overlap: 0.9,

@@ -15,26 +15,14 @@ import { exportLine, hourlyTimeline, topItems, versionEvaluation } from '../src/
 import { FeedbackInput } from '../src/serve/schemas.js';
 import { ItemAudience, JobList, ModelVersions, Overview } from '../src/serve/schemas-admin.js';
 import type { WorldConfigInput } from '../src/synth/world.js';
+import { caller } from './service-helpers.js';
 
 const KEY = 'admin-routes-key';
 const WORLD: WorldConfigInput = { users: 120, items: 150, categories: 6, meanInteractions: 25, seed: 11 };
 const dir = mkdtempSync(join(tmpdir(), 'personae-admin-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function call(svc: RunningService, method: string, path: string, body?: unknown, key: string | null = KEY): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
-  const headers: Record<string, string> = {};
-  if (key) headers.authorization = `Bearer ${key}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(svc.url + path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  const text = await r.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    // JSONL
-  }
-  return { status: r.status, json, text };
-}
+const call = caller(KEY);
 
 async function start(db: string): Promise<RunningService> {
   const svc = await startService({ port: 0, db, data: 'world', world: WORLD, modelParams: { epochs: 10, warmEpochs: 3, dim: 16 }, apiKey: KEY, publicReads: true, quiet: true, threads: 1, seed: 5, syncIntervalMs: 0 });

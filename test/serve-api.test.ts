@@ -11,28 +11,12 @@ import { createModel } from '../src/models/registry.js';
 import { startService, type RunningService } from '../src/serve/index.js';
 import { Personas, Recommendations } from '../src/serve/schemas.js';
 import { worldToLog } from '../src/synth/world.js';
+import { request, serveWorld, type Answer, type CallOptions } from './service-helpers.js';
 
 const KEY = 'test-admin-key';
 let svc: RunningService;
 
-async function call(method: string, path: string, opts: { body?: unknown; raw?: string; key?: string | null; type?: string } = {}): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
-  const headers: Record<string, string> = {};
-  const key = opts.key === undefined ? KEY : opts.key;
-  if (key !== null) headers.authorization = `Bearer ${key}`;
-  let body: string | undefined;
-  if (opts.raw !== undefined) body = opts.raw;
-  else if (opts.body !== undefined) body = JSON.stringify(opts.body);
-  if (body !== undefined) headers['content-type'] = opts.type ?? 'application/json';
-  const r = await fetch(svc.url + path, { method, headers, ...(body !== undefined ? { body } : {}) });
-  const text = await r.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    // not JSON (metrics)
-  }
-  return { status: r.status, json, text };
-}
+const call = (method: string, path: string, opts: CallOptions = {}): Promise<Answer> => request(svc.url, method, path, { ...opts, key: opts.key === undefined ? KEY : opts.key });
 
 const errMessage = (r: { json: Record<string, unknown> }): string => ((r.json.error as { message?: string } | undefined)?.message ?? '');
 
@@ -54,18 +38,10 @@ interface PersonaJson {
 }
 
 before(async () => {
-  svc = await startService({
-    port: 0,
-    db: ':memory:',
-    data: 'world',
-    world: { users: 200, items: 300, categories: 10, meanInteractions: 40, seed: 7, itemCategoryCounts: [0.7, 0.3, 0], noise: 0.02 },
-    modelParams: { epochs: 20, warmEpochs: 5, dim: 16 },
-    apiKey: KEY,
-    bodyLimit: 64 * 1024,
-    quiet: true,
-    threads: 1,
-  });
-  await svc.ready;
+  svc = await serveWorld(
+    { users: 200, items: 300, categories: 10, meanInteractions: 40, seed: 7, itemCategoryCounts: [0.7, 0.3, 0], noise: 0.02 },
+    { modelParams: { epochs: 20, warmEpochs: 5, dim: 16 }, apiKey: KEY, bodyLimit: 64 * 1024 },
+  );
 });
 
 after(async () => {

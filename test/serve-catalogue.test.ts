@@ -15,18 +15,14 @@ import { LogBuilder } from '../src/data/dataset.js';
 import { anchorsForItem, cosine, itemVectors, matcher, matchPercent, relativeWeight, summaryOf } from '../src/serve/explanations.js';
 import { startService, type RunningService } from '../src/serve/index.js';
 import { storeCases } from './service-stores.js';
+import { caller, serveWorld } from './service-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'personae-catalogue-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const KEY = 'catalogue-admin-key';
 
-async function call<T = Record<string, unknown>>(svc: RunningService, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const headers: Record<string, string> = { authorization: `Bearer ${KEY}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(svc.url + path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  return { status: r.status, json: (await r.json()) as T };
-}
+const call = caller(KEY);
 
 interface Listed {
   id: string;
@@ -157,18 +153,8 @@ for (const sc of storeCases(dir, 'catalogue')) {
 describe('recommendations: exclude, category, new items, explanations', () => {
   let svc: RunningService;
   before(async () => {
-    svc = await startService({
-      port: 0,
-      db: ':memory:',
-      data: 'world',
-      // enough signal that explanations are given (not withheld for low confidence)
-      world: { users: 150, items: 120, categories: 4, meanInteractions: 50, seed: 5 },
-      modelParams: { epochs: 10, warmEpochs: 2, dim: 16 },
-      apiKey: KEY,
-      quiet: true,
-      threads: 1,
-    });
-    await svc.ready;
+    // enough signal that explanations are given (not withheld for low confidence)
+    svc = await serveWorld({ users: 150, items: 120, categories: 4, meanInteractions: 50, seed: 5 }, { modelParams: { epochs: 10, warmEpochs: 2, dim: 16 }, apiKey: KEY });
   });
   after(() => svc.close());
 

@@ -13,33 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startService, type RunningService, type ServiceOptions } from '../src/serve/index.js';
+import { request, type Answer } from './service-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'personae-hardening-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const WORLD = { users: 40, items: 60, categories: 4, meanInteractions: 15, seed: 5 };
 
-interface Answer {
-  status: number;
-  json: Record<string, unknown>;
-  text: string;
-  headers: Headers;
-}
 
-async function call(svc: RunningService, method: string, path: string, opts: { body?: unknown; key?: string } = {}): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  if (opts.key) headers.authorization = `Bearer ${opts.key}`;
-  if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(svc.url + path, { method, headers, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) });
-  const text = await r.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    // not JSON
-  }
-  return { status: r.status, json, text, headers: r.headers };
-}
+const call = (svc: RunningService, method: string, path: string, opts: { body?: unknown; key?: string } = {}): Promise<Answer> => request(svc.url, method, path, opts);
 
 const stores = storeCases(dir, 'hard');
 

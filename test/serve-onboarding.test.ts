@@ -12,19 +12,14 @@ import { after, describe, it } from 'node:test';
 import { createClient, type OnboardingState, type PersonaeClient, type Result } from '../src/client/index.js';
 import { startService, type RunningService, type ServiceOptions } from '../src/serve/index.js';
 import { storeCases } from './service-stores.js';
+import { caller } from './service-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'personae-onboarding-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const WORLD = { users: 40, items: 80, categories: 4, meanInteractions: 15, seed: 21 };
 const KEY = 'onboarding-admin-key';
 
-async function call(svc: RunningService, method: string, path: string, body?: unknown, key: string | null = KEY): Promise<{ status: number; json: Record<string, unknown> }> {
-  const headers: Record<string, string> = {};
-  if (key) headers.authorization = `Bearer ${key}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(svc.url + path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  return { status: r.status, json: (await r.json()) as Record<string, unknown> };
-}
+const call = caller(KEY);
 
 type State = OnboardingState;
 const api = (svc: RunningService, key = KEY): PersonaeClient => createClient({ url: svc.url, apiKey: key });

@@ -16,18 +16,14 @@ import { parseServeConfig, retrainEveryMs } from '../src/serve/config.js';
 import { startService, type RunningService, type ServiceOptions } from '../src/serve/index.js';
 import { parseDuration, RetrainScheduler } from '../src/serve/schedule.js';
 import { storeCases } from './service-stores.js';
+import { caller } from './service-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'personae-schedule-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const KEY = 'schedule-admin-key';
 
-async function call<T = Record<string, unknown>>(svc: RunningService, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const headers: Record<string, string> = { authorization: `Bearer ${KEY}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(svc.url + path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  return { status: r.status, json: (await r.json()) as T };
-}
+const call = caller(KEY);
 
 interface JobView {
   id: string;

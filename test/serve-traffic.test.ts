@@ -10,6 +10,7 @@
  * fail; startup errors are one line with exit code 2 and create nothing.
  */
 import { storeCases, type StoreCase as BaseStoreCase } from './service-stores.js';
+import { caller, serveWorld, type Answer } from './service-helpers.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,24 +29,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const KEY = 'traffic-admin-key';
 
-interface Answer {
-  status: number;
-  json: Record<string, unknown>;
-}
 
-async function call(svc: RunningService, method: string, path: string, body?: unknown): Promise<Answer> {
-  const headers: Record<string, string> = { authorization: `Bearer ${KEY}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(svc.url + path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  const text = await r.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    // not JSON
-  }
-  return { status: r.status, json };
-}
+const call = caller(KEY);
 
 const errorOf = (a: Answer): { code: string; message: string } => a.json.error as { code: string; message: string };
 
@@ -68,17 +53,7 @@ interface RecItem {
 describe('what a write invalidates', () => {
   let svc: RunningService;
   before(async () => {
-    svc = await startService({
-      port: 0,
-      db: ':memory:',
-      data: 'world',
-      world: { users: 80, items: 120, categories: 6, meanInteractions: 30, seed: 11 },
-      modelParams: { epochs: 4, warmEpochs: 2, dim: 8 },
-      apiKey: KEY,
-      quiet: true,
-      threads: 1,
-    });
-    await svc.ready;
+    svc = await serveWorld({ users: 80, items: 120, categories: 6, meanInteractions: 30, seed: 11 }, { modelParams: { epochs: 4, warmEpochs: 2, dim: 8 }, apiKey: KEY });
   });
   after(() => svc.close());
 

@@ -13,32 +13,14 @@
  *   r_i  = |H|^(1-alpha) sum_j w_ij e_j   (the user as seen by candidate i)
  *   s(i) = Q_i . r_i + B_i
  */
-import { Rng } from '../math/rng.js';
-import { touch } from './personas-train.js';
+import { heldOut, touch, type ItemTrainState } from './item-train.js';
 
-/** Everything a gradient call reads or writes (names W, Q, B, g*, touched as `ItemAdam` expects). */
-export interface DinState {
-  readonly d: number;
-  readonly nItems: number;
-  readonly W: Float32Array;
-  readonly Q: Float32Array;
-  readonly B: Float32Array;
+/** Everything a gradient call reads or writes (histories: each row oldest first). */
+export interface DinState extends ItemTrainState {
   /** The attention unit's product weights c and behaviour weights v (d each). */
   readonly att: Float32Array;
-  /** Histories, CSR over users, each row oldest first. */
-  readonly hptr: Int32Array;
-  readonly hidx: Int32Array;
-  /** The batch's shared negatives (distinct items) and their log weights log(count / (N q)). */
-  pool: Int32Array;
-  poolLogW: Float32Array;
-  /** Per chunk: item gradient buffers (touched rows only), touched rows, and the unit's gradient (2d). */
-  readonly gW: readonly Float32Array[];
-  readonly gQ: readonly Float32Array[];
-  readonly gB: readonly Float32Array[];
+  /** Per chunk: the unit's gradient (2d). */
   readonly gAtt: readonly Float32Array[];
-  readonly touched: readonly Int32Array[];
-  readonly marks: readonly Uint8Array[];
-  readonly nTouched: Int32Array;
 }
 
 export interface DinStep {
@@ -62,12 +44,8 @@ export function historyScale(n: number, alpha: number): number {
 // per-thread scratch, grown on demand
 let wBuf = new Float64Array(0);
 let sBuf = new Float64Array(0);
-let listBuf = new Int32Array(0);
-let logwBuf = new Float64Array(0);
 let zBuf = new Float64Array(0);
-let roleBuf = new Uint8Array(0);
 let inBuf = new Int32Array(0);
-let mark = new Uint8Array(0);
 
 function dot(a: Float32Array, ao: number, b: Float32Array | Float64Array, bo: number, d: number): number {
   let s0 = 0;
@@ -122,20 +100,13 @@ export function attend(W: Float32Array, Q: Float32Array, att: Float32Array, d: n
  * Gradients go to the chunk's buffers. Returns the loss.
  */
 export function userGrad(st: DinState, prm: DinStep, u: number, chunk: number): number {
-  const { d, W, Q, B, att, pool, poolLogW } = st;
+  const { d, W, Q, B, att } = st;
   const h0 = st.hptr[u]!;
   const n = st.hptr[u + 1]! - h0;
   if (n < 2) return 0;
-  if (mark.length < st.nItems) mark = new Uint8Array(st.nItems);
-  if (roleBuf.length < n) {
-    roleBuf = new Uint8Array(n);
-    inBuf = new Int32Array(n);
-  }
-  const rng = new Rng(prm.seed).derive(u);
-  let nT = 0;
-  for (let h = 0; h < n; h++) nT += roleBuf[h] = rng.next() < prm.holdout ? 1 : 0;
-  if (nT === 0) roleBuf[n - 1] = 1;
-  if (nT === n) roleBuf[0] = 0;
+  if (inBuf.length < n) inBuf = new Int32Array(n);
+  // roles (1 = target, 0 = behaviour) and the list: targets first, then the pool minus the whole history
+  const { roles: roleBuf, list: listBuf, logw: logwBuf, nt, len } = heldOut(st, u, prm.seed, prm.holdout);
   // behaviours: the kept items, oldest first, the last `recent` of them
   let nIn = 0;
   for (let h = 0; h < n; h++) if (!roleBuf[h]) inBuf[nIn++] = st.hidx[h0 + h]!;
@@ -143,30 +114,7 @@ export function userGrad(st: DinState, prm: DinStep, u: number, chunk: number): 
   if (prm.recent > 0 && nIn > prm.recent) from = nIn - prm.recent;
   const hist = inBuf.subarray(from, nIn);
   const H = hist.length;
-  // the list: targets first, then the pool minus the whole history
-  const cap = n + pool.length;
-  if (listBuf.length < cap) {
-    listBuf = new Int32Array(cap);
-    logwBuf = new Float64Array(cap);
-    zBuf = new Float64Array(cap);
-  }
-  let nt = 0;
-  for (let h = 0; h < n; h++) {
-    const j = st.hidx[h0 + h]!;
-    mark[j] = 1;
-    if (roleBuf[h]) {
-      listBuf[nt] = j;
-      logwBuf[nt++] = 0;
-    }
-  }
-  let len = nt;
-  for (let c = 0; c < pool.length; c++) {
-    const j = pool[c]!;
-    if (mark[j]) continue;
-    listBuf[len] = j;
-    logwBuf[len++] = poolLogW[c]!;
-  }
-  for (let h = 0; h < n; h++) mark[st.hidx[h0 + h]!] = 0;
+  if (zBuf.length < len) zBuf = new Float64Array(len);
   if (wBuf.length < len * H) {
     wBuf = new Float64Array(len * H);
     sBuf = new Float64Array(len * H);

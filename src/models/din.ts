@@ -18,13 +18,12 @@
  * Memory: items x d (e, Q, Adam moments, gradient buffers) plus interactions; never items^2.
  */
 import { z } from 'zod';
-import { WorkerPool, sharedFloat32, sharedInt32, splitRange, toShared } from '../math/pool.js';
-import type { Rng } from '../math/rng.js';
+import { sharedFloat32, toShared } from '../math/pool.js';
 import { DinScorer } from './din-score.js';
 import { attend, gradChunk, historyScale, type DinState, type DinStep } from './din-train.js';
+import { activeUsers, chunkBuffers, chunkPool, CHUNKS, decayedLr, initItemVectors, ItemAdam, itemEpoch, NegativeSampler, type EpochRun } from './item-train.js';
 import type { FitContext, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
 import { runEpochs } from './model.js';
-import { ItemAdam, NegativeSampler } from './personas-opt.js';
 
 export const DinConfig = z
   .object({
@@ -52,8 +51,6 @@ export const DinConfig = z
   .strict();
 export type DinConfig = z.infer<typeof DinConfig>;
 
-/** Gradient chunks per batch: fixed, so the reduction order never depends on the thread count. */
-const CHUNKS = 4;
 const kernelUrl = new URL(import.meta.url.endsWith('.ts') ? './din-train.ts' : './din-train.js', import.meta.url).href;
 
 /** One behaviour's part in a score (see `DinModel.explain`). */
@@ -98,44 +95,38 @@ export class DinModel implements Recommender {
     this.nItems = nItems;
     this.setCandidates(Int32Array.from(train.candidates));
     this.orderHistories(train);
-    const W = sharedFloat32(nItems * d);
-    const Q = sharedFloat32(nItems * d);
-    const B = sharedFloat32(nItems);
+    const { W, Q, B } = initItemVectors(train, this.cand, d, cfg.initStd, true, ctx.rng.derive('din', 'items'));
     const att = sharedFloat32(2 * d);
-    const rngItems = ctx.rng.derive('din', 'items');
-    let meanLog = 0;
-    for (const j of this.cand) meanLog += Math.log(train.itemPopularity[j]! + 1);
-    meanLog /= Math.max(1, this.cand.length);
-    for (const j of this.cand) {
-      for (let x = 0; x < d; x++) W[j * d + x] = cfg.initStd * rngItems.normal();
-      for (let x = 0; x < d; x++) Q[j * d + x] = cfg.initStd * rngItems.normal();
-      B[j] = Math.log(train.itemPopularity[j]! + 1) - meanLog;
-    }
     // the unit starts as plain similarity: c = 1, v = 0
     att.fill(1, 0, d);
     const st: DinState = {
       d, nItems, W, Q, B, att, hptr: toShared(this.hptr), hidx: toShared(this.hidx),
       pool: new Int32Array(0), poolLogW: new Float32Array(0),
-      gW: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)),
-      gQ: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)),
-      gB: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems)),
+      ...chunkBuffers(nItems, d),
       gAtt: Array.from({ length: CHUNKS }, () => sharedFloat32(2 * d)),
-      touched: Array.from({ length: CHUNKS }, () => sharedInt32(nItems)),
-      marks: Array.from({ length: CHUNKS }, () => new Uint8Array(new SharedArrayBuffer(nItems))),
-      nTouched: sharedInt32(CHUNKS),
     };
-    const active: number[] = [];
-    for (let u = 0; u < nUsers; u++) if (this.hptr[u + 1]! - this.hptr[u]! >= 2) active.push(u);
-    const users = Int32Array.from(active);
-    const sampler = new NegativeSampler(this.cand, train.itemPopularity, cfg.negPower);
     const opt = new ItemAdam(st, true);
     const unitAdam = new DenseAdam(2 * d);
-    const threads = Math.max(1, Math.min(ctx.threads, CHUNKS));
-    const pool = threads > 1 ? new WorkerPool(threads) : null;
+    const pool = chunkPool(ctx.threads);
+    const run: EpochRun<DinState, DinStep> = {
+      st, users: activeUsers(this.hptr, nUsers), batchSize: cfg.batchSize, pool, kernelUrl, gradChunk,
+      sampler: new NegativeSampler(this.cand, train.itemPopularity, cfg.negPower), negatives: cfg.negatives,
+    };
     try {
       await runEpochs(ctx, 'din', cfg.epochs, async (e) => {
-        const decay = cfg.epochs > 1 ? 1 - ((1 - cfg.lrEnd) * e) / (cfg.epochs - 1) : 1;
-        return this.epoch(st, opt, unitAdam, sampler, users, ctx.rng.derive('din', 'epoch', e), pool, cfg.lr * decay);
+        const lr = decayedLr(cfg.lr, cfg.lrEnd, e, cfg.epochs);
+        const params = (seed: number): DinStep => ({ holdout: cfg.holdout, seed, recent: cfg.recent, skipEps: cfg.skipEps, alpha: cfg.alpha });
+        return itemEpoch(run, ctx.rng.derive('din', 'epoch', e), params, (chunks) => {
+          // the unit's gradient: chunks summed in order, then zeroed
+          const g = new Float64Array(2 * d);
+          for (let c = 0; c < chunks; c++) {
+            const gc = st.gAtt[c]!;
+            for (let x = 0; x < g.length; x++) g[x] += gc[x]!;
+            gc.fill(0);
+          }
+          unitAdam.step(st.att, g, lr);
+          opt.step(chunks, lr, cfg.l2Item);
+        });
       });
     } finally {
       await pool?.close();
@@ -166,36 +157,6 @@ export class DinModel implements Recommender {
       pos.sort((p, q) => time[p]! - time[q]! || indices[p]! - indices[q]!);
       pos.forEach((p, k) => (this.hidx[a + k] = indices[p]!));
     }
-  }
-
-  /** One pass over the users in seeded-shuffled minibatches; returns the mean loss per user. */
-  private async epoch(st: DinState, opt: ItemAdam, unitAdam: DenseAdam, sampler: NegativeSampler, users: Int32Array, rng: Rng, pool: WorkerPool | null, lr: number): Promise<number> {
-    const cfg = this.params;
-    const order = rng.shuffle(Int32Array.from(users));
-    const prm: DinStep = { holdout: cfg.holdout, seed: rng.nextU32(), recent: cfg.recent, skipEps: cfg.skipEps, alpha: cfg.alpha };
-    let loss = 0;
-    for (let s = 0; s < order.length; s += cfg.batchSize) {
-      const batch = order.subarray(s, Math.min(order.length, s + cfg.batchSize));
-      const drawn = sampler.draw(cfg.negatives, rng);
-      st.pool = drawn.items;
-      st.poolLogW = drawn.logW;
-      const ranges = splitRange(batch.length, CHUNKS);
-      const losses = await Promise.all(ranges.map(([a, b], c) => {
-        const us = batch.slice(a, b);
-        return pool ? pool.run<number>(kernelUrl, 'gradChunk', [st, prm, us, c]) : Promise.resolve(gradChunk(st, prm, us, c));
-      }));
-      for (const l of losses) loss += l;
-      // the unit's gradient: chunks summed in order, then zeroed
-      const g = new Float64Array(2 * cfg.dim);
-      for (let c = 0; c < ranges.length; c++) {
-        const gc = st.gAtt[c]!;
-        for (let x = 0; x < g.length; x++) g[x] += gc[x]!;
-        gc.fill(0);
-      }
-      unitAdam.step(st.att, g, lr);
-      opt.step(ranges.length, lr, cfg.l2Item);
-    }
-    return loss / Math.max(1, users.length);
   }
 
   /**

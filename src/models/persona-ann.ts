@@ -23,7 +23,7 @@ import { ConfigError } from '../errors.js';
 import { Rng } from '../math/rng.js';
 import { AnnIndex, type AnnIndexOptions } from './ann.js';
 import { personasFor } from './model.js';
-import { dot } from './personas-train.js';
+import { dot } from './personas-cluster.js';
 import type { PersonaModel } from './personas.js';
 
 export interface PersonaRetrievalOptions extends AnnIndexOptions {

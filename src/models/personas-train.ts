@@ -1,7 +1,8 @@
 /**
- * Hot loops of the `personas` model (src/models/personas.ts, docs/personas.md): the persona
- * vectors of a clustered history, the per-user gradient of the mixture-of-multinomials likelihood
- * with held-out targets, and the worker entry `gradChunk`. Everything works on flat typed arrays
+ * Hot loops of the `personas` model (src/models/personas.ts, docs/personas.md): the scores of a
+ * persona set, the per-user gradient of the mixture-of-multinomials likelihood with held-out
+ * targets, and the worker entries `gradChunk` and `clusterChunk` (the clustering itself is in
+ * personas-cluster.ts). Everything works on flat typed arrays
  * (SharedArrayBuffer views when threads > 1).
  *
  * Notation: d = dimension; W = item context vectors, Q = item target vectors (item j at [j*d ..]),
@@ -9,31 +10,14 @@
  * p_k = |C_k|^-alpha sum_{j in C_k} W_j; z_k(i) = Q_i . p_k + B_i; the score is
  * s(i) = log sum_k pi_k softmax_i(z_k(i)), pi_k = |C_k|^gamma / sum.
  */
-import { Rng } from '../math/rng.js';
+import { heldOut, touch, type ItemTrainState } from './item-train.js';
+import { clusterHistory, dot } from './personas-cluster.js';
 
 /** Everything a gradient call reads or writes; typed arrays are shared between threads. */
-export interface TrainState {
-  readonly d: number;
-  readonly nItems: number;
-  readonly W: Float32Array;
-  readonly Q: Float32Array;
-  readonly B: Float32Array;
-  /** The users' histories (CSR over users, item indices) and each history item's cluster. */
-  readonly hptr: Int32Array;
-  readonly hidx: Int32Array;
+export interface TrainState extends ItemTrainState {
+  /** Each history item's cluster (parallel to hidx) and the clusters (personas) per user in the current epoch. */
   readonly assign: Int32Array;
-  /** Clusters (personas) per user in the current epoch. */
   readonly ku: Int32Array;
-  /** The batch's shared negatives (distinct items) and their log importance weights log(count / (N q)). */
-  pool: Int32Array;
-  poolLogW: Float32Array;
-  /** Per chunk: dense gradient buffers (only touched rows are non-zero), the touched rows and their count. */
-  readonly gW: readonly Float32Array[];
-  readonly gQ: readonly Float32Array[];
-  readonly gB: readonly Float32Array[];
-  readonly touched: readonly Int32Array[];
-  readonly marks: readonly Uint8Array[];
-  readonly nTouched: Int32Array;
   /**
    * The sparse neighbour term (empty when off): row j lists the items i that keep j among their
    * top neighbours, with sim(i, j); persona k adds beta * sum_{j in C_k} sim(i, j) to z_k(i).
@@ -64,27 +48,7 @@ export interface StepParams {
 let zBuf = new Float64Array(0);
 let pBuf = new Float64Array(0);
 let gPBuf = new Float64Array(0);
-let listBuf = new Int32Array(0);
-let logwBuf = new Float64Array(0);
-let roleBuf = new Uint8Array(0);
-let mark = new Uint8Array(0);
 let accBuf = new Float64Array(0);
-
-export function dot(a: Float32Array, ao: number, b: Float32Array | Float64Array, bo: number, d: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let x = 0;
-  for (; x + 3 < d; x += 4) {
-    s0 += a[ao + x]! * b[bo + x]!;
-    s1 += a[ao + x + 1]! * b[bo + x + 1]!;
-    s2 += a[ao + x + 2]! * b[bo + x + 2]!;
-    s3 += a[ao + x + 3]! * b[bo + x + 3]!;
-  }
-  for (; x < d; x++) s0 += a[ao + x]! * b[bo + x]!;
-  return s0 + s1 + (s2 + s3);
-}
 
 /** Mixture weights pi_k = count_k^gamma / sum over clusters with count > 0 (0 for empty clusters). */
 export function mixWeights(count: ArrayLike<number>, k: number, gamma: number): Float64Array {
@@ -137,14 +101,6 @@ export function scoreMixture(
   return lse;
 }
 
-/** Marks item `j` as touched by `chunk` (once), so that the optimiser steps only the rows a batch touched. */
-export function touch(st: Pick<TrainState, 'marks' | 'touched' | 'nTouched'>, chunk: number, j: number): void {
-  const mk = st.marks[chunk]!;
-  if (mk[j]) return;
-  mk[j] = 1;
-  st.touched[chunk]![st.nTouched[chunk]!++] = j;
-}
-
 /**
  * Loss and item gradients of one user for one epoch: the history is split at random into input
  * (kept) and targets (held out, share `holdout`, at least one of each); each cluster's kept items
@@ -153,20 +109,13 @@ export function touch(st: Pick<TrainState, 'marks' | 'touched' | 'nTouched'>, ch
  * history removed), with the logQ correction. Gradients go to the chunk's buffers. Returns the loss.
  */
 export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: number): number {
-  const { d, W, Q, B, pool, poolLogW } = st;
+  const { d, W, Q, B } = st;
   const h0 = st.hptr[u]!;
-  const h1 = st.hptr[u + 1]!;
-  const n = h1 - h0;
+  const n = st.hptr[u + 1]! - h0;
   const k = st.ku[u]!;
   if (n < 2 || k === 0) return 0;
-  if (mark.length < st.nItems) mark = new Uint8Array(st.nItems);
-  if (roleBuf.length < n) roleBuf = new Uint8Array(n);
-  // roles: 1 = target, 0 = input
-  const rng = new Rng(prm.seed).derive(u);
-  let nT = 0;
-  for (let h = 0; h < n; h++) nT += roleBuf[h] = rng.next() < prm.holdout ? 1 : 0;
-  if (nT === 0) roleBuf[n - 1] = 1;
-  if (nT === n) roleBuf[0] = 0;
+  // roles (1 = target, 0 = input) and the list: targets first, then the pool minus the whole history
+  const { roles: roleBuf, list: listBuf, logw: logwBuf, nt, len } = heldOut(st, u, prm.seed, prm.holdout);
   // personas from the kept items of each cluster
   const size = new Float64Array(k);
   const kept = new Float64Array(k);
@@ -207,29 +156,6 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     if (whole) for (let x = 0; x < d; x++) P[k * d + x] += W[wo + x]!;
   }
   for (let q = 0; q < K; q++) for (let x = 0; x < d; x++) P[q * d + x] *= scale[q]!;
-  // the list: targets first, then the pool minus the whole history
-  const cap = n + pool.length;
-  if (listBuf.length < cap) {
-    listBuf = new Int32Array(cap);
-    logwBuf = new Float64Array(cap);
-  }
-  let nt = 0;
-  for (let h = 0; h < n; h++) {
-    const j = st.hidx[h0 + h]!;
-    mark[j] = 1;
-    if (roleBuf[h]) {
-      listBuf[nt] = j;
-      logwBuf[nt++] = 0;
-    }
-  }
-  let len = nt;
-  for (let c = 0; c < pool.length; c++) {
-    const j = pool[c]!;
-    if (mark[j]) continue;
-    listBuf[len] = j;
-    logwBuf[len++] = poolLogW[c]!;
-  }
-  for (let h = h0; h < h1; h++) mark[st.hidx[h]!] = 0;
   if (zBuf.length < len * K) zBuf = new Float64Array(len * K);
   const lse = new Float64Array(K);
   const nb = st.beta !== 0 && st.sIdx.length > 0;
@@ -237,14 +163,14 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
   for (let q = 0; q < K; q++) {
     if (pi[q] === 0) continue;
     const member = q === k ? -1 : q;
-    if (nb) scatterMembers(st, h0, n, member, 1);
+    if (nb) scatterMembers(st, roleBuf, h0, n, member, 1);
     let m = -Infinity;
     for (let c = 0; c < len; c++) {
       const j = listBuf[c]!;
       const z = (zBuf[c * K + q] = dot(Q, j * d, P, q * d, d) + B[j]! + logwBuf[c]! + (nb ? st.beta * scale[q]! * accBuf[j]! : 0));
       if (z > m) m = z;
     }
-    if (nb) scatterMembers(st, h0, n, member, 0);
+    if (nb) scatterMembers(st, roleBuf, h0, n, member, 0);
     let sum = 0;
     for (let c = 0; c < len; c++) sum += Math.exp(zBuf[c * K + q]! - m);
     lse[q] = m + Math.log(sum);
@@ -312,7 +238,7 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
 }
 
 /** Adds (on = 1) the neighbour rows of persona q's kept items (q = -1: all kept items) into accBuf, or clears them (on = 0). */
-function scatterMembers(st: TrainState, h0: number, n: number, q: number, on: number): void {
+function scatterMembers(st: TrainState, roleBuf: Uint8Array, h0: number, n: number, q: number, on: number): void {
   for (let h = 0; h < n; h++) {
     if (roleBuf[h] || (q >= 0 && st.assign[h0 + h] !== q)) continue;
     const j = st.hidx[h0 + h]!;
@@ -321,27 +247,6 @@ function scatterMembers(st: TrainState, h0: number, n: number, q: number, on: nu
       accBuf[i] = on ? accBuf[i]! + st.sVal[p]! : 0;
     }
   }
-}
-
-/**
- * The neighbour term of a persona set: row q (length nItems) = beta |C_q|^-alpha x the sum over
- * the history items that belong to persona q (`members`) of their neighbour rows.
- */
-export function neighbourTerm(
-  sPtr: Int32Array, sIdx: Int32Array, sVal: Float32Array, nItems: number, items: Int32Array, members: Int32Array, k: number, beta: number, alpha: number,
-): Float32Array {
-  const out = new Float32Array(k * nItems);
-  const cnt = new Float64Array(k);
-  for (const q of members) if (q >= 0) cnt[q]!++;
-  for (let h = 0; h < items.length; h++) {
-    const q = members[h]!;
-    if (q < 0) continue;
-    const j = items[h]!;
-    const o = q * nItems;
-    const f = beta * Math.pow(cnt[q]!, -alpha);
-    for (let p = sPtr[j]!; p < sPtr[j + 1]!; p++) out[o + sIdx[p]!] += f * sVal[p]!;
-  }
-  return out;
 }
 
 /**
@@ -364,151 +269,3 @@ export function clusterChunk(st: TrainState, lo: number, hi: number, kMax: numbe
   }
 }
 
-/**
- * Clusters a history by the direction of its items' context vectors W_j into at most `k` clusters
- * (k-means on the unit sphere with centroids = direction of the summed raw vectors, so at
- * convergence every item sits with the persona p_k it has the largest cosine with). Seeding is
- * deterministic: the item closest to the history's summed direction, then farthest-point.
- * Clusters with fewer than `minItems` items are dropped (one per round) and their items move.
- * Writes each item's cluster (0..K-1, numbered by first appearance in `items`) to `assign`; returns K.
- */
-export function clusterHistory(W: Float32Array, d: number, items: Int32Array, k: number, minItems: number, iters: number, assign: Int32Array): number {
-  const n = items.length;
-  k = Math.min(k, Math.floor(n / Math.max(1, minItems)));
-  if (k <= 1 || n === 0) {
-    assign.fill(0, 0, n);
-    return n === 0 ? 0 : 1;
-  }
-  const X = new Float64Array(n * d);
-  const all = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    const wo = items[i]! * d;
-    let nn = 0;
-    for (let x = 0; x < d; x++) nn += W[wo + x]! * W[wo + x]!;
-    const inv = nn > 0 ? 1 / Math.sqrt(nn) : 0;
-    for (let x = 0; x < d; x++) {
-      X[i * d + x] = W[wo + x]! * inv;
-      all[x] += W[wo + x]!;
-    }
-  }
-  const C = new Float64Array(k * d);
-  let best = 0;
-  let bestV = -Infinity;
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let x = 0; x < d; x++) s += X[i * d + x]! * all[x]!;
-    if (s > bestV) {
-      bestV = s;
-      best = i;
-    }
-  }
-  const maxSim = new Float64Array(n).fill(-Infinity);
-  for (let kk = 0; ; ) {
-    for (let x = 0; x < d; x++) C[kk * d + x] = X[best * d + x]!;
-    if (++kk === k) break;
-    let farV = Infinity;
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let x = 0; x < d; x++) s += X[i * d + x]! * C[(kk - 1) * d + x]!;
-      if (s > maxSim[i]!) maxSim[i] = s;
-      if (maxSim[i]! < farV) {
-        farV = maxSim[i]!;
-        best = i;
-      }
-    }
-  }
-  const count = new Int32Array(k);
-  const alive = new Uint8Array(k).fill(1);
-  const assignAll = (): boolean => {
-    count.fill(0);
-    let changed = false;
-    for (let i = 0; i < n; i++) {
-      let bq = -1;
-      let bs = -Infinity;
-      for (let q = 0; q < k; q++) {
-        if (!alive[q]) continue;
-        let s = 0;
-        for (let x = 0; x < d; x++) s += X[i * d + x]! * C[q * d + x]!;
-        if (s > bs) {
-          bs = s;
-          bq = q;
-        }
-      }
-      if (assign[i] !== bq) changed = true;
-      assign[i] = bq;
-      count[bq]!++;
-    }
-    return changed;
-  };
-  assign.fill(-1, 0, n);
-  for (let round = 0; round < iters; round++) {
-    const changed = assignAll();
-    let drop = -1;
-    for (let q = 0; q < k; q++) if (alive[q] && count[q]! < minItems && (drop < 0 || count[q]! < count[drop]!)) drop = q;
-    if (drop >= 0) {
-      alive[drop] = 0;
-      continue;
-    }
-    if (!changed && round > 0) break;
-    // centroid = direction of the summed raw vectors (the persona's direction)
-    C.fill(0);
-    for (let i = 0; i < n; i++) {
-      const wo = items[i]! * d;
-      for (let x = 0; x < d; x++) C[assign[i]! * d + x] += W[wo + x]!;
-    }
-    for (let q = 0; q < k; q++) {
-      let nn = 0;
-      for (let x = 0; x < d; x++) nn += C[q * d + x]! * C[q * d + x]!;
-      const inv = nn > 0 ? 1 / Math.sqrt(nn) : 0;
-      for (let x = 0; x < d; x++) C[q * d + x] *= inv;
-    }
-  }
-  assignAll();
-  // renumber the surviving clusters by first appearance
-  const remap = new Int32Array(k).fill(-1);
-  let K = 0;
-  for (let i = 0; i < n; i++) {
-    const q = assign[i]!;
-    if (remap[q] === -1) remap[q] = K++;
-    assign[i] = remap[q]!;
-  }
-  return K;
-}
-
-/** Persona vectors of a clustered history: p_k = |C_k|^-alpha sum_{j in C_k} W_j (K x d). */
-export function personasOf(W: Float32Array, d: number, items: Int32Array, assign: Int32Array, k: number, alpha: number): Float32Array {
-  const acc = new Float64Array(k * d);
-  const cnt = new Float64Array(k);
-  for (let i = 0; i < items.length; i++) {
-    const q = assign[i]!;
-    cnt[q]!++;
-    const wo = items[i]! * d;
-    for (let x = 0; x < d; x++) acc[q * d + x] += W[wo + x]!;
-  }
-  const out = new Float32Array(k * d);
-  for (let q = 0; q < k; q++) {
-    const s = cnt[q]! > 0 ? Math.pow(cnt[q]!, -alpha) : 0;
-    for (let x = 0; x < d; x++) out[q * d + x] = acc[q * d + x]! * s;
-  }
-  return out;
-}
-
-/** Each history item's persona: the persona with the largest cosine to W_j (ties: lower index). */
-export function membersOf(W: Float32Array, d: number, items: Int32Array, P: Float32Array, k: number): Int32Array {
-  const out = new Int32Array(items.length);
-  const norm = new Float64Array(k);
-  for (let q = 0; q < k; q++) norm[q] = Math.sqrt(dot(P, q * d, P, q * d, d)) || 1;
-  for (let i = 0; i < items.length; i++) {
-    let bq = 0;
-    let bs = -Infinity;
-    for (let q = 0; q < k; q++) {
-      const s = dot(W, items[i]! * d, P, q * d, d) / norm[q]!;
-      if (s > bs) {
-        bs = s;
-        bq = q;
-      }
-    }
-    out[i] = bq;
-  }
-  return out;
-}

@@ -14,17 +14,15 @@
  * Memory: items x d (W, Q, Adam moments, gradient buffers) plus interactions; never items^2.
  */
 import { adaptiveK, PersonasConfig } from './personas-config.js';
-import { WorkerPool, sharedFloat32, sharedInt32, splitRange, toShared } from '../math/pool.js';
-import type { Rng } from '../math/rng.js';
+import { sharedInt32, splitRange, toShared, type WorkerPool } from '../math/pool.js';
 import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
 import { runEpochs } from './model.js';
-import { clusterChunk, clusterHistory, gradChunk, membersOf, mixWeights, neighbourTerm, personasOf, scoreMixture, type StepParams, type TrainState } from './personas-train.js';
-import { initItemVectors, ItemAdam, NegativeSampler, neighbourRows } from './personas-opt.js';
+import { clusterHistory, membersOf, personasOf } from './personas-cluster.js';
+import { activeUsers, chunkBuffers, chunkPool, CHUNKS, decayedLr, initItemVectors, ItemAdam, itemEpoch, NegativeSampler, type EpochRun } from './item-train.js';
+import { neighbourRows, neighbourTerm } from './personas-neighbours.js';
+import { clusterChunk, gradChunk, mixWeights, scoreMixture, type StepParams, type TrainState } from './personas-train.js';
 
 export { adaptiveK, PersonasConfig } from './personas-config.js';
-
-/** Gradient chunks per batch: fixed, so the reduction order never depends on the thread count. */
-const CHUNKS = 4;
 
 const kernelUrl = new URL(import.meta.url.endsWith('.ts') ? './personas-train.ts' : './personas-train.js', import.meta.url).href;
 
@@ -78,31 +76,32 @@ export class PersonaModel implements Recommender, FoldIn {
       sPtr: toShared(this.sPtr), sIdx: toShared(this.sIdx), sVal: toShared(this.sVal), beta: cfg.itemItem,
       d, nItems, W, Q, B, hptr, hidx, assign: sharedInt32(hidx.length), ku: sharedInt32(nUsers),
       pool: new Int32Array(0), poolLogW: new Float32Array(0),
-      gW: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)),
-      gQ: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)),
-      gB: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems)),
-      touched: Array.from({ length: CHUNKS }, () => sharedInt32(nItems)),
-      marks: Array.from({ length: CHUNKS }, () => new Uint8Array(new SharedArrayBuffer(nItems))),
-      nTouched: sharedInt32(CHUNKS),
+      ...chunkBuffers(nItems, d),
     };
-    const active: number[] = [];
-    for (let u = 0; u < nUsers; u++) if (hptr[u + 1]! - hptr[u]! >= 2) active.push(u);
-    const users = Int32Array.from(active);
-    const sampler = new NegativeSampler(this.cand, train.itemPopularity, cfg.negPower);
+    // small catalogues: every candidate is a negative of every batch (exact softmax)
+    const full = this.cand.length <= cfg.fullSoftmax;
+    if (full) {
+      st.pool = this.cand;
+      st.poolLogW = new Float32Array(this.cand.length);
+    }
     const opt = new ItemAdam(st, cfg.itemBias);
     this.W = W;
     this.Q = Q;
     this.B = B;
-    const threads = Math.max(1, Math.min(ctx.threads, CHUNKS));
-    const pool = threads > 1 ? new WorkerPool(threads) : null;
+    const pool = chunkPool(ctx.threads);
+    const run: EpochRun<TrainState, StepParams> = {
+      st, users: activeUsers(hptr, nUsers), batchSize: cfg.batchSize, pool, kernelUrl, gradChunk,
+      sampler: full ? null : new NegativeSampler(this.cand, train.itemPopularity, cfg.negPower), negatives: cfg.negatives,
+    };
+    const params = (seed: number): StepParams => ({ alpha: cfg.alpha, gamma: cfg.gamma, holdout: cfg.holdout, seed, skipEps: full ? cfg.skipEps / 100 : cfg.skipEps, whole: cfg.whole });
     const nAvg = Math.min(cfg.avgEpochs, cfg.epochs);
     const sums = nAvg > 1 ? [new Float64Array(W.length), new Float64Array(Q.length), new Float64Array(B.length)] : null;
     try {
       await runEpochs(ctx, 'personas', cfg.epochs, async (e) => {
         const kMax = e < cfg.warmEpochs ? 1 : cfg.k;
         await this.cluster(st, kMax, pool);
-        const decay = cfg.epochs > 1 ? 1 - ((1 - cfg.lrEnd) * e) / (cfg.epochs - 1) : 1;
-        const loss = await this.epoch(st, opt, sampler, users, ctx.rng.derive('personas', 'epoch', e), pool, cfg.lr * decay);
+        const lr = decayedLr(cfg.lr, cfg.lrEnd, e, cfg.epochs);
+        const loss = await itemEpoch(run, ctx.rng.derive('personas', 'epoch', e), params, (chunks) => opt.step(chunks, lr, cfg.l2Item));
         if (sums && e >= cfg.epochs - nAvg) [W, Q, B].forEach((a, r) => { for (let x = 0; x < a.length; x++) sums[r]![x] += a[x]!; });
         return loss;
       });
@@ -139,35 +138,6 @@ export class PersonaModel implements Recommender, FoldIn {
     await Promise.all(ranges.map(([lo, hi]) => (pool
       ? pool.run<void>(kernelUrl, 'clusterChunk', [st, lo, hi, kMax, c.itemsPerPersona, c.minClusterItems, c.clusterIters])
       : Promise.resolve(clusterChunk(st, lo, hi, kMax, c.itemsPerPersona, c.minClusterItems, c.clusterIters)))));
-  }
-
-  /** One pass over the users in seeded-shuffled minibatches; returns the mean loss per user. */
-  private async epoch(st: TrainState, opt: ItemAdam, sampler: NegativeSampler, users: Int32Array, rng: Rng, pool: WorkerPool | null, lr: number): Promise<number> {
-    const cfg = this.params;
-    const order = rng.shuffle(Int32Array.from(users));
-    const full = this.cand.length <= cfg.fullSoftmax;
-    const prm: StepParams = { alpha: cfg.alpha, gamma: cfg.gamma, holdout: cfg.holdout, seed: rng.nextU32(), skipEps: full ? cfg.skipEps / 100 : cfg.skipEps, whole: cfg.whole };
-    if (full) {
-      st.pool = this.cand;
-      st.poolLogW = new Float32Array(this.cand.length);
-    }
-    let loss = 0;
-    for (let s = 0; s < order.length; s += cfg.batchSize) {
-      const batch = order.subarray(s, Math.min(order.length, s + cfg.batchSize));
-      if (!full) {
-        const drawn = sampler.draw(cfg.negatives, rng);
-        st.pool = drawn.items;
-        st.poolLogW = drawn.logW;
-      }
-      const ranges = splitRange(batch.length, CHUNKS);
-      const losses = await Promise.all(ranges.map(([a, b], c) => {
-        const us = batch.slice(a, b);
-        return pool ? pool.run<number>(kernelUrl, 'gradChunk', [st, prm, us, c]) : Promise.resolve(gradChunk(st, prm, us, c));
-      }));
-      for (const l of losses) loss += l;
-      opt.step(ranges.length, lr, cfg.l2Item);
-    }
-    return loss / Math.max(1, users.length);
   }
 
   /**

@@ -9,23 +9,32 @@ import { itemList } from './lists.js';
 import { CategoryListQuery, CategoryParams, IdParams, ItemListQuery, PersonaParams, PersonaPatch, RecommendQuery, SessionBody, TasteMixQuery } from './schemas.js';
 import type { ServiceState } from './service-state.js';
 
+/** The loaded model's engine, with the user's persona overrides read when they have live feedback. */
+async function userEngine(s: ServiceState, id: string): Promise<ReturnType<typeof modelOf>> {
+  const engine = modelOf(s);
+  if (s.live.users.has(id)) await s.live.overrides(s.store, id);
+  return engine;
+}
+
+/** A list request's rerank spec and its budget (offset + n, explanations, reranking depth), else a 400. */
+function checkList(q: Parameters<typeof checkBudget>[0] & { rerank: string }, where: 'query' | 'body'): void {
+  checkRerank(q.rerank);
+  checkBudget(q, where);
+}
+
 export function registerRecommendRoutes(app: FastifyInstance, s: ServiceState): void {
   // ---- recommendations and personas
   app.get('/v1/users/:id/recommendations', { config: { auth: 'read' } }, async (req, reply) => {
     const { id } = parse(IdParams, req.params, 'path');
     const q = parse(RecommendQuery, req.query, 'query');
-    checkRerank(q.rerank);
-    checkBudget(q, 'query');
-    const engine = modelOf(s);
-    if (s.live.users.has(id)) await s.live.overrides(s.store, id);
+    checkList(q, 'query');
+    const engine = await userEngine(s, id);
     const exclude = q.exclude ? q.exclude.split(',').filter((x) => x !== '') : [];
     return json(reply, engine.recommendJson(id, { n: q.n, offset: q.offset, category: q.category, exclude, rerank: q.rerank, explain: q.explain, hedge: q.hedge }));
   });
   app.get('/v1/users/:id/personas', { config: { auth: 'read' } }, async (req) => {
     const { id } = parse(IdParams, req.params, 'path');
-    const engine = modelOf(s);
-    if (s.live.users.has(id)) await s.live.overrides(s.store, id);
-    return engine.personasOf(id);
+    return (await userEngine(s, id)).personasOf(id);
   });
   app.patch('/v1/users/:id/personas/:index', { config: { auth: 'write' } }, async (req) => {
     const { id, index } = parse(PersonaParams, req.params, 'path');
@@ -44,16 +53,12 @@ export function registerRecommendRoutes(app: FastifyInstance, s: ServiceState): 
   app.get('/v1/users/:id/taste-mix', { config: { auth: 'read' } }, async (req) => {
     const { id } = parse(IdParams, req.params, 'path');
     const q = parse(TasteMixQuery, req.query, 'query');
-    checkRerank(q.rerank);
-    checkBudget(q, 'query');
-    const engine = modelOf(s);
-    if (s.live.users.has(id)) await s.live.overrides(s.store, id);
-    return engine.tasteMix(id, q.n, q.rerank, q.hedge);
+    checkList(q, 'query');
+    return (await userEngine(s, id)).tasteMix(id, q.n, q.rerank, q.hedge);
   });
   app.post('/v1/sessions/recommend', { config: { auth: 'read' } }, async (req) => {
     const body = parse(SessionBody, req.body, 'body');
-    checkRerank(body.rerank);
-    checkBudget(body, 'body');
+    checkList(body, 'body');
     return modelOf(s).session(body.items, body.n, body.rerank, body.explain, body.hedge, { category: body.category, exclude: body.exclude ?? [] });
   });
 

@@ -8,7 +8,7 @@ import { makeSplit, type Split } from '../data/split.js';
 import { evaluateLists, rankTestUsers } from '../eval/evaluate.js';
 import { pairedDifference, type MetricSummary, type PairedResult } from '../eval/stats.js';
 import { Rng } from '../math/rng.js';
-import type { ModelParams, Recommender } from '../models/model.js';
+import { hasPersonas, type HasPersonas, type ModelParams, type Recommender } from '../models/model.js';
 import { createModel } from '../models/registry.js';
 import { buildReranker, parseRerankSpec } from '../rank/index.js';
 import { ListPipeline, type ListReranker } from '../rank/pipeline.js';
@@ -199,4 +199,19 @@ export function onboardingWorld(ctx: StudyContext): WorldConfigInput {
 /** The persona model's parameters in those studies (fewer epochs when quick). */
 export function onboardingPersonaParams(ctx: StudyContext): ModelParams {
   return ctx.quick ? { epochs: 8, warmEpochs: 4, avgEpochs: 2 } : {};
+}
+
+/**
+ * The persona model of those studies fitted on a split's training set (onboardingPersonaParams,
+ * the stream `model`/`personas` of the study's seed); progress is reported as `<label> fit`.
+ */
+export async function fitOnboardingPersonas(split: Split, ctx: StudyContext, label: string): Promise<Recommender & HasPersonas> {
+  const model = createModel('personas', onboardingPersonaParams(ctx));
+  await model.fit(split.train, {
+    rng: new Rng(ctx.seed).derive('model', 'personas'),
+    threads: ctx.threads,
+    onProgress: (e) => ctx.onProgress?.(`${label} fit`, e.done, e.total),
+  });
+  if (!hasPersonas(model)) throw new Error('personas model without personas');
+  return model;
 }

@@ -13,9 +13,8 @@ import { validationSplit, type Split } from '../data/split.js';
 import { ndcgAt } from '../eval/metrics.js';
 import { bootstrapCI, pairedDifference } from '../eval/stats.js';
 import { Rng } from '../math/rng.js';
-import { hasPersonas, personasFor, type HasPersonas, type Recommender } from '../models/model.js';
+import { personasFor, type HasPersonas, type Recommender } from '../models/model.js';
 import type { TrainSet } from '../data/train-set.js';
-import { createModel } from '../models/registry.js';
 import { select } from '../rank/pipeline.js';
 import {
   calibrationPairs as outcomes,
@@ -28,7 +27,7 @@ import {
   userConfidence,
   type UserConfidence,
 } from '../confidence/index.js';
-import { onboardingPersonaParams, onboardingWorld, round, studyData } from './common.js';
+import { fitOnboardingPersonas, onboardingWorld, round, studyData } from './common.js';
 import type { Study, StudyContext, StudyJson, Verdict } from './types.js';
 
 /** The training user (other than `u`) whose training row is most similar to `history` by Jaccard; -1 if none. */
@@ -67,13 +66,7 @@ export const confidenceStudy: Study = {
     // these studies use the seed for the world too, and a smaller quick world than the other studies
     const { split, label: dataLabel } = studyData(ctx, onboardingWorld(ctx));
     const val = validationSplit(split);
-    const params = onboardingPersonaParams(ctx);
-    const fit = async (s: Split, label: string): Promise<Recommender & HasPersonas> => {
-      const m = createModel('personas', params);
-      await m.fit(s.train, { rng: new Rng(ctx.seed).derive('model', 'personas'), threads: ctx.threads, onProgress: (e) => ctx.onProgress?.(`${label} fit`, e.done, e.total) });
-      if (!hasPersonas(m)) throw new Error('personas model without personas');
-      return m;
-    };
+    const fit = (s: Split, label: string): Promise<Recommender & HasPersonas> => fitOnboardingPersonas(s, ctx, label);
     const k = 20;
     // 1. calibrator on validation
     const valModel = await fit(val, 'validation');

@@ -29,7 +29,7 @@ import { TopKSelector } from '../math/topk.js';
 import { DinModel } from '../models/din.js';
 import type { ModelParams } from '../models/model.js';
 import { historyScale } from '../models/din-train.js';
-import { clusterHistory } from '../models/personas-train.js';
+import { clusterHistory } from '../models/personas-cluster.js';
 import { fitModel, fmt, markdownTable, paired, studyData } from './common.js';
 import type { Study, StudyChart, StudyContext, Verdict } from './types.js';
 

@@ -12,9 +12,8 @@ import { ndcgAt, recallAt } from '../eval/metrics.js';
 import { bootstrapCI, pairedDifference } from '../eval/stats.js';
 import { Rng } from '../math/rng.js';
 import type { Recommender } from '../models/model.js';
-import { createModel } from '../models/registry.js';
 import { createOnboarding, type Answer, type OnboardingOptions, type Question, type QuestionStrategy } from '../onboard/index.js';
-import { onboardingPersonaParams, onboardingWorld, round, studyData } from './common.js';
+import { fitOnboardingPersonas, onboardingWorld, round, studyData } from './common.js';
 import type { Study, StudyChart, StudyContext, StudyJson, Verdict } from './types.js';
 
 export const ONBOARDING_STRATEGIES: readonly QuestionStrategy[] = ['adaptive', 'random', 'popular'];
@@ -86,12 +85,7 @@ export const onboardingStudy: Study = {
     const quick = ctx.quick ?? false;
     // users-holdout whatever --protocol says; the seed is the world's too, as in the confidence study
     const { split, label: dataLabel } = studyData({ ...ctx, protocol: 'users-holdout' }, onboardingWorld(ctx));
-    const model = createModel('personas', onboardingPersonaParams(ctx));
-    await model.fit(split.train, {
-      rng: new Rng(ctx.seed).derive('model', 'personas'),
-      threads: ctx.threads,
-      onProgress: (e) => ctx.onProgress?.('personas fit', e.done, e.total),
-    });
+    const model = await fitOnboardingPersonas(split, ctx, 'personas');
     const k = 20;
     const ndcgKey = `ndcg@${k}`;
     const recallKey = `recall@${k}`;

@@ -1,10 +1,13 @@
 /** A small world in memory: its InteractionLog and its planted truth, row-aligned. */
 import { LogBuilder, type InteractionLog } from '../data/dataset.js';
-import type { WorldConfig, WorldConfigInput } from './config.js';
+import type { WorldConfigInput } from './config.js';
 import { World, type UserTruth } from './model.js';
 
-export interface WorldTruth {
-  readonly config: WorldConfig;
+/**
+ * The planted truth of a world in memory: the world's config, its items' popularity weights and
+ * polarities (by item index of the log, the item ID minus 1), and:
+ */
+export interface WorldTruth extends Pick<World, 'config' | 'itemPopularity' | 'itemPolarity'> {
   readonly categories: readonly string[];
   /** Planted persona of every log row (-1 = noise), aligned with the log's rows. */
   readonly rowPersona: Int8Array;
@@ -18,10 +21,6 @@ export interface WorldTruth {
   readonly rowSide: Int8Array;
   /** By user index: 0 = group A, 1 = group B, 2 = bridging (holds both sides), -1 = mixed population. */
   readonly userGroup: Int8Array;
-  /** By item index of the log (the item ID minus 1). */
-  readonly itemPopularity: Float64Array;
-  /** By item index: +1 loved by A / disliked by B, -1 the reverse, 0 not contested. */
-  readonly itemPolarity: Int8Array;
 }
 
 /**

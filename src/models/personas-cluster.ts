@@ -1,0 +1,172 @@
+/**
+ * How a history becomes personas in the `personas` model (src/models/personas.ts,
+ * docs/personas.md): the history is clustered by the direction of its items' context vectors W_j
+ * (`clusterHistory`), persona k is p_k = |C_k|^-alpha sum_{j in C_k} W_j (`personasOf`), and each
+ * history item belongs to the persona it has the largest cosine with (`membersOf`). Also the
+ * unrolled dot product the persona kernels share. Flat typed arrays throughout (item j at [j*d ..]).
+ */
+
+export function dot(a: Float32Array, ao: number, b: Float32Array | Float64Array, bo: number, d: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let x = 0;
+  for (; x + 3 < d; x += 4) {
+    s0 += a[ao + x]! * b[bo + x]!;
+    s1 += a[ao + x + 1]! * b[bo + x + 1]!;
+    s2 += a[ao + x + 2]! * b[bo + x + 2]!;
+    s3 += a[ao + x + 3]! * b[bo + x + 3]!;
+  }
+  for (; x < d; x++) s0 += a[ao + x]! * b[bo + x]!;
+  return s0 + s1 + (s2 + s3);
+}
+
+/**
+ * Clusters a history by the direction of its items' context vectors W_j into at most `k` clusters
+ * (k-means on the unit sphere with centroids = direction of the summed raw vectors, so at
+ * convergence every item sits with the persona p_k it has the largest cosine with). Seeding is
+ * deterministic: the item closest to the history's summed direction, then farthest-point.
+ * Clusters with fewer than `minItems` items are dropped (one per round) and their items move.
+ * Writes each item's cluster (0..K-1, numbered by first appearance in `items`) to `assign`; returns K.
+ */
+export function clusterHistory(W: Float32Array, d: number, items: Int32Array, k: number, minItems: number, iters: number, assign: Int32Array): number {
+  const n = items.length;
+  k = Math.min(k, Math.floor(n / Math.max(1, minItems)));
+  if (k <= 1 || n === 0) {
+    assign.fill(0, 0, n);
+    return n === 0 ? 0 : 1;
+  }
+  const X = new Float64Array(n * d);
+  const all = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    const wo = items[i]! * d;
+    let nn = 0;
+    for (let x = 0; x < d; x++) nn += W[wo + x]! * W[wo + x]!;
+    const inv = nn > 0 ? 1 / Math.sqrt(nn) : 0;
+    for (let x = 0; x < d; x++) {
+      X[i * d + x] = W[wo + x]! * inv;
+      all[x] += W[wo + x]!;
+    }
+  }
+  const C = new Float64Array(k * d);
+  let best = 0;
+  let bestV = -Infinity;
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let x = 0; x < d; x++) s += X[i * d + x]! * all[x]!;
+    if (s > bestV) {
+      bestV = s;
+      best = i;
+    }
+  }
+  const maxSim = new Float64Array(n).fill(-Infinity);
+  for (let kk = 0; ; ) {
+    for (let x = 0; x < d; x++) C[kk * d + x] = X[best * d + x]!;
+    if (++kk === k) break;
+    let farV = Infinity;
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let x = 0; x < d; x++) s += X[i * d + x]! * C[(kk - 1) * d + x]!;
+      if (s > maxSim[i]!) maxSim[i] = s;
+      if (maxSim[i]! < farV) {
+        farV = maxSim[i]!;
+        best = i;
+      }
+    }
+  }
+  const count = new Int32Array(k);
+  const alive = new Uint8Array(k).fill(1);
+  const assignAll = (): boolean => {
+    count.fill(0);
+    let changed = false;
+    for (let i = 0; i < n; i++) {
+      let bq = -1;
+      let bs = -Infinity;
+      for (let q = 0; q < k; q++) {
+        if (!alive[q]) continue;
+        let s = 0;
+        for (let x = 0; x < d; x++) s += X[i * d + x]! * C[q * d + x]!;
+        if (s > bs) {
+          bs = s;
+          bq = q;
+        }
+      }
+      if (assign[i] !== bq) changed = true;
+      assign[i] = bq;
+      count[bq]!++;
+    }
+    return changed;
+  };
+  assign.fill(-1, 0, n);
+  for (let round = 0; round < iters; round++) {
+    const changed = assignAll();
+    let drop = -1;
+    for (let q = 0; q < k; q++) if (alive[q] && count[q]! < minItems && (drop < 0 || count[q]! < count[drop]!)) drop = q;
+    if (drop >= 0) {
+      alive[drop] = 0;
+      continue;
+    }
+    if (!changed && round > 0) break;
+    // centroid = direction of the summed raw vectors (the persona's direction)
+    C.fill(0);
+    for (let i = 0; i < n; i++) {
+      const wo = items[i]! * d;
+      for (let x = 0; x < d; x++) C[assign[i]! * d + x] += W[wo + x]!;
+    }
+    for (let q = 0; q < k; q++) {
+      let nn = 0;
+      for (let x = 0; x < d; x++) nn += C[q * d + x]! * C[q * d + x]!;
+      const inv = nn > 0 ? 1 / Math.sqrt(nn) : 0;
+      for (let x = 0; x < d; x++) C[q * d + x] *= inv;
+    }
+  }
+  assignAll();
+  // renumber the surviving clusters by first appearance
+  const remap = new Int32Array(k).fill(-1);
+  let K = 0;
+  for (let i = 0; i < n; i++) {
+    const q = assign[i]!;
+    if (remap[q] === -1) remap[q] = K++;
+    assign[i] = remap[q]!;
+  }
+  return K;
+}
+
+/** Persona vectors of a clustered history: p_k = |C_k|^-alpha sum_{j in C_k} W_j (K x d). */
+export function personasOf(W: Float32Array, d: number, items: Int32Array, assign: Int32Array, k: number, alpha: number): Float32Array {
+  const acc = new Float64Array(k * d);
+  const cnt = new Float64Array(k);
+  for (let i = 0; i < items.length; i++) {
+    const q = assign[i]!;
+    cnt[q]!++;
+    const wo = items[i]! * d;
+    for (let x = 0; x < d; x++) acc[q * d + x] += W[wo + x]!;
+  }
+  const out = new Float32Array(k * d);
+  for (let q = 0; q < k; q++) {
+    const s = cnt[q]! > 0 ? Math.pow(cnt[q]!, -alpha) : 0;
+    for (let x = 0; x < d; x++) out[q * d + x] = acc[q * d + x]! * s;
+  }
+  return out;
+}
+
+/** Each history item's persona: the persona with the largest cosine to W_j (ties: lower index). */
+export function membersOf(W: Float32Array, d: number, items: Int32Array, P: Float32Array, k: number): Int32Array {
+  const out = new Int32Array(items.length);
+  const norm = new Float64Array(k);
+  for (let q = 0; q < k; q++) norm[q] = Math.sqrt(dot(P, q * d, P, q * d, d)) || 1;
+  for (let i = 0; i < items.length; i++) {
+    let bq = 0;
+    let bs = -Infinity;
+    for (let q = 0; q < k; q++) {
+      const s = dot(W, items[i]! * d, P, q * d, d) / norm[q]!;
+      if (s > bs) {
+        bs = s;
+        bq = q;
+      }
+    }
+    out[i] = bq;
+  }
+  return out;
+}
