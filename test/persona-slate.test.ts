@@ -3,7 +3,7 @@ import { describe, it, before } from 'node:test';
 import fc from 'fast-check';
 import { columnCounts, csrFromPairs, rowOf, transpose } from '../src/data/csr.js';
 import { Rng } from '../src/math/rng.js';
-import { fillSlate, personaSlate, shareSequence, writeSlateScores } from '../src/models/persona-slate.js';
+import { calibratedSlate, fillSlate, personaSlate, shareSequence, writeSlateScores } from '../src/models/persona-slate.js';
 import type { TrainSet } from '../src/models/model.js';
 import { PersonaModel, type PersonasConfig } from '../src/models/personas.js';
 import { select } from '../src/rank/pipeline.js';
@@ -39,6 +39,18 @@ describe('share slate construction', () => {
     assert.deepEqual(Array.from(fillSlate(rankings, Int32Array.of(0, 1, 2, 0))), [10, 11, 15, 12]);
     // a persona that runs out gives its place to the next persona in the sequence
     assert.deepEqual(Array.from(fillSlate([Int32Array.of(1), Int32Array.of(1, 2, 3)], Int32Array.of(0, 0, 1, 1))), [1, 2, 3]);
+  });
+
+  it('calibrated slate: trades the score against KL(shares || listed responsibilities) (hand-computed)', () => {
+    // items 0, 1 belong to persona 0 alone, item 2 to persona 1; shares 1/2, 1/2
+    const rel = Float32Array.of(-1, -1.1, -3);
+    const own = [Float32Array.of(0, 0, -Infinity), Float32Array.of(-Infinity, -Infinity, 0)];
+    const pool = Int32Array.of(0, 1, 2);
+    // lambda 0: the score order
+    assert.deepEqual(Array.from(calibratedSlate(rel, own, [1, 1], pool, 3, 0)), [0, 1, 2]);
+    // lambda 0.5: place 1, any single item gives q~ = (0.995, 0.005) or its mirror, KL 1.958 for all -> item 0;
+    // place 2: item 1 keeps KL 1.958 (value 0.5 (-1.1) - 0.979 = -1.529), item 2 makes q = p, KL 0 (value -1.5) -> item 2
+    assert.deepEqual(Array.from(calibratedSlate(rel, own, [1, 1], pool, 3, 0.5)), [0, 2, 1]);
   });
 
   it('the slate heads the best-first order of the written scores; other items keep theirs', () => {
@@ -149,7 +161,11 @@ describe('personas with slate: shares', () => {
 
   it('with one persona (the twin) the scores are exactly the mixture ranking\'s', () => {
     const shares = withParams(twin, { slate: 'shares', slateGamma: 1, slateWhole: 0 });
-    for (const u of [0, 1, 17, 59]) assert.deepEqual(scoresOf(shares, train, u), scoresOf(twin, train, u));
+    const calibrated = withParams(twin, { slate: 'calibrated', slateLambda: 0.9 });
+    for (const u of [0, 1, 17, 59]) {
+      assert.deepEqual(scoresOf(shares, train, u), scoresOf(twin, train, u));
+      assert.deepEqual(scoresOf(calibrated, train, u), scoresOf(twin, train, u));
+    }
   });
 
   it('deals the list to the personas by share; every persona fills its places from its own ranking', () => {

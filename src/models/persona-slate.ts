@@ -173,3 +173,77 @@ function identityRanks(n: number): Int32Array {
   if (identity.length < n) identity = Int32Array.from({ length: n }, (_, i) => i);
   return identity.subarray(0, n);
 }
+
+/**
+ * The calibrated slate (`slate: 'calibrated'`), after Steck's calibrated recommendations (2018)
+ * with the personas in place of genres: places are filled greedily, each with the item of `pool`
+ * that maximises (1 - lambda) sum_{i in list} rel(i) - lambda KL(p || q~), where p = the
+ * shares, q = the mean persona responsibility r(i) of the listed items, r_k(i) ∝ p_k own_k(i)
+ * (own_k: persona k's probability of i), and q~ = 0.99 q + 0.01 p. `rel` is the ranking score
+ * (the log mixture score); ties by pool order. lambda = 0 is the top of `pool` by `rel`.
+ * `own[k]` holds persona k's log probabilities over the items.
+ */
+export function calibratedSlate(rel: Float32Array, own: readonly Float32Array[], shares: ArrayLike<number>, pool: Int32Array, size: number, lambda: number): Int32Array {
+  const k = own.length;
+  let total = 0;
+  for (let q = 0; q < k; q++) total += shares[q]!;
+  const p = Float64Array.from({ length: k }, (_, q) => shares[q]! / total);
+  // responsibilities of the pool's items
+  const r = new Float64Array(pool.length * k);
+  pool.forEach((j, c) => {
+    let m = -Infinity;
+    for (let q = 0; q < k; q++) if (p[q]! > 0) m = Math.max(m, Math.log(p[q]!) + own[q]![j]!);
+    let s = 0;
+    for (let q = 0; q < k; q++) s += r[c * k + q] = p[q]! > 0 && m > -Infinity ? Math.exp(Math.log(p[q]!) + own[q]![j]! - m) : 0;
+    for (let q = 0; q < k; q++) r[c * k + q] = s > 0 ? r[c * k + q]! / s : p[q]!;
+  });
+  const sumR = new Float64Array(k);
+  const taken = new Uint8Array(pool.length);
+  const out: number[] = [];
+  const n = Math.min(size, pool.length);
+  for (let t = 0; t < n; t++) {
+    let best = -1;
+    let bestV = -Infinity;
+    for (let c = 0; c < pool.length; c++) {
+      if (taken[c]) continue;
+      const s = rel[pool[c]!]!;
+      if (s === -Infinity) continue;
+      let kl = 0;
+      for (let q = 0; q < k; q++) {
+        if (p[q]! === 0) continue;
+        const qt = 0.99 * ((sumR[q]! + r[c * k + q]!) / (t + 1)) + 0.01 * p[q]!;
+        kl += p[q]! * Math.log(p[q]! / qt);
+      }
+      const v = (1 - lambda) * s - lambda * kl;
+      if (v > bestV) {
+        bestV = v;
+        best = c;
+      }
+    }
+    if (best < 0) break;
+    taken[best] = 1;
+    for (let q = 0; q < k; q++) sumR[q]! += r[best * k + q]!;
+    out.push(pool[best]!);
+  }
+  return Int32Array.from(out);
+}
+
+/**
+ * A persona set's calibrated slate: the pool is the best 4 x `size` candidates outside the history
+ * by `rel` (the mixture score), the responsibilities come from each persona's own softmax (without
+ * the whole-history row).
+ */
+export function personaCalibratedSlate(inp: SlateInput, rel: Float32Array, scoreComponent: (row: number, out: Float32Array) => void, lambda: number): Int32Array {
+  const { nItems, cand, personas, excl, size } = inp;
+  if (personas < 1 || size < 1) return new Int32Array(0);
+  const exclude = excl ? Int32Array.from(cand.filter((j) => excl[j] === 1)) : null;
+  const poolSize = Math.min(cand.length, 4 * size);
+  const buf = new Int32Array(poolSize);
+  const found = new TopKSelector(poolSize).select(rel, cand, identityRanks(nItems), exclude, buf);
+  const own = Array.from({ length: personas }, (_, q) => {
+    const o = new Float32Array(nItems);
+    scoreComponent(q, o);
+    return o;
+  });
+  return calibratedSlate(rel, own, inp.shares, buf.subarray(0, found), size, lambda);
+}

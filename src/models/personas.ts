@@ -20,7 +20,7 @@ import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSe
 import { runEpochs } from './model.js';
 import { clusterChunk, clusterHistory, gradChunk, membersOf, mixWeights, neighbourTerm, personasOf, scoreMixture, type StepParams, type TrainState } from './personas-train.js';
 import { initItemVectors, ItemAdam, NegativeSampler, neighbourRows } from './personas-opt.js';
-import { personaSlate, writeSlateScores } from './persona-slate.js';
+import { personaCalibratedSlate, personaSlate, writeSlateScores } from './persona-slate.js';
 
 export { adaptiveK, PersonasConfig } from './personas-config.js';
 
@@ -236,11 +236,11 @@ export class PersonaModel implements Recommender, FoldIn {
   scorePersonas(personas: Float32Array, out: Float32Array, history?: Int32Array): void {
     const c = this.components(personas, history);
     scoreMixture(this.Q, this.B, c.P, 0, c.k, this.params.dim, this.cand, out, c.pi, c.extra, this.nItems, c.excl);
-    if (this.params.slate === 'shares' && personas.length / this.params.dim > 1) writeSlateScores(out, this.shareSlate(personas, c, history));
+    if (this.params.slate !== 'mixture' && personas.length / this.params.dim > 1) writeSlateScores(out, this.shareSlate(personas, c, out, history));
   }
 
-  /** The share slate of a persona set (2+ personas; src/models/persona-slate.ts). */
-  private shareSlate(personas: Float32Array, c: ReturnType<PersonaModel['components']>, history?: Int32Array): Int32Array {
+  /** The share or calibrated slate of a persona set (2+ personas; src/models/persona-slate.ts); `rel` the mixture scores. */
+  private shareSlate(personas: Float32Array, c: ReturnType<PersonaModel['components']>, rel: Float32Array, history?: Int32Array): Int32Array {
     const cfg = this.params;
     const d = cfg.dim;
     const k = personas.length / d;
@@ -256,9 +256,10 @@ export class PersonaModel implements Recommender, FoldIn {
       nItems: this.nItems, cand: this.cand, personas: k, hasWhole,
       wholeWeight: cfg.slateWhole ?? cfg.whole, excl: c.excl, shares, size: cfg.slateSize,
     };
-    return personaSlate(input, (row, out) => {
+    const component = (row: number, out: Float32Array): void => {
       scoreMixture(this.Q, this.B, c.P, row * d, 1, d, this.cand, out, null, c.extra ? c.extra.subarray(row * this.nItems) : null, this.nItems, c.excl);
-    });
+    };
+    return cfg.slate === 'calibrated' ? personaCalibratedSlate(input, rel, component, cfg.slateLambda) : personaSlate(input, component);
   }
 
   /**
