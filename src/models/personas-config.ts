@@ -58,6 +58,26 @@ export const PersonasConfig = z
      * candidates, else `negatives` sampled items (logQ correction). 0 = always sampled.
      */
     fullSoftmax: z.number().int().min(0).default(20000),
+    /**
+     * How a user with 2+ personas is ranked: 'mixture' by the mixture score; 'shares' deals the
+     * first `slateSize` places to the personas in proportion to their shares and fills each from
+     * that persona's own ranking, de-duplicated; 'calibrated' fills them greedily trading the
+     * mixture score against the KL divergence between the shares and the listed items' persona
+     * responsibilities, weight `slateLambda` (src/models/persona-slate.ts). Scoring only: the fit
+     * is the same. With one persona all three are the same ranking.
+     */
+    slate: z.enum(['mixture', 'shares', 'calibrated']).default('mixture'),
+    /** Weight lambda of the calibration term of slate 'calibrated' (0: the mixture ranking). */
+    slateLambda: z.number().min(0).max(1).default(0.5),
+    /** Places of the share slate (the list's first places; later items keep the mixture order). */
+    slateSize: z.number().int().min(1).max(10000).default(100),
+    /** Share of persona k in the slate ~ |C_k|^slateGamma; unset: the mixture's weights (gamma). */
+    slateGamma: z.number().min(-2).max(2).optional(),
+    /**
+     * Weight w of the whole-history softmax in each persona's own slate ranking,
+     * log(w soft_all + (1 - w) soft_k); unset: `whole`.
+     */
+    slateWhole: z.number().min(0).max(1).optional(),
     neighbours: z.number().int().min(1).default(100),
     shrink: z.number().min(0).default(10),
   })

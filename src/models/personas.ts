@@ -21,6 +21,7 @@ import { clusterHistory, membersOf, personasOf } from './personas-cluster.js';
 import { activeUsers, chunkBuffers, chunkPool, CHUNKS, decayedLr, initItemVectors, ItemAdam, itemEpoch, NegativeSampler, type EpochRun } from './item-train.js';
 import { neighbourRows, neighbourTerm } from './personas-neighbours.js';
 import { clusterChunk, gradChunk, mixWeights, scoreMixture, type StepParams, type TrainState } from './personas-train.js';
+import { personaCalibratedSlate, personaSlate, writeSlateScores } from './persona-slate.js';
 
 export { adaptiveK, PersonasConfig } from './personas-config.js';
 
@@ -205,6 +206,30 @@ export class PersonaModel implements Recommender, FoldIn {
   scorePersonas(personas: Float32Array, out: Float32Array, history?: Int32Array): void {
     const c = this.components(personas, history);
     scoreMixture(this.Q, this.B, c.P, 0, c.k, this.params.dim, this.cand, out, c.pi, c.extra, this.nItems, c.excl);
+    if (this.params.slate !== 'mixture' && personas.length / this.params.dim > 1) writeSlateScores(out, this.shareSlate(personas, c, out, history));
+  }
+
+  /** The share or calibrated slate of a persona set (2+ personas; src/models/persona-slate.ts); `rel` the mixture scores. */
+  private shareSlate(personas: Float32Array, c: ReturnType<PersonaModel['components']>, rel: Float32Array, history?: Int32Array): Int32Array {
+    const cfg = this.params;
+    const d = cfg.dim;
+    const k = personas.length / d;
+    const hasWhole = c.k > k;
+    let shares: Float64Array;
+    const h = history ? this.usable(history) : new Int32Array(0);
+    if (cfg.slateGamma !== undefined && h.length > 0) {
+      const count = new Float64Array(k);
+      for (const q of membersOf(this.W, d, h, personas, k)) count[q]!++;
+      shares = mixWeights(count, k, cfg.slateGamma);
+    } else shares = c.pi ? Float64Array.from(c.pi.subarray(0, k)) : new Float64Array(k).fill(1 / k);
+    const input = {
+      nItems: this.nItems, cand: this.cand, personas: k, hasWhole,
+      wholeWeight: cfg.slateWhole ?? cfg.whole, excl: c.excl, shares, size: cfg.slateSize,
+    };
+    const component = (row: number, out: Float32Array): void => {
+      scoreMixture(this.Q, this.B, c.P, row * d, 1, d, this.cand, out, null, c.extra ? c.extra.subarray(row * this.nItems) : null, this.nItems, c.excl);
+    };
+    return cfg.slate === 'calibrated' ? personaCalibratedSlate(input, rel, component, cfg.slateLambda) : personaSlate(input, component);
   }
 
   /**
