@@ -54,7 +54,7 @@ say();
 say('| model | fit s | CPU s | epochs | s/epoch | interactions/s | eval s | test users/s | ndcg@20 |');
 say('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 let personas: Recommender | null = null;
-for (const name of ['pop', 'itemknn', 'ease', 'bpr', 'ials', 'personas']) {
+for (const name of ['pop', 'itemknn', 'ease', 'bpr', 'ials', 'personas', 'din']) {
   const model = createModel(name, TUNED[name] ?? {});
   const c0 = process.cpuUsage();
   const t0 = performance.now();
