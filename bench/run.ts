@@ -124,10 +124,11 @@ for (const m of exp.models) {
 say();
 
 if (!quick) {
-  say('## Loading a 20M-row interaction CSV (ml-latest-small scaled with new user ids)');
+  say('## Loading a 20M-row interaction CSV and the same rows as Parquet (ml-latest-small scaled with new user ids)');
   say();
-  const load = await benchLoad(20_000_000);
-  say(`${load.rows} rows (${(load.fileBytes / 2 ** 20).toFixed(0)} MiB): ${load.seconds.toFixed(1)} s, ${Math.round(load.rowsPerSecond).toLocaleString('en-US')} rows/s, peak RSS ${load.peakRssMB.toFixed(0)} MiB`);
+  for (const load of await benchLoad(20_000_000)) {
+    say(`${load.format}: ${load.rows} rows (${(load.fileBytes / 2 ** 20).toFixed(0)} MiB): ${load.seconds.toFixed(1)} s, ${Math.round(load.rowsPerSecond).toLocaleString('en-US')} rows/s, peak RSS ${load.peakRssMB.toFixed(0)} MiB`);
+  }
   say();
 }
 

@@ -93,6 +93,26 @@ test('batch writes every user, and the same lists as recommend --model-file, in 
   assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp-')), []);
 });
 
+test('batch writes the same file with 1 and 2 threads, hedged or not, explained or not, and the lists recommend gives', () => {
+  for (const extra of [[], ['--no-hedge'], ['--explain']]) {
+    const one = join(dir, 't1.jsonl');
+    const two = join(dir, 't2.jsonl');
+    ok(personae('batch', '--model-file', modelFile, '--out', one, '--n', '7', ...extra, '--threads', '1', '--quiet'));
+    ok(personae('batch', '--model-file', modelFile, '--out', two, '--n', '7', ...extra, '--threads', '2', '--quiet'));
+    const text = readFileSync(two, 'utf8');
+    assert.equal(text, readFileSync(one, 'utf8'), `threads 1 and 2 differ with ${extra.join(' ') || 'the defaults'}`);
+    const rows = text.trim().split('\n').map((l) => JSON.parse(l) as ListRow);
+    // 120 users in ranges of 16: the second thread's ranges are in the file, in user order
+    assert.equal(rows.length, 120 * 7);
+    const users = [...new Set(rows.map((r) => r.user))];
+    assert.equal(users.length, 120);
+    for (const user of [users[0]!, users[20]!, users[119]!]) {
+      const expected = recommendJson('--model-file', modelFile, '--user', user, '--n', '7', ...extra);
+      assert.deepEqual(rows.filter((r) => r.user === user), expected.items, `user ${user} with ${extra.join(' ') || 'the defaults'}`);
+    }
+  }
+});
+
 test('batch --data with the training data gives the same file as without it', () => {
   const a = join(dir, 'a.jsonl');
   const b = join(dir, 'b.jsonl');

@@ -18,7 +18,8 @@ import {
 import { explainContext } from '../src/explain/explain.js';
 import { explainOrWithhold } from '../src/explain/explain-or-withhold.js';
 import { Rng } from '../src/math/rng.js';
-import { hasPersonas, singleUserBatch } from '../src/models/model.js';
+import { hasPersonas, personasFor, singleUserBatch } from '../src/models/model.js';
+import { personaSetSize } from '../src/models/persona-assignment.js';
 import { createModel } from '../src/models/registry.js';
 import { hedge } from '../src/rank/hedge.js';
 import { worldToLog } from '../src/synth/world.js';
@@ -131,6 +132,22 @@ test('confidence grows with the history on a constructed case (nested one-taste 
     prev = c;
   }
   assert.ok(userConfidence(model, split.train, { user: -1, history: Int32Array.of(oneTaste[0]!) }).reasons.some((r) => r.startsWith('short history')));
+});
+
+test('a confidence from the scored set and row equals the one computed from the user alone; set sizes without a catalogue pass', async () => {
+  const model = await modelReady;
+  for (const u of split.testUsers.slice(0, 4)) {
+    const history = rowOf(split.history, u);
+    const personas = personasFor(model, u, history);
+    const row = new Float32Array(split.train.nItems);
+    model.scorePersonas(personas, row, history);
+    assert.deepEqual(userConfidence(model, split.train, { user: u, history, personas, scores: row }), userConfidence(model, split.train, { user: u, history }));
+    // the number of rows of a set, a fold-in, one row and none: what the attention's length says
+    const d = personas.length / model.personaCount(u);
+    for (const set of [personas, model.foldIn(history), personas.subarray(0, d), new Float32Array(0)]) {
+      assert.equal(personaSetSize(model, set, history[0]!), set.length === 0 ? 0 : model.attentionFor(set, history[0]!).length);
+    }
+  }
 });
 
 test('hedge: a low-confidence user gets a hedged, explained list; a confident one the plain top-n', async () => {

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { rowOf } from '../src/data/csr.js';
 import { categoriesOf } from '../src/data/dataset.js';
 import { makeSplit } from '../src/data/split.js';
 import { Rng } from '../src/math/rng.js';
 import { createModel } from '../src/models/registry.js';
 import { bald, createOnboarding, LaplacePosterior, OnboardingSession, sigmoid, symmetricEigen } from '../src/onboard/index.js';
+import { choiceMoments, choiceSoftmax, type ChoiceSet } from '../src/onboard/posterior.js';
 import { simulatedAnswer } from '../src/study/onboarding.js';
 import { worldToLog } from '../src/synth/world.js';
 
@@ -44,6 +46,73 @@ test('Laplace posterior: a softmax choice moves the weights toward the chosen it
   const z = e[0]! + e[1]! + e[2]!;
   assert.ok(w > 0);
   assert.ok(Math.abs(w + (e[2]! - e[0]!) / z - 1) < 1e-8);
+});
+
+/** The choice moments summed row by row, as the posterior's Hessian first did: the reference of `choiceMoments`. */
+function rowByRowMoments(cs: ChoiceSet, n: number, p: Float64Array): { ex: Float64Array; exx: Float64Array } {
+  const ex = new Float64Array(n);
+  const exx = new Float64Array(n * n);
+  for (let r = 0; r < cs.n; r++) {
+    const pr = p[r]!;
+    if (pr < 1e-12) continue;
+    for (let i = 0; i < n; i++) {
+      const xi = pr * cs.x[r * n + i]!;
+      ex[i] = ex[i]! + xi;
+      for (let j = 0; j <= i; j++) exx[i * n + j] = exx[i * n + j]! + xi * cs.x[r * n + j]!;
+    }
+  }
+  return { ex, exx };
+}
+
+test('choiceMoments is bit for bit the row-by-row sum, rows with p < 1e-12 skipped', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 19 }),
+      fc.integer({ min: 1, max: 60 }),
+      fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+      fc.double({ min: 0, max: 30, noNaN: true }),
+      (dim, rows, seed, scale) => {
+        const rng = new Rng(seed);
+        const x = Float64Array.from({ length: rows * dim }, () => (rng.next() - 0.5) * 4);
+        const cs: ChoiceSet = { n: rows, x, offset: Float64Array.from({ length: rows }, () => (rng.next() - 0.5) * 2 * scale) };
+        const w = Float64Array.from({ length: dim }, () => (rng.next() - 0.5) * scale);
+        const { p } = choiceSoftmax(cs, w);
+        // some rows exactly at and just under the skip threshold
+        if (rows > 2) {
+          p[0] = 1e-12;
+          p[1] = 0.999e-12;
+        }
+        const ex = new Float64Array(dim);
+        const exx = new Float64Array(dim * dim);
+        choiceMoments(cs, dim, p, ex, exx);
+        const ref = rowByRowMoments(cs, dim, p);
+        assert.deepEqual(ex, ref.ex);
+        for (let i = 0; i < dim; i++) for (let j = 0; j <= i; j++) assert.ok(Object.is(exx[i * dim + j], ref.exx[i * dim + j]), `exx[${i}][${j}]`);
+      },
+    ),
+    { seed: 11, numRuns: 200 },
+  );
+});
+
+test('Laplace posterior: a new choice set is refitted on its own softmax, not the last one kept', () => {
+  const rng = new Rng(5);
+  const set = (): ChoiceSet => ({ n: 50, x: Float64Array.from({ length: 150 }, () => rng.next() - 0.5), offset: Float64Array.from({ length: 50 }, () => rng.next()) });
+  const a = set();
+  const b = set();
+  const fresh = new LaplacePosterior(new Float64Array(3), 1);
+  fresh.choiceSet = b;
+  fresh.choices.push({ index: 4, c: 1 }, { index: 9, c: 1 });
+  fresh.refit();
+  const reused = new LaplacePosterior(new Float64Array(3), 1);
+  reused.choiceSet = a;
+  reused.choices.push({ index: 4, c: 1 }, { index: 9, c: 1 });
+  reused.refit();
+  reused.mean = new Float64Array(3);
+  reused.choiceSet = b;
+  reused.refit();
+  assert.deepEqual(reused.mean, fresh.mean);
+  assert.deepEqual(reused.cov, fresh.cov);
+  assert.notDeepEqual(fresh.mean, new Float64Array(3));
 });
 
 test('BALD is largest for an uncertain preference and vanishes without weight uncertainty', () => {

@@ -83,6 +83,33 @@ describe('Parquet interactions', () => {
     assert.deepEqual(rows(await readDataset(pq)), ['7,100,4.5,1000000000', '8,200,2,1700000000.5']);
   });
 
+  test('number columns split over many pages and row groups read as the CSV reader reads the same rows', async () => {
+    const n = 5000;
+    const u = Int32Array.from({ length: n }, (_, k) => 1 + ((k * 7919) % 613));
+    const i = Int32Array.from({ length: n }, (_, k) => 1 + ((k * 104729) % 2011));
+    const r = Float64Array.from({ length: n }, (_, k) => 0.5 * (1 + (k % 10)));
+    const t = BigInt64Array.from({ length: n }, (_, k) => BigInt(964_000_000 + k * 37));
+    const pq = join(tmp, 'pages.parquet');
+    parquetWriteFile({
+      filename: pq,
+      columnData: [
+        { name: 'userId', data: u, type: 'INT32' },
+        { name: 'movieId', data: i, type: 'INT32' },
+        { name: 'rating', data: r, type: 'DOUBLE' },
+        { name: 'timestamp', data: t, type: 'INT64' },
+      ],
+      rowGroupSize: 3000,
+      pageSize: 1024,
+    });
+    const csv = join(tmp, 'pages.csv');
+    await writeFile(csv, `userId,movieId,rating,timestamp\n${Array.from({ length: n }, (_, k) => `${u[k]},${i[k]},${r[k]},${t[k]}`).join('\n')}\n`);
+    const a = await readDataset(pq);
+    const b = await readDataset(csv);
+    assert.equal(a.length, n);
+    assert.deepEqual(rows(a), rows(b));
+    assert.equal(rows(a)[4999], `${u[4999]},${i[4999]},${r[4999]},${964_000_000 + 4999 * 37}`);
+  });
+
   test('implicit data: no rating column, every row a positive; named columns are used', async () => {
     const pq = join(tmp, 'implicit.parquet');
     parquetWriteFile({ filename: pq, columnData: [{ name: 'who', data: ['a', 'b'] }, { name: 'what', data: ['x', 'y'] }] });

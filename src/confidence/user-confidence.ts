@@ -272,18 +272,19 @@ function anchorOf(post: LaplacePosterior, x: Float64Array, rows: readonly number
 /**
  * How confident the model is about a user: the subject is a training user's index (their own
  * personas) or -1 (the history is folded in) with their history, or a persona set as a value (one
- * built online, or a near-twin's profile for the profile-swap check); `scores`, when given, are
+ * built online, or a near-twin's profile for the profile-swap check); `personas`, with a user, is
+ * their set when the caller has it (`personasFor(model, user, history)`); `scores`, when given, are
  * that set's scores over all items (`scorePersonas(vectors, row, history)`), saving their computation.
  */
 export function userConfidence(
   model: Recommender,
   train: TrainSet,
-  subject: ({ user: number; history: Int32Array } | PersonaSet) & { scores?: Float32Array },
+  subject: ({ user: number; history: Int32Array; personas?: Float32Array } | PersonaSet) & { scores?: Float32Array },
   opts: ConfidenceOptions = {},
 ): UserConfidence {
   const m = asPersonaModel(model);
   const basis = onboardingBasis(m, train, { size: opts.basis ?? 16 });
-  const personas = 'vectors' in subject ? subject.vectors : personasFor(m, subject.user, subject.history);
+  const personas = 'vectors' in subject ? subject.vectors : (subject.personas ?? personasFor(m, subject.user, subject.history));
   const dim = basis.dim;
   const k = personas.length / dim;
   const n = subject.history.length;

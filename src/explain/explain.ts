@@ -101,14 +101,14 @@ export function itemTitle(ctx: ExplainContext, item: number): string {
   return ctx.titles?.[item] ?? ctx.itemName?.(item) ?? String(item);
 }
 
-/** The persona set a subject stands for, and the user index (-1: a history or a set given as a value). */
+/** The persona set a subject stands for, and the user index (-1: a history, or a set given as a value without one). */
 function resolve(model: HasPersonas, subject: Subject, ctx: ExplainContext): PersonaSet & { user: number } {
   if (subject instanceof Int32Array) return { ...personaSetOf(model, -1, subject), user: -1 };
   if (typeof subject === 'number') {
     if (!ctx.userItems) throw new RangeError('explain: a user index needs ctx.userItems to find the history');
     return { ...personaSetOf(model, subject, rowOf(ctx.userItems, subject)), user: subject };
   }
-  if ('vectors' in subject) return { ...subject, user: -1 };
+  if ('vectors' in subject) return { ...subject, user: 'user' in subject && typeof subject.user === 'number' ? subject.user : -1 };
   return { ...personaSetOf(model, subject.user, subject.history), user: subject.user };
 }
 

@@ -36,9 +36,35 @@ export function argmax(w: ArrayLike<number>): number {
   return best;
 }
 
-/** Number of personas in a persona set (rows), read off the attention of any item. */
+/** Per model: the length of one persona row, from a training user with personas (0: none found). */
+const personaDims = new WeakMap<HasPersonas, number>();
+
+function personaDim(model: HasPersonas): number {
+  let d = personaDims.get(model);
+  if (d === undefined) {
+    d = 0;
+    for (let u = 0; u < 4096; u++) {
+      const k = model.personaCount(u);
+      if (k > 0) {
+        d = model.personaVectors(u).length / k;
+        break;
+      }
+    }
+    personaDims.set(model, d);
+  }
+  return d;
+}
+
+/**
+ * Number of personas in a persona set (rows): its length over the model's persona row length (read
+ * off a training user's personas), else off the attention of any item (which, for a mixture model,
+ * costs a pass over the catalogue).
+ */
 export function personaSetSize(model: HasPersonas, personas: Float32Array, anyItem: number): number {
-  return personas.length === 0 ? 0 : model.attentionFor(personas, anyItem).length;
+  if (personas.length === 0) return 0;
+  const d = personaDim(model);
+  if (d > 0 && Number.isInteger(d) && personas.length % d === 0) return personas.length / d;
+  return model.attentionFor(personas, anyItem).length;
 }
 
 /**

@@ -205,7 +205,8 @@ export class PersonaModel implements Recommender, FoldIn {
    */
   scorePersonas(personas: Float32Array, out: Float32Array, history?: Int32Array): void {
     const c = this.components(personas, history);
-    scoreMixture(this.Q, this.B, c.P, 0, c.k, this.params.dim, this.cand, out, c.pi, c.extra, this.nItems, c.excl);
+    const lse = scoreMixture(this.Q, this.B, c.P, 0, c.k, this.params.dim, this.cand, out, c.pi, c.extra, this.nItems, c.excl);
+    this.lseCache.set(personas, { history, lse, pi: c.pi, extra: c.extra }); // personaWeights' normalisers: no second pass
     if (this.params.slate !== 'mixture' && personas.length / this.params.dim > 1) writeSlateScores(out, this.shareSlate(personas, c, out, history));
   }
 

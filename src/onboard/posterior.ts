@@ -64,6 +64,8 @@ export class LaplacePosterior {
   cov: Float64Array;
   /** Newton iterations of the last refit (for tests and diagnostics). */
   iterations = 0;
+  /** The last softmax computed (softmax()), with the choice set and the weights it is for. */
+  private lastSoftmax: { cs: ChoiceSet; w: Float64Array; p: Float64Array; logZ: number } | null = null;
 
   constructor(mu0: Float64Array, priorVariance: Float64Array | number) {
     this.dim = mu0.length;
@@ -96,9 +98,18 @@ export class LaplacePosterior {
     this.refit();
   }
 
-  /** Softmax probabilities of the choice set at w, and the log normaliser. */
+  /**
+   * Softmax probabilities of the choice set at w, and the log normaliser. The last one is kept:
+   * Newton's method asks for the softmax at the same w up to three times (the line search's trial,
+   * then the gradient and the log posterior there), and a catalogue pass is the costly part.
+   */
   private softmax(w: Float64Array): { p: Float64Array; logZ: number } {
-    return choiceSoftmax(this.choiceSet!, w);
+    const cs = this.choiceSet!;
+    const last = this.lastSoftmax;
+    if (last && last.cs === cs && sameValues(last.w, w)) return last;
+    const r = choiceSoftmax(cs, w);
+    this.lastSoftmax = { cs, w: Float64Array.from(w), p: r.p, logZ: r.logZ };
+    return r;
   }
 
   /** Newton's method from the current mean to the MAP, then the Laplace covariance. */
@@ -176,16 +187,7 @@ export class LaplacePosterior {
       const { p } = this.softmax(w);
       const ex = new Float64Array(n);
       const exx = new Float64Array(n * n);
-      for (let r = 0; r < cs.n; r++) {
-        const pr = p[r]!;
-        if (pr < 1e-12) continue;
-        const base = r * n;
-        for (let i = 0; i < n; i++) {
-          const xi = pr * cs.x[base + i]!;
-          ex[i] = ex[i]! + xi;
-          for (let j = 0; j <= i; j++) exx[i * n + j] = exx[i * n + j]! + xi * cs.x[base + j]!;
-        }
-      }
+      choiceMoments(cs, n, p, ex, exx);
       let total = 0;
       for (const ch of this.choices) {
         total += ch.c;
@@ -229,6 +231,82 @@ export class LaplacePosterior {
     let t = 0;
     for (let m = 0; m < this.dim; m++) t += this.cov[m * this.dim + m]!;
     return t;
+  }
+}
+
+function sameValues(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Column-major copies (dim x n) of choice sets' x, for `choiceMoments`; a choice set is not modified once used. */
+const columnsOf = new WeakMap<ChoiceSet, Float64Array>();
+
+/**
+ * The first two moments of x under the softmax p of a choice set, skipping rows with p < 1e-12:
+ * ex[i] = sum_r p_r x_ri and, for j <= i, exx[i * dim + j] = sum_r (p_r x_ri) x_rj (ex and exx
+ * start at 0). Every sum runs over the rows in order with the same products as a row-by-row
+ * accumulation, so the values are bit for bit those of
+ *
+ *   for r: for i: { xi = p_r x_ri; ex[i] += xi; for j <= i: exx[i][j] += xi x_rj }
+ *
+ * but each entry is summed in a register over a column instead of read and written per row.
+ */
+export function choiceMoments(cs: ChoiceSet, dim: number, p: Float64Array, ex: Float64Array, exx: Float64Array): void {
+  const N = cs.n;
+  let cols = columnsOf.get(cs);
+  if (!cols || cols.length !== N * dim) {
+    cols = new Float64Array(N * dim);
+    for (let r = 0; r < N; r++) for (let m = 0; m < dim; m++) cols[m * N + r] = cs.x[r * dim + m]!;
+    columnsOf.set(cs, cols);
+  }
+  // the rows that count (p_r < 1e-12 is skipped, as the row-by-row sum did), gathered when some do not
+  let R = 0;
+  const keep = new Int32Array(N);
+  for (let r = 0; r < N; r++) if (!(p[r]! < 1e-12)) keep[R++] = r;
+  let x = cols;
+  let pr = p;
+  if (R < N) {
+    x = new Float64Array(R * dim);
+    pr = new Float64Array(R);
+    for (let t = 0; t < R; t++) pr[t] = p[keep[t]!]!;
+    for (let m = 0; m < dim; m++) for (let t = 0; t < R; t++) x[m * R + t] = cols[m * N + keep[t]!]!;
+  }
+  const y = new Float64Array(R);
+  for (let i = 0; i < dim; i++) {
+    const xi = i * R;
+    let s = 0;
+    for (let t = 0; t < R; t++) s += y[t] = pr[t]! * x[xi + t]!;
+    ex[i] = s;
+    let j = 0;
+    for (; j + 3 <= i; j += 4) {
+      const x0 = j * R;
+      const x1 = x0 + R;
+      const x2 = x1 + R;
+      const x3 = x2 + R;
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      for (let t = 0; t < R; t++) {
+        const v = y[t]!;
+        a0 += v * x[x0 + t]!;
+        a1 += v * x[x1 + t]!;
+        a2 += v * x[x2 + t]!;
+        a3 += v * x[x3 + t]!;
+      }
+      exx[i * dim + j] = a0;
+      exx[i * dim + j + 1] = a1;
+      exx[i * dim + j + 2] = a2;
+      exx[i * dim + j + 3] = a3;
+    }
+    for (; j <= i; j++) {
+      const xj = j * R;
+      let a = 0;
+      for (let t = 0; t < R; t++) a += y[t]! * x[xj + t]!;
+      exx[i * dim + j] = a;
+    }
   }
 }
 

@@ -7,11 +7,11 @@ import { Command } from 'commander';
 import { rowOf } from '../../data/csr.js';
 import { ConfigError, NotFoundError } from '../../errors.js';
 import { explanationSentence } from '../../explain/explain.js';
-import { hasPersonas, singleUserBatch } from '../../models/model.js';
+import { hasPersonas } from '../../models/model.js';
 import { createModel, modelNames } from '../../models/registry.js';
 import { buildReranker, parseRerankSpec, RERANK_HELP } from '../../rank/index.js';
 import { listRows } from '../batch-output.js';
-import { describeItem, explainContextOf, userList } from '../lists.js';
+import { describeItem, explainContextOf, scoreUser, userList } from '../lists.js';
 import { ANN_FLAG_HELP, DEFAULT_ANN_MIN_ITEMS, batchScorer } from '../ann-scoring.js';
 import { checkModelFileFlags, fitOnLog, given, historiesFromLog, loadModelFile } from '../model-file.js';
 import { createProgress } from '../progress.js';
@@ -87,10 +87,10 @@ export function recommendCommand(): Command {
       progress.stop();
       const f = fitted;
       const scores = new Float32Array(f.train.nItems);
-      batchScorer(f.model, f.train.candidates.length, flags.annMinItems).score(singleUserBatch(user, history), scores, f.train.nItems);
+      const set = scoreUser(f, batchScorer(f.model, f.train.candidates.length, flags.annMinItems), user, history, scores);
       const reranker = buildReranker(rerankSpec, { log: { categories: f.categories } }, f.model);
       const ctx = flags.explain ? explainContextOf(f) : null;
-      const list = userList(f, ctx, user, history, scores, { n: flags.n, reranker, hedge: flags.hedge, explain: flags.explain ?? false });
+      const list = userList(f, ctx, user, history, scores, { n: flags.n, reranker, hedge: flags.hedge, explain: flags.explain ?? false }, set);
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ user: flags.user, model: f.modelName, hedged: list.hedgeReasons, items: listRows(f, flags.user, list, flags.explain ?? false) })}\n`);
         return;

@@ -65,9 +65,13 @@ function columnOf(open: OpenParquet, file: string, named: string | undefined, ca
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
-/** The values of each column over rows [start, end) of the file, one array per column. */
-async function readRows(open: OpenParquet, file: string, columns: readonly string[], start: number, end: number): Promise<unknown[][]> {
-  const out = columns.map(() => new Array<unknown>(end - start));
+/**
+ * The values of each column over rows [start, end) of the file (one row group), one array per
+ * column: the decoder's own column array (a typed array for number columns) when one chunk covers
+ * the range, so a row group is held once, not copied into JS arrays; chunks are joined otherwise.
+ */
+async function readRows(open: OpenParquet, file: string, columns: readonly string[], start: number, end: number): Promise<ArrayLike<unknown>[]> {
+  const chunks = columns.map(() => [] as { rowStart: number; rowEnd: number; data: ArrayLike<unknown> }[]);
   try {
     await parquetRead({
       file: open.buffer,
@@ -77,18 +81,31 @@ async function readRows(open: OpenParquet, file: string, columns: readonly strin
       rowEnd: end,
       onChunk: (chunk) => {
         const c = columns.indexOf(chunk.columnName);
-        if (c < 0) return;
-        const from = Math.max(start, chunk.rowStart);
-        const to = Math.min(end, chunk.rowEnd);
-        const data = chunk.columnData as ArrayLike<unknown>;
-        for (let r = from; r < to; r++) out[c]![r - start] = data[r - chunk.rowStart];
+        if (c >= 0) chunks[c]!.push({ rowStart: chunk.rowStart, rowEnd: chunk.rowEnd, data: chunk.columnData as ArrayLike<unknown> });
       },
     });
   } catch (err) {
     throw new DataError(`cannot decode rows ${start + 1}-${end}: ${(err as Error).message}`, { file });
   }
-  return out;
+  return chunks.map((parts) => {
+    const only = parts.length === 1 ? parts[0]! : null;
+    if (only && only.rowStart === start && only.rowEnd >= end && only.data.length >= end - start) return only.data;
+    // pages of a number column join into one typed array of the same type; others into an array
+    const typed = parts.length > 0 && parts.every((p) => ArrayBuffer.isView(p.data) && p.data.constructor === parts[0]!.data.constructor);
+    const out: { [r: number]: unknown; length: number } = typed ? new (parts[0]!.data.constructor as new (n: number) => TypedColumn)(end - start) : new Array<unknown>(end - start);
+    for (const p of parts) {
+      const from = Math.max(start, p.rowStart);
+      const to = Math.min(end, p.rowEnd);
+      if (to <= from) continue;
+      if (typed) (out as TypedColumn).set((p.data as TypedColumn).subarray(from - p.rowStart, to - p.rowStart) as never, from - start);
+      else for (let r = from; r < to; r++) out[r - start] = p.data[r - p.rowStart];
+    }
+    return out;
+  });
 }
+
+/** A decoded number column (hyparquet decodes INT32, INT64, FLOAT and DOUBLE pages into these). */
+type TypedColumn = Int32Array | Float32Array | Float64Array | BigInt64Array | Uint8Array;
 
 /** Row groups as [start, end) row ranges. */
 function rowGroups(metadata: FileMetaData): [number, number][] {
