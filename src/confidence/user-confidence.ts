@@ -289,7 +289,6 @@ export function userConfidence(
   const k = personas.length / dim;
   const n = subject.history.length;
   const h = historyFactor(n, opts.halfHistory ?? 10);
-  const ambiguity = k > 0 ? personaAmbiguity(m, personas, subject.history, dim, basis.meanPersona) : 1;
   const spread = Math.min(1, posteriorSpread(basis, subject.history, opts.warm));
   let fit = 0;
   if (k > 0) {
@@ -301,6 +300,9 @@ export function userConfidence(
     }
     fit = profileFit(row, train.candidates, subject.history);
   }
+  // after the scoring above: the ambiguity's persona weights reuse that pass's normalisers (same set,
+  // same history) instead of a second pass over the catalogue
+  const ambiguity = k > 0 ? personaAmbiguity(m, personas, subject.history, dim, basis.meanPersona) : 1;
   const evidence = itemEvidence(train.itemPopularity, subject.history, opts.halfItem ?? 10);
   const confidence = combineConfidence(h, ambiguity, spread, fit, evidence, opts.weights ?? EQUAL_WEIGHTS);
   const reasons: string[] = [];
