@@ -95,6 +95,11 @@ describe('what a write invalidates', () => {
     await call(svc, 'GET', `/v1/users/${user}/recommendations?n=5&explain=true`);
     assert.equal(stateOf(e, user).answers.size, cached);
 
+    // another user's erasure: this model's answers name no other user, so the cached answer stays
+    assert.equal((await call(svc, 'DELETE', '/v1/users/7')).status, 200);
+    await call(svc, 'GET', `/v1/users/${user}/recommendations?n=5&explain=true`);
+    assert.equal(stateOf(e, user).answers.size, cached);
+
     // a new positive: a new persona set (the trained one plus the recent persona)
     const liked = (renamed.json.items as RecItem[])[1]!.id;
     assert.equal((await call(svc, 'POST', '/v1/feedback', { feedback: [{ user, item: liked, type: 'like' }] })).status, 200);

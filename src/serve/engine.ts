@@ -30,7 +30,7 @@ import { ListCache } from './list-cache.js';
 import { MAX_N, type Explanation, type Personas, type Recommendations } from './schemas.js';
 import { servedConfidence } from './served-confidence.js';
 import { SimilarItems } from './similar-items.js';
-import { friendVia } from './social-via.js';
+import { friendVia, namesFriends } from './social-via.js';
 import { blankState, foldedSet, personaCountOf, UserStates, type UserState } from './user-state.js';
 
 type PersonaRecommender = Recommender & HasPersonas;
@@ -283,8 +283,8 @@ export class Engine {
       st.answersVersion = answersVersion;
     }
     this.fresh.current(this.live);
-    // an erasure changes answers beyond the erased user's own (a `via` may name them: social-via.ts)
-    const cacheKey = `${this.fresh.generation}|${this.live.erasureGen}|${this.states.isUnknown(st) ? `${userId}|` : ''}${opts.n}|${opts.offset}|${opts.category ?? ''}|${(opts.exclude ?? []).join(',')}|${opts.rerank}|${opts.explain}|${opts.hedge ?? true}`;
+    // with a model whose answers name friends (social-via.ts), an erasure changes other users' answers
+    const cacheKey = `${this.fresh.generation}|${namesFriends(this.model) ? this.live.erasureGen : ''}|${this.states.isUnknown(st) ? `${userId}|` : ''}${opts.n}|${opts.offset}|${opts.category ?? ''}|${(opts.exclude ?? []).join(',')}|${opts.rerank}|${opts.explain}|${opts.hedge ?? true}`;
     const hit = st.answers.get(cacheKey);
     if (hit !== undefined) return hit;
     const body = this.recommendState(userId, st, opts);

@@ -12,8 +12,13 @@ import { SocialModel } from '../models/social.js';
 import { round4 } from './answers.js';
 import type { ViaFriend } from './schemas.js';
 
+/** Whether a model's answers can name other users (then an erasure changes answers beyond the erased user's own). */
+export function namesFriends(model: Recommender): model is SocialModel {
+  return model instanceof SocialModel;
+}
+
 export function friendVia(model: Recommender, user: number, item: number, users: IdMap, usable: (id: string) => boolean): ViaFriend | undefined {
-  if (!(model instanceof SocialModel) || user < 0) return undefined;
+  if (!namesFriends(model) || user < 0) return undefined;
   let best = -1;
   let bestPart = 0;
   let friends = 0;
