@@ -46,7 +46,8 @@ const cli = new URL('../src/cli/index.ts', import.meta.url).href;
 
 function startServer(): Promise<{ proc: ChildProcess; url: string }> {
   const boot = `import(${JSON.stringify(cli)}).then((m) => m.main(['node', 'personae', ...process.argv.slice(1)]))`;
-  const proc = spawn(process.execPath, ['--import', 'tsx', '-e', boot, 'serve', '--port', '0', '--db', join(dir, 'ml-small.db'), '--data', DATA, '--public-reads', '--rate-limit', '0', '--rate-limit-address', '0'], {
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((x) => x !== '');
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', '-e', boot, 'serve', '--port', '0', '--db', join(dir, 'ml-small.db'), '--data', DATA, '--public-reads', '--rate-limit', '0', '--rate-limit-address', '0'], {
     env: { ...process.env, PERSONAE_API_KEY: KEY },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -81,6 +82,9 @@ try {
     if (users.length >= r.total || r.users.length === 0) break;
   }
   const path = (u: string): string => `/v1/users/${encodeURIComponent(u)}/recommendations?n=10&explain=true`;
+  const marks: Record<string, [number, number][]> = { cold: [], steady: [], mixed: [], likeWrite: [], likeRead: [] };
+  const now = (): number => Number(process.hrtime.bigint() / 1000n);
+  let m0 = now();
   // pass 1: every user once, nothing cached
   const cold: number[] = [];
   const itemSet = new Set<string>();
@@ -93,6 +97,8 @@ try {
     for (const it of (JSON.parse(text) as { items: { id: string }[] }).items) itemSet.add(it.id);
   }
   const items = [...itemSet];
+  marks.cold!.push([m0, now()]);
+  m0 = now();
   cold.sort((a, b) => a - b);
   // pass 2: autocannon, cycling through the users
   let next = 0;
@@ -107,6 +113,8 @@ try {
       },
     ],
   });
+  marks.steady!.push([m0, now()]);
+  m0 = now();
   // pass 3: closed-loop writers (likes for random users) while the connections read random users
   const like = async (): Promise<number> => {
     const s = performance.now();
@@ -132,6 +140,7 @@ try {
   });
   writing = false;
   await Promise.all(writers);
+  marks.mixed!.push([m0, now()]);
   // the server's event-loop delay over its last complete 10 s window (inside the mixed pass)
   const metricsText = await (await fetch(`${url}/metrics`)).text();
   const loopDelay = (q: string): number => {
@@ -141,20 +150,25 @@ try {
   writes.sort((a, b) => a - b);
   // first read of a user after one like (sequential, quiet server): never a cache hit
   const afterLike: number[] = [];
-  for (let j = 0; j < 50; j++) {
+  for (let j = 0; j < Number(process.env.BENCH_AFTER_LIKE ?? 50); j++) {
     const u = users[rand(users.length)]!;
+    const w0 = now();
     const r0 = await fetch(`${url}/v1/feedback`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
       body: JSON.stringify({ feedback: [{ user: u, item: items[rand(items.length)]!, type: 'like' }] }),
     });
     await r0.text();
+    marks.likeWrite!.push([w0, now()]);
     const s = performance.now();
+    const q0 = now();
     const r = await fetch(url + path(u));
     await r.text();
+    marks.likeRead!.push([q0, now()]);
     afterLike.push(performance.now() - s);
   }
   afterLike.sort((a, b) => a - b);
+  if (process.env.BENCH_MARKS) (await import('node:fs')).writeFileSync(process.env.BENCH_MARKS, JSON.stringify(marks));
   const line = {
     dataset: DATA,
     users: users.length,
