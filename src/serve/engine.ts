@@ -26,6 +26,7 @@ import { explanationJson, itemJson, personasJson, round4 } from './answers.js';
 import { NewItems, newItemJson, type NewItem } from './new-items.js';
 import { matcher, readableParts, summaryOf } from './explanations.js';
 import { mixtureScores, usesMixture } from './persona-mixture.js';
+import { PersonaRows } from './persona-rows.js';
 import { ListCache } from './list-cache.js';
 import { MAX_N, type Explanation, type Personas, type Recommendations } from './schemas.js';
 import { servedConfidence } from './served-confidence.js';
@@ -143,12 +144,18 @@ export class Engine {
     if (st.personas && this.personas) {
       // a recent persona or a persona setting: score as the mixture of per-persona rankings
       if (!usesMixture(st.personas, st.recent, st.overrides)) this.personas.scorePersonas(st.personas.vectors, out, st.history);
-      else mixtureScores(this.personas, st.personas, st.overrides, this.view().coldScores, out);
+      else mixtureScores(st.personas, st.overrides, this.view().coldScores, out, this.rowsOf(st, this.personas, st.personas));
     } else {
       this.model.scoreBatch(singleUserBatch(this.trainedIndex(userId), st.history), out);
     }
     st.scores = out;
     return out;
+  }
+
+  /** The state's per-persona score rows (persona-rows.ts), made on first use for a state without them (a session). */
+  private rowsOf(st: UserState, model: PersonaRecommender, set: NonNullable<UserState['personas']>): PersonaRows {
+    st.rows ??= new PersonaRows(model, set, this.nItems);
+    return st.rows;
   }
 
   /**
@@ -177,7 +184,8 @@ export class Engine {
     const meta = this.view();
     if (st.profile && st.profileCatalogue === meta.catalogue) return st.profile;
     const ctx = meta.explain;
-    const profile = personaProfile(this.personas, st.personas, ctx);
+    const rows = this.rowsOf(st, this.personas, st.personas);
+    const profile = personaProfile(this.personas, st.personas, ctx, (q) => rows.row(q));
     const r = st.recent;
     const info = r ? profile.personaInfo[r.index] : undefined;
     if (r && info) {
@@ -258,7 +266,7 @@ export class Engine {
    * the explaining persona uncertain (no persona carries the item, or the user's confidence is
    * too low); undefined without personas.
    */
-  private explanationOf(st: UserState, item: number, ctx: { own: Map<number, Float32Array>; seen: Set<number> } = { own: new Map(), seen: new Set(st.exclude) }): { explanation: Explanation | null; explanationWithheld?: string } | undefined {
+  private explanationOf(st: UserState, item: number, seen: (i: number) => boolean): { explanation: Explanation | null; explanationWithheld?: string } | undefined {
     const profile = this.profileOf(st);
     if (!profile || !this.personas || !st.personas) return undefined;
     // a muted persona never explains an item
@@ -269,7 +277,8 @@ export class Engine {
     const e = r.explanation;
     if (!e) return undefined;
     // anchors per item, the rank within the persona, the weight against an even share (explanations.ts)
-    const x = readableParts({ model: this.model, personas: this.personas, set: st.personas, recent: st.recent, profile, e, item, nItems: this.nItems, candidates: this.view().candidates, anchors: this.view().explain.anchors ?? 3, ...ctx });
+    const rows = this.rowsOf(st, this.personas, st.personas);
+    const x = readableParts({ model: this.model, personas: this.personas, set: st.personas, recent: st.recent, profile, e, item, nItems: this.nItems, candidates: this.view().candidates, anchors: this.view().explain.anchors ?? 3, ownRow: (q) => rows.row(q), seen });
     const base = explanationJson(this.items, this.view(), { ...e, anchors: x.anchors });
     return { explanation: { ...base, weight: round4(e.weight), evenShare: x.evenShare, relative: x.relative, personaRank: x.personaRank, summary: summaryOf({ ...x, label: base.label, anchorTitles: base.anchors.map((a) => a.title) }) } };
   }
@@ -305,16 +314,17 @@ export class Engine {
     const allowed = (f: NewItem): boolean => !st.cold && rerank === 'none' && !skip.has(f.id) && !seenIdsOf?.has(f.id) && (opts.category === undefined || f.categories.includes(opts.category));
     const { entries: all, newScores, fillerOf } = this.fresh.mergeSelected(this.live, selected, scores, want, allowed);
     const entries = all.slice(opts.offset);
-    const seen = new Set(st.exclude);
-    const match = matcher(scores, this.view().candidates, (i) => seen.has(i), entries.length);
-    const ctx = { own: new Map<number, Float32Array>(), seen };
+    const seenMask = new Uint8Array(this.nItems);
+    for (const i of st.exclude) seenMask[i] = 1;
+    const seen = (i: number): boolean => seenMask[i] === 1;
+    const match = matcher(scores, this.view().candidates, seen, entries.length);
     const items = entries.map((i, r) => {
       if (typeof i !== 'number') return newItemJson(i, newScores.get(i) ?? 0, opts.offset + r + 1, match, opts.explain);
       const base = { ...itemJson(this.items, this.view(), i, scores[i]!), rank: opts.offset + r + 1, match: match(scores[i]!) };
       // a hedged list's popular filler says why it is there instead of naming a persona
       const filler = fillerOf.get(i);
       if (opts.explain && filler) return { ...base, explanation: null, reason: filler };
-      const explanation = opts.explain && !st.cold ? this.explanationOf(st, i, ctx) : undefined;
+      const explanation = opts.explain && !st.cold ? this.explanationOf(st, i, seen) : undefined;
       const via = opts.explain && !st.cold ? friendVia(this.model, this.trainedIndex(userId), i, this.users, (id) => this.trainedIndex(id) >= 0) : undefined;
       const item = via ? { ...base, via } : base;
       return explanation ? { ...item, ...explanation } : item;

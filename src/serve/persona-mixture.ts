@@ -3,7 +3,6 @@
  * user has a recent persona (folded in from positives newer than the model), a muted persona or a
  * boosted one.
  */
-import type { HasPersonas } from '../models/model.js';
 import type { PersonaSet } from '../models/persona-assignment.js';
 import type { PersonaSetting } from './user-state.js';
 
@@ -13,29 +12,40 @@ export function usesMixture(set: PersonaSet | null, recent: unknown, overrides: 
   return recent !== null || [...overrides].some(([q, o]) => q < k && (o.muted || o.boost !== 1));
 }
 
+/** Each persona's own score row and its log normaliser (persona-rows.ts `PersonaRows`). */
+export interface OwnRows {
+  row(q: number): Float32Array;
+  logNormaliser(q: number): number;
+}
+
+/** log sum_i exp(row_i) over the finite entries of a score row (max-shifted, in item order). */
+export function rowLogNormaliser(row: Float32Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!) && row[i]! > max) max = row[i]!;
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!)) sum += Math.exp(row[i]! - max);
+  return max + Math.log(sum);
+}
+
 /**
  * The list score log sum_k c_k softmax_i(s_k(i)) over the unmuted personas, c_k = boost_k / K:
  * each persona's own ranking (s_k: the model's score of persona k alone), weighted by its setting,
  * so a fresh taste gets its share of the list at once instead of waiting for the history-based
  * weights to notice it. With every persona muted, `fallback` (the cold-start scores) is written.
+ * `rows` holds each persona's own score row, `scorePersonas` of its vector alone, and that row's
+ * log normaliser (`rowLogNormaliser`), computed once per persona (persona-rows.ts).
  */
-export function mixtureScores(model: HasPersonas, set: PersonaSet, overrides: ReadonlyMap<number, PersonaSetting>, fallback: Float32Array, out: Float32Array): void {
+export function mixtureScores(set: PersonaSet, overrides: ReadonlyMap<number, PersonaSetting>, fallback: Float32Array, out: Float32Array, rows: OwnRows): void {
   const n = out.length;
-  const d = set.vectors.length / set.k;
   const acc = new Float64Array(n);
-  const tmp = new Float32Array(n);
   let any = false;
   for (let q = 0; q < set.k; q++) {
     const o = overrides.get(q);
     const c = o?.muted ? 0 : (o?.boost ?? 1) / set.k;
     if (!(c > 0)) continue;
     any = true;
-    model.scorePersonas(set.vectors.subarray(q * d, (q + 1) * d), tmp);
-    let max = -Infinity;
-    for (let i = 0; i < tmp.length; i++) if (Number.isFinite(tmp[i]!) && tmp[i]! > max) max = tmp[i]!;
-    let sum = 0;
-    for (let i = 0; i < tmp.length; i++) if (Number.isFinite(tmp[i]!)) sum += Math.exp(tmp[i]! - max);
-    const lse = max + Math.log(sum);
+    const tmp = rows.row(q);
+    const lse = rows.logNormaliser(q);
     for (let i = 0; i < tmp.length; i++) if (Number.isFinite(tmp[i]!)) acc[i]! += c * Math.exp(tmp[i]! - lse);
   }
   if (!any) {

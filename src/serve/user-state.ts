@@ -17,6 +17,7 @@ import type { PersonaProfile } from '../explain/explain.js';
 import type { HasPersonas, Recommender } from '../models/model.js';
 import { personaSetFrom, type PersonaSet } from '../models/persona-assignment.js';
 import type { LiveData } from './live.js';
+import { PersonaRows } from './persona-rows.js';
 
 export type PersonaSetting = { muted: boolean; boost: number };
 
@@ -36,6 +37,8 @@ export interface UserState {
   /** The persona folded in from positives newer than the model (its index and items, newest first), if any. */
   recent: { index: number; items: Int32Array } | null;
   scores: Float32Array | null;
+  /** Each persona's own score row (persona-rows.ts), taken over from the user's previous state where a persona is unchanged. */
+  rows: PersonaRows | null;
   profile: PersonaProfile | null;
   /** The catalogue version (CatalogueView.catalogue) the profile's labels were made with. */
   profileCatalogue: number;
@@ -55,7 +58,7 @@ export const personaCountOf = (st: UserState): number => st.personas?.k ?? 0;
 export function blankState(key: string, history: Int32Array, exclude: Int32Array, personas: PersonaSet | null): UserState {
   return {
     key, taste: 0, settings: 0, seenVersion: 0, cold: history.length === 0, history, exclude, personas, overrides: new Map(), recent: null,
-    scores: null, profile: null, profileCatalogue: -1, confidence: null, posterior: { anchor: null }, answers: new Map(), answersVersion: -1,
+    scores: null, rows: null, profile: null, profileCatalogue: -1, confidence: null, posterior: { anchor: null }, answers: new Map(), answersVersion: -1,
   };
 }
 
@@ -160,6 +163,8 @@ export class UserStates {
       seenVersion: u.version,
       overrides,
       recent: recentPersona,
+      // the rows of the personas a like leaves as they were (a training user's trained ones) stay
+      rows: personas && this.src.personas ? new PersonaRows(this.src.personas, personas, this.src.isCandidate.length, cached?.rows ?? null) : null,
       // the user's last posterior fit: the next spread is one Newton step from it (src/confidence PosteriorWarmStart)
       posterior: { anchor: cached?.posterior.anchor ?? null },
     };
