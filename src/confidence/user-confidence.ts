@@ -139,27 +139,49 @@ export function itemEvidence(itemPopularity: Int32Array, history: Int32Array, ha
   return s / history.length;
 }
 
-/** 2 (AUC - 1/2) of the history items among the candidates by `scores` (ties count half), clamped to [0, 1]. */
+/**
+ * 2 (AUC - 1/2) of the history items among the candidates by `scores` (ties count half), clamped to
+ * [0, 1]. One pass over the candidates counts, for each distinct history score, the candidates
+ * below it and equal to it (no sort of the catalogue).
+ */
 export function profileFit(scores: Float32Array, candidates: Int32Array, history: Int32Array): number {
   if (history.length === 0) return 0;
-  const sorted = Float64Array.from(candidates, (i) => scores[i]!).sort();
-  const n = sorted.length;
+  const n = candidates.length;
+  // the distinct finite history scores, ascending
+  const hs = Float64Array.from(history, (i) => scores[i]!).filter((s) => Number.isFinite(s)).sort();
+  let m = 0;
+  for (let t = 0; t < hs.length; t++) if (m === 0 || hs[t] !== hs[m - 1]) hs[m++] = hs[t]!;
+  const at = (v: number): number => {
+    // the first t with hs[t] >= v
+    let lo = 0;
+    let hi = m;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (hs[mid]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  // below[t] = #candidates with score < hs[t] (from the first t each candidate is below), equal[t] = # == hs[t]
+  const below = new Float64Array(m + 1);
+  const equal = new Float64Array(m);
+  for (let c = 0; c < n; c++) {
+    const v = scores[candidates[c]!]!;
+    if (Number.isNaN(v)) continue;
+    const t = at(v);
+    if (t < m && hs[t] === v) {
+      equal[t]!++;
+      below[t + 1]!++;
+    } else below[t]!++;
+  }
+  for (let t = 1; t < m; t++) below[t] = below[t]! + below[t - 1]!;
   let auc = 0;
   let used = 0;
   for (const i of history) {
     const s = scores[i]!;
     if (!Number.isFinite(s)) continue;
-    // below = #candidates with score < s, equal = # with score == s
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (sorted[mid]! < s) lo = mid + 1;
-      else hi = mid;
-    }
-    let up = lo;
-    while (up < n && sorted[up] === s) up++;
-    auc += (lo + 0.5 * (up - lo - 1)) / Math.max(1, n - 1);
+    const t = at(s);
+    auc += (below[t]! + 0.5 * (equal[t]! - 1)) / Math.max(1, n - 1);
     used++;
   }
   if (used === 0) return 0;

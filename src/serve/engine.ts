@@ -88,8 +88,11 @@ export class Engine {
     this.isCandidate = new Uint8Array(this.nItems);
     for (let i = 0; i < this.nItems; i++) if (loaded.popularity[i]! > 0) this.isCandidate[i] = 1;
     this.catalogue = new Catalogue(this.items, live, this.isCandidate, loaded.popularity, this.itemRanks, () => this.similarItems.clear());
-    // cached states hold a score row each: keep them under ~256 MB
-    const maxStates = Math.max(64, Math.floor((256 << 20) / Math.max(1, this.nItems * 4)));
+    // cached states hold a score row each, and with personas each persona's own row (persona-rows.ts;
+    // at most k trained personas plus a recent one): keep them under ~256 MB
+    const k = (this.model as { params?: { k?: unknown } }).params?.k;
+    const rows = 1 + (this.personas ? (typeof k === 'number' && k > 0 ? k : 4) + 1 : 0);
+    const maxStates = Math.max(64, Math.floor((256 << 20) / Math.max(1, rows * this.nItems * 4)));
     const engine = this;
     this.states = new UserStates(
       { items: this.items, live, isCandidate: this.isCandidate, feedbackSeq: loaded.meta.feedbackSeq, personas: this.personas, trainedIndex: (id) => engine.trainedIndex(id) },
@@ -211,7 +214,8 @@ export class Engine {
     const personas = new Float32Array(kept.length * d);
     kept.forEach((q, r) => personas.set(set.subarray(q * d, (q + 1) * d), r * d));
     const confidence = { ...conf, personas: kept.length };
-    return { model: this.personas, personas, confidence, itemPopularity: this.trainSet().itemPopularity, categories: this.view().cats, threshold: HEDGE_THRESHOLD };
+    const rows = this.rowsOf(st, this.personas, st.personas);
+    return { model: this.personas, personas, confidence, itemPopularity: this.trainSet().itemPopularity, categories: this.view().cats, threshold: HEDGE_THRESHOLD, ownRow: (r) => rows.row(kept[r]!) };
   }
 
   /** Model indices of the best `n` items after `offset`, reranked on request. */
