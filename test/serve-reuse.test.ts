@@ -10,7 +10,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { categoriesOf } from '../src/data/categories.js';
-import { profileFit } from '../src/confidence/index.js';
+import { POSTERIOR_REFIT_EVERY, posteriorSpread, profileFit, type PosteriorWarmStart } from '../src/confidence/index.js';
+import { onboardingBasis } from '../src/onboard/basis.js';
 import { Rng } from '../src/math/rng.js';
 import { PersonaModel } from '../src/models/personas.js';
 import { personaSetFrom } from '../src/models/persona-assignment.js';
@@ -222,5 +223,71 @@ describe('profileFit', () => {
       }),
       { numRuns: 500, seed: 9 },
     );
+  });
+});
+
+describe('a due posterior refit deferred off the read', () => {
+  it('answers the Newton step, schedules one refit of the latest history, whose exact fit becomes the anchor', () => {
+    const basis = onboardingBasis(model, train, { size: 16 });
+    const u = Array.from({ length: log.users.size }, (_, x) => x).find((x) => train.userItems.indptr[x + 1]! - train.userItems.indptr[x]! >= POSTERIOR_REFIT_EVERY + 6)!;
+    const hist = Array.from(train.userItems.indices.subarray(train.userItems.indptr[u]!, train.userItems.indptr[u + 1]!));
+    const prefix = (n: number): Int32Array => Int32Array.from(hist.slice(0, n)).sort();
+    const queue: (() => void)[] = [];
+    const deferred: PosteriorWarmStart = { anchor: null, defer: (f) => queue.push(f) };
+    const inline: PosteriorWarmStart = { anchor: null };
+    const n0 = hist.length - POSTERIOR_REFIT_EVERY - 2;
+    // the first fit is exact and immediate; the next ones are the same Newton steps either way
+    assert.equal(posteriorSpread(basis, prefix(n0), deferred), posteriorSpread(basis, prefix(n0)));
+    posteriorSpread(basis, prefix(n0), inline);
+    const anchor = deferred.anchor!;
+    for (let j = 1; j < POSTERIOR_REFIT_EVERY; j++) assert.equal(posteriorSpread(basis, prefix(n0 + j), deferred), posteriorSpread(basis, prefix(n0 + j), inline));
+    assert.equal(queue.length, 0);
+    // due: the inline warm start refits exactly, the deferred one answers a Newton step from the same anchor
+    const h8 = prefix(n0 + POSTERIOR_REFIT_EVERY);
+    const exact8 = posteriorSpread(basis, h8);
+    assert.equal(posteriorSpread(basis, h8, inline), exact8);
+    const step8 = posteriorSpread(basis, h8, deferred);
+    assert.equal(deferred.anchor, anchor);
+    assert.notEqual(step8, exact8);
+    assert.ok(Math.abs(step8 - exact8) < 0.02, `${step8} vs ${exact8}`);
+    assert.equal(queue.length, 1);
+    // another history before the refit ran: still a Newton step, no second refit scheduled
+    const h9 = prefix(n0 + POSTERIOR_REFIT_EVERY + 1);
+    const fresh: PosteriorWarmStart = { anchor: { ...anchor, updates: 0 } };
+    assert.equal(posteriorSpread(basis, h9, deferred), posteriorSpread(basis, h9, fresh));
+    assert.equal(queue.length, 1);
+    // the refit fits the latest history exactly: its anchor is the one an exact fit of h9 leaves
+    queue.shift()!();
+    const exact9: PosteriorWarmStart = { anchor: null };
+    posteriorSpread(basis, h9, exact9);
+    assert.notEqual(deferred.anchor, anchor);
+    assert.deepEqual(deferred.anchor, exact9.anchor);
+    assert.equal(deferred.pending, null);
+    // and the next answer is one Newton step from it
+    const h10 = prefix(n0 + POSTERIOR_REFIT_EVERY + 2);
+    assert.equal(posteriorSpread(basis, h10, deferred), posteriorSpread(basis, h10, exact9));
+  });
+
+  it('the service: the read that makes a refit due answers at once, the refit runs when the event loop is next idle', async () => {
+    const { live, seq: start } = liveData();
+    let seq = start;
+    const e = engineOf(model, live, start);
+    const user = pool[0]!;
+    const opts = { n: 10, offset: 0, rerank: 'none', explain: true };
+    const peek = (): UserState => (e as unknown as { states: { peek(id: string): UserState } }).states.peek(user);
+    e.recommendJson(user, opts);
+    const posterior = peek().posterior;
+    assert.equal(posterior.anchor!.updates, 0);
+    const items = log.items.toArray().filter((id) => !live.users.get(user)!.seen.has(id));
+    for (let j = 1; j <= POSTERIOR_REFIT_EVERY; j++) {
+      live.applyFeedback([{ user, item: items[j]!, type: 'like', value: 1, ts: 0, seq: ++seq }]);
+      e.recommendJson(user, opts);
+      assert.equal(peek().posterior, posterior, 'one posterior across the states');
+      assert.equal(posterior.anchor!.updates, j);
+      assert.equal(posterior.pending ?? null, j === POSTERIOR_REFIT_EVERY ? peek().history : null);
+    }
+    await new Promise((r) => setImmediate(r));
+    assert.equal(posterior.pending, null);
+    assert.equal(posterior.anchor!.updates, 0);
   });
 });

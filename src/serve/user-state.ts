@@ -44,12 +44,20 @@ export interface UserState {
   profileCatalogue: number;
   /** How much the model knows about the user (src/confidence), computed once per persona set. */
   confidence: UserConfidence | null;
-  /** The user's last exact posterior fit (src/confidence PosteriorWarmStart), kept across their states. */
+  /**
+   * The user's last exact posterior fit (src/confidence PosteriorWarmStart), one object kept across
+   * their states: a due refit runs when the event loop is idle, not in the read (`idleRefit`).
+   */
   posterior: PosteriorWarmStart;
   answers: Map<string, string>;
   /** The CatalogueView.answers version the cached answers were rendered with (titles, catalogue). */
   answersVersion: number;
 }
+
+/** Runs a user's due exact posterior refit after the requests being handled (setImmediate), off their reads. */
+export const idleRefit = (refit: () => void): void => {
+  setImmediate(refit);
+};
 
 /** Number of personas in the user's served set. */
 export const personaCountOf = (st: UserState): number => st.personas?.k ?? 0;
@@ -166,7 +174,7 @@ export class UserStates {
       // the rows of the personas a like leaves as they were (a training user's trained ones) stay
       rows: personas && this.src.personas ? new PersonaRows(this.src.personas, personas, this.src.isCandidate.length, cached?.rows ?? null) : null,
       // the user's last posterior fit: the next spread is one Newton step from it (src/confidence PosteriorWarmStart)
-      posterior: { anchor: cached?.posterior.anchor ?? null },
+      posterior: cached?.posterior ?? { anchor: null, defer: idleRefit },
     };
     this.states.set(userId, st);
     if (this.states.size > this.maxStates) this.states.delete(this.states.keys().next().value!);
