@@ -24,15 +24,14 @@ import type { LiveData } from './live.js';
 import { servedTrainSet, type LoadedModel } from './model-file.js';
 import { explanationJson, itemJson, personasJson, round4 } from './answers.js';
 import { NewItems, newItemJson, type NewItem } from './new-items.js';
-import { matcher, readableParts, summaryOf } from './explanations.js';
+import { matcher, readableParts, seenTest, summaryOf } from './explanations.js';
 import { mixtureScores, usesMixture } from './persona-mixture.js';
-import { PersonaRows } from './persona-rows.js';
 import { ListCache } from './list-cache.js';
 import { MAX_N, type Explanation, type Personas, type Recommendations } from './schemas.js';
 import { servedConfidence } from './served-confidence.js';
 import { SimilarItems } from './similar-items.js';
 import { friendVia, namesFriends } from './social-via.js';
-import { blankState, foldedSet, personaCountOf, UserStates, type UserState } from './user-state.js';
+import { blankState, foldedSet, maxStatesFor, personaCountOf, personaRowsOf, UserStates, type UserState } from './user-state.js';
 
 type PersonaRecommender = Recommender & HasPersonas;
 
@@ -88,11 +87,7 @@ export class Engine {
     this.isCandidate = new Uint8Array(this.nItems);
     for (let i = 0; i < this.nItems; i++) if (loaded.popularity[i]! > 0) this.isCandidate[i] = 1;
     this.catalogue = new Catalogue(this.items, live, this.isCandidate, loaded.popularity, this.itemRanks, () => this.similarItems.clear());
-    // cached states hold a score row each, and with personas each persona's own row (persona-rows.ts;
-    // at most k trained personas plus a recent one): keep them under ~256 MB
-    const k = (this.model as { params?: { k?: unknown } }).params?.k;
-    const rows = 1 + (this.personas ? (typeof k === 'number' && k > 0 ? k : 4) + 1 : 0);
-    const maxStates = Math.max(64, Math.floor((256 << 20) / Math.max(1, rows * this.nItems * 4)));
+    const maxStates = maxStatesFor(this.nItems, this.model, this.personas !== null);
     const engine = this;
     this.states = new UserStates(
       { items: this.items, live, isCandidate: this.isCandidate, feedbackSeq: loaded.meta.feedbackSeq, personas: this.personas, trainedIndex: (id) => engine.trainedIndex(id) },
@@ -147,18 +142,12 @@ export class Engine {
     if (st.personas && this.personas) {
       // a recent persona or a persona setting: score as the mixture of per-persona rankings
       if (!usesMixture(st.personas, st.recent, st.overrides)) this.personas.scorePersonas(st.personas.vectors, out, st.history);
-      else mixtureScores(st.personas, st.overrides, this.view().coldScores, out, this.rowsOf(st, this.personas, st.personas));
+      else mixtureScores(st.personas, st.overrides, this.view().coldScores, out, personaRowsOf(st, this.personas, st.personas, this.nItems));
     } else {
       this.model.scoreBatch(singleUserBatch(this.trainedIndex(userId), st.history), out);
     }
     st.scores = out;
     return out;
-  }
-
-  /** The state's per-persona score rows (persona-rows.ts), made on first use for a state without them (a session). */
-  private rowsOf(st: UserState, model: PersonaRecommender, set: NonNullable<UserState['personas']>): PersonaRows {
-    st.rows ??= new PersonaRows(model, set, this.nItems);
-    return st.rows;
   }
 
   /**
@@ -187,7 +176,7 @@ export class Engine {
     const meta = this.view();
     if (st.profile && st.profileCatalogue === meta.catalogue) return st.profile;
     const ctx = meta.explain;
-    const rows = this.rowsOf(st, this.personas, st.personas);
+    const rows = personaRowsOf(st, this.personas, st.personas, this.nItems);
     const profile = personaProfile(this.personas, st.personas, ctx, (q) => rows.row(q));
     const r = st.recent;
     const info = r ? profile.personaInfo[r.index] : undefined;
@@ -214,7 +203,7 @@ export class Engine {
     const personas = new Float32Array(kept.length * d);
     kept.forEach((q, r) => personas.set(set.subarray(q * d, (q + 1) * d), r * d));
     const confidence = { ...conf, personas: kept.length };
-    const rows = this.rowsOf(st, this.personas, st.personas);
+    const rows = personaRowsOf(st, this.personas, st.personas, this.nItems);
     return { model: this.personas, personas, confidence, itemPopularity: this.trainSet().itemPopularity, categories: this.view().cats, threshold: HEDGE_THRESHOLD, ownRow: (r) => rows.row(kept[r]!) };
   }
 
@@ -281,7 +270,7 @@ export class Engine {
     const e = r.explanation;
     if (!e) return undefined;
     // anchors per item, the rank within the persona, the weight against an even share (explanations.ts)
-    const rows = this.rowsOf(st, this.personas, st.personas);
+    const rows = personaRowsOf(st, this.personas, st.personas, this.nItems);
     const x = readableParts({ model: this.model, personas: this.personas, set: st.personas, recent: st.recent, profile, e, item, nItems: this.nItems, candidates: this.view().candidates, anchors: this.view().explain.anchors ?? 3, ownRow: (q) => rows.row(q), seen });
     const base = explanationJson(this.items, this.view(), { ...e, anchors: x.anchors });
     return { explanation: { ...base, weight: round4(e.weight), evenShare: x.evenShare, relative: x.relative, personaRank: x.personaRank, summary: summaryOf({ ...x, label: base.label, anchorTitles: base.anchors.map((a) => a.title) }) } };
@@ -318,9 +307,7 @@ export class Engine {
     const allowed = (f: NewItem): boolean => !st.cold && rerank === 'none' && !skip.has(f.id) && !seenIdsOf?.has(f.id) && (opts.category === undefined || f.categories.includes(opts.category));
     const { entries: all, newScores, fillerOf } = this.fresh.mergeSelected(this.live, selected, scores, want, allowed);
     const entries = all.slice(opts.offset);
-    const seenMask = new Uint8Array(this.nItems);
-    for (const i of st.exclude) seenMask[i] = 1;
-    const seen = (i: number): boolean => seenMask[i] === 1;
+    const seen = seenTest(st.exclude, this.nItems);
     const match = matcher(scores, this.view().candidates, seen, entries.length);
     const items = entries.map((i, r) => {
       if (typeof i !== 'number') return newItemJson(i, newScores.get(i) ?? 0, opts.offset + r + 1, match, opts.explain);

@@ -85,6 +85,13 @@ export function historyAssignment(key: object, model: HasPersonas, personas: Flo
   return a;
 }
 
+/** Whether an item is one of `exclude` (model indices below nItems), as a look-up in a mask. */
+export function seenTest(exclude: Int32Array, nItems: number): (i: number) => boolean {
+  const mask = new Uint8Array(nItems);
+  for (const i of exclude) mask[i] = 1;
+  return (i) => mask[i] === 1;
+}
+
 /** Sorted finite scores of the allowed items (for percentiles). */
 export function sortedScores(scores: Float32Array, candidates: Int32Array, excluded: (i: number) => boolean): Float32Array {
   const out: number[] = [];

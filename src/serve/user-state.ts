@@ -59,6 +59,22 @@ export const idleRefit = (refit: () => void): void => {
   setImmediate(refit);
 };
 
+/**
+ * How many user states to keep: each holds a score row and, with personas, each persona's own row
+ * (persona-rows.ts; at most the model's k trained personas plus a recent one), under ~256 MB.
+ */
+export function maxStatesFor(nItems: number, model: Recommender, personas: boolean): number {
+  const k = (model as { params?: { k?: unknown } }).params?.k;
+  const rows = 1 + (personas ? (typeof k === 'number' && k > 0 ? k : 4) + 1 : 0);
+  return Math.max(64, Math.floor((256 << 20) / Math.max(1, rows * nItems * 4)));
+}
+
+/** The state's per-persona score rows, made on first use for a state without them (a session). */
+export function personaRowsOf(st: UserState, model: HasPersonas, set: PersonaSet, nItems: number): PersonaRows {
+  st.rows ??= new PersonaRows(model, set, nItems);
+  return st.rows;
+}
+
 /** Number of personas in the user's served set. */
 export const personaCountOf = (st: UserState): number => st.personas?.k ?? 0;
 
