@@ -4,6 +4,7 @@
  * boosted one.
  */
 import type { PersonaSet } from '../models/persona-assignment.js';
+import type { OwnRows } from './persona-rows.js';
 import type { PersonaSetting } from './user-state.js';
 
 /** Whether a list is scored as the mixture (a recent persona, or a mute or boost of one of the set's personas). */
@@ -12,28 +13,13 @@ export function usesMixture(set: PersonaSet | null, recent: unknown, overrides: 
   return recent !== null || [...overrides].some(([q, o]) => q < k && (o.muted || o.boost !== 1));
 }
 
-/** Each persona's own score row and its log normaliser (persona-rows.ts `PersonaRows`). */
-export interface OwnRows {
-  row(q: number): Float32Array;
-  logNormaliser(q: number): number;
-}
-
-/** log sum_i exp(row_i) over the finite entries of a score row (max-shifted, in item order). */
-export function rowLogNormaliser(row: Float32Array): number {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!) && row[i]! > max) max = row[i]!;
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!)) sum += Math.exp(row[i]! - max);
-  return max + Math.log(sum);
-}
-
 /**
  * The list score log sum_k c_k softmax_i(s_k(i)) over the unmuted personas, c_k = boost_k / K:
  * each persona's own ranking (s_k: the model's score of persona k alone), weighted by its setting,
  * so a fresh taste gets its share of the list at once instead of waiting for the history-based
  * weights to notice it. With every persona muted, `fallback` (the cold-start scores) is written.
  * `rows` holds each persona's own score row, `scorePersonas` of its vector alone, and that row's
- * log normaliser (`rowLogNormaliser`), computed once per persona (persona-rows.ts).
+ * log normaliser (persona-rows.ts `rowLogNormaliser`), computed once per persona (persona-rows.ts).
  */
 export function mixtureScores(set: PersonaSet, overrides: ReadonlyMap<number, PersonaSetting>, fallback: Float32Array, out: Float32Array, rows: OwnRows): void {
   const n = out.length;

@@ -13,7 +13,21 @@
  */
 import type { HasPersonas } from '../models/model.js';
 import type { PersonaSet } from '../models/persona-assignment.js';
-import { rowLogNormaliser, type OwnRows } from './persona-mixture.js';
+
+/** Each persona's own score row and its log normaliser (`PersonaRows`). */
+export interface OwnRows {
+  row(q: number): Float32Array;
+  logNormaliser(q: number): number;
+}
+
+/** log sum_i exp(row_i) over the finite entries of a score row (max-shifted, in item order). */
+export function rowLogNormaliser(row: Float32Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!) && row[i]! > max) max = row[i]!;
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!)) sum += Math.exp(row[i]! - max);
+  return max + Math.log(sum);
+}
 
 export class PersonaRows implements OwnRows {
   private readonly rows: (Float32Array | null)[];
@@ -72,7 +86,7 @@ export class PersonaRows implements OwnRows {
     return r;
   }
 
-  /** The log normaliser of persona q's row (persona-mixture.ts `rowLogNormaliser`). */
+  /** The log normaliser of persona q's row (`rowLogNormaliser`). */
   logNormaliser(q: number): number {
     if (Number.isNaN(this.norms[q]!)) this.norms[q] = rowLogNormaliser(this.row(q));
     return this.norms[q]!;
