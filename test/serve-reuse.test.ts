@@ -103,7 +103,7 @@ describe('a new state reuses what its user had computed, with the same answers',
     );
   });
 
-  it('after a like, a training user keeps the rows of the trained personas (the same arrays) and scores only the recent one', () => {
+  it('after a like, a training user keeps the logits of the trained personas (the same arrays) and scores only the new components', () => {
     const { live, seq } = liveData();
     const e = engineOf(model, live, seq);
     const u = Array.from({ length: log.users.size }, (_, x) => x).find((x) => model.personaCount(x) >= 2)!;
@@ -113,7 +113,10 @@ describe('a new state reuses what its user had computed, with the same answers',
     const peek = (): UserState => (e as unknown as { states: { peek(id: string): UserState } }).states.peek(user);
     const before = peek();
     const k = model.personaCount(u);
-    const rowsBefore = Array.from({ length: k }, (_, q) => before.rows!.row(q));
+    const d = model.dim;
+    const vec = (st: UserState, q: number): Float32Array => st.personas!.vectors.subarray(q * d, (q + 1) * d);
+    const logitsBefore = Array.from({ length: k }, (_, q) => before.rows!.get(vec(before, q)));
+    assert.ok(logitsBefore.every((z) => z !== null));
     const seen = live.users.get(user)!.seen;
     const item = log.items.toArray().find((id) => !seen.has(id))!;
     live.applyFeedback([{ user, item, type: 'like', value: 1, ts: 0, seq: seq + 1 }]);
@@ -121,37 +124,84 @@ describe('a new state reuses what its user had computed, with the same answers',
     const after = peek();
     assert.notEqual(after, before);
     assert.equal(after.personas!.k, k + 1);
-    for (let q = 0; q < k; q++) assert.equal(after.rows!.row(q), rowsBefore[q], `trained persona ${q}: the same row`);
-    const d = model.dim;
+    for (let q = 0; q < k; q++) assert.equal(after.rows!.get(vec(after, q)), logitsBefore[q], `trained persona ${q}: the same logits`);
+    const recentLogits = after.rows!.get(vec(after, k));
+    assert.ok(recentLogits && !logitsBefore.some((z) => z === recentLogits), 'the recent persona: its own logits');
     for (let q = 0; q <= k; q++) {
       const fresh = new Float32Array(log.items.size);
-      model.scorePersonas(after.personas!.vectors.subarray(q * d, (q + 1) * d), fresh);
-      assert.deepEqual(after.rows!.row(q), fresh, `persona ${q}: the row of its vector`);
+      model.scorePersonas(vec(after, q), fresh);
+      assert.ok(sameBits(after.rows!.row(q), fresh), `persona ${q}: the row of its vector`);
     }
   });
 });
 
+/** Whether two typed arrays hold the same bytes. */
+function sameBits(a: Float32Array | Float64Array, b: Float32Array | Float64Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
 describe('PersonaRows', () => {
-  it('takes over a row only for a bit-identical vector, wherever it sits in the new set', () => {
+  it('takes over logits only for a bit-identical vector, wherever it sits in the new set; rows derived from them are the model\'s rows', () => {
     const d = model.dim;
     const h = train.userItems.indices.subarray(train.userItems.indptr[0]!, train.userItems.indptr[1]!);
     const a = model.foldIn(h);
     const ka = a.length / d;
     assert.ok(ka >= 2);
     const prev = new PersonaRows(model, personaSetFrom(model, a, h), log.items.size);
-    const r0 = prev.row(0);
-    const r1 = prev.row(1);
+    prev.row(0);
+    prev.row(1);
+    const z0 = prev.get(a.subarray(0, d))!;
+    const z1 = prev.get(a.subarray(d, 2 * d))!;
+    assert.ok(z0 && z1);
     // the new set: persona 1 first, then persona 0 nudged by one ulp-sized change
     const b = new Float32Array(2 * d);
     b.set(a.subarray(d, 2 * d), 0);
     b.set(a.subarray(0, d), d);
     b[d] = Math.fround(b[d]! * (1 + 2 ** -20)) === b[d] ? b[d]! + 1e-3 : Math.fround(b[d]! * (1 + 2 ** -20));
     const next = new PersonaRows(model, personaSetFrom(model, b, h), log.items.size, prev);
-    assert.equal(next.row(0), r1);
-    assert.notEqual(next.row(1), r0);
-    const fresh = new Float32Array(log.items.size);
-    model.scorePersonas(b.subarray(d, 2 * d), fresh);
-    assert.deepEqual(next.row(1), fresh);
+    assert.equal(next.get(b.subarray(0, d)), z1);
+    assert.equal(next.get(b.subarray(d, 2 * d)), null);
+    for (let q = 0; q < 2; q++) {
+      const fresh = new Float32Array(log.items.size);
+      model.scorePersonas(b.subarray(q * d, (q + 1) * d), fresh);
+      assert.ok(sameBits(next.row(q), fresh), `row ${q}`);
+      // a row derived from kept logits is the row the model computes
+      assert.ok(sameBits(next.row(q), fresh), `row ${q} again`);
+    }
+    assert.notEqual(next.get(b.subarray(d, 2 * d)), z0);
+  });
+
+  it('scoring a set with its history from kept logits gives the same scores and normalisers, and uses them', () => {
+    fc.assert(
+      fc.property(fc.nat(log.users.size - 1), fc.nat(log.items.size - 1), (u, extra) => {
+        const h0 = train.userItems.indices.subarray(train.userItems.indptr[u]!, train.userItems.indptr[u + 1]!);
+        fc.pre(h0.length > 0);
+        // a trained set plus a persona folded in from one more item, scored with the longer history
+        const h = Int32Array.from(new Set([...h0, extra])).sort();
+        const recent = model.foldIn(Int32Array.of(extra));
+        const vectors = new Float32Array(model.personaVectors(u).length + recent.length);
+        vectors.set(model.personaVectors(u));
+        vectors.set(recent, model.personaVectors(u).length);
+        const set = personaSetFrom(model, vectors, h);
+        const rows = new PersonaRows(model, set, log.items.size);
+        for (let q = 0; q < set.k; q++) rows.row(q);
+        const want = new Float32Array(log.items.size);
+        model.scorePersonas(vectors.slice(), want, h);
+        const got = new Float32Array(log.items.size);
+        model.scorePersonas(vectors, got, h, rows);
+        assert.ok(sameBits(got, want));
+        // the persona weights read the normalisers of that scoring: the same weights
+        const fresh = vectors.slice();
+        model.scorePersonas(fresh, new Float32Array(log.items.size), h);
+        for (const i of h) assert.ok(sameBits(model.personaWeights(vectors, i, h), model.personaWeights(fresh, i, h)));
+        // logits that differ change the scores: they are used, not recomputed
+        const off = { get: (p: Float32Array) => (rows.get(p) ? rows.get(p)!.map((z) => z + 1e-3 * (z > 0 ? 1 : -1)) : null), put: () => {} };
+        const moved = new Float32Array(log.items.size);
+        model.scorePersonas(vectors, moved, h, off);
+        assert.ok(!sameBits(moved, want));
+      }),
+      { numRuns: 20, seed: 5 },
+    );
   });
 
   it('the mixture from shared rows equals the mixture from each persona rescored', () => {

@@ -109,7 +109,7 @@ export class Engine {
    * evidence count. Computed once per user state.
    */
   private confidenceOf(st: UserState): UserConfidence {
-    st.confidence ??= servedConfidence(this.personas, this.trainSet(), st);
+    st.confidence ??= servedConfidence(this.personas, this.trainSet(), st, this.personas && st.personas ? personaRowsOf(st, this.personas, st.personas, this.nItems) : undefined);
     return st.confidence;
   }
 
@@ -141,7 +141,7 @@ export class Engine {
     const out = new Float32Array(this.nItems);
     if (st.personas && this.personas) {
       // a recent persona or a persona setting: score as the mixture of per-persona rankings
-      if (!usesMixture(st.personas, st.recent, st.overrides)) this.personas.scorePersonas(st.personas.vectors, out, st.history);
+      if (!usesMixture(st.personas, st.recent, st.overrides)) this.personas.scorePersonas(st.personas.vectors, out, st.history, personaRowsOf(st, this.personas, st.personas, this.nItems));
       else mixtureScores(st.personas, st.overrides, this.view().coldScores, out, personaRowsOf(st, this.personas, st.personas, this.nItems));
     } else {
       this.model.scoreBatch(singleUserBatch(this.trainedIndex(userId), st.history), out);

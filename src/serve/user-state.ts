@@ -60,12 +60,13 @@ export const idleRefit = (refit: () => void): void => {
 };
 
 /**
- * How many user states to keep: each holds a score row and, with personas, each persona's own row
- * (persona-rows.ts; at most the model's k trained personas plus a recent one), under ~256 MB.
+ * How many user states to keep: each holds a score row and, with personas, each persona's logits
+ * over the candidates (persona-rows.ts; 8 bytes a candidate, as two rows; at most the model's k
+ * trained personas plus a recent one), under ~256 MB.
  */
 export function maxStatesFor(nItems: number, model: Recommender, personas: boolean): number {
   const k = (model as { params?: { k?: unknown } }).params?.k;
-  const rows = 1 + (personas ? (typeof k === 'number' && k > 0 ? k : 4) + 1 : 0);
+  const rows = 1 + (personas ? 2 * ((typeof k === 'number' && k > 0 ? k : 4) + 1) : 0);
   return Math.max(64, Math.floor((256 << 20) / Math.max(1, rows * nItems * 4)));
 }
 
