@@ -38,9 +38,18 @@ export interface ConfidenceOptions {
  * (I + C Cov_p[x]) at w are exact for the new history's C choices, so the step costs a 16 x 16
  * solve instead of the catalogue passes of a refit; every POSTERIOR_REFIT_EVERY-th call (and the
  * first) refits exactly. `anchor: null` = no fit yet.
+ *
+ * With `defer`, a refit that is due once an anchor exists is not done by the call: the call
+ * answers with the Newton step like the ones before, and hands the refit to `defer` (e.g. to run
+ * when the event loop is idle); when it runs, it fits the latest history the subject was answered
+ * for exactly and that fit becomes the anchor (updates 0). The first fit is always exact and
+ * immediate.
  */
 export interface PosteriorWarmStart {
   anchor: { w: Float64Array; ex: Float64Array; cov: Float64Array; updates: number } | null;
+  defer?: (refit: () => void) => void;
+  /** With `defer`: the history of the latest call while a deferred refit is pending (null: none pending). */
+  pending?: Int32Array | null;
 }
 
 /** Incremental spreads between two exact posterior refits of a subject. */
@@ -139,27 +148,49 @@ export function itemEvidence(itemPopularity: Int32Array, history: Int32Array, ha
   return s / history.length;
 }
 
-/** 2 (AUC - 1/2) of the history items among the candidates by `scores` (ties count half), clamped to [0, 1]. */
+/**
+ * 2 (AUC - 1/2) of the history items among the candidates by `scores` (ties count half), clamped to
+ * [0, 1]. One pass over the candidates counts, for each distinct history score, the candidates
+ * below it and equal to it (no sort of the catalogue).
+ */
 export function profileFit(scores: Float32Array, candidates: Int32Array, history: Int32Array): number {
   if (history.length === 0) return 0;
-  const sorted = Float64Array.from(candidates, (i) => scores[i]!).sort();
-  const n = sorted.length;
+  const n = candidates.length;
+  // the distinct finite history scores, ascending
+  const hs = Float64Array.from(history, (i) => scores[i]!).filter((s) => Number.isFinite(s)).sort();
+  let m = 0;
+  for (let t = 0; t < hs.length; t++) if (m === 0 || hs[t] !== hs[m - 1]) hs[m++] = hs[t]!;
+  const at = (v: number): number => {
+    // the first t with hs[t] >= v
+    let lo = 0;
+    let hi = m;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (hs[mid]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  // below[t] = #candidates with score < hs[t] (from the first t each candidate is below), equal[t] = # == hs[t]
+  const below = new Float64Array(m + 1);
+  const equal = new Float64Array(m);
+  for (let c = 0; c < n; c++) {
+    const v = scores[candidates[c]!]!;
+    if (Number.isNaN(v)) continue;
+    const t = at(v);
+    if (t < m && hs[t] === v) {
+      equal[t]!++;
+      below[t + 1]!++;
+    } else below[t]!++;
+  }
+  for (let t = 1; t < m; t++) below[t] = below[t]! + below[t - 1]!;
   let auc = 0;
   let used = 0;
   for (const i of history) {
     const s = scores[i]!;
     if (!Number.isFinite(s)) continue;
-    // below = #candidates with score < s, equal = # with score == s
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (sorted[mid]! < s) lo = mid + 1;
-      else hi = mid;
-    }
-    let up = lo;
-    while (up < n && sorted[up] === s) up++;
-    auc += (lo + 0.5 * (up - lo - 1)) / Math.max(1, n - 1);
+    const t = at(s);
+    auc += (below[t]! + 0.5 * (equal[t]! - 1)) / Math.max(1, n - 1);
     used++;
   }
   if (used === 0) return 0;
@@ -224,33 +255,73 @@ export function personaAmbiguity(model: HasPersonas, personas: Float32Array, his
 export function posteriorSpread(basis: OnboardingBasis, history: Int32Array, warm?: PosteriorWarmStart): number {
   const cs = catalogueChoiceSet(basis);
   const M = basis.size;
+  const rows = choiceRows(basis, history);
+  const a = warm?.anchor;
+  if (warm && a && a.w.length === M && rows.length > 0) {
+    const due = a.updates >= POSTERIOR_REFIT_EVERY - 1;
+    if (!due || warm.defer) {
+      if (due && warm.defer) deferRefit(basis, history, warm, warm.defer);
+      a.updates++;
+      return newtonSpread(cs.set.x, a, rows, M);
+    }
+  }
+  const { spread, anchor } = exactFit(basis, rows);
+  if (warm) warm.anchor = anchor;
+  return spread;
+}
+
+/** The rows of a history's items in the basis's catalogue choice set (items outside it left out). */
+function choiceRows(basis: OnboardingBasis, history: Int32Array): number[] {
+  const cs = catalogueChoiceSet(basis);
   const rows: number[] = [];
   for (const i of history) {
     const r = i >= 0 && i < basis.nItems ? cs.rowOf[i]! : -1;
     if (r >= 0) rows.push(r);
   }
-  const a = warm?.anchor;
-  if (warm && a && a.w.length === M && a.updates < POSTERIOR_REFIT_EVERY - 1 && rows.length > 0) {
-    // one Newton step from the last exact mode w: prior N(0, I), C choices
-    a.updates++;
-    const C = rows.length;
-    const g = new Float64Array(M);
-    for (let m = 0; m < M; m++) g[m] = a.w[m]! + C * a.ex[m]!;
-    for (const r of rows) for (let m = 0; m < M; m++) g[m] = g[m]! - cs.set.x[r * M + m]!;
-    const h = new Float64Array(M * M);
-    for (let q = 0; q < M * M; q++) h[q] = C * a.cov[q]!;
-    for (let m = 0; m < M; m++) h[m * M + m] = h[m * M + m]! + 1;
-    const inv = choleskyInverse(cholesky(h, M), M);
-    let t = 0;
-    for (let m = 0; m < M; m++) t += inv[m * M + m]!;
-    return Math.sqrt(t / M);
-  }
+  return rows;
+}
+
+/** The spread after one Newton step from the anchor's mode: prior N(0, I), the rows' C choices. */
+function newtonSpread(x: Float64Array, a: NonNullable<PosteriorWarmStart['anchor']>, rows: readonly number[], M: number): number {
+  const C = rows.length;
+  const g = new Float64Array(M);
+  for (let m = 0; m < M; m++) g[m] = a.w[m]! + C * a.ex[m]!;
+  for (const r of rows) for (let m = 0; m < M; m++) g[m] = g[m]! - x[r * M + m]!;
+  const h = new Float64Array(M * M);
+  for (let q = 0; q < M * M; q++) h[q] = C * a.cov[q]!;
+  for (let m = 0; m < M; m++) h[m * M + m] = h[m * M + m]! + 1;
+  const inv = choleskyInverse(cholesky(h, M), M);
+  let t = 0;
+  for (let m = 0; m < M; m++) t += inv[m * M + m]!;
+  return Math.sqrt(t / M);
+}
+
+/** The exact Laplace fit of the rows' choices: its spread and the anchor it leaves (null without choices). */
+function exactFit(basis: OnboardingBasis, rows: readonly number[]): { spread: number; anchor: PosteriorWarmStart['anchor'] } {
+  const cs = catalogueChoiceSet(basis);
+  const M = basis.size;
   const post = new LaplacePosterior(new Float64Array(M), 1);
   post.choiceSet = cs.set;
   for (const r of rows) post.choices.push({ index: r, c: 1 });
   if (post.choices.length > 0) post.refit();
-  if (warm) warm.anchor = rows.length > 0 ? anchorOf(post, cs.set.x, rows, M) : null;
-  return Math.sqrt(post.trace() / M);
+  return { spread: Math.sqrt(post.trace() / M), anchor: rows.length > 0 ? anchorOf(post, cs.set.x, rows, M) : null };
+}
+
+/**
+ * Schedules the exact refit of a subject (PosteriorWarmStart `defer`) unless one is pending; the
+ * refit fits the latest history the subject was answered for.
+ */
+function deferRefit(basis: OnboardingBasis, history: Int32Array, warm: PosteriorWarmStart, defer: (refit: () => void) => void): void {
+  const scheduled = warm.pending != null;
+  warm.pending = history;
+  if (scheduled) return;
+  defer(() => {
+    const h = warm.pending;
+    warm.pending = null;
+    if (!h) return;
+    const rows = choiceRows(basis, h);
+    if (rows.length > 0) warm.anchor = exactFit(basis, rows).anchor;
+  });
 }
 
 /**

@@ -148,8 +148,12 @@ function hasAnyCategory(cats: ItemCategories, i: number, wanted: readonly number
   return false;
 }
 
-/** The user's personas with their shares, anchors and labels; computed once per user. */
-export function personaProfile(model: HasPersonas, subject: Subject, ctx: ExplainContext): PersonaProfile {
+/**
+ * The user's personas with their shares, anchors and labels; computed once per user. `ownRow(q)`,
+ * when given, is persona q's own score row (`scorePersonas` of its vector alone) computed by the
+ * caller, e.g. the service's per-user rows (src/serve/persona-rows.ts).
+ */
+export function personaProfile(model: HasPersonas, subject: Subject, ctx: ExplainContext, ownRow?: (q: number) => Float32Array): PersonaProfile {
   const { vectors: personas, k, history, user } = resolve(model, subject, ctx);
   const assignment = personaAssignment(model, personas, history, history);
   const shares = assignmentShares(assignment, k);
@@ -169,13 +173,17 @@ export function personaProfile(model: HasPersonas, subject: Subject, ctx: Explai
     let ranked: number[];
     if (members.length > 0) {
       // p_q . v_i = score with persona q alone minus the bias (the score with no persona)
-      if (!biasScores || !ownScores) {
+      if (!biasScores) {
         biasScores = new Float32Array(ctx.nItems);
         model.scorePersonas(new Float32Array(0), biasScores);
-        ownScores = new Float32Array(ctx.nItems);
       }
-      model.scorePersonas(personas.subarray(q * d, (q + 1) * d), ownScores);
-      const own = ownScores;
+      let own: Float32Array;
+      if (ownRow) own = ownRow(q);
+      else {
+        ownScores ??= new Float32Array(ctx.nItems);
+        model.scorePersonas(personas.subarray(q * d, (q + 1) * d), ownScores);
+        own = ownScores;
+      }
       const bias = biasScores;
       // non-candidate items score -Infinity; they sort last
       const key = (i: number): number => {

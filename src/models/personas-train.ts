@@ -63,11 +63,14 @@ export function mixWeights(count: ArrayLike<number>, k: number, gamma: number): 
  * Scores of a persona set (k rows of P from `base`) for every item: candidates get
  * log sum_k pi_k softmax_i(Q_i . p_k + B_i) (an exact softmax over the candidates not marked in
  * `excl`, the user's history, as in training), the others -Infinity. `pi` (length k) defaults to
- * equal weights. Returns each persona's log normaliser.
+ * equal weights. Returns each persona's log normaliser. `logits`, when given, holds component q's
+ * logits z(c) over the candidates where the caller has them (component-logits.ts), used instead of
+ * computing them, and receives the logits computed here (`keep`).
  */
 export function scoreMixture(
   Q: Float32Array, B: Float32Array, P: Float32Array, base: number, k: number, d: number, cand: Int32Array, out: Float32Array, pi: ArrayLike<number> | null,
   extra: Float32Array | null = null, nItems = 0, excl: Uint8Array | null = null,
+  logits: { known: readonly (Float64Array | null)[]; keep(q: number, z: Float64Array): void } | null = null,
 ): Float64Array {
   out.fill(-Infinity);
   const nC = cand.length;
@@ -79,10 +82,16 @@ export function scoreMixture(
   if (zBuf.length < nC * k) zBuf = new Float64Array(nC * k);
   for (let q = 0; q < k; q++) {
     let m = -Infinity;
+    const known = logits ? logits.known[q] : null;
     for (let c = 0; c < nC; c++) {
       const j = cand[c]!;
-      const z = (zBuf[c * k + q] = dot(Q, j * d, P, base + q * d, d) + B[j]! + (extra ? extra[q * nItems + j]! : 0));
+      const z = (zBuf[c * k + q] = known ? known[c]! : dot(Q, j * d, P, base + q * d, d) + B[j]! + (extra ? extra[q * nItems + j]! : 0));
       if (z > m) m = z;
+    }
+    if (logits && !known) {
+      const zq = new Float64Array(nC);
+      for (let c = 0; c < nC; c++) zq[c] = zBuf[c * k + q]!;
+      logits.keep(q, zq);
     }
     let sum = 0;
     for (let c = 0; c < nC; c++) if (!excl || !excl[cand[c]!]) sum += Math.exp(zBuf[c * k + q]! - m);

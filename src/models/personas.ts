@@ -15,6 +15,7 @@
  */
 import { adaptiveK, PersonasConfig } from './personas-config.js';
 import { sharedInt32, splitRange, toShared, type WorkerPool } from '../math/pool.js';
+import type { ComponentLogits } from './component-logits.js';
 import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
 import { runEpochs } from './model.js';
 import { clusterHistory, membersOf, personasOf } from './personas-cluster.js';
@@ -202,10 +203,13 @@ export class PersonaModel implements Recommender, FoldIn {
    * Scores of a persona set (any subset of a user's rows, or from `foldIn`) for every item
    * (non-candidates: -Infinity). `history` gives the mixture weights when gamma != 0 (each
    * history item counts for the persona it has the largest cosine with); equal weights otherwise.
+   * `logits`: the components' logits kept by the caller (used and offered without a neighbour term).
    */
-  scorePersonas(personas: Float32Array, out: Float32Array, history?: Int32Array): void {
+  scorePersonas(personas: Float32Array, out: Float32Array, history?: Int32Array, logits?: ComponentLogits): void {
     const c = this.components(personas, history);
-    const lse = scoreMixture(this.Q, this.B, c.P, 0, c.k, this.params.dim, this.cand, out, c.pi, c.extra, this.nItems, c.excl);
+    const d = this.params.dim;
+    const kept = logits && !c.extra ? { known: Array.from({ length: c.k }, (_, q) => logits.get(c.P.subarray(q * d, (q + 1) * d))), keep: (q: number, z: Float64Array) => logits.put(c.P.subarray(q * d, (q + 1) * d), z) } : null;
+    const lse = scoreMixture(this.Q, this.B, c.P, 0, c.k, d, this.cand, out, c.pi, c.extra, this.nItems, c.excl, kept);
     this.lseCache.set(personas, { history, lse, pi: c.pi, extra: c.extra }); // personaWeights' normalisers: no second pass
     if (this.params.slate !== 'mixture' && personas.length / this.params.dim > 1) writeSlateScores(out, this.shareSlate(personas, c, out, history));
   }

@@ -38,6 +38,8 @@ export interface HedgeInput {
   n: number;
   categories?: ItemCategories | null;
   threshold?: number;
+  /** Persona p's own score row (`scorePersonas` of row p alone), when the caller has it computed. */
+  ownRow?: (p: number) => Float32Array;
 }
 
 export interface HedgedList {
@@ -74,9 +76,14 @@ export function hedge(input: HedgeInput): HedgedList {
   const k = confidence.personas;
   const streams: Int32Array[] = [];
   if (k > 1 && Number.isInteger(dim)) {
-    const row = new Float32Array(train.nItems);
+    const buf = input.ownRow ? null : new Float32Array(train.nItems);
     for (let p = 0; p < k; p++) {
-      model.scorePersonas(personas.subarray(p * dim, (p + 1) * dim), row);
+      let row: Float32Array;
+      if (input.ownRow) row = input.ownRow(p);
+      else {
+        row = buf!;
+        model.scorePersonas(personas.subarray(p * dim, (p + 1) * dim), row);
+      }
       streams.push(top(row, n));
     }
   } else streams.push(top(scores, n));
@@ -153,4 +160,6 @@ export interface HedgeStage {
   itemPopularity: Int32Array;
   categories?: ItemCategories | null;
   threshold?: number;
+  /** Row p of `personas`' own score row (`scorePersonas` of it alone), when the caller has it computed. */
+  ownRow?: (p: number) => Float32Array;
 }

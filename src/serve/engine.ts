@@ -24,14 +24,14 @@ import type { LiveData } from './live.js';
 import { servedTrainSet, type LoadedModel } from './model-file.js';
 import { explanationJson, itemJson, personasJson, round4 } from './answers.js';
 import { NewItems, newItemJson, type NewItem } from './new-items.js';
-import { matcher, readableParts, summaryOf } from './explanations.js';
+import { matcher, readableParts, seenTest, summaryOf } from './explanations.js';
 import { mixtureScores, usesMixture } from './persona-mixture.js';
 import { ListCache } from './list-cache.js';
 import { MAX_N, type Explanation, type Personas, type Recommendations } from './schemas.js';
 import { servedConfidence } from './served-confidence.js';
 import { SimilarItems } from './similar-items.js';
 import { friendVia, namesFriends } from './social-via.js';
-import { blankState, foldedSet, personaCountOf, UserStates, type UserState } from './user-state.js';
+import { blankState, foldedSet, maxStatesFor, personaCountOf, personaRowsOf, UserStates, type UserState } from './user-state.js';
 
 type PersonaRecommender = Recommender & HasPersonas;
 
@@ -87,8 +87,7 @@ export class Engine {
     this.isCandidate = new Uint8Array(this.nItems);
     for (let i = 0; i < this.nItems; i++) if (loaded.popularity[i]! > 0) this.isCandidate[i] = 1;
     this.catalogue = new Catalogue(this.items, live, this.isCandidate, loaded.popularity, this.itemRanks, () => this.similarItems.clear());
-    // cached states hold a score row each: keep them under ~256 MB
-    const maxStates = Math.max(64, Math.floor((256 << 20) / Math.max(1, this.nItems * 4)));
+    const maxStates = maxStatesFor(this.nItems, this.model, this.personas !== null);
     const engine = this;
     this.states = new UserStates(
       { items: this.items, live, isCandidate: this.isCandidate, feedbackSeq: loaded.meta.feedbackSeq, personas: this.personas, trainedIndex: (id) => engine.trainedIndex(id) },
@@ -110,7 +109,7 @@ export class Engine {
    * evidence count. Computed once per user state.
    */
   private confidenceOf(st: UserState): UserConfidence {
-    st.confidence ??= servedConfidence(this.personas, this.trainSet(), st);
+    st.confidence ??= servedConfidence(this.personas, this.trainSet(), st, this.personas && st.personas ? personaRowsOf(st, this.personas, st.personas, this.nItems) : undefined);
     return st.confidence;
   }
 
@@ -142,8 +141,8 @@ export class Engine {
     const out = new Float32Array(this.nItems);
     if (st.personas && this.personas) {
       // a recent persona or a persona setting: score as the mixture of per-persona rankings
-      if (!usesMixture(st.personas, st.recent, st.overrides)) this.personas.scorePersonas(st.personas.vectors, out, st.history);
-      else mixtureScores(this.personas, st.personas, st.overrides, this.view().coldScores, out);
+      if (!usesMixture(st.personas, st.recent, st.overrides)) this.personas.scorePersonas(st.personas.vectors, out, st.history, personaRowsOf(st, this.personas, st.personas, this.nItems));
+      else mixtureScores(st.personas, st.overrides, this.view().coldScores, out, personaRowsOf(st, this.personas, st.personas, this.nItems));
     } else {
       this.model.scoreBatch(singleUserBatch(this.trainedIndex(userId), st.history), out);
     }
@@ -177,7 +176,8 @@ export class Engine {
     const meta = this.view();
     if (st.profile && st.profileCatalogue === meta.catalogue) return st.profile;
     const ctx = meta.explain;
-    const profile = personaProfile(this.personas, st.personas, ctx);
+    const rows = personaRowsOf(st, this.personas, st.personas, this.nItems);
+    const profile = personaProfile(this.personas, st.personas, ctx, (q) => rows.row(q));
     const r = st.recent;
     const info = r ? profile.personaInfo[r.index] : undefined;
     if (r && info) {
@@ -203,7 +203,8 @@ export class Engine {
     const personas = new Float32Array(kept.length * d);
     kept.forEach((q, r) => personas.set(set.subarray(q * d, (q + 1) * d), r * d));
     const confidence = { ...conf, personas: kept.length };
-    return { model: this.personas, personas, confidence, itemPopularity: this.trainSet().itemPopularity, categories: this.view().cats, threshold: HEDGE_THRESHOLD };
+    const rows = personaRowsOf(st, this.personas, st.personas, this.nItems);
+    return { model: this.personas, personas, confidence, itemPopularity: this.trainSet().itemPopularity, categories: this.view().cats, threshold: HEDGE_THRESHOLD, ownRow: (r) => rows.row(kept[r]!) };
   }
 
   /** Model indices of the best `n` items after `offset`, reranked on request. */
@@ -258,7 +259,7 @@ export class Engine {
    * the explaining persona uncertain (no persona carries the item, or the user's confidence is
    * too low); undefined without personas.
    */
-  private explanationOf(st: UserState, item: number, ctx: { own: Map<number, Float32Array>; seen: Set<number> } = { own: new Map(), seen: new Set(st.exclude) }): { explanation: Explanation | null; explanationWithheld?: string } | undefined {
+  private explanationOf(st: UserState, item: number, seen: (i: number) => boolean): { explanation: Explanation | null; explanationWithheld?: string } | undefined {
     const profile = this.profileOf(st);
     if (!profile || !this.personas || !st.personas) return undefined;
     // a muted persona never explains an item
@@ -269,7 +270,8 @@ export class Engine {
     const e = r.explanation;
     if (!e) return undefined;
     // anchors per item, the rank within the persona, the weight against an even share (explanations.ts)
-    const x = readableParts({ model: this.model, personas: this.personas, set: st.personas, recent: st.recent, profile, e, item, nItems: this.nItems, candidates: this.view().candidates, anchors: this.view().explain.anchors ?? 3, ...ctx });
+    const rows = personaRowsOf(st, this.personas, st.personas, this.nItems);
+    const x = readableParts({ model: this.model, personas: this.personas, set: st.personas, recent: st.recent, profile, e, item, nItems: this.nItems, candidates: this.view().candidates, anchors: this.view().explain.anchors ?? 3, ownRow: (q) => rows.row(q), seen });
     const base = explanationJson(this.items, this.view(), { ...e, anchors: x.anchors });
     return { explanation: { ...base, weight: round4(e.weight), evenShare: x.evenShare, relative: x.relative, personaRank: x.personaRank, summary: summaryOf({ ...x, label: base.label, anchorTitles: base.anchors.map((a) => a.title) }) } };
   }
@@ -305,16 +307,15 @@ export class Engine {
     const allowed = (f: NewItem): boolean => !st.cold && rerank === 'none' && !skip.has(f.id) && !seenIdsOf?.has(f.id) && (opts.category === undefined || f.categories.includes(opts.category));
     const { entries: all, newScores, fillerOf } = this.fresh.mergeSelected(this.live, selected, scores, want, allowed);
     const entries = all.slice(opts.offset);
-    const seen = new Set(st.exclude);
-    const match = matcher(scores, this.view().candidates, (i) => seen.has(i), entries.length);
-    const ctx = { own: new Map<number, Float32Array>(), seen };
+    const seen = seenTest(st.exclude, this.nItems);
+    const match = matcher(scores, this.view().candidates, seen, entries.length);
     const items = entries.map((i, r) => {
       if (typeof i !== 'number') return newItemJson(i, newScores.get(i) ?? 0, opts.offset + r + 1, match, opts.explain);
       const base = { ...itemJson(this.items, this.view(), i, scores[i]!), rank: opts.offset + r + 1, match: match(scores[i]!) };
       // a hedged list's popular filler says why it is there instead of naming a persona
       const filler = fillerOf.get(i);
       if (opts.explain && filler) return { ...base, explanation: null, reason: filler };
-      const explanation = opts.explain && !st.cold ? this.explanationOf(st, i, ctx) : undefined;
+      const explanation = opts.explain && !st.cold ? this.explanationOf(st, i, seen) : undefined;
       const via = opts.explain && !st.cold ? friendVia(this.model, this.trainedIndex(userId), i, this.users, (id) => this.trainedIndex(id) >= 0) : undefined;
       const item = via ? { ...base, via } : base;
       return explanation ? { ...item, ...explanation } : item;

@@ -85,6 +85,13 @@ export function historyAssignment(key: object, model: HasPersonas, personas: Flo
   return a;
 }
 
+/** Whether an item is one of `exclude` (model indices below nItems), as a look-up in a mask. */
+export function seenTest(exclude: Int32Array, nItems: number): (i: number) => boolean {
+  const mask = new Uint8Array(nItems);
+  for (const i of exclude) mask[i] = 1;
+  return (i) => mask[i] === 1;
+}
+
 /** Sorted finite scores of the allowed items (for percentiles). */
 export function sortedScores(scores: Float32Array, candidates: Int32Array, excluded: (i: number) => boolean): Float32Array {
   const out: number[] = [];
@@ -168,7 +175,8 @@ export function summaryOf(e: { label: string; anchorTitles: readonly string[]; t
  * The readable parts of an item's explanation: anchors per item (the explaining persona's members,
  * or a recent persona's new positives, most similar to the item; the persona's own anchors when
  * the model has no item vectors), the item's rank by that persona's own score among the unseen
- * candidates (`own` caches a persona's score row per answer), and the weight against an even share.
+ * candidates (`ownRow(q)`: persona q's own score row, computed once per user state,
+ * persona-rows.ts), and the weight against an even share.
  */
 export function readableParts(o: {
   model: Recommender;
@@ -183,20 +191,14 @@ export function readableParts(o: {
   nItems: number;
   candidates: Int32Array;
   anchors: number;
-  own: Map<number, Float32Array>;
-  seen: ReadonlySet<number>;
+  ownRow: (q: number) => Float32Array;
+  /** Whether an item is seen (excluded from the ranks). */
+  seen: (i: number) => boolean;
 }): { anchors: number[]; personaRank: number; evenShare: number; relative: number; tastes: number } {
   const { set, e } = o;
   const assignment = o.recent && e.persona === o.recent.index ? null : historyAssignment(o.profile, o.personas, set.vectors, set.history);
   const members = assignment ? Array.from(set.history.filter((_, j) => assignment[j] === e.persona)) : Array.from(o.recent!.items);
-  let row = o.own.get(e.persona);
-  if (!row) {
-    const d = set.vectors.length / set.k;
-    row = new Float32Array(o.nItems);
-    o.personas.scorePersonas(set.vectors.subarray(e.persona * d, (e.persona + 1) * d), row);
-    o.own.set(e.persona, row);
-  }
   const anchors = anchorsForItem(itemVectors(o.model, o.nItems), members, o.item, o.anchors) ?? e.anchors;
-  const personaRank = rankIn(row, o.item, o.candidates, (i) => o.seen.has(i));
+  const personaRank = rankIn(o.ownRow(e.persona), o.item, o.candidates, o.seen);
   return { anchors, personaRank, ...relativeWeight(e.weights, e.persona), tastes: e.weights.filter((w) => w > 0).length };
 }

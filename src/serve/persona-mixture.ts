@@ -3,8 +3,8 @@
  * user has a recent persona (folded in from positives newer than the model), a muted persona or a
  * boosted one.
  */
-import type { HasPersonas } from '../models/model.js';
 import type { PersonaSet } from '../models/persona-assignment.js';
+import type { OwnRows } from './persona-rows.js';
 import type { PersonaSetting } from './user-state.js';
 
 /** Whether a list is scored as the mixture (a recent persona, or a mute or boost of one of the set's personas). */
@@ -18,24 +18,20 @@ export function usesMixture(set: PersonaSet | null, recent: unknown, overrides: 
  * each persona's own ranking (s_k: the model's score of persona k alone), weighted by its setting,
  * so a fresh taste gets its share of the list at once instead of waiting for the history-based
  * weights to notice it. With every persona muted, `fallback` (the cold-start scores) is written.
+ * `rows` holds each persona's own score row, `scorePersonas` of its vector alone, and that row's
+ * log normaliser (persona-rows.ts `rowLogNormaliser`), computed once per persona (persona-rows.ts).
  */
-export function mixtureScores(model: HasPersonas, set: PersonaSet, overrides: ReadonlyMap<number, PersonaSetting>, fallback: Float32Array, out: Float32Array): void {
+export function mixtureScores(set: PersonaSet, overrides: ReadonlyMap<number, PersonaSetting>, fallback: Float32Array, out: Float32Array, rows: OwnRows): void {
   const n = out.length;
-  const d = set.vectors.length / set.k;
   const acc = new Float64Array(n);
-  const tmp = new Float32Array(n);
   let any = false;
   for (let q = 0; q < set.k; q++) {
     const o = overrides.get(q);
     const c = o?.muted ? 0 : (o?.boost ?? 1) / set.k;
     if (!(c > 0)) continue;
     any = true;
-    model.scorePersonas(set.vectors.subarray(q * d, (q + 1) * d), tmp);
-    let max = -Infinity;
-    for (let i = 0; i < tmp.length; i++) if (Number.isFinite(tmp[i]!) && tmp[i]! > max) max = tmp[i]!;
-    let sum = 0;
-    for (let i = 0; i < tmp.length; i++) if (Number.isFinite(tmp[i]!)) sum += Math.exp(tmp[i]! - max);
-    const lse = max + Math.log(sum);
+    const tmp = rows.row(q);
+    const lse = rows.logNormaliser(q);
     for (let i = 0; i < tmp.length; i++) if (Number.isFinite(tmp[i]!)) acc[i]! += c * Math.exp(tmp[i]! - lse);
   }
   if (!any) {

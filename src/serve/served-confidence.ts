@@ -5,18 +5,28 @@
  */
 import { combineConfidence, historyFactor, itemEvidence, userConfidence, type UserConfidence } from '../confidence/index.js';
 import type { TrainSet } from '../data/train-set.js';
+import type { ComponentLogits } from '../models/component-logits.js';
 import type { HasPersonas, Recommender } from '../models/model.js';
 import { usesMixture } from './persona-mixture.js';
 import type { UserState } from './user-state.js';
 
-/** The confidence of a user state; `model` is the persona model, or null. */
-export function servedConfidence(model: (Recommender & HasPersonas) | null, train: TrainSet, st: UserState): UserConfidence {
+/**
+ * The confidence of a user state; `model` is the persona model, or null. `logits`: the state's
+ * persona logits (persona-rows.ts), so that scoring the set with its history scores only the
+ * components without them (after a like: the recent persona and the whole history).
+ */
+export function servedConfidence(model: (Recommender & HasPersonas) | null, train: TrainSet, st: UserState, logits?: ComponentLogits): UserConfidence {
   const n = st.history.length;
   if (n === 0) return { confidence: 0, historyFactor: 0, ambiguity: 1, spread: 1, fit: 0, evidence: 0, historySize: 0, personas: 0, reasons: ['no history yet'] };
   if (model && st.personas) {
     // the persona set's plain scores are the served row unless a mixture is served (then computed there);
     // the posterior spread is one Newton step from the user's last exact fit (PosteriorWarmStart)
-    const scores = st.scores && !usesMixture(st.personas, st.recent, st.overrides) ? st.scores : undefined;
+    let scores = st.scores && !usesMixture(st.personas, st.recent, st.overrides) ? st.scores : undefined;
+    if (!scores && logits) {
+      // the set's plain scores with its history, as userConfidence would compute them
+      scores = new Float32Array(train.nItems);
+      model.scorePersonas(st.personas.vectors, scores, st.personas.history, logits);
+    }
     return userConfidence(model, train, { ...st.personas, ...(scores ? { scores } : {}) }, { warm: st.posterior });
   }
   const h = historyFactor(n);

@@ -17,6 +17,7 @@ import type { PersonaProfile } from '../explain/explain.js';
 import type { HasPersonas, Recommender } from '../models/model.js';
 import { personaSetFrom, type PersonaSet } from '../models/persona-assignment.js';
 import type { LiveData } from './live.js';
+import { PersonaRows } from './persona-rows.js';
 
 export type PersonaSetting = { muted: boolean; boost: number };
 
@@ -36,16 +37,43 @@ export interface UserState {
   /** The persona folded in from positives newer than the model (its index and items, newest first), if any. */
   recent: { index: number; items: Int32Array } | null;
   scores: Float32Array | null;
+  /** Each persona's own score row (persona-rows.ts), taken over from the user's previous state where a persona is unchanged. */
+  rows: PersonaRows | null;
   profile: PersonaProfile | null;
   /** The catalogue version (CatalogueView.catalogue) the profile's labels were made with. */
   profileCatalogue: number;
   /** How much the model knows about the user (src/confidence), computed once per persona set. */
   confidence: UserConfidence | null;
-  /** The user's last exact posterior fit (src/confidence PosteriorWarmStart), kept across their states. */
+  /**
+   * The user's last exact posterior fit (src/confidence PosteriorWarmStart), one object kept across
+   * their states: a due refit runs when the event loop is idle, not in the read (`idleRefit`).
+   */
   posterior: PosteriorWarmStart;
   answers: Map<string, string>;
   /** The CatalogueView.answers version the cached answers were rendered with (titles, catalogue). */
   answersVersion: number;
+}
+
+/** Runs a user's due exact posterior refit after the requests being handled (setImmediate), off their reads. */
+export const idleRefit = (refit: () => void): void => {
+  setImmediate(refit);
+};
+
+/**
+ * How many user states to keep: each holds a score row and, with personas, each persona's logits
+ * over the candidates (persona-rows.ts; 8 bytes a candidate, as two rows; at most the model's k
+ * trained personas plus a recent one), under ~256 MB.
+ */
+export function maxStatesFor(nItems: number, model: Recommender, personas: boolean): number {
+  const k = (model as { params?: { k?: unknown } }).params?.k;
+  const rows = 1 + (personas ? 2 * ((typeof k === 'number' && k > 0 ? k : 4) + 1) : 0);
+  return Math.max(64, Math.floor((256 << 20) / Math.max(1, rows * nItems * 4)));
+}
+
+/** The state's per-persona score rows, made on first use for a state without them (a session). */
+export function personaRowsOf(st: UserState, model: HasPersonas, set: PersonaSet, nItems: number): PersonaRows {
+  st.rows ??= new PersonaRows(model, set, nItems);
+  return st.rows;
 }
 
 /** Number of personas in the user's served set. */
@@ -55,7 +83,7 @@ export const personaCountOf = (st: UserState): number => st.personas?.k ?? 0;
 export function blankState(key: string, history: Int32Array, exclude: Int32Array, personas: PersonaSet | null): UserState {
   return {
     key, taste: 0, settings: 0, seenVersion: 0, cold: history.length === 0, history, exclude, personas, overrides: new Map(), recent: null,
-    scores: null, profile: null, profileCatalogue: -1, confidence: null, posterior: { anchor: null }, answers: new Map(), answersVersion: -1,
+    scores: null, rows: null, profile: null, profileCatalogue: -1, confidence: null, posterior: { anchor: null }, answers: new Map(), answersVersion: -1,
   };
 }
 
@@ -160,8 +188,10 @@ export class UserStates {
       seenVersion: u.version,
       overrides,
       recent: recentPersona,
+      // the rows of the personas a like leaves as they were (a training user's trained ones) stay
+      rows: personas && this.src.personas ? new PersonaRows(this.src.personas, personas, this.src.isCandidate.length, cached?.rows ?? null) : null,
       // the user's last posterior fit: the next spread is one Newton step from it (src/confidence PosteriorWarmStart)
-      posterior: { anchor: cached?.posterior.anchor ?? null },
+      posterior: cached?.posterior ?? { anchor: null, defer: idleRefit },
     };
     this.states.set(userId, st);
     if (this.states.size > this.maxStates) this.states.delete(this.states.keys().next().value!);

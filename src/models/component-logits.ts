@@ -1,0 +1,13 @@
+/**
+ * Logit rows a caller keeps for persona vectors, so that scoring a persona set again does not
+ * recompute them: z(c) = Q_i . p + B_i of vector p for each candidate i = cand[c] (the persona
+ * model's `scorePersonas` without the neighbour term; src/serve/persona-rows.ts keeps them per
+ * user state, so that after a like the trained personas' logits are not recomputed). The logits
+ * handed back are the values the model computed for that vector, so the scores are the same.
+ */
+export interface ComponentLogits {
+  /** The logits kept for vector `p` (compared bit for bit), or null. */
+  get(p: Float32Array): Float64Array | null;
+  /** The logits just computed for vector `p` (the caller keeps them or not). */
+  put(p: Float32Array, z: Float64Array): void;
+}

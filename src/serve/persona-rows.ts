@@ -1,0 +1,159 @@
+/**
+ * Each persona's own score row of a user's persona set (`scorePersonas` of that persona alone, no
+ * history: its log-softmax over the candidates) and its logits, computed once per user state and
+ * shared by everything that reads them: the mixture of per-persona rankings (persona-mixture.ts),
+ * the persona profile's anchors (src/explain `personaProfile`), each explained item's rank within
+ * its persona (explanations.ts), the hedge's per-persona streams (src/rank/hedge.ts) and the
+ * scoring of the whole set with its history (the confidence's fit and the persona weights), which
+ * takes the personas' logits z(c) = Q_i . p + B_i from here (src/models/component-logits.ts).
+ *
+ * Logits and rows are functions of the persona's vector alone (for one model), so a new state of
+ * the same user takes over those of the personas whose vectors did not change (compared bit for
+ * bit): after a like, a training user's trained personas are not scored again, only the recent
+ * persona (folded in from the new positives) and the whole-history component. With a model that
+ * hands out its logits (the persona model), only the logits are kept (8 bytes a candidate) and a
+ * row is derived from them when asked for, with the same arithmetic as the model's scoring
+ * (`scoreMixture` of one component), so it is the same row; with another model the rows are kept.
+ */
+import type { HasPersonas } from '../models/model.js';
+import type { ComponentLogits } from '../models/component-logits.js';
+import type { PersonaSet } from '../models/persona-assignment.js';
+
+/** Each persona's own score row and its log normaliser (`PersonaRows`). */
+export interface OwnRows {
+  row(q: number): Float32Array;
+  logNormaliser(q: number): number;
+}
+
+/** log sum_i exp(row_i) over the finite entries of a score row (max-shifted, in item order). */
+export function rowLogNormaliser(row: Float32Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!) && row[i]! > max) max = row[i]!;
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!)) sum += Math.exp(row[i]! - max);
+  return max + Math.log(sum);
+}
+
+export class PersonaRows implements OwnRows, ComponentLogits {
+  /** Per persona: its logits over the candidates (null: not computed, or the model keeps none). */
+  private readonly z: (Float64Array | null)[];
+  /** Per persona: the log normaliser of its logits over all candidates (NaN: not computed yet). */
+  private readonly lse: Float64Array;
+  /** Per persona: its row, kept only when the model hands out no logits. */
+  private readonly rows: (Float32Array | null)[];
+  /** Each row's log normaliser (`rowLogNormaliser`; NaN: not computed yet). */
+  private readonly norms: Float64Array;
+  private readonly dim: number;
+  /** The model's candidates (the order of the logits), when it says which they are. */
+  private readonly cand: Int32Array | null;
+
+  /**
+   * The rows of `set`; `previous` (the same user's rows of an earlier state, same model) gives
+   * the logits and rows of personas whose vectors are bit-for-bit the same.
+   */
+  constructor(
+    private readonly model: HasPersonas,
+    private readonly set: PersonaSet,
+    private readonly nItems: number,
+    previous: PersonaRows | null = null,
+  ) {
+    this.dim = set.k > 0 ? set.vectors.length / set.k : 0;
+    this.z = new Array<Float64Array | null>(set.k).fill(null);
+    this.rows = new Array<Float32Array | null>(set.k).fill(null);
+    this.lse = new Float64Array(set.k).fill(Number.NaN);
+    this.norms = new Float64Array(set.k).fill(Number.NaN);
+    const c = (model as { candidateItems?: () => Int32Array }).candidateItems;
+    this.cand = typeof c === 'function' ? c.call(model) : null;
+    if (previous && previous.dim === this.dim && previous.nItems === nItems) {
+      for (let q = 0; q < set.k; q++) {
+        const p = previous.find(this.vector(q));
+        if (p < 0) continue;
+        this.z[q] = previous.z[p]!;
+        this.rows[q] = previous.rows[p]!;
+        this.lse[q] = previous.lse[p]!;
+        this.norms[q] = previous.norms[p]!;
+      }
+    }
+  }
+
+  /** Persona q's vector (a view). */
+  private vector(q: number): Float32Array {
+    return this.set.vectors.subarray(q * this.dim, (q + 1) * this.dim);
+  }
+
+  /** The index of a persona with logits or a row whose vector equals `v` bit for bit, or -1. */
+  private find(v: Float32Array, computed = true): number {
+    for (let q = 0; q < this.set.k; q++) {
+      if (computed && !this.z[q] && !this.rows[q]) continue;
+      const w = this.vector(q);
+      let same = w.length === v.length;
+      for (let x = 0; same && x < v.length; x++) same = Object.is(w[x], v[x]);
+      if (same) return q;
+    }
+    return -1;
+  }
+
+  get(p: Float32Array): Float64Array | null {
+    const q = this.find(p);
+    return q >= 0 ? this.z[q] ?? null : null;
+  }
+
+  put(p: Float32Array, z: Float64Array): void {
+    const q = this.find(p, false);
+    if (q >= 0 && !this.z[q] && this.cand && z.length === this.cand.length) this.z[q] = z;
+  }
+
+  /** Persona q's own scores over every item (non-candidates -Infinity); read-only. */
+  row(q: number): Float32Array {
+    const kept = this.rows[q];
+    if (kept) return kept;
+    if (this.z[q]) return this.derived(q);
+    const r = new Float32Array(this.nItems);
+    this.model.scorePersonas(this.vector(q), r, undefined, this);
+    // a model that hands out no logits: keep the row itself
+    if (!this.z[q]) this.rows[q] = r;
+    return r;
+  }
+
+  /**
+   * Persona q's row from its logits, as `scoreMixture` computes the row of one component (equal
+   * weight, no exclusions): the log normaliser over all candidates, then z - lse + log(1) for
+   * each, through the same max and log-sum (a no-op for a finite value, spelt out otherwise).
+   */
+  private derived(q: number): Float32Array {
+    const z = this.z[q]!;
+    const cand = this.cand!;
+    const n = z.length;
+    if (Number.isNaN(this.lse[q]!)) {
+      let m = -Infinity;
+      for (let c = 0; c < n; c++) if (z[c]! > m) m = z[c]!;
+      let sum = 0;
+      for (let c = 0; c < n; c++) sum += Math.exp(z[c]! - m);
+      if (sum === 0) for (let c = 0; c < n; c++) sum += Math.exp(z[c]! - m);
+      this.lse[q] = m + Math.log(sum);
+    }
+    const lse = this.lse[q]!;
+    const logPi = -Math.log(1);
+    const out = new Float32Array(this.nItems).fill(-Infinity);
+    for (let c = 0; c < n; c++) {
+      const x = z[c]! - lse + logPi;
+      if (Number.isFinite(x)) out[cand[c]!] = x + 0;
+      else {
+        const m = Math.max(-Infinity, x);
+        out[cand[c]!] = m + Math.log(0 + Math.exp(z[c]! - lse + logPi - m));
+      }
+    }
+    return out;
+  }
+
+  /** The log normaliser of persona q's row (`rowLogNormaliser`). */
+  logNormaliser(q: number): number {
+    if (Number.isNaN(this.norms[q]!)) this.norms[q] = rowLogNormaliser(this.row(q));
+    return this.norms[q]!;
+  }
+
+  /** Bytes held: logits (8 a candidate) and rows (4 an item) of the personas. */
+  get bytes(): number {
+    return this.z.reduce((b, z) => b + (z ? z.byteLength : 0), 0) + this.rows.reduce((b, r) => b + (r ? r.byteLength : 0), 0);
+  }
+}
