@@ -39,11 +39,14 @@ export interface ItemTrainState {
   readonly nTouched: Int32Array;
 }
 
-/** The per-chunk gradient buffers and touched-row lists of `CHUNKS` chunks, in shared memory. */
-export function chunkBuffers(nItems: number, d: number): Pick<ItemTrainState, 'gW' | 'gQ' | 'gB' | 'touched' | 'marks' | 'nTouched'> {
+/**
+ * The per-chunk gradient buffers and touched-row lists of `CHUNKS` chunks, in shared memory
+ * (`withQ` false: no gQ buffers, the caller has its own).
+ */
+export function chunkBuffers(nItems: number, d: number, withQ = true): Pick<ItemTrainState, 'gW' | 'gQ' | 'gB' | 'touched' | 'marks' | 'nTouched'> {
   return {
     gW: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)),
-    gQ: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)),
+    gQ: withQ ? Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)) : [],
     gB: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems)),
     touched: Array.from({ length: CHUNKS }, () => sharedInt32(nItems)),
     marks: Array.from({ length: CHUNKS }, () => new Uint8Array(new SharedArrayBuffer(nItems))),

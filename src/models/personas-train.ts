@@ -12,6 +12,7 @@
  */
 import { heldOut, touch, type ItemTrainState } from './item-train.js';
 import { clusterHistory, dot } from './personas-cluster.js';
+import { chunkKernel, type PersonaArena } from '../math/persona-kernels.js';
 
 /** Everything a gradient call reads or writes; typed arrays are shared between threads. */
 export interface TrainState extends ItemTrainState {
@@ -26,6 +27,8 @@ export interface TrainState extends ItemTrainState {
   readonly sIdx: Int32Array;
   readonly sVal: Float32Array;
   readonly beta: number;
+  /** Q and the gQ buffers (views of the arena: st.Q, st.gQ) and each chunk's kernel scratch. */
+  readonly arena: PersonaArena;
 }
 
 export interface StepParams {
@@ -46,8 +49,6 @@ export interface StepParams {
 
 // per-thread scratch, grown on demand
 let zBuf = new Float64Array(0);
-let pBuf = new Float64Array(0);
-let gPBuf = new Float64Array(0);
 let accBuf = new Float64Array(0);
 
 /** Mixture weights pi_k = count_k^gamma / sum over clusters with count > 0 (0 for empty clusters). */
@@ -109,7 +110,7 @@ export function scoreMixture(
  * history removed), with the logQ correction. Gradients go to the chunk's buffers. Returns the loss.
  */
 export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: number): number {
-  const { d, W, Q, B } = st;
+  const { d, W, B } = st;
   const h0 = st.hptr[u]!;
   const n = st.hptr[u + 1]! - h0;
   const k = st.ku[u]!;
@@ -142,11 +143,8 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     pi[k] = prm.whole;
     scale[k] = Math.pow(nKept, -prm.alpha);
   }
-  if (pBuf.length < K * d) {
-    pBuf = new Float64Array(K * d);
-    gPBuf = new Float64Array(K * d);
-  }
-  const P = pBuf;
+  const kern = chunkKernel(st.arena, chunk);
+  const P = kern.P;
   P.fill(0, 0, K * d);
   for (let h = 0; h < n; h++) {
     if (roleBuf[h]) continue;
@@ -156,7 +154,11 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     if (whole) for (let x = 0; x < d; x++) P[k * d + x] += W[wo + x]!;
   }
   for (let q = 0; q < K; q++) for (let x = 0; x < d; x++) P[q * d + x] *= scale[q]!;
-  if (zBuf.length < len * K) zBuf = new Float64Array(len * K);
+  // the dot products Q_j . P_q of the list (kernel), then the biases, log weights and neighbour term
+  const zBuf = kern.z;
+  kern.list.set(listBuf.subarray(0, len));
+  for (let q = 0; q < K; q++) kern.on[q] = pi[q] === 0 ? 0 : 1;
+  kern.k.zRows(st.arena.Q, d, kern.s.P, K, kern.s.on, kern.s.list, len, kern.s.z);
   const lse = new Float64Array(K);
   const nb = st.beta !== 0 && st.sIdx.length > 0;
   if (nb && accBuf.length < st.nItems) accBuf = new Float64Array(st.nItems);
@@ -167,7 +169,7 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     let m = -Infinity;
     for (let c = 0; c < len; c++) {
       const j = listBuf[c]!;
-      const z = (zBuf[c * K + q] = dot(Q, j * d, P, q * d, d) + B[j]! + logwBuf[c]! + (nb ? st.beta * scale[q]! * accBuf[j]! : 0));
+      const z = (zBuf[c * K + q] = zBuf[c * K + q]! + B[j]! + logwBuf[c]! + (nb ? st.beta * scale[q]! * accBuf[j]! : 0));
       if (z > m) m = z;
     }
     if (nb) scatterMembers(st, roleBuf, h0, n, member, 0);
@@ -187,42 +189,37 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     loss -= m + Math.log(sum);
     for (let q = 0; q < K; q++) R[q] += resp[c * K + q] = resp[c * K + q]! / sum;
   }
-  // dL/dz_q(j) = R_q softmax_q(j) - [j target] r_jq
-  const gP = gPBuf;
+  // dL/dz_q(j) = R_q softmax_q(j) - [j target] r_jq; the entries kept go to the kernel's backward
+  // pass (gP_q += g Q_j, gQ_j += g P_q, entries in list order)
+  const gP = kern.gP;
   gP.fill(0, 0, K * d);
   const gW = st.gW[chunk]!;
-  const gQ = st.gQ[chunk]!;
   const gB = st.gB[chunk]!;
-  const coef = new Float64Array(K);
+  const coef = kern.coef;
+  const idx = kern.idx;
+  let nIdx = 0;
   for (let c = 0; c < len; c++) {
     let tot = 0;
     let mass = 0;
+    const co = c * K;
     for (let q = 0; q < K; q++) {
       if (pi[q] === 0) {
-        coef[q] = 0;
+        coef[co + q] = 0;
         continue;
       }
-      const sm = R[q]! * Math.exp(zBuf[c * K + q]! - lse[q]!);
+      const sm = R[q]! * Math.exp(zBuf[co + q]! - lse[q]!);
       mass += sm;
       const g = sm - (c < nt ? resp[c * K + q]! : 0);
-      coef[q] = g;
+      coef[co + q] = g;
       tot += g;
     }
     if (c >= nt && mass < prm.skipEps) continue;
     const j = listBuf[c]!;
-    const qo = j * d;
     touch(st, chunk, j);
     gB[j] = gB[j]! + tot;
-    for (let q = 0; q < K; q++) {
-      const cq = coef[q]!;
-      if (cq === 0) continue;
-      const po = q * d;
-      for (let x = 0; x < d; x++) {
-        gP[po + x] += cq * Q[qo + x]!;
-        gQ[qo + x] = gQ[qo + x]! + cq * P[po + x]!;
-      }
-    }
+    idx[nIdx++] = c;
   }
+  kern.k.backRows(st.arena.Q, st.arena.gQ[chunk]!, d, kern.s.P, kern.s.gP, K, kern.s.list, kern.s.coef, kern.s.idx, nIdx);
   // back to the kept items: dp_q / dW_j = |kept_q|^-alpha
   for (let h = 0; h < n; h++) {
     if (roleBuf[h]) continue;

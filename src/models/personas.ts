@@ -14,11 +14,12 @@
  * Memory: items x d (W, Q, Adam moments, gradient buffers) plus interactions; never items^2.
  */
 import { adaptiveK, PersonasConfig } from './personas-config.js';
-import { sharedInt32, splitRange, toShared, type WorkerPool } from '../math/pool.js';
+import { splitRange, type WorkerPool } from '../math/pool.js';
+import { personaTrainState } from './personas-state.js';
 import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
 import { runEpochs } from './model.js';
 import { clusterHistory, membersOf, personasOf } from './personas-cluster.js';
-import { activeUsers, chunkBuffers, chunkPool, CHUNKS, decayedLr, initItemVectors, ItemAdam, itemEpoch, NegativeSampler, type EpochRun } from './item-train.js';
+import { activeUsers, chunkPool, CHUNKS, decayedLr, ItemAdam, itemEpoch, NegativeSampler, type EpochRun } from './item-train.js';
 import { neighbourRows, neighbourTerm } from './personas-neighbours.js';
 import { clusterChunk, gradChunk, mixWeights, scoreMixture, type StepParams, type TrainState } from './personas-train.js';
 import { personaCalibratedSlate, personaSlate, writeSlateScores } from './persona-slate.js';
@@ -69,18 +70,11 @@ export class PersonaModel implements Recommender, FoldIn {
     this.cand = Int32Array.from(train.candidates);
     this.candPos = new Int32Array(nItems).fill(-1);
     this.cand.forEach((j, c) => (this.candPos[j] = c));
-    const { W, Q, B } = initItemVectors(train, this.cand, d, cfg.initStd, cfg.itemBias, ctx.rng.derive('personas', 'items'));
-    const hptr = toShared(train.userItems.indptr);
-    const hidx = toShared(train.userItems.indices);
     this.buildNeighbours(train);
-    const st: TrainState = {
-      sPtr: toShared(this.sPtr), sIdx: toShared(this.sIdx), sVal: toShared(this.sVal), beta: cfg.itemItem,
-      d, nItems, W, Q, B, hptr, hidx, assign: sharedInt32(hidx.length), ku: sharedInt32(nUsers),
-      pool: new Int32Array(0), poolLogW: new Float32Array(0),
-      ...chunkBuffers(nItems, d),
-    };
     // small catalogues: every candidate is a negative of every batch (exact softmax)
     const full = this.cand.length <= cfg.fullSoftmax;
+    const st = personaTrainState(train, cfg, this.cand, { ptr: this.sPtr, idx: this.sIdx, val: this.sVal }, full ? this.cand.length : cfg.negatives, ctx.rng.derive('personas', 'items'));
+    const { W, Q, B, hptr, hidx } = st;
     if (full) {
       st.pool = this.cand;
       st.poolLogW = new Float32Array(this.cand.length);

@@ -1,0 +1,125 @@
+/**
+ * Driver of the persona model's kernels (assembly/personas.ts, f64x2 SIMD, compiled into
+ * build/wasm/personas.wasm by `npm run build:wasm`): the dot products of a user's scored list
+ * against the user's components and the fused backward pass (gP += g Q_j, gQ_j += g P_q). The
+ * kernels reproduce the plain float64 loops bit for bit (see the assembly file), so moving a loop
+ * into them changes no number.
+ *
+ * A `PersonaArena` is one shared WebAssembly memory holding the target vectors Q, the per-chunk
+ * gradient buffers gQ and per-chunk scratch (the components P and their gradient gP as float64,
+ * the list, the logits z and the backward coefficients). It is plain data (the memory, byte
+ * offsets and an id), so it travels to pool workers with the training state; each thread
+ * instantiates the kernel once per arena. Imports nothing heavy (pool workers load it).
+ */
+import { align64, sharedMemory, wasmKernel, type WasmMemory } from './wasm.js';
+
+interface PersonaKernel {
+  heapBase(): number;
+  zRows(Q: number, d: number, P: number, K: number, on: number, list: number, len: number, z: number): void;
+  backRows(Q: number, gQ: number, d: number, P: number, gP: number, K: number, list: number, coef: number, idx: number, n: number): void;
+}
+
+const instantiate = wasmKernel<PersonaKernel>('personas.wasm', 'persona-kernels');
+
+/** Byte offsets of one chunk's scratch. */
+export interface ChunkScratch {
+  /** K x d float64 components and their gradients; K bytes of flags (component on). */
+  readonly P: number;
+  readonly gP: number;
+  readonly on: number;
+  /** cap int32 list entries, cap x K float64 logits and coefficients, cap int32 backward entries. */
+  readonly list: number;
+  readonly z: number;
+  readonly coef: number;
+  readonly idx: number;
+}
+
+/** Where everything is in the arena's memory (plain data: structured-cloned to workers). */
+export interface PersonaArena {
+  readonly id: number;
+  readonly memory: WasmMemory;
+  readonly d: number;
+  /** Components per user at most, and list entries per user at most. */
+  readonly K: number;
+  readonly cap: number;
+  readonly Q: number;
+  readonly gQ: readonly number[];
+  readonly scratch: readonly ChunkScratch[];
+}
+
+let nextId = 1;
+
+/**
+ * An arena for `nItems` x `d` target vectors, `chunks` gradient buffers and scratch for users with
+ * up to `K` components and lists of up to `cap` entries. Zero-filled.
+ */
+export function personaArena(nItems: number, d: number, chunks: number, K: number, cap: number): PersonaArena {
+  let end = align64(Math.max(64, instantiate(sharedMemory(1, 'persona-kernels:')).heapBase()));
+  const take = (bytes: number): number => {
+    const at = end;
+    end = align64(at + Math.max(0, bytes));
+    return at;
+  };
+  const rows = nItems * d * 4;
+  const Q = take(rows);
+  const gQ = Array.from({ length: chunks }, () => take(rows));
+  const scratch = Array.from({ length: chunks }, () => ({
+    P: take(K * d * 8),
+    gP: take(K * d * 8),
+    on: take(K),
+    list: take(cap * 4),
+    z: take(cap * K * 8),
+    coef: take(cap * K * 8),
+    idx: take(cap * 4),
+  }));
+  const memory = sharedMemory(end, `personas: ${nItems} items x ${d} dimensions (${chunks} gradient buffers)`);
+  return { id: nextId++, memory, d, K, cap, Q, gQ, scratch };
+}
+
+/** Views and the kernel of one chunk's scratch, for the calling thread. */
+export interface ChunkKernel {
+  readonly k: PersonaKernel;
+  readonly a: PersonaArena;
+  readonly s: ChunkScratch;
+  readonly P: Float64Array;
+  readonly gP: Float64Array;
+  readonly on: Uint8Array;
+  readonly list: Int32Array;
+  readonly z: Float64Array;
+  readonly coef: Float64Array;
+  readonly idx: Int32Array;
+}
+
+// per thread: the kernel instance of the last arena and its chunk views
+let cachedId = -1;
+let cached: ChunkKernel[] = [];
+
+/** The kernel and scratch views of `chunk` in `arena` (instantiated once per arena and thread). */
+export function chunkKernel(arena: PersonaArena, chunk: number): ChunkKernel {
+  if (cachedId !== arena.id) {
+    const k = instantiate(arena.memory);
+    const buf = arena.memory.buffer;
+    const { K, cap, d } = arena;
+    cached = arena.scratch.map((s) => ({
+      k, a: arena, s,
+      P: new Float64Array(buf, s.P, K * d),
+      gP: new Float64Array(buf, s.gP, K * d),
+      on: new Uint8Array(buf, s.on, K),
+      list: new Int32Array(buf, s.list, cap),
+      z: new Float64Array(buf, s.z, cap * K),
+      coef: new Float64Array(buf, s.coef, cap * K),
+      idx: new Int32Array(buf, s.idx, cap),
+    }));
+    cachedId = arena.id;
+  }
+  return cached[chunk]!;
+}
+
+/** Q and the chunk gradient buffers as Float32Array views of the arena. */
+export function arenaViews(arena: PersonaArena, nItems: number): { Q: Float32Array; gQ: Float32Array[] } {
+  const buf = arena.memory.buffer;
+  return {
+    Q: new Float32Array(buf, arena.Q, nItems * arena.d),
+    gQ: arena.gQ.map((o) => new Float32Array(buf, o, nItems * arena.d)),
+  };
+}
