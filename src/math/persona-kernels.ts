@@ -123,3 +123,51 @@ export function arenaViews(arena: PersonaArena, nItems: number): { Q: Float32Arr
     gQ: arena.gQ.map((o) => new Float32Array(buf, o, nItems * arena.d)),
   };
 }
+
+/** A scoring copy of one target matrix in kernel memory, with room for up to `K` components. */
+interface ScoreArena {
+  readonly k: PersonaKernel;
+  readonly K: number;
+  readonly Q: number;
+  readonly cand: Int32Array;
+  readonly at: { cand: number; P: number; on: number; z: number };
+  readonly P: Float64Array;
+  readonly z: Float64Array;
+}
+
+// per thread: the scoring copy of each target matrix seen (the matrices of fitted models never change)
+const scoring = new WeakMap<Float32Array, ScoreArena>();
+
+function scoreArena(Q: Float32Array, d: number, cand: Int32Array, K: number): ScoreArena {
+  const old = scoring.get(Q);
+  if (old && old.K >= K && old.cand === cand) return old;
+  const Kc = Math.max(K, old?.K ?? 0, 8);
+  let end = align64(Math.max(64, instantiate(sharedMemory(1, 'persona-kernels:')).heapBase()));
+  const take = (bytes: number): number => {
+    const at = end;
+    end = align64(at + Math.max(0, bytes));
+    return at;
+  };
+  const q = take(Q.length * 4);
+  const at = { cand: take(cand.length * 4), P: take(Kc * d * 8), on: take(Kc), z: take(cand.length * Kc * 8) };
+  const memory = sharedMemory(end, `personas scoring: ${Q.length / d} items x ${d} dimensions`);
+  const buf = memory.buffer;
+  new Float32Array(buf, q, Q.length).set(Q);
+  new Int32Array(buf, at.cand, cand.length).set(cand);
+  new Uint8Array(buf, at.on, Kc).fill(1);
+  const a: ScoreArena = { k: instantiate(memory), K: Kc, Q: q, cand, at, P: new Float64Array(buf, at.P, Kc * d), z: new Float64Array(buf, at.z, cand.length * Kc) };
+  scoring.set(Q, a);
+  return a;
+}
+
+/**
+ * z[c * k + q] = Q_{cand[c]} . P_q (float64, the plain loop's arithmetic) for the `k` rows of `P`
+ * from `base`, every candidate; a view valid until the next call. Q is copied into kernel memory
+ * once per matrix and thread (it must not change afterwards).
+ */
+export function candidateDots(Q: Float32Array, P: Float32Array | Float64Array, base: number, k: number, d: number, cand: Int32Array): Float64Array {
+  const a = scoreArena(Q, d, cand, k);
+  for (let x = 0; x < k * d; x++) a.P[x] = P[base + x]!;
+  a.k.zRows(a.Q, d, a.at.P, k, a.at.on, a.at.cand, cand.length, a.at.z);
+  return a.z;
+}

@@ -11,8 +11,8 @@
  * s(i) = log sum_k pi_k softmax_i(z_k(i)), pi_k = |C_k|^gamma / sum.
  */
 import { heldOut, touch, type ItemTrainState } from './item-train.js';
-import { clusterHistory, dot } from './personas-cluster.js';
-import { chunkKernel, type PersonaArena } from '../math/persona-kernels.js';
+import { clusterHistory } from './personas-cluster.js';
+import { candidateDots, chunkKernel, type PersonaArena } from '../math/persona-kernels.js';
 
 /** Everything a gradient call reads or writes; typed arrays are shared between threads. */
 export interface TrainState extends ItemTrainState {
@@ -48,7 +48,6 @@ export interface StepParams {
 }
 
 // per-thread scratch, grown on demand
-let zBuf = new Float64Array(0);
 let accBuf = new Float64Array(0);
 
 /** Mixture weights pi_k = count_k^gamma / sum over clusters with count > 0 (0 for empty clusters). */
@@ -77,12 +76,12 @@ export function scoreMixture(
     for (let c = 0; c < nC; c++) out[cand[c]!] = B[cand[c]!]!;
     return lse;
   }
-  if (zBuf.length < nC * k) zBuf = new Float64Array(nC * k);
+  const zBuf = candidateDots(Q, P, base, k, d, cand);
   for (let q = 0; q < k; q++) {
     let m = -Infinity;
     for (let c = 0; c < nC; c++) {
       const j = cand[c]!;
-      const z = (zBuf[c * k + q] = dot(Q, j * d, P, base + q * d, d) + B[j]! + (extra ? extra[q * nItems + j]! : 0));
+      const z = (zBuf[c * k + q] = zBuf[c * k + q]! + B[j]! + (extra ? extra[q * nItems + j]! : 0));
       if (z > m) m = z;
     }
     let sum = 0;
