@@ -13,7 +13,7 @@
  * personas are exactly the fold-in of their training history. No item categories are used.
  * Memory: items x d (W, Q, Adam moments, gradient buffers) plus interactions; never items^2.
  */
-import { adaptiveK, PersonasConfig } from './personas-config.js';
+import { adaptiveK, exactSoftmax, PersonasConfig } from './personas-config.js';
 import { splitRange, type WorkerPool } from '../math/pool.js';
 import { personaTrainState } from './personas-state.js';
 import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
@@ -71,8 +71,9 @@ export class PersonaModel implements Recommender, FoldIn {
     this.candPos = new Int32Array(nItems).fill(-1);
     this.cand.forEach((j, c) => (this.candPos[j] = c));
     this.buildNeighbours(train);
-    // small catalogues: every candidate is a negative of every batch (exact softmax)
-    const full = this.cand.length <= cfg.fullSoftmax;
+    // small problems: every candidate is a negative of every batch (exact softmax)
+    const users = activeUsers(train.userItems.indptr, nUsers);
+    const full = exactSoftmax(users.length, this.cand.length, cfg);
     const st = personaTrainState(train, cfg, this.cand, { ptr: this.sPtr, idx: this.sIdx, val: this.sVal }, full ? this.cand.length : cfg.negatives, ctx.rng.derive('personas', 'items'));
     const { W, Q, B, hptr, hidx } = st;
     if (full) {
@@ -85,7 +86,7 @@ export class PersonaModel implements Recommender, FoldIn {
     this.B = B;
     const pool = chunkPool(ctx.threads);
     const run: EpochRun<TrainState, StepParams> = {
-      st, users: activeUsers(hptr, nUsers), batchSize: cfg.batchSize, pool, kernelUrl, gradChunk,
+      st, users, batchSize: cfg.batchSize, pool, kernelUrl, gradChunk,
       sampler: full ? null : new NegativeSampler(this.cand, train.itemPopularity, cfg.negPower), negatives: cfg.negatives,
     };
     const params = (seed: number): StepParams => ({ alpha: cfg.alpha, gamma: cfg.gamma, holdout: cfg.holdout, seed, skipEps: full ? cfg.skipEps / 100 : cfg.skipEps, whole: cfg.whole });
