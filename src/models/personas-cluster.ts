@@ -77,16 +77,17 @@ export function clusterHistory(W: Float32Array, d: number, items: Int32Array, k:
   }
   const count = new Int32Array(k);
   const alive = new Uint8Array(k).fill(1);
+  const sims = new Float64Array(k);
   const assignAll = (): boolean => {
     count.fill(0);
     let changed = false;
     for (let i = 0; i < n; i++) {
       let bq = -1;
       let bs = -Infinity;
+      centroidSims(X, i * d, C, k, d, sims);
       for (let q = 0; q < k; q++) {
         if (!alive[q]) continue;
-        let s = 0;
-        for (let x = 0; x < d; x++) s += X[i * d + x]! * C[q * d + x]!;
+        const s = sims[q]!;
         if (s > bs) {
           bs = s;
           bq = q;
@@ -131,6 +132,49 @@ export function clusterHistory(W: Float32Array, d: number, items: Int32Array, k:
     assign[i] = remap[q]!;
   }
   return K;
+}
+
+/**
+ * sims[q] = sum_x X[xo + x] C[q d + x] for the k rows of C, each a plain left-to-right sum;
+ * four (or two) rows at a time so that their sums run side by side (same values as one at a time).
+ */
+function centroidSims(X: Float64Array, xo: number, C: Float64Array, k: number, d: number, sims: Float64Array): void {
+  let q = 0;
+  for (; q + 3 < k; q += 4) {
+    const c0 = q * d;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let x = 0; x < d; x++) {
+      const v = X[xo + x]!;
+      s0 += v * C[c0 + x]!;
+      s1 += v * C[c0 + d + x]!;
+      s2 += v * C[c0 + 2 * d + x]!;
+      s3 += v * C[c0 + 3 * d + x]!;
+    }
+    sims[q] = s0;
+    sims[q + 1] = s1;
+    sims[q + 2] = s2;
+    sims[q + 3] = s3;
+  }
+  for (; q + 1 < k; q += 2) {
+    const c0 = q * d;
+    let s0 = 0;
+    let s1 = 0;
+    for (let x = 0; x < d; x++) {
+      const v = X[xo + x]!;
+      s0 += v * C[c0 + x]!;
+      s1 += v * C[c0 + d + x]!;
+    }
+    sims[q] = s0;
+    sims[q + 1] = s1;
+  }
+  for (; q < k; q++) {
+    let s0 = 0;
+    for (let x = 0; x < d; x++) s0 += X[xo + x]! * C[q * d + x]!;
+    sims[q] = s0;
+  }
 }
 
 /** Persona vectors of a clustered history: p_k = |C_k|^-alpha sum_{j in C_k} W_j (K x d). */
