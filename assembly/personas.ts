@@ -89,3 +89,72 @@ export function backRows(Q: usize, gQ: usize, d: i32, P: usize, gP: usize, K: i3
 export function heapBase(): usize {
   return __heap_base;
 }
+
+// Lazy Adam over rows: for each row j = rows[r] and x in [0, d): g = sum over the `chunks`
+// gradient buffers (their byte offsets: `chunks` int32 at G) in order, each zeroed;
+// g += l2 X; M = b1 M + ob1 g; V = b2 V + ob2 g g (float64, stored float32); X -= lr M c1 /
+// (sqrt(V c2) + 1e-8) with the row's bias corrections c1[r], c2[r], using the float64 M and V.
+export function adamRows(X: usize, G: usize, chunks: i32, M: usize, V: usize, d: i32, rows: usize, n: i32, c1s: usize, c2s: usize, lr: f64, l2: f64, b1: f64, ob1: f64, b2: f64, ob2: f64): void {
+  const rowB = <usize>d << 2;
+  const d4 = d & ~3;
+  const vl2 = f64x2.splat(l2);
+  const vb1 = f64x2.splat(b1);
+  const vob1 = f64x2.splat(ob1);
+  const vb2 = f64x2.splat(b2);
+  const vob2 = f64x2.splat(ob2);
+  const vlr = f64x2.splat(lr);
+  const eps = f64x2.splat(1e-8);
+  const zero = f32x4.splat(0);
+  for (let r = 0; r < n; r++) {
+    const off = <usize>load<i32>(rows + (<usize>r << 2)) * rowB;
+    const c1 = f64x2.splat(load<f64>(c1s + (<usize>r << 3)));
+    const c2 = f64x2.splat(load<f64>(c2s + (<usize>r << 3)));
+    let x = 0;
+    for (; x < d4; x += 4) {
+      const xb = off + (<usize>x << 2);
+      let glo = f64x2.splat(0);
+      let ghi = f64x2.splat(0);
+      for (let c = 0; c < chunks; c++) {
+        const gp = <usize>load<i32>(G + (<usize>c << 2)) + xb;
+        const w = v128.load(gp);
+        glo = f64x2.add(glo, f64x2.promote_low_f32x4(w));
+        ghi = f64x2.add(ghi, f64x2.promote_low_f32x4(i32x4.shuffle(w, w, 2, 3, 0, 1)));
+        v128.store(gp, zero);
+      }
+      const xv = v128.load(X + xb);
+      const xlo = f64x2.promote_low_f32x4(xv);
+      const xhi = f64x2.promote_low_f32x4(i32x4.shuffle(xv, xv, 2, 3, 0, 1));
+      glo = f64x2.add(glo, f64x2.mul(vl2, xlo));
+      ghi = f64x2.add(ghi, f64x2.mul(vl2, xhi));
+      const mv = v128.load(M + xb);
+      const mlo = f64x2.add(f64x2.mul(vb1, f64x2.promote_low_f32x4(mv)), f64x2.mul(vob1, glo));
+      const mhi = f64x2.add(f64x2.mul(vb1, f64x2.promote_low_f32x4(i32x4.shuffle(mv, mv, 2, 3, 0, 1))), f64x2.mul(vob1, ghi));
+      v128.store(M + xb, i32x4.shuffle(f32x4.demote_f64x2_zero(mlo), f32x4.demote_f64x2_zero(mhi), 0, 1, 4, 5));
+      const vv = v128.load(V + xb);
+      const vlo = f64x2.add(f64x2.mul(vb2, f64x2.promote_low_f32x4(vv)), f64x2.mul(f64x2.mul(vob2, glo), glo));
+      const vhi = f64x2.add(f64x2.mul(vb2, f64x2.promote_low_f32x4(i32x4.shuffle(vv, vv, 2, 3, 0, 1))), f64x2.mul(f64x2.mul(vob2, ghi), ghi));
+      v128.store(V + xb, i32x4.shuffle(f32x4.demote_f64x2_zero(vlo), f32x4.demote_f64x2_zero(vhi), 0, 1, 4, 5));
+      const nlo = f64x2.sub(xlo, f64x2.div(f64x2.mul(f64x2.mul(vlr, mlo), c1), f64x2.add(f64x2.sqrt(f64x2.mul(vlo, c2)), eps)));
+      const nhi = f64x2.sub(xhi, f64x2.div(f64x2.mul(f64x2.mul(vlr, mhi), c1), f64x2.add(f64x2.sqrt(f64x2.mul(vhi, c2)), eps)));
+      v128.store(X + xb, i32x4.shuffle(f32x4.demote_f64x2_zero(nlo), f32x4.demote_f64x2_zero(nhi), 0, 1, 4, 5));
+    }
+    const sc1 = f64x2.extract_lane(c1, 0);
+    const sc2 = f64x2.extract_lane(c2, 0);
+    for (; x < d; x++) {
+      const xb = off + (<usize>x << 2);
+      let g: f64 = 0;
+      for (let c = 0; c < chunks; c++) {
+        const gp = <usize>load<i32>(G + (<usize>c << 2)) + xb;
+        g += <f64>load<f32>(gp);
+        store<f32>(gp, 0);
+      }
+      const xs = <f64>load<f32>(X + xb);
+      g += l2 * xs;
+      const m = b1 * <f64>load<f32>(M + xb) + ob1 * g;
+      store<f32>(M + xb, <f32>m);
+      const v = b2 * <f64>load<f32>(V + xb) + ob2 * g * g;
+      store<f32>(V + xb, <f32>v);
+      store<f32>(X + xb, <f32>(xs - (lr * m * sc1) / (Math.sqrt(v * sc2) + 1e-8)));
+    }
+  }
+}

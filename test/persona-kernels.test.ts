@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { arenaViews, candidateDots, chunkKernel, personaArena } from '../src/math/persona-kernels.js';
+import { adamArenaRows, arenaViews, candidateDots, chunkKernel, personaArena } from '../src/math/persona-kernels.js';
 import { Rng } from '../src/math/rng.js';
 import { dot } from '../src/models/personas-cluster.js';
 import { exactSoftmax, PersonasConfig } from '../src/models/personas-config.js';
@@ -57,6 +57,57 @@ describe('persona kernels (assembly/personas.ts)', () => {
       assert.deepEqual(Array.from(gQ[1]!), Array.from(g));
       // chunk 0's gradient buffer is untouched
       assert.ok(arenaViews(arena, nItems).gQ[0]!.every((v) => v === 0));
+    });
+  }
+
+  for (const d of [8, 6]) {
+    it(`adamRows steps the listed W and Q rows as the plain float64 loop does, and zeroes their gradients (d = ${d})`, () => {
+      const rng = new Rng(11 + d);
+      const nItems = 12;
+      const arena = personaArena(nItems, d, 4, 2, 4);
+      const buf = arena.memory.buffer;
+      const v = arenaViews(arena, nItems);
+      const n = nItems * d;
+      const M = [new Float32Array(buf, arena.mW, n), new Float32Array(buf, arena.mQ, n)];
+      const V = [new Float32Array(buf, arena.vW, n), new Float32Array(buf, arena.vQ, n)];
+      for (const a of [v.W, v.Q, ...v.gW, ...v.gQ, ...M]) a.set(randomF32(n, rng));
+      for (const a of V) a.set(randomF32(n, rng).map(Math.abs));
+      const rows = [7, 2, 10];
+      new Int32Array(buf, arena.rows, 3).set(rows);
+      const c1 = new Float64Array(buf, arena.c1, 3);
+      const c2 = new Float64Array(buf, arena.c2, 3);
+      rows.forEach((_, r) => {
+        c1[r] = 1 / (1 - Math.pow(0.9, r + 1));
+        c2[r] = 1 / (1 - Math.pow(0.999, r + 1));
+      });
+      const [lr, l2, chunks] = [0.01, 0.1, 3];
+      const want = [v.W, v.Q].map((X, s) => {
+        const x2 = Float32Array.from(X);
+        const m2 = Float32Array.from(M[s]!);
+        const v2 = Float32Array.from(V[s]!);
+        const G = (s === 0 ? v.gW : v.gQ).map((g) => Float32Array.from(g));
+        rows.forEach((j, r) => {
+          for (let x = j * d; x < (j + 1) * d; x++) {
+            let g = 0;
+            for (let c = 0; c < chunks; c++) {
+              g += G[c]![x]!;
+              G[c]![x] = 0;
+            }
+            g += l2 * x2[x]!;
+            const m = (m2[x] = 0.9 * m2[x]! + (1 - 0.9) * g);
+            const vv = (v2[x] = 0.999 * v2[x]! + (1 - 0.999) * g * g);
+            x2[x] = x2[x]! - (lr * m * c1[r]!) / (Math.sqrt(vv * c2[r]!) + 1e-8);
+          }
+        });
+        return { x2, m2, v2, G };
+      });
+      adamArenaRows(arena, chunks, rows.length, lr, l2);
+      [v.W, v.Q].forEach((X, s) => {
+        assert.deepEqual(Array.from(X), Array.from(want[s]!.x2));
+        assert.deepEqual(Array.from(M[s]!), Array.from(want[s]!.m2));
+        assert.deepEqual(Array.from(V[s]!), Array.from(want[s]!.v2));
+        (s === 0 ? v.gW : v.gQ).forEach((g, c) => assert.deepEqual(Array.from(g), Array.from(want[s]!.G[c]!), `chunk ${c}`));
+      });
     });
   }
 

@@ -17,6 +17,7 @@ interface PersonaKernel {
   heapBase(): number;
   zRows(Q: number, d: number, P: number, K: number, on: number, list: number, len: number, z: number): void;
   backRows(Q: number, gQ: number, d: number, P: number, gP: number, K: number, list: number, coef: number, idx: number, n: number): void;
+  adamRows(X: number, G: number, chunks: number, M: number, V: number, d: number, rows: number, n: number, c1: number, c2: number, lr: number, l2: number, b1: number, ob1: number, b2: number, ob2: number): void;
 }
 
 const instantiate = wasmKernel<PersonaKernel>('personas.wasm', 'persona-kernels');
@@ -45,6 +46,20 @@ export interface PersonaArena {
   readonly Q: number;
   readonly gQ: readonly number[];
   readonly scratch: readonly ChunkScratch[];
+  /** The context vectors W, their chunk gradients, the Adam moments of W and Q (items x d float32). */
+  readonly W: number;
+  readonly gW: readonly number[];
+  readonly mW: number;
+  readonly vW: number;
+  readonly mQ: number;
+  readonly vQ: number;
+  /** The byte offsets of the gW and of the gQ buffers (chunks int32 each), for the Adam kernel. */
+  readonly gWAt: number;
+  readonly gQAt: number;
+  /** Adam's rows to step (items int32) and their bias corrections (items float64 each). */
+  readonly rows: number;
+  readonly c1: number;
+  readonly c2: number;
 }
 
 let nextId = 1;
@@ -72,8 +87,16 @@ export function personaArena(nItems: number, d: number, chunks: number, K: numbe
     coef: take(cap * K * 8),
     idx: take(cap * 4),
   }));
+  const W = take(rows);
+  const gW = Array.from({ length: chunks }, () => take(rows));
+  const [mW, vW, mQ, vQ] = [take(rows), take(rows), take(rows), take(rows)];
+  const gWAt = take(chunks * 4);
+  const gQAt = take(chunks * 4);
+  const at = { rows: take(nItems * 4), c1: take(nItems * 8), c2: take(nItems * 8) };
   const memory = sharedMemory(end, `personas: ${nItems} items x ${d} dimensions (${chunks} gradient buffers)`);
-  return { id: nextId++, memory, d, K, cap, Q, gQ, scratch };
+  new Int32Array(memory.buffer, gWAt, chunks).set(gW);
+  new Int32Array(memory.buffer, gQAt, chunks).set(gQ);
+  return { id: nextId++, memory, d, K, cap, Q, gQ, scratch, W, gW, mW, vW, mQ, vQ, gWAt, gQAt, ...at };
 }
 
 /** Views and the kernel of one chunk's scratch, for the calling thread. */
@@ -115,13 +138,31 @@ export function chunkKernel(arena: PersonaArena, chunk: number): ChunkKernel {
   return cached[chunk]!;
 }
 
-/** Q and the chunk gradient buffers as Float32Array views of the arena. */
-export function arenaViews(arena: PersonaArena, nItems: number): { Q: Float32Array; gQ: Float32Array[] } {
+/** W, Q and their chunk gradient buffers as Float32Array views of the arena. */
+export function arenaViews(arena: PersonaArena, nItems: number): { W: Float32Array; Q: Float32Array; gW: Float32Array[]; gQ: Float32Array[] } {
   const buf = arena.memory.buffer;
+  const n = nItems * arena.d;
   return {
-    Q: new Float32Array(buf, arena.Q, nItems * arena.d),
-    gQ: arena.gQ.map((o) => new Float32Array(buf, o, nItems * arena.d)),
+    W: new Float32Array(buf, arena.W, n),
+    Q: new Float32Array(buf, arena.Q, n),
+    gW: arena.gW.map((o) => new Float32Array(buf, o, n)),
+    gQ: arena.gQ.map((o) => new Float32Array(buf, o, n)),
   };
+}
+
+const B1 = 0.9;
+const B2 = 0.999;
+
+/**
+ * Lazy Adam on the arena's W and Q rows listed in rows[0 .. n) (c1, c2: their bias corrections,
+ * filled by the caller): sums and zeroes the first `chunks` gradient buffers, L2 `l2`, step `lr`.
+ * The arithmetic of ItemAdam's plain loop (src/models/item-train.ts), row by row.
+ */
+export function adamArenaRows(arena: PersonaArena, chunks: number, n: number, lr: number, l2: number): void {
+  const k = chunkKernel(arena, 0).k;
+  const { d } = arena;
+  k.adamRows(arena.W, arena.gWAt, chunks, arena.mW, arena.vW, d, arena.rows, n, arena.c1, arena.c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
+  k.adamRows(arena.Q, arena.gQAt, chunks, arena.mQ, arena.vQ, d, arena.rows, n, arena.c1, arena.c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
 }
 
 /** A scoring copy of one target matrix in kernel memory, with room for up to `K` components. */

@@ -41,12 +41,12 @@ export interface ItemTrainState {
 
 /**
  * The per-chunk gradient buffers and touched-row lists of `CHUNKS` chunks, in shared memory
- * (`withQ` false: no gQ buffers, the caller has its own).
+ * (`withRows` false: no gW and gQ buffers, the caller has its own).
  */
-export function chunkBuffers(nItems: number, d: number, withQ = true): Pick<ItemTrainState, 'gW' | 'gQ' | 'gB' | 'touched' | 'marks' | 'nTouched'> {
+export function chunkBuffers(nItems: number, d: number, withRows = true): Pick<ItemTrainState, 'gW' | 'gQ' | 'gB' | 'touched' | 'marks' | 'nTouched'> {
   return {
-    gW: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)),
-    gQ: withQ ? Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)) : [],
+    gW: withRows ? Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)) : [],
+    gQ: withRows ? Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)) : [],
     gB: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems)),
     touched: Array.from({ length: CHUNKS }, () => sharedInt32(nItems)),
     marks: Array.from({ length: CHUNKS }, () => new Uint8Array(new SharedArrayBuffer(nItems))),

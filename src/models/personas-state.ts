@@ -1,8 +1,8 @@
 /**
  * The training state of a `personas` fit (src/models/personas.ts): the item vectors, the
  * histories and their cluster labels, the neighbour rows, the chunk gradient buffers and the
- * kernel arena (src/math/persona-kernels.ts) that holds Q, the chunks' gQ buffers and each
- * chunk's scratch. Shared memory throughout, so pool workers see it without copying.
+ * kernel arena (src/math/persona-kernels.ts) that holds W and Q, the chunks' gradient buffers,
+ * the Adam moments and each chunk's scratch. Shared memory throughout, so pool workers see it without copying.
  */
 import { arenaViews, personaArena } from '../math/persona-kernels.js';
 import { sharedInt32, toShared } from '../math/pool.js';
@@ -32,12 +32,13 @@ export function personaTrainState(train: TrainSet, cfg: PersonasConfig, cand: In
   let maxHist = 0;
   for (let u = 0; u < nUsers; u++) maxHist = Math.max(maxHist, hptr[u + 1]! - hptr[u]!);
   const arena = personaArena(nItems, d, CHUNKS, cfg.k + 1, maxHist + poolMax);
-  const { Q, gQ } = arenaViews(arena, nItems);
+  const { W, Q, gW, gQ } = arenaViews(arena, nItems);
+  W.set(init.W);
   Q.set(init.Q);
   return {
     sPtr: toShared(rows.ptr), sIdx: toShared(rows.idx), sVal: toShared(rows.val), beta: cfg.itemItem,
-    d, nItems, W: init.W, Q, B: init.B, hptr, hidx, assign: sharedInt32(hidx.length), ku: sharedInt32(nUsers),
+    d, nItems, W, Q, B: init.B, hptr, hidx, assign: sharedInt32(hidx.length), ku: sharedInt32(nUsers),
     pool: new Int32Array(0), poolLogW: new Float32Array(0),
-    ...chunkBuffers(nItems, d, false), gQ, arena,
+    ...chunkBuffers(nItems, d, false), gW, gQ, arena,
   };
 }

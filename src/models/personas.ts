@@ -16,10 +16,11 @@
 import { adaptiveK, exactSoftmax, PersonasConfig } from './personas-config.js';
 import { splitRange, type WorkerPool } from '../math/pool.js';
 import { personaTrainState } from './personas-state.js';
+import { PersonaAdam } from './personas-adam.js';
 import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
 import { runEpochs } from './model.js';
 import { clusterHistory, membersOf, personasOf } from './personas-cluster.js';
-import { activeUsers, chunkPool, CHUNKS, decayedLr, ItemAdam, itemEpoch, NegativeSampler, type EpochRun } from './item-train.js';
+import { activeUsers, chunkPool, CHUNKS, decayedLr, itemEpoch, NegativeSampler, type EpochRun } from './item-train.js';
 import { neighbourRows, neighbourTerm } from './personas-neighbours.js';
 import { clusterChunk, gradChunk, mixWeights, scoreMixture, type StepParams, type TrainState } from './personas-train.js';
 import { personaCalibratedSlate, personaSlate, writeSlateScores } from './persona-slate.js';
@@ -80,7 +81,7 @@ export class PersonaModel implements Recommender, FoldIn {
       st.pool = this.cand;
       st.poolLogW = new Float32Array(this.cand.length);
     }
-    const opt = new ItemAdam(st, cfg.itemBias);
+    const opt = new PersonaAdam(st, cfg.itemBias);
     this.W = W;
     this.Q = Q;
     this.B = B;
