@@ -37,7 +37,10 @@ export function clusterHistory(W: Float32Array, d: number, items: Int32Array, k:
     assign.fill(0, 0, n);
     return n === 0 ? 0 : 1;
   }
-  const X = new Float64Array(n * d);
+  if (xBuf.length < n * d) xBuf = new Float64Array(Math.max(n * d, 2 * xBuf.length));
+  if (simBuf.length < n) simBuf = new Float64Array(Math.max(n, 2 * simBuf.length));
+  const X = xBuf;
+  const rs = simBuf;
   const all = new Float64Array(d);
   for (let i = 0; i < n; i++) {
     const wo = items[i]! * d;
@@ -52,9 +55,9 @@ export function clusterHistory(W: Float32Array, d: number, items: Int32Array, k:
   const C = new Float64Array(k * d);
   let best = 0;
   let bestV = -Infinity;
+  rowSims(X, n, d, all, 0, rs);
   for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let x = 0; x < d; x++) s += X[i * d + x]! * all[x]!;
+    const s = rs[i]!;
     if (s > bestV) {
       bestV = s;
       best = i;
@@ -65,9 +68,9 @@ export function clusterHistory(W: Float32Array, d: number, items: Int32Array, k:
     for (let x = 0; x < d; x++) C[kk * d + x] = X[best * d + x]!;
     if (++kk === k) break;
     let farV = Infinity;
+    rowSims(X, n, d, C, (kk - 1) * d, rs);
     for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let x = 0; x < d; x++) s += X[i * d + x]! * C[(kk - 1) * d + x]!;
+      const s = rs[i]!;
       if (s > maxSim[i]!) maxSim[i] = s;
       if (maxSim[i]! < farV) {
         farV = maxSim[i]!;
@@ -132,6 +135,38 @@ export function clusterHistory(W: Float32Array, d: number, items: Int32Array, k:
     assign[i] = remap[q]!;
   }
   return K;
+}
+
+// per-thread scratch of clusterHistory (normalised rows, row similarities), grown on demand
+let xBuf = new Float64Array(0);
+let simBuf = new Float64Array(0);
+
+/** out[i] = sum_x X[i d + x] v[vo + x] for the first n rows, plain left-to-right sums, four rows side by side. */
+function rowSims(X: Float64Array, n: number, d: number, v: Float64Array, vo: number, out: Float64Array): void {
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const o = i * d;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let x = 0; x < d; x++) {
+      const c = v[vo + x]!;
+      s0 += X[o + x]! * c;
+      s1 += X[o + d + x]! * c;
+      s2 += X[o + 2 * d + x]! * c;
+      s3 += X[o + 3 * d + x]! * c;
+    }
+    out[i] = s0;
+    out[i + 1] = s1;
+    out[i + 2] = s2;
+    out[i + 3] = s3;
+  }
+  for (; i < n; i++) {
+    let s = 0;
+    for (let x = 0; x < d; x++) s += X[i * d + x]! * v[vo + x]!;
+    out[i] = s;
+  }
 }
 
 /**
