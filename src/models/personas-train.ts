@@ -47,12 +47,20 @@ export interface StepParams {
   readonly whole: number;
 }
 
-// per-thread scratch, grown on demand
+// per-thread scratch, grown on demand: the neighbour accumulator, per-component vectors (userGrad
+// reuses them for every user instead of allocating), the targets' responsibilities
 let accBuf = new Float64Array(0);
+let comp: Float64Array[] = [];
+let respBuf = new Float64Array(0);
 
 /** Mixture weights pi_k = count_k^gamma / sum over clusters with count > 0 (0 for empty clusters). */
 export function mixWeights(count: ArrayLike<number>, k: number, gamma: number): Float64Array {
-  const w = new Float64Array(k);
+  return mixWeightsInto(count, k, gamma, new Float64Array(k));
+}
+
+/** `mixWeights` written into w[0 .. k). */
+function mixWeightsInto(count: ArrayLike<number>, k: number, gamma: number, w: Float64Array): Float64Array {
+  w.fill(0, 0, k);
   let s = 0;
   for (let q = 0; q < k; q++) if (count[q]! > 0) s += w[q] = Math.pow(count[q]!, gamma);
   if (s > 0) for (let q = 0; q < k; q++) w[q] = w[q]! / s;
@@ -117,22 +125,30 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
   // roles (1 = target, 0 = input) and the list: targets first, then the pool minus the whole history
   const { roles: roleBuf, list: listBuf, logw: logwBuf, nt, len } = heldOut(st, u, prm.seed, prm.holdout);
   // personas from the kept items of each cluster
-  const size = new Float64Array(k);
-  const kept = new Float64Array(k);
+  if (comp.length === 0 || comp[0]!.length < k + 1) comp = Array.from({ length: 8 }, () => new Float64Array(2 * (k + 1)));
+  const size = comp[0]!;
+  const kept = comp[1]!;
+  const present = comp[2]!;
+  const pi0 = comp[3]!;
+  const pi = comp[4]!;
+  const scale = comp[5]!;
+  const lse = comp[6]!;
+  const R = comp[7]!;
+  size.fill(0, 0, k);
+  kept.fill(0, 0, k);
   for (let h = 0; h < n; h++) {
     const q = st.assign[h0 + h]!;
     size[q]!++;
     if (!roleBuf[h]) kept[q]!++;
   }
-  const present = new Float64Array(k);
   for (let q = 0; q < k; q++) present[q] = kept[q]! > 0 ? size[q]! : 0;
-  const pi0 = mixWeights(present, k, prm.gamma);
+  mixWeightsInto(present, k, prm.gamma, pi0);
   // component k (when present) is the whole-history persona over all kept items
   const whole = prm.whole > 0 && k > 1;
   const K = whole ? k + 1 : k;
-  const pi = new Float64Array(K);
+  pi.fill(0, 0, K);
+  scale.fill(0, 0, K);
   for (let q = 0; q < k; q++) pi[q] = whole ? (1 - prm.whole) * pi0[q]! : pi0[q]!;
-  const scale = new Float64Array(K);
   let nKept = 0;
   for (let q = 0; q < k; q++) {
     scale[q] = kept[q]! > 0 ? Math.pow(kept[q]!, -prm.alpha) : 0;
@@ -158,7 +174,7 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
   kern.list.set(listBuf.subarray(0, len));
   for (let q = 0; q < K; q++) kern.on[q] = pi[q] === 0 ? 0 : 1;
   kern.k.zRows(st.arena.Q, d, kern.s.P, K, kern.s.on, kern.s.list, len, kern.s.z);
-  const lse = new Float64Array(K);
+  lse.fill(0, 0, K);
   const nb = st.beta !== 0 && st.sIdx.length > 0;
   if (nb && accBuf.length < st.nItems) accBuf = new Float64Array(st.nItems);
   for (let q = 0; q < K; q++) {
@@ -177,8 +193,10 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     lse[q] = m + Math.log(sum);
   }
   // responsibilities of the targets (kept in zBuf's target rows after use), R_q = their sums
-  const R = new Float64Array(K);
-  const resp = new Float64Array(nt * K);
+  R.fill(0, 0, K);
+  if (respBuf.length < nt * K) respBuf = new Float64Array(2 * nt * K);
+  const resp = respBuf;
+  resp.fill(0, 0, nt * K);
   let loss = 0;
   for (let c = 0; c < nt; c++) {
     let m = -Infinity;
