@@ -101,7 +101,7 @@ describe('persona kernels (assembly/personas.ts)', () => {
         });
         return { x2, m2, v2, G };
       });
-      adamArenaRows(arena, chunks, rows.length, lr, l2);
+      adamArenaRows(arena, chunks, 0, rows.length, lr, l2);
       [v.W, v.Q].forEach((X, s) => {
         assert.deepEqual(Array.from(X), Array.from(want[s]!.x2));
         assert.deepEqual(Array.from(M[s]!), Array.from(want[s]!.m2));

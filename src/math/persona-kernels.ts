@@ -154,15 +154,17 @@ const B1 = 0.9;
 const B2 = 0.999;
 
 /**
- * Lazy Adam on the arena's W and Q rows listed in rows[0 .. n) (c1, c2: their bias corrections,
+ * Lazy Adam on the arena's W and Q rows listed in rows[lo .. hi) (c1, c2: their bias corrections,
  * filled by the caller): sums and zeroes the first `chunks` gradient buffers, L2 `l2`, step `lr`.
- * The arithmetic of ItemAdam's plain loop (src/models/item-train.ts), row by row.
+ * The arithmetic of ItemAdam's plain loop (src/models/item-train.ts), row by row: rows are
+ * independent, so any split of the list gives the same result.
  */
-export function adamArenaRows(arena: PersonaArena, chunks: number, n: number, lr: number, l2: number): void {
+export function adamArenaRows(arena: PersonaArena, chunks: number, lo: number, hi: number, lr: number, l2: number): void {
   const k = chunkKernel(arena, 0).k;
   const { d } = arena;
-  k.adamRows(arena.W, arena.gWAt, chunks, arena.mW, arena.vW, d, arena.rows, n, arena.c1, arena.c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
-  k.adamRows(arena.Q, arena.gQAt, chunks, arena.mQ, arena.vQ, d, arena.rows, n, arena.c1, arena.c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
+  const [rows, c1, c2, n] = [arena.rows + 4 * lo, arena.c1 + 8 * lo, arena.c2 + 8 * lo, hi - lo];
+  k.adamRows(arena.W, arena.gWAt, chunks, arena.mW, arena.vW, d, rows, n, c1, c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
+  k.adamRows(arena.Q, arena.gQAt, chunks, arena.mQ, arena.vQ, d, rows, n, c1, c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
 }
 
 /** A scoring copy of one target matrix in kernel memory, with room for up to `K` components. */

@@ -165,7 +165,7 @@ export interface EpochRun<S, P> {
  * Returns the mean loss per user.
  */
 export async function itemEpoch<S extends Pick<ItemTrainState, 'pool' | 'poolLogW'>, P>(
-  run: EpochRun<S, P>, rng: Rng, params: (seed: number) => P, step: (chunks: number) => void,
+  run: EpochRun<S, P>, rng: Rng, params: (seed: number) => P, step: (chunks: number) => void | Promise<void>,
 ): Promise<number> {
   const { st, users, batchSize, pool, kernelUrl, gradChunk } = run;
   const order = rng.shuffle(Int32Array.from(users));
@@ -184,7 +184,7 @@ export async function itemEpoch<S extends Pick<ItemTrainState, 'pool' | 'poolLog
       return pool ? pool.run<number>(kernelUrl, 'gradChunk', [st, prm, us, c]) : Promise.resolve(gradChunk(st, prm, us, c));
     }));
     for (const l of losses) loss += l;
-    step(ranges.length);
+    await step(ranges.length);
   }
   return loss / Math.max(1, users.length);
 }

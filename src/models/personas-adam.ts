@@ -2,9 +2,11 @@
  * The persona model's optimiser: ItemAdam's lazy Adam (src/models/item-train.ts: the rows of W, Q
  * and B that the batch's chunks touched, per-row step counts, chunk gradients summed in chunk order
  * and zeroed) with the W and Q rows stepped by the WebAssembly kernel over the arena
- * (src/math/persona-kernels.ts), in the same float64 arithmetic; biases here.
+ * (src/math/persona-kernels.ts), in the same float64 arithmetic, split over the pool's workers
+ * (rows are independent: the same result for any split); biases here, on the calling thread.
  */
 import { adamArenaRows } from '../math/persona-kernels.js';
+import { splitRange, type WorkerPool } from '../math/pool.js';
 import type { TrainState } from './personas-train.js';
 
 const B1 = 0.9;
@@ -22,6 +24,8 @@ export class PersonaAdam {
   constructor(
     private readonly st: TrainState,
     private readonly learnBias: boolean,
+    private readonly pool: WorkerPool | null,
+    private readonly kernelUrl: string,
   ) {
     const n = st.nItems;
     this.mB = new Float32Array(n);
@@ -36,7 +40,7 @@ export class PersonaAdam {
   }
 
   /** One step over the rows touched by chunks [0, chunks); L2 weight `l2` on those rows. */
-  step(chunks: number, lr: number, l2: number): void {
+  async step(chunks: number, lr: number, l2: number): Promise<void> {
     const { st, rows, inUnion } = this;
     let m = 0;
     for (let c = 0; c < chunks; c++) {
@@ -68,6 +72,9 @@ export class PersonaAdam {
       const vb = (this.vB[j] = B2 * this.vB[j]! + (1 - B2) * g * g);
       st.B[j] = st.B[j]! - (lr * mb * c1) / (Math.sqrt(vb * c2) + 1e-8);
     }
-    adamArenaRows(st.arena, chunks, m, lr, l2);
+    const { pool } = this;
+    // small steps are not worth a round trip to the workers
+    if (!pool || m < 256) adamArenaRows(st.arena, chunks, 0, m, lr, l2);
+    else await Promise.all(splitRange(m, pool.size).map(([lo, hi]) => pool.run<void>(this.kernelUrl, 'adamChunk', [st.arena, chunks, lo, hi, lr, l2])));
   }
 }

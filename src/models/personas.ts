@@ -81,11 +81,12 @@ export class PersonaModel implements Recommender, FoldIn {
       st.pool = this.cand;
       st.poolLogW = new Float32Array(this.cand.length);
     }
-    const opt = new PersonaAdam(st, cfg.itemBias);
+    
     this.W = W;
     this.Q = Q;
     this.B = B;
     const pool = chunkPool(ctx.threads);
+    const opt = new PersonaAdam(st, cfg.itemBias, pool, kernelUrl);
     const run: EpochRun<TrainState, StepParams> = {
       st, users, batchSize: cfg.batchSize, pool, kernelUrl, gradChunk,
       sampler: full ? null : new NegativeSampler(this.cand, train.itemPopularity, cfg.negPower), negatives: cfg.negatives,
