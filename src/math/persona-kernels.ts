@@ -138,6 +138,12 @@ export function chunkKernel(arena: PersonaArena, chunk: number): ChunkKernel {
   return cached[chunk]!;
 }
 
+/** Drops this thread's kernel instance and views of the last arena (so a finished fit's memory can go). */
+export function releaseArena(): void {
+  cachedId = -1;
+  cached = [];
+}
+
 /** W, Q and their chunk gradient buffers as Float32Array views of the arena. */
 export function arenaViews(arena: PersonaArena, nItems: number): { W: Float32Array; Q: Float32Array; gW: Float32Array[]; gQ: Float32Array[] } {
   const buf = arena.memory.buffer;

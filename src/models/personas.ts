@@ -14,6 +14,7 @@
  * Memory: items x d (W, Q, Adam moments, gradient buffers) plus interactions; never items^2.
  */
 import { adaptiveK, exactSoftmax, PersonasConfig } from './personas-config.js';
+import { releaseArena } from '../math/persona-kernels.js';
 import { splitRange, type WorkerPool } from '../math/pool.js';
 import { personaTrainState } from './personas-state.js';
 import { PersonaAdam } from './personas-adam.js';
@@ -105,6 +106,7 @@ export class PersonaModel implements Recommender, FoldIn {
       });
     } finally {
       await pool?.close();
+      releaseArena();
     }
     this.W = sums ? Float32Array.from(sums[0]!, (x) => x / nAvg) : Float32Array.from(W);
     this.Q = sums ? Float32Array.from(sums[1]!, (x) => x / nAvg) : Float32Array.from(Q);
