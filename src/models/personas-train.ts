@@ -102,6 +102,11 @@ export function scoreMixture(
   for (let c = 0; c < nC; c++) {
     let m = -Infinity;
     for (let q = 0; q < k; q++) m = Math.max(m, zBuf[c * k + q]! - lse[q]! + logPi[q]!);
+    // one component: the log-sum-exp below is m + log(exp(0)) = m exactly
+    if (k === 1 && Number.isFinite(m)) {
+      out[cand[c]!] = m;
+      continue;
+    }
     let sum = 0;
     for (let q = 0; q < k; q++) sum += Math.exp(zBuf[c * k + q]! - lse[q]! + logPi[q]! - m);
     out[cand[c]!] = m + Math.log(sum);
