@@ -39,11 +39,14 @@ export interface ItemTrainState {
   readonly nTouched: Int32Array;
 }
 
-/** The per-chunk gradient buffers and touched-row lists of `CHUNKS` chunks, in shared memory. */
-export function chunkBuffers(nItems: number, d: number): Pick<ItemTrainState, 'gW' | 'gQ' | 'gB' | 'touched' | 'marks' | 'nTouched'> {
+/**
+ * The per-chunk gradient buffers and touched-row lists of `CHUNKS` chunks, in shared memory
+ * (`withRows` false: no gW and gQ buffers, the caller has its own).
+ */
+export function chunkBuffers(nItems: number, d: number, withRows = true): Pick<ItemTrainState, 'gW' | 'gQ' | 'gB' | 'touched' | 'marks' | 'nTouched'> {
   return {
-    gW: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)),
-    gQ: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)),
+    gW: withRows ? Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)) : [],
+    gQ: withRows ? Array.from({ length: CHUNKS }, () => sharedFloat32(nItems * d)) : [],
     gB: Array.from({ length: CHUNKS }, () => sharedFloat32(nItems)),
     touched: Array.from({ length: CHUNKS }, () => sharedInt32(nItems)),
     marks: Array.from({ length: CHUNKS }, () => new Uint8Array(new SharedArrayBuffer(nItems))),
@@ -162,7 +165,7 @@ export interface EpochRun<S, P> {
  * Returns the mean loss per user.
  */
 export async function itemEpoch<S extends Pick<ItemTrainState, 'pool' | 'poolLogW'>, P>(
-  run: EpochRun<S, P>, rng: Rng, params: (seed: number) => P, step: (chunks: number) => void,
+  run: EpochRun<S, P>, rng: Rng, params: (seed: number) => P, step: (chunks: number) => void | Promise<void>,
 ): Promise<number> {
   const { st, users, batchSize, pool, kernelUrl, gradChunk } = run;
   const order = rng.shuffle(Int32Array.from(users));
@@ -181,7 +184,7 @@ export async function itemEpoch<S extends Pick<ItemTrainState, 'pool' | 'poolLog
       return pool ? pool.run<number>(kernelUrl, 'gradChunk', [st, prm, us, c]) : Promise.resolve(gradChunk(st, prm, us, c));
     }));
     for (const l of losses) loss += l;
-    step(ranges.length);
+    await step(ranges.length);
   }
   return loss / Math.max(1, users.length);
 }

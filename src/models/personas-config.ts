@@ -59,6 +59,13 @@ export const PersonasConfig = z
      */
     fullSoftmax: z.number().int().min(0).default(20000),
     /**
+     * Cost cap of the exact softmax: it also needs (training users) x candidates at most this
+     * (its epoch costs that many list entries x (K + 1) x d), else the sampled softmax runs.
+     * The default keeps ml-latest-small (about 6M) and the default world (about 5M) exact and
+     * samples from 50k users x 10k items (500M) up. 0 = always sampled.
+     */
+    fullSoftmaxWork: z.number().min(0).default(5e7),
+    /**
      * How a user with 2+ personas is ranked: 'mixture' by the mixture score; 'shares' deals the
      * first `slateSize` places to the personas in proportion to their shares and fills each from
      * that persona's own ranking, de-duplicated; 'calibrated' fills them greedily trading the
@@ -88,4 +95,12 @@ export type PersonasConfig = z.infer<typeof PersonasConfig>;
 export function adaptiveK(historyLength: number, cfg: Pick<PersonasConfig, 'k' | 'itemsPerPersona'>): number {
   if (historyLength <= 0) return 0;
   return Math.max(1, Math.min(cfg.k, Math.floor(historyLength / cfg.itemsPerPersona)));
+}
+
+/**
+ * Whether a fit trains with the exact softmax: at most `fullSoftmax` candidates and at most
+ * `fullSoftmaxWork` training users x candidates (docs/personas.md, Training).
+ */
+export function exactSoftmax(users: number, candidates: number, cfg: Pick<PersonasConfig, 'fullSoftmax' | 'fullSoftmaxWork'>): boolean {
+  return candidates <= cfg.fullSoftmax && users * candidates <= cfg.fullSoftmaxWork;
 }

@@ -11,7 +11,8 @@
  * s(i) = log sum_k pi_k softmax_i(z_k(i)), pi_k = |C_k|^gamma / sum.
  */
 import { heldOut, touch, type ItemTrainState } from './item-train.js';
-import { clusterHistory, dot } from './personas-cluster.js';
+import { clusterHistory } from './personas-cluster.js';
+import { adamArenaRows, candidateDots, chunkKernel, type PersonaArena } from '../math/persona-kernels.js';
 
 /** Everything a gradient call reads or writes; typed arrays are shared between threads. */
 export interface TrainState extends ItemTrainState {
@@ -26,6 +27,8 @@ export interface TrainState extends ItemTrainState {
   readonly sIdx: Int32Array;
   readonly sVal: Float32Array;
   readonly beta: number;
+  /** Q and the gQ buffers (views of the arena: st.Q, st.gQ) and each chunk's kernel scratch. */
+  readonly arena: PersonaArena;
 }
 
 export interface StepParams {
@@ -44,19 +47,47 @@ export interface StepParams {
   readonly whole: number;
 }
 
-// per-thread scratch, grown on demand
-let zBuf = new Float64Array(0);
-let pBuf = new Float64Array(0);
-let gPBuf = new Float64Array(0);
+// per-thread scratch, grown on demand: the neighbour accumulator, per-component vectors (userGrad
+// reuses them for every user instead of allocating), the targets' responsibilities
 let accBuf = new Float64Array(0);
+let comp: Float64Array[] = [];
+let respBuf = new Float64Array(0);
 
 /** Mixture weights pi_k = count_k^gamma / sum over clusters with count > 0 (0 for empty clusters). */
 export function mixWeights(count: ArrayLike<number>, k: number, gamma: number): Float64Array {
-  const w = new Float64Array(k);
+  return mixWeightsInto(count, k, gamma, new Float64Array(k));
+}
+
+/** `mixWeights` written into w[0 .. k). */
+function mixWeightsInto(count: ArrayLike<number>, k: number, gamma: number, w: Float64Array): Float64Array {
+  w.fill(0, 0, k);
   let s = 0;
   for (let q = 0; q < k; q++) if (count[q]! > 0) s += w[q] = Math.pow(count[q]!, gamma);
   if (s > 0) for (let q = 0; q < k; q++) w[q] = w[q]! / s;
   return w;
+}
+
+let zAll = new Float64Array(0);
+
+/**
+ * Q_c . p_q over the candidates (layout c * k + q) for the components whose logits are not
+ * `known`; the known components' entries are left for the caller to fill. With every component
+ * unknown this is `candidateDots` itself; otherwise only the unknown rows go through the kernel
+ * (each dot the same arithmetic, so the values do not depend on which rows were known).
+ */
+function unknownDots(Q: Float32Array, P: Float32Array, base: number, k: number, d: number, cand: Int32Array, known: readonly (Float64Array | null)[] | null): Float64Array {
+  const rows: number[] = [];
+  for (let q = 0; q < k; q++) if (!known || !known[q]) rows.push(q);
+  if (rows.length === k) return candidateDots(Q, P, base, k, d, cand);
+  const nC = cand.length;
+  if (zAll.length < nC * k) zAll = new Float64Array(nC * k);
+  if (rows.length === 0) return zAll;
+  const packed = new Float32Array(rows.length * d);
+  rows.forEach((q, r) => packed.set(P.subarray(base + q * d, base + (q + 1) * d), r * d));
+  const z = candidateDots(Q, packed, 0, rows.length, d, cand);
+  const kk = rows.length;
+  for (let c = 0; c < nC; c++) for (let r = 0; r < kk; r++) zAll[c * k + rows[r]!] = z[c * kk + r]!;
+  return zAll;
 }
 
 /**
@@ -79,13 +110,13 @@ export function scoreMixture(
     for (let c = 0; c < nC; c++) out[cand[c]!] = B[cand[c]!]!;
     return lse;
   }
-  if (zBuf.length < nC * k) zBuf = new Float64Array(nC * k);
+  const zBuf = unknownDots(Q, P, base, k, d, cand, logits ? logits.known : null);
   for (let q = 0; q < k; q++) {
     let m = -Infinity;
     const known = logits ? logits.known[q] : null;
     for (let c = 0; c < nC; c++) {
       const j = cand[c]!;
-      const z = (zBuf[c * k + q] = known ? known[c]! : dot(Q, j * d, P, base + q * d, d) + B[j]! + (extra ? extra[q * nItems + j]! : 0));
+      const z = (zBuf[c * k + q] = known ? known[c]! : zBuf[c * k + q]! + B[j]! + (extra ? extra[q * nItems + j]! : 0));
       if (z > m) m = z;
     }
     if (logits && !known) {
@@ -103,6 +134,11 @@ export function scoreMixture(
   for (let c = 0; c < nC; c++) {
     let m = -Infinity;
     for (let q = 0; q < k; q++) m = Math.max(m, zBuf[c * k + q]! - lse[q]! + logPi[q]!);
+    // one component: the log-sum-exp below is m + log(exp(0)) = m exactly
+    if (k === 1 && Number.isFinite(m)) {
+      out[cand[c]!] = m;
+      continue;
+    }
     let sum = 0;
     for (let q = 0; q < k; q++) sum += Math.exp(zBuf[c * k + q]! - lse[q]! + logPi[q]! - m);
     out[cand[c]!] = m + Math.log(sum);
@@ -118,7 +154,7 @@ export function scoreMixture(
  * history removed), with the logQ correction. Gradients go to the chunk's buffers. Returns the loss.
  */
 export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: number): number {
-  const { d, W, Q, B } = st;
+  const { d, W, B } = st;
   const h0 = st.hptr[u]!;
   const n = st.hptr[u + 1]! - h0;
   const k = st.ku[u]!;
@@ -126,22 +162,30 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
   // roles (1 = target, 0 = input) and the list: targets first, then the pool minus the whole history
   const { roles: roleBuf, list: listBuf, logw: logwBuf, nt, len } = heldOut(st, u, prm.seed, prm.holdout);
   // personas from the kept items of each cluster
-  const size = new Float64Array(k);
-  const kept = new Float64Array(k);
+  if (comp.length === 0 || comp[0]!.length < k + 1) comp = Array.from({ length: 8 }, () => new Float64Array(2 * (k + 1)));
+  const size = comp[0]!;
+  const kept = comp[1]!;
+  const present = comp[2]!;
+  const pi0 = comp[3]!;
+  const pi = comp[4]!;
+  const scale = comp[5]!;
+  const lse = comp[6]!;
+  const R = comp[7]!;
+  size.fill(0, 0, k);
+  kept.fill(0, 0, k);
   for (let h = 0; h < n; h++) {
     const q = st.assign[h0 + h]!;
     size[q]!++;
     if (!roleBuf[h]) kept[q]!++;
   }
-  const present = new Float64Array(k);
   for (let q = 0; q < k; q++) present[q] = kept[q]! > 0 ? size[q]! : 0;
-  const pi0 = mixWeights(present, k, prm.gamma);
+  mixWeightsInto(present, k, prm.gamma, pi0);
   // component k (when present) is the whole-history persona over all kept items
   const whole = prm.whole > 0 && k > 1;
   const K = whole ? k + 1 : k;
-  const pi = new Float64Array(K);
+  pi.fill(0, 0, K);
+  scale.fill(0, 0, K);
   for (let q = 0; q < k; q++) pi[q] = whole ? (1 - prm.whole) * pi0[q]! : pi0[q]!;
-  const scale = new Float64Array(K);
   let nKept = 0;
   for (let q = 0; q < k; q++) {
     scale[q] = kept[q]! > 0 ? Math.pow(kept[q]!, -prm.alpha) : 0;
@@ -151,11 +195,8 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     pi[k] = prm.whole;
     scale[k] = Math.pow(nKept, -prm.alpha);
   }
-  if (pBuf.length < K * d) {
-    pBuf = new Float64Array(K * d);
-    gPBuf = new Float64Array(K * d);
-  }
-  const P = pBuf;
+  const kern = chunkKernel(st.arena, chunk);
+  const P = kern.P;
   P.fill(0, 0, K * d);
   for (let h = 0; h < n; h++) {
     if (roleBuf[h]) continue;
@@ -165,8 +206,12 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     if (whole) for (let x = 0; x < d; x++) P[k * d + x] += W[wo + x]!;
   }
   for (let q = 0; q < K; q++) for (let x = 0; x < d; x++) P[q * d + x] *= scale[q]!;
-  if (zBuf.length < len * K) zBuf = new Float64Array(len * K);
-  const lse = new Float64Array(K);
+  // the dot products Q_j . P_q of the list (kernel), then the biases, log weights and neighbour term
+  const zBuf = kern.z;
+  kern.list.set(listBuf.subarray(0, len));
+  for (let q = 0; q < K; q++) kern.on[q] = pi[q] === 0 ? 0 : 1;
+  kern.k.zRows(st.arena.Q, d, kern.s.P, K, kern.s.on, kern.s.list, len, kern.s.z);
+  lse.fill(0, 0, K);
   const nb = st.beta !== 0 && st.sIdx.length > 0;
   if (nb && accBuf.length < st.nItems) accBuf = new Float64Array(st.nItems);
   for (let q = 0; q < K; q++) {
@@ -176,7 +221,7 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     let m = -Infinity;
     for (let c = 0; c < len; c++) {
       const j = listBuf[c]!;
-      const z = (zBuf[c * K + q] = dot(Q, j * d, P, q * d, d) + B[j]! + logwBuf[c]! + (nb ? st.beta * scale[q]! * accBuf[j]! : 0));
+      const z = (zBuf[c * K + q] = zBuf[c * K + q]! + B[j]! + logwBuf[c]! + (nb ? st.beta * scale[q]! * accBuf[j]! : 0));
       if (z > m) m = z;
     }
     if (nb) scatterMembers(st, roleBuf, h0, n, member, 0);
@@ -185,8 +230,10 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     lse[q] = m + Math.log(sum);
   }
   // responsibilities of the targets (kept in zBuf's target rows after use), R_q = their sums
-  const R = new Float64Array(K);
-  const resp = new Float64Array(nt * K);
+  R.fill(0, 0, K);
+  if (respBuf.length < nt * K) respBuf = new Float64Array(2 * nt * K);
+  const resp = respBuf;
+  resp.fill(0, 0, nt * K);
   let loss = 0;
   for (let c = 0; c < nt; c++) {
     let m = -Infinity;
@@ -196,42 +243,37 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     loss -= m + Math.log(sum);
     for (let q = 0; q < K; q++) R[q] += resp[c * K + q] = resp[c * K + q]! / sum;
   }
-  // dL/dz_q(j) = R_q softmax_q(j) - [j target] r_jq
-  const gP = gPBuf;
+  // dL/dz_q(j) = R_q softmax_q(j) - [j target] r_jq; the entries kept go to the kernel's backward
+  // pass (gP_q += g Q_j, gQ_j += g P_q, entries in list order)
+  const gP = kern.gP;
   gP.fill(0, 0, K * d);
   const gW = st.gW[chunk]!;
-  const gQ = st.gQ[chunk]!;
   const gB = st.gB[chunk]!;
-  const coef = new Float64Array(K);
+  const coef = kern.coef;
+  const idx = kern.idx;
+  let nIdx = 0;
   for (let c = 0; c < len; c++) {
     let tot = 0;
     let mass = 0;
+    const co = c * K;
     for (let q = 0; q < K; q++) {
       if (pi[q] === 0) {
-        coef[q] = 0;
+        coef[co + q] = 0;
         continue;
       }
-      const sm = R[q]! * Math.exp(zBuf[c * K + q]! - lse[q]!);
+      const sm = R[q]! * Math.exp(zBuf[co + q]! - lse[q]!);
       mass += sm;
       const g = sm - (c < nt ? resp[c * K + q]! : 0);
-      coef[q] = g;
+      coef[co + q] = g;
       tot += g;
     }
     if (c >= nt && mass < prm.skipEps) continue;
     const j = listBuf[c]!;
-    const qo = j * d;
     touch(st, chunk, j);
     gB[j] = gB[j]! + tot;
-    for (let q = 0; q < K; q++) {
-      const cq = coef[q]!;
-      if (cq === 0) continue;
-      const po = q * d;
-      for (let x = 0; x < d; x++) {
-        gP[po + x] += cq * Q[qo + x]!;
-        gQ[qo + x] = gQ[qo + x]! + cq * P[po + x]!;
-      }
-    }
+    idx[nIdx++] = c;
   }
+  kern.k.backRows(st.arena.Q, st.arena.gQ[chunk]!, d, kern.s.P, kern.s.gP, K, kern.s.list, kern.s.coef, kern.s.idx, nIdx);
   // back to the kept items: dp_q / dW_j = |kept_q|^-alpha
   for (let h = 0; h < n; h++) {
     if (roleBuf[h]) continue;
@@ -266,6 +308,11 @@ export function gradChunk(st: TrainState, prm: StepParams, users: Int32Array, ch
   let loss = 0;
   for (let b = 0; b < users.length; b++) loss += userGrad(st, prm, users[b]!, chunk);
   return loss;
+}
+
+/** Worker entry: Adam on the arena rows [lo, hi) of the step's list (src/models/personas-adam.ts). */
+export function adamChunk(arena: PersonaArena, chunks: number, lo: number, hi: number, lr: number, l2: number): void {
+  adamArenaRows(arena, chunks, lo, hi, lr, l2);
 }
 
 /** Worker entry: clusters the histories of users [lo, hi) into st.assign / st.ku (see `clusterHistory`). */

@@ -13,13 +13,16 @@
  * personas are exactly the fold-in of their training history. No item categories are used.
  * Memory: items x d (W, Q, Adam moments, gradient buffers) plus interactions; never items^2.
  */
-import { adaptiveK, PersonasConfig } from './personas-config.js';
-import { sharedInt32, splitRange, toShared, type WorkerPool } from '../math/pool.js';
+import { adaptiveK, exactSoftmax, PersonasConfig } from './personas-config.js';
+import { releaseArena } from '../math/persona-kernels.js';
+import { splitRange, type WorkerPool } from '../math/pool.js';
+import { personaTrainState } from './personas-state.js';
+import { PersonaAdam } from './personas-adam.js';
 import type { ComponentLogits } from './component-logits.js';
 import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
 import { runEpochs } from './model.js';
 import { clusterHistory, membersOf, personasOf } from './personas-cluster.js';
-import { activeUsers, chunkBuffers, chunkPool, CHUNKS, decayedLr, initItemVectors, ItemAdam, itemEpoch, NegativeSampler, type EpochRun } from './item-train.js';
+import { activeUsers, chunkPool, CHUNKS, decayedLr, itemEpoch, NegativeSampler, type EpochRun } from './item-train.js';
 import { neighbourRows, neighbourTerm } from './personas-neighbours.js';
 import { clusterChunk, gradChunk, mixWeights, scoreMixture, type StepParams, type TrainState } from './personas-train.js';
 import { personaCalibratedSlate, personaSlate, writeSlateScores } from './persona-slate.js';
@@ -70,29 +73,24 @@ export class PersonaModel implements Recommender, FoldIn {
     this.cand = Int32Array.from(train.candidates);
     this.candPos = new Int32Array(nItems).fill(-1);
     this.cand.forEach((j, c) => (this.candPos[j] = c));
-    const { W, Q, B } = initItemVectors(train, this.cand, d, cfg.initStd, cfg.itemBias, ctx.rng.derive('personas', 'items'));
-    const hptr = toShared(train.userItems.indptr);
-    const hidx = toShared(train.userItems.indices);
     this.buildNeighbours(train);
-    const st: TrainState = {
-      sPtr: toShared(this.sPtr), sIdx: toShared(this.sIdx), sVal: toShared(this.sVal), beta: cfg.itemItem,
-      d, nItems, W, Q, B, hptr, hidx, assign: sharedInt32(hidx.length), ku: sharedInt32(nUsers),
-      pool: new Int32Array(0), poolLogW: new Float32Array(0),
-      ...chunkBuffers(nItems, d),
-    };
-    // small catalogues: every candidate is a negative of every batch (exact softmax)
-    const full = this.cand.length <= cfg.fullSoftmax;
+    // small problems: every candidate is a negative of every batch (exact softmax)
+    const users = activeUsers(train.userItems.indptr, nUsers);
+    const full = exactSoftmax(users.length, this.cand.length, cfg);
+    const st = personaTrainState(train, cfg, this.cand, { ptr: this.sPtr, idx: this.sIdx, val: this.sVal }, full ? this.cand.length : cfg.negatives, ctx.rng.derive('personas', 'items'));
+    const { W, Q, B, hptr, hidx } = st;
     if (full) {
       st.pool = this.cand;
       st.poolLogW = new Float32Array(this.cand.length);
     }
-    const opt = new ItemAdam(st, cfg.itemBias);
+    
     this.W = W;
     this.Q = Q;
     this.B = B;
     const pool = chunkPool(ctx.threads);
+    const opt = new PersonaAdam(st, cfg.itemBias, pool, kernelUrl);
     const run: EpochRun<TrainState, StepParams> = {
-      st, users: activeUsers(hptr, nUsers), batchSize: cfg.batchSize, pool, kernelUrl, gradChunk,
+      st, users, batchSize: cfg.batchSize, pool, kernelUrl, gradChunk,
       sampler: full ? null : new NegativeSampler(this.cand, train.itemPopularity, cfg.negPower), negatives: cfg.negatives,
     };
     const params = (seed: number): StepParams => ({ alpha: cfg.alpha, gamma: cfg.gamma, holdout: cfg.holdout, seed, skipEps: full ? cfg.skipEps / 100 : cfg.skipEps, whole: cfg.whole });
@@ -109,6 +107,7 @@ export class PersonaModel implements Recommender, FoldIn {
       });
     } finally {
       await pool?.close();
+      releaseArena();
     }
     this.W = sums ? Float32Array.from(sums[0]!, (x) => x / nAvg) : Float32Array.from(W);
     this.Q = sums ? Float32Array.from(sums[1]!, (x) => x / nAvg) : Float32Array.from(Q);

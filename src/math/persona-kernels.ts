@@ -1,0 +1,222 @@
+/**
+ * Driver of the persona model's kernels (assembly/personas.ts, f64x2 SIMD, compiled into
+ * build/wasm/personas.wasm by `npm run build:wasm`): the dot products of a user's scored list
+ * against the user's components and the fused backward pass (gP += g Q_j, gQ_j += g P_q). The
+ * kernels reproduce the plain float64 loops bit for bit (see the assembly file), so moving a loop
+ * into them changes no number.
+ *
+ * A `PersonaArena` is one shared WebAssembly memory holding the target vectors Q, the per-chunk
+ * gradient buffers gQ and per-chunk scratch (the components P and their gradient gP as float64,
+ * the list, the logits z and the backward coefficients). It is plain data (the memory, byte
+ * offsets and an id), so it travels to pool workers with the training state; each thread
+ * instantiates the kernel once per arena. Imports nothing heavy (pool workers load it).
+ */
+import { align64, sharedMemory, wasmKernel, type WasmMemory } from './wasm.js';
+
+interface PersonaKernel {
+  heapBase(): number;
+  zRows(Q: number, d: number, P: number, K: number, on: number, list: number, len: number, z: number): void;
+  backRows(Q: number, gQ: number, d: number, P: number, gP: number, K: number, list: number, coef: number, idx: number, n: number): void;
+  adamRows(X: number, G: number, chunks: number, M: number, V: number, d: number, rows: number, n: number, c1: number, c2: number, lr: number, l2: number, b1: number, ob1: number, b2: number, ob2: number): void;
+}
+
+const instantiate = wasmKernel<PersonaKernel>('personas.wasm', 'persona-kernels');
+
+/** Byte offsets of one chunk's scratch. */
+export interface ChunkScratch {
+  /** K x d float64 components and their gradients; K bytes of flags (component on). */
+  readonly P: number;
+  readonly gP: number;
+  readonly on: number;
+  /** cap int32 list entries, cap x K float64 logits and coefficients, cap int32 backward entries. */
+  readonly list: number;
+  readonly z: number;
+  readonly coef: number;
+  readonly idx: number;
+}
+
+/** Where everything is in the arena's memory (plain data: structured-cloned to workers). */
+export interface PersonaArena {
+  readonly id: number;
+  readonly memory: WasmMemory;
+  readonly d: number;
+  /** Components per user at most, and list entries per user at most. */
+  readonly K: number;
+  readonly cap: number;
+  readonly Q: number;
+  readonly gQ: readonly number[];
+  readonly scratch: readonly ChunkScratch[];
+  /** The context vectors W, their chunk gradients, the Adam moments of W and Q (items x d float32). */
+  readonly W: number;
+  readonly gW: readonly number[];
+  readonly mW: number;
+  readonly vW: number;
+  readonly mQ: number;
+  readonly vQ: number;
+  /** The byte offsets of the gW and of the gQ buffers (chunks int32 each), for the Adam kernel. */
+  readonly gWAt: number;
+  readonly gQAt: number;
+  /** Adam's rows to step (items int32) and their bias corrections (items float64 each). */
+  readonly rows: number;
+  readonly c1: number;
+  readonly c2: number;
+}
+
+let nextId = 1;
+
+/**
+ * An arena for `nItems` x `d` target vectors, `chunks` gradient buffers and scratch for users with
+ * up to `K` components and lists of up to `cap` entries. Zero-filled.
+ */
+export function personaArena(nItems: number, d: number, chunks: number, K: number, cap: number): PersonaArena {
+  let end = align64(Math.max(64, instantiate(sharedMemory(1, 'persona-kernels:')).heapBase()));
+  const take = (bytes: number): number => {
+    const at = end;
+    end = align64(at + Math.max(0, bytes));
+    return at;
+  };
+  const rows = nItems * d * 4;
+  const Q = take(rows);
+  const gQ = Array.from({ length: chunks }, () => take(rows));
+  const scratch = Array.from({ length: chunks }, () => ({
+    P: take(K * d * 8),
+    gP: take(K * d * 8),
+    on: take(K),
+    list: take(cap * 4),
+    z: take(cap * K * 8),
+    coef: take(cap * K * 8),
+    idx: take(cap * 4),
+  }));
+  const W = take(rows);
+  const gW = Array.from({ length: chunks }, () => take(rows));
+  const [mW, vW, mQ, vQ] = [take(rows), take(rows), take(rows), take(rows)];
+  const gWAt = take(chunks * 4);
+  const gQAt = take(chunks * 4);
+  const at = { rows: take(nItems * 4), c1: take(nItems * 8), c2: take(nItems * 8) };
+  const memory = sharedMemory(end, `personas: ${nItems} items x ${d} dimensions (${chunks} gradient buffers)`);
+  new Int32Array(memory.buffer, gWAt, chunks).set(gW);
+  new Int32Array(memory.buffer, gQAt, chunks).set(gQ);
+  return { id: nextId++, memory, d, K, cap, Q, gQ, scratch, W, gW, mW, vW, mQ, vQ, gWAt, gQAt, ...at };
+}
+
+/** Views and the kernel of one chunk's scratch, for the calling thread. */
+export interface ChunkKernel {
+  readonly k: PersonaKernel;
+  readonly a: PersonaArena;
+  readonly s: ChunkScratch;
+  readonly P: Float64Array;
+  readonly gP: Float64Array;
+  readonly on: Uint8Array;
+  readonly list: Int32Array;
+  readonly z: Float64Array;
+  readonly coef: Float64Array;
+  readonly idx: Int32Array;
+}
+
+// per thread: the kernel instance of the last arena and its chunk views
+let cachedId = -1;
+let cached: ChunkKernel[] = [];
+
+/** The kernel and scratch views of `chunk` in `arena` (instantiated once per arena and thread). */
+export function chunkKernel(arena: PersonaArena, chunk: number): ChunkKernel {
+  if (cachedId !== arena.id) {
+    const k = instantiate(arena.memory);
+    const buf = arena.memory.buffer;
+    const { K, cap, d } = arena;
+    cached = arena.scratch.map((s) => ({
+      k, a: arena, s,
+      P: new Float64Array(buf, s.P, K * d),
+      gP: new Float64Array(buf, s.gP, K * d),
+      on: new Uint8Array(buf, s.on, K),
+      list: new Int32Array(buf, s.list, cap),
+      z: new Float64Array(buf, s.z, cap * K),
+      coef: new Float64Array(buf, s.coef, cap * K),
+      idx: new Int32Array(buf, s.idx, cap),
+    }));
+    cachedId = arena.id;
+  }
+  return cached[chunk]!;
+}
+
+/** Drops this thread's kernel instance and views of the last arena (so a finished fit's memory can go). */
+export function releaseArena(): void {
+  cachedId = -1;
+  cached = [];
+}
+
+/** W, Q and their chunk gradient buffers as Float32Array views of the arena. */
+export function arenaViews(arena: PersonaArena, nItems: number): { W: Float32Array; Q: Float32Array; gW: Float32Array[]; gQ: Float32Array[] } {
+  const buf = arena.memory.buffer;
+  const n = nItems * arena.d;
+  return {
+    W: new Float32Array(buf, arena.W, n),
+    Q: new Float32Array(buf, arena.Q, n),
+    gW: arena.gW.map((o) => new Float32Array(buf, o, n)),
+    gQ: arena.gQ.map((o) => new Float32Array(buf, o, n)),
+  };
+}
+
+const B1 = 0.9;
+const B2 = 0.999;
+
+/**
+ * Lazy Adam on the arena's W and Q rows listed in rows[lo .. hi) (c1, c2: their bias corrections,
+ * filled by the caller): sums and zeroes the first `chunks` gradient buffers, L2 `l2`, step `lr`.
+ * The arithmetic of ItemAdam's plain loop (src/models/item-train.ts), row by row: rows are
+ * independent, so any split of the list gives the same result.
+ */
+export function adamArenaRows(arena: PersonaArena, chunks: number, lo: number, hi: number, lr: number, l2: number): void {
+  const k = chunkKernel(arena, 0).k;
+  const { d } = arena;
+  const [rows, c1, c2, n] = [arena.rows + 4 * lo, arena.c1 + 8 * lo, arena.c2 + 8 * lo, hi - lo];
+  k.adamRows(arena.W, arena.gWAt, chunks, arena.mW, arena.vW, d, rows, n, c1, c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
+  k.adamRows(arena.Q, arena.gQAt, chunks, arena.mQ, arena.vQ, d, rows, n, c1, c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
+}
+
+/** A scoring copy of one target matrix in kernel memory, with room for up to `K` components. */
+interface ScoreArena {
+  readonly k: PersonaKernel;
+  readonly K: number;
+  readonly Q: number;
+  readonly cand: Int32Array;
+  readonly at: { cand: number; P: number; on: number; z: number };
+  readonly P: Float64Array;
+  readonly z: Float64Array;
+}
+
+// per thread: the scoring copy of each target matrix seen (the matrices of fitted models never change)
+const scoring = new WeakMap<Float32Array, ScoreArena>();
+
+function scoreArena(Q: Float32Array, d: number, cand: Int32Array, K: number): ScoreArena {
+  const old = scoring.get(Q);
+  if (old && old.K >= K && old.cand === cand) return old;
+  const Kc = Math.max(K, old?.K ?? 0, 8);
+  let end = align64(Math.max(64, instantiate(sharedMemory(1, 'persona-kernels:')).heapBase()));
+  const take = (bytes: number): number => {
+    const at = end;
+    end = align64(at + Math.max(0, bytes));
+    return at;
+  };
+  const q = take(Q.length * 4);
+  const at = { cand: take(cand.length * 4), P: take(Kc * d * 8), on: take(Kc), z: take(cand.length * Kc * 8) };
+  const memory = sharedMemory(end, `personas scoring: ${Q.length / d} items x ${d} dimensions`);
+  const buf = memory.buffer;
+  new Float32Array(buf, q, Q.length).set(Q);
+  new Int32Array(buf, at.cand, cand.length).set(cand);
+  new Uint8Array(buf, at.on, Kc).fill(1);
+  const a: ScoreArena = { k: instantiate(memory), K: Kc, Q: q, cand, at, P: new Float64Array(buf, at.P, Kc * d), z: new Float64Array(buf, at.z, cand.length * Kc) };
+  scoring.set(Q, a);
+  return a;
+}
+
+/**
+ * z[c * k + q] = Q_{cand[c]} . P_q (float64, the plain loop's arithmetic) for the `k` rows of `P`
+ * from `base`, every candidate; a view valid until the next call. Q is copied into kernel memory
+ * once per matrix and thread (it must not change afterwards).
+ */
+export function candidateDots(Q: Float32Array, P: Float32Array | Float64Array, base: number, k: number, d: number, cand: Int32Array): Float64Array {
+  const a = scoreArena(Q, d, cand, k);
+  for (let x = 0; x < k * d; x++) a.P[x] = P[base + x]!;
+  a.k.zRows(a.Q, d, a.at.P, k, a.at.on, a.at.cand, cand.length, a.at.z);
+  return a.z;
+}

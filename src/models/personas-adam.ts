@@ -1,0 +1,80 @@
+/**
+ * The persona model's optimiser: ItemAdam's lazy Adam (src/models/item-train.ts: the rows of W, Q
+ * and B that the batch's chunks touched, per-row step counts, chunk gradients summed in chunk order
+ * and zeroed) with the W and Q rows stepped by the WebAssembly kernel over the arena
+ * (src/math/persona-kernels.ts), in the same float64 arithmetic, split over the pool's workers
+ * (rows are independent: the same result for any split); biases here, on the calling thread.
+ */
+import { adamArenaRows } from '../math/persona-kernels.js';
+import { splitRange, type WorkerPool } from '../math/pool.js';
+import type { TrainState } from './personas-train.js';
+
+const B1 = 0.9;
+const B2 = 0.999;
+
+export class PersonaAdam {
+  private readonly mB: Float32Array;
+  private readonly vB: Float32Array;
+  private readonly steps: Int32Array;
+  private readonly inUnion: Uint8Array;
+  private readonly rows: Int32Array;
+  private readonly c1: Float64Array;
+  private readonly c2: Float64Array;
+
+  constructor(
+    private readonly st: TrainState,
+    private readonly learnBias: boolean,
+    private readonly pool: WorkerPool | null,
+    private readonly kernelUrl: string,
+  ) {
+    const n = st.nItems;
+    this.mB = new Float32Array(n);
+    this.vB = new Float32Array(n);
+    this.steps = new Int32Array(n);
+    this.inUnion = new Uint8Array(n);
+    const a = st.arena;
+    const buf = a.memory.buffer;
+    this.rows = new Int32Array(buf, a.rows, n);
+    this.c1 = new Float64Array(buf, a.c1, n);
+    this.c2 = new Float64Array(buf, a.c2, n);
+  }
+
+  /** One step over the rows touched by chunks [0, chunks); L2 weight `l2` on those rows. */
+  async step(chunks: number, lr: number, l2: number): Promise<void> {
+    const { st, rows, inUnion } = this;
+    let m = 0;
+    for (let c = 0; c < chunks; c++) {
+      const t = st.touched[c]!;
+      const mk = st.marks[c]!;
+      for (let r = 0; r < st.nTouched[c]!; r++) {
+        const j = t[r]!;
+        mk[j] = 0;
+        if (!inUnion[j]) {
+          inUnion[j] = 1;
+          rows[m++] = j;
+        }
+      }
+      st.nTouched[c] = 0;
+    }
+    for (let r = 0; r < m; r++) {
+      const j = rows[r]!;
+      inUnion[j] = 0;
+      const t = ++this.steps[j]!;
+      const c1 = (this.c1[r] = 1 / (1 - Math.pow(B1, t)));
+      const c2 = (this.c2[r] = 1 / (1 - Math.pow(B2, t)));
+      let g = 0;
+      for (let c = 0; c < chunks; c++) {
+        g += st.gB[c]![j]!;
+        st.gB[c]![j] = 0;
+      }
+      if (!this.learnBias) continue;
+      const mb = (this.mB[j] = B1 * this.mB[j]! + (1 - B1) * g);
+      const vb = (this.vB[j] = B2 * this.vB[j]! + (1 - B2) * g * g);
+      st.B[j] = st.B[j]! - (lr * mb * c1) / (Math.sqrt(vb * c2) + 1e-8);
+    }
+    const { pool } = this;
+    // small steps are not worth a round trip to the workers
+    if (!pool || m < 256) adamArenaRows(st.arena, chunks, 0, m, lr, l2);
+    else await Promise.all(splitRange(m, pool.size).map(([lo, hi]) => pool.run<void>(this.kernelUrl, 'adamChunk', [st.arena, chunks, lo, hi, lr, l2])));
+  }
+}

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { adamArenaRows, arenaViews, candidateDots, chunkKernel, personaArena } from '../src/math/persona-kernels.js';
+import { Rng } from '../src/math/rng.js';
+import { dot } from '../src/models/personas-cluster.js';
+import { exactSoftmax, PersonasConfig } from '../src/models/personas-config.js';
+
+/** Float32 values of mixed magnitude (so that the float64 rounding of every order differs). */
+function randomF32(n: number, rng: Rng): Float32Array {
+  return Float32Array.from({ length: n }, () => (rng.next() - 0.5) * Math.pow(10, Math.floor(rng.next() * 6) - 3));
+}
+
+describe('persona kernels (assembly/personas.ts)', () => {
+  // d = 7 and 13 exercise the tail (d mod 4) that the plain loop adds to its first partial sum
+  for (const d of [4, 7, 13, 64]) {
+    it(`zRows and backRows reproduce the plain float64 loops bit for bit (d = ${d})`, () => {
+      const rng = new Rng(d);
+      const nItems = 50;
+      const K = 3;
+      const arena = personaArena(nItems, d, 2, K, 40);
+      const { Q, gQ } = arenaViews(arena, nItems);
+      Q.set(randomF32(nItems * d, rng));
+      gQ[1]!.set(randomF32(nItems * d, rng));
+      const kern = chunkKernel(arena, 1);
+      const list = [3, 17, 0, 49, 25, 8];
+      kern.list.set(list);
+      for (let x = 0; x < K * d; x++) kern.P[x] = (rng.next() - 0.5) * 3.7;
+      kern.on.set([1, 0, 1]);
+      kern.z.fill(7);
+      kern.k.zRows(arena.Q, d, kern.s.P, K, kern.s.on, kern.s.list, list.length, kern.s.z);
+      for (let c = 0; c < list.length; c++) {
+        for (let q = 0; q < K; q++) {
+          const want = q === 1 ? 7 : dot(Q, list[c]! * d, kern.P, q * d, d);
+          assert.equal(kern.z[c * K + q], want, `z[${c}, ${q}]`);
+        }
+      }
+      // backward over entries 0, 2, 3, 5 with some zero coefficients
+      const entries = [0, 2, 3, 5];
+      kern.idx.set(entries);
+      for (let x = 0; x < list.length * K; x++) kern.coef[x] = x % 4 === 1 ? 0 : (rng.next() - 0.5) * 0.3;
+      for (let x = 0; x < K * d; x++) kern.gP[x] = (rng.next() - 0.5) * 0.01;
+      const gP = Float64Array.from(kern.gP);
+      const g = Float32Array.from(gQ[1]!);
+      for (const c of entries) {
+        const qo = list[c]! * d;
+        for (let q = 0; q < K; q++) {
+          const cq = kern.coef[c * K + q]!;
+          if (cq === 0) continue;
+          for (let x = 0; x < d; x++) {
+            gP[q * d + x] += cq * Q[qo + x]!;
+            g[qo + x] = g[qo + x]! + cq * kern.P[q * d + x]!;
+          }
+        }
+      }
+      kern.k.backRows(arena.Q, arena.gQ[1]!, d, kern.s.P, kern.s.gP, K, kern.s.list, kern.s.coef, kern.s.idx, entries.length);
+      assert.deepEqual(Array.from(kern.gP), Array.from(gP));
+      assert.deepEqual(Array.from(gQ[1]!), Array.from(g));
+      // chunk 0's gradient buffer is untouched
+      assert.ok(arenaViews(arena, nItems).gQ[0]!.every((v) => v === 0));
+    });
+  }
+
+  for (const d of [8, 6]) {
+    it(`adamRows steps the listed W and Q rows as the plain float64 loop does, and zeroes their gradients (d = ${d})`, () => {
+      const rng = new Rng(11 + d);
+      const nItems = 12;
+      const arena = personaArena(nItems, d, 4, 2, 4);
+      const buf = arena.memory.buffer;
+      const v = arenaViews(arena, nItems);
+      const n = nItems * d;
+      const M = [new Float32Array(buf, arena.mW, n), new Float32Array(buf, arena.mQ, n)];
+      const V = [new Float32Array(buf, arena.vW, n), new Float32Array(buf, arena.vQ, n)];
+      for (const a of [v.W, v.Q, ...v.gW, ...v.gQ, ...M]) a.set(randomF32(n, rng));
+      for (const a of V) a.set(randomF32(n, rng).map(Math.abs));
+      const rows = [7, 2, 10];
+      new Int32Array(buf, arena.rows, 3).set(rows);
+      const c1 = new Float64Array(buf, arena.c1, 3);
+      const c2 = new Float64Array(buf, arena.c2, 3);
+      rows.forEach((_, r) => {
+        c1[r] = 1 / (1 - Math.pow(0.9, r + 1));
+        c2[r] = 1 / (1 - Math.pow(0.999, r + 1));
+      });
+      const [lr, l2, chunks] = [0.01, 0.1, 3];
+      const want = [v.W, v.Q].map((X, s) => {
+        const x2 = Float32Array.from(X);
+        const m2 = Float32Array.from(M[s]!);
+        const v2 = Float32Array.from(V[s]!);
+        const G = (s === 0 ? v.gW : v.gQ).map((g) => Float32Array.from(g));
+        rows.forEach((j, r) => {
+          for (let x = j * d; x < (j + 1) * d; x++) {
+            let g = 0;
+            for (let c = 0; c < chunks; c++) {
+              g += G[c]![x]!;
+              G[c]![x] = 0;
+            }
+            g += l2 * x2[x]!;
+            const m = (m2[x] = 0.9 * m2[x]! + (1 - 0.9) * g);
+            const vv = (v2[x] = 0.999 * v2[x]! + (1 - 0.999) * g * g);
+            x2[x] = x2[x]! - (lr * m * c1[r]!) / (Math.sqrt(vv * c2[r]!) + 1e-8);
+          }
+        });
+        return { x2, m2, v2, G };
+      });
+      adamArenaRows(arena, chunks, 0, rows.length, lr, l2);
+      [v.W, v.Q].forEach((X, s) => {
+        assert.deepEqual(Array.from(X), Array.from(want[s]!.x2));
+        assert.deepEqual(Array.from(M[s]!), Array.from(want[s]!.m2));
+        assert.deepEqual(Array.from(V[s]!), Array.from(want[s]!.v2));
+        (s === 0 ? v.gW : v.gQ).forEach((g, c) => assert.deepEqual(Array.from(g), Array.from(want[s]!.G[c]!), `chunk ${c}`));
+      });
+    });
+  }
+
+  it('candidateDots equals the plain dot of float32 rows, for every candidate and component', () => {
+    const rng = new Rng(5);
+    const d = 10;
+    const Q = randomF32(30 * d, rng);
+    const P = randomF32(4 * d, rng);
+    const cand = Int32Array.from([1, 4, 5, 9, 22, 29]);
+    for (const [base, k] of [[0, 4], [d, 2], [3 * d, 1]] as const) {
+      const z = candidateDots(Q, P, base, k, d, cand);
+      for (let c = 0; c < cand.length; c++) for (let q = 0; q < k; q++) assert.equal(z[c * k + q], dot(Q, cand[c]! * d, P, base + q * d, d));
+    }
+  });
+
+  it('exact softmax only within both the candidate cap and the users x candidates cap', () => {
+    const cfg = PersonasConfig.parse({});
+    assert.equal(exactSoftmax(610, 9742, cfg), true); // ml-latest-small
+    assert.equal(exactSoftmax(2500, 2000, cfg), true); // the default world
+    assert.equal(exactSoftmax(20_000, 20_000, cfg), false);
+    assert.equal(exactSoftmax(100_000, 20_000, cfg), false);
+    assert.equal(exactSoftmax(10, 20_001, cfg), false); // over the candidate cap
+    assert.equal(exactSoftmax(5000, 10_000, cfg), true); // exactly the work cap
+    assert.equal(exactSoftmax(5001, 10_000, cfg), false);
+    assert.equal(exactSoftmax(1, 1, { fullSoftmax: 20000, fullSoftmaxWork: 0 }), false);
+  });
+});
