@@ -1,0 +1,84 @@
+/**
+ * The training lease: replicas sharing a store run one training job at a time across all of them.
+ * A job starts only once its replica holds the store's "train" lease (Store.acquireLease: an atomic
+ * take of a free or expired lease), renews it while it trains (every third of the TTL) and releases
+ * it when the job ends, after the new version is recorded and swapped in here; the other replicas
+ * load that version when its notification arrives (replica-sync.ts). A replica that dies holding the
+ * lease stops renewing it, and it can be taken once it expires. A job that finds the lease taken by
+ * another (its renewal failed for longer than the TTL, e.g. the store was unreachable) stops as
+ * failed, naming the holder.
+ */
+import type { Lease, Store } from '../store/types.js';
+import { randomUUID } from 'node:crypto';
+import { ModelFitError } from '../errors.js';
+import type { Job } from './schemas.js';
+import type { Jobs } from './training.js';
+
+/** What a training job runs (schedule.ts `trainWork`). */
+export type TrainWork = Parameters<Jobs['start']>[0];
+
+/** The lease's name in the store. */
+export const TRAIN_LEASE = 'train';
+
+/** How long a lease lasts without renewal (ms): a dead holder's lease is free after this. */
+export const TRAIN_LEASE_TTL_MS = 30_000;
+
+export interface LeaseHost {
+  store: Store;
+  jobs: Jobs;
+  replicaId: string;
+}
+
+export type LeasedStart = { job: Job } | { held: Lease } | { skipped: true };
+
+/** "job J on replica R", for messages. */
+export const leaseHolder = (l: Lease): string => (l.holder === '' ? 'another replica' : `job ${l.job} on replica ${l.holder}`);
+
+/**
+ * Starts `work` as a job once this replica holds the training lease: `{held}` (and no job) when
+ * another holds it; `{skipped}` when `stillDue` (asked with the lease held, e.g. "no newer version
+ * was recorded meanwhile") says no, and the lease is given back.
+ */
+export async function startUnderLease(s: LeaseHost, work: TrainWork, opts: { stillDue?: () => Promise<boolean>; ttlMs?: number } = {}): Promise<LeasedStart> {
+  const ttl = opts.ttlMs ?? TRAIN_LEASE_TTL_MS;
+  const id = randomUUID();
+  const mine = (l: Lease): boolean => l.holder === s.replicaId && l.job === id;
+  const lease = await s.store.acquireLease(TRAIN_LEASE, s.replicaId, id, ttl);
+  if (!mine(lease)) return { held: lease };
+  const release = (): Promise<unknown> => s.store.releaseLease(TRAIN_LEASE, s.replicaId, id).catch(() => false);
+  try {
+    if (s.jobs.busy || (opts.stillDue && !(await opts.stillDue()))) {
+      await release();
+      return { skipped: true };
+    }
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  const job = s.jobs.start(async (progress, signal) => {
+    const lost = new AbortController();
+    let lostTo: Lease | null = null;
+    const renew = setInterval(() => {
+      s.store.acquireLease(TRAIN_LEASE, s.replicaId, id, ttl).then(
+        (l) => {
+          if (!mine(l) && !lostTo) {
+            lostTo = l;
+            lost.abort();
+          }
+        },
+        () => undefined, // the store is unreachable: keep training; the lease lapses only after the TTL
+      );
+    }, Math.max(10, Math.floor(ttl / 3)));
+    renew.unref();
+    try {
+      return await work(progress, AbortSignal.any([signal, lost.signal]));
+    } catch (err) {
+      if (lostTo) throw new ModelFitError(`lost the training lease to ${leaseHolder(lostTo)}`);
+      throw err;
+    } finally {
+      clearInterval(renew);
+      await release();
+    }
+  }, id);
+  return { job };
+}
