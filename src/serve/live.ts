@@ -322,6 +322,11 @@ export class LiveData {
     return u.overrides;
   }
 
+  /** Whether the feedback row `seq` is applied here (false for a seq skipped over and still awaited). */
+  applied(seq: number): boolean {
+    return seq <= this.maxSeq && !this.gaps.has(seq);
+  }
+
   /**
    * Replaces a user's persona settings with the store's (another replica changed them), when this
    * mirror holds them and they differ; returns whether anything changed.

@@ -101,6 +101,10 @@ export class ReplicaSync {
 
   private onSignal(sig: ChangeSignal): void {
     this.signals++;
+    // this replica's own writes (and rows a catch-up read already) need nothing: a statement's rows
+    // commit together, so when its highest seq is applied, all of them are
+    if (sig.kind === 'feedback' && this.s.live.applied(sig.seq)) return;
+    if (sig.kind === 'erasure' && sig.seq <= this.s.live.erasureGen) return;
     if (sig.kind === 'feedback' || sig.kind === 'erasure') void this.kick({ feedback: true });
     else void this.kick({ changes: true });
   }
