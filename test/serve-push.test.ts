@@ -4,7 +4,8 @@
  * below (10 s at most, far under the poll) arrived by push. A like, an erasure, a key revocation, a
  * persona mute, an item and a trained model made through replica A reach replica B; a dropped
  * LISTEN connection reconnects and catches up; two replicas asked to train at once run exactly one
- * job (the training lease), and a lease left by a dead holder is taken once it expires. Needs
+ * job (the training lease), a lease left by a dead holder is taken once it expires, replicas
+ * running the schedule train a tick once, and replicas starting together without a model train one. Needs
  * PERSONAE_TEST_PG (`source scripts/test-services.sh`); skipped without it.
  */
 import assert from 'node:assert/strict';
@@ -13,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { startService, type RunningService, type ServiceOptions } from '../src/serve/index.js';
+import { importLog, startService, type RunningService, type ServiceOptions } from '../src/serve/index.js';
+import { worldToLog } from '../src/synth/world.js';
 import { PgStore } from '../src/store/postgres.js';
 import { caller } from './service-helpers.js';
 
@@ -257,6 +259,32 @@ describe('replicas on PostgreSQL both running the retraining schedule', { skip: 
       const s = new PgStore(pgUrl!, schema);
       await s.dropSchema();
       await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('replicas on PostgreSQL starting together on a store with feedback and no model', { skip: pgUrl ? false : 'PERSONAE_TEST_PG is not set (run `source scripts/test-services.sh` first)' }, () => {
+  it('train it once (the lease): the other serves that version when it is recorded', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'personae-push-start-'));
+    const schema = `push_start_${process.pid}`;
+    const store = new PgStore(pgUrl!, schema);
+    await store.init();
+    await importLog(store, worldToLog({ users: 30, items: 40, categories: 3, meanInteractions: 10, seed: 7 }).log);
+    const common: ServiceOptions = { port: 0, db: pgUrl!, pgSchema: schema, modelsDir: join(dir, 'models'), model: 'pop', threads: 1, quiet: true, apiKey: KEY, syncIntervalMs: 60_000 };
+    const [a, b] = await Promise.all([startService(common), startService(common)]);
+    try {
+      await Promise.all([a.ready, b.ready]);
+      const served = async (svc: RunningService): Promise<number> => (await call<{ active: { version: number } | null }>(svc, 'GET', '/v1/models')).json.active?.version ?? 0;
+      await until('both replicas to serve a version', async () => (await served(a)) > 0 && (await served(b)) > 0, 120_000);
+      assert.deepEqual((await store.listModels()).map((m) => m.version), [1]);
+      assert.equal(await served(a), 1);
+      assert.equal(await served(b), 1);
+    } finally {
+      await b.close();
+      await a.close();
+      await store.dropSchema();
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

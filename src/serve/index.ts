@@ -26,6 +26,7 @@ import { openStore, redactStoreUrl, sqliteFile, storeScheme } from '../store/ope
 import { StoreHealth } from '../store/errors.js';
 import { loadOrder } from './versions.js';
 import { ReplicaSync } from './replica-sync.js';
+import { trainAtStart } from './train-lease.js';
 import { RetrainScheduler, type RetrainPolicy } from './schedule.js';
 import { adoptFitted, defaultModelsDir, importEdges, importLog } from './boot-data.js';
 import { readSocialFile } from '../data/social.js';
@@ -291,7 +292,9 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
       }
       state.status = 'training';
       say(`training ${model} on ${state.live.feedbackCount} events${newest ? ` (no recorded version loads; the newest was ${newest.name} v${newest.version})` : ''}`);
-      loaded = await trainFromStore(store, {
+      // under the training lease: a replica starting while another trains serves that one's version when it is recorded
+      const stillNeeded = async (): Promise<boolean> => (await store.latestModel())?.version === newest?.version;
+      const trained = await trainAtStart(state, replica.feed !== null, stillNeeded, (signal) => trainFromStore(store, {
         ...state.train,
         model,
         params,
@@ -300,7 +303,14 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
         evaluation: opts.evaluation ? JSON.stringify(opts.evaluation) : null,
         tune: state.train.tune ?? false,
         onProgress: (stage, done, total) => (state.status = `training: ${stage} ${done}/${total}`),
-      });
+        ...(signal ? { signal } : {}),
+      }));
+      if ('wait' in trained) {
+        state.status = `no model yet: ${trained.wait}; its version is served when it is recorded`;
+        say(state.status);
+        return;
+      }
+      loaded = trained;
     }
     if (loaded) {
       const engine = new Engine(loaded, state.live);

@@ -34,6 +34,54 @@ export type LeasedStart = { job: Job } | { held: Lease } | { skipped: true };
 /** "job J on replica R", for messages. */
 export const leaseHolder = (l: Lease): string => (l.holder === '' ? 'another replica' : `job ${l.job} on replica ${l.holder}`);
 
+/** A lease this replica holds: renewed every third of its TTL until released. */
+interface Held {
+  /** Aborted when a renewal finds the lease taken by another. */
+  lost: AbortSignal;
+  /** Who took it, once lost. */
+  lostTo(): Lease | null;
+  release(): Promise<void>;
+}
+
+function hold(s: LeaseHost, id: string, ttl: number): Held {
+  const lost = new AbortController();
+  let lostTo: Lease | null = null;
+  const renew = setInterval(() => {
+    s.store.acquireLease(TRAIN_LEASE, s.replicaId, id, ttl).then(
+      (l) => {
+        if ((l.holder !== s.replicaId || l.job !== id) && !lostTo) {
+          lostTo = l;
+          lost.abort();
+        }
+      },
+      () => undefined, // the store is unreachable: keep training; the lease lapses only after the TTL
+    );
+  }, Math.max(10, Math.floor(ttl / 3)));
+  renew.unref();
+  return {
+    lost: lost.signal,
+    lostTo: () => lostTo,
+    release: async () => {
+      clearInterval(renew);
+      await s.store.releaseLease(TRAIN_LEASE, s.replicaId, id).catch(() => false);
+    },
+  };
+}
+
+/** Runs `fn` with the lease held (renewed), then releases it; a lost lease aborts its signal and fails it naming the new holder. */
+async function underLease<T>(s: LeaseHost, id: string, ttl: number, signal: AbortSignal | null, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const held = hold(s, id, ttl);
+  try {
+    return await fn(signal ? AbortSignal.any([signal, held.lost]) : held.lost);
+  } catch (err) {
+    const to = held.lostTo();
+    if (to) throw new ModelFitError(`lost the training lease to ${leaseHolder(to)}`);
+    throw err;
+  } finally {
+    await held.release();
+  }
+}
+
 /**
  * Starts `work` as a job once this replica holds the training lease: `{held}` (and no job) when
  * another holds it; `{skipped}` when `stillDue` (asked with the lease held, e.g. "no newer version
@@ -42,9 +90,8 @@ export const leaseHolder = (l: Lease): string => (l.holder === '' ? 'another rep
 export async function startUnderLease(s: LeaseHost, work: TrainWork, opts: { stillDue?: () => Promise<boolean>; ttlMs?: number } = {}): Promise<LeasedStart> {
   const ttl = opts.ttlMs ?? TRAIN_LEASE_TTL_MS;
   const id = randomUUID();
-  const mine = (l: Lease): boolean => l.holder === s.replicaId && l.job === id;
   const lease = await s.store.acquireLease(TRAIN_LEASE, s.replicaId, id, ttl);
-  if (!mine(lease)) return { held: lease };
+  if (lease.holder !== s.replicaId || lease.job !== id) return { held: lease };
   const release = (): Promise<unknown> => s.store.releaseLease(TRAIN_LEASE, s.replicaId, id).catch(() => false);
   try {
     if (s.jobs.busy || (opts.stillDue && !(await opts.stillDue()))) {
@@ -55,30 +102,22 @@ export async function startUnderLease(s: LeaseHost, work: TrainWork, opts: { sti
     await release();
     throw err;
   }
-  const job = s.jobs.start(async (progress, signal) => {
-    const lost = new AbortController();
-    let lostTo: Lease | null = null;
-    const renew = setInterval(() => {
-      s.store.acquireLease(TRAIN_LEASE, s.replicaId, id, ttl).then(
-        (l) => {
-          if (!mine(l) && !lostTo) {
-            lostTo = l;
-            lost.abort();
-          }
-        },
-        () => undefined, // the store is unreachable: keep training; the lease lapses only after the TTL
-      );
-    }, Math.max(10, Math.floor(ttl / 3)));
-    renew.unref();
-    try {
-      return await work(progress, AbortSignal.any([signal, lost.signal]));
-    } catch (err) {
-      if (lostTo) throw new ModelFitError(`lost the training lease to ${leaseHolder(lostTo)}`);
-      throw err;
-    } finally {
-      clearInterval(renew);
-      await release();
-    }
-  }, id);
-  return { job };
+  return { job: s.jobs.start((progress, signal) => underLease(s, id, ttl, signal, (both) => work(progress, both)), id) };
+}
+
+/**
+ * The training at start when no recorded version loads: under the lease, like a job. When this
+ * replica follows versions recorded by others (`canWait`: PostgreSQL with push), it does not train
+ * while another replica holds the lease, nor when `stillNeeded` (asked under the lease) finds that
+ * a version was recorded meanwhile: it returns why it waits, and serves that version when it is
+ * recorded. Without `canWait` (SQLite) it trains anyway, as it did before leases.
+ */
+export async function trainAtStart<T>(s: LeaseHost, canWait: boolean, stillNeeded: () => Promise<boolean>, train: (signal: AbortSignal | undefined) => Promise<T>): Promise<T | { wait: string }> {
+  const id = `start-${randomUUID()}`;
+  const lease = await s.store.acquireLease(TRAIN_LEASE, s.replicaId, id, TRAIN_LEASE_TTL_MS);
+  if (lease.holder !== s.replicaId || lease.job !== id) return canWait ? { wait: `${leaseHolder(lease)} is training` } : train(undefined);
+  return underLease(s, id, TRAIN_LEASE_TTL_MS, null, async (signal) => {
+    if (canWait && !(await stillNeeded())) return { wait: 'another replica recorded a version' };
+    return train(signal);
+  });
 }
