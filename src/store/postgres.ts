@@ -2,7 +2,7 @@
  * The PostgreSQL store, for several server replicas sharing one store. Every write is one
  * transaction; COMMIT returns after the WAL flush (synchronous_commit is left at its default, on),
  * so an acknowledged write is durable. Tables live in `schema` (default "personae"), which lets
- * tests run side by side in one database.
+ * tests run side by side in one database. Push to replicas and leases: postgres-notify.ts.
  */
 import pg from 'pg';
 import { canonicalEdges } from './edges.js';
