@@ -57,6 +57,8 @@ export class ReplicaSync {
   private closed = false;
   private down = false;
   private prunedAt = 0;
+  /** Versions whose artifact failed to load here (not tried again). */
+  private readonly unloadable = new Set<number>();
 
   constructor(
     private readonly s: ServiceState,
@@ -243,10 +245,13 @@ export class ReplicaSync {
     let loaded: LoadedModel | null = null;
     for (const rec of order) {
       if (rec.version === current) return;
+      if (this.unloadable.has(rec.version)) continue;
       try {
         loaded = loadModel(rec);
         break;
       } catch (err) {
+        // said once: e.g. its file is not in this replica's models folder (share the folder)
+        this.unloadable.add(rec.version);
         this.opts.say(`skipping model v${rec.version} (${rec.name}): ${err instanceof Error ? err.message : String(err)}`);
       }
     }
