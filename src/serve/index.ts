@@ -304,9 +304,9 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
         tune: state.train.tune ?? false,
         onProgress: (stage, done, total) => (state.status = `training: ${stage} ${done}/${total}`),
         ...(signal ? { signal } : {}),
-      }));
+      }), (holder) => (state.status = `no model yet: waiting for ${holder} to train`));
       if ('wait' in trained) {
-        state.status = `no model yet: ${trained.wait}; its version is served when it is recorded`;
+        state.status = `no model yet: ${trained.wait}`;
         say(state.status);
         return;
       }

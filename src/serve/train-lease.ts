@@ -108,16 +108,31 @@ export async function startUnderLease(s: LeaseHost, work: TrainWork, opts: { sti
 /**
  * The training at start when no recorded version loads: under the lease, like a job. When this
  * replica follows versions recorded by others (`canWait`: PostgreSQL with push), it does not train
- * while another replica holds the lease, nor when `stillNeeded` (asked under the lease) finds that
- * a version was recorded meanwhile: it returns why it waits, and serves that version when it is
- * recorded. Without `canWait` (SQLite) it trains anyway, as it did before leases.
+ * while another replica holds the lease: it looks again every second until a version is recorded
+ * (`stillNeeded` says no; then it returns why it waits, and serves that version on its
+ * notification) or the lease is free (a holder that died: then it trains). Without `canWait`
+ * (SQLite) it trains anyway, as it did before leases. `waiting` is told who holds the lease.
  */
-export async function trainAtStart<T>(s: LeaseHost, canWait: boolean, stillNeeded: () => Promise<boolean>, train: (signal: AbortSignal | undefined) => Promise<T>): Promise<T | { wait: string }> {
+export async function trainAtStart<T>(
+  s: LeaseHost & { closing: boolean },
+  canWait: boolean,
+  stillNeeded: () => Promise<boolean>,
+  train: (signal: AbortSignal | undefined) => Promise<T>,
+  waiting: (holder: string) => void = () => undefined,
+): Promise<T | { wait: string }> {
   const id = `start-${randomUUID()}`;
-  const lease = await s.store.acquireLease(TRAIN_LEASE, s.replicaId, id, TRAIN_LEASE_TTL_MS);
-  if (lease.holder !== s.replicaId || lease.job !== id) return canWait ? { wait: `${leaseHolder(lease)} is training` } : train(undefined);
-  return underLease(s, id, TRAIN_LEASE_TTL_MS, null, async (signal) => {
-    if (canWait && !(await stillNeeded())) return { wait: 'another replica recorded a version' };
-    return train(signal);
-  });
+  for (;;) {
+    const lease = await s.store.acquireLease(TRAIN_LEASE, s.replicaId, id, TRAIN_LEASE_TTL_MS);
+    if (lease.holder === s.replicaId && lease.job === id) {
+      return underLease(s, id, TRAIN_LEASE_TTL_MS, null, async (signal) => {
+        if (canWait && !(await stillNeeded())) return { wait: 'another replica recorded a version; loading it' };
+        return train(signal);
+      });
+    }
+    if (!canWait) return train(undefined);
+    waiting(leaseHolder(lease));
+    await new Promise((r) => setTimeout(r, 1000));
+    if (s.closing) return { wait: 'the service is closing' };
+    if (!(await stillNeeded())) return { wait: `${leaseHolder(lease)} recorded a version; loading it` };
+  }
 }
