@@ -35,6 +35,17 @@ async function until<T>(what: string, f: () => Promise<T | null | undefined | fa
   }
 }
 
+/** One statement on the test database (outside the services). */
+async function sql(text: string): Promise<pg.QueryResult> {
+  const c = new pg.Client({ connectionString: pgUrl });
+  await c.connect();
+  try {
+    return await c.query(text);
+  } finally {
+    await c.end();
+  }
+}
+
 interface Recs {
   coldStart: boolean;
   items: { id: string }[];
@@ -86,16 +97,6 @@ describe('replicas on PostgreSQL: push (LISTEN/NOTIFY) and the training lease', 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** One statement on the test database (outside the services). */
-  const sql = async (text: string): Promise<pg.QueryResult> => {
-    const c = new pg.Client({ connectionString: pgUrl });
-    await c.connect();
-    try {
-      return await c.query(text);
-    } finally {
-      await c.end();
-    }
-  };
   const recs = async (svc: RunningService, user: string): Promise<Recs> => (await call<Recs>(svc, 'GET', `/v1/users/${user}/recommendations?n=5`)).json;
   const version = async (svc: RunningService): Promise<number> => (await call<{ active: { version: number } | null }>(svc, 'GET', '/v1/models')).json.active?.version ?? 0;
 
@@ -265,7 +266,7 @@ describe('replicas on PostgreSQL both running the retraining schedule', { skip: 
 });
 
 describe('replicas on PostgreSQL starting together on a store with feedback and no model', { skip: pgUrl ? false : 'PERSONAE_TEST_PG is not set (run `source scripts/test-services.sh` first)' }, () => {
-  it('train it once (the lease): the other serves that version when it is recorded', async () => {
+  it('train it once (the lease): the other serves that version when it is recorded; behind a dead holder\'s lease a replica waits, then trains', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'personae-push-start-'));
     const schema = `push_start_${process.pid}`;
     const store = new PgStore(pgUrl!, schema);
@@ -280,6 +281,22 @@ describe('replicas on PostgreSQL starting together on a store with feedback and 
       assert.deepEqual((await store.listModels()).map((m) => m.version), [1]);
       assert.equal(await served(a), 1);
       assert.equal(await served(b), 1);
+      // a replica starting while a dead holder's lease stands (no version to load) waits, then trains once it expired
+      await store.deleteModel(1);
+      await store.acquireLease('train', 'dead-replica', 'dead-job', 3_600_000);
+      const c = await startService(common);
+      try {
+        const status = await until('C to wait for the lease', async () => {
+          const r = await call<{ status?: string }>(c, 'GET', '/readyz');
+          return r.json.status?.startsWith('no model yet: waiting for job dead-job on replica dead-replica') ? r.json.status : null;
+        });
+        assert.match(status, /to train$/);
+        await sql(`UPDATE ${schema}.leases SET expires = expires - 7200000 WHERE name = 'train'`);
+        await c.ready;
+        assert.equal(await served(c), 2);
+      } finally {
+        await c.close();
+      }
     } finally {
       await b.close();
       await a.close();
