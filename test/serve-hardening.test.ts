@@ -206,6 +206,8 @@ for (const sc of stores) {
         threads: 1,
         quiet: true,
         syncIntervalMs: 0,
+        // b catches up when told (sync below), not by PostgreSQL's push (test/serve-push.test.ts)
+        push: false,
         apiKey: 'erase-key',
       };
       const K = { key: 'erase-key' };

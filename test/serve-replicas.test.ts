@@ -1,6 +1,7 @@
 /**
  * Two service processes sharing one store (replicas): feedback written through one reaches the
- * other's answers once it catches up (sync), for SQLite and PostgreSQL (PERSONAE_TEST_PG).
+ * other's answers once it catches up (sync), for SQLite and PostgreSQL (PERSONAE_TEST_PG; push off
+ * here, test/serve-push.test.ts covers it).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +17,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const WORLD = { users: 40, items: 60, categories: 4, meanInteractions: 15, seed: 5 };
 
 async function replicas(name: string, db: string, pgSchema?: string): Promise<void> {
-  const common = { port: 0, db, modelsDir: join(dir, `models-${name}`), model: 'pop', quiet: true, syncIntervalMs: 0, apiKey: 'k', ...(pgSchema ? { pgSchema } : {}) };
+  const common = { port: 0, db, modelsDir: join(dir, `models-${name}`), model: 'pop', quiet: true, syncIntervalMs: 0, push: false, apiKey: 'k', ...(pgSchema ? { pgSchema } : {}) };
   const a: RunningService = await startService({ ...common, data: 'world', world: WORLD });
   await a.ready;
   const b: RunningService = await startService(common);

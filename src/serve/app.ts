@@ -55,6 +55,7 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
     frameworkErrors,
   });
   const keyCache = await registerAuth(app, s, opts);
+  s.forgetKeys = () => keyCache.clear();
 
   // only JSON and JSONL bodies (fastify's default text/plain parser would turn a 415 into a 400)
   app.removeContentTypeParser('text/plain');

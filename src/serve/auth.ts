@@ -56,6 +56,8 @@ export interface AuthOptions {
 export interface KeyCache {
   /** Drops the cached entries of a key id: a revoked key stops working here at once. */
   forget(id: string): void;
+  /** Drops every entry (keys changed through another replica). */
+  clear(): void;
 }
 
 /**
@@ -120,5 +122,6 @@ export async function registerAuth(app: FastifyInstance, s: ServiceState, opts: 
     forget: (id) => {
       for (const [h, e] of keyCache) if (e.id === id) keyCache.delete(h);
     },
+    clear: () => keyCache.clear(),
   };
 }

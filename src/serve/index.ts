@@ -3,7 +3,9 @@
  * the model, and serves the API and the dashboard. It resolves as soon as the server listens;
  * `ready` resolves when a model is loaded (what /readyz reports).
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { InteractionLog } from '../data/dataset.js';
@@ -21,8 +23,10 @@ import { Metrics } from './metrics.js';
 import { modelFromFile, readModelFile } from './saved-model.js';
 import type { Store } from '../store/types.js';
 import { openStore, redactStoreUrl, sqliteFile, storeScheme } from '../store/open.js';
-import { StoreHealth, storeFailure } from '../store/errors.js';
+import { StoreHealth } from '../store/errors.js';
 import { loadOrder } from './versions.js';
+import { ReplicaSync } from './replica-sync.js';
+import { trainAtStart } from './train-lease.js';
 import { RetrainScheduler, type RetrainPolicy } from './schedule.js';
 import { adoptFitted, defaultModelsDir, importEdges, importLog } from './boot-data.js';
 import { readSocialFile } from '../data/social.js';
@@ -99,10 +103,12 @@ export interface ServiceOptions {
   /** An evaluation of the model (e.g. from `personae start`), served at /v1/evaluation. */
   evaluation?: EvaluationJson;
   /**
-   * How often (ms) to pick up feedback other processes wrote to the store (replicas sharing
-   * PostgreSQL); default 1000, 0 = never.
+   * How often (ms) to poll the store for other processes' writes (replica-sync.ts): on PostgreSQL
+   * with push the safety poll, default 30,000; else feedback and erasures, default 1000; 0 = never.
    */
   syncIntervalMs?: number;
+  /** PostgreSQL: learn of other replicas' writes by LISTEN/NOTIFY (default true). */
+  push?: boolean;
   /** Largest request body in bytes (default 8 MiB). */
   bodyLimit?: number;
   /** Tune every training of the service on a validation split first (POST /v1/models/train may say otherwise). */
@@ -117,8 +123,10 @@ export interface RunningService {
   /** Resolves when a model is loaded (rejects if loading or training failed). */
   ready: Promise<void>;
   close(): Promise<void>;
-  /** Picks up feedback written by other processes now; returns how many events were new. */
+  /** Picks up what other processes wrote now (replica-sync.ts); returns how many feedback events were new. */
   sync(): Promise<number>;
+  /** How this replica learns of other processes' writes (push and the safety poll). */
+  replica: ReplicaSync;
   app: FastifyInstance;
   state: ServiceState;
   /** The retraining schedule (null without --retrain-every / --retrain-after). */
@@ -193,6 +201,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     policy,
     keepModels,
     storeHealth: new StoreHealth((line) => say(line)),
+    replicaId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     train: {
       model: opts.model ?? 'personas',
       params: opts.modelParams ?? {},
@@ -223,8 +232,10 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
 
+  const replica = new ReplicaSync(state, { ...(opts.push !== undefined ? { push: opts.push } : {}), ...(opts.syncIntervalMs !== undefined ? { pollMs: opts.syncIntervalMs } : {}), say });
   const boot = async (): Promise<void> => {
     state.status = 'loading data';
+    await replica.begin();
     const empty = (await store.countItems()) === 0 && (await store.countFeedback()) === 0;
     const data = opts.data ?? modelFile?.log;
     if (empty && data !== undefined) {
@@ -236,6 +247,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     } else if (socialEdges) say(`the store already holds data: ${opts.social} is not imported (add edges with POST /v1/users/{id}/friends)`);
     state.live = await LiveData.load(store, policy);
     state.liveReady = true;
+    replica.start();
     state.status = 'loading the model';
     // temp files of artifact writes that can no longer finish, and jobs whose process stopped
     const stale = cleanTempArtifacts(state.train.modelsDir);
@@ -280,7 +292,9 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
       }
       state.status = 'training';
       say(`training ${model} on ${state.live.feedbackCount} events${newest ? ` (no recorded version loads; the newest was ${newest.name} v${newest.version})` : ''}`);
-      loaded = await trainFromStore(store, {
+      // under the training lease: a replica starting while another trains serves that one's version when it is recorded
+      const stillNeeded = async (): Promise<boolean> => (await store.latestModel())?.version === newest?.version;
+      const trained = await trainAtStart(state, replica.feed !== null, stillNeeded, (signal) => trainFromStore(store, {
         ...state.train,
         model,
         params,
@@ -289,7 +303,14 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
         evaluation: opts.evaluation ? JSON.stringify(opts.evaluation) : null,
         tune: state.train.tune ?? false,
         onProgress: (stage, done, total) => (state.status = `training: ${stage} ${done}/${total}`),
-      });
+        ...(signal ? { signal } : {}),
+      }), (holder) => (state.status = `no model yet: waiting for ${holder} to train`));
+      if ('wait' in trained) {
+        state.status = `no model yet: ${trained.wait}`;
+        say(state.status);
+        return;
+      }
+      loaded = trained;
     }
     if (loaded) {
       const engine = new Engine(loaded, state.live);
@@ -305,25 +326,10 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
   };
   state.metrics.startLoopMonitor();
   const retrain = opts.retrain && (opts.retrain.everyMs || opts.retrain.afterEvents) ? new RetrainScheduler(state, opts.retrain, say) : null;
-  const ready = boot().then(() => retrain?.start());
-  let timer: NodeJS.Timeout | null = null;
-  let syncing: Promise<number> | null = null;
-  const sync = (): Promise<number> => {
-    if (!state.liveReady) return Promise.resolve(0);
-    syncing ??= state.live.catchUp(store).finally(() => (syncing = null));
-    return syncing;
-  };
-  const every = opts.syncIntervalMs ?? 1000;
-  if (every > 0) {
-    timer = setInterval(() => {
-      sync().catch((err: unknown) => {
-        const f = storeFailure(err);
-        if (f) state.storeHealth.note(f, `sync: ${err instanceof Error ? err.message : String(err)}`, false);
-        else say(`sync failed: ${err instanceof Error ? err.message : String(err)}`);
-      });
-    }, every);
-    timer.unref();
-  }
+  const ready = boot().then(() => {
+    replica.bootDone();
+    retrain?.start();
+  });
   ready.catch((err: unknown) => {
     state.status = `failed: ${err instanceof Error ? err.message : String(err)}`;
     say(state.status);
@@ -333,10 +339,10 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
     ready,
     app,
     state,
-    sync,
+    sync: () => replica.sync(),
+    replica,
     retrain,
     async close() {
-      if (timer) clearInterval(timer);
       retrain?.stop();
       state.metrics.stop();
       // stop listening; requests in flight finish, new ones get 503; after the deadline the
@@ -353,7 +359,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
       await closed;
       await stopTrainingWorkers();
       await ready.catch(() => undefined);
-      await syncing?.catch(() => undefined);
+      await replica.stop();
       await store.close();
     },
   };

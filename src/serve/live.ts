@@ -312,7 +312,7 @@ export class LiveData {
     return this.feedbackCount - before;
   }
 
-  /** Loads a user's overrides once (they change only through this process's PATCH). */
+  /** Loads a user's overrides once (then this process's PATCH and other replicas' changes, replica-sync.ts, keep them). */
   async overrides(store: Store, id: string): Promise<Map<number, { muted: boolean; boost: number }>> {
     const u = this.user(id);
     if (!u.overrides) {
@@ -320,6 +320,25 @@ export class LiveData {
       u.overrides = new Map(list.map((o) => [o.persona, { muted: o.muted, boost: o.boost }]));
     }
     return u.overrides;
+  }
+
+  /** Whether the feedback row `seq` is applied here (false for a seq skipped over and still awaited). */
+  applied(seq: number): boolean {
+    return seq <= this.maxSeq && !this.gaps.has(seq);
+  }
+
+  /**
+   * Replaces a user's persona settings with the store's (another replica changed them), when this
+   * mirror holds them and they differ; returns whether anything changed.
+   */
+  replaceOverrides(id: string, list: readonly PersonaOverride[]): boolean {
+    const u = this.users.get(id);
+    if (!u?.overrides) return false;
+    const old = u.overrides;
+    if (list.length === old.size && list.every((o) => old.get(o.persona)?.muted === o.muted && old.get(o.persona)?.boost === o.boost)) return false;
+    u.overrides = new Map(list.map((o) => [o.persona, { muted: o.muted, boost: o.boost }]));
+    u.version = u.settingsVersion = ++this.clock;
+    return true;
   }
 
   setOverride(o: PersonaOverride): void {

@@ -7,7 +7,8 @@ import { NotFoundError } from '../errors.js';
 import { modelNames, parseModelSpec, parseModelSpecs } from '../models/registry.js';
 import { HttpError } from './http-errors.js';
 import { json, parse } from './http.js';
-import { startTraining } from './schedule.js';
+import { trainWork } from './schedule.js';
+import { leaseHolder, startUnderLease } from './train-lease.js';
 import { IdParams, TrainBody } from './schemas.js';
 import type { ServiceState } from './service-state.js';
 import { checkTrainParams, JOB_HEARTBEAT_MS } from './training.js';
@@ -48,8 +49,11 @@ export function registerModelRoutes(app: FastifyInstance, s: ServiceState): void
     // every parameter is checked (and bounded) before the job is accepted
     checkTrainParams(model, params, body.params ? 'body.params' : 'params');
     if (s.jobs.busy) throw new HttpError(409, 'busy', 'a training job is already running');
-    const job = startTraining(s, { model, params, seed: body.seed, evaluate: body.evaluate ?? null, tune: body.tune });
-    return reply.code(202).send(job);
+    // one job across the replicas sharing the store: the one that takes the training lease
+    const started = await startUnderLease(s, trainWork(s, { model, params, seed: body.seed, evaluate: body.evaluate ?? null, tune: body.tune }));
+    if ('held' in started) throw new HttpError(409, 'busy', `a training job is already running: ${leaseHolder(started.held)}`);
+    if (!('job' in started)) throw new HttpError(409, 'busy', 'a training job is already running');
+    return reply.code(202).send(started.job);
   });
   app.get('/v1/jobs/:id', { config: { auth: 'admin' } }, async (req) => {
     const { id } = parse(IdParams, req.params, 'path');

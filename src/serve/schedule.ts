@@ -1,6 +1,6 @@
 /**
- * Training jobs started by the service itself: `startTraining` (what POST /v1/models/train and the
- * schedule both call: a job that trains from the store and swaps the new engine in) and the
+ * Training jobs started by the service itself: `trainWork` (what POST /v1/models/train and the
+ * schedule both run: a job that trains from the store and swaps the new engine in) and the
  * retraining schedule of `personae serve --retrain-every <duration>` / `--retrain-after <n>`.
  *
  * The schedule looks once a second (`checkMs`) and starts a job, when none is running, if
@@ -9,8 +9,9 @@
  * - `afterEvents`: at least that many feedback events (any type, by store sequence number) arrived
  *   after the data the served model was trained on.
  * A failed job is not retried before another `afterEvents` events (or `everyMs`) have passed.
- * Jobs are rows of the store's `jobs` table like any other (GET /v1/jobs lists them). With several
- * replicas sharing a store, give the schedule to one of them.
+ * Jobs are rows of the store's `jobs` table like any other (GET /v1/jobs lists them). Every job
+ * starts under the store's training lease (train-lease.ts), so replicas sharing a store that all
+ * run the schedule train each tick once.
  */
 import { ConfigError } from '../errors.js';
 import type { Store } from '../store/types.js';
@@ -19,6 +20,7 @@ import type { FeedbackPolicy, LiveData } from './live.js';
 import type { Metrics } from './metrics.js';
 import type { Job } from './schemas.js';
 import { trainFromStore, type Jobs } from './training.js';
+import { startUnderLease, type TrainWork } from './train-lease.js';
 
 /** What training needs of the service (service-state.ts `ServiceState` has it). */
 export interface TrainingHost {
@@ -33,6 +35,8 @@ export interface TrainingHost {
   policy: FeedbackPolicy;
   train: { model: string; params: Record<string, number | string | boolean>; seed: number; threads: number; modelsDir: string; tune?: boolean };
   keepModels: number;
+  /** This process among the replicas sharing the store (the training lease names it). */
+  replicaId: string;
 }
 
 export interface TrainRequest {
@@ -43,9 +47,12 @@ export interface TrainRequest {
   tune?: boolean | undefined;
 }
 
-/** Starts a training job (the caller checked the request); the new engine is swapped in when it ends. */
-export function startTraining(s: TrainingHost, req: TrainRequest): Job {
-  return s.jobs.start(async (progress, signal) => {
+/**
+ * The work of a training job for `req` (the caller checked the request; train-lease.ts starts it
+ * under the store's training lease): train from the store, then swap the new engine in.
+ */
+export function trainWork(s: TrainingHost, req: TrainRequest): TrainWork {
+  return async (progress, signal) => {
     const loaded = await trainFromStore(s.store, {
       ...s.train,
       model: req.model,
@@ -64,7 +71,7 @@ export function startTraining(s: TrainingHost, req: TrainRequest): Job {
     s.ready = true;
     s.metrics.inc('trainings');
     return engine.info;
-  });
+  };
 }
 
 export interface RetrainPolicy {
@@ -101,9 +108,18 @@ export class RetrainScheduler {
     private readonly say: (m: string) => void = () => undefined,
   ) {}
 
+  /** A check in progress (taking the lease is a round trip to the store). */
+  private checking = false;
+
   start(): void {
     if (this.timer || (!this.policy.everyMs && !this.policy.afterEvents)) return;
-    this.timer = setInterval(() => this.check(), this.policy.checkMs ?? 1000);
+    this.timer = setInterval(() => {
+      if (this.checking) return;
+      this.checking = true;
+      this.check()
+        .catch((err: unknown) => this.say(`retraining: ${err instanceof Error ? err.message : String(err)}`))
+        .finally(() => (this.checking = false));
+    }, this.policy.checkMs ?? 1000);
     this.timer.unref();
   }
 
@@ -131,18 +147,26 @@ export class RetrainScheduler {
     return null;
   }
 
-  /** Starts a job when one is due; returns it. */
-  check(now = Date.now()): Job | null {
+  /**
+   * Starts a job when one is due and this replica takes the training lease (train-lease.ts); returns
+   * it. Under the lease the tick is checked again against the store: when another replica recorded
+   * a newer version meanwhile (it trained this tick; its version is loaded here when its
+   * notification arrives), nothing starts.
+   */
+  async check(now = Date.now()): Promise<Job | null> {
     const why = this.due(now);
     if (!why) return null;
     const e = this.s.engine!;
     const model = e.loaded.record.name;
     const params = model === this.s.train.model ? this.s.train.params : (Object.fromEntries(Object.entries(e.loaded.record.params)) as Record<string, number | string | boolean>);
-    this.lastAttemptSeq = this.s.live.maxSeq;
+    const seq = this.s.live.maxSeq;
+    const stillDue = async (): Promise<boolean> => ((await this.s.store.latestModel())?.version ?? 0) <= e.loaded.record.version;
+    const started = await startUnderLease(this.s, trainWork(this.s, { model, params }), { stillDue });
+    if (!('job' in started)) return null;
+    this.lastAttemptSeq = seq;
     this.lastAttemptAt = now;
-    const job = startTraining(this.s, { model, params });
-    this.started.push(job.id);
-    this.say(`retraining ${model}: ${why} (job ${job.id})`);
-    return job;
+    this.started.push(started.job.id);
+    this.say(`retraining ${model}: ${why} (job ${started.job.id})`);
+    return started.job;
   }
 }

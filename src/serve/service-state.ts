@@ -38,4 +38,8 @@ export interface ServiceState {
   keepModels: number;
   /** Store failures (503s, logged once per interval) and whether writes work (/readyz). */
   storeHealth: StoreHealth;
+  /** This process among the replicas sharing the store (the training lease names it). */
+  replicaId: string;
+  /** Empties the key cache (a key changed through another replica); set by buildApp. */
+  forgetKeys?: () => void;
 }

@@ -328,10 +328,10 @@ export class Jobs {
     }
   }
 
-  /** Starts `work` as a job; `work` reports progress through the callback and honours the signal. */
-  start(work: (progress: (stage: string, done: number, total: number) => void, signal: AbortSignal) => Promise<{ name: string; version: number }>): Job {
+  /** Starts `work` as job `id`; `work` reports progress through the callback and honours the signal. */
+  start(work: (progress: (stage: string, done: number, total: number) => void, signal: AbortSignal) => Promise<{ name: string; version: number }>, id: string = randomUUID()): Job {
     const job: Job = {
-      id: randomUUID(),
+      id,
       kind: 'train',
       state: 'running',
       progress: { stage: 'queued', done: 0, total: 1 },

@@ -5,7 +5,7 @@
  * never holds the store's own objects.
  */
 import { canonicalEdges, compareEdges, edgeHeldBy, edgeKey } from './edges.js';
-import type { ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, Job, KeyScope, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './types.js';
+import type { ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, Job, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf } from './rows.js';
 
 interface KeyRow {
@@ -40,6 +40,7 @@ export class MemoryStore implements Store {
   private readonly onboarding = new Map<string, OnboardingRecord>();
   /** Social edges by edgeKey (edges.ts), in their stored orientation. */
   private readonly edges = new Map<string, EdgeRecord>();
+  private readonly leases = new Map<string, Lease>();
 
   async init(): Promise<void> {
     this.open = true;
@@ -339,6 +340,20 @@ export class MemoryStore implements Store {
       n++;
     }
     return n;
+  }
+
+  async acquireLease(name: string, holder: string, job: string, ttlMs: number): Promise<Lease> {
+    this.live();
+    const now = Date.now();
+    const held = this.leases.get(name);
+    if (!held || held.expires <= now || (held.holder === holder && held.job === job)) this.leases.set(name, { name, holder, job, expires: now + Math.max(0, Math.round(ttlMs)) });
+    return { ...this.leases.get(name)! };
+  }
+
+  async releaseLease(name: string, holder: string, job: string): Promise<boolean> {
+    this.live();
+    const held = this.leases.get(name);
+    return held !== undefined && held.holder === holder && held.job === job && this.leases.delete(name);
   }
 
   async probeWrite(): Promise<void> {

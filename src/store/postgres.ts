@@ -2,12 +2,14 @@
  * The PostgreSQL store, for several server replicas sharing one store. Every write is one
  * transaction; COMMIT returns after the WAL flush (synchronous_commit is left at its default, on),
  * so an acknowledged write is durable. Tables live in `schema` (default "personae"), which lets
- * tests run side by side in one database.
+ * tests run side by side in one database. Push to replicas and leases: postgres-notify.ts.
  */
 import pg from 'pg';
 import { canonicalEdges } from './edges.js';
+import { CHUNK, insertChunked } from './postgres-chunks.js';
 import { deleteEdgesOf, insertEdges, selectEdges } from './postgres-edges.js';
-import type { ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
+import { acquirePgLease, PgChangeFeed, releasePgLease, replicaSchemaSql } from './postgres-notify.js';
+import type { ApiKeyInfo, ChangeFeed, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
 
 // bigint (seq, counts) as JS numbers: the counts stay far below 2^53
@@ -44,34 +46,6 @@ CREATE TABLE IF NOT EXISTS ${s}.social_edges (
 CREATE INDEX IF NOT EXISTS social_edges_friend ON ${s}.social_edges (friend_id);
 `;
 
-
-/** Rows per multi-row INSERT (well under the 65535 bind parameters of one statement). */
-const CHUNK = 2000;
-
-/**
- * Multi-row INSERTs of `records`, CHUNK rows a statement: `row(r)` is one record's values, one per
- * entry of `casts` (the SQL cast after its placeholder, or ''), and `sql(values)` the statement
- * around the list "($1, $2::jsonb),($3, $4::jsonb),...".
- */
-async function insertChunked<T>(
-  c: pg.PoolClient,
-  records: readonly T[],
-  casts: readonly string[],
-  row: (r: T) => unknown[],
-  sql: (values: string) => string,
-): Promise<void> {
-  const w = casts.length;
-  for (let a = 0; a < records.length; a += CHUNK) {
-    const part = records.slice(a, a + CHUNK);
-    const vals: unknown[] = [];
-    const rows = part.map((r, k) => {
-      vals.push(...row(r));
-      return `(${casts.map((cast, j) => `$${w * k + j + 1}${cast}`).join(', ')})`;
-    });
-    await c.query(sql(rows.join(',')), vals);
-  }
-}
-
 export class PgStore implements Store {
   readonly kind = 'postgres';
   private readonly pool: pg.Pool;
@@ -91,6 +65,7 @@ export class PgStore implements Store {
       // concurrent replicas creating the schema at once: serialise on an advisory lock
       await c.query('SELECT pg_advisory_lock(727001)');
       await c.query(schemaSql(this.s));
+      await c.query(replicaSchemaSql(this.s));
     } finally {
       await c.query('SELECT pg_advisory_unlock(727001)').catch(() => undefined);
       c.release();
@@ -375,6 +350,18 @@ export class PgStore implements Store {
   async failStaleJobs(before: number, error: string): Promise<number> {
     const r = await this.pool.query(`UPDATE ${this.s}.jobs SET state = 'failed', error = $1, finished_at = $2, updated_at = $3 WHERE state = 'running' AND updated_at < $4`, [error, new Date().toISOString(), Date.now(), before]);
     return r.rowCount ?? 0;
+  }
+
+  acquireLease(name: string, holder: string, job: string, ttlMs: number): Promise<Lease> {
+    return acquirePgLease(this.pool, this.s, name, holder, job, ttlMs);
+  }
+
+  releaseLease(name: string, holder: string, job: string): Promise<boolean> {
+    return releasePgLease(this.pool, this.s, name, holder, job);
+  }
+
+  changeFeed(): ChangeFeed {
+    return new PgChangeFeed(this.pool, this.s);
   }
 
   async probeWrite(): Promise<void> {

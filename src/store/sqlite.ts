@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { canonicalEdges, compareEdges } from './edges.js';
-import type { ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
+import type { ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf, edgeFromRow, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type EdgeRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
 
 const SCHEMA = `
@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS social_edges (
   user_id TEXT NOT NULL, friend_id TEXT NOT NULL, kind TEXT NOT NULL, ts INTEGER NOT NULL,
   PRIMARY KEY (user_id, friend_id, kind));
 CREATE INDEX IF NOT EXISTS social_edges_friend ON social_edges (friend_id);
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, job TEXT NOT NULL, expires INTEGER NOT NULL);
 `;
 
 
@@ -301,6 +302,22 @@ export class SqliteStore implements Store {
 
   async failStaleJobs(before: number, error: string): Promise<number> {
     return this.db.prepare("UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ? WHERE state = 'running' AND updated_at < ?").run(error, new Date().toISOString(), Date.now(), before).changes;
+  }
+
+  async acquireLease(name: string, holder: string, job: string, ttlMs: number): Promise<Lease> {
+    const now = Date.now();
+    const taken = this.db
+      .prepare(
+        `INSERT INTO leases (name, holder, job, expires) VALUES (?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, job = excluded.job, expires = excluded.expires
+         WHERE leases.expires <= ? OR (leases.holder = excluded.holder AND leases.job = excluded.job) RETURNING name, holder, job, expires`,
+      )
+      .get(name, holder, job, now + Math.max(0, Math.round(ttlMs)), now) as Lease | undefined;
+    return taken ?? (this.db.prepare('SELECT name, holder, job, expires FROM leases WHERE name = ?').get(name) as Lease);
+  }
+
+  async releaseLease(name: string, holder: string, job: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM leases WHERE name = ? AND holder = ? AND job = ?').run(name, holder, job).changes > 0;
   }
 
   async probeWrite(): Promise<void> {

@@ -110,6 +110,61 @@ export interface ModelRecord {
   evaluation: string | null;
 }
 
+/**
+ * A named lease (e.g. "train": who may run a training job): one holder at a time until `expires`
+ * (ms since the epoch; PostgreSQL keeps time by the database's clock, so replicas' clocks need not agree).
+ */
+export interface Lease {
+  name: string;
+  /** Who holds it (e.g. a replica's id). */
+  holder: string;
+  /** What the holder does under it (e.g. the job id). */
+  job: string;
+  expires: number;
+}
+
+/** A committed change replicas apply (PostgreSQL's change log, store/postgres-notify.ts). */
+export interface StoreChange {
+  /** Increases in commit order. */
+  seq: number;
+  kind: 'item' | 'persona' | 'key' | 'model' | 'setting';
+  /** The item id, user id, key id, model version or setting key; null: too many to list (re-read them all). */
+  ref: string | null;
+}
+
+/** What a push notification says (a replica re-reads the store for the details). */
+export interface ChangeSignal {
+  kind: 'feedback' | 'erasure' | StoreChange['kind'];
+  /** The feedback seq, erasure generation or change seq. */
+  seq: number;
+}
+
+/** Handlers of a change feed's LISTEN connection. */
+export interface ChangeListener {
+  /** A committed write (delivered after its commit). */
+  signal(s: ChangeSignal): void;
+  /** The connection is (re)established: anything may have been missed before, catch up. */
+  connected(): void;
+  /** The connection failed or dropped; it is retried after `retryMs`. */
+  lost(err: Error, retryMs: number): void;
+}
+
+/**
+ * Push of committed writes to the replicas sharing a store (PostgreSQL LISTEN/NOTIFY): a change log
+ * of items, persona settings, keys, models and settings, and signals for feedback and erasures.
+ */
+export interface ChangeFeed {
+  /** The highest change seq committed now (0: none). */
+  head(): Promise<number>;
+  /** Changes with seq > `seq`, ordered by seq, at most `limit`; null when some were pruned (re-read everything). */
+  since(seq: number, limit: number): Promise<StoreChange[] | null>;
+  /** Deletes the changes recorded before `before` (ms), always keeping the newest; returns how many. */
+  prune(before: number): Promise<number>;
+  /** Holds one LISTEN connection, reconnecting with backoff until `close`. */
+  listen(l: ChangeListener): void;
+  close(): Promise<void>;
+}
+
 export interface UserSummary {
   id: string;
   interactions: number;
@@ -214,6 +269,17 @@ export interface Store {
    * unreachable stores throw).
    */
   probeWrite(): Promise<void>;
+
+  /**
+   * Takes the lease `name` for `holder` doing `job` for `ttlMs` when nobody holds it, it expired, or
+   * `holder` holds it for the same `job` (a renewal); atomic across processes sharing the store.
+   * Returns the lease as it stands after the attempt: taken when its holder and job are the caller's.
+   */
+  acquireLease(name: string, holder: string, job: string, ttlMs: number): Promise<Lease>;
+  /** Ends the lease when `holder` holds it for `job`; false when it did not. */
+  releaseLease(name: string, holder: string, job: string): Promise<boolean>;
+  /** Push of other processes' writes (PostgreSQL); absent: poll (one process, or SQLite files). */
+  changeFeed?(): ChangeFeed;
 
   /** Inserts or replaces an onboarding session (its state as JSON, src/serve/onboarding.ts). */
   saveOnboarding(s: OnboardingRecord): Promise<void>;
