@@ -80,9 +80,15 @@ function sharedArtifact(a: ModelArtifact): ModelArtifact {
   return { kind: a.kind, version: a.version, config: a.config, arrays };
 }
 
-/** Users per range handed to a worker: about 16 ranges per thread, 16 to 256 users each. */
+/**
+ * Users per range handed to a worker: about 16 ranges per thread, 128 to 256 users each (a model
+ * scores a batch of users at a time), but at least 2 ranges per thread on small splits. The
+ * results do not depend on it.
+ */
 export function rangeSize(users: number, threads: number): number {
-  return Math.max(16, Math.min(256, Math.ceil(users / (16 * Math.max(1, threads)))));
+  const t = Math.max(1, threads);
+  const size = Math.max(128, Math.min(256, Math.ceil(users / (16 * t))));
+  return Math.max(1, Math.min(size, Math.ceil(users / (2 * t))));
 }
 
 /** Lists and metrics of the split's test users (see the file comment). */
