@@ -68,6 +68,15 @@ export function evaluateLists(split: Split, lists: readonly Int32Array[], ks: re
       for (const [key, v] of Object.entries(values)) perUser[key]!.push(v);
     }
   });
+  return summariseEvaluation(split, lists, perUser, ks, seed);
+}
+
+/**
+ * The summaries of per-user values (in `split.testUsers` order, as `evaluateLists` or
+ * src/eval/rank-parallel.ts collects them): each metric's mean with a bootstrap interval, and the
+ * catalogue coverage of the lists at each K.
+ */
+export function summariseEvaluation(split: Split, lists: readonly Int32Array[], perUser: Record<string, (number | null)[]>, ks: readonly number[], seed: number): ListEvaluation {
   const metrics: Record<string, MetricSummary> = {};
   for (const [key, values] of Object.entries(perUser)) metrics[key] = summarise(values, seed);
   for (const k of ks) {

@@ -22,7 +22,9 @@ import { hasPersonas, type ModelParams, type Recommender } from '../models/model
 import { createModel, modelSpec, paramsKey, parseModelSpecs, type ParsedModelSpec } from '../models/registry.js';
 import { buildReranker, parseRerankSpec, rerankUsesCategories } from '../rank/index.js';
 import type { FidelityReport } from '../explain/fidelity.js';
-import { compareModels, evaluateLists, rankTestUsers, type PairedComparison } from './evaluate.js';
+import { compareModels, type PairedComparison } from './evaluate.js';
+import { WorkerPool } from '../math/pool.js';
+import { rankAndEvaluate, type RankedEvaluation } from './rank-parallel.js';
 import type { FoldSpread, MetricSummary } from './stats.js';
 import type { ListReranker } from '../rank/pipeline.js';
 import { sliceEvaluation, type Slices } from './slices.js';
@@ -159,17 +161,14 @@ export function tuningCandidates(grid: readonly ModelParams[], given: ModelParam
   return out;
 }
 
-function rank(model: Recommender, split: Split, opts: ExperimentOptions, reranker: ListReranker | null, onProgress?: (done: number, total: number) => void) {
-  const k = Math.max(...opts.ks);
-  return rankTestUsers(model, split, { k, reranker, ...(onProgress ? { onProgress } : {}) });
-}
-
-function score(model: Recommender, split: Split, opts: ExperimentOptions) {
-  return evaluateLists(split, rank(model, split, opts, null), opts.ks, opts.seed);
+/** Ranking and per-user metrics of the test users, over the row's worker threads (src/eval/rank-parallel.ts). */
+function rank(model: Recommender, split: Split, opts: ExperimentOptions, pool: WorkerPool | null, reranker: ListReranker | null, onProgress?: (done: number, total: number) => void): Promise<RankedEvaluation> {
+  const rerank = reranker ? (opts.rerank ?? 'none') : 'none';
+  return rankAndEvaluate(model, split, { k: Math.max(...opts.ks), ks: opts.ks, seed: opts.seed, rerank, reranker, pool, ...(onProgress ? { onProgress } : {}) });
 }
 
 /** Tries the candidates on the validation split; returns the best parameters and the trials. */
-async function tune(spec: ParsedModelSpec, candidates: readonly ModelParams[], validation: Split, opts: ExperimentOptions): Promise<{ best: ModelParams; trials: TuningTrial[] }> {
+async function tune(spec: ParsedModelSpec, candidates: readonly ModelParams[], validation: Split, opts: ExperimentOptions, pool: WorkerPool | null): Promise<{ best: ModelParams; trials: TuningTrial[] }> {
   const metric = tuningMetric(opts.ks);
   const trials: TuningTrial[] = [];
   let best: ModelParams = candidates[0]!;
@@ -178,7 +177,7 @@ async function tune(spec: ParsedModelSpec, candidates: readonly ModelParams[], v
     const params = candidates[g]!;
     const model = await fitModel(spec, params, validation, opts, 'tune');
     // tuning scores the model's own order: the reranker's trade-off is a separate choice
-    const value = score(model, validation, opts).metrics[metric]?.mean ?? -Infinity;
+    const value = (await rank(model, validation, opts, pool, null)).evaluation.metrics[metric]?.mean ?? -Infinity;
     trials.push({ params, metric, value });
     opts.onProgress?.({ model: spec.spec, stage: 'tune', done: g + 1, total: candidates.length, detail: `${JSON.stringify(params)} ${metric}=${value.toFixed(4)}` });
     if (value > bestValue) {
@@ -212,57 +211,61 @@ export async function runExperiment(split: Split, opts: ExperimentOptions): Prom
   // fail fast, before any fitting: bad specs and parameters, and rerankers a model cannot serve
   for (const s of specs) buildReranker(rerankSpec, split, createModel(s.model, givenOf(s)));
   for (const spec of specs) {
-    const given = givenOf(spec);
-    let params: ModelParams = given;
-    let tuning: ModelResult['tuning'];
-    const candidates = opts.tune ? tuningCandidates(modelSpec(spec.model).tuningGrid, given) : [];
-    // one candidate (every grid key fixed) leaves nothing to choose: no tuning fits
-    if (candidates.length > 1) {
-      validation ??= validationSplit(split);
-      const t0 = performance.now();
-      const { best, trials } = await tune(spec, candidates, validation, opts);
-      params = best;
-      tuning = { metric: tuningMetric(opts.ks), trials, seconds: (performance.now() - t0) / 1000 };
-    } else if (candidates.length === 1) {
-      params = candidates[0]!;
-    }
-    const t0 = performance.now();
-    const model = await fitModel(spec, params, split, opts, 'fit');
-    const fitSeconds = (performance.now() - t0) / 1000;
-    opts.onFitted?.(spec.spec, model);
-    const t1 = performance.now();
-    const reranker = buildReranker(rerankSpec, split, model);
-    const lists = rank(model, split, opts, reranker, (done, total) => opts.onProgress?.({ model: spec.spec, stage: 'rank', done, total }));
-    const evaluation = evaluateLists(split, lists, opts.ks, opts.seed);
-    const sliced = sliceEvaluation(model, split, lists, evaluation, opts.ks, opts.seed, opts.fidelityUsers === undefined ? {} : { maxUsers: opts.fidelityUsers });
-    const diagnostics = hasPersonas(model) ? personaDiagnostics(model, split, lists, opts.ks) : undefined;
-    const evalSeconds = (performance.now() - t1) / 1000;
-    let spread: SeedSpread | undefined;
-    if (seeds.length > 1) {
-      const perSeed = [evaluation.metrics];
-      for (const seed of seeds.slice(1)) {
-        const again = await fitModel(spec, params, split, opts, 'fit', seed);
-        const againLists = rank(again, split, opts, buildReranker(rerankSpec, split, again));
-        perSeed.push(evaluateLists(split, againLists, opts.ks, opts.seed).metrics);
+    // the row's ranking threads: tuning trials, the fit and extra seeds share them; closed with the row
+    const pool = opts.threads > 1 ? new WorkerPool(opts.threads) : null;
+    try {
+      const given = givenOf(spec);
+      let params: ModelParams = given;
+      let tuning: ModelResult['tuning'];
+      const candidates = opts.tune ? tuningCandidates(modelSpec(spec.model).tuningGrid, given) : [];
+      // one candidate (every grid key fixed) leaves nothing to choose: no tuning fits
+      if (candidates.length > 1) {
+        validation ??= validationSplit(split);
+        const t0 = performance.now();
+        const { best, trials } = await tune(spec, candidates, validation, opts, pool);
+        params = best;
+        tuning = { metric: tuningMetric(opts.ks), trials, seconds: (performance.now() - t0) / 1000 };
+      } else if (candidates.length === 1) {
+        params = candidates[0]!;
       }
-      spread = seedSpread(seeds, perSeed);
+      const t0 = performance.now();
+      const model = await fitModel(spec, params, split, opts, 'fit');
+      const fitSeconds = (performance.now() - t0) / 1000;
+      opts.onFitted?.(spec.spec, model);
+      const t1 = performance.now();
+      const reranker = buildReranker(rerankSpec, split, model);
+      const { lists, evaluation } = await rank(model, split, opts, pool, reranker, (done, total) => opts.onProgress?.({ model: spec.spec, stage: 'rank', done, total }));
+      const sliced = sliceEvaluation(model, split, lists, evaluation, opts.ks, opts.seed, opts.fidelityUsers === undefined ? {} : { maxUsers: opts.fidelityUsers });
+      const diagnostics = hasPersonas(model) ? personaDiagnostics(model, split, lists, opts.ks) : undefined;
+      const evalSeconds = (performance.now() - t1) / 1000;
+      let spread: SeedSpread | undefined;
+      if (seeds.length > 1) {
+        const perSeed = [evaluation.metrics];
+        for (const seed of seeds.slice(1)) {
+          const again = await fitModel(spec, params, split, opts, 'fit', seed);
+          perSeed.push((await rank(again, split, opts, pool, buildReranker(rerankSpec, split, again))).evaluation.metrics);
+        }
+        spread = seedSpread(seeds, perSeed);
+      }
+      results.push({
+        name: spec.spec,
+        model: spec.model,
+        params: model.params,
+        usesCategories: (model.usesCategories?.(split.train) ?? false) || rerankUsesCategories(rerankSpec, split),
+        fitSeconds,
+        evalSeconds,
+        ...(tuning ? { tuning } : {}),
+        metrics: { ...evaluation.metrics, ...sliced.metrics },
+        perUser: { ...evaluation.perUser, ...sliced.perUser },
+        slices: sliced.slices,
+        ...(sliced.explanationFidelity ? { explanationFidelity: sliced.explanationFidelity } : {}),
+        ...(diagnostics ? { personaDiagnostics: diagnostics } : {}),
+        ...(spread ? { seeds: spread } : {}),
+        ...(model.details ? { details: model.details() } : {}),
+      });
+    } finally {
+      await pool?.close();
     }
-    results.push({
-      name: spec.spec,
-      model: spec.model,
-      params: model.params,
-      usesCategories: (model.usesCategories?.(split.train) ?? false) || rerankUsesCategories(rerankSpec, split),
-      fitSeconds,
-      evalSeconds,
-      ...(tuning ? { tuning } : {}),
-      metrics: { ...evaluation.metrics, ...sliced.metrics },
-      perUser: { ...evaluation.perUser, ...sliced.perUser },
-      slices: sliced.slices,
-      ...(sliced.explanationFidelity ? { explanationFidelity: sliced.explanationFidelity } : {}),
-      ...(diagnostics ? { personaDiagnostics: diagnostics } : {}),
-      ...(spread ? { seeds: spread } : {}),
-      ...(model.details ? { details: model.details() } : {}),
-    });
   }
   const compared = opts.ks.flatMap((k) => [`ndcg@${k}`, `recall@${k}`, `ckl@${k}`, `tdd@${k}`, `minorityRecall@${k}`]);
   return { models: results, comparisons: compareModels(results, compared, opts.seed) };
