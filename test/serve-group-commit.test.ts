@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startService } from '../src/serve/index.js';
+import { storeFailure } from '../src/store/errors.js';
 import { GroupCommit, type Outcome } from '../src/store/group-commit.js';
 import { PgStore } from '../src/store/postgres.js';
 import { SqliteStore } from '../src/store/sqlite.js';
@@ -205,6 +206,28 @@ for (const b of backends) {
     });
   });
 }
+
+describe('the SQLite writer thread', () => {
+  it('dies with a write in flight: that write fails as store_unavailable (not acknowledged); the next write starts a new thread', async () => {
+    const store = new SqliteStore(join(dir, 'writer-death.db'));
+    await store.init();
+    try {
+      await store.addFeedback([like('a', 'x', 1)]);
+      const writer = (store as unknown as { writer: { worker: { terminate(): Promise<number> } | null } }).writer;
+      const dying = writer.worker!;
+      const lost = store.addFeedback([like('b', 'x', 2)]);
+      void dying.terminate();
+      const err = (await lost.then(() => null, (e: unknown) => e)) as Error | null;
+      assert.ok(err, 'the write in flight was not acknowledged');
+      assert.deepEqual(storeFailure(err), { code: 'store_unavailable', message: 'the store is unavailable; retry shortly' });
+      const [seq] = await store.addFeedback([like('c', 'x', 3)]);
+      assert.notEqual(writer.worker, dying);
+      assert.deepEqual((await store.allFeedback()).map((f) => [f.user, f.seq]).at(-1), ['c', seq]);
+    } finally {
+      await store.close();
+    }
+  });
+});
 
 describe('group commit through the service', () => {
   const KEY = 'group-key';
