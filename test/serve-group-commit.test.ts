@@ -229,6 +229,29 @@ describe('the SQLite writer thread', () => {
   });
 });
 
+describe('the SQLite writer thread: acknowledgements without waiting for the event loop', () => {
+  it('pollWrites() delivers a committed group while the main thread never yields', async () => {
+    const store = new SqliteStore(join(dir, 'writer-poll.db'));
+    await store.init();
+    try {
+      await store.addFeedback([like('a', 'x', 1)]); // the thread is up
+      const writer = (store as unknown as { writer: { inFlight: object | null } }).writer;
+      let acked: number[] | null = null;
+      const p = store.addFeedback([like('b', 'x', 2)]).then((seqs) => (acked = seqs));
+      for (let k = 0; k < 10 && writer.inFlight === null; k++) await Promise.resolve();
+      assert.notEqual(writer.inFlight, null, 'the group went to the thread');
+      // synchronous from here: no 'message' event can run, only pollWrites takes the reply
+      const deadline = Date.now() + 20_000;
+      while (writer.inFlight !== null && Date.now() < deadline) store.pollWrites();
+      assert.equal(writer.inFlight, null, 'the reply was taken synchronously');
+      assert.equal(acked, null); // resolved, its continuation not yet run (a microtask)
+      assert.deepEqual(await p, [2]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('group commit through the service', () => {
   const KEY = 'group-key';
   const call = caller(KEY);

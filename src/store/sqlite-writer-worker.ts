@@ -6,12 +6,13 @@
  * COMMIT has returned, i.e. once the group is on disk.
  */
 import Database from 'better-sqlite3';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { FeedbackRecord } from './types.js';
 import type { WriterError, WriterReply, WriterRequest } from './sqlite-writer.js';
 
 const port = parentPort!;
-const { file } = workerData as { file: string };
+/** `replies`: the port the main thread reads the replies from (sqlite-writer.ts `poll`). */
+const { file, replies } = workerData as { file: string; replies: MessagePort };
 const db = new Database(file);
 db.pragma('synchronous = FULL');
 db.pragma('busy_timeout = 5000');
@@ -51,6 +52,7 @@ const group = db.transaction((requests: readonly (readonly FeedbackRecord[])[]):
 port.on('message', (msg: WriterRequest) => {
   if (msg.close) {
     db.close();
+    replies.close();
     port.close();
     return;
   }
@@ -61,5 +63,5 @@ port.on('message', (msg: WriterRequest) => {
     // BEGIN or COMMIT failed (full disk, I/O error, busy): nothing of the group is stored
     reply = { id: msg.id, outcomes: [], error: errorData(err) };
   }
-  port.postMessage(reply);
+  replies.postMessage(reply);
 });

@@ -11,8 +11,13 @@
  * The worker starts at the first write and is unreferenced while idle (it never keeps the process
  * alive). If it dies, the writes in flight fail (503 store_unavailable) and the next write starts
  * a new one.
+ *
+ * The worker's reply (on its own MessagePort) would wait for the event loop's next turn, which
+ * under read load is long (every ready connection's request runs first); `poll()` takes it at
+ * once, synchronously (receiveMessageOnPort): the service calls it at the start of every request,
+ * so an acknowledgement waits for at most the request running when the commit finished.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import type { FeedbackRecord } from './types.js';
 
@@ -44,18 +49,21 @@ function toError(e: WriterError): Error {
   return err;
 }
 
-function startWorker(file: string): Worker {
-  const data = { file };
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./sqlite-writer-worker.js', import.meta.url), { workerData: data });
+function startWorker(file: string, replies: MessagePort): Worker {
+  const data = { file, replies };
+  const transferList = [replies];
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./sqlite-writer-worker.js', import.meta.url), { workerData: data, transferList });
   // running from TypeScript sources (tests, tsx): register tsx in the worker before the entry loads
   const tsxApi = import.meta.resolve('tsx/esm/api');
   const entry = new URL('./sqlite-writer-worker.ts', import.meta.url).href;
   const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(boot, { eval: true, workerData: data });
+  return new Worker(boot, { eval: true, workerData: data, transferList });
 }
 
 export class SqliteFeedbackWriter {
   private worker: Worker | null = null;
+  /** Where the worker's replies arrive. */
+  private replies: MessagePort | null = null;
   private nextId = 1;
   /** The group in the worker (at most one: GroupCommit commits one group at a time). */
   private inFlight: { id: number; resolve: (r: WriterReply) => void; reject: (e: unknown) => void } | null = null;
@@ -84,6 +92,8 @@ export class SqliteFeedbackWriter {
     const w = this.worker;
     if (!w) return;
     this.worker = null;
+    this.replies?.close();
+    this.replies = null;
     await new Promise<void>((resolve) => {
       w.once('exit', () => resolve());
       w.ref();
@@ -91,19 +101,35 @@ export class SqliteFeedbackWriter {
     });
   }
 
+  /** Takes the worker's replies that are waiting, now (instead of at the event loop's next turn). */
+  poll(): void {
+    while (this.inFlight && this.replies) {
+      const m = receiveMessageOnPort(this.replies);
+      if (!m) return;
+      this.onReply(m.message as WriterReply);
+    }
+  }
+
+  private onReply(reply: WriterReply): void {
+    const f = this.inFlight;
+    if (!f || f.id !== reply.id) return;
+    this.inFlight = null;
+    this.replies?.unref();
+    f.resolve(reply);
+  }
+
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const w = startWorker(this.file);
+    const { port1, port2 } = new MessageChannel();
+    const w = startWorker(this.file, port2);
     w.unref();
-    w.on('message', (reply: WriterReply) => {
-      const f = this.inFlight;
-      if (!f || f.id !== reply.id) return;
-      this.inFlight = null;
-      w.unref();
-      f.resolve(reply);
-    });
+    port1.on('message', (reply: WriterReply) => this.onReply(reply));
+    port1.unref();
     const stopped = (why: string): void => {
-      if (this.worker === w) this.worker = null;
+      if (this.worker !== w) return;
+      this.worker = null;
+      this.replies = null;
+      port1.close();
       const f = this.inFlight;
       this.inFlight = null;
       // the group's fate is unknown: it was not acknowledged (the client retries)
@@ -112,6 +138,7 @@ export class SqliteFeedbackWriter {
     w.on('error', (err) => stopped(err.message));
     w.on('exit', (code) => stopped(`exit code ${code}`));
     this.worker = w;
+    this.replies = port1;
     return w;
   }
 
@@ -120,7 +147,7 @@ export class SqliteFeedbackWriter {
     const id = this.nextId++;
     const reply = await new Promise<WriterReply>((resolve, reject) => {
       this.inFlight = { id, resolve, reject };
-      w.ref();
+      this.replies!.ref();
       w.postMessage({ id, requests: group } satisfies WriterRequest);
     });
     if (reply.error) throw toError(reply.error);

@@ -64,6 +64,10 @@ export class SqliteStore implements Store {
     return s;
   }
 
+  pollWrites(): void {
+    this.writer?.poll();
+  }
+
   /** Groups committed by the writer thread and the requests in them (null without one). */
   writerStats(): { groups: number; requests: number } | null {
     return this.writer?.stats() ?? null;
