@@ -8,7 +8,7 @@
  * keeps its own connection for reads and the other writes (WAL: readers never wait for the writer;
  * two writers wait for each other through busy_timeout).
  *
- * The worker starts at the first write and is unreferenced while idle (it never keeps the process
+ * The worker starts when the store opens (`start`) and is unreferenced while idle (it never keeps the process
  * alive). If it dies, the writes in flight fail (503 store_unavailable) and the next write starts
  * a new one.
  *
@@ -72,6 +72,14 @@ export class SqliteFeedbackWriter {
 
   constructor(readonly file: string) {
     this.groups = new GroupCommit((group) => this.commit(group), { weight: (events) => events.length, maxWeight: 10_000 });
+  }
+
+  /**
+   * Starts the worker now rather than at the first write (loading it takes a while: the first
+   * writes would wait for it).
+   */
+  start(): void {
+    if (!this.closed) this.ensureWorker();
   }
 
   /** Appends the events in the next group commit; resolves with their seqs once they are on disk. */

@@ -83,7 +83,10 @@ export class SqliteStore implements Store {
     const cols = new Set((this.st('PRAGMA table_info(api_keys)').all() as { name: string }[]).map((c) => c.name));
     if (!cols.has('prefix')) this.db.exec("ALTER TABLE api_keys ADD COLUMN prefix TEXT NOT NULL DEFAULT ''");
     if (!cols.has('source')) this.db.exec("ALTER TABLE api_keys ADD COLUMN source TEXT NOT NULL DEFAULT 'api'");
-    if (this.file !== ':memory:' && this.file !== '' && this.opts.writerThread !== false) this.writer = new SqliteFeedbackWriter(this.file);
+    if (this.file !== ':memory:' && this.file !== '' && this.opts.writerThread !== false) {
+      this.writer = new SqliteFeedbackWriter(this.file);
+      this.writer.start();
+    }
   }
 
   async close(): Promise<void> {
