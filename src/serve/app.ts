@@ -68,6 +68,13 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
     }
   });
 
+  // acknowledgements of feedback committed on the store's writer thread go out now, not after
+  // every other ready request (store/sqlite-writer.ts)
+  app.addHook('onRequest', (_req, _reply, done) => {
+    s.store.pollWrites?.();
+    done();
+  });
+
   // writes wait for the live mirror: before it is loaded, a write could be missed by it
   app.addHook('preHandler', async (req) => {
     if (!s.liveReady && req.method !== 'GET' && req.routeOptions.config.auth === 'write') {

@@ -1,6 +1,6 @@
 /**
  * The PostgreSQL store, for several server replicas sharing one store. Every write is one
- * transaction; COMMIT returns after the WAL flush (synchronous_commit is left at its default, on),
+ * transaction (feedback: one per group of concurrent requests, postgres-feedback.ts); COMMIT returns after the WAL flush (synchronous_commit is left at its default, on),
  * so an acknowledged write is durable. Tables live in `schema` (default "personae"), which lets
  * tests run side by side in one database. Push to replicas and leases: postgres-notify.ts.
  */
@@ -8,6 +8,7 @@ import pg from 'pg';
 import { canonicalEdges } from './edges.js';
 import { CHUNK, insertChunked } from './postgres-chunks.js';
 import { deleteEdgesOf, insertEdges, selectEdges } from './postgres-edges.js';
+import { pgFeedbackWriter } from './postgres-feedback.js';
 import { acquirePgLease, PgChangeFeed, releasePgLease, replicaSchemaSql } from './postgres-notify.js';
 import type { ApiKeyInfo, ChangeFeed, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
@@ -50,6 +51,8 @@ export class PgStore implements Store {
   readonly kind = 'postgres';
   private readonly pool: pg.Pool;
   private readonly s: string;
+  /** Feedback, group-committed (postgres-feedback.ts). */
+  private readonly feedbackWriter: ReturnType<typeof pgFeedbackWriter>;
 
   constructor(url: string, schema = 'personae') {
     if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name "${schema}"`);
@@ -57,6 +60,7 @@ export class PgStore implements Store {
     this.pool = new pg.Pool({ connectionString: url, max: 8 });
     // an idle client that loses its connection must not crash the process
     this.pool.on('error', () => {});
+    this.feedbackWriter = pgFeedbackWriter(this.pool, schema);
   }
 
   async init(): Promise<void> {
@@ -73,6 +77,7 @@ export class PgStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.feedbackWriter.idle();
     await this.pool.end();
   }
 
@@ -179,23 +184,7 @@ export class PgStore implements Store {
   }
 
   async addFeedback(events: readonly FeedbackRecord[]): Promise<number[]> {
-    if (events.length === 0) return [];
-    return this.tx(async (c) => {
-      const seqs: number[] = [];
-      for (let a = 0; a < events.length; a += CHUNK) {
-        const part = events.slice(a, a + CHUNK);
-        const users = [...new Set(part.map((e) => e.user))];
-        await c.query(`INSERT INTO ${this.s}.users (id) SELECT unnest($1::text[]) ON CONFLICT (id) DO NOTHING`, [users]);
-        const r = await c.query<{ seq: number }>(
-          `INSERT INTO ${this.s}.feedback (user_id, item_id, type, value, ts)
-           SELECT u, i, ty, v, ts FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::bigint[]) WITH ORDINALITY AS t(u, i, ty, v, ts, o)
-           ORDER BY o RETURNING seq`,
-          [part.map((e) => e.user), part.map((e) => e.item), part.map((e) => e.type), part.map((e) => e.value), part.map((e) => e.ts)],
-        );
-        seqs.push(...r.rows.map((x) => x.seq).sort((x, y) => x - y));
-      }
-      return seqs;
-    });
+    return this.feedbackWriter.add(events);
   }
 
   async feedbackOf(user: string): Promise<StoredFeedback[]> {

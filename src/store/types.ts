@@ -200,6 +200,12 @@ export interface Store {
 
   /** Appends feedback (creating unknown users); resolves once durable. Returns the assigned seqs. */
   addFeedback(events: readonly FeedbackRecord[]): Promise<number[]>;
+  /**
+   * Delivers now the acknowledgements of writes committed on another thread that would otherwise
+   * wait for the event loop's next turn (SQLite's writer thread, sqlite-writer.ts); cheap when
+   * there are none. The service calls it at the start of every request. Optional.
+   */
+  pollWrites?(): void;
   /** A user's feedback, oldest first (by seq). */
   feedbackOf(user: string): Promise<StoredFeedback[]>;
   /** All feedback ordered by seq (for training and for the engine's start). */
