@@ -159,13 +159,29 @@ export function adamRows(X: usize, G: usize, chunks: i32, M: usize, V: usize, d:
   }
 }
 
-// X_i . v (X_i = W_{items[i]} / |W_{items[i]}|, its float64 entries w * inv[i]; v: d float64),
-// one plain left-to-right sum
-@inline
-function rowDot(a: usize, iv: f64, v: usize, d: i32): f64 {
-  let s: f64 = 0;
-  for (let x = 0; x < d; x++) s += (<f64>load<f32>(a + (<usize>x << 2)) * iv) * load<f64>(v + (<usize>x << 3));
-  return s;
+// out[i] = X_i . v for every item i (X_i = W_{items[i]} / |W_{items[i]}|, its float64 entries
+// w * inv[i]; v: d float64), plain left-to-right sums, two items side by side (one per lane)
+function rowSims(W: usize, rowW: usize, items: usize, inv: usize, n: i32, v: usize, d: i32, out: usize): void {
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const a = W + <usize>load<i32>(items + (<usize>i << 2)) * rowW;
+    const b = W + <usize>load<i32>(items + (<usize>i << 2), 4) * rowW;
+    const ia = load<f64>(inv + (<usize>i << 3));
+    const ib = load<f64>(inv + (<usize>i << 3), 8);
+    let s = f64x2.splat(0);
+    for (let x = 0; x < d; x++) {
+      const w = f64x2.replace_lane(f64x2.splat(<f64>load<f32>(a + (<usize>x << 2)) * ia), 1, <f64>load<f32>(b + (<usize>x << 2)) * ib);
+      s = f64x2.add(s, f64x2.mul(w, f64x2.splat(load<f64>(v + (<usize>x << 3)))));
+    }
+    v128.store(out + (<usize>i << 3), s);
+  }
+  if (i < n) {
+    const a = W + <usize>load<i32>(items + (<usize>i << 2)) * rowW;
+    const ia = load<f64>(inv + (<usize>i << 3));
+    let s: f64 = 0;
+    for (let x = 0; x < d; x++) s += (<f64>load<f32>(a + (<usize>x << 2)) * ia) * load<f64>(v + (<usize>x << 3));
+    store<f64>(out + (<usize>i << 3), s);
+  }
 }
 
 // sims[i kp + q] = X_i . C_q for every item i and centroid q < k (plain left-to-right sums over x,
@@ -180,24 +196,54 @@ function assignAll(W: usize, d: i32, items: usize, n: i32, k: i32, inv: usize, C
   }
   for (let q = 0; q < k; q++) store<i32>(count + (<usize>q << 2), 0);
   let changed = 0;
-  for (let i = 0; i < n; i++) {
+  // two items side by side, then the last one alone (each sum on its own, as one at a time)
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
     const a = W + <usize>load<i32>(items + (<usize>i << 2)) * rowW;
-    const iv = load<f64>(inv + (<usize>i << 3));
+    const b = W + <usize>load<i32>(items + (<usize>i << 2), 4) * rowW;
+    const ia = load<f64>(inv + (<usize>i << 3));
+    const ib = load<f64>(inv + (<usize>i << 3), 8);
     const so = sims + ((<usize>i * <usize>kp) << 3);
+    const to = so + (<usize>kp << 3);
     let q = 0;
     for (; q + 3 < kp; q += 4) {
       let s0 = f64x2.splat(0);
       let s1 = f64x2.splat(0);
+      let t0 = f64x2.splat(0);
+      let t1 = f64x2.splat(0);
       for (let x = 0; x < d; x++) {
-        const v = f64x2.splat(<f64>load<f32>(a + (<usize>x << 2)) * iv);
+        const va = f64x2.splat(<f64>load<f32>(a + (<usize>x << 2)) * ia);
+        const vb = f64x2.splat(<f64>load<f32>(b + (<usize>x << 2)) * ib);
         const co = CT + ((<usize>x * <usize>kp + <usize>q) << 3);
-        s0 = f64x2.add(s0, f64x2.mul(v, v128.load(co)));
-        s1 = f64x2.add(s1, f64x2.mul(v, v128.load(co, 16)));
+        const c0 = v128.load(co);
+        const c1 = v128.load(co, 16);
+        s0 = f64x2.add(s0, f64x2.mul(va, c0));
+        s1 = f64x2.add(s1, f64x2.mul(va, c1));
+        t0 = f64x2.add(t0, f64x2.mul(vb, c0));
+        t1 = f64x2.add(t1, f64x2.mul(vb, c1));
       }
       v128.store(so + (<usize>q << 3), s0);
       v128.store(so + (<usize>q << 3), s1, 16);
+      v128.store(to + (<usize>q << 3), t0);
+      v128.store(to + (<usize>q << 3), t1, 16);
     }
     if (q < kp) {
+      let s0 = f64x2.splat(0);
+      let t0 = f64x2.splat(0);
+      for (let x = 0; x < d; x++) {
+        const c0 = v128.load(CT + ((<usize>x * <usize>kp + <usize>q) << 3));
+        s0 = f64x2.add(s0, f64x2.mul(f64x2.splat(<f64>load<f32>(a + (<usize>x << 2)) * ia), c0));
+        t0 = f64x2.add(t0, f64x2.mul(f64x2.splat(<f64>load<f32>(b + (<usize>x << 2)) * ib), c0));
+      }
+      v128.store(so + (<usize>q << 3), s0);
+      v128.store(to + (<usize>q << 3), t0);
+    }
+  }
+  for (; i < n; i++) {
+    const a = W + <usize>load<i32>(items + (<usize>i << 2)) * rowW;
+    const iv = load<f64>(inv + (<usize>i << 3));
+    const so = sims + ((<usize>i * <usize>kp) << 3);
+    for (let q = 0; q < kp; q += 2) {
       let s0 = f64x2.splat(0);
       for (let x = 0; x < d; x++) {
         const v = f64x2.splat(<f64>load<f32>(a + (<usize>x << 2)) * iv);
@@ -205,9 +251,12 @@ function assignAll(W: usize, d: i32, items: usize, n: i32, k: i32, inv: usize, C
       }
       v128.store(so + (<usize>q << 3), s0);
     }
+  }
+  for (i = 0; i < n; i++) {
+    const so = sims + ((<usize>i * <usize>kp) << 3);
     let bq = -1;
     let bs = -Infinity;
-    for (q = 0; q < k; q++) {
+    for (let q = 0; q < k; q++) {
       if (load<i32>(alive + (<usize>q << 2)) == 0) continue;
       const s = load<f64>(so + (<usize>q << 3));
       if (s > bs) {
@@ -254,8 +303,9 @@ export function clusterRows(W: usize, d: i32, items: usize, n: i32, k: i32, minI
   // seeding: the item closest to the summed direction, then farthest-point
   let best = 0;
   let bestV = -Infinity;
+  rowSims(W, rowW, items, inv, n, all, d, rs);
   for (let i = 0; i < n; i++) {
-    const s = rowDot(W + <usize>load<i32>(items + (<usize>i << 2)) * rowW, load<f64>(inv + (<usize>i << 3)), all, d);
+    const s = load<f64>(rs + (<usize>i << 3));
     if (s > bestV) {
       bestV = s;
       best = i;
@@ -269,8 +319,9 @@ export function clusterRows(W: usize, d: i32, items: usize, n: i32, k: i32, minI
     for (let x = 0; x < d; x++) store<f64>(co + (<usize>x << 3), <f64>load<f32>(b + (<usize>x << 2)) * bi);
     if (++kk == k) break;
     let farV = Infinity;
+    rowSims(W, rowW, items, inv, n, co, d, rs);
     for (let i = 0; i < n; i++) {
-      const s = rowDot(W + <usize>load<i32>(items + (<usize>i << 2)) * rowW, load<f64>(inv + (<usize>i << 3)), co, d);
+      const s = load<f64>(rs + (<usize>i << 3));
       const mp = mx + (<usize>i << 3);
       if (s > load<f64>(mp)) store<f64>(mp, s);
       const m = load<f64>(mp);
