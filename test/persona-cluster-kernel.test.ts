@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { arenaViews, clusterInArena, personaArena } from '../src/math/persona-kernels.js';
 import { Rng } from '../src/math/rng.js';
+import { columnCounts, csrFromPairs, transpose } from '../src/data/csr.js';
+import type { TrainSet } from '../src/models/model.js';
 import { clusterHistory } from '../src/models/personas-cluster.js';
+import { PersonasConfig } from '../src/models/personas-config.js';
+import { personaTrainState } from '../src/models/personas-state.js';
+import { clusterChunk } from '../src/models/personas-train.js';
 
 /**
  * Item vectors around `blocks` planted directions with noise of mixed magnitude (so every float64
@@ -61,5 +66,44 @@ describe('clustering kernel (clusterRows in assembly/personas.ts)', () => {
     assert.equal(clusterInArena(arena, 0, new Int32Array(6), 4, 1, 10, a), -1);
     assert.equal(clusterInArena(arena, 1, new Int32Array(6), 2, 1, 10, a), -1);
     assert.equal(personaArena(10, d, 1, 4, 8, 2, 6, 1).cluster.length, 0);
+  });
+
+  it('a fit\'s clustering pass gives the same labels and persona counts in the kernel as in the JS loop', () => {
+    const rng = new Rng(5);
+    const [nUsers, nItems, d] = [60, 300, 9];
+    const users: number[] = [];
+    const items: number[] = [];
+    for (let u = 0; u < nUsers; u++) {
+      const len = u % 10 === 0 ? 1 + (u % 7) : 5 + Math.floor(rng.next() * 90);
+      const seen = new Set<number>();
+      while (seen.size < len) seen.add(Math.floor(rng.next() * nItems));
+      for (const j of seen) {
+        users.push(u);
+        items.push(j);
+      }
+    }
+    const userItems = csrFromPairs(nUsers, nItems, Int32Array.from(users), Int32Array.from(items));
+    const train: TrainSet = {
+      nUsers, nItems, userItems, itemUsers: transpose(userItems), itemPopularity: columnCounts(userItems),
+      candidates: Int32Array.from({ length: nItems }, (_, j) => j), itemRanks: Int32Array.from({ length: nItems }, (_, j) => j), categories: null,
+    };
+    const cfg = PersonasConfig.parse({ dim: d, k: 6, itemsPerPersona: 8, minClusterItems: 3 });
+    const rows = { ptr: new Int32Array(nItems + 1), idx: new Int32Array(0), val: new Float32Array(0) };
+    const st = personaTrainState(train, cfg, train.candidates, rows, 0, new Rng(1));
+    assert.equal(st.arena.cluster.length, 8, "a clustering slot per user range");
+    st.W.set(plantedW(nItems, d, 4, rng));
+    const longest = st.hidx.subarray(0, st.arena.clusterN);
+    assert.ok(clusterInArena(st.arena, 7, longest, 6, 3, 10, new Int32Array(longest.length)) >= 2, 'a slot takes a history as long as the longest');
+    for (const iters of [1, 10]) {
+      clusterChunk(st, 0, nUsers, cfg.k, cfg.itemsPerPersona, cfg.minClusterItems, iters, -1);
+      const [wantA, wantK] = [Int32Array.from(st.assign), Int32Array.from(st.ku)];
+      st.assign.fill(-9);
+      st.ku.fill(-9);
+      clusterChunk(st, 0, 30, cfg.k, cfg.itemsPerPersona, cfg.minClusterItems, iters, 0);
+      clusterChunk(st, 30, nUsers, cfg.k, cfg.itemsPerPersona, cfg.minClusterItems, iters, 7);
+      assert.deepEqual(st.ku, wantK, `persona counts (${iters} rounds)`);
+      assert.deepEqual(st.assign, wantA, `labels (${iters} rounds)`);
+      assert.ok(wantK.filter((k) => k >= 3).length > 10, 'many users with 3+ personas');
+    }
   });
 });
