@@ -333,6 +333,7 @@ export function clusterRows(W: usize, d: i32, items: usize, n: i32, k: i32, minI
   }
   for (let q = 0; q < k; q++) store<i32>(alive + (<usize>q << 2), 1);
   for (let i = 0; i < n; i++) store<i32>(assign + (<usize>i << 2), -1);
+  let settled = false;
   for (let round = 0; round < iters; round++) {
     const changed = assignAll(W, d, items, n, k, inv, C, CT, sims, alive, count, assign);
     let drop = -1;
@@ -344,7 +345,10 @@ export function clusterRows(W: usize, d: i32, items: usize, n: i32, k: i32, minI
       store<i32>(alive + (<usize>drop << 2), 0);
       continue;
     }
-    if (changed == 0 && round > 0) break;
+    if (changed == 0 && round > 0) {
+      settled = true;
+      break;
+    }
     // centroid = direction of the summed raw vectors (element-wise sums, items in order)
     memory.fill(C, 0, (<usize>k * <usize>d) << 3);
     const d2 = d & ~1;
@@ -371,7 +375,8 @@ export function clusterRows(W: usize, d: i32, items: usize, n: i32, k: i32, minI
       for (let x = 0; x < d; x++) store<f64>(co + (<usize>x << 3), load<f64>(co + (<usize>x << 3)) * iv);
     }
   }
-  assignAll(W, d, items, n, k, inv, C, CT, sims, alive, count, assign);
+  // settled: the centroids and live clusters are those of the last assignment, which stands
+  if (!settled) assignAll(W, d, items, n, k, inv, C, CT, sims, alive, count, assign);
   // renumber the surviving clusters by first appearance (count reused as the map)
   for (let q = 0; q < k; q++) store<i32>(count + (<usize>q << 2), -1);
   let K = 0;
