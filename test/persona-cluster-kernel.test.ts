@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { arenaViews, clusterInArena, personaArena } from '../src/math/persona-kernels.js';
+import { arenaViews, clusterInArena, personaArena, type PersonaArena } from '../src/math/persona-kernels.js';
 import { Rng } from '../src/math/rng.js';
 import { columnCounts, csrFromPairs, transpose } from '../src/data/csr.js';
 import type { TrainSet } from '../src/models/model.js';
@@ -23,6 +23,30 @@ function plantedW(nItems: number, d: number, blocks: number, rng: Rng): Float32A
     for (let x = 0; x < d; x++) W[j * d + x] = (dirs[b * d + x]! + (rng.next() - 0.5) * 0.9) * scale;
   }
   return W;
+}
+
+/**
+ * The kernel's last item-centroid similarities (slot scratch, laid out as clusterRows documents:
+ * inverse norms, two n-vectors, n x kp similarities, the k x d centroids) equal, bit for bit, the
+ * plain left-to-right sums over X_i = W_j / |W_j| and those centroids.
+ */
+function assertScratchSums(arena: PersonaArena, slot: number, W: Float32Array, d: number, items: Int32Array, k: number): void {
+  const n = items.length;
+  const kp = (k + 1) & ~1;
+  const S = arena.cluster[slot]! + Math.ceil((8 * arena.clusterN) / 64) * 64;
+  const f = new Float64Array(arena.memory.buffer, S, n * (3 + kp) + k * d);
+  const C = n * (3 + kp);
+  for (let i = 0; i < n; i++) {
+    let nn = 0;
+    for (let x = 0; x < d; x++) nn += W[items[i]! * d + x]! * W[items[i]! * d + x]!;
+    const inv = nn > 0 ? 1 / Math.sqrt(nn) : 0;
+    assert.equal(f[i], inv, `inverse norm ${i}`);
+    for (let q = 0; q < k; q++) {
+      let s = 0;
+      for (let x = 0; x < d; x++) s += W[items[i]! * d + x]! * inv * f[C + q * d + x]!;
+      assert.equal(f[3 * n + i * kp + q], s, `similarity ${i}, ${q}`);
+    }
+  }
 }
 
 describe('clustering kernel (clusterRows in assembly/personas.ts)', () => {
@@ -50,6 +74,7 @@ describe('clustering kernel (clusterRows in assembly/personas.ts)', () => {
         const gotK = clusterInArena(arena, t % 2, items, k, minItems, iters, got);
         assert.equal(gotK, wantK, `history ${t}: clusters`);
         assert.deepEqual(got, want, `history ${t}: labels`);
+        assertScratchSums(arena, t % 2, W, d, items, k);
         if (wantK > 1) multi++;
         if (iters > 1 && wantK !== clusterHistory(W, d, items, k, minItems, 1, new Int32Array(n))) moved++;
       }
