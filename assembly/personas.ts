@@ -158,3 +158,235 @@ export function adamRows(X: usize, G: usize, chunks: i32, M: usize, V: usize, d:
     }
   }
 }
+
+// out[i] = X_i . v for every item i (X_i = W_{items[i]} / |W_{items[i]}|, its float64 entries
+// w * inv[i]; v: d float64), plain left-to-right sums, two items side by side (one per lane)
+function rowSims(W: usize, rowW: usize, items: usize, inv: usize, n: i32, v: usize, d: i32, out: usize): void {
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const a = W + <usize>load<i32>(items + (<usize>i << 2)) * rowW;
+    const b = W + <usize>load<i32>(items + (<usize>i << 2), 4) * rowW;
+    const ia = load<f64>(inv + (<usize>i << 3));
+    const ib = load<f64>(inv + (<usize>i << 3), 8);
+    let s = f64x2.splat(0);
+    for (let x = 0; x < d; x++) {
+      const w = f64x2.replace_lane(f64x2.splat(<f64>load<f32>(a + (<usize>x << 2)) * ia), 1, <f64>load<f32>(b + (<usize>x << 2)) * ib);
+      s = f64x2.add(s, f64x2.mul(w, f64x2.splat(load<f64>(v + (<usize>x << 3)))));
+    }
+    v128.store(out + (<usize>i << 3), s);
+  }
+  if (i < n) {
+    const a = W + <usize>load<i32>(items + (<usize>i << 2)) * rowW;
+    const ia = load<f64>(inv + (<usize>i << 3));
+    let s: f64 = 0;
+    for (let x = 0; x < d; x++) s += (<f64>load<f32>(a + (<usize>x << 2)) * ia) * load<f64>(v + (<usize>x << 3));
+    store<f64>(out + (<usize>i << 3), s);
+  }
+}
+
+// sims[i kp + q] = X_i . C_q for every item i and centroid q < k (plain left-to-right sums over x,
+// two or four centroids side by side: CT holds C transposed, d rows of kp = k rounded up to even
+// float64, the padding column zero), then each item's best live centroid into assign (ties: lower
+// q) and the clusters' sizes into count. Returns 1 if an assignment changed.
+function assignAll(W: usize, d: i32, items: usize, n: i32, k: i32, inv: usize, C: usize, CT: usize, sims: usize, alive: usize, count: usize, assign: usize): i32 {
+  const kp = (k + 1) & ~1;
+  const rowW = <usize>d << 2;
+  for (let q = 0; q < kp; q++) {
+    for (let x = 0; x < d; x++) store<f64>(CT + ((<usize>x * <usize>kp + <usize>q) << 3), q < k ? load<f64>(C + ((<usize>q * <usize>d + <usize>x) << 3)) : 0);
+  }
+  for (let q = 0; q < k; q++) store<i32>(count + (<usize>q << 2), 0);
+  let changed = 0;
+  // two items side by side, then the last one alone (each sum on its own, as one at a time)
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const a = W + <usize>load<i32>(items + (<usize>i << 2)) * rowW;
+    const b = W + <usize>load<i32>(items + (<usize>i << 2), 4) * rowW;
+    const ia = load<f64>(inv + (<usize>i << 3));
+    const ib = load<f64>(inv + (<usize>i << 3), 8);
+    const so = sims + ((<usize>i * <usize>kp) << 3);
+    const to = so + (<usize>kp << 3);
+    let q = 0;
+    for (; q + 3 < kp; q += 4) {
+      let s0 = f64x2.splat(0);
+      let s1 = f64x2.splat(0);
+      let t0 = f64x2.splat(0);
+      let t1 = f64x2.splat(0);
+      for (let x = 0; x < d; x++) {
+        const va = f64x2.splat(<f64>load<f32>(a + (<usize>x << 2)) * ia);
+        const vb = f64x2.splat(<f64>load<f32>(b + (<usize>x << 2)) * ib);
+        const co = CT + ((<usize>x * <usize>kp + <usize>q) << 3);
+        const c0 = v128.load(co);
+        const c1 = v128.load(co, 16);
+        s0 = f64x2.add(s0, f64x2.mul(va, c0));
+        s1 = f64x2.add(s1, f64x2.mul(va, c1));
+        t0 = f64x2.add(t0, f64x2.mul(vb, c0));
+        t1 = f64x2.add(t1, f64x2.mul(vb, c1));
+      }
+      v128.store(so + (<usize>q << 3), s0);
+      v128.store(so + (<usize>q << 3), s1, 16);
+      v128.store(to + (<usize>q << 3), t0);
+      v128.store(to + (<usize>q << 3), t1, 16);
+    }
+    if (q < kp) {
+      let s0 = f64x2.splat(0);
+      let t0 = f64x2.splat(0);
+      for (let x = 0; x < d; x++) {
+        const c0 = v128.load(CT + ((<usize>x * <usize>kp + <usize>q) << 3));
+        s0 = f64x2.add(s0, f64x2.mul(f64x2.splat(<f64>load<f32>(a + (<usize>x << 2)) * ia), c0));
+        t0 = f64x2.add(t0, f64x2.mul(f64x2.splat(<f64>load<f32>(b + (<usize>x << 2)) * ib), c0));
+      }
+      v128.store(so + (<usize>q << 3), s0);
+      v128.store(to + (<usize>q << 3), t0);
+    }
+  }
+  for (; i < n; i++) {
+    const a = W + <usize>load<i32>(items + (<usize>i << 2)) * rowW;
+    const iv = load<f64>(inv + (<usize>i << 3));
+    const so = sims + ((<usize>i * <usize>kp) << 3);
+    for (let q = 0; q < kp; q += 2) {
+      let s0 = f64x2.splat(0);
+      for (let x = 0; x < d; x++) {
+        const v = f64x2.splat(<f64>load<f32>(a + (<usize>x << 2)) * iv);
+        s0 = f64x2.add(s0, f64x2.mul(v, v128.load(CT + ((<usize>x * <usize>kp + <usize>q) << 3))));
+      }
+      v128.store(so + (<usize>q << 3), s0);
+    }
+  }
+  for (i = 0; i < n; i++) {
+    const so = sims + ((<usize>i * <usize>kp) << 3);
+    let bq = -1;
+    let bs = -Infinity;
+    for (let q = 0; q < k; q++) {
+      if (load<i32>(alive + (<usize>q << 2)) == 0) continue;
+      const s = load<f64>(so + (<usize>q << 3));
+      if (s > bs) {
+        bs = s;
+        bq = q;
+      }
+    }
+    const ap = assign + (<usize>i << 2);
+    if (load<i32>(ap) != bq) changed = 1;
+    store<i32>(ap, bq);
+    if (bq >= 0) store<i32>(count + (<usize>bq << 2), load<i32>(count + (<usize>bq << 2)) + 1);
+  }
+  return changed;
+}
+
+// Spherical k-means of one history into at most k >= 2 clusters: clusterHistory of
+// src/models/personas-cluster.ts (its seeding, Lloyd rounds, cluster drops and renumbering), the
+// same float64 arithmetic in the same order. items: n int32 (rows of W); assign: n int32 out;
+// S: scratch of n (3 + kp) + d (k + kp + 1) float64 and 2 k int32. Returns the number of clusters.
+export function clusterRows(W: usize, d: i32, items: usize, n: i32, k: i32, minItems: i32, iters: i32, assign: usize, S: usize): i32 {
+  const kp = (k + 1) & ~1;
+  const rowW = <usize>d << 2;
+  const nb = <usize>n << 3;
+  const inv = S;
+  const rs = inv + nb;
+  const mx = rs + nb;
+  const sims = mx + nb;
+  const C = sims + nb * <usize>kp;
+  const CT = C + ((<usize>k * <usize>d) << 3);
+  const all = CT + ((<usize>d * <usize>kp) << 3);
+  const count = all + (<usize>d << 3);
+  const alive = count + (<usize>k << 2);
+  for (let x = 0; x < d; x++) store<f64>(all + (<usize>x << 3), 0);
+  for (let i = 0; i < n; i++) {
+    const a = W + <usize>load<i32>(items + (<usize>i << 2)) * rowW;
+    let nn: f64 = 0;
+    for (let x = 0; x < d; x++) {
+      const w = <f64>load<f32>(a + (<usize>x << 2));
+      nn += w * w;
+    }
+    store<f64>(inv + (<usize>i << 3), nn > 0 ? 1 / Math.sqrt(nn) : 0);
+    for (let x = 0; x < d; x++) store<f64>(all + (<usize>x << 3), load<f64>(all + (<usize>x << 3)) + <f64>load<f32>(a + (<usize>x << 2)));
+  }
+  // seeding: the item closest to the summed direction, then farthest-point
+  let best = 0;
+  let bestV = -Infinity;
+  rowSims(W, rowW, items, inv, n, all, d, rs);
+  for (let i = 0; i < n; i++) {
+    const s = load<f64>(rs + (<usize>i << 3));
+    if (s > bestV) {
+      bestV = s;
+      best = i;
+    }
+  }
+  for (let i = 0; i < n; i++) store<f64>(mx + (<usize>i << 3), -Infinity);
+  for (let kk = 0; ; ) {
+    const b = W + <usize>load<i32>(items + (<usize>best << 2)) * rowW;
+    const bi = load<f64>(inv + (<usize>best << 3));
+    const co = C + ((<usize>kk * <usize>d) << 3);
+    for (let x = 0; x < d; x++) store<f64>(co + (<usize>x << 3), <f64>load<f32>(b + (<usize>x << 2)) * bi);
+    if (++kk == k) break;
+    let farV = Infinity;
+    rowSims(W, rowW, items, inv, n, co, d, rs);
+    for (let i = 0; i < n; i++) {
+      const s = load<f64>(rs + (<usize>i << 3));
+      const mp = mx + (<usize>i << 3);
+      if (s > load<f64>(mp)) store<f64>(mp, s);
+      const m = load<f64>(mp);
+      if (m < farV) {
+        farV = m;
+        best = i;
+      }
+    }
+  }
+  for (let q = 0; q < k; q++) store<i32>(alive + (<usize>q << 2), 1);
+  for (let i = 0; i < n; i++) store<i32>(assign + (<usize>i << 2), -1);
+  let settled = false;
+  for (let round = 0; round < iters; round++) {
+    const changed = assignAll(W, d, items, n, k, inv, C, CT, sims, alive, count, assign);
+    let drop = -1;
+    for (let q = 0; q < k; q++) {
+      const c = load<i32>(count + (<usize>q << 2));
+      if (load<i32>(alive + (<usize>q << 2)) != 0 && c < minItems && (drop < 0 || c < load<i32>(count + (<usize>drop << 2)))) drop = q;
+    }
+    if (drop >= 0) {
+      store<i32>(alive + (<usize>drop << 2), 0);
+      continue;
+    }
+    if (changed == 0 && round > 0) {
+      settled = true;
+      break;
+    }
+    // centroid = direction of the summed raw vectors (element-wise sums, items in order)
+    memory.fill(C, 0, (<usize>k * <usize>d) << 3);
+    const d2 = d & ~1;
+    for (let i = 0; i < n; i++) {
+      const q = load<i32>(assign + (<usize>i << 2));
+      if (q < 0) continue;
+      const a = W + <usize>load<i32>(items + (<usize>i << 2)) * rowW;
+      const co = C + ((<usize>q * <usize>d) << 3);
+      let x = 0;
+      for (; x < d2; x += 2) {
+        const p = co + (<usize>x << 3);
+        v128.store(p, f64x2.add(v128.load(p), f64x2.promote_low_f32x4(v128.load64_zero(a + (<usize>x << 2)))));
+      }
+      for (; x < d; x++) store<f64>(co + (<usize>x << 3), load<f64>(co + (<usize>x << 3)) + <f64>load<f32>(a + (<usize>x << 2)));
+    }
+    for (let q = 0; q < k; q++) {
+      const co = C + ((<usize>q * <usize>d) << 3);
+      let nn: f64 = 0;
+      for (let x = 0; x < d; x++) {
+        const c = load<f64>(co + (<usize>x << 3));
+        nn += c * c;
+      }
+      const iv = nn > 0 ? 1 / Math.sqrt(nn) : 0;
+      for (let x = 0; x < d; x++) store<f64>(co + (<usize>x << 3), load<f64>(co + (<usize>x << 3)) * iv);
+    }
+  }
+  // settled: the centroids and live clusters are those of the last assignment, which stands
+  if (!settled) assignAll(W, d, items, n, k, inv, C, CT, sims, alive, count, assign);
+  // renumber the surviving clusters by first appearance (count reused as the map)
+  for (let q = 0; q < k; q++) store<i32>(count + (<usize>q << 2), -1);
+  let K = 0;
+  for (let i = 0; i < n; i++) {
+    const ap = assign + (<usize>i << 2);
+    const q = load<i32>(ap);
+    if (q < 0) continue;
+    const mp = count + (<usize>q << 2);
+    if (load<i32>(mp) == -1) store<i32>(mp, K++);
+    store<i32>(ap, load<i32>(mp));
+  }
+  return K;
+}

@@ -17,6 +17,7 @@ interface PersonaKernel {
   heapBase(): number;
   zRows(Q: number, d: number, P: number, K: number, on: number, list: number, len: number, z: number): void;
   backRows(Q: number, gQ: number, d: number, P: number, gP: number, K: number, list: number, coef: number, idx: number, n: number): void;
+  clusterRows(W: number, d: number, items: number, n: number, k: number, minItems: number, iters: number, assign: number, S: number): number;
   adamRows(X: number, G: number, chunks: number, M: number, V: number, d: number, rows: number, n: number, c1: number, c2: number, lr: number, l2: number, b1: number, ob1: number, b2: number, ob2: number): void;
 }
 
@@ -60,15 +61,26 @@ export interface PersonaArena {
   readonly rows: number;
   readonly c1: number;
   readonly c2: number;
+  /** Clustering scratch (`clusterInArena`): one slot per concurrent caller, for histories of up to clusterN items and up to clusterK clusters. */
+  readonly cluster: readonly number[];
+  readonly clusterN: number;
+  readonly clusterK: number;
 }
 
 let nextId = 1;
 
+/** Bytes of one clustering slot: n items and n labels (int32), then clusterRows' scratch. */
+function clusterSlotBytes(n: number, k: number, d: number): number {
+  const kp = (k + 1) & ~1;
+  return align64(8 * n) + 8 * n * (3 + kp) + 8 * d * (k + kp + 1) + 8 * k;
+}
+
 /**
  * An arena for `nItems` x `d` target vectors, `chunks` gradient buffers and scratch for users with
- * up to `K` components and lists of up to `cap` entries. Zero-filled.
+ * up to `K` components and lists of up to `cap` entries, plus `slots` clustering slots for
+ * histories of up to `clusterN` items into up to `clusterK` clusters. Zero-filled.
  */
-export function personaArena(nItems: number, d: number, chunks: number, K: number, cap: number): PersonaArena {
+export function personaArena(nItems: number, d: number, chunks: number, K: number, cap: number, slots = 0, clusterN = 0, clusterK = 0): PersonaArena {
   let end = align64(Math.max(64, instantiate(sharedMemory(1, 'persona-kernels:')).heapBase()));
   const take = (bytes: number): number => {
     const at = end;
@@ -93,10 +105,11 @@ export function personaArena(nItems: number, d: number, chunks: number, K: numbe
   const gWAt = take(chunks * 4);
   const gQAt = take(chunks * 4);
   const at = { rows: take(nItems * 4), c1: take(nItems * 8), c2: take(nItems * 8) };
+  const cluster = Array.from({ length: clusterK >= 2 ? slots : 0 }, () => take(clusterSlotBytes(clusterN, clusterK, d)));
   const memory = sharedMemory(end, `personas: ${nItems} items x ${d} dimensions (${chunks} gradient buffers)`);
   new Int32Array(memory.buffer, gWAt, chunks).set(gW);
   new Int32Array(memory.buffer, gQAt, chunks).set(gQ);
-  return { id: nextId++, memory, d, K, cap, Q, gQ, scratch, W, gW, mW, vW, mQ, vQ, gWAt, gQAt, ...at };
+  return { id: nextId++, memory, d, K, cap, Q, gQ, scratch, W, gW, mW, vW, mQ, vQ, gWAt, gQAt, ...at, cluster, clusterN, clusterK };
 }
 
 /** Views and the kernel of one chunk's scratch, for the calling thread. */
@@ -171,6 +184,24 @@ export function adamArenaRows(arena: PersonaArena, chunks: number, lo: number, h
   const [rows, c1, c2, n] = [arena.rows + 4 * lo, arena.c1 + 8 * lo, arena.c2 + 8 * lo, hi - lo];
   k.adamRows(arena.W, arena.gWAt, chunks, arena.mW, arena.vW, d, rows, n, c1, c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
   k.adamRows(arena.Q, arena.gQAt, chunks, arena.mQ, arena.vQ, d, rows, n, c1, c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
+}
+
+/**
+ * clusterHistory (src/models/personas-cluster.ts) of `items` on the arena's W into exactly
+ * `k` >= 2 clusters at most (k already capped by the history's length), in clustering slot
+ * `slot`: the same float64 arithmetic in the same order, so the same labels in `assign`.
+ * Returns the number of clusters, or -1 when the slot does not fit (the caller runs the JS loop).
+ */
+export function clusterInArena(arena: PersonaArena, slot: number, items: Int32Array, k: number, minItems: number, iters: number, assign: Int32Array): number {
+  const n = items.length;
+  const S = arena.cluster[slot];
+  if (S === undefined || n > arena.clusterN || k > arena.clusterK || k < 2) return -1;
+  const buf = arena.memory.buffer;
+  new Int32Array(buf, S, n).set(items);
+  const at = S + 4 * arena.clusterN;
+  const K = chunkKernel(arena, 0).k.clusterRows(arena.W, arena.d, S, n, k, minItems, iters, at, S + align64(8 * arena.clusterN));
+  assign.set(new Int32Array(buf, at, n));
+  return K;
 }
 
 /** A scoring copy of one target matrix in kernel memory, with room for up to `K` components. */

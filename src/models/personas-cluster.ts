@@ -105,6 +105,7 @@ export function clusterHistory(W: Float32Array, d: number, items: Int32Array, k:
     return changed;
   };
   assign.fill(-1, 0, n);
+  let settled = false;
   for (let round = 0; round < iters; round++) {
     const changed = assignAll();
     let drop = -1;
@@ -113,7 +114,10 @@ export function clusterHistory(W: Float32Array, d: number, items: Int32Array, k:
       alive[drop] = 0;
       continue;
     }
-    if (!changed && round > 0) break;
+    if (!changed && round > 0) {
+      settled = true;
+      break;
+    }
     // centroid = direction of the summed raw vectors (the persona's direction)
     C.fill(0);
     for (let i = 0; i < n; i++) {
@@ -127,7 +131,8 @@ export function clusterHistory(W: Float32Array, d: number, items: Int32Array, k:
       for (let x = 0; x < d; x++) C[q * d + x] *= inv;
     }
   }
-  assignAll();
+  // settled: the centroids and live clusters are those of the last assignment, which stands
+  if (!settled) assignAll();
   // renumber the surviving clusters by first appearance
   const remap = new Int32Array(k).fill(-1);
   let K = 0;

@@ -31,7 +31,7 @@ export function personaTrainState(train: TrainSet, cfg: PersonasConfig, cand: In
   const hidx = toShared(train.userItems.indices);
   let maxHist = 0;
   for (let u = 0; u < nUsers; u++) maxHist = Math.max(maxHist, hptr[u + 1]! - hptr[u]!);
-  const arena = personaArena(nItems, d, CHUNKS, cfg.k + 1, maxHist + poolMax);
+  const arena = personaArena(nItems, d, CHUNKS, cfg.k + 1, maxHist + poolMax, CHUNKS * 2, maxHist, cfg.k);
   const { W, Q, gW, gQ } = arenaViews(arena, nItems);
   W.set(init.W);
   Q.set(init.Q);

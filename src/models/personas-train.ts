@@ -12,7 +12,7 @@
  */
 import { heldOut, touch, type ItemTrainState } from './item-train.js';
 import { clusterHistory } from './personas-cluster.js';
-import { adamArenaRows, candidateDots, chunkKernel, type PersonaArena } from '../math/persona-kernels.js';
+import { adamArenaRows, candidateDots, chunkKernel, clusterInArena, type PersonaArena } from '../math/persona-kernels.js';
 
 /** Everything a gradient call reads or writes; typed arrays are shared between threads. */
 export interface TrainState extends ItemTrainState {
@@ -316,12 +316,15 @@ export function adamChunk(arena: PersonaArena, chunks: number, lo: number, hi: n
 }
 
 /** Worker entry: clusters the histories of users [lo, hi) into st.assign / st.ku (see `clusterHistory`). */
-export function clusterChunk(st: TrainState, lo: number, hi: number, kMax: number, perPersona: number, minItems: number, iters: number): void {
+export function clusterChunk(st: TrainState, lo: number, hi: number, kMax: number, perPersona: number, minItems: number, iters: number, slot = -1): void {
   for (let u = lo; u < hi; u++) {
     const h = st.hidx.subarray(st.hptr[u]!, st.hptr[u + 1]!);
-    const ku = Math.max(0, Math.min(kMax, Math.floor(h.length / perPersona)));
+    const ku = Math.max(1, Math.min(kMax, Math.floor(h.length / perPersona)));
     const a = st.assign.subarray(st.hptr[u]!, st.hptr[u + 1]!);
-    st.ku[u] = h.length === 0 ? 0 : clusterHistory(st.W, st.d, h, Math.max(1, ku), minItems, iters, a);
+    // 2+ clusters run in the kernel (clustering slot `slot` of the arena) when the slot fits
+    const k = Math.min(ku, Math.floor(h.length / Math.max(1, minItems)));
+    const K = k >= 2 ? clusterInArena(st.arena, slot, h, k, minItems, iters, a) : -1;
+    st.ku[u] = h.length === 0 ? 0 : K >= 0 ? K : clusterHistory(st.W, st.d, h, ku, minItems, iters, a);
   }
 }
 

@@ -136,9 +136,9 @@ export class PersonaModel implements Recommender, FoldIn {
   private async cluster(st: TrainState, kMax: number, pool: WorkerPool | null): Promise<void> {
     const c = this.params;
     const ranges = splitRange(this.nUsers, CHUNKS * 2);
-    await Promise.all(ranges.map(([lo, hi]) => (pool
-      ? pool.run<void>(kernelUrl, 'clusterChunk', [st, lo, hi, kMax, c.itemsPerPersona, c.minClusterItems, c.clusterIters])
-      : Promise.resolve(clusterChunk(st, lo, hi, kMax, c.itemsPerPersona, c.minClusterItems, c.clusterIters)))));
+    await Promise.all(ranges.map(([lo, hi], r) => (pool
+      ? pool.run<void>(kernelUrl, 'clusterChunk', [st, lo, hi, kMax, c.itemsPerPersona, c.minClusterItems, c.clusterIters, r])
+      : Promise.resolve(clusterChunk(st, lo, hi, kMax, c.itemsPerPersona, c.minClusterItems, c.clusterIters, r)))));
   }
 
   /**
