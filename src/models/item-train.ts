@@ -190,6 +190,29 @@ export async function itemEpoch<S extends Pick<ItemTrainState, 'pool' | 'poolLog
 }
 
 /** The parts of a training state the optimiser reads. */
+/**
+ * The rows touched by chunks [0, chunks), each once, in first-touch order (chunk by chunk), written
+ * to `out`; clears the chunks' touch marks and counts. `inUnion` (all zero on entry) marks the rows
+ * taken: the caller clears each when it steps it. Returns the number of rows.
+ */
+export function touchedUnion(st: Pick<ItemTrainState, 'touched' | 'marks' | 'nTouched'>, chunks: number, inUnion: Uint8Array, out: Int32Array): number {
+  let m = 0;
+  for (let c = 0; c < chunks; c++) {
+    const t = st.touched[c]!;
+    const mk = st.marks[c]!;
+    for (let r = 0; r < st.nTouched[c]!; r++) {
+      const j = t[r]!;
+      mk[j] = 0;
+      if (!inUnion[j]) {
+        inUnion[j] = 1;
+        out[m++] = j;
+      }
+    }
+    st.nTouched[c] = 0;
+  }
+  return m;
+}
+
 export type AdamState = Pick<ItemTrainState, 'd' | 'nItems' | 'W' | 'Q' | 'B' | 'gW' | 'gQ' | 'gB' | 'touched' | 'marks' | 'nTouched'>;
 
 const B1 = 0.9;
@@ -232,20 +255,7 @@ export class ItemAdam {
   step(chunks: number, lr: number, l2: number): void {
     const { st, union, inUnion } = this;
     const d = st.d;
-    let m = 0;
-    for (let c = 0; c < chunks; c++) {
-      const t = st.touched[c]!;
-      const mk = st.marks[c]!;
-      for (let r = 0; r < st.nTouched[c]!; r++) {
-        const j = t[r]!;
-        mk[j] = 0;
-        if (!inUnion[j]) {
-          inUnion[j] = 1;
-          union[m++] = j;
-        }
-      }
-      st.nTouched[c] = 0;
-    }
+    const m = touchedUnion(st, chunks, inUnion, union);
     for (let r = 0; r < m; r++) {
       const j = union[r]!;
       inUnion[j] = 0;

@@ -7,6 +7,7 @@
  */
 import { adamArenaRows } from '../math/persona-kernels.js';
 import { splitRange, type WorkerPool } from '../math/pool.js';
+import { touchedUnion } from './item-train.js';
 import type { TrainState } from './personas-train.js';
 
 const B1 = 0.9;
@@ -42,20 +43,7 @@ export class PersonaAdam {
   /** One step over the rows touched by chunks [0, chunks); L2 weight `l2` on those rows. */
   async step(chunks: number, lr: number, l2: number): Promise<void> {
     const { st, rows, inUnion } = this;
-    let m = 0;
-    for (let c = 0; c < chunks; c++) {
-      const t = st.touched[c]!;
-      const mk = st.marks[c]!;
-      for (let r = 0; r < st.nTouched[c]!; r++) {
-        const j = t[r]!;
-        mk[j] = 0;
-        if (!inUnion[j]) {
-          inUnion[j] = 1;
-          rows[m++] = j;
-        }
-      }
-      st.nTouched[c] = 0;
-    }
+    const m = touchedUnion(st, chunks, inUnion, rows);
     for (let r = 0; r < m; r++) {
       const j = rows[r]!;
       inUnion[j] = 0;

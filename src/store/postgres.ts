@@ -8,7 +8,7 @@ import pg from 'pg';
 import { canonicalEdges } from './edges.js';
 import { CHUNK, insertChunked } from './postgres-chunks.js';
 import { deleteEdgesOf, insertEdges, selectEdges } from './postgres-edges.js';
-import { pgFeedbackWriter } from './postgres-feedback.js';
+import { inTransaction, pgFeedbackWriter } from './postgres-feedback.js';
 import { acquirePgLease, PgChangeFeed, releasePgLease, replicaSchemaSql } from './postgres-notify.js';
 import type { ApiKeyInfo, ChangeFeed, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
@@ -86,19 +86,8 @@ export class PgStore implements Store {
     await this.pool.query(`DROP SCHEMA IF EXISTS ${this.s} CASCADE`);
   }
 
-  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      const r = await fn(c);
-      await c.query('COMMIT');
-      return r;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+  private tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, fn);
   }
 
   async upsertItems(items: readonly ItemRecord[]): Promise<void> {
