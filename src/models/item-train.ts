@@ -213,6 +213,22 @@ export function touchedUnion(st: Pick<ItemTrainState, 'touched' | 'marks' | 'nTo
   return m;
 }
 
+/**
+ * Sums item j's bias gradient over chunks [0, chunks) and zeroes it; with `learn`, one Adam step of
+ * B_j (moments mB, vB; bias corrections c1, c2 of the row's step count).
+ */
+export function biasStep(st: Pick<ItemTrainState, 'B' | 'gB'>, mB: Float32Array, vB: Float32Array, j: number, chunks: number, learn: boolean, lr: number, c1: number, c2: number): void {
+  let g = 0;
+  for (let c = 0; c < chunks; c++) {
+    g += st.gB[c]![j]!;
+    st.gB[c]![j] = 0;
+  }
+  if (!learn) return;
+  const mb = (mB[j] = B1 * mB[j]! + (1 - B1) * g);
+  const vb = (vB[j] = B2 * vB[j]! + (1 - B2) * g * g);
+  st.B[j] = st.B[j]! - (lr * mb * c1) / (Math.sqrt(vb * c2) + 1e-8);
+}
+
 export type AdamState = Pick<ItemTrainState, 'd' | 'nItems' | 'W' | 'Q' | 'B' | 'gW' | 'gQ' | 'gB' | 'touched' | 'marks' | 'nTouched'>;
 
 const B1 = 0.9;
@@ -264,15 +280,7 @@ export class ItemAdam {
       const c2 = 1 / (1 - Math.pow(B2, t));
       this.row(st.W, st.gW, this.mW, this.vW, j * d, d, chunks, lr, l2, c1, c2);
       this.row(st.Q, st.gQ, this.mQ, this.vQ, j * d, d, chunks, lr, l2, c1, c2);
-      let g = 0;
-      for (let c = 0; c < chunks; c++) {
-        g += st.gB[c]![j]!;
-        st.gB[c]![j] = 0;
-      }
-      if (!this.learnBias) continue;
-      const mb = (this.mB[j] = B1 * this.mB[j]! + (1 - B1) * g);
-      const vb = (this.vB[j] = B2 * this.vB[j]! + (1 - B2) * g * g);
-      st.B[j] = st.B[j]! - (lr * mb * c1) / (Math.sqrt(vb * c2) + 1e-8);
+      biasStep(st, this.mB, this.vB, j, chunks, this.learnBias, lr, c1, c2);
     }
   }
 

@@ -7,7 +7,7 @@
  */
 import { adamArenaRows } from '../math/persona-kernels.js';
 import { splitRange, type WorkerPool } from '../math/pool.js';
-import { touchedUnion } from './item-train.js';
+import { biasStep, touchedUnion } from './item-train.js';
 import type { TrainState } from './personas-train.js';
 
 const B1 = 0.9;
@@ -50,15 +50,7 @@ export class PersonaAdam {
       const t = ++this.steps[j]!;
       const c1 = (this.c1[r] = 1 / (1 - Math.pow(B1, t)));
       const c2 = (this.c2[r] = 1 / (1 - Math.pow(B2, t)));
-      let g = 0;
-      for (let c = 0; c < chunks; c++) {
-        g += st.gB[c]![j]!;
-        st.gB[c]![j] = 0;
-      }
-      if (!this.learnBias) continue;
-      const mb = (this.mB[j] = B1 * this.mB[j]! + (1 - B1) * g);
-      const vb = (this.vB[j] = B2 * this.vB[j]! + (1 - B2) * g * g);
-      st.B[j] = st.B[j]! - (lr * mb * c1) / (Math.sqrt(vb * c2) + 1e-8);
+      biasStep(st, this.mB, this.vB, j, chunks, this.learnBias, lr, c1, c2);
     }
     const { pool } = this;
     // small steps are not worth a round trip to the workers
