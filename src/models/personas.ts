@@ -393,6 +393,7 @@ export const personasSpec: ModelSpec = {
   schema: PersonasConfig,
   create: (params) => new PersonaModel(params as Partial<PersonasConfig>),
   fromArtifact: (a) => PersonaModel.fromArtifact(a),
-  // merged over the defaults; picked by validation ndcg@20 (see docs/personas.md); no k here
-  tuningGrid: [{}, { l2Item: 0.2 }],
+  // merged over the defaults; picked by validation ndcg@20 (see docs/personas.md, "Tuning grid");
+  // every entry also acts with one persona and none sets k, so the twin gets the same grid
+  tuningGrid: [{}, { l2Item: 0.02 }, { itemItem: 6 }],
 };
