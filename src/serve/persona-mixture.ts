@@ -19,7 +19,8 @@ export function usesMixture(set: PersonaSet | null, recent: unknown, overrides: 
  * so a fresh taste gets its share of the list at once instead of waiting for the history-based
  * weights to notice it. With every persona muted, `fallback` (the cold-start scores) is written.
  * `rows` holds each persona's own score row, `scorePersonas` of its vector alone, and that row's
- * log normaliser (persona-rows.ts `rowLogNormaliser`), computed once per persona (persona-rows.ts).
+ * log normaliser (persona-rows.ts `rowLogNormaliser`), computed once per persona; it adds each
+ * persona's share straight from the persona's logits, without making the row (persona-rows.ts).
  */
 export function mixtureScores(set: PersonaSet, overrides: ReadonlyMap<number, PersonaSetting>, fallback: Float32Array, out: Float32Array, rows: OwnRows): void {
   const n = out.length;
@@ -30,9 +31,7 @@ export function mixtureScores(set: PersonaSet, overrides: ReadonlyMap<number, Pe
     const c = o?.muted ? 0 : (o?.boost ?? 1) / set.k;
     if (!(c > 0)) continue;
     any = true;
-    const tmp = rows.row(q);
-    const lse = rows.logNormaliser(q);
-    for (let i = 0; i < tmp.length; i++) if (Number.isFinite(tmp[i]!)) acc[i]! += c * Math.exp(tmp[i]! - lse);
+    rows.addSoftmax(q, c, acc);
   }
   if (!any) {
     out.set(fallback);

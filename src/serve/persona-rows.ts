@@ -23,6 +23,11 @@ import type { PersonaSet } from '../models/persona-assignment.js';
 export interface OwnRows {
   row(q: number): Float32Array;
   logNormaliser(q: number): number;
+  /**
+   * acc[i] += c exp(row(q)[i] - logNormaliser(q)) for every item i with a finite row entry (in
+   * ascending item order): the persona's softmax share of a mixture, without making the row.
+   */
+  addSoftmax(q: number, c: number, acc: Float64Array): void;
 }
 
 /** log sum_i exp(row_i) over the finite entries of a score row (max-shifted, in item order). */
@@ -33,6 +38,15 @@ export function rowLogNormaliser(row: Float32Array): number {
   for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!)) sum += Math.exp(row[i]! - max);
   return max + Math.log(sum);
 }
+
+/**
+ * Derived rows (`PersonaRows.row` of a persona with logits) are kept for the most recent
+ * PersonaRows that made one only: a request reads the rows of one user state (its profile, the
+ * ranks of its explained items, the hedge), and states keep only their logits (memory). A row
+ * handed out is never written again; when another state derives a row, the previous one's rows
+ * are dropped (made again from its logits if asked for).
+ */
+let rowsHolder: PersonaRows | null = null;
 
 export class PersonaRows implements OwnRows, ComponentLogits {
   /** Per persona: its logits over the candidates (null: not computed, or the model keeps none). */
@@ -46,6 +60,10 @@ export class PersonaRows implements OwnRows, ComponentLogits {
   private readonly dim: number;
   /** The model's candidates (the order of the logits), when it says which they are. */
   private readonly cand: Int32Array | null;
+  /** Whether `cand` is strictly ascending (then item order is candidate order, see `logNormaliser`). */
+  private readonly ascending: boolean;
+  /** Rows derived from logits, kept while this is the `rowsHolder`. */
+  private derivedRows: (Float32Array | null)[] = [];
 
   /**
    * The rows of `set`; `previous` (the same user's rows of an earlier state, same model) gives
@@ -64,6 +82,7 @@ export class PersonaRows implements OwnRows, ComponentLogits {
     this.norms = new Float64Array(set.k).fill(Number.NaN);
     const c = (model as { candidateItems?: () => Int32Array }).candidateItems;
     this.cand = typeof c === 'function' ? c.call(model) : null;
+    this.ascending = this.cand !== null && this.cand.every((j, x) => x === 0 || j > this.cand![x - 1]!);
     if (previous && previous.dim === this.dim && previous.nItems === nItems) {
       for (let q = 0; q < set.k; q++) {
         const p = previous.find(this.vector(q));
@@ -107,7 +126,13 @@ export class PersonaRows implements OwnRows, ComponentLogits {
   row(q: number): Float32Array {
     const kept = this.rows[q];
     if (kept) return kept;
-    if (this.z[q]) return this.derived(q);
+    if (this.z[q]) {
+      if (rowsHolder !== this) {
+        if (rowsHolder) rowsHolder.derivedRows = [];
+        rowsHolder = this;
+      }
+      return (this.derivedRows[q] ??= this.derived(q));
+    }
     const r = new Float32Array(this.nItems);
     this.model.scorePersonas(this.vector(q), r, undefined, this);
     // a model that hands out no logits: keep the row itself
@@ -123,6 +148,15 @@ export class PersonaRows implements OwnRows, ComponentLogits {
   private derived(q: number): Float32Array {
     const z = this.z[q]!;
     const cand = this.cand!;
+    const lse = this.logitNormaliser(q);
+    const out = new Float32Array(this.nItems).fill(-Infinity);
+    for (let c = 0; c < z.length; c++) out[cand[c]!] = ownValue(z, c, lse);
+    return out;
+  }
+
+  /** The log normaliser of persona q's logits over all candidates (the first step of `derived`). */
+  private logitNormaliser(q: number): number {
+    const z = this.z[q]!;
     const n = z.length;
     if (Number.isNaN(this.lse[q]!)) {
       let m = -Infinity;
@@ -132,28 +166,69 @@ export class PersonaRows implements OwnRows, ComponentLogits {
       if (sum === 0) for (let c = 0; c < n; c++) sum += Math.exp(z[c]! - m);
       this.lse[q] = m + Math.log(sum);
     }
-    const lse = this.lse[q]!;
-    const logPi = -Math.log(1);
-    const out = new Float32Array(this.nItems).fill(-Infinity);
-    for (let c = 0; c < n; c++) {
-      const x = z[c]! - lse + logPi;
-      if (Number.isFinite(x)) out[cand[c]!] = x + 0;
-      else {
-        const m = Math.max(-Infinity, x);
-        out[cand[c]!] = m + Math.log(0 + Math.exp(z[c]! - lse + logPi - m));
-      }
-    }
-    return out;
+    return this.lse[q]!;
+  }
+
+  /** Whether persona q's row is read from its logits in candidate order (= item order). */
+  private fromLogits(q: number): boolean {
+    return this.z[q] !== null && this.ascending;
   }
 
   /** The log normaliser of persona q's row (`rowLogNormaliser`). */
   logNormaliser(q: number): number {
-    if (Number.isNaN(this.norms[q]!)) this.norms[q] = rowLogNormaliser(this.row(q));
+    if (Number.isNaN(this.norms[q]!)) {
+      if (this.fromLogits(q)) {
+        // rowLogNormaliser of the derived row without making it: its finite entries are the
+        // candidates' own values, in ascending item order = candidate order
+        const z = this.z[q]!;
+        const lse = this.logitNormaliser(q);
+        let max = -Infinity;
+        for (let c = 0; c < z.length; c++) {
+          const v = ownValue(z, c, lse);
+          if (Number.isFinite(v) && v > max) max = v;
+        }
+        let sum = 0;
+        for (let c = 0; c < z.length; c++) {
+          const v = ownValue(z, c, lse);
+          if (Number.isFinite(v)) sum += Math.exp(v - max);
+        }
+        this.norms[q] = max + Math.log(sum);
+      } else this.norms[q] = rowLogNormaliser(this.row(q));
+    }
     return this.norms[q]!;
+  }
+
+  addSoftmax(q: number, c: number, acc: Float64Array): void {
+    const lse = this.logNormaliser(q);
+    if (this.fromLogits(q)) {
+      const z = this.z[q]!;
+      const cand = this.cand!;
+      const zl = this.logitNormaliser(q);
+      for (let x = 0; x < z.length; x++) {
+        const v = ownValue(z, x, zl);
+        if (Number.isFinite(v)) acc[cand[x]!]! += c * Math.exp(v - lse);
+      }
+      return;
+    }
+    const row = this.row(q);
+    for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!)) acc[i]! += c * Math.exp(row[i]! - lse);
   }
 
   /** Bytes held: logits (8 a candidate) and rows (4 an item) of the personas. */
   get bytes(): number {
     return this.z.reduce((b, z) => b + (z ? z.byteLength : 0), 0) + this.rows.reduce((b, r) => b + (r ? r.byteLength : 0), 0);
   }
+}
+
+/**
+ * A persona's own score of candidate c from its logits, as `scoreMixture` computes the row of one
+ * component (equal weight, no exclusions): z - lse + log(1), through the same max and log-sum (a
+ * no-op for a finite value, spelt out otherwise), stored as float32.
+ */
+function ownValue(z: Float64Array, c: number, lse: number): number {
+  const logPi = -Math.log(1);
+  const x = z[c]! - lse + logPi;
+  if (Number.isFinite(x)) return Math.fround(x + 0);
+  const m = Math.max(-Infinity, x);
+  return Math.fround(m + Math.log(0 + Math.exp(z[c]! - lse + logPi - m)));
 }
