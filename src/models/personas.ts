@@ -49,7 +49,7 @@ export class PersonaModel implements Recommender, FoldIn {
   private sIdx: Int32Array = new Int32Array(0);
   private sVal: Float32Array = new Float32Array(0);
   /** Per persona set: each persona's log normaliser over the candidates (personaWeights). */
-  private lseCache = new WeakMap<Float32Array, { history: Int32Array | undefined; lse: Float64Array; pi: Float64Array | null; extra: Float32Array | null }>();
+  private lseCache = new WeakMap<Float32Array, { history: Int32Array | undefined; lse: Float64Array; pi: Float64Array | null; extra: Float32Array | null; weights?: Map<number, Float32Array> }>();
 
   constructor(params: Partial<PersonasConfig> = {}) {
     this.params = PersonasConfig.parse(params);
@@ -254,6 +254,8 @@ export class PersonaModel implements Recommender, FoldIn {
       this.lseCache.set(personas, cached);
     }
     const { lse, pi, extra } = cached;
+    const memo = (cached.weights ??= new Map()).get(item); // asked again for the same set and history (ambiguity, profile, explanations)
+    if (memo) return memo.slice();
     const lp = new Float64Array(k);
     let m = -Infinity;
     for (let q = 0; q < k; q++) {
@@ -265,7 +267,7 @@ export class PersonaModel implements Recommender, FoldIn {
     let sum = 0;
     for (let q = 0; q < k; q++) sum += lp[q] = Math.exp(lp[q]! - m);
     for (let q = 0; q < k; q++) out[q] = lp[q]! / sum;
-    return out;
+    return cached.weights.set(item, out.slice()), out;
   }
 
   /** Number of personas of a training user (0 for users without training history). */
