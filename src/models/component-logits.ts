@@ -8,6 +8,9 @@
 export interface ComponentLogits {
   /** The logits kept for vector `p` (compared bit for bit), or null. */
   get(p: Float32Array): Float64Array | null;
-  /** The logits just computed for vector `p` (the caller keeps them or not). */
-  put(p: Float32Array, z: Float64Array): void;
+  /**
+   * The logits just computed for vector `p` (the caller keeps them or not), and their log
+   * normaliser over all candidates when it was computed with them (NaN otherwise).
+   */
+  put(p: Float32Array, z: Float64Array, lse?: number): void;
 }

@@ -96,12 +96,13 @@ function unknownDots(Q: Float32Array, P: Float32Array, base: number, k: number, 
  * `excl`, the user's history, as in training), the others -Infinity. `pi` (length k) defaults to
  * equal weights. Returns each persona's log normaliser. `logits`, when given, holds component q's
  * logits z(c) over the candidates where the caller has them (component-logits.ts), used instead of
- * computing them, and receives the logits computed here (`keep`).
+ * computing them, and receives the logits computed here (`keep`, with their log normaliser over
+ * all candidates when there are no exclusions, else NaN).
  */
 export function scoreMixture(
   Q: Float32Array, B: Float32Array, P: Float32Array, base: number, k: number, d: number, cand: Int32Array, out: Float32Array, pi: ArrayLike<number> | null,
   extra: Float32Array | null = null, nItems = 0, excl: Uint8Array | null = null,
-  logits: { known: readonly (Float64Array | null)[]; keep(q: number, z: Float64Array): void } | null = null,
+  logits: { known: readonly (Float64Array | null)[]; keep(q: number, z: Float64Array, lse: number): void } | null = null,
 ): Float64Array {
   out.fill(-Infinity);
   const nC = cand.length;
@@ -119,15 +120,15 @@ export function scoreMixture(
       const z = (zBuf[c * k + q] = known ? known[c]! : zBuf[c * k + q]! + B[j]! + (extra ? extra[q * nItems + j]! : 0));
       if (z > m) m = z;
     }
-    if (logits && !known) {
-      const zq = new Float64Array(nC);
-      for (let c = 0; c < nC; c++) zq[c] = zBuf[c * k + q]!;
-      logits.keep(q, zq);
-    }
     let sum = 0;
     for (let c = 0; c < nC; c++) if (!excl || !excl[cand[c]!]) sum += Math.exp(zBuf[c * k + q]! - m);
     if (sum === 0) for (let c = 0; c < nC; c++) sum += Math.exp(zBuf[c * k + q]! - m);
     lse[q] = m + Math.log(sum);
+    if (logits && !known) {
+      const zq = new Float64Array(nC);
+      for (let c = 0; c < nC; c++) zq[c] = zBuf[c * k + q]!;
+      logits.keep(q, zq, excl ? Number.NaN : lse[q]!);
+    }
   }
   const logPi = new Float64Array(k);
   for (let q = 0; q < k; q++) logPi[q] = pi ? Math.log(pi[q]!) : -Math.log(k);

@@ -207,7 +207,7 @@ export class PersonaModel implements Recommender, FoldIn {
   scorePersonas(personas: Float32Array, out: Float32Array, history?: Int32Array, logits?: ComponentLogits): void {
     const c = this.components(personas, history);
     const d = this.params.dim;
-    const kept = logits && !c.extra ? { known: Array.from({ length: c.k }, (_, q) => logits.get(c.P.subarray(q * d, (q + 1) * d))), keep: (q: number, z: Float64Array) => logits.put(c.P.subarray(q * d, (q + 1) * d), z) } : null;
+    const kept = logits && !c.extra ? { known: Array.from({ length: c.k }, (_, q) => logits.get(c.P.subarray(q * d, (q + 1) * d))), keep: (q: number, z: Float64Array, lse: number) => logits.put(c.P.subarray(q * d, (q + 1) * d), z, lse) } : null;
     const lse = scoreMixture(this.Q, this.B, c.P, 0, c.k, d, this.cand, out, c.pi, c.extra, this.nItems, c.excl, kept);
     this.lseCache.set(personas, { history, lse, pi: c.pi, extra: c.extra }); // personaWeights' normalisers: no second pass
     if (this.params.slate !== 'mixture' && personas.length / this.params.dim > 1) writeSlateScores(out, this.shareSlate(personas, c, out, history));

@@ -48,6 +48,9 @@ export function rowLogNormaliser(row: Float32Array): number {
  */
 let rowsHolder: PersonaRows | null = null;
 
+/** The row `PersonaRows.score` has the model write into (the logits are what is kept). */
+let scratch = new Float32Array(0);
+
 export class PersonaRows implements OwnRows, ComponentLogits {
   /** Per persona: its logits over the candidates (null: not computed, or the model keeps none). */
   private readonly z: (Float64Array | null)[];
@@ -117,9 +120,24 @@ export class PersonaRows implements OwnRows, ComponentLogits {
     return q >= 0 ? this.z[q] ?? null : null;
   }
 
-  put(p: Float32Array, z: Float64Array): void {
+  put(p: Float32Array, z: Float64Array, lse = Number.NaN): void {
     const q = this.find(p, false);
-    if (q >= 0 && !this.z[q] && this.cand && z.length === this.cand.length) this.z[q] = z;
+    if (q >= 0 && !this.z[q] && this.cand && z.length === this.cand.length) {
+      this.z[q] = z;
+      // the model's normaliser of these logits over all candidates is the one `derived` computes
+      if (Number.isNaN(this.lse[q]!)) this.lse[q] = lse;
+    }
+  }
+
+  /**
+   * Computes persona q's logits (the model's scoring of its vector alone, into a scratch row) when
+   * it has neither logits nor a row yet; a model that hands out no logits keeps the row.
+   */
+  private score(q: number): void {
+    if (this.z[q] || this.rows[q]) return;
+    if (scratch.length !== this.nItems) scratch = new Float32Array(this.nItems);
+    this.model.scorePersonas(this.vector(q), scratch, undefined, this);
+    if (!this.z[q]) this.rows[q] = scratch.slice();
   }
 
   /** Persona q's own scores over every item (non-candidates -Infinity); read-only. */
@@ -177,6 +195,7 @@ export class PersonaRows implements OwnRows, ComponentLogits {
   /** The log normaliser of persona q's row (`rowLogNormaliser`). */
   logNormaliser(q: number): number {
     if (Number.isNaN(this.norms[q]!)) {
+      this.score(q);
       if (this.fromLogits(q)) {
         // rowLogNormaliser of the derived row without making it: its finite entries are the
         // candidates' own values, in ascending item order = candidate order
