@@ -14,3 +14,11 @@ export interface ComponentLogits {
    */
   put(p: Float32Array, z: Float64Array, lse?: number): void;
 }
+
+/**
+ * What a caller reads of a scored row: every score ('all'), or only how each candidate's score
+ * orders against the history items' scores ('history-order': below, equal to or above each of
+ * them, as src/confidence `profileFit` reads it), which lets the model skip the exact score of a
+ * candidate far from every history score (personas-train.ts `mixtureOrder`).
+ */
+export type RowRead = 'all' | 'history-order';

@@ -23,9 +23,10 @@ export function servedConfidence(model: (Recommender & HasPersonas) | null, trai
     // the posterior spread is one Newton step from the user's last exact fit (PosteriorWarmStart)
     let scores = st.scores && !usesMixture(st.personas, st.recent, st.overrides) ? st.scores : undefined;
     if (!scores && logits) {
-      // the set's plain scores with its history, as userConfidence would compute them
+      // the set's plain scores with its history, as userConfidence would compute them, for the
+      // profile fit only (userConfidence reads how they order against the history's scores)
       scores = new Float32Array(train.nItems);
-      model.scorePersonas(st.personas.vectors, scores, st.personas.history, logits);
+      model.scorePersonas(st.personas.vectors, scores, st.personas.history, logits, 'history-order');
     }
     return userConfidence(model, train, { ...st.personas, ...(scores ? { scores } : {}) }, { warm: st.posterior });
   }
