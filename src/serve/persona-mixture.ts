@@ -13,6 +13,9 @@ export function usesMixture(set: PersonaSet | null, recent: unknown, overrides: 
   return recent !== null || [...overrides].some(([q, o]) => q < k && (o.muted || o.boost !== 1));
 }
 
+/** The mixture's accumulator, reused from call to call. */
+let accBuf = new Float64Array(0);
+
 /**
  * The list score log sum_k c_k softmax_i(s_k(i)) over the unmuted personas, c_k = boost_k / K:
  * each persona's own ranking (s_k: the model's score of persona k alone), weighted by its setting,
@@ -24,7 +27,8 @@ export function usesMixture(set: PersonaSet | null, recent: unknown, overrides: 
  */
 export function mixtureScores(set: PersonaSet, overrides: ReadonlyMap<number, PersonaSetting>, fallback: Float32Array, out: Float32Array, rows: OwnRows): void {
   const n = out.length;
-  const acc = new Float64Array(n);
+  if (accBuf.length !== n) accBuf = new Float64Array(n);
+  const acc = accBuf.fill(0);
   let any = false;
   for (let q = 0; q < set.k; q++) {
     const o = overrides.get(q);
