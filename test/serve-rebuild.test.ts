@@ -116,6 +116,63 @@ describe('a persona read from its logits', () => {
   });
 });
 
+describe("the mixture's kept sum and the recent persona's transient logits", () => {
+  it('a new state with the same trained personas and weights takes the sum over them over, with the mixture of a fresh state', () => {
+    const u = usersWithPersonas.find((x) => model.personaCount(x) >= 2)!;
+    const a = setOf(u, 5);
+    const b = setOf(u, 9); // the same trained personas, another recent one, a longer history
+    const k = model.personaCount(u);
+    const none = new Map<number, { muted: boolean; boost: number }>();
+    const fallback = new Float32Array(nItems);
+    const mix = (vectors: Float32Array, history: Int32Array, rows: PersonaRows, overrides = none): Float32Array => {
+      const out = new Float32Array(nItems);
+      mixtureScores(personaSetFrom(model, vectors, history), overrides, fallback, out, rows);
+      return out;
+    };
+    const setA = personaSetFrom(model, a.vectors, a.history);
+    const prev = new PersonaRows(model, setA, nItems, null, k);
+    mix(a.vectors, a.history, prev);
+    const next = new PersonaRows(model, personaSetFrom(model, b.vectors, b.history), nItems, prev, k);
+    const prefixOf = (r: PersonaRows): unknown => (r as unknown as { prefix: unknown }).prefix;
+    assert.ok(prefixOf(prev) !== null);
+    assert.equal(prefixOf(next), prefixOf(prev), 'taken over');
+    assert.ok(sameBits(mix(b.vectors, b.history, next), mix(b.vectors, b.history, new PersonaRows(model, personaSetFrom(model, b.vectors, b.history), nItems))));
+    assert.equal(prefixOf(next), prefixOf(prev), 'used, not remade');
+    // another weight (a boost) remakes the sum, with the fresh mixture's numbers
+    const boosted = new Map([[0, { muted: false, boost: 2 }]]);
+    const got = mix(b.vectors, b.history, next, boosted);
+    assert.notEqual(prefixOf(next), prefixOf(prev));
+    assert.ok(sameBits(got, mix(b.vectors, b.history, new PersonaRows(model, personaSetFrom(model, b.vectors, b.history), nItems), boosted)));
+    // a state whose trained personas moved (another user's set) takes nothing over
+    const other = setOf(usersWithPersonas.find((x) => x !== u && model.personaCount(x) === k)!, 9);
+    assert.equal(prefixOf(new PersonaRows(model, personaSetFrom(model, other.vectors, other.history), nItems, prev, k)), null);
+  });
+
+  it("the transient persona's logits are dropped when another state computes, and come back the same", () => {
+    const u = usersWithPersonas.find((x) => model.personaCount(x) >= 2)!;
+    const k = model.personaCount(u);
+    const a = setOf(u, 5);
+    const rows = new PersonaRows(model, personaSetFrom(model, a.vectors, a.history), nItems, null, k);
+    const recent = a.vectors.subarray(k * model.dim, (k + 1) * model.dim);
+    rows.logNormaliser(0);
+    rows.logNormaliser(k);
+    const z = rows.get(recent);
+    assert.ok(z !== null);
+    const trained = rows.get(a.vectors.subarray(0, model.dim));
+    assert.ok(trained !== null);
+    const b = setOf(usersWithPersonas.find((x) => x !== u)!, 7);
+    const other = new PersonaRows(model, personaSetFrom(model, b.vectors, b.history), nItems);
+    other.logNormaliser(0);
+    other.row(0); // another state derives a row: it holds now
+    assert.equal(rows.get(recent), null, 'the recent persona: dropped');
+    assert.equal(rows.get(a.vectors.subarray(0, model.dim)), trained, 'a trained persona: kept');
+    const again = new Float32Array(nItems);
+    model.scorePersonas(recent.slice(), again);
+    assert.ok(sameBits(rows.row(k), again), 'made again: the same row');
+    assert.ok(sameBits(rows.get(recent)!, z!), 'the same logits');
+  });
+});
+
 describe('match and rank in one pass', () => {
   const scoresArb = fc.array(fc.oneof(fc.integer({ min: -5, max: 5 }).map((x) => x / 2), fc.constantFrom(-Infinity, Number.NaN)), { minLength: 1, maxLength: 60 });
   it('match of the probes equals counting per score, with ties, non-finite scores and seen items', () => {

@@ -30,13 +30,15 @@ export function mixtureScores(set: PersonaSet, overrides: ReadonlyMap<number, Pe
   if (accBuf.length !== n) accBuf = new Float64Array(n);
   const acc = accBuf.fill(0);
   let any = false;
+  const cs = new Float64Array(set.k);
   for (let q = 0; q < set.k; q++) {
     const o = overrides.get(q);
     const c = o?.muted ? 0 : (o?.boost ?? 1) / set.k;
     if (!(c > 0)) continue;
     any = true;
-    rows.addSoftmax(q, c, acc);
+    cs[q] = c;
   }
+  if (any) rows.addShares(cs, acc);
   if (!any) {
     out.set(fallback);
     return;

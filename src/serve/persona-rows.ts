@@ -28,6 +28,8 @@ export interface OwnRows {
    * ascending item order): the persona's softmax share of a mixture, without making the row.
    */
   addSoftmax(q: number, c: number, acc: Float64Array): void;
+  /** acc (all zero) += the shares of every persona q with cs[q] > 0, in persona order (`addSoftmax`). */
+  addShares(cs: Float64Array, acc: Float64Array): void;
 }
 
 /** log sum_i exp(row_i) over the finite entries of a score row (max-shifted, in item order). */
@@ -40,13 +42,16 @@ export function rowLogNormaliser(row: Float32Array): number {
 }
 
 /**
- * Derived rows (`PersonaRows.row` of a persona with logits) are kept for the most recent
- * PersonaRows that made one only: a request reads the rows of one user state (its profile, the
- * ranks of its explained items, the hedge), and states keep only their logits (memory). A row
- * handed out is never written again; when another state derives a row, the previous one's rows
- * are dropped (made again from its logits if asked for).
+ * Derived rows (`PersonaRows.row` of a persona with logits) and a transient persona's logits are
+ * kept for the most recent PersonaRows that made one only: a request reads the rows of one user
+ * state (its profile, the ranks of its explained items, the hedge), and states keep only their
+ * lasting logits (memory). A row or logits handed out are never written again; when another state
+ * makes some, the previous one's are dropped (made again if asked for).
  */
 let rowsHolder: PersonaRows | null = null;
+
+/** Whether a model's candidates are strictly ascending (per candidates array). */
+const ascendingCands = new WeakMap<Int32Array, boolean>();
 
 /** The row `PersonaRows.score` has the model write into (the logits are what is kept). */
 let scratch = new Float32Array(0);
@@ -67,16 +72,24 @@ export class PersonaRows implements OwnRows, ComponentLogits {
   private readonly ascending: boolean;
   /** Rows derived from logits, kept while this is the `rowsHolder`. */
   private derivedRows: (Float32Array | null)[] = [];
+  /**
+   * The mixture's sum over personas [0, k - 1) (`addShares`) with their weights, taken over from
+   * the previous state while those personas are the same vectors in the same places.
+   */
+  private prefix: { cs: Float64Array; acc: Float64Array } | null = null;
 
   /**
    * The rows of `set`; `previous` (the same user's rows of an earlier state, same model) gives
-   * the logits and rows of personas whose vectors are bit-for-bit the same.
+   * the logits and rows of personas whose vectors are bit-for-bit the same. `transient`: a persona
+   * whose logits no later state takes over (the recent persona, folded in anew by every like),
+   * kept only while this is the `rowsHolder` (the mixture's kept sum takes their memory), or -1.
    */
   constructor(
     private readonly model: HasPersonas,
     private readonly set: PersonaSet,
     private readonly nItems: number,
     previous: PersonaRows | null = null,
+    private readonly transient = -1,
   ) {
     this.dim = set.k > 0 ? set.vectors.length / set.k : 0;
     this.z = new Array<Float64Array | null>(set.k).fill(null);
@@ -85,7 +98,9 @@ export class PersonaRows implements OwnRows, ComponentLogits {
     this.norms = new Float64Array(set.k).fill(Number.NaN);
     const c = (model as { candidateItems?: () => Int32Array }).candidateItems;
     this.cand = typeof c === 'function' ? c.call(model) : null;
-    this.ascending = this.cand !== null && this.cand.every((j, x) => x === 0 || j > this.cand![x - 1]!);
+    const cand = this.cand;
+    if (cand && !ascendingCands.has(cand)) ascendingCands.set(cand, cand.every((j, x) => x === 0 || j > cand[x - 1]!));
+    this.ascending = cand !== null && ascendingCands.get(cand) === true;
     if (previous && previous.dim === this.dim && previous.nItems === nItems) {
       for (let q = 0; q < set.k; q++) {
         const p = previous.find(this.vector(q));
@@ -95,7 +110,21 @@ export class PersonaRows implements OwnRows, ComponentLogits {
         this.lse[q] = previous.lse[p]!;
         this.norms[q] = previous.norms[p]!;
       }
+      let same = previous.prefix !== null && previous.set.k === set.k;
+      for (let q = 0; same && q < set.k - 1; q++) same = sameBits(previous.vector(q), this.vector(q));
+      if (same) this.prefix = previous.prefix;
     }
+  }
+
+  /** Makes this the `rowsHolder`: the previous holder drops its derived rows and transient logits. */
+  private hold(): void {
+    if (rowsHolder === this) return;
+    if (rowsHolder) {
+      rowsHolder.derivedRows = [];
+      // its normalisers stay: they are functions of the vector, the same when the logits come back
+      if (rowsHolder.transient >= 0 && rowsHolder.transient < rowsHolder.set.k) rowsHolder.z[rowsHolder.transient] = null;
+    }
+    rowsHolder = this;
   }
 
   /** Persona q's vector (a view). */
@@ -107,10 +136,7 @@ export class PersonaRows implements OwnRows, ComponentLogits {
   private find(v: Float32Array, computed = true): number {
     for (let q = 0; q < this.set.k; q++) {
       if (computed && !this.z[q] && !this.rows[q]) continue;
-      const w = this.vector(q);
-      let same = w.length === v.length;
-      for (let x = 0; same && x < v.length; x++) same = Object.is(w[x], v[x]);
-      if (same) return q;
+      if (sameBits(this.vector(q), v)) return q;
     }
     return -1;
   }
@@ -124,6 +150,7 @@ export class PersonaRows implements OwnRows, ComponentLogits {
     const q = this.find(p, false);
     if (q >= 0 && !this.z[q] && this.cand && z.length === this.cand.length) {
       this.z[q] = z;
+      if (q === this.transient) this.hold();
       // the model's normaliser of these logits over all candidates is the one `derived` computes
       if (Number.isNaN(this.lse[q]!)) this.lse[q] = lse;
     }
@@ -145,10 +172,7 @@ export class PersonaRows implements OwnRows, ComponentLogits {
     const kept = this.rows[q];
     if (kept) return kept;
     if (this.z[q]) {
-      if (rowsHolder !== this) {
-        if (rowsHolder) rowsHolder.derivedRows = [];
-        rowsHolder = this;
-      }
+      this.hold();
       return (this.derivedRows[q] ??= this.derived(q));
     }
     const r = new Float32Array(this.nItems);
@@ -233,9 +257,33 @@ export class PersonaRows implements OwnRows, ComponentLogits {
     for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!)) acc[i]! += c * Math.exp(row[i]! - lse);
   }
 
-  /** Bytes held: logits (8 a candidate) and rows (4 an item) of the personas. */
+  /**
+   * `OwnRows.addShares`. The sum over all personas but the last is kept (8 bytes an item, the
+   * memory of the transient persona's logits) and taken over by the next state of the user while
+   * those personas and their weights are the same: after a like, a training user's mixture adds
+   * only the recent persona's share to it. The same additions in the same order, so the same sums.
+   */
+  addShares(cs: Float64Array, acc: Float64Array): void {
+    const last = cs.length - 1;
+    if (last < 1 || !this.ascending) {
+      for (let q = 0; q <= last; q++) if (cs[q]! > 0) this.addSoftmax(q, cs[q]!, acc);
+      return;
+    }
+    let p = this.prefix;
+    let same = p !== null && p.acc.length === acc.length;
+    for (let q = 0; same && q < last; q++) same = Object.is(p!.cs[q], cs[q]);
+    if (!same) {
+      const sum = new Float64Array(acc.length);
+      for (let q = 0; q < last; q++) if (cs[q]! > 0) this.addSoftmax(q, cs[q]!, sum);
+      p = this.prefix = { cs: cs.slice(0, last), acc: sum };
+    }
+    acc.set(p!.acc);
+    if (cs[last]! > 0) this.addSoftmax(last, cs[last]!, acc);
+  }
+
+  /** Bytes held: logits (8 a candidate), rows (4 an item) and the mixture's kept sum (8 an item). */
   get bytes(): number {
-    return this.z.reduce((b, z) => b + (z ? z.byteLength : 0), 0) + this.rows.reduce((b, r) => b + (r ? r.byteLength : 0), 0);
+    return this.z.reduce((b, z) => b + (z ? z.byteLength : 0), 0) + this.rows.reduce((b, r) => b + (r ? r.byteLength : 0), 0) + (this.prefix ? this.prefix.acc.byteLength : 0);
   }
 }
 
@@ -250,4 +298,11 @@ function ownValue(z: Float64Array, c: number, lse: number): number {
   if (Number.isFinite(x)) return Math.fround(x + 0);
   const m = Math.max(-Infinity, x);
   return Math.fround(m + Math.log(0 + Math.exp(z[c]! - lse + logPi - m)));
+}
+
+/** Whether two vectors are the same bit for bit. */
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let x = 0; x < a.length; x++) if (!Object.is(a[x], b[x])) return false;
+  return true;
 }
