@@ -199,11 +199,10 @@ export class PersonaModel implements Recommender, FoldIn {
   }
 
   /**
-   * Scores of a persona set (any subset of a user's rows, or from `foldIn`) for every item
-   * (non-candidates: -Infinity). `history` gives the mixture weights when gamma != 0 (each history
-   * item counts for the persona it has the largest cosine with); equal weights otherwise. `logits`:
-   * the components' logits kept by the caller (used and offered without a neighbour term); `read`
-   * (component-logits.ts RowRead): 'history-order' when only that order is read (scoreMixture).
+   * Scores of a persona set (any subset of a user's rows, or from `foldIn`) for every item (non-candidates
+   * -Infinity). `history` gives the mixture weights when gamma != 0 (each history item counts for the persona
+   * it has the largest cosine with), else equal weights. `logits`: the components' logits kept by the caller
+   * (used and offered without a neighbour term); `read`: what is read of the row (component-logits.ts).
    */
   scorePersonas(personas: Float32Array, out: Float32Array, history?: Int32Array, logits?: ComponentLogits, read: RowRead = 'all'): void {
     const c = this.components(personas, history);
@@ -250,8 +249,7 @@ export class PersonaModel implements Recommender, FoldIn {
     let cached = this.lseCache.get(personas);
     if (!cached || cached.history !== history) {
       const { P, k: kc, pi, extra, excl } = this.components(personas, history);
-      const lse = scoreMixture(this.Q, this.B, P, 0, kc, d, this.cand, new Float32Array(this.nItems), pi, extra, this.nItems, excl);
-      cached = { history, lse, pi, extra };
+      cached = { history, lse: scoreMixture(this.Q, this.B, P, 0, kc, d, this.cand, new Float32Array(this.nItems), pi, extra, this.nItems, excl), pi, extra };
       this.lseCache.set(personas, cached);
     }
     const { lse, pi, extra } = cached;
@@ -268,7 +266,8 @@ export class PersonaModel implements Recommender, FoldIn {
     let sum = 0;
     for (let q = 0; q < k; q++) sum += lp[q] = Math.exp(lp[q]! - m);
     for (let q = 0; q < k; q++) out[q] = lp[q]! / sum;
-    return cached.weights.set(item, out.slice()), out;
+    cached.weights.set(item, out);
+    return out.slice();
   }
 
   /** Number of personas of a training user (0 for users without training history). */
