@@ -8,6 +8,17 @@
 export interface ComponentLogits {
   /** The logits kept for vector `p` (compared bit for bit), or null. */
   get(p: Float32Array): Float64Array | null;
-  /** The logits just computed for vector `p` (the caller keeps them or not). */
-  put(p: Float32Array, z: Float64Array): void;
+  /**
+   * The logits just computed for vector `p` (the caller keeps them or not), and their log
+   * normaliser over all candidates when it was computed with them (NaN otherwise).
+   */
+  put(p: Float32Array, z: Float64Array, lse?: number): void;
 }
+
+/**
+ * What a caller reads of a scored row: every score ('all'), or only how each candidate's score
+ * orders against the history items' scores ('history-order': below, equal to or above each of
+ * them, as src/confidence `profileFit` reads it), which lets the model skip the exact score of a
+ * candidate far from every history score (personas-train.ts `mixtureOrder`).
+ */
+export type RowRead = 'all' | 'history-order';

@@ -5,7 +5,7 @@
  * (index -1) are scored from their history alone (fold-in), so the same call serves held-out users,
  * sessions and new users.
  */
-import type { ComponentLogits } from './component-logits.js';
+import type { ComponentLogits, RowRead } from './component-logits.js';
 import type { TrainSet } from '../data/train-set.js';
 import type { z } from 'zod';
 import type { Rng } from '../math/rng.js';
@@ -99,7 +99,7 @@ export interface HasPersonas {
    * shares of a mixture); with it, a user's own set scores as `scoreBatch` does. `logits`:
    * component logits the caller keeps (component-logits.ts), for models that can use them.
    */
-  scorePersonas(personas: Float32Array, out: Float32Array, history?: Int32Array, logits?: ComponentLogits): void;
+  scorePersonas(personas: Float32Array, out: Float32Array, history?: Int32Array, logits?: ComponentLogits, read?: RowRead): void;
   /**
    * Optional: how much each persona carries the item's score (sums to 1), for models whose score
    * does not split by attention (e.g. a mixture of per-persona softmaxes, where it is the

@@ -96,12 +96,15 @@ function unknownDots(Q: Float32Array, P: Float32Array, base: number, k: number, 
  * `excl`, the user's history, as in training), the others -Infinity. `pi` (length k) defaults to
  * equal weights. Returns each persona's log normaliser. `logits`, when given, holds component q's
  * logits z(c) over the candidates where the caller has them (component-logits.ts), used instead of
- * computing them, and receives the logits computed here (`keep`).
+ * computing them, and receives the logits computed here (`keep`, with their log normaliser over
+ * all candidates when there are no exclusions, else NaN). `historyOrder`: the caller reads only
+ * how the candidates' scores order against the history's (`mixtureOrder`).
  */
 export function scoreMixture(
   Q: Float32Array, B: Float32Array, P: Float32Array, base: number, k: number, d: number, cand: Int32Array, out: Float32Array, pi: ArrayLike<number> | null,
   extra: Float32Array | null = null, nItems = 0, excl: Uint8Array | null = null,
-  logits: { known: readonly (Float64Array | null)[]; keep(q: number, z: Float64Array): void } | null = null,
+  logits: { known: readonly (Float64Array | null)[]; keep(q: number, z: Float64Array, lse: number): void } | null = null,
+  historyOrder = false,
 ): Float64Array {
   out.fill(-Infinity);
   const nC = cand.length;
@@ -119,31 +122,75 @@ export function scoreMixture(
       const z = (zBuf[c * k + q] = known ? known[c]! : zBuf[c * k + q]! + B[j]! + (extra ? extra[q * nItems + j]! : 0));
       if (z > m) m = z;
     }
-    if (logits && !known) {
-      const zq = new Float64Array(nC);
-      for (let c = 0; c < nC; c++) zq[c] = zBuf[c * k + q]!;
-      logits.keep(q, zq);
-    }
     let sum = 0;
     for (let c = 0; c < nC; c++) if (!excl || !excl[cand[c]!]) sum += Math.exp(zBuf[c * k + q]! - m);
     if (sum === 0) for (let c = 0; c < nC; c++) sum += Math.exp(zBuf[c * k + q]! - m);
     lse[q] = m + Math.log(sum);
+    if (logits && !known) {
+      const zq = new Float64Array(nC);
+      for (let c = 0; c < nC; c++) zq[c] = zBuf[c * k + q]!;
+      logits.keep(q, zq, excl ? Number.NaN : lse[q]!);
+    }
   }
   const logPi = new Float64Array(k);
   for (let q = 0; q < k; q++) logPi[q] = pi ? Math.log(pi[q]!) : -Math.log(k);
+  if (historyOrder && excl && k > 1) mixtureOrder(zBuf, lse, logPi, k, cand, excl, out);
+  else for (let c = 0; c < nC; c++) out[cand[c]!] = mixtureAt(zBuf, lse, logPi, k, c);
+  return lse;
+}
+
+/** The mixture score log sum_q pi_q softmax_q of candidate c (the terms of `scoreMixture`). */
+function mixtureAt(zBuf: Float64Array, lse: Float64Array, logPi: Float64Array, k: number, c: number): number {
+  let m = -Infinity;
+  for (let q = 0; q < k; q++) m = Math.max(m, zBuf[c * k + q]! - lse[q]! + logPi[q]!);
+  // one component: the log-sum-exp below is m + log(exp(0)) = m exactly
+  if (k === 1 && Number.isFinite(m)) return m;
+  let sum = 0;
+  for (let q = 0; q < k; q++) sum += Math.exp(zBuf[c * k + q]! - lse[q]! + logPi[q]! - m);
+  return m + Math.log(sum);
+}
+
+/**
+ * `scoreMixture`'s row for a reader of how each candidate's score orders against the history
+ * items' scores only (src/confidence `profileFit`): the history items (marked in `excl`) and every
+ * candidate whose score could equal or cross one of theirs get their exact score; any other
+ * candidate gets fround(m), m the largest of its terms. Its score m + log(sum) lies in
+ * [m, m + log k] (the largest term is exp(0) = 1 and the others at most 1), so when no history
+ * score lies in that interval fround(m) has the same history scores below, equal to and above it
+ * as the exact score, without the candidate's k exponentials and logarithm.
+ */
+function mixtureOrder(zBuf: Float64Array, lse: Float64Array, logPi: Float64Array, k: number, cand: Int32Array, excl: Uint8Array, out: Float32Array): void {
+  const nC = cand.length;
+  const hs: number[] = [];
   for (let c = 0; c < nC; c++) {
+    if (!excl[cand[c]!]) continue;
+    out[cand[c]!] = mixtureAt(zBuf, lse, logPi, k, c);
+    if (Number.isFinite(out[cand[c]!]!)) hs.push(out[cand[c]!]!);
+  }
+  const sorted = Float64Array.from(hs).sort();
+  const logK = Math.log(k);
+  for (let c = 0; c < nC; c++) {
+    if (excl[cand[c]!]) continue;
     let m = -Infinity;
     for (let q = 0; q < k; q++) m = Math.max(m, zBuf[c * k + q]! - lse[q]! + logPi[q]!);
-    // one component: the log-sum-exp below is m + log(exp(0)) = m exactly
-    if (k === 1 && Number.isFinite(m)) {
-      out[cand[c]!] = m;
-      continue;
+    if (Number.isFinite(m)) {
+      // bounds of the float32 score, with a margin far above the rounding of the log-sum
+      const lo = Math.fround(m);
+      const hi = Math.fround(m + logK + 1e-9 * (1 + Math.abs(m)));
+      let a = 0;
+      let b = sorted.length;
+      while (a < b) {
+        const mid = (a + b) >> 1;
+        if (sorted[mid]! < lo) a = mid + 1;
+        else b = mid;
+      }
+      if (a === sorted.length || sorted[a]! > hi) {
+        out[cand[c]!] = lo;
+        continue;
+      }
     }
-    let sum = 0;
-    for (let q = 0; q < k; q++) sum += Math.exp(zBuf[c * k + q]! - lse[q]! + logPi[q]! - m);
-    out[cand[c]!] = m + Math.log(sum);
+    out[cand[c]!] = mixtureAt(zBuf, lse, logPi, k, c);
   }
-  return lse;
 }
 
 /**

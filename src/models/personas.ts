@@ -18,7 +18,7 @@ import { releaseArena } from '../math/persona-kernels.js';
 import { splitRange, type WorkerPool } from '../math/pool.js';
 import { personaTrainState } from './personas-state.js';
 import { PersonaAdam } from './personas-adam.js';
-import type { ComponentLogits } from './component-logits.js';
+import type { ComponentLogits, RowRead } from './component-logits.js';
 import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
 import { runEpochs } from './model.js';
 import { clusterHistory, membersOf, personasOf } from './personas-cluster.js';
@@ -49,7 +49,7 @@ export class PersonaModel implements Recommender, FoldIn {
   private sIdx: Int32Array = new Int32Array(0);
   private sVal: Float32Array = new Float32Array(0);
   /** Per persona set: each persona's log normaliser over the candidates (personaWeights). */
-  private lseCache = new WeakMap<Float32Array, { history: Int32Array | undefined; lse: Float64Array; pi: Float64Array | null; extra: Float32Array | null }>();
+  private lseCache = new WeakMap<Float32Array, { history: Int32Array | undefined; lse: Float64Array; pi: Float64Array | null; extra: Float32Array | null; weights?: Map<number, Float32Array> }>();
 
   constructor(params: Partial<PersonasConfig> = {}) {
     this.params = PersonasConfig.parse(params);
@@ -199,16 +199,16 @@ export class PersonaModel implements Recommender, FoldIn {
   }
 
   /**
-   * Scores of a persona set (any subset of a user's rows, or from `foldIn`) for every item
-   * (non-candidates: -Infinity). `history` gives the mixture weights when gamma != 0 (each
-   * history item counts for the persona it has the largest cosine with); equal weights otherwise.
-   * `logits`: the components' logits kept by the caller (used and offered without a neighbour term).
+   * Scores of a persona set (any subset of a user's rows, or from `foldIn`) for every item (non-candidates
+   * -Infinity). `history` gives the mixture weights when gamma != 0 (each history item counts for the persona
+   * it has the largest cosine with), else equal weights. `logits`: the components' logits kept by the caller
+   * (used and offered without a neighbour term); `read`: what is read of the row (component-logits.ts).
    */
-  scorePersonas(personas: Float32Array, out: Float32Array, history?: Int32Array, logits?: ComponentLogits): void {
+  scorePersonas(personas: Float32Array, out: Float32Array, history?: Int32Array, logits?: ComponentLogits, read: RowRead = 'all'): void {
     const c = this.components(personas, history);
     const d = this.params.dim;
-    const kept = logits && !c.extra ? { known: Array.from({ length: c.k }, (_, q) => logits.get(c.P.subarray(q * d, (q + 1) * d))), keep: (q: number, z: Float64Array) => logits.put(c.P.subarray(q * d, (q + 1) * d), z) } : null;
-    const lse = scoreMixture(this.Q, this.B, c.P, 0, c.k, d, this.cand, out, c.pi, c.extra, this.nItems, c.excl, kept);
+    const kept = logits && !c.extra ? { known: Array.from({ length: c.k }, (_, q) => logits.get(c.P.subarray(q * d, (q + 1) * d))), keep: (q: number, z: Float64Array, lse: number) => logits.put(c.P.subarray(q * d, (q + 1) * d), z, lse) } : null;
+    const lse = scoreMixture(this.Q, this.B, c.P, 0, c.k, d, this.cand, out, c.pi, c.extra, this.nItems, c.excl, kept, read === 'history-order' && this.params.slate === 'mixture');
     this.lseCache.set(personas, { history, lse, pi: c.pi, extra: c.extra }); // personaWeights' normalisers: no second pass
     if (this.params.slate !== 'mixture' && personas.length / this.params.dim > 1) writeSlateScores(out, this.shareSlate(personas, c, out, history));
   }
@@ -249,11 +249,12 @@ export class PersonaModel implements Recommender, FoldIn {
     let cached = this.lseCache.get(personas);
     if (!cached || cached.history !== history) {
       const { P, k: kc, pi, extra, excl } = this.components(personas, history);
-      const lse = scoreMixture(this.Q, this.B, P, 0, kc, d, this.cand, new Float32Array(this.nItems), pi, extra, this.nItems, excl);
-      cached = { history, lse, pi, extra };
+      cached = { history, lse: scoreMixture(this.Q, this.B, P, 0, kc, d, this.cand, new Float32Array(this.nItems), pi, extra, this.nItems, excl), pi, extra };
       this.lseCache.set(personas, cached);
     }
     const { lse, pi, extra } = cached;
+    const memo = (cached.weights ??= new Map()).get(item); // asked again for the same set and history (ambiguity, profile, explanations)
+    if (memo) return memo.slice();
     const lp = new Float64Array(k);
     let m = -Infinity;
     for (let q = 0; q < k; q++) {
@@ -265,7 +266,8 @@ export class PersonaModel implements Recommender, FoldIn {
     let sum = 0;
     for (let q = 0; q < k; q++) sum += lp[q] = Math.exp(lp[q]! - m);
     for (let q = 0; q < k; q++) out[q] = lp[q]! / sum;
-    return out;
+    cached.weights.set(item, out);
+    return out.slice();
   }
 
   /** Number of personas of a training user (0 for users without training history). */
@@ -293,8 +295,7 @@ export class PersonaModel implements Recommender, FoldIn {
 
   /** The item's context vector, the part it adds to a persona it belongs to (a view; do not modify). */
   itemVector(item: number): Float32Array {
-    const d = this.params.dim;
-    return this.W.subarray(item * d, (item + 1) * d);
+    return this.W.subarray(item * this.params.dim, (item + 1) * this.params.dim);
   }
 
   /** The item's target vector: z_k(i) = Q_i . p_k + B_i (a view; do not modify). */

@@ -24,7 +24,7 @@ import type { LiveData } from './live.js';
 import { servedTrainSet, type LoadedModel } from './model-file.js';
 import { explanationJson, itemJson, personasJson, round4 } from './answers.js';
 import { NewItems, newItemJson, type NewItem } from './new-items.js';
-import { matcher, readableParts, seenTest, summaryOf } from './explanations.js';
+import { matcher, readableParts, seenTest, summaryOf, type SeenTest } from './explanations.js';
 import { mixtureScores, usesMixture } from './persona-mixture.js';
 import { ListCache } from './list-cache.js';
 import { MAX_N, type Explanation, type Personas, type Recommendations } from './schemas.js';
@@ -259,7 +259,7 @@ export class Engine {
    * the explaining persona uncertain (no persona carries the item, or the user's confidence is
    * too low); undefined without personas.
    */
-  private explanationOf(st: UserState, item: number, seen: (i: number) => boolean): { explanation: Explanation | null; explanationWithheld?: string } | undefined {
+  private explanationOf(st: UserState, item: number, seen: SeenTest): { explanation: Explanation | null; explanationWithheld?: string } | undefined {
     const profile = this.profileOf(st);
     if (!profile || !this.personas || !st.personas) return undefined;
     // a muted persona never explains an item
@@ -308,7 +308,7 @@ export class Engine {
     const { entries: all, newScores, fillerOf } = this.fresh.mergeSelected(this.live, selected, scores, want, allowed);
     const entries = all.slice(opts.offset);
     const seen = seenTest(st.exclude, this.nItems);
-    const match = matcher(scores, this.view().candidates, seen, entries.length);
+    const match = matcher(scores, this.view().candidates, seen, entries.length, entries.map((i) => (typeof i === 'number' ? scores[i]! : (newScores.get(i) ?? 0))));
     const items = entries.map((i, r) => {
       if (typeof i !== 'number') return newItemJson(i, newScores.get(i) ?? 0, opts.offset + r + 1, match, opts.explain);
       const base = { ...itemJson(this.items, this.view(), i, scores[i]!), rank: opts.offset + r + 1, match: match(scores[i]!) };

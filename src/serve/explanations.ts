@@ -86,11 +86,14 @@ export function historyAssignment(key: object, model: HasPersonas, personas: Flo
 }
 
 /** Whether an item is one of `exclude` (model indices below nItems), as a look-up in a mask. */
-export function seenTest(exclude: Int32Array, nItems: number): (i: number) => boolean {
+export function seenTest(exclude: Int32Array, nItems: number): SeenTest {
   const mask = new Uint8Array(nItems);
   for (const i of exclude) mask[i] = 1;
-  return (i) => mask[i] === 1;
+  return Object.assign((i: number) => mask[i] === 1, { mask });
 }
+
+/** `seenTest`'s answer: the test, and its mask (1 = seen) for loops over the catalogue. */
+export type SeenTest = ((i: number) => boolean) & { readonly mask?: Uint8Array };
 
 /** Sorted finite scores of the allowed items (for percentiles). */
 export function sortedScores(scores: Float32Array, candidates: Int32Array, excluded: (i: number) => boolean): Float32Array {
@@ -118,9 +121,15 @@ export function matchPercent(sorted: Float32Array, s: number): number {
 
 /**
  * `match` of scores against the allowed items: counted directly for a few items, from a sorted
- * copy for many (the same value either way).
+ * copy for many (the same value either way). `probes`: the scores that will be asked for, counted
+ * together in one pass over the candidates (any other score is counted when asked for).
  */
-export function matcher(scores: Float32Array, candidates: Int32Array, excluded: (i: number) => boolean, items: number): (s: number) => number {
+export function matcher(scores: Float32Array, candidates: Int32Array, excluded: SeenTest, items: number, probes?: readonly number[]): (s: number) => number {
+  if (probes && probes.length > 0) {
+    const known = matchesOf(scores, candidates, excluded, probes);
+    const rest = matcher(scores, candidates, excluded, items);
+    return (s) => known.get(s) ?? rest(s);
+  }
   if (items > 32) {
     const sorted = sortedScores(scores, candidates, excluded);
     return (s) => matchPercent(sorted, s);
@@ -139,10 +148,53 @@ export function matcher(scores: Float32Array, candidates: Int32Array, excluded: 
   };
 }
 
+/**
+ * `match` of each finite probe in one pass over the candidates: each allowed finite score is
+ * counted below the probes greater than it (a binary search in the sorted probes), then the
+ * counts are summed up the probes; the same percent as counting per probe.
+ */
+export function matchesOf(scores: Float32Array, candidates: Int32Array, excluded: SeenTest, probes: readonly number[]): Map<number, number> {
+  const p = Float64Array.from(new Set(probes.filter((s) => Number.isFinite(s)))).sort();
+  const out = new Map<number, number>();
+  if (p.length === 0) return out;
+  // at[x]: allowed finite scores with exactly x probes <= them (below every probe from the x-th on)
+  const at = new Float64Array(p.length + 1);
+  let total = 0;
+  const mask = excluded.mask;
+  for (let c = 0; c < candidates.length; c++) {
+    const i = candidates[c]!;
+    const v = scores[i]!;
+    if ((mask ? mask[i] === 1 : excluded(i)) || !Number.isFinite(v)) continue;
+    total++;
+    let lo = 0;
+    let hi = p.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (p[mid]! <= v) lo = mid + 1;
+      else hi = mid;
+    }
+    at[lo]!++;
+  }
+  let below = 0;
+  for (let t = 0; t < p.length; t++) {
+    below += at[t]!;
+    out.set(p[t]!, total > 0 ? Math.round((1000 * below) / total) / 10 : 0);
+  }
+  return out;
+}
+
 /** 1 + how many allowed items outscore `item` in `own` (a persona's own scores). */
-export function rankIn(own: Float32Array, item: number, candidates: Int32Array, excluded: (i: number) => boolean): number {
+export function rankIn(own: Float32Array, item: number, candidates: Int32Array, excluded: SeenTest): number {
   const s = own[item]!;
   let r = 1;
+  const mask = excluded.mask;
+  if (mask) {
+    for (let c = 0; c < candidates.length; c++) {
+      const i = candidates[c]!;
+      if (own[i]! > s && mask[i] !== 1 && i !== item) r++;
+    }
+    return r;
+  }
   for (const i of candidates) if (i !== item && !excluded(i) && own[i]! > s) r++;
   return r;
 }
@@ -193,7 +245,7 @@ export function readableParts(o: {
   anchors: number;
   ownRow: (q: number) => Float32Array;
   /** Whether an item is seen (excluded from the ranks). */
-  seen: (i: number) => boolean;
+  seen: SeenTest;
 }): { anchors: number[]; personaRank: number; evenShare: number; relative: number; tastes: number } {
   const { set, e } = o;
   const assignment = o.recent && e.persona === o.recent.index ? null : historyAssignment(o.profile, o.personas, set.vectors, set.history);

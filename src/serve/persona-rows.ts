@@ -23,6 +23,13 @@ import type { PersonaSet } from '../models/persona-assignment.js';
 export interface OwnRows {
   row(q: number): Float32Array;
   logNormaliser(q: number): number;
+  /**
+   * acc[i] += c exp(row(q)[i] - logNormaliser(q)) for every item i with a finite row entry (in
+   * ascending item order): the persona's softmax share of a mixture, without making the row.
+   */
+  addSoftmax(q: number, c: number, acc: Float64Array): void;
+  /** acc (all zero) += the shares of every persona q with cs[q] > 0, in persona order (`addSoftmax`). */
+  addShares(cs: Float64Array, acc: Float64Array): void;
 }
 
 /** log sum_i exp(row_i) over the finite entries of a score row (max-shifted, in item order). */
@@ -33,6 +40,21 @@ export function rowLogNormaliser(row: Float32Array): number {
   for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!)) sum += Math.exp(row[i]! - max);
   return max + Math.log(sum);
 }
+
+/**
+ * Derived rows (`PersonaRows.row` of a persona with logits) and a transient persona's logits are
+ * kept for the most recent PersonaRows that made one only: a request reads the rows of one user
+ * state (its profile, the ranks of its explained items, the hedge), and states keep only their
+ * lasting logits (memory). A row or logits handed out are never written again; when another state
+ * makes some, the previous one's are dropped (made again if asked for).
+ */
+let rowsHolder: PersonaRows | null = null;
+
+/** Whether a model's candidates are strictly ascending (per candidates array). */
+const ascendingCands = new WeakMap<Int32Array, boolean>();
+
+/** The row `PersonaRows.score` has the model write into (the logits are what is kept). */
+let scratch = new Float32Array(0);
 
 export class PersonaRows implements OwnRows, ComponentLogits {
   /** Per persona: its logits over the candidates (null: not computed, or the model keeps none). */
@@ -46,16 +68,28 @@ export class PersonaRows implements OwnRows, ComponentLogits {
   private readonly dim: number;
   /** The model's candidates (the order of the logits), when it says which they are. */
   private readonly cand: Int32Array | null;
+  /** Whether `cand` is strictly ascending (then item order is candidate order, see `logNormaliser`). */
+  private readonly ascending: boolean;
+  /** Rows derived from logits, kept while this is the `rowsHolder`. */
+  private derivedRows: (Float32Array | null)[] = [];
+  /**
+   * The mixture's sum over personas [0, k - 1) (`addShares`) with their weights, taken over from
+   * the previous state while those personas are the same vectors in the same places.
+   */
+  private prefix: { cs: Float64Array; acc: Float64Array } | null = null;
 
   /**
    * The rows of `set`; `previous` (the same user's rows of an earlier state, same model) gives
-   * the logits and rows of personas whose vectors are bit-for-bit the same.
+   * the logits and rows of personas whose vectors are bit-for-bit the same. `transient`: a persona
+   * whose logits no later state takes over (the recent persona, folded in anew by every like),
+   * kept only while this is the `rowsHolder` (the mixture's kept sum takes their memory), or -1.
    */
   constructor(
     private readonly model: HasPersonas,
     private readonly set: PersonaSet,
     private readonly nItems: number,
     previous: PersonaRows | null = null,
+    private readonly transient = -1,
   ) {
     this.dim = set.k > 0 ? set.vectors.length / set.k : 0;
     this.z = new Array<Float64Array | null>(set.k).fill(null);
@@ -64,6 +98,9 @@ export class PersonaRows implements OwnRows, ComponentLogits {
     this.norms = new Float64Array(set.k).fill(Number.NaN);
     const c = (model as { candidateItems?: () => Int32Array }).candidateItems;
     this.cand = typeof c === 'function' ? c.call(model) : null;
+    const cand = this.cand;
+    if (cand && !ascendingCands.has(cand)) ascendingCands.set(cand, cand.every((j, x) => x === 0 || j > cand[x - 1]!));
+    this.ascending = cand !== null && ascendingCands.get(cand) === true;
     if (previous && previous.dim === this.dim && previous.nItems === nItems) {
       for (let q = 0; q < set.k; q++) {
         const p = previous.find(this.vector(q));
@@ -73,7 +110,21 @@ export class PersonaRows implements OwnRows, ComponentLogits {
         this.lse[q] = previous.lse[p]!;
         this.norms[q] = previous.norms[p]!;
       }
+      let same = previous.prefix !== null && previous.set.k === set.k;
+      for (let q = 0; same && q < set.k - 1; q++) same = sameBits(previous.vector(q), this.vector(q));
+      if (same) this.prefix = previous.prefix;
     }
+  }
+
+  /** Makes this the `rowsHolder`: the previous holder drops its derived rows and transient logits. */
+  private hold(): void {
+    if (rowsHolder === this) return;
+    if (rowsHolder) {
+      rowsHolder.derivedRows = [];
+      // its normalisers stay: they are functions of the vector, the same when the logits come back
+      if (rowsHolder.transient >= 0 && rowsHolder.transient < rowsHolder.set.k) rowsHolder.z[rowsHolder.transient] = null;
+    }
+    rowsHolder = this;
   }
 
   /** Persona q's vector (a view). */
@@ -85,10 +136,7 @@ export class PersonaRows implements OwnRows, ComponentLogits {
   private find(v: Float32Array, computed = true): number {
     for (let q = 0; q < this.set.k; q++) {
       if (computed && !this.z[q] && !this.rows[q]) continue;
-      const w = this.vector(q);
-      let same = w.length === v.length;
-      for (let x = 0; same && x < v.length; x++) same = Object.is(w[x], v[x]);
-      if (same) return q;
+      if (sameBits(this.vector(q), v)) return q;
     }
     return -1;
   }
@@ -98,16 +146,35 @@ export class PersonaRows implements OwnRows, ComponentLogits {
     return q >= 0 ? this.z[q] ?? null : null;
   }
 
-  put(p: Float32Array, z: Float64Array): void {
+  put(p: Float32Array, z: Float64Array, lse = Number.NaN): void {
     const q = this.find(p, false);
-    if (q >= 0 && !this.z[q] && this.cand && z.length === this.cand.length) this.z[q] = z;
+    if (q >= 0 && !this.z[q] && this.cand && z.length === this.cand.length) {
+      this.z[q] = z;
+      if (q === this.transient) this.hold();
+      // the model's normaliser of these logits over all candidates is the one `derived` computes
+      if (Number.isNaN(this.lse[q]!)) this.lse[q] = lse;
+    }
+  }
+
+  /**
+   * Computes persona q's logits (the model's scoring of its vector alone, into a scratch row) when
+   * it has neither logits nor a row yet; a model that hands out no logits keeps the row.
+   */
+  private score(q: number): void {
+    if (this.z[q] || this.rows[q]) return;
+    if (scratch.length !== this.nItems) scratch = new Float32Array(this.nItems);
+    this.model.scorePersonas(this.vector(q), scratch, undefined, this);
+    if (!this.z[q]) this.rows[q] = scratch.slice();
   }
 
   /** Persona q's own scores over every item (non-candidates -Infinity); read-only. */
   row(q: number): Float32Array {
     const kept = this.rows[q];
     if (kept) return kept;
-    if (this.z[q]) return this.derived(q);
+    if (this.z[q]) {
+      this.hold();
+      return (this.derivedRows[q] ??= this.derived(q));
+    }
     const r = new Float32Array(this.nItems);
     this.model.scorePersonas(this.vector(q), r, undefined, this);
     // a model that hands out no logits: keep the row itself
@@ -123,6 +190,15 @@ export class PersonaRows implements OwnRows, ComponentLogits {
   private derived(q: number): Float32Array {
     const z = this.z[q]!;
     const cand = this.cand!;
+    const lse = this.logitNormaliser(q);
+    const out = new Float32Array(this.nItems).fill(-Infinity);
+    for (let c = 0; c < z.length; c++) out[cand[c]!] = ownValue(z, c, lse);
+    return out;
+  }
+
+  /** The log normaliser of persona q's logits over all candidates (the first step of `derived`). */
+  private logitNormaliser(q: number): number {
+    const z = this.z[q]!;
     const n = z.length;
     if (Number.isNaN(this.lse[q]!)) {
       let m = -Infinity;
@@ -132,28 +208,101 @@ export class PersonaRows implements OwnRows, ComponentLogits {
       if (sum === 0) for (let c = 0; c < n; c++) sum += Math.exp(z[c]! - m);
       this.lse[q] = m + Math.log(sum);
     }
-    const lse = this.lse[q]!;
-    const logPi = -Math.log(1);
-    const out = new Float32Array(this.nItems).fill(-Infinity);
-    for (let c = 0; c < n; c++) {
-      const x = z[c]! - lse + logPi;
-      if (Number.isFinite(x)) out[cand[c]!] = x + 0;
-      else {
-        const m = Math.max(-Infinity, x);
-        out[cand[c]!] = m + Math.log(0 + Math.exp(z[c]! - lse + logPi - m));
-      }
-    }
-    return out;
+    return this.lse[q]!;
+  }
+
+  /** Whether persona q's row is read from its logits in candidate order (= item order). */
+  private fromLogits(q: number): boolean {
+    return this.z[q] !== null && this.ascending;
   }
 
   /** The log normaliser of persona q's row (`rowLogNormaliser`). */
   logNormaliser(q: number): number {
-    if (Number.isNaN(this.norms[q]!)) this.norms[q] = rowLogNormaliser(this.row(q));
+    if (Number.isNaN(this.norms[q]!)) {
+      this.score(q);
+      if (this.fromLogits(q)) {
+        // rowLogNormaliser of the derived row without making it: its finite entries are the
+        // candidates' own values, in ascending item order = candidate order
+        const z = this.z[q]!;
+        const lse = this.logitNormaliser(q);
+        let max = -Infinity;
+        for (let c = 0; c < z.length; c++) {
+          const v = ownValue(z, c, lse);
+          if (Number.isFinite(v) && v > max) max = v;
+        }
+        let sum = 0;
+        for (let c = 0; c < z.length; c++) {
+          const v = ownValue(z, c, lse);
+          if (Number.isFinite(v)) sum += Math.exp(v - max);
+        }
+        this.norms[q] = max + Math.log(sum);
+      } else this.norms[q] = rowLogNormaliser(this.row(q));
+    }
     return this.norms[q]!;
   }
 
-  /** Bytes held: logits (8 a candidate) and rows (4 an item) of the personas. */
-  get bytes(): number {
-    return this.z.reduce((b, z) => b + (z ? z.byteLength : 0), 0) + this.rows.reduce((b, r) => b + (r ? r.byteLength : 0), 0);
+  addSoftmax(q: number, c: number, acc: Float64Array): void {
+    const lse = this.logNormaliser(q);
+    if (this.fromLogits(q)) {
+      const z = this.z[q]!;
+      const cand = this.cand!;
+      const zl = this.logitNormaliser(q);
+      for (let x = 0; x < z.length; x++) {
+        const v = ownValue(z, x, zl);
+        if (Number.isFinite(v)) acc[cand[x]!]! += c * Math.exp(v - lse);
+      }
+      return;
+    }
+    const row = this.row(q);
+    for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!)) acc[i]! += c * Math.exp(row[i]! - lse);
   }
+
+  /**
+   * `OwnRows.addShares`. The sum over all personas but the last is kept (8 bytes an item, the
+   * memory of the transient persona's logits) and taken over by the next state of the user while
+   * those personas and their weights are the same: after a like, a training user's mixture adds
+   * only the recent persona's share to it. The same additions in the same order, so the same sums.
+   */
+  addShares(cs: Float64Array, acc: Float64Array): void {
+    const last = cs.length - 1;
+    if (last < 1 || !this.ascending) {
+      for (let q = 0; q <= last; q++) if (cs[q]! > 0) this.addSoftmax(q, cs[q]!, acc);
+      return;
+    }
+    let p = this.prefix;
+    let same = p !== null && p.acc.length === acc.length;
+    for (let q = 0; same && q < last; q++) same = Object.is(p!.cs[q], cs[q]);
+    if (!same) {
+      const sum = new Float64Array(acc.length);
+      for (let q = 0; q < last; q++) if (cs[q]! > 0) this.addSoftmax(q, cs[q]!, sum);
+      p = this.prefix = { cs: cs.slice(0, last), acc: sum };
+    }
+    acc.set(p!.acc);
+    if (cs[last]! > 0) this.addSoftmax(last, cs[last]!, acc);
+  }
+
+  /** Bytes held: logits (8 a candidate), rows (4 an item) and the mixture's kept sum (8 an item). */
+  get bytes(): number {
+    return this.z.reduce((b, z) => b + (z ? z.byteLength : 0), 0) + this.rows.reduce((b, r) => b + (r ? r.byteLength : 0), 0) + (this.prefix ? this.prefix.acc.byteLength : 0);
+  }
+}
+
+/**
+ * A persona's own score of candidate c from its logits, as `scoreMixture` computes the row of one
+ * component (equal weight, no exclusions): z - lse + log(1), through the same max and log-sum (a
+ * no-op for a finite value, spelt out otherwise), stored as float32.
+ */
+function ownValue(z: Float64Array, c: number, lse: number): number {
+  const logPi = -Math.log(1);
+  const x = z[c]! - lse + logPi;
+  if (Number.isFinite(x)) return Math.fround(x + 0);
+  const m = Math.max(-Infinity, x);
+  return Math.fround(m + Math.log(0 + Math.exp(z[c]! - lse + logPi - m)));
+}
+
+/** Whether two vectors are the same bit for bit. */
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let x = 0; x < a.length; x++) if (!Object.is(a[x], b[x])) return false;
+  return true;
 }

@@ -10,6 +10,9 @@ import type { HasPersonas, Recommender } from '../models/model.js';
 import { usesMixture } from './persona-mixture.js';
 import type { UserState } from './user-state.js';
 
+/** The row the profile fit of a mixture user's confidence reads, reused (userConfidence keeps nothing of it). */
+let fitRow = new Float32Array(0);
+
 /**
  * The confidence of a user state; `model` is the persona model, or null. `logits`: the state's
  * persona logits (persona-rows.ts), so that scoring the set with its history scores only the
@@ -23,9 +26,11 @@ export function servedConfidence(model: (Recommender & HasPersonas) | null, trai
     // the posterior spread is one Newton step from the user's last exact fit (PosteriorWarmStart)
     let scores = st.scores && !usesMixture(st.personas, st.recent, st.overrides) ? st.scores : undefined;
     if (!scores && logits) {
-      // the set's plain scores with its history, as userConfidence would compute them
-      scores = new Float32Array(train.nItems);
-      model.scorePersonas(st.personas.vectors, scores, st.personas.history, logits);
+      // the set's plain scores with its history, as userConfidence would compute them, for the
+      // profile fit only (userConfidence reads how they order against the history's scores)
+      if (fitRow.length !== train.nItems) fitRow = new Float32Array(train.nItems);
+      scores = fitRow;
+      model.scorePersonas(st.personas.vectors, scores, st.personas.history, logits, 'history-order');
     }
     return userConfidence(model, train, { ...st.personas, ...(scores ? { scores } : {}) }, { warm: st.posterior });
   }

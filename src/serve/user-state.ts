@@ -62,7 +62,8 @@ export const idleRefit = (refit: () => void): void => {
 /**
  * How many user states to keep: each holds a score row and, with personas, each persona's logits
  * over the candidates (persona-rows.ts; 8 bytes a candidate, as two rows; at most the model's k
- * trained personas plus a recent one), under ~256 MB.
+ * trained personas) and the mixture's kept sum (8 bytes an item, in place of a recent persona's
+ * logits, which are not kept), under ~256 MB.
  */
 export function maxStatesFor(nItems: number, model: Recommender, personas: boolean): number {
   const k = (model as { params?: { k?: unknown } }).params?.k;
@@ -189,7 +190,7 @@ export class UserStates {
       overrides,
       recent: recentPersona,
       // the rows of the personas a like leaves as they were (a training user's trained ones) stay
-      rows: personas && this.src.personas ? new PersonaRows(this.src.personas, personas, this.src.isCandidate.length, cached?.rows ?? null) : null,
+      rows: personas && this.src.personas ? new PersonaRows(this.src.personas, personas, this.src.isCandidate.length, cached?.rows ?? null, recentPersona?.index ?? -1) : null,
       // the user's last posterior fit: the next spread is one Newton step from it (src/confidence PosteriorWarmStart)
       posterior: cached?.posterior ?? { anchor: null, defer: idleRefit },
     };
