@@ -72,7 +72,7 @@ export class LiveData extends LiveItems {
     opts: { userCache?: number } = {},
   ) {
     super();
-    this.cache = opts.userCache ? new UserCache(opts.userCache) : null;
+    this.cache = opts.userCache ? new UserCache(opts.userCache, () => this.evict('')) : null;
   }
 
   static async load(store: Store, policy: FeedbackPolicy, opts: { userCache?: number } = {}): Promise<LiveData> {
@@ -110,12 +110,12 @@ export class LiveData extends LiveItems {
     return u;
   }
 
-  /** Drops the least recently used cached user that is not held (`UserCache.hold`) and not `keep`. */
+  /** Drops the least recently used cached users that are not held (`UserCache.hold`) and not `keep`, down to the budget. */
   private evict(keep: string): void {
+    const c = this.cache!;
     for (const id of this.users.keys()) {
-      if (id === keep || this.cache!.held.has(id)) continue;
-      this.users.delete(id);
-      return;
+      if (this.users.size <= c.budget) return;
+      if (id !== keep && !c.held.has(id)) this.users.delete(id);
     }
   }
 

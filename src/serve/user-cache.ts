@@ -37,7 +37,11 @@ export class UserCache {
   readonly held = new Set<string>();
   private clearing = false;
 
-  constructor(readonly budget: number) {}
+  /** `trim`: evicts down to the budget (called once the held users are released). */
+  constructor(
+    readonly budget: number,
+    private readonly trim: () => void = () => {},
+  ) {}
 
   /** Keeps `id` in the cache until the current synchronous work (and its microtasks) ended. */
   hold(id: string): void {
@@ -47,6 +51,7 @@ export class UserCache {
     setImmediate(() => {
       this.held.clear();
       this.clearing = false;
+      this.trim();
     });
   }
 
