@@ -43,9 +43,14 @@ export class UserCache {
     private readonly trim: () => void = () => {},
   ) {}
 
-  /** Keeps `id` in the cache until the current synchronous work (and its microtasks) ended. */
+  /**
+   * Keeps `id` in the cache until the current synchronous work (and its microtasks) ended: at most
+   * the latest half of the budget is held, so that eviction always finds a user to drop.
+   */
   hold(id: string): void {
+    this.held.delete(id);
     this.held.add(id);
+    if (this.held.size > Math.max(1, this.budget >> 1)) this.held.delete(this.held.values().next().value!);
     if (this.clearing) return;
     this.clearing = true;
     setImmediate(() => {
