@@ -3,7 +3,8 @@
  * of every user's feedback: two services over identical stores and the same fitted model, one
  * keeping 2 users' feedback (every other read is a miss read from the store), one mirroring every
  * user's (`userCache: 0`), get the same requests (recommendations with explanations, personas,
- * taste mixes, lists with a user's items left out, item audiences, counts) before and after likes,
+ * taste mixes, sessions, lists with a user's items left out, item audiences, counts) before and
+ * after likes (of a new item without categories among them),
  * a view, a new user, a persona mute, a user's erasure and an item's deletion, and give the same
  * answers. On SQLite, memory and, with PERSONAE_TEST_PG (`source scripts/test-services.sh`),
  * PostgreSQL.
@@ -57,6 +58,8 @@ async function script(svc: RunningService): Promise<unknown[]> {
       await get(`/v1/users/${u}`);
     }
     await get('/v1/popular?n=10');
+    const session = await call(svc, 'POST', '/v1/sessions/recommend', { items: [items[1], items[2], items[3]], n: 50, hedge: false, explain: true });
+    out.push(['session', session.status, session.json]);
     await get(`/v1/items/${items[0]}/audience?n=5`);
     const ov = (await call(svc, 'GET', '/v1/overview')).json as { users: number; items: number; events: number };
     out.push(['overview', ov.users, ov.items, ov.events]);
@@ -68,7 +71,11 @@ async function script(svc: RunningService): Promise<unknown[]> {
     const r = await call(svc, 'POST', '/v1/feedback', { feedback });
     out.push(['feedback', r.status, (r.json as { accepted?: number }).accepted]);
   };
+  // an item the model does not know, without categories: scored from what its first users liked (new-items.ts)
+  out.push(['new item', (await call(svc, 'POST', '/v1/items', [{ id: 'fresh', title: 'Fresh' }])).status]);
   await post([
+    { user: users[4], item: 'fresh', type: 'like' },
+    { user: 'newcomer', item: 'fresh', type: 'like' },
     { user: users[0], item: items[5], type: 'like' },
     { user: users[0], item: items[7], type: 'like' },
     { user: users[3], item: items[5], type: 'like' },
@@ -111,6 +118,8 @@ describe('the user cache answers as the mirror of every user', () => {
     const small = await answers(join(dir, 'small.db'), 2);
     const mirror = await answers(join(dir, 'mirror.db'), 0);
     assert.ok(small.length > 200);
+    const scored = small.filter((x) => Array.isArray(x) && x[0] === 'session' && JSON.stringify(x[2]).includes('"fresh"'));
+    assert.ok(scored.length > 0, 'the new item is scored from its likers in some session list');
     assert.deepEqual(small, mirror);
   });
   it('in memory: the same', async () => {

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../errors.js';
 import { checkBudget, checkRerank, json, modelOf, parse } from './http.js';
+import { prepareCoLiked } from './co-liked.js';
 import { itemList } from './lists.js';
 import { CategoryListQuery, CategoryParams, IdParams, ItemListQuery, PersonaParams, PersonaPatch, RecommendQuery, SessionBody, TasteMixQuery } from './schemas.js';
 import type { ServiceState } from './service-state.js';
@@ -15,8 +16,14 @@ import type { ServiceState } from './service-state.js';
  */
 async function userEngine(s: ServiceState, id: string): Promise<ReturnType<typeof modelOf>> {
   const engine = modelOf(s);
+  await coLiked(s, engine);
   if (s.live.hasUser(id)) await s.live.overrides(s.store, id);
   return engine;
+}
+
+/** With the user cache: what new items without categories are scored from, read from the store (co-liked.ts). */
+function coLiked(s: ServiceState, engine: ReturnType<typeof modelOf>): Promise<void> {
+  return prepareCoLiked(s.live, s.store, `${engine.info.name}|${engine.info.version}`, (id) => engine.items.lookup(id) >= 0);
 }
 
 /** A list's inputs at hand: the user's items (`user`), and the positive counts re-read if a write could not count (user cache). */
@@ -69,6 +76,7 @@ export function registerRecommendRoutes(app: FastifyInstance, s: ServiceState): 
   app.post('/v1/sessions/recommend', { config: { auth: 'read' } }, async (req) => {
     const body = parse(SessionBody, req.body, 'body');
     checkList(body, 'body');
+    await coLiked(s, modelOf(s));
     return modelOf(s).session(body.items, body.n, body.rerank, body.explain, body.hedge, { category: body.category, exclude: body.exclude ?? [] });
   });
 

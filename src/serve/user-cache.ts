@@ -33,6 +33,9 @@ export class UserCache {
   readonly pending = new Map<string, Promise<void>>();
   /** Users whose history is being read: the events applied to them meanwhile. */
   readonly loading = new Map<string, StoredFeedback[]>();
+  /** The positives of the users who liked a new item (co-liked.ts), and what they were read for. */
+  coLiked: { positives: { item: string }[] }[] = [];
+  coLikedKey = '';
   /** Users handed out in this turn of the event loop: never evicted before the caller's synchronous use. */
   readonly held = new Set<string>();
   private clearing = false;

@@ -5,7 +5,7 @@
  * never holds the store's own objects.
  */
 import { canonicalEdges, compareEdges, edgeHeldBy, edgeKey } from './edges.js';
-import { statsOfRows } from './aggregates.js';
+import { isPositiveUnder, statsOfRows } from './aggregates.js';
 import type { FeedbackStats, PositiveRule, ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, Job, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf } from './rows.js';
 
@@ -179,6 +179,12 @@ export class MemoryStore implements Store {
   async feedbackStats(rules: readonly PositiveRule[]): Promise<FeedbackStats> {
     this.live();
     return statsOfRows(this.feedback, rules);
+  }
+
+  async positivesOfLikers(items: readonly string[], rules: readonly PositiveRule[]): Promise<StoredFeedback[]> {
+    const wanted = new Set(items);
+    const likers = new Set(this.feedback.filter((e) => wanted.has(e.item) && isPositiveUnder(rules, e)).map((e) => e.user));
+    return this.feedback.filter((e) => likers.has(e.user) && isPositiveUnder(rules, e)).map((f) => ({ ...f }));
   }
 
   async countFeedback(): Promise<number> {

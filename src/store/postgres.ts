@@ -210,6 +210,13 @@ export class PgStore implements Store {
     return { users, events: Number(t.n), maxSeq: Number(t.m), positiveUsers: new Map(rows.map((r) => [r.item, Number(r.c)])) };
   }
 
+  async positivesOfLikers(items: readonly string[], rules: readonly PositiveRule[]): Promise<StoredFeedback[]> {
+    const w = positiveWhere(rules, (k) => `$${k + 1}`);
+    const likers = `SELECT DISTINCT user_id FROM ${this.s}.feedback WHERE item_id = ANY($1::text[]) AND (${w.sql})`;
+    const r = await this.pool.query<FeedbackRow>(`SELECT seq, user_id, item_id, type, value, ts FROM ${this.s}.feedback WHERE user_id IN (${likers}) AND (${w.sql}) ORDER BY seq`, [items, ...w.params]);
+    return r.rows.map(feedbackFromRow);
+  }
+
   async addEdges(edges: readonly EdgeRecord[]): Promise<number> {
     const all = canonicalEdges(edges);
     return all.length === 0 ? 0 : this.tx((c) => insertEdges(c, this.s, all, CHUNK));

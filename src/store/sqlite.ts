@@ -214,6 +214,13 @@ export class SqliteStore implements Store {
     return { users, events: n, maxSeq: m, positiveUsers: new Map(rows.map((r) => [r.item, r.c])) };
   }
 
+  async positivesOfLikers(items: readonly string[], rules: readonly PositiveRule[]): Promise<StoredFeedback[]> {
+    const w = positiveWhere(rules, () => '?');
+    const likers = `SELECT DISTINCT user_id FROM feedback WHERE item_id IN (SELECT value FROM json_each(?)) AND (${w.sql})`;
+    const sql = `SELECT seq, user_id, item_id, type, value, ts FROM feedback WHERE user_id IN (${likers}) AND (${w.sql}) ORDER BY seq`;
+    return (this.db.prepare(sql).all(JSON.stringify(items), ...w.params, ...w.params) as FeedbackRow[]).map(feedbackFromRow);
+  }
+
   async addEdges(edges: readonly EdgeRecord[]): Promise<number> {
     const ins = this.st('INSERT INTO social_edges (user_id, friend_id, kind, ts) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING');
     const user = this.st("INSERT INTO users (id, attributes) VALUES (?, '{}') ON CONFLICT (id) DO NOTHING");

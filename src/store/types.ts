@@ -234,6 +234,8 @@ export interface Store {
   countFeedback(): Promise<number>;
   /** Who has feedback, how many events, the highest seq, and each item's users with a positive under `rules`. */
   feedbackStats(rules: readonly PositiveRule[]): Promise<FeedbackStats>;
+  /** The positive events (under `rules`) of every user with a positive on one of `items`, ordered by seq. */
+  positivesOfLikers(items: readonly string[], rules: readonly PositiveRule[]): Promise<StoredFeedback[]>;
 
   /**
    * Adds social edges (friend edges in their stored orientation, store/edges.ts `canonicalEdges`;
