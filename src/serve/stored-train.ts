@@ -8,24 +8,28 @@
 import type { Store } from '../store/types.js';
 import { isPositive } from './feedback-policy.js';
 import type { LiveData } from './live.js';
-import type { LoadedModel } from './model-file.js';
 
 export interface TrainPositives {
   users: Int32Array;
   items: Int32Array;
 }
 
-const read = new WeakMap<LoadedModel, TrainPositives>();
+/** What is read of a loaded model (model-file.ts LoadedModel): its ID spaces and feedback seq. */
+interface ServedSpaces {
+  meta: { feedbackSeq: number; users: readonly string[]; items: readonly string[] };
+}
+
+const read = new WeakMap<ServedSpaces, TrainPositives>();
 
 const PAGE = 50_000;
 
 /** The positives of `loaded` read by `readTrainPositives`, if any. */
-export function trainPositivesOf(loaded: LoadedModel): TrainPositives | undefined {
+export function trainPositivesOf(loaded: ServedSpaces): TrainPositives | undefined {
   return read.get(loaded);
 }
 
 /** With the user cache: reads the model's training positives from the store, one page of feedback at a time. */
-export async function readTrainPositives(store: Store, live: LiveData, loaded: LoadedModel): Promise<void> {
+export async function readTrainPositives(store: Store, live: LiveData, loaded: ServedSpaces): Promise<void> {
   if (!live.cache || read.has(loaded)) return;
   const cut = loaded.meta.feedbackSeq;
   const userRow = new Map(loaded.meta.users.map((id, u) => [id, u]));
