@@ -1,8 +1,8 @@
 /**
- * The live data the service answers from, mirrored in memory from the store: item metadata, each
- * user's feedback (which items they have seen, which were positive, and when), persona overrides.
- * The store is the truth (every write goes there first and is durable before it shows up here);
- * this mirror keeps per-request work to a few map look-ups. Versions let caches notice changes.
+ * The live data the service answers from: item metadata, and users' feedback (which items they
+ * have seen, which were positive, and when) and persona overrides, for the users in the user cache
+ * (user-cache.ts: read from the store on a miss) or, with `userCache` 0, for every user (a mirror).
+ * The store is the truth (every write goes there first and is durable before it shows up here).
  */
 import { isPositive, type FeedbackPolicy } from './feedback-policy.js';
 import type { FeedbackRecord, PersonaOverride, Store, StoredFeedback } from '../store/types.js';
