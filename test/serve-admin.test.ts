@@ -76,7 +76,7 @@ describe('operator routes on a service', () => {
     try {
       // overview: the live counts and a timeline whose counts add up to the events read in the window
       const ov = Overview.parse((await call(svc, 'GET', '/v1/overview?hours=24', undefined, null)).json);
-      assert.equal(ov.users, svc.state.live.users.size);
+      assert.equal(ov.users, svc.state.live.userCount);
       assert.equal(ov.items, 150);
       assert.equal(ov.events, svc.state.live.feedbackCount);
       assert.deepEqual(ov.model && { name: ov.model.name, version: ov.model.version }, { name: 'personas', version: 1 });

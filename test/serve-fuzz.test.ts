@@ -434,7 +434,7 @@ for (const sc of storeCases(dir, 'fuzz')) {
         const items = [...svc.state.live.items.keys()];
         const known: Known = {
           items,
-          users: [...svc.state.live.users.keys()],
+          users: [...(svc.state.live.cache?.known ?? svc.state.live.users.keys())],
           categories: [...new Set([...svc.state.live.items.values()].flatMap((i) => i.categories))],
           types: Object.keys(svc.state.policy),
         };

@@ -115,9 +115,9 @@ describe('replicas on PostgreSQL: push (LISTEN/NOTIFY) and the training lease', 
       return r.coldStart ? null : r;
     });
     assert.ok(warm.items.every((i) => i.id !== liked), 'the liked item is not recommended back');
-    assert.equal(b.state.live.users.get('pushed-user')?.events, 1);
+    assert.equal((await b.state.live.ensureUser(b.state.store, 'pushed-user'))?.events, 1);
     assert.equal((await call(a, 'DELETE', '/v1/users/pushed-user')).status, 200);
-    await until('B to erase the user', async () => !b.state.live.users.has('pushed-user'));
+    await until('B to erase the user', async () => !b.state.live.hasUser('pushed-user'));
     assert.equal((await recs(b, 'pushed-user')).coldStart, true);
   });
 
@@ -167,7 +167,7 @@ describe('replicas on PostgreSQL: push (LISTEN/NOTIFY) and the training lease', 
     // written while B's connection is down (or coming back): the catch-up on reconnecting applies it
     assert.equal((await call(a, 'POST', '/v1/feedback', { feedback: [{ user: 'while-down', item: '1', type: 'like' }] })).status, 200);
     await until('B to reconnect', async () => b.replica.connects > connects);
-    await until('B to apply the like written meanwhile', async () => b.state.live.users.get('while-down')?.events === 1);
+    await until('B to apply the like written meanwhile', async () => (await b.state.live.ensureUser(b.state.store, 'while-down'))?.events === 1);
   });
 
   it('two train requests at once (one per replica): exactly one job, and both replicas serve its version', async () => {

@@ -168,6 +168,35 @@ function contract(b: Backend): void {
       assert.deepEqual(await store.getUser('u3'), { id: 'u3', attributes: {} });
       assert.deepEqual(await store.addFeedback([]), []);
     });
+    check('whole-log aggregates: users with feedback, events, highest seq, positive users per item; likers\' positives', async (store) => {
+      const seqs = await seedFeedback(store);
+      await store.addFeedback([
+        { user: 'u3', item: 'a', type: 'like', value: 1, ts: 5000 },
+        { user: 'u3', item: 'a', type: 'like', value: 1, ts: 5001 },
+        { user: 'u2', item: 'c', type: 'rating', value: 3, ts: 5002 },
+      ]);
+      const rules = [{ type: 'like' }, { type: 'rating', minValue: 4 }];
+      const st = await store.feedbackStats(rules);
+      assert.deepEqual([...st.users].sort(), ['u1', 'u2', 'u3']);
+      assert.equal(st.events, 7);
+      assert.equal(st.maxSeq, Math.max(...seqs) + 3);
+      // a: u1's like and u3's two likes (one user); b: u1's 4.5; c: u2's 3 is below 4
+      assert.deepEqual([...st.positiveUsers].sort(), [
+        ['a', 2],
+        ['b', 1],
+      ]);
+      assert.deepEqual((await store.feedbackStats([])).positiveUsers.size, 0);
+      // the users with a positive on b: u1, whose positives are a (like) and b (rating 4.5), not the view
+      assert.deepEqual(
+        (await store.positivesOfLikers(['b'], rules)).map((e) => [e.user, e.item, e.type]),
+        [
+          ['u1', 'a', 'like'],
+          ['u1', 'b', 'rating'],
+        ],
+      );
+      assert.deepEqual((await store.positivesOfLikers(['c'], rules)).length, 0);
+      assert.deepEqual((await store.positivesOfLikers(['a', 'zz'], rules)).map((e) => e.user), ['u1', 'u1', 'u3', 'u3']);
+    });
     check('lists users ordered by id (bytes) with their interaction counts', async (store) => {
       await seedFeedback(store);
       await store.upsertUsers([{ id: 'U0', attributes: {} }]);

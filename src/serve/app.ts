@@ -105,7 +105,7 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
       modelVersion: s.engine?.info.version ?? 0,
       modelName: s.engine?.info.name ?? '',
       items: s.live.items.size,
-      users: s.live.users.size,
+      users: s.live.userCount,
       feedback: s.live.feedbackCount,
       ready: s.ready,
     });
@@ -125,6 +125,7 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
     store: () => s.store,
     policy: () => s.policy,
     addFeedback: async (events) => {
+      await s.live.prepareFeedback(s.store, events);
       const seqs = await s.store.addFeedback(events);
       s.live.applyFeedback(events.map((e, r) => ({ ...e, seq: seqs[r]! })));
       s.metrics.inc('feedback', events.length);

@@ -32,6 +32,8 @@ export const ServeConfig = z
     threads: z.number().int().min(1).max(256).optional(),
     modelsDir: z.string().min(1).optional(),
     keepModels: z.number().int().min(1).optional(),
+    /** Like --user-cache: users whose feedback is kept in memory (0: every user's). */
+    userCache: z.number().int().min(0).optional(),
     /** Like --positive: "like,purchase,rating>=4". */
     positive: z.string().min(1).optional(),
     /** Every feedback type and whether it is positive: {"like": {"positive": true}, "rating": {"positive": true, "minValue": 4}}. */

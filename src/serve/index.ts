@@ -19,6 +19,8 @@ import type { Recommender } from '../models/model.js';
 import { Engine } from './engine.js';
 import { loadModel, type LoadedModel } from './model-file.js';
 import { DEFAULT_FEEDBACK_TYPES, LiveData, type FeedbackPolicy } from './live.js';
+import { DEFAULT_USER_CACHE } from './user-cache.js';
+import { readTrainPositives } from './stored-train.js';
 import { Metrics } from './metrics.js';
 import { modelFromFile, readModelFile } from './saved-model.js';
 import type { Store } from '../store/types.js';
@@ -87,6 +89,8 @@ export interface ServiceOptions {
   modelsDir?: string;
   /** Model versions kept after each training, artifacts and records (default 3; older ones are deleted). */
   keepModels?: number;
+  /** Users whose feedback is kept in memory (live.ts, user-cache.ts); 0: mirror every user's (the whole log). */
+  userCache?: number;
   /** Feedback types and which are positive (default DEFAULT_FEEDBACK_TYPES). */
   feedbackTypes?: FeedbackPolicy;
   /**
@@ -148,6 +152,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
   // startup errors are one line naming the flag, found before anything is created
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`expected a port from 0 to 65535, got ${port}`, '--port');
   const keepModels = opts.keepModels ?? 3;
+  const userCache = opts.userCache ?? DEFAULT_USER_CACHE;
+  if (!Number.isInteger(userCache) || userCache < 0) throw new ConfigError(`expected an integer >= 0, got ${userCache}`, '--user-cache');
   if (!Number.isInteger(keepModels) || keepModels < 1) throw new ConfigError(`expected an integer >= 1, got ${keepModels}`, '--keep-models');
   const scheme = storeScheme(db);
   if (scheme === 'sqlite:' && sqliteFile(db) !== ':memory:') {
@@ -186,7 +192,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
   else if (open) say('warning: no API key (PERSONAE_API_KEY) and none in the store; every route is open on loopback until a key is created');
   const state: ServiceState = {
     store,
-    live: new LiveData(policy),
+    live: new LiveData(policy, { userCache }),
     liveReady: false,
     engine: null,
     ready: false,
@@ -245,7 +251,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
       if (socialEdges) say(`stored ${await importEdges(store, socialEdges, log, opts.social!)} social edges from ${opts.social}`);
       await importLog(store, log);
     } else if (socialEdges) say(`the store already holds data: ${opts.social} is not imported (add edges with POST /v1/users/{id}/friends)`);
-    state.live = await LiveData.load(store, policy);
+    state.live = await LiveData.load(store, policy, { userCache });
     state.liveReady = true;
     replica.start();
     state.status = 'loading the model';
@@ -313,6 +319,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
       loaded = trained;
     }
     if (loaded) {
+      await readTrainPositives(store, state.live, loaded);
       const engine = new Engine(loaded, state.live);
       engine.warm();
       state.engine = engine;

@@ -23,7 +23,7 @@ export function audienceUsers(engine: Engine, itemId: string): { id: string; row
   const users: { id: string; row: number; item: number }[] = [];
   for (let p = indptr[i]!; p < indptr[i + 1]!; p++) {
     const id = engine.users.id(indices[p]!);
-    if (engine.live.users.has(id)) users.push({ id, row: indices[p]!, item: i });
+    if (engine.live.hasUser(id)) users.push({ id, row: indices[p]!, item: i });
   }
   return users.sort((a, b) => collator.compare(a.id, b.id) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }

@@ -8,7 +8,8 @@
  * - latest: items by when they were first created, newest first (the store keeps items in
  *   creation order: SQLite rowid, PostgreSQL `created`; an update keeps the place).
  *
- * The counts are rebuilt from the live mirror (one pass over the positives and a sort) when its
+ * The counts are rebuilt from the live mirror (one pass over the positives and a sort; with the
+ * user cache, a copy of its per-item counts) when its
  * items changed since the last list, and when only its feedback changed at most once every
  * REBUILD_EVERY_MS, so that a stream of writes does not cost a pass per read.
  */
@@ -54,16 +55,17 @@ export const REBUILD_EVERY_MS = 1000;
 
 /** What the lists depend on: the items and the feedback of the mirror. */
 function keyOf(live: LiveData): string {
-  return `${live.itemsVersion}|${live.maxSeq}|${live.feedbackCount}|${live.users.size}|${live.erasureGen}`;
+  return `${live.itemsVersion}|${live.maxSeq}|${live.feedbackCount}|${live.userCount}|${live.erasureGen}`;
 }
 
 function snapshot(live: LiveData): Snapshot {
   const key = keyOf(live);
   const s = snapshots.get(live);
   if (s && (s.key === key || (s.itemsVersion === live.itemsVersion && Date.now() - s.builtAt < REBUILD_EVERY_MS))) return s;
-  const positives = new Map<string, number>();
+  // with the user cache (live.ts): its per-item counts, kept current on every write
+  const positives = live.cache ? new Map(live.cache.positiveUsers) : new Map<string, number>();
   const seen = new Set<string>();
-  for (const u of live.users.values()) {
+  for (const u of live.cache ? [] : live.users.values()) {
     seen.clear();
     for (const p of u.positives) {
       if (seen.has(p.item)) continue;

@@ -1,51 +1,16 @@
 /**
- * The live data the service answers from, mirrored in memory from the store: item metadata, each
- * user's feedback (which items they have seen, which were positive, and when), persona overrides.
- * The store is the truth (every write goes there first and is durable before it shows up here);
- * this mirror keeps per-request work to a few map look-ups. Versions let caches notice changes.
+ * The live data the service answers from: item metadata, and users' feedback (which items they
+ * have seen, which were positive, and when) and persona overrides, for the users in the user cache
+ * (user-cache.ts: read from the store on a miss) or, with `userCache` 0, for every user (a mirror).
+ * The store is the truth (every write goes there first and is durable before it shows up here).
  */
-import { ConfigError } from '../errors.js';
-import type { FeedbackRecord, ItemRecord, PersonaOverride, Store, StoredFeedback } from '../store/types.js';
+import { isPositive, type FeedbackPolicy } from './feedback-policy.js';
+import type { FeedbackRecord, PersonaOverride, Store, StoredFeedback } from '../store/types.js';
+import { LiveItems } from './live-items.js';
+import { positiveRules, UserCache } from './user-cache.js';
 
-/** Which feedback types exist and which count as positive (configuration). */
-export interface FeedbackTypeRule {
-  positive: boolean;
-  /** Positive only when value >= minValue (e.g. ratings). */
-  minValue?: number;
-}
-export type FeedbackPolicy = Readonly<Record<string, FeedbackTypeRule>>;
-
-export const DEFAULT_FEEDBACK_TYPES: FeedbackPolicy = {
-  view: { positive: false },
-  click: { positive: false },
-  like: { positive: true },
-  dislike: { positive: false },
-  purchase: { positive: true },
-  rating: { positive: true, minValue: 4 },
-};
-
-/**
- * A policy from a list of the positive types, e.g. "like,purchase,rating>=4": the listed types are
- * positive (with an optional minimum value); the other default types stay, as not positive.
- */
-export function parseFeedbackPolicy(spec: string): FeedbackPolicy {
-  const out: Record<string, FeedbackTypeRule> = {};
-  for (const name of Object.keys(DEFAULT_FEEDBACK_TYPES)) out[name] = { positive: false };
-  for (const raw of spec.split(',')) {
-    const part = raw.trim();
-    if (part === '') continue;
-    const m = /^([A-Za-z0-9_.-]{1,64})(?:>=(-?\d+(?:\.\d+)?))?$/.exec(part);
-    if (!m) throw new ConfigError(`"${part}": expected a type name, optionally with a minimum value (e.g. rating>=4)`, '--positive');
-    out[m[1]!] = m[2] !== undefined ? { positive: true, minValue: Number(m[2]) } : { positive: true };
-  }
-  return out;
-}
-
-export function isPositive(policy: FeedbackPolicy, type: string, value: number): boolean {
-  const rule = policy[type];
-  if (!rule || !rule.positive) return false;
-  return rule.minValue === undefined || value >= rule.minValue;
-}
+export type { ItemChange } from './live-items.js';
+export { DEFAULT_FEEDBACK_TYPES, isPositive, parseFeedbackPolicy, type FeedbackPolicy, type FeedbackTypeRule } from './feedback-policy.js';
 
 export interface UserLive {
   /** Every item the user gave any feedback on (never recommended back), with its event count. */
@@ -66,29 +31,13 @@ export interface UserLive {
   settingsVersion: number;
 }
 
-/** What an item upsert or deletion changed (LiveData.itemChangesSince). */
-export interface ItemChange {
-  /** The itemsVersion the change made. */
-  version: number;
-  id: string;
-  /** 'title': only the title; 'catalogue': categories, a new item or a deletion. */
-  kind: 'title' | 'catalogue';
-}
-
-/** Item changes kept for the engines to catch up on (more than this: they rebuild). */
-const MAX_ITEM_CHANGES = 10_000;
 
 /** Seqs skipped over (gaps) are re-checked for this long: a lower seq can commit after a higher one. */
 const GAP_TTL_MS = 60_000;
 const MAX_GAPS = 100_000;
 
-export class LiveData {
-  readonly items = new Map<string, ItemRecord>();
+export class LiveData extends LiveItems {
   readonly users = new Map<string, UserLive>();
-  /** Increases with every item upsert or deletion that changed something. */
-  itemsVersion = 0;
-  /** The latest item changes, oldest first (at most MAX_ITEM_CHANGES). */
-  private itemChanges: ItemChange[] = [];
   /**
    * Seqs below the highest applied one that were not seen yet (another process's transaction may
    * still commit them), with when to stop waiting. Rolled-back seqs simply expire.
@@ -111,10 +60,23 @@ export class LiveData {
   private readonly reloading = new Map<string, Set<number>>();
   private erasing: Promise<number> = Promise.resolve(0);
 
-  constructor(readonly policy: FeedbackPolicy) {}
+  /**
+   * Null: every user's feedback is mirrored (`users` holds them all). Else `users` holds at most
+   * `cache.budget` recently used users (an LRU), read from the store on a miss (`ensureUser`).
+   */
+  readonly cache: UserCache | null;
 
-  static async load(store: Store, policy: FeedbackPolicy): Promise<LiveData> {
-    const live = new LiveData(policy);
+  /** `userCache`: how many users' feedback to keep (0 or absent: mirror every user). */
+  constructor(
+    readonly policy: FeedbackPolicy,
+    opts: { userCache?: number } = {},
+  ) {
+    super();
+    this.cache = opts.userCache ? new UserCache(opts.userCache, () => this.evict('')) : null;
+  }
+
+  static async load(store: Store, policy: FeedbackPolicy, opts: { userCache?: number } = {}): Promise<LiveData> {
+    const live = new LiveData(policy, opts);
     // erasures first: one committed after this read is applied by the next catch-up
     for (;;) {
       const rows = await store.erasuresSince(live.erasureGen, 10_000);
@@ -122,7 +84,14 @@ export class LiveData {
       if (rows.length < 10_000) break;
     }
     for (const it of await store.allItems()) live.items.set(it.id, it);
-    live.applyFeedback(await store.allFeedback());
+    if (live.cache) {
+      // no history is read: who has feedback, how much, and each item's positive users (SQL aggregates)
+      const stats = await store.feedbackStats(positiveRules(policy));
+      for (const u of stats.users) live.cache.known.add(u);
+      live.cache.positiveUsers = stats.positiveUsers;
+      live.feedbackCount = stats.events;
+      live.maxSeq = stats.maxSeq;
+    } else live.applyFeedback(await store.allFeedback());
     live.trackGaps = true; // holes in the history are deletions, not commits still to come
     return live;
   }
@@ -133,49 +102,85 @@ export class LiveData {
       const v = ++this.clock;
       u = { seen: new Map(), positives: [], overrides: null, events: 0, version: v, tasteVersion: v, settingsVersion: v };
       this.users.set(id, u);
+      if (this.cache) {
+        this.cache.known.add(id);
+        if (this.users.size > this.cache.budget) this.evict(id);
+      }
     }
     return u;
   }
 
-  /**
-   * Upserts items. Only real changes count: an unchanged item changes nothing, a new title is a
-   * 'title' change, new categories or a new item a 'catalogue' change (ItemChange).
-   */
-  upsertItems(items: readonly ItemRecord[]): void {
-    let changed = false;
-    for (const it of items) {
-      const old = this.items.get(it.id);
-      this.items.set(it.id, it);
-      let kind: ItemChange['kind'] | null = null;
-      if (!old || old.categories.length !== it.categories.length || old.categories.some((c, j) => c !== it.categories[j])) kind = 'catalogue';
-      else if (old.title !== it.title) kind = 'title';
-      if (kind === null) continue;
-      if (!changed) this.itemsVersion++;
-      changed = true;
-      this.noteItemChange({ version: this.itemsVersion, id: it.id, kind });
+  /** Drops the least recently used cached users that are not held (`UserCache.hold`) and not `keep`, down to the budget. */
+  private evict(keep: string): void {
+    const c = this.cache!;
+    for (const id of this.users.keys()) {
+      if (this.users.size <= c.budget) return;
+      if (id !== keep && !c.held.has(id)) this.users.delete(id);
     }
   }
 
-  private noteItemChange(c: ItemChange): void {
-    this.itemChanges.push(c);
-    if (this.itemChanges.length > 2 * MAX_ITEM_CHANGES) this.itemChanges = this.itemChanges.slice(-MAX_ITEM_CHANGES);
+  /** Whether the user has feedback (or persona settings) here: cached or not. */
+  hasUser(id: string): boolean {
+    return this.cache ? this.cache.known.has(id) : this.users.has(id);
+  }
+
+  /** How many users have feedback. */
+  get userCount(): number {
+    return this.cache ? this.cache.known.size : this.users.size;
   }
 
   /**
-   * The item changes after `version`, oldest first, or null when some of them are no longer kept
-   * (the caller then rebuilds from the items).
+   * The user's live feedback, read from the store (history and persona settings) when not cached;
+   * undefined for a user without feedback. With the cache, the user stays in it at least until the
+   * caller's synchronous work after the await is done (the engine reads `users` synchronously).
    */
-  itemChangesSince(version: number): ItemChange[] | null {
-    if (version >= this.itemsVersion) return [];
-    const first = this.itemChanges[0];
-    if (!first || first.version > version + 1) return null;
-    let a = this.itemChanges.length;
-    while (a > 0 && this.itemChanges[a - 1]!.version > version) a--;
-    return this.itemChanges.slice(a);
+  async ensureUser(store: Store, id: string): Promise<UserLive | undefined> {
+    const c = this.cache;
+    if (!c) return this.users.get(id);
+    for (;;) {
+      const hit = this.users.get(id);
+      if (hit) {
+        this.users.delete(id);
+        this.users.set(id, hit);
+        c.hold(id);
+        return hit;
+      }
+      if (!c.known.has(id)) return undefined;
+      let p = c.pending.get(id);
+      if (!p) {
+        p = this.loadUser(store, id).finally(() => c.pending.delete(id));
+        c.pending.set(id, p);
+      }
+      await p;
+    }
   }
+
+  /** Reads one user's history and persona settings from the store into the cache. */
+  private async loadUser(store: Store, id: string): Promise<void> {
+    const c = this.cache!;
+    const during: StoredFeedback[] = [];
+    c.loading.set(id, during);
+    let rows: StoredFeedback[];
+    let list: PersonaOverride[];
+    try {
+      [rows, list] = await Promise.all([store.feedbackOf(id), store.overridesOf(id)]);
+    } finally {
+      c.loading.delete(id);
+    }
+    if (this.users.has(id) || !c.known.has(id)) return; // created by a write meanwhile, or erased
+    // exactly the events the mirror would hold: those applied here (a row committed but not yet
+    // applied comes through applyFeedback later), plus the ones applied while the store answered
+    const got = new Set(during.map((e) => e.seq));
+    const events = rows.filter((e) => this.applied(e.seq) && !got.has(e.seq)).concat(during).sort((a, b) => a.seq - b.seq);
+    const u = this.user(id);
+    for (const e of events) this.applyOne(u, e, false);
+    u.overrides = new Map(list.map((o) => [o.persona, { muted: o.muted, boost: o.boost }]));
+  }
+
 
   deleteItem(id: string): void {
     this.items.delete(id);
+    this.cache?.positiveUsers.delete(id); // the store deleted the item's feedback
     this.itemsVersion++;
     this.noteItemChange({ version: this.itemsVersion, id, kind: 'catalogue' });
     for (const u of this.users.values()) {
@@ -195,6 +200,11 @@ export class LiveData {
   /** Drops a user from the mirror (their data is gone from the store). */
   deleteUser(id: string): void {
     const u = this.users.get(id);
+    if (this.cache?.known.delete(id)) {
+      if (u) this.cache.dropPositives(u.positives.map((p) => p.item));
+      // not at hand: how many events and positives left is read back from the store (UserCache.refresh)
+      else this.cache.dirty = this.cache.recount = true;
+    }
     if (!u) return;
     this.feedbackCount -= u.events;
     this.users.delete(id);
@@ -254,18 +264,35 @@ export class LiveData {
           this.reloading.delete(id);
         }
       }
-      if (rows.length < 1000) return n;
+      if (rows.length < 1000) break;
     }
+    if (this.cache?.recount) {
+      // an erased user not at hand: their events left the count; the store has the rest
+      this.cache.recount = false;
+      this.feedbackCount = await store.countFeedback();
+    }
+    return n;
   }
 
-  private applyOne(u: UserLive, e: FeedbackRecord & { seq: number }): void {
+  /** Applies one event to a user; `counted`: it is new here (not a history read back from the store). */
+  private applyOne(u: UserLive, e: FeedbackRecord & { seq: number }, counted = true): void {
     u.seen.set(e.item, (u.seen.get(e.item) ?? 0) + 1);
     u.events++;
     u.version = ++this.clock;
     if (isPositive(this.policy, e.type, e.value)) {
+      if (counted) this.cache?.notePositive(e.item, u.positives.some((p) => p.item === e.item));
       u.positives.push({ item: e.item, seq: e.seq });
       u.tasteVersion = u.version;
     }
+    if (counted) this.feedbackCount++;
+  }
+
+  /** An event of a user not in the cache: only the counts and, while their history is read, that read's catch-up. */
+  private applyUncached(e: FeedbackRecord & { seq: number }): void {
+    const c = this.cache!;
+    c.known.add(e.user);
+    c.loading.get(e.user)?.push({ ...e, seq: e.seq });
+    if (isPositive(this.policy, e.type, e.value)) c.notePositive(e.item, undefined);
     this.feedbackCount++;
   }
 
@@ -282,10 +309,23 @@ export class LiveData {
       if (e.seq > this.maxSeq && this.trackGaps) {
         for (let q = this.maxSeq + 1; q < e.seq && this.gaps.size < MAX_GAPS; q++) this.gaps.set(q, now + GAP_TTL_MS);
       }
-      this.applyOne(this.user(e.user), e);
+      if (this.cache && !this.users.has(e.user)) this.applyUncached(e);
+      else this.applyOne(this.user(e.user), e);
       this.reloading.get(e.user)?.add(e.seq);
       if (e.seq > this.maxSeq) this.maxSeq = e.seq;
     }
+  }
+
+  /**
+   * With the cache: reads the histories of the users of positive events who are not cached, so that
+   * applying the events keeps each item's positive-user count exact (`UserCache.notePositive`).
+   */
+  async prepareFeedback(store: Store, events: readonly FeedbackRecord[]): Promise<void> {
+    const c = this.cache;
+    if (!c) return;
+    const ids = new Set<string>();
+    for (const e of events) if (c.known.has(e.user) && !this.users.has(e.user) && isPositive(this.policy, e.type, e.value)) ids.add(e.user);
+    await Promise.all([...ids].map((id) => this.ensureUser(store, id)));
   }
 
   /**
@@ -306,6 +346,7 @@ export class LiveData {
     }
     for (;;) {
       const rows = await store.feedbackSince(this.maxSeq, 5000);
+      await this.prepareFeedback(store, rows);
       this.applyFeedback(rows);
       if (rows.length < 5000) break;
     }
@@ -314,6 +355,13 @@ export class LiveData {
 
   /** Loads a user's overrides once (then this process's PATCH and other replicas' changes, replica-sync.ts, keep them). */
   async overrides(store: Store, id: string): Promise<Map<number, { muted: boolean; boost: number }>> {
+    if (this.cache) {
+      // read with the history on a miss; the user stays cached for the caller's synchronous work
+      const u = await this.ensureUser(store, id);
+      if (u?.overrides) return u.overrides;
+      const list = await store.overridesOf(id);
+      return new Map(list.map((o) => [o.persona, { muted: o.muted, boost: o.boost }]));
+    }
     const u = this.user(id);
     if (!u.overrides) {
       const list: PersonaOverride[] = await store.overridesOf(id);
@@ -342,6 +390,8 @@ export class LiveData {
   }
 
   setOverride(o: PersonaOverride): void {
+    // a user not in the cache reads the stored setting when next read
+    if (this.cache && !this.users.has(o.user)) return;
     const u = this.user(o.user);
     (u.overrides ??= new Map()).set(o.persona, { muted: o.muted, boost: o.boost });
     u.version = u.settingsVersion = ++this.clock;

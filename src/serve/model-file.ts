@@ -12,6 +12,7 @@ import type { ModelArtifact, Recommender } from '../models/model.js';
 import { modelFromArtifact } from '../models/registry.js';
 import type { ModelRecord } from '../store/types.js';
 import type { LiveData } from './live.js';
+import { trainPositivesOf } from './stored-train.js';
 
 /** Config key of the serving metadata inside an artifact (stripped before the model loads). */
 export const SERVE_META_KEY = '__serve';
@@ -63,7 +64,19 @@ export function servedTrainSet(loaded: LoadedModel, live: LiveData, items: IdMap
   const cut = loaded.meta.feedbackSeq;
   const us: number[] = [];
   const is: number[] = [];
-  for (let u = 0; u < users.size; u++) {
+  const stored = live.cache ? trainPositivesOf(loaded) : undefined;
+  if (live.cache && !stored) throw new Error(`model v${loaded.record.version}: its training positives were not read from the store (readTrainPositives)`);
+  if (stored) {
+    // the user cache: the positives read from the store (stored-train.ts), of users whose row is still theirs
+    const own = new Int8Array(users.size);
+    for (let u = 0; u < users.size; u++) own[u] = live.hasUser(users.id(u)) && trainedIndex(users.id(u)) >= 0 ? 1 : 0;
+    for (let k = 0; k < stored.users.length; k++) {
+      if (!own[stored.users[k]!]) continue;
+      us.push(stored.users[k]!);
+      is.push(stored.items[k]!);
+    }
+  }
+  for (let u = 0; u < (stored ? 0 : users.size); u++) {
     const user = live.users.get(users.id(u));
     if (!user || trainedIndex(users.id(u)) < 0) continue;
     for (const p of user.positives) {

@@ -119,7 +119,8 @@ export class NewItems {
       const wanted = new Map<string, Map<number, number>>();
       for (const f of needFeedback) if ((counts.get(f.id) ?? 0) > 0) wanted.set(f.id, new Map());
       if (wanted.size > 0) {
-        for (const u of live.users.values()) {
+        // with the user cache: the likers' positives read from the store for this request (co-liked.ts)
+        for (const u of live.cache ? live.cache.coLiked : live.users.values()) {
           const liked = u.positives.filter((p) => wanted.has(p.item));
           if (liked.length === 0) continue;
           const mine = new Set<number>();

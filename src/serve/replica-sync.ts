@@ -18,6 +18,7 @@
 import type { ChangeFeed, ChangeSignal, StoreChange } from '../store/types.js';
 import { storeFailure } from '../store/errors.js';
 import { Engine } from './engine.js';
+import { readTrainPositives } from './stored-train.js';
 import { loadModel, type LoadedModel } from './model-file.js';
 import type { ServiceState } from './service-state.js';
 import { loadOrder } from './versions.js';
@@ -256,6 +257,7 @@ export class ReplicaSync {
       }
     }
     if (!loaded || s.jobs.busy || s.closing) return;
+    await readTrainPositives(s.store, s.live, loaded);
     const engine = new Engine(loaded, s.live);
     engine.warm();
     s.engine = engine;

@@ -98,7 +98,7 @@ export function registerAdminRoutes(app: FastifyInstance, s: AdminState, deps: A
     const events = s.liveReady ? await s.store.feedbackSince(from, TIMELINE_EVENTS) : [];
     const versions = (await s.store.listModels()).length;
     return {
-      users: s.live.users.size,
+      users: s.live.userCount,
       items: s.live.items.size,
       events: s.live.feedbackCount,
       model: s.engine ? summary(s.engine.loaded.record) : null,

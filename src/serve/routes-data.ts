@@ -59,7 +59,7 @@ export function registerDataRoutes(app: FastifyInstance, s: ServiceState): void 
     const { id } = parse(IdParams, req.params, 'path');
     const u = await s.store.getUser(id);
     if (!u) throw new NotFoundError(`user "${id}" does not exist`);
-    return { ...u, interactions: s.live.users.get(id)?.events ?? 0 };
+    return { ...u, interactions: (await s.live.ensureUser(s.store, id))?.events ?? 0 };
   });
   app.delete('/v1/users/:id', { config: { auth: 'write' } }, async (req) => {
     const { id } = parse(IdParams, req.params, 'path');
@@ -81,6 +81,8 @@ export function registerDataRoutes(app: FastifyInstance, s: ServiceState): void 
       if (!s.live.items.has(f.item)) throw new NotFoundError(`body.feedback[${r}].item: unknown item "${f.item}" (create it with POST /v1/items first)`);
       return { user: f.user, item: f.item, type: f.type, value: f.value ?? 1, ts: toMillis(f.timestamp, now) };
     });
+    // with the user cache: the writers' histories at hand, so each item's positive-user count stays exact
+    await s.live.prepareFeedback(s.store, events);
     const seqs = await s.store.addFeedback(events);
     s.live.applyFeedback(events.map((e, r) => ({ ...e, seq: seqs[r]! })));
     s.metrics.inc('feedback', events.length);

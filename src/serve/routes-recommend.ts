@@ -5,15 +5,31 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../errors.js';
 import { checkBudget, checkRerank, json, modelOf, parse } from './http.js';
+import { prepareCoLiked } from './co-liked.js';
 import { itemList } from './lists.js';
 import { CategoryListQuery, CategoryParams, IdParams, ItemListQuery, PersonaParams, PersonaPatch, RecommendQuery, SessionBody, TasteMixQuery } from './schemas.js';
 import type { ServiceState } from './service-state.js';
 
-/** The loaded model's engine, with the user's persona overrides read when they have live feedback. */
+/**
+ * The loaded model's engine, with the user's live feedback and persona overrides at hand when they
+ * have feedback (read from the store on a user-cache miss): the engine reads them synchronously.
+ */
 async function userEngine(s: ServiceState, id: string): Promise<ReturnType<typeof modelOf>> {
   const engine = modelOf(s);
-  if (s.live.users.has(id)) await s.live.overrides(s.store, id);
+  await coLiked(s, engine);
+  if (s.live.hasUser(id)) await s.live.overrides(s.store, id);
   return engine;
+}
+
+/** With the user cache: what new items without categories are scored from, read from the store (co-liked.ts). */
+function coLiked(s: ServiceState, engine: ReturnType<typeof modelOf>): Promise<void> {
+  return prepareCoLiked(s.live, s.store, `${engine.info.name}|${engine.info.version}`, (id) => engine.items.lookup(id) >= 0);
+}
+
+/** A list's inputs at hand: the user's items (`user`), and the positive counts re-read if a write could not count (user cache). */
+async function listInputs(s: ServiceState, user: string | undefined): Promise<void> {
+  await s.live.cache?.refresh(s.store, s.policy);
+  if (user !== undefined) await s.live.ensureUser(s.store, user);
 }
 
 /** A list request's rerank spec and its budget (offset + n, explanations, reranking depth), else a 400. */
@@ -40,7 +56,7 @@ export function registerRecommendRoutes(app: FastifyInstance, s: ServiceState): 
     const { id, index } = parse(PersonaParams, req.params, 'path');
     const patch = parse(PersonaPatch, req.body ?? {}, 'body');
     const engine = modelOf(s);
-    if (!s.live.users.has(id)) throw new NotFoundError(`user "${id}" has no feedback, so no personas`);
+    if (!s.live.hasUser(id)) throw new NotFoundError(`user "${id}" has no feedback, so no personas`);
     const current = await s.live.overrides(s.store, id);
     const k = engine.personaCount(id);
     if (index >= k) throw new NotFoundError(`user "${id}" has ${k} persona${k === 1 ? '' : 's'}; there is no persona ${index}`);
@@ -48,6 +64,7 @@ export function registerRecommendRoutes(app: FastifyInstance, s: ServiceState): 
     const next = { user: id, persona: index, muted: patch.muted ?? prev.muted, boost: patch.boost ?? prev.boost };
     await s.store.setOverride(next);
     s.live.setOverride(next);
+    await s.live.overrides(s.store, id);
     return engine.personasOf(id);
   });
   app.get('/v1/users/:id/taste-mix', { config: { auth: 'read' } }, async (req) => {
@@ -59,6 +76,7 @@ export function registerRecommendRoutes(app: FastifyInstance, s: ServiceState): 
   app.post('/v1/sessions/recommend', { config: { auth: 'read' } }, async (req) => {
     const body = parse(SessionBody, req.body, 'body');
     checkList(body, 'body');
+    await coLiked(s, modelOf(s));
     return modelOf(s).session(body.items, body.n, body.rerank, body.explain, body.hedge, { category: body.category, exclude: body.exclude ?? [] });
   });
 
@@ -67,17 +85,20 @@ export function registerRecommendRoutes(app: FastifyInstance, s: ServiceState): 
   app.get('/v1/popular', { config: { auth: 'read' } }, async (req) => {
     const q = parse(ItemListQuery, req.query, 'query');
     checkBudget(q, 'query');
+    await listInputs(s, q.user);
     return itemList(s.live, 'popular', { ...q, exclude: ids(q.exclude) });
   });
   app.get('/v1/latest', { config: { auth: 'read' } }, async (req) => {
     const q = parse(ItemListQuery, req.query, 'query');
     checkBudget(q, 'query');
+    await listInputs(s, q.user);
     return itemList(s.live, 'latest', { ...q, exclude: ids(q.exclude) });
   });
   app.get('/v1/categories/:category/popular', { config: { auth: 'read' } }, async (req) => {
     const { category } = parse(CategoryParams, req.params, 'path');
     const q = parse(CategoryListQuery, req.query, 'query');
     checkBudget(q, 'query');
+    await listInputs(s, q.user);
     return itemList(s.live, 'popular', { ...q, category, exclude: ids(q.exclude) });
   });
 }

@@ -16,6 +16,7 @@
 import { ConfigError } from '../errors.js';
 import type { Store } from '../store/types.js';
 import { Engine } from './engine.js';
+import { readTrainPositives } from './stored-train.js';
 import type { FeedbackPolicy, LiveData } from './live.js';
 import type { Metrics } from './metrics.js';
 import type { Job } from './schemas.js';
@@ -65,6 +66,7 @@ export function trainWork(s: TrainingHost, req: TrainRequest): TrainWork {
       signal,
       keepModels: s.keepModels,
     });
+    await readTrainPositives(s.store, s.live, loaded);
     const engine = new Engine(loaded, s.live);
     engine.warm();
     s.engine = engine; // the atomic swap: requests in flight keep the old engine

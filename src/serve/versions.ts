@@ -5,6 +5,7 @@
  * been trained since; a training (from any process) makes the pin lapse, and the new version serves.
  */
 import { Engine } from './engine.js';
+import { readTrainPositives } from './stored-train.js';
 import { loadModel } from './model-file.js';
 import type { ModelRecord, Store } from '../store/types.js';
 
@@ -47,6 +48,7 @@ export async function loadOrder(store: Store, models: readonly ModelRecord[]): P
  */
 export async function activate(store: Store, record: ModelRecord, live: Engine['live']): Promise<{ engine: Engine; pinned: boolean }> {
   const loaded = loadModel(record);
+  await readTrainPositives(store, live, loaded);
   const engine = new Engine(loaded, live);
   engine.warm();
   const newest = (await store.listModels())[0]?.version ?? record.version;

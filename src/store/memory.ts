@@ -5,7 +5,8 @@
  * never holds the store's own objects.
  */
 import { canonicalEdges, compareEdges, edgeHeldBy, edgeKey } from './edges.js';
-import type { ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, Job, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './types.js';
+import { isPositiveUnder, statsOfRows } from './aggregates.js';
+import type { FeedbackStats, PositiveRule, ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, Job, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf } from './rows.js';
 
 interface KeyRow {
@@ -173,6 +174,17 @@ export class MemoryStore implements Store {
     this.live();
     const wanted = new Set(seqs);
     return this.feedback.filter((f) => wanted.has(f.seq)).map((f) => ({ ...f }));
+  }
+
+  async feedbackStats(rules: readonly PositiveRule[]): Promise<FeedbackStats> {
+    this.live();
+    return statsOfRows(this.feedback, rules);
+  }
+
+  async positivesOfLikers(items: readonly string[], rules: readonly PositiveRule[]): Promise<StoredFeedback[]> {
+    const wanted = new Set(items);
+    const likers = new Set(this.feedback.filter((e) => wanted.has(e.item) && isPositiveUnder(rules, e)).map((e) => e.user));
+    return this.feedback.filter((e) => likers.has(e.user) && isPositiveUnder(rules, e)).map((f) => ({ ...f }));
   }
 
   async countFeedback(): Promise<number> {

@@ -10,7 +10,8 @@ import { CHUNK, insertChunked } from './postgres-chunks.js';
 import { deleteEdgesOf, insertEdges, selectEdges } from './postgres-edges.js';
 import { inTransaction, pgFeedbackWriter } from './postgres-feedback.js';
 import { acquirePgLease, PgChangeFeed, releasePgLease, replicaSchemaSql } from './postgres-notify.js';
-import type { ApiKeyInfo, ChangeFeed, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
+import { positiveWhere } from './aggregates.js';
+import type { FeedbackStats, PositiveRule, ApiKeyInfo, ChangeFeed, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
 
 // bigint (seq, counts) as JS numbers: the counts stay far below 2^53
@@ -199,6 +200,21 @@ export class PgStore implements Store {
 
   async countFeedback(): Promise<number> {
     return (await this.pool.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM ${this.s}.feedback`)).rows[0]!.n;
+  }
+
+  async feedbackStats(rules: readonly PositiveRule[]): Promise<FeedbackStats> {
+    const users = (await this.pool.query<{ u: string }>(`SELECT DISTINCT user_id AS u FROM ${this.s}.feedback`)).rows.map((r) => r.u);
+    const t = (await this.pool.query<{ n: string; m: string }>(`SELECT COUNT(*)::bigint AS n, COALESCE(MAX(seq), 0)::bigint AS m FROM ${this.s}.feedback`)).rows[0]!;
+    const w = positiveWhere(rules, (k) => `$${k}`);
+    const rows = (await this.pool.query<{ item: string; c: string }>(`SELECT item_id AS item, COUNT(DISTINCT user_id)::bigint AS c FROM ${this.s}.feedback WHERE ${w.sql} GROUP BY item_id`, w.params)).rows;
+    return { users, events: Number(t.n), maxSeq: Number(t.m), positiveUsers: new Map(rows.map((r) => [r.item, Number(r.c)])) };
+  }
+
+  async positivesOfLikers(items: readonly string[], rules: readonly PositiveRule[]): Promise<StoredFeedback[]> {
+    const w = positiveWhere(rules, (k) => `$${k + 1}`);
+    const likers = `SELECT DISTINCT user_id FROM ${this.s}.feedback WHERE item_id = ANY($1::text[]) AND (${w.sql})`;
+    const r = await this.pool.query<FeedbackRow>(`SELECT seq, user_id, item_id, type, value, ts FROM ${this.s}.feedback WHERE user_id IN (${likers}) AND (${w.sql}) ORDER BY seq`, [items, ...w.params]);
+    return r.rows.map(feedbackFromRow);
   }
 
   async addEdges(edges: readonly EdgeRecord[]): Promise<number> {

@@ -9,7 +9,8 @@
 import Database from 'better-sqlite3';
 import { SqliteFeedbackWriter } from './sqlite-writer.js';
 import { canonicalEdges, compareEdges } from './edges.js';
-import type { ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
+import { positiveWhere } from './aggregates.js';
+import type { FeedbackStats, PositiveRule, ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf, edgeFromRow, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type EdgeRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
 
 const SCHEMA = `
@@ -203,6 +204,21 @@ export class SqliteStore implements Store {
 
   async countFeedback(): Promise<number> {
     return (this.st('SELECT COUNT(*) AS n FROM feedback').get() as { n: number }).n;
+  }
+
+  async feedbackStats(rules: readonly PositiveRule[]): Promise<FeedbackStats> {
+    const users = (this.st('SELECT DISTINCT user_id FROM feedback').pluck().all() as string[]);
+    const { n, m } = this.st('SELECT COUNT(*) AS n, COALESCE(MAX(seq), 0) AS m FROM feedback').get() as { n: number; m: number };
+    const w = positiveWhere(rules, () => '?');
+    const rows = this.db.prepare(`SELECT item_id AS item, COUNT(DISTINCT user_id) AS c FROM feedback WHERE ${w.sql} GROUP BY item_id`).all(...w.params) as { item: string; c: number }[];
+    return { users, events: n, maxSeq: m, positiveUsers: new Map(rows.map((r) => [r.item, r.c])) };
+  }
+
+  async positivesOfLikers(items: readonly string[], rules: readonly PositiveRule[]): Promise<StoredFeedback[]> {
+    const w = positiveWhere(rules, () => '?');
+    const likers = `SELECT DISTINCT user_id FROM feedback WHERE item_id IN (SELECT value FROM json_each(?)) AND (${w.sql})`;
+    const sql = `SELECT seq, user_id, item_id, type, value, ts FROM feedback WHERE user_id IN (${likers}) AND (${w.sql}) ORDER BY seq`;
+    return (this.db.prepare(sql).all(JSON.stringify(items), ...w.params, ...w.params) as FeedbackRow[]).map(feedbackFromRow);
   }
 
   async addEdges(edges: readonly EdgeRecord[]): Promise<number> {

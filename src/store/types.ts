@@ -165,6 +165,23 @@ export interface ChangeFeed {
   close(): Promise<void>;
 }
 
+/** A feedback type that counts as positive, from a minimum value on (src/serve/feedback-policy.ts). */
+export interface PositiveRule {
+  type: string;
+  minValue?: number;
+}
+
+/** Whole-log aggregates of the feedback (store/aggregates.ts). */
+export interface FeedbackStats {
+  /** Every user with feedback. */
+  users: string[];
+  events: number;
+  /** The highest seq (0: none). */
+  maxSeq: number;
+  /** Per item, how many users gave it a positive under the rules (items without one are not listed). */
+  positiveUsers: Map<string, number>;
+}
+
 export interface UserSummary {
   id: string;
   interactions: number;
@@ -215,6 +232,10 @@ export interface Store {
   /** The feedback rows with these seqs (those that exist), ordered by seq. */
   feedbackBySeqs(seqs: readonly number[]): Promise<StoredFeedback[]>;
   countFeedback(): Promise<number>;
+  /** Who has feedback, how many events, the highest seq, and each item's users with a positive under `rules`. */
+  feedbackStats(rules: readonly PositiveRule[]): Promise<FeedbackStats>;
+  /** The positive events (under `rules`) of every user with a positive on one of `items`, ordered by seq. */
+  positivesOfLikers(items: readonly string[], rules: readonly PositiveRule[]): Promise<StoredFeedback[]>;
 
   /**
    * Adds social edges (friend edges in their stored orientation, store/edges.ts `canonicalEdges`;

@@ -9,6 +9,7 @@ import { ConfigError } from '../../errors.js';
 import { modelNames } from '../../models/registry.js';
 import { startService } from '../../serve/index.js';
 import { parseFeedbackPolicy } from '../../serve/live.js';
+import { DEFAULT_USER_CACHE } from '../../serve/user-cache.js';
 import { configPolicy, readServeConfig, retrainEveryMs, type ServeConfig } from '../../serve/config.js';
 import { checkTrainParams } from '../../serve/training.js';
 import { parseInteger } from '../shared.js';
@@ -26,6 +27,7 @@ interface ServeFlags {
   seed: number;
   modelsDir?: string;
   keepModels: number;
+  userCache?: number;
   pgSchema?: string;
   positive?: string;
   readKey?: boolean;
@@ -51,7 +53,7 @@ function parsePort(value: string): number {
 }
 
 /** Keys of the config file that are flags of the same name (the rest: params, feedback types, retrainEvery). */
-const SAME_NAME = ['host', 'port', 'db', 'data', 'model', 'seed', 'threads', 'modelsDir', 'keepModels', 'pgSchema', 'publicReads', 'insecureOpen', 'rateLimit', 'rateLimitAddress', 'requestTimeout', 'shutdownTimeout', 'retrainAfter', 'tune', 'quiet'] as const;
+const SAME_NAME = ['host', 'port', 'db', 'data', 'model', 'seed', 'threads', 'modelsDir', 'keepModels', 'userCache', 'pgSchema', 'publicReads', 'insecureOpen', 'rateLimit', 'rateLimitAddress', 'requestTimeout', 'shutdownTimeout', 'retrainAfter', 'tune', 'quiet'] as const;
 
 /** The flags with the config file's values wherever the flag was not given on the command line. */
 export function mergeConfig(flags: ServeFlags, config: ServeConfig, onCommandLine: (name: string) => boolean): ServeFlags {
@@ -76,6 +78,7 @@ export function serveCommand(): Command {
     .option('--seed <n>', 'root seed of training', parseInteger('--seed'), 42)
     .option('--models-dir <dir>', 'where model artifacts are written (default: next to the SQLite file)')
     .option('--keep-models <n>', 'model versions kept after each training (older artifacts and records are deleted)', parseInteger('--keep-models', 1), 3)
+    .option('--user-cache <n>', "users whose feedback is kept in memory, the rest read from the store when asked for (0 = keep every user's: the whole log)", parseInteger('--user-cache', 0), DEFAULT_USER_CACHE)
     .option('--pg-schema <name>', 'PostgreSQL schema of the tables (default personae)')
     .option('--positive <types>', 'feedback types that count as positive, e.g. "like,purchase,rating>=4" (the default)')
     .option('--read-key', 'reads need an API key (the default whenever keys exist; kept for compatibility)')
@@ -117,6 +120,7 @@ export function serveCommand(): Command {
         ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
         ...(flags.modelsDir !== undefined ? { modelsDir: flags.modelsDir } : {}),
         keepModels: flags.keepModels,
+        ...(flags.userCache !== undefined ? { userCache: flags.userCache } : {}),
         ...(flags.pgSchema !== undefined ? { pgSchema: flags.pgSchema } : {}),
         ...(policy !== undefined ? { feedbackTypes: policy } : {}),
         readApiKey: flags.readKey ?? false,

@@ -1,0 +1,92 @@
+/**
+ * The bounded side of the live data (live.ts) when the service does not mirror the log
+ * (`--user-cache N`, docs/service.md "User cache"): which users have feedback at all, the
+ * per-item count of users with a positive (kept exact on every write, re-read from the store when
+ * a write could not be counted), and the bookkeeping of histories being read from the store.
+ * Each user's own feedback (UserLive) is kept for at most `budget` recently used users.
+ */
+import type { PositiveRule, Store, StoredFeedback } from '../store/types.js';
+import type { FeedbackPolicy } from './feedback-policy.js';
+
+/** The users kept by default with `--user-cache` on (docs/scale.md measures the memory). */
+export const DEFAULT_USER_CACHE = 10_000;
+
+/** The positive rules of a policy (what the store counts). */
+export function positiveRules(policy: FeedbackPolicy): PositiveRule[] {
+  return Object.entries(policy)
+    .filter(([, r]) => r.positive)
+    .map(([type, r]) => (r.minValue !== undefined ? { type, minValue: r.minValue } : { type }));
+}
+
+export class UserCache {
+  /** Every user with feedback (the ids only: what `LiveData.hasUser` answers from). */
+  readonly known = new Set<string>();
+  /** Per item, the users with a positive on it (exact while `dirty` is false). */
+  positiveUsers = new Map<string, number>();
+  /** A positive arrived for a user whose history was not at hand: re-read the counts (`refresh`). */
+  dirty = false;
+  /** Users whose feedback count left with an erasure not at hand: `feedbackCount` is re-read. */
+  recount = false;
+  /** Positives counted so far (a refresh notices writes made while it ran). */
+  private positivesSeen = 0;
+  /** Loads in flight, by user. */
+  readonly pending = new Map<string, Promise<void>>();
+  /** Users whose history is being read: the events applied to them meanwhile. */
+  readonly loading = new Map<string, StoredFeedback[]>();
+  /** The positives of the users who liked a new item (co-liked.ts), and what they were read for. */
+  coLiked: { positives: { item: string }[] }[] = [];
+  coLikedKey = '';
+  /** Users handed out in this turn of the event loop: never evicted before the caller's synchronous use. */
+  readonly held = new Set<string>();
+  private clearing = false;
+
+  /** `trim`: evicts down to the budget (called once the held users are released). */
+  constructor(
+    readonly budget: number,
+    private readonly trim: () => void = () => {},
+  ) {}
+
+  /**
+   * Keeps `id` in the cache until the current synchronous work (and its microtasks) ended: at most
+   * the latest half of the budget is held, so that eviction always finds a user to drop.
+   */
+  hold(id: string): void {
+    this.held.delete(id);
+    this.held.add(id);
+    if (this.held.size > Math.max(1, this.budget >> 1)) this.held.delete(this.held.values().next().value!);
+    if (this.clearing) return;
+    this.clearing = true;
+    setImmediate(() => {
+      this.held.clear();
+      this.clearing = false;
+      this.trim();
+    });
+  }
+
+  /** Counts a positive on `item`: `had` says whether the user already had one on it (undefined: not known). */
+  notePositive(item: string, had: boolean | undefined): void {
+    this.positivesSeen++;
+    if (had === undefined) this.dirty = true;
+    else if (!had) this.positiveUsers.set(item, (this.positiveUsers.get(item) ?? 0) + 1);
+  }
+
+  /** Takes a deleted user's positives out of the counts. */
+  dropPositives(items: Iterable<string>): void {
+    for (const item of new Set(items)) {
+      const n = (this.positiveUsers.get(item) ?? 0) - 1;
+      if (n > 0) this.positiveUsers.set(item, n);
+      else this.positiveUsers.delete(item);
+    }
+  }
+
+  /** Re-reads the per-item counts from the store when a write could not be counted (`dirty`). */
+  async refresh(store: Store, policy: FeedbackPolicy): Promise<void> {
+    if (!this.dirty) return;
+    const before = this.positivesSeen;
+    this.dirty = false;
+    const stats = await store.feedbackStats(positiveRules(policy));
+    this.positiveUsers = stats.positiveUsers;
+    // a positive applied while the store answered may or may not be in its counts
+    if (this.positivesSeen !== before) this.dirty = true;
+  }
+}
