@@ -133,16 +133,15 @@ export class Engine {
   }
 
   private scoresOf(userId: string, st: UserState): Float32Array {
-    if (st.scores) return st.scores;
-    if (st.cold) {
-      st.scores = this.view().coldScores; // shared, read-only
-      return st.scores;
-    }
+    const meta = this.view(); // scores that may hold the cold-start scores keep the catalogue they used
+    if (st.scores && (st.scoresCatalogue < 0 || st.scoresCatalogue === meta.catalogue)) return st.scores;
+    st.scoresCatalogue = st.cold || (st.personas !== null && this.personas !== null && usesMixture(st.personas, st.recent, st.overrides)) ? meta.catalogue : -1;
+    if (st.cold) return (st.scores = meta.coldScores); // shared, read-only
     const out = new Float32Array(this.nItems);
     if (st.personas && this.personas) {
       // a recent persona or a persona setting: score as the mixture of per-persona rankings
       if (!usesMixture(st.personas, st.recent, st.overrides)) this.personas.scorePersonas(st.personas.vectors, out, st.history, personaRowsOf(st, this.personas, st.personas, this.nItems));
-      else mixtureScores(st.personas, st.overrides, this.view().coldScores, out, personaRowsOf(st, this.personas, st.personas, this.nItems));
+      else mixtureScores(st.personas, st.overrides, meta.coldScores, out, personaRowsOf(st, this.personas, st.personas, this.nItems));
     } else {
       this.model.scoreBatch(singleUserBatch(this.trainedIndex(userId), st.history), out);
     }

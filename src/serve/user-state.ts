@@ -37,6 +37,8 @@ export interface UserState {
   /** The persona folded in from positives newer than the model (its index and items, newest first), if any. */
   recent: { index: number; items: Int32Array } | null;
   scores: Float32Array | null;
+  /** The catalogue version (CatalogueView.catalogue) of scores that may hold the cold-start scores (all personas muted, or a cold user); -1: they do not. */
+  scoresCatalogue: number;
   /** Each persona's own score row (persona-rows.ts), taken over from the user's previous state where a persona is unchanged. */
   rows: PersonaRows | null;
   profile: PersonaProfile | null;
@@ -84,7 +86,7 @@ export const personaCountOf = (st: UserState): number => st.personas?.k ?? 0;
 export function blankState(key: string, history: Int32Array, exclude: Int32Array, personas: PersonaSet | null): UserState {
   return {
     key, taste: 0, settings: 0, seenVersion: 0, cold: history.length === 0, history, exclude, personas, overrides: new Map(), recent: null,
-    scores: null, rows: null, profile: null, profileCatalogue: -1, confidence: null, posterior: { anchor: null }, answers: new Map(), answersVersion: -1,
+    scores: null, scoresCatalogue: -1, rows: null, profile: null, profileCatalogue: -1, confidence: null, posterior: { anchor: null }, answers: new Map(), answersVersion: -1,
   };
 }
 
