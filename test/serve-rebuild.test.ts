@@ -15,6 +15,7 @@ import { personaSetFrom } from '../src/models/persona-assignment.js';
 import { matcher, rankIn, seenTest } from '../src/serve/explanations.js';
 import { mixtureScores } from '../src/serve/persona-mixture.js';
 import { PersonaRows, rowLogNormaliser } from '../src/serve/persona-rows.js';
+import { mixtureByDefinition } from './mixture-reference.js';
 import { extractPositives } from '../src/data/split.js';
 import { trainSetFromPairs } from '../src/data/train-set.js';
 import { worldToLog } from '../src/synth/world.js';
@@ -79,20 +80,7 @@ describe('a persona read from its logits', () => {
         const fallback = new Float32Array(nItems).fill(-3);
         const got = new Float32Array(nItems);
         mixtureScores(set, overrides, fallback, got, new PersonaRows(model, set, nItems));
-        // the reference: every persona's row made by the model, summed as the mixture defines
-        const acc = new Float64Array(nItems);
-        let any = false;
-        for (let q = 0; q < set.k; q++) {
-          const o = overrides.get(q);
-          const c = o?.muted ? 0 : (o?.boost ?? 1) / set.k;
-          if (!(c > 0)) continue;
-          any = true;
-          const row = new Float32Array(nItems);
-          model.scorePersonas(vectors.slice(q * model.dim, (q + 1) * model.dim), row);
-          const lse = rowLogNormaliser(row);
-          for (let i = 0; i < nItems; i++) if (Number.isFinite(row[i]!)) acc[i]! += c * Math.exp(row[i]! - lse);
-        }
-        const want = any ? Float32Array.from(acc, (a) => (a > 0 ? Math.log(a) : -Infinity)) : fallback;
+        const want = mixtureByDefinition(model, vectors, set.k, overrides, fallback);
         assert.ok(sameBits(got, want));
       }),
       { numRuns: 30, seed: 4 },

@@ -23,6 +23,7 @@ import type { UserState } from '../src/serve/user-state.js';
 import { extractPositives } from '../src/data/split.js';
 import { trainSetFromPairs } from '../src/data/train-set.js';
 import { worldToLog } from '../src/synth/world.js';
+import { mixtureByDefinition } from './mixture-reference.js';
 
 const { log } = worldToLog({ users: 60, items: 120, categories: 5, meanInteractions: 25, seed: 11 });
 const positives = extractPositives(log, 4);
@@ -214,25 +215,7 @@ describe('PersonaRows', () => {
         const fallback = new Float32Array(log.items.size).fill(0.5);
         const got = new Float32Array(log.items.size);
         mixtureScores(set, overrides, fallback, got, new PersonaRows(model, set, log.items.size));
-        // the mixture as defined (persona-mixture.ts): each persona rescored, its log-softmax, weighted
-        const d = model.dim;
-        const acc = new Float64Array(log.items.size);
-        const tmp = new Float32Array(log.items.size);
-        let any = false;
-        for (let q = 0; q < set.k; q++) {
-          const o = overrides.get(q);
-          const c = o?.muted ? 0 : (o?.boost ?? 1) / set.k;
-          if (!(c > 0)) continue;
-          any = true;
-          model.scorePersonas(set.vectors.subarray(q * d, (q + 1) * d), tmp);
-          let max = -Infinity;
-          for (const v of tmp) if (Number.isFinite(v) && v > max) max = v;
-          let sum = 0;
-          for (const v of tmp) if (Number.isFinite(v)) sum += Math.exp(v - max);
-          const lse = max + Math.log(sum);
-          for (let i = 0; i < tmp.length; i++) if (Number.isFinite(tmp[i]!)) acc[i]! += c * Math.exp(tmp[i]! - lse);
-        }
-        const want = any ? Float32Array.from(acc, (x) => (x > 0 ? Math.log(x) : -Infinity)) : fallback;
+        const want = mixtureByDefinition(model, set.vectors, set.k, overrides, fallback);
         assert.deepEqual(got, want);
       }),
       { numRuns: 30, seed: 3 },
