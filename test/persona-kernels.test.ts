@@ -111,6 +111,50 @@ describe('persona kernels (assembly/personas.ts)', () => {
     });
   }
 
+  for (const [d, whole] of [[64, true], [7, true], [5, false]] as const) {
+    it(`buildP and backW reproduce the plain loops over the kept history items bit for bit (d = ${d}, whole ${whole})`, () => {
+      const rng = new Rng(31 + d);
+      const nItems = 40;
+      const k = 3;
+      const K = whole ? k + 1 : k;
+      const arena = personaArena(nItems, d, 2, k + 1, 30);
+      const v = arenaViews(arena, nItems);
+      v.W.set(randomF32(nItems * d, rng));
+      v.gW[1]!.set(randomF32(nItems * d, rng));
+      const kern = chunkKernel(arena, 1);
+      const items = [5, 0, 39, 12, 5, 20, 7, 33, 1];
+      const groups = [0, 2, 1, 0, 2, 2, 1, 0, 1];
+      const roles = [0, 1, 0, 0, 0, 1, 0, 0, 1];
+      const scale = Array.from({ length: K }, () => 0.1 + rng.next());
+      kern.items.set(items);
+      kern.groups.set(groups);
+      kern.roles.set(roles);
+      kern.scale.set(scale);
+      kern.P.fill(9);
+      const n = items.length;
+      kern.g.buildP(arena.W, d, kern.s.items, kern.s.roles, kern.s.groups, n, k, whole ? 1 : 0, kern.s.scale, kern.s.P);
+      const P = new Float64Array(K * d);
+      for (let h = 0; h < n; h++) {
+        if (roles[h]) continue;
+        for (let x = 0; x < d; x++) P[groups[h]! * d + x] += v.W[items[h]! * d + x]!;
+        if (whole) for (let x = 0; x < d; x++) P[k * d + x] += v.W[items[h]! * d + x]!;
+      }
+      for (let q = 0; q < K; q++) for (let x = 0; x < d; x++) P[q * d + x] *= scale[q]!;
+      assert.deepEqual(Array.from(kern.P.subarray(0, K * d)), Array.from(P));
+      for (let x = 0; x < K * d; x++) kern.gP[x] = (rng.next() - 0.5) * Math.pow(10, Math.floor(rng.next() * 4) - 2);
+      const gW = Float32Array.from(v.gW[1]!);
+      for (let h = 0; h < n; h++) {
+        if (roles[h]) continue;
+        const wo = items[h]! * d;
+        for (let x = 0; x < d; x++) gW[wo + x] = gW[wo + x]! + scale[groups[h]!]! * kern.gP[groups[h]! * d + x]!;
+        if (whole) for (let x = 0; x < d; x++) gW[wo + x] = gW[wo + x]! + scale[k]! * kern.gP[k * d + x]!;
+      }
+      kern.g.backW(arena.gW[1]!, d, kern.s.items, kern.s.roles, kern.s.groups, n, k, whole ? 1 : 0, kern.s.scale, kern.s.gP);
+      assert.deepEqual(Array.from(v.gW[1]!), Array.from(gW));
+      assert.ok(v.gW[0]!.every((x) => x === 0), 'the other chunk is untouched');
+    });
+  }
+
   it('candidateDots equals the plain dot of float32 rows, for every candidate and component', () => {
     const rng = new Rng(5);
     const d = 10;

@@ -21,7 +21,14 @@ interface PersonaKernel {
   adamRows(X: number, G: number, chunks: number, M: number, V: number, d: number, rows: number, n: number, c1: number, c2: number, lr: number, l2: number, b1: number, ob1: number, b2: number, ob2: number): void;
 }
 
+/** The row loops of a user's gradient (assembly/persona-grad.ts, build/wasm/persona-grad.wasm). */
+interface GradKernel {
+  buildP(W: number, d: number, items: number, roles: number, assign: number, n: number, k: number, whole: number, scale: number, P: number): void;
+  backW(gW: number, d: number, items: number, roles: number, assign: number, n: number, k: number, whole: number, scale: number, gP: number): void;
+}
+
 const instantiate = wasmKernel<PersonaKernel>('personas.wasm', 'persona-kernels');
+const instantiateGrad = wasmKernel<GradKernel>('persona-grad.wasm', 'persona-kernels');
 
 /** Byte offsets of one chunk's scratch. */
 export interface ChunkScratch {
@@ -34,6 +41,11 @@ export interface ChunkScratch {
   readonly z: number;
   readonly coef: number;
   readonly idx: number;
+  /** The user's history (cap int32 items and cluster labels, cap bytes of roles) and K float64 component scales. */
+  readonly items: number;
+  readonly groups: number;
+  readonly roles: number;
+  readonly scale: number;
 }
 
 /** Where everything is in the arena's memory (plain data: structured-cloned to workers). */
@@ -98,6 +110,10 @@ export function personaArena(nItems: number, d: number, chunks: number, K: numbe
     z: take(cap * K * 8),
     coef: take(cap * K * 8),
     idx: take(cap * 4),
+    items: take(cap * 4),
+    groups: take(cap * 4),
+    roles: take(cap),
+    scale: take(K * 8),
   }));
   const W = take(rows);
   const gW = Array.from({ length: chunks }, () => take(rows));
@@ -115,6 +131,7 @@ export function personaArena(nItems: number, d: number, chunks: number, K: numbe
 /** Views and the kernel of one chunk's scratch, for the calling thread. */
 export interface ChunkKernel {
   readonly k: PersonaKernel;
+  readonly g: GradKernel;
   readonly a: PersonaArena;
   readonly s: ChunkScratch;
   readonly P: Float64Array;
@@ -124,6 +141,10 @@ export interface ChunkKernel {
   readonly z: Float64Array;
   readonly coef: Float64Array;
   readonly idx: Int32Array;
+  readonly items: Int32Array;
+  readonly groups: Int32Array;
+  readonly roles: Uint8Array;
+  readonly scale: Float64Array;
 }
 
 // per thread: the kernel instance of the last arena and its chunk views
@@ -134,10 +155,11 @@ let cached: ChunkKernel[] = [];
 export function chunkKernel(arena: PersonaArena, chunk: number): ChunkKernel {
   if (cachedId !== arena.id) {
     const k = instantiate(arena.memory);
+    const g = instantiateGrad(arena.memory);
     const buf = arena.memory.buffer;
     const { K, cap, d } = arena;
     cached = arena.scratch.map((s) => ({
-      k, a: arena, s,
+      k, g, a: arena, s,
       P: new Float64Array(buf, s.P, K * d),
       gP: new Float64Array(buf, s.gP, K * d),
       on: new Uint8Array(buf, s.on, K),
@@ -145,6 +167,10 @@ export function chunkKernel(arena: PersonaArena, chunk: number): ChunkKernel {
       z: new Float64Array(buf, s.z, cap * K),
       coef: new Float64Array(buf, s.coef, cap * K),
       idx: new Int32Array(buf, s.idx, cap),
+      items: new Int32Array(buf, s.items, cap),
+      groups: new Int32Array(buf, s.groups, cap),
+      roles: new Uint8Array(buf, s.roles, cap),
+      scale: new Float64Array(buf, s.scale, K),
     }));
     cachedId = arena.id;
   }

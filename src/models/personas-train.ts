@@ -201,7 +201,7 @@ function mixtureOrder(zBuf: Float64Array, lse: Float64Array, logPi: Float64Array
  * history removed), with the logQ correction. Gradients go to the chunk's buffers. Returns the loss.
  */
 export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: number): number {
-  const { d, W, B } = st;
+  const { d, B } = st;
   const h0 = st.hptr[u]!;
   const n = st.hptr[u + 1]! - h0;
   const k = st.ku[u]!;
@@ -242,17 +242,15 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     pi[k] = prm.whole;
     scale[k] = Math.pow(nKept, -prm.alpha);
   }
+  // the components: P_q = scale_q x the sum of the W rows of cluster q's kept items (kernel)
   const kern = chunkKernel(st.arena, chunk);
-  const P = kern.P;
-  P.fill(0, 0, K * d);
-  for (let h = 0; h < n; h++) {
-    if (roleBuf[h]) continue;
-    const q = st.assign[h0 + h]!;
-    const wo = st.hidx[h0 + h]! * d;
-    for (let x = 0; x < d; x++) P[q * d + x] += W[wo + x]!;
-    if (whole) for (let x = 0; x < d; x++) P[k * d + x] += W[wo + x]!;
-  }
-  for (let q = 0; q < K; q++) for (let x = 0; x < d; x++) P[q * d + x] *= scale[q]!;
+  kern.items.set(st.hidx.subarray(h0, h0 + n));
+  kern.groups.set(st.assign.subarray(h0, h0 + n));
+  kern.roles.set(roleBuf.subarray(0, n));
+  kern.scale.set(scale.subarray(0, K));
+  const ks = kern.s;
+  const wholeOn = whole ? 1 : 0;
+  kern.g.buildP(st.arena.W, d, ks.items, ks.roles, ks.groups, n, k, wholeOn, ks.scale, ks.P);
   // the dot products Q_j . P_q of the list (kernel), then the biases, log weights and neighbour term
   const zBuf = kern.z;
   kern.list.set(listBuf.subarray(0, len));
@@ -292,9 +290,7 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
   }
   // dL/dz_q(j) = R_q softmax_q(j) - [j target] r_jq; the entries kept go to the kernel's backward
   // pass (gP_q += g Q_j, gQ_j += g P_q, entries in list order)
-  const gP = kern.gP;
-  gP.fill(0, 0, K * d);
-  const gW = st.gW[chunk]!;
+  kern.gP.fill(0, 0, K * d);
   const gB = st.gB[chunk]!;
   const coef = kern.coef;
   const idx = kern.idx;
@@ -321,17 +317,9 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     idx[nIdx++] = c;
   }
   kern.k.backRows(st.arena.Q, st.arena.gQ[chunk]!, d, kern.s.P, kern.s.gP, K, kern.s.list, kern.s.coef, kern.s.idx, nIdx);
-  // back to the kept items: dp_q / dW_j = |kept_q|^-alpha
-  for (let h = 0; h < n; h++) {
-    if (roleBuf[h]) continue;
-    const q = st.assign[h0 + h]!;
-    const j = st.hidx[h0 + h]!;
-    const s = scale[q]!;
-    touch(st, chunk, j);
-    const wo = j * d;
-    for (let x = 0; x < d; x++) gW[wo + x] = gW[wo + x]! + s * gP[q * d + x]!;
-    if (whole) for (let x = 0; x < d; x++) gW[wo + x] = gW[wo + x]! + scale[k]! * gP[k * d + x]!;
-  }
+  // back to the kept items: dp_q / dW_j = |kept_q|^-alpha (kernel: gW_j += scale_q gP_q, then the whole component's)
+  for (let h = 0; h < n; h++) if (!roleBuf[h]) touch(st, chunk, st.hidx[h0 + h]!);
+  kern.g.backW(st.arena.gW[chunk]!, d, ks.items, ks.roles, ks.groups, n, k, wholeOn, ks.scale, ks.gP);
   return loss;
 }
 
