@@ -91,10 +91,11 @@ export function heapBase(): usize {
 }
 
 // Lazy Adam over rows: for each row j = rows[r] and x in [0, d): g = sum over the `chunks`
-// gradient buffers (their byte offsets: `chunks` int32 at G) in order, each zeroed;
+// gradient buffers (their byte offsets: `chunks` int32 at G) whose bit is set in the row's mask
+// masks[r] (one byte per row; the other buffers' rows are zero), in order, each zeroed;
 // g += l2 X; M = b1 M + ob1 g; V = b2 V + ob2 g g (float64, stored float32); X -= lr M c1 /
 // (sqrt(V c2) + 1e-8) with the row's bias corrections c1[r], c2[r], using the float64 M and V.
-export function adamRows(X: usize, G: usize, chunks: i32, M: usize, V: usize, d: i32, rows: usize, n: i32, c1s: usize, c2s: usize, lr: f64, l2: f64, b1: f64, ob1: f64, b2: f64, ob2: f64): void {
+export function adamRows(X: usize, G: usize, chunks: i32, M: usize, V: usize, d: i32, rows: usize, masks: usize, n: i32, c1s: usize, c2s: usize, lr: f64, l2: f64, b1: f64, ob1: f64, b2: f64, ob2: f64): void {
   const rowB = <usize>d << 2;
   const d4 = d & ~3;
   const vl2 = f64x2.splat(l2);
@@ -107,6 +108,7 @@ export function adamRows(X: usize, G: usize, chunks: i32, M: usize, V: usize, d:
   const zero = f32x4.splat(0);
   for (let r = 0; r < n; r++) {
     const off = <usize>load<i32>(rows + (<usize>r << 2)) * rowB;
+    const mask = <i32>load<u8>(masks + <usize>r);
     const c1 = f64x2.splat(load<f64>(c1s + (<usize>r << 3)));
     const c2 = f64x2.splat(load<f64>(c2s + (<usize>r << 3)));
     let x = 0;
@@ -115,6 +117,7 @@ export function adamRows(X: usize, G: usize, chunks: i32, M: usize, V: usize, d:
       let glo = f64x2.splat(0);
       let ghi = f64x2.splat(0);
       for (let c = 0; c < chunks; c++) {
+        if (((mask >> c) & 1) == 0) continue;
         const gp = <usize>load<i32>(G + (<usize>c << 2)) + xb;
         const w = v128.load(gp);
         glo = f64x2.add(glo, f64x2.promote_low_f32x4(w));
@@ -144,6 +147,7 @@ export function adamRows(X: usize, G: usize, chunks: i32, M: usize, V: usize, d:
       const xb = off + (<usize>x << 2);
       let g: f64 = 0;
       for (let c = 0; c < chunks; c++) {
+        if (((mask >> c) & 1) == 0) continue;
         const gp = <usize>load<i32>(G + (<usize>c << 2)) + xb;
         g += <f64>load<f32>(gp);
         store<f32>(gp, 0);

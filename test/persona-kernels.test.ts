@@ -60,8 +60,8 @@ describe('persona kernels (assembly/personas.ts)', () => {
     });
   }
 
-  for (const d of [8, 6]) {
-    it(`adamRows steps the listed W and Q rows as the plain float64 loop does, and zeroes their gradients (d = ${d})`, () => {
+  for (const [d, masks] of [[8, [7, 7, 7]], [6, [7, 7, 7]], [8, [5, 2, 7]], [7, [1, 6, 4]]] as const) {
+    it(`adamRows steps the listed W and Q rows as the plain float64 loop does over the chunks in each row's mask, and zeroes those gradients (d = ${d}, masks ${masks})`, () => {
       const rng = new Rng(11 + d);
       const nItems = 12;
       const arena = personaArena(nItems, d, 4, 2, 4);
@@ -74,6 +74,7 @@ describe('persona kernels (assembly/personas.ts)', () => {
       for (const a of V) a.set(randomF32(n, rng).map(Math.abs));
       const rows = [7, 2, 10];
       new Int32Array(buf, arena.rows, 3).set(rows);
+      new Uint8Array(buf, arena.masks, 3).set(masks);
       const c1 = new Float64Array(buf, arena.c1, 3);
       const c2 = new Float64Array(buf, arena.c2, 3);
       rows.forEach((_, r) => {
@@ -90,6 +91,7 @@ describe('persona kernels (assembly/personas.ts)', () => {
           for (let x = j * d; x < (j + 1) * d; x++) {
             let g = 0;
             for (let c = 0; c < chunks; c++) {
+              if (!(masks[r]! & (1 << c))) continue;
               g += G[c]![x]!;
               G[c]![x] = 0;
             }

@@ -18,7 +18,7 @@ interface PersonaKernel {
   zRows(Q: number, d: number, P: number, K: number, on: number, list: number, len: number, z: number): void;
   backRows(Q: number, gQ: number, d: number, P: number, gP: number, K: number, list: number, coef: number, idx: number, n: number): void;
   clusterRows(W: number, d: number, items: number, n: number, k: number, minItems: number, iters: number, assign: number, S: number): number;
-  adamRows(X: number, G: number, chunks: number, M: number, V: number, d: number, rows: number, n: number, c1: number, c2: number, lr: number, l2: number, b1: number, ob1: number, b2: number, ob2: number): void;
+  adamRows(X: number, G: number, chunks: number, M: number, V: number, d: number, rows: number, masks: number, n: number, c1: number, c2: number, lr: number, l2: number, b1: number, ob1: number, b2: number, ob2: number): void;
 }
 
 /** The row loops of a user's gradient (assembly/persona-grad.ts, build/wasm/persona-grad.wasm). */
@@ -69,8 +69,12 @@ export interface PersonaArena {
   /** The byte offsets of the gW and of the gQ buffers (chunks int32 each), for the Adam kernel. */
   readonly gWAt: number;
   readonly gQAt: number;
-  /** Adam's rows to step (items int32) and their bias corrections (items float64 each). */
+  /**
+   * Adam's rows to step (items int32), the chunks whose gradient buffers each row reads (items
+   * bytes, bit c = chunk c) and their bias corrections (items float64 each).
+   */
   readonly rows: number;
+  readonly masks: number;
   readonly c1: number;
   readonly c2: number;
   /** Clustering scratch (`clusterInArena`): one slot per concurrent caller, for histories of up to clusterN items and up to clusterK clusters. */
@@ -120,7 +124,7 @@ export function personaArena(nItems: number, d: number, chunks: number, K: numbe
   const [mW, vW, mQ, vQ] = [take(rows), take(rows), take(rows), take(rows)];
   const gWAt = take(chunks * 4);
   const gQAt = take(chunks * 4);
-  const at = { rows: take(nItems * 4), c1: take(nItems * 8), c2: take(nItems * 8) };
+  const at = { rows: take(nItems * 4), masks: take(nItems), c1: take(nItems * 8), c2: take(nItems * 8) };
   const cluster = Array.from({ length: clusterK >= 2 ? slots : 0 }, () => take(clusterSlotBytes(clusterN, clusterK, d)));
   const memory = sharedMemory(end, `personas: ${nItems} items x ${d} dimensions (${chunks} gradient buffers)`);
   new Int32Array(memory.buffer, gWAt, chunks).set(gW);
@@ -199,17 +203,19 @@ const B1 = 0.9;
 const B2 = 0.999;
 
 /**
- * Lazy Adam on the arena's W and Q rows listed in rows[lo .. hi) (c1, c2: their bias corrections,
- * filled by the caller): sums and zeroes the first `chunks` gradient buffers, L2 `l2`, step `lr`.
+ * Lazy Adam on the arena's W and Q rows listed in rows[lo .. hi) (masks, c1, c2: the chunks that
+ * touched each row and its bias corrections, filled by the caller): sums and zeroes the row in the
+ * gradient buffers of the chunks in its mask (of the first `chunks`; the others hold zeros there,
+ * and adding a zero changes no sum), L2 `l2`, step `lr`.
  * The arithmetic of ItemAdam's plain loop (src/models/item-train.ts), row by row: rows are
  * independent, so any split of the list gives the same result.
  */
 export function adamArenaRows(arena: PersonaArena, chunks: number, lo: number, hi: number, lr: number, l2: number): void {
   const k = chunkKernel(arena, 0).k;
   const { d } = arena;
-  const [rows, c1, c2, n] = [arena.rows + 4 * lo, arena.c1 + 8 * lo, arena.c2 + 8 * lo, hi - lo];
-  k.adamRows(arena.W, arena.gWAt, chunks, arena.mW, arena.vW, d, rows, n, c1, c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
-  k.adamRows(arena.Q, arena.gQAt, chunks, arena.mQ, arena.vQ, d, rows, n, c1, c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
+  const [rows, masks, c1, c2, n] = [arena.rows + 4 * lo, arena.masks + lo, arena.c1 + 8 * lo, arena.c2 + 8 * lo, hi - lo];
+  k.adamRows(arena.W, arena.gWAt, chunks, arena.mW, arena.vW, d, rows, masks, n, c1, c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
+  k.adamRows(arena.Q, arena.gQAt, chunks, arena.mQ, arena.vQ, d, rows, masks, n, c1, c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
 }
 
 /**
