@@ -75,3 +75,108 @@ function axpyRow(g: usize, s: f64, p: usize, d: i32, d2: i32): void {
   }
   for (; x < d; x++) store<f32>(g + (<usize>x << 2), <f32>(<f64>load<f32>(g + (<usize>x << 2)) + s * load<f64>(p + (<usize>x << 3))));
 }
+
+// e^x by the fdlibm algorithm (argument reduction by ln 2 in two parts, a degree-5 rational
+// remainder, the power of two put in the exponent), the algorithm and constants V8's Math.exp
+// uses, so the two agree bit for bit (tested against Math.exp).
+const LN2_HI: f64 = 6.93147180369123816490e-01;
+const LN2_LO: f64 = 1.90821492927058770002e-10;
+const INV_LN2: f64 = 1.44269504088896338700e+00;
+const E1: f64 = 1.66666666666666019037e-01;
+const E2: f64 = -2.77777777770155933842e-03;
+const E3: f64 = 6.61375632143793436117e-05;
+const E4: f64 = -1.65339022054652515390e-06;
+const E5: f64 = 4.13813679705723846039e-08;
+const TWO_M1000: f64 = 9.33263618503218878990e-302;
+const TWO_1023: f64 = 8.988465674311579539e307;
+
+export function exp(x: f64): f64 {
+  const bits = reinterpret<u64>(x);
+  let hx = <u32>(bits >>> 32);
+  const xsb = <i32>(hx >>> 31);
+  hx &= 0x7fffffff;
+  if (hx >= 0x40862e42) {
+    if (hx >= 0x7ff00000) return ((hx & 0xfffff) | <u32>bits) != 0 ? x + x : xsb == 0 ? x : 0;
+    if (x > 7.09782712893383973096e+02) return Infinity;
+    if (x < -7.45133219101941108420e+02) return 0;
+  }
+  let hi: f64 = 0;
+  let lo: f64 = 0;
+  let k: i32 = 0;
+  if (hx > 0x3fd62e42) {
+    if (hx < 0x3ff0a2b2) {
+      if (x == 1) return 2.718281828459045;
+      hi = xsb != 0 ? x + LN2_HI : x - LN2_HI;
+      lo = xsb != 0 ? -LN2_LO : LN2_LO;
+      k = 1 - xsb - xsb;
+    } else {
+      k = <i32>(INV_LN2 * x + (xsb != 0 ? -0.5 : 0.5));
+      const t = <f64>k;
+      hi = x - t * LN2_HI;
+      lo = t * LN2_LO;
+    }
+    x = hi - lo;
+  } else if (hx < 0x3e300000) {
+    return 1 + x;
+  }
+  const t = x * x;
+  const c = x - t * (E1 + t * (E2 + t * (E3 + t * (E4 + t * E5))));
+  if (k == 0) return 1 - ((x * c) / (c - 2.0) - x);
+  const y = 1 - ((lo - (x * c) / (2.0 - c)) - hi);
+  if (k >= -1021) {
+    if (k == 1024) return y * 2.0 * TWO_1023;
+    return y * reinterpret<f64>(<u64>(<u32>(0x3ff00000 + (k << 20))) << 32);
+  }
+  return y * reinterpret<f64>(<u64>(<u32>(0x3ff00000 + ((k + 1000) << 20))) << 32) * TWO_M1000;
+}
+
+// The logits of a user's list and each component's normaliser: for every component q with
+// on[q] != 0, z[c K + q] = z[c K + q] + B[list[c]] + logw[c] + 0 for c in [0, len) (the dot
+// products already in z), mx[q] = their maximum and sums[q] = the sum over c of exp(z - mx[q]),
+// in list order (the caller's lse[q] = mx[q] + log(sums[q])).
+export function logitRows(B: usize, list: usize, logw: usize, len: i32, K: i32, on: usize, z: usize, mx: usize, sums: usize): void {
+  for (let q = 0; q < K; q++) {
+    if (load<u8>(on + <usize>q) == 0) continue;
+    let m = -Infinity;
+    for (let c = 0; c < len; c++) {
+      const p = z + ((<usize>c * <usize>K + <usize>q) << 3);
+      const v = load<f64>(p) + <f64>load<f32>(B + (<usize>load<i32>(list + (<usize>c << 2)) << 2)) + load<f64>(logw + (<usize>c << 3)) + 0;
+      store<f64>(p, v);
+      if (v > m) m = v;
+    }
+    let sum: f64 = 0;
+    for (let c = 0; c < len; c++) sum += exp(load<f64>(z + ((<usize>c * <usize>K + <usize>q) << 3)) - m);
+    store<f64>(mx + (<usize>q << 3), m);
+    store<f64>(sums + (<usize>q << 3), sum);
+  }
+}
+
+// The backward coefficients of a user's list: for c in [0, len) and each component q,
+// coef[c K + q] = g = R[q] exp(z - lse[q]) - (c < nt ? resp[c K + q] : 0) (0 when on[q] == 0);
+// an entry is kept (idx[n] = c, tots[n] = the sum of its g over q, in q order) when it is a target
+// (c < nt) or the sum of its R[q] exp(z - lse[q]) is at least skipEps. Returns the kept count n.
+export function coefRows(z: usize, K: i32, on: usize, lse: usize, R: usize, resp: usize, nt: i32, len: i32, skipEps: f64, coef: usize, idx: usize, tots: usize): i32 {
+  let n = 0;
+  for (let c = 0; c < len; c++) {
+    let tot: f64 = 0;
+    let mass: f64 = 0;
+    const co = (<usize>c * <usize>K) << 3;
+    for (let q = 0; q < K; q++) {
+      const qo = <usize>q << 3;
+      if (load<u8>(on + <usize>q) == 0) {
+        store<f64>(coef + co + qo, 0);
+        continue;
+      }
+      const sm = load<f64>(R + qo) * exp(load<f64>(z + co + qo) - load<f64>(lse + qo));
+      mass += sm;
+      const g = sm - (c < nt ? load<f64>(resp + co + qo) : 0);
+      store<f64>(coef + co + qo, g);
+      tot += g;
+    }
+    if (c >= nt && mass < skipEps) continue;
+    store<i32>(idx + (<usize>n << 2), c);
+    store<f64>(tots + (<usize>n << 3), tot);
+    n++;
+  }
+  return n;
+}

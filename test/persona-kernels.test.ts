@@ -157,6 +157,92 @@ describe('persona kernels (assembly/personas.ts)', () => {
     });
   }
 
+  it('the kernel exp is Math.exp bit for bit (edge cases, the softmax range, random bit patterns)', () => {
+    const g = chunkKernel(personaArena(4, 4, 1, 1, 4), 0).g;
+    const rng = new Rng(77);
+    const xs = [0, -0, 1, -1, 0.5, 709.78, 709.79, -745.1, -745.2, -708.4, -720, Infinity, -Infinity, NaN, 1e-300, -1e-9, 0.34657359027997264, 1.0397207708399179, -1.0397207708399179];
+    for (let i = 0; i < 200_000; i++) xs.push(-60 * rng.next(), (rng.next() - 0.5) * 4, -1460 * rng.next() + 710);
+    const bits = new Float64Array(1);
+    const words = new Uint32Array(bits.buffer);
+    for (let i = 0; i < 50_000; i++) {
+      words[0] = rng.nextU32();
+      words[1] = rng.nextU32();
+      xs.push(bits[0]!);
+    }
+    let differ = 0;
+    for (const x of xs) if (!Object.is(g.exp(x), Math.exp(x))) differ++;
+    assert.equal(differ, 0);
+  });
+
+  it('logitRows and coefRows reproduce the plain softmax loops bit for bit', () => {
+    const rng = new Rng(9);
+    const nItems = 30;
+    const K = 3;
+    const arena = personaArena(nItems, 4, 1, K, 20);
+    const v = arenaViews(arena, nItems);
+    v.B.set(randomF32(nItems, rng));
+    const kern = chunkKernel(arena, 0);
+    const ks = kern.s;
+    const list = [4, 9, 0, 29, 13, 7, 21, 2];
+    const [len, nt] = [list.length, 3];
+    const logw = Array.from({ length: len }, (_, c) => (c < nt ? 0 : Math.log(1 + rng.next())));
+    kern.list.set(list);
+    kern.logw.set(logw);
+    kern.on.set([1, 0, 1]);
+    const z0 = Array.from({ length: len * K }, () => (rng.next() - 0.5) * 20);
+    kern.z.set(z0);
+    kern.g.logitRows(arena.B, ks.list, ks.logw, len, K, ks.on, ks.z, ks.mx, ks.sums);
+    const z = z0.slice();
+    for (const q of [0, 2]) {
+      let m = -Infinity;
+      for (let c = 0; c < len; c++) {
+        z[c * K + q] = z[c * K + q]! + v.B[list[c]!]! + logw[c]! + 0;
+        m = Math.max(m, z[c * K + q]!);
+      }
+      let sum = 0;
+      for (let c = 0; c < len; c++) sum += Math.exp(z[c * K + q]! - m);
+      assert.equal(kern.mx[q], m);
+      assert.equal(kern.sums[q], sum);
+    }
+    assert.deepEqual(Array.from(kern.z.subarray(0, len * K)), z);
+    // coefficients: R_q exp(z - lse_q) - resp for the targets; entry 5 falls below skipEps
+    const lse = [3.1, 0, 2.2];
+    const R = [0.7, 0, 2.3];
+    kern.lse.set(lse);
+    kern.R.set(R);
+    const resp = Array.from({ length: nt * K }, () => rng.next());
+    kern.resp.set(resp);
+    z[5 * K] = -200;
+    z[5 * K + 2] = -200;
+    kern.z.set(z);
+    const skipEps = 1e-4;
+    const n = kern.g.coefRows(ks.z, K, ks.on, ks.lse, ks.R, ks.resp, nt, len, skipEps, ks.coef, ks.idx, ks.tots);
+    const idx: number[] = [];
+    const tots: number[] = [];
+    for (let c = 0; c < len; c++) {
+      let tot = 0;
+      let mass = 0;
+      for (const q of [0, 1, 2]) {
+        if (q === 1) {
+          assert.equal(kern.coef[c * K + q], 0);
+          continue;
+        }
+        const sm = R[q]! * Math.exp(z[c * K + q]! - lse[q]!);
+        mass += sm;
+        const g = sm - (c < nt ? resp[c * K + q]! : 0);
+        assert.equal(kern.coef[c * K + q], g);
+        tot += g;
+      }
+      if (c >= nt && mass < skipEps) continue;
+      idx.push(c);
+      tots.push(tot);
+    }
+    assert.equal(idx.includes(5), false);
+    assert.equal(n, idx.length);
+    assert.deepEqual(Array.from(kern.idx.subarray(0, n)), idx);
+    assert.deepEqual(Array.from(kern.tots.subarray(0, n)), tots);
+  });
+
   it('candidateDots equals the plain dot of float32 rows, for every candidate and component', () => {
     const rng = new Rng(5);
     const d = 10;

@@ -25,6 +25,9 @@ interface PersonaKernel {
 interface GradKernel {
   buildP(W: number, d: number, items: number, roles: number, assign: number, n: number, k: number, whole: number, scale: number, P: number): void;
   backW(gW: number, d: number, items: number, roles: number, assign: number, n: number, k: number, whole: number, scale: number, gP: number): void;
+  exp(x: number): number;
+  logitRows(B: number, list: number, logw: number, len: number, K: number, on: number, z: number, mx: number, sums: number): void;
+  coefRows(z: number, K: number, on: number, lse: number, R: number, resp: number, nt: number, len: number, skipEps: number, coef: number, idx: number, tots: number): number;
 }
 
 const instantiate = wasmKernel<PersonaKernel>('personas.wasm', 'persona-kernels');
@@ -46,6 +49,18 @@ export interface ChunkScratch {
   readonly groups: number;
   readonly roles: number;
   readonly scale: number;
+  /**
+   * The softmax's float64 scratch: the list's log weights and kept entries' summed coefficients
+   * (cap each), the targets' responsibilities (cap x K), and per component the logits' maximum,
+   * the sum of exp, the log normaliser and the summed responsibilities (K each).
+   */
+  readonly logw: number;
+  readonly tots: number;
+  readonly resp: number;
+  readonly mx: number;
+  readonly sums: number;
+  readonly lse: number;
+  readonly R: number;
 }
 
 /** Where everything is in the arena's memory (plain data: structured-cloned to workers). */
@@ -59,8 +74,9 @@ export interface PersonaArena {
   readonly Q: number;
   readonly gQ: readonly number[];
   readonly scratch: readonly ChunkScratch[];
-  /** The context vectors W, their chunk gradients, the Adam moments of W and Q (items x d float32). */
+  /** The context vectors W, the biases B (items float32), W's chunk gradients, the Adam moments of W and Q (items x d float32). */
   readonly W: number;
+  readonly B: number;
   readonly gW: readonly number[];
   readonly mW: number;
   readonly vW: number;
@@ -118,8 +134,16 @@ export function personaArena(nItems: number, d: number, chunks: number, K: numbe
     groups: take(cap * 4),
     roles: take(cap),
     scale: take(K * 8),
+    logw: take(cap * 8),
+    tots: take(cap * 8),
+    resp: take(cap * K * 8),
+    mx: take(K * 8),
+    sums: take(K * 8),
+    lse: take(K * 8),
+    R: take(K * 8),
   }));
   const W = take(rows);
+  const B = take(nItems * 4);
   const gW = Array.from({ length: chunks }, () => take(rows));
   const [mW, vW, mQ, vQ] = [take(rows), take(rows), take(rows), take(rows)];
   const gWAt = take(chunks * 4);
@@ -129,7 +153,7 @@ export function personaArena(nItems: number, d: number, chunks: number, K: numbe
   const memory = sharedMemory(end, `personas: ${nItems} items x ${d} dimensions (${chunks} gradient buffers)`);
   new Int32Array(memory.buffer, gWAt, chunks).set(gW);
   new Int32Array(memory.buffer, gQAt, chunks).set(gQ);
-  return { id: nextId++, memory, d, K, cap, Q, gQ, scratch, W, gW, mW, vW, mQ, vQ, gWAt, gQAt, ...at, cluster, clusterN, clusterK };
+  return { id: nextId++, memory, d, K, cap, Q, gQ, scratch, W, B, gW, mW, vW, mQ, vQ, gWAt, gQAt, ...at, cluster, clusterN, clusterK };
 }
 
 /** Views and the kernel of one chunk's scratch, for the calling thread. */
@@ -149,6 +173,13 @@ export interface ChunkKernel {
   readonly groups: Int32Array;
   readonly roles: Uint8Array;
   readonly scale: Float64Array;
+  readonly logw: Float64Array;
+  readonly tots: Float64Array;
+  readonly resp: Float64Array;
+  readonly mx: Float64Array;
+  readonly sums: Float64Array;
+  readonly lse: Float64Array;
+  readonly R: Float64Array;
 }
 
 // per thread: the kernel instance of the last arena and its chunk views
@@ -175,6 +206,13 @@ export function chunkKernel(arena: PersonaArena, chunk: number): ChunkKernel {
       groups: new Int32Array(buf, s.groups, cap),
       roles: new Uint8Array(buf, s.roles, cap),
       scale: new Float64Array(buf, s.scale, K),
+      logw: new Float64Array(buf, s.logw, cap),
+      tots: new Float64Array(buf, s.tots, cap),
+      resp: new Float64Array(buf, s.resp, cap * K),
+      mx: new Float64Array(buf, s.mx, K),
+      sums: new Float64Array(buf, s.sums, K),
+      lse: new Float64Array(buf, s.lse, K),
+      R: new Float64Array(buf, s.R, K),
     }));
     cachedId = arena.id;
   }
@@ -187,12 +225,13 @@ export function releaseArena(): void {
   cached = [];
 }
 
-/** W, Q and their chunk gradient buffers as Float32Array views of the arena. */
-export function arenaViews(arena: PersonaArena, nItems: number): { W: Float32Array; Q: Float32Array; gW: Float32Array[]; gQ: Float32Array[] } {
+/** W, Q, B and the chunk gradient buffers of W and Q as Float32Array views of the arena. */
+export function arenaViews(arena: PersonaArena, nItems: number): { W: Float32Array; Q: Float32Array; B: Float32Array; gW: Float32Array[]; gQ: Float32Array[] } {
   const buf = arena.memory.buffer;
   const n = nItems * arena.d;
   return {
     W: new Float32Array(buf, arena.W, n),
+    B: new Float32Array(buf, arena.B, nItems),
     Q: new Float32Array(buf, arena.Q, n),
     gW: arena.gW.map((o) => new Float32Array(buf, o, n)),
     gQ: arena.gQ.map((o) => new Float32Array(buf, o, n)),
