@@ -9,19 +9,24 @@
  * buffer instead of `CHUNKS`.
  */
 import { adamArenaRows } from '../math/persona-kernels.js';
-import { splitRange, type WorkerPool } from '../math/pool.js';
+import { sharedFloat32, sharedInt32, splitRange, type WorkerPool } from '../math/pool.js';
 import { biasStep } from './item-train.js';
 import type { TrainState } from './personas-train.js';
 
 const B1 = 0.9;
 const B2 = 0.999;
 
-export class PersonaAdam {
-  private readonly mB: Float32Array;
-  private readonly vB: Float32Array;
-  private readonly steps: Int32Array;
+/** The optimiser's own state in shared memory (plain data: a pool worker rebuilds the optimiser over it with `PersonaAdam.over`). */
+export interface AdamShared {
+  readonly learnBias: boolean;
+  readonly mB: Float32Array;
+  readonly vB: Float32Array;
+  readonly steps: Int32Array;
   /** Each row's position in the step's list plus 1 (0: not in it). */
-  private readonly at: Int32Array;
+  readonly at: Int32Array;
+}
+
+export class PersonaAdam {
   private readonly rows: Int32Array;
   private readonly masks: Uint8Array;
   private readonly c1: Float64Array;
@@ -32,15 +37,12 @@ export class PersonaAdam {
 
   constructor(
     private readonly st: TrainState,
-    private readonly learnBias: boolean,
+    learnBias: boolean,
     private readonly pool: WorkerPool | null,
     private readonly kernelUrl: string,
+    readonly shared: AdamShared = { learnBias, mB: sharedFloat32(st.nItems), vB: sharedFloat32(st.nItems), steps: sharedInt32(st.nItems), at: sharedInt32(st.nItems) },
   ) {
     const n = st.nItems;
-    this.mB = new Float32Array(n);
-    this.vB = new Float32Array(n);
-    this.steps = new Int32Array(n);
-    this.at = new Int32Array(n);
     const a = st.arena;
     const buf = a.memory.buffer;
     this.rows = new Int32Array(buf, a.rows, n);
@@ -49,12 +51,18 @@ export class PersonaAdam {
     this.c2 = new Float64Array(buf, a.c2, n);
   }
 
+  /** The optimiser over `shared` (in a pool worker: the state and arena of the calling thread's copy of the training state). */
+  static over(st: TrainState, shared: AdamShared): PersonaAdam {
+    return new PersonaAdam(st, shared.learnBias, null, '', shared);
+  }
+
   /**
    * The rows touched by chunks [0, chunks), each once, in first-touch order (chunk by chunk), with
    * the chunks that touched each; clears the chunks' touch marks and counts. Returns the count.
    */
   private union(chunks: number): number {
-    const { st, rows, masks, at } = this;
+    const { st, rows, masks } = this;
+    const { at } = this.shared;
     let m = 0;
     for (let c = 0; c < chunks; c++) {
       const t = st.touched[c]!;
@@ -84,9 +92,14 @@ export class PersonaAdam {
     this.corr2 = Float64Array.from({ length: n }, (_, s) => 1 / (1 - Math.pow(B2, s)));
   }
 
-  /** One step over the rows touched by chunks [0, chunks); L2 weight `l2` on those rows. */
-  async step(chunks: number, lr: number, l2: number): Promise<void> {
-    const { st, rows, masks, at, steps } = this;
+  /**
+   * The first part of a step: the rows touched by chunks [0, chunks) into the arena's list with
+   * their chunk masks and bias corrections, and the biases' steps. Returns the number of rows,
+   * whose W and Q rows `adamArenaRows` then steps (any split).
+   */
+  prepare(chunks: number, lr: number): number {
+    const { st, rows, masks } = this;
+    const { at, steps, mB, vB, learnBias } = this.shared;
     const m = this.union(chunks);
     for (let r = 0; r < m; r++) {
       const j = rows[r]!;
@@ -95,8 +108,15 @@ export class PersonaAdam {
       this.corrections(t);
       const c1 = (this.c1[r] = this.corr1[t]!);
       const c2 = (this.c2[r] = this.corr2[t]!);
-      biasStep(st, this.mB, this.vB, j, chunks, this.learnBias, lr, c1, c2, masks[r]!);
+      biasStep(st, mB, vB, j, chunks, learnBias, lr, c1, c2, masks[r]!);
     }
+    return m;
+  }
+
+  /** One step over the rows touched by chunks [0, chunks); L2 weight `l2` on those rows. */
+  async step(chunks: number, lr: number, l2: number): Promise<void> {
+    const { st } = this;
+    const m = this.prepare(chunks, lr);
     const { pool } = this;
     // small steps are not worth a round trip to the workers
     if (!pool || m < 256) adamArenaRows(st.arena, chunks, 0, m, lr, l2);
