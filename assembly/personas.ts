@@ -28,18 +28,58 @@ function dotF32F64(q: usize, p: usize, d: i32): f64 {
 }
 
 // z[c * K + q] = Q_{list[c]} . P_q for c in [0, len) and the components q with on[q] != 0
-// (P: K rows of d float64; on: K bytes; z: float64, stride K; list: int32).
+// (P: K rows of d float64; on: K bytes; z: float64, stride K; list: int32). Two components at a
+// time share one pass over Q_j (each keeps its own partial sums, so each dot is dotF32F64's).
 export function zRows(Q: usize, d: i32, P: usize, K: i32, on: usize, list: usize, len: i32, z: usize): void {
   const rowQ = <usize>d << 2;
   const rowP = <usize>d << 3;
   for (let c = 0; c < len; c++) {
     const qo = Q + <usize>load<i32>(list + (<usize>c << 2)) * rowQ;
     const zo = z + ((<usize>c * <usize>K) << 3);
-    for (let q = 0; q < K; q++) {
-      if (load<u8>(on + <usize>q) == 0) continue;
-      store<f64>(zo + (<usize>q << 3), dotF32F64(qo, P + <usize>q * rowP, d));
+    let q = 0;
+    while (true) {
+      while (q < K && load<u8>(on + <usize>q) == 0) q++;
+      if (q >= K) break;
+      let r = q + 1;
+      while (r < K && load<u8>(on + <usize>r) == 0) r++;
+      if (r >= K) {
+        store<f64>(zo + (<usize>q << 3), dotF32F64(qo, P + <usize>q * rowP, d));
+        break;
+      }
+      dot2(qo, P + <usize>q * rowP, P + <usize>r * rowP, d, zo + (<usize>q << 3), zo + (<usize>r << 3));
+      q = r + 1;
     }
   }
+}
+
+// dotF32F64(q, p0, d) into o0 and dotF32F64(q, p1, d) into o1, one pass over q
+@inline
+function dot2(q: usize, p0: usize, p1: usize, d: i32, o0: usize, o1: usize): void {
+  let a0 = f64x2.splat(0);
+  let b0 = f64x2.splat(0);
+  let a1 = f64x2.splat(0);
+  let b1 = f64x2.splat(0);
+  const d4 = d & ~3;
+  let x = 0;
+  for (; x < d4; x += 4) {
+    const v = v128.load(q + (<usize>x << 2));
+    const lo = f64x2.promote_low_f32x4(v);
+    const hi = f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1));
+    const xp = <usize>x << 3;
+    a0 = f64x2.add(a0, f64x2.mul(lo, v128.load(p0 + xp)));
+    b0 = f64x2.add(b0, f64x2.mul(hi, v128.load(p0 + xp, 16)));
+    a1 = f64x2.add(a1, f64x2.mul(lo, v128.load(p1 + xp)));
+    b1 = f64x2.add(b1, f64x2.mul(hi, v128.load(p1 + xp, 16)));
+  }
+  let s0 = f64x2.extract_lane(a0, 0);
+  let t0 = f64x2.extract_lane(a1, 0);
+  for (; x < d; x++) {
+    const w = <f64>load<f32>(q + (<usize>x << 2));
+    s0 += w * load<f64>(p0 + (<usize>x << 3));
+    t0 += w * load<f64>(p1 + (<usize>x << 3));
+  }
+  store<f64>(o0, s0 + f64x2.extract_lane(a0, 1) + (f64x2.extract_lane(b0, 0) + f64x2.extract_lane(b0, 1)));
+  store<f64>(o1, t0 + f64x2.extract_lane(a1, 1) + (f64x2.extract_lane(b1, 0) + f64x2.extract_lane(b1, 1)));
 }
 
 // The backward pass over the list entries idx[0 .. n): for entry c (item j = list[c]) and each
@@ -91,10 +131,11 @@ export function heapBase(): usize {
 }
 
 // Lazy Adam over rows: for each row j = rows[r] and x in [0, d): g = sum over the `chunks`
-// gradient buffers (their byte offsets: `chunks` int32 at G) in order, each zeroed;
+// gradient buffers (their byte offsets: `chunks` int32 at G) whose bit is set in the row's mask
+// masks[r] (one byte per row; the other buffers' rows are zero), in order, each zeroed;
 // g += l2 X; M = b1 M + ob1 g; V = b2 V + ob2 g g (float64, stored float32); X -= lr M c1 /
 // (sqrt(V c2) + 1e-8) with the row's bias corrections c1[r], c2[r], using the float64 M and V.
-export function adamRows(X: usize, G: usize, chunks: i32, M: usize, V: usize, d: i32, rows: usize, n: i32, c1s: usize, c2s: usize, lr: f64, l2: f64, b1: f64, ob1: f64, b2: f64, ob2: f64): void {
+export function adamRows(X: usize, G: usize, chunks: i32, M: usize, V: usize, d: i32, rows: usize, masks: usize, n: i32, c1s: usize, c2s: usize, lr: f64, l2: f64, b1: f64, ob1: f64, b2: f64, ob2: f64): void {
   const rowB = <usize>d << 2;
   const d4 = d & ~3;
   const vl2 = f64x2.splat(l2);
@@ -107,6 +148,7 @@ export function adamRows(X: usize, G: usize, chunks: i32, M: usize, V: usize, d:
   const zero = f32x4.splat(0);
   for (let r = 0; r < n; r++) {
     const off = <usize>load<i32>(rows + (<usize>r << 2)) * rowB;
+    const mask = <i32>load<u8>(masks + <usize>r);
     const c1 = f64x2.splat(load<f64>(c1s + (<usize>r << 3)));
     const c2 = f64x2.splat(load<f64>(c2s + (<usize>r << 3)));
     let x = 0;
@@ -115,6 +157,7 @@ export function adamRows(X: usize, G: usize, chunks: i32, M: usize, V: usize, d:
       let glo = f64x2.splat(0);
       let ghi = f64x2.splat(0);
       for (let c = 0; c < chunks; c++) {
+        if (((mask >> c) & 1) == 0) continue;
         const gp = <usize>load<i32>(G + (<usize>c << 2)) + xb;
         const w = v128.load(gp);
         glo = f64x2.add(glo, f64x2.promote_low_f32x4(w));
@@ -144,6 +187,7 @@ export function adamRows(X: usize, G: usize, chunks: i32, M: usize, V: usize, d:
       const xb = off + (<usize>x << 2);
       let g: f64 = 0;
       for (let c = 0; c < chunks; c++) {
+        if (((mask >> c) & 1) == 0) continue;
         const gp = <usize>load<i32>(G + (<usize>c << 2)) + xb;
         g += <f64>load<f32>(gp);
         store<f32>(gp, 0);

@@ -60,8 +60,8 @@ describe('persona kernels (assembly/personas.ts)', () => {
     });
   }
 
-  for (const d of [8, 6]) {
-    it(`adamRows steps the listed W and Q rows as the plain float64 loop does, and zeroes their gradients (d = ${d})`, () => {
+  for (const [d, masks] of [[8, [7, 7, 7]], [6, [7, 7, 7]], [8, [5, 2, 7]], [7, [1, 6, 4]]] as const) {
+    it(`adamRows steps the listed W and Q rows as the plain float64 loop does over the chunks in each row's mask, and zeroes those gradients (d = ${d}, masks ${masks})`, () => {
       const rng = new Rng(11 + d);
       const nItems = 12;
       const arena = personaArena(nItems, d, 4, 2, 4);
@@ -74,6 +74,7 @@ describe('persona kernels (assembly/personas.ts)', () => {
       for (const a of V) a.set(randomF32(n, rng).map(Math.abs));
       const rows = [7, 2, 10];
       new Int32Array(buf, arena.rows, 3).set(rows);
+      new Uint8Array(buf, arena.masks, 3).set(masks);
       const c1 = new Float64Array(buf, arena.c1, 3);
       const c2 = new Float64Array(buf, arena.c2, 3);
       rows.forEach((_, r) => {
@@ -90,6 +91,7 @@ describe('persona kernels (assembly/personas.ts)', () => {
           for (let x = j * d; x < (j + 1) * d; x++) {
             let g = 0;
             for (let c = 0; c < chunks; c++) {
+              if (!(masks[r]! & (1 << c))) continue;
               g += G[c]![x]!;
               G[c]![x] = 0;
             }
@@ -110,6 +112,136 @@ describe('persona kernels (assembly/personas.ts)', () => {
       });
     });
   }
+
+  for (const [d, whole] of [[64, true], [7, true], [5, false]] as const) {
+    it(`buildP and backW reproduce the plain loops over the kept history items bit for bit (d = ${d}, whole ${whole})`, () => {
+      const rng = new Rng(31 + d);
+      const nItems = 40;
+      const k = 3;
+      const K = whole ? k + 1 : k;
+      const arena = personaArena(nItems, d, 2, k + 1, 30);
+      const v = arenaViews(arena, nItems);
+      v.W.set(randomF32(nItems * d, rng));
+      v.gW[1]!.set(randomF32(nItems * d, rng));
+      const kern = chunkKernel(arena, 1);
+      const items = [5, 0, 39, 12, 5, 20, 7, 33, 1];
+      const groups = [0, 2, 1, 0, 2, 2, 1, 0, 1];
+      const roles = [0, 1, 0, 0, 0, 1, 0, 0, 1];
+      const scale = Array.from({ length: K }, () => 0.1 + rng.next());
+      kern.items.set(items);
+      kern.groups.set(groups);
+      kern.roles.set(roles);
+      kern.scale.set(scale);
+      kern.P.fill(9);
+      const n = items.length;
+      kern.g.buildP(arena.W, d, kern.s.items, kern.s.roles, kern.s.groups, n, k, whole ? 1 : 0, kern.s.scale, kern.s.P);
+      const P = new Float64Array(K * d);
+      for (let h = 0; h < n; h++) {
+        if (roles[h]) continue;
+        for (let x = 0; x < d; x++) P[groups[h]! * d + x] += v.W[items[h]! * d + x]!;
+        if (whole) for (let x = 0; x < d; x++) P[k * d + x] += v.W[items[h]! * d + x]!;
+      }
+      for (let q = 0; q < K; q++) for (let x = 0; x < d; x++) P[q * d + x] *= scale[q]!;
+      assert.deepEqual(Array.from(kern.P.subarray(0, K * d)), Array.from(P));
+      for (let x = 0; x < K * d; x++) kern.gP[x] = (rng.next() - 0.5) * Math.pow(10, Math.floor(rng.next() * 4) - 2);
+      const gW = Float32Array.from(v.gW[1]!);
+      for (let h = 0; h < n; h++) {
+        if (roles[h]) continue;
+        const wo = items[h]! * d;
+        for (let x = 0; x < d; x++) gW[wo + x] = gW[wo + x]! + scale[groups[h]!]! * kern.gP[groups[h]! * d + x]!;
+        if (whole) for (let x = 0; x < d; x++) gW[wo + x] = gW[wo + x]! + scale[k]! * kern.gP[k * d + x]!;
+      }
+      kern.g.backW(arena.gW[1]!, d, kern.s.items, kern.s.roles, kern.s.groups, n, k, whole ? 1 : 0, kern.s.scale, kern.s.gP);
+      assert.deepEqual(Array.from(v.gW[1]!), Array.from(gW));
+      assert.ok(v.gW[0]!.every((x) => x === 0), 'the other chunk is untouched');
+    });
+  }
+
+  it('the kernel exp is Math.exp bit for bit (edge cases, the softmax range, random bit patterns)', () => {
+    const g = chunkKernel(personaArena(4, 4, 1, 1, 4), 0).g;
+    const rng = new Rng(77);
+    const xs = [0, -0, 1, -1, 0.5, 709.78, 709.79, -745.1, -745.2, -708.4, -720, Infinity, -Infinity, NaN, 1e-300, -1e-9, 0.34657359027997264, 1.0397207708399179, -1.0397207708399179];
+    for (let i = 0; i < 200_000; i++) xs.push(-60 * rng.next(), (rng.next() - 0.5) * 4, -1460 * rng.next() + 710);
+    const bits = new Float64Array(1);
+    const words = new Uint32Array(bits.buffer);
+    for (let i = 0; i < 50_000; i++) {
+      words[0] = rng.nextU32();
+      words[1] = rng.nextU32();
+      xs.push(bits[0]!);
+    }
+    let differ = 0;
+    for (const x of xs) if (!Object.is(g.exp(x), Math.exp(x))) differ++;
+    assert.equal(differ, 0);
+  });
+
+  it('logitRows and coefRows reproduce the plain softmax loops bit for bit', () => {
+    const rng = new Rng(9);
+    const nItems = 30;
+    const K = 3;
+    const arena = personaArena(nItems, 4, 1, K, 20);
+    const v = arenaViews(arena, nItems);
+    v.B.set(randomF32(nItems, rng));
+    const kern = chunkKernel(arena, 0);
+    const ks = kern.s;
+    const list = [4, 9, 0, 29, 13, 7, 21, 2];
+    const [len, nt] = [list.length, 3];
+    const logw = Array.from({ length: len }, (_, c) => (c < nt ? 0 : Math.log(1 + rng.next())));
+    kern.list.set(list);
+    kern.logw.set(logw);
+    kern.on.set([1, 0, 1]);
+    const z0 = Array.from({ length: len * K }, () => (rng.next() - 0.5) * 20);
+    kern.z.set(z0);
+    kern.g.logitRows(arena.B, ks.list, ks.logw, len, K, ks.on, ks.z, ks.mx, ks.sums);
+    const z = z0.slice();
+    for (const q of [0, 2]) {
+      let m = -Infinity;
+      for (let c = 0; c < len; c++) {
+        z[c * K + q] = z[c * K + q]! + v.B[list[c]!]! + logw[c]! + 0;
+        m = Math.max(m, z[c * K + q]!);
+      }
+      let sum = 0;
+      for (let c = 0; c < len; c++) sum += Math.exp(z[c * K + q]! - m);
+      assert.equal(kern.mx[q], m);
+      assert.equal(kern.sums[q], sum);
+    }
+    assert.deepEqual(Array.from(kern.z.subarray(0, len * K)), z);
+    // coefficients: R_q exp(z - lse_q) - resp for the targets; entry 5 falls below skipEps
+    const lse = [3.1, 0, 2.2];
+    const R = [0.7, 0, 2.3];
+    kern.lse.set(lse);
+    kern.R.set(R);
+    const resp = Array.from({ length: nt * K }, () => rng.next());
+    kern.resp.set(resp);
+    z[5 * K] = -200;
+    z[5 * K + 2] = -200;
+    kern.z.set(z);
+    const skipEps = 1e-4;
+    const n = kern.g.coefRows(ks.z, K, ks.on, ks.lse, ks.R, ks.resp, nt, len, skipEps, ks.coef, ks.idx, ks.tots);
+    const idx: number[] = [];
+    const tots: number[] = [];
+    for (let c = 0; c < len; c++) {
+      let tot = 0;
+      let mass = 0;
+      for (const q of [0, 1, 2]) {
+        if (q === 1) {
+          assert.equal(kern.coef[c * K + q], 0);
+          continue;
+        }
+        const sm = R[q]! * Math.exp(z[c * K + q]! - lse[q]!);
+        mass += sm;
+        const g = sm - (c < nt ? resp[c * K + q]! : 0);
+        assert.equal(kern.coef[c * K + q], g);
+        tot += g;
+      }
+      if (c >= nt && mass < skipEps) continue;
+      idx.push(c);
+      tots.push(tot);
+    }
+    assert.equal(idx.includes(5), false);
+    assert.equal(n, idx.length);
+    assert.deepEqual(Array.from(kern.idx.subarray(0, n)), idx);
+    assert.deepEqual(Array.from(kern.tots.subarray(0, n)), tots);
+  });
 
   it('candidateDots equals the plain dot of float32 rows, for every candidate and component', () => {
     const rng = new Rng(5);

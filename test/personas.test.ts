@@ -306,6 +306,20 @@ describe('personas model', () => {
     assert.notDeepEqual(allScores(other, world.train, users), ref);
   });
 
+  it('with the sampled softmax (batches of drawn negatives, a ragged last batch): the same fit for 1, 2 and 3 threads', async () => {
+    const cfg: Partial<PersonasConfig> = { ...CFG, epochs: 7, warmEpochs: 2, fullSoftmax: 0, batchSize: 27, negatives: 40 };
+    const users = [0, 1, 2, 50, 159];
+    const one = new PersonaModel(cfg);
+    await one.fit(world.train, { rng: new Rng(42), threads: 1 });
+    const ref = allScores(one, world.train, users);
+    for (const threads of [2, 3]) {
+      const many = new PersonaModel(cfg);
+      await many.fit(world.train, { rng: new Rng(42), threads });
+      assert.deepEqual(allScores(many, world.train, users), ref, `${threads} threads`);
+    }
+    assert.notDeepEqual(ref, allScores(model, world.train, users), 'not the 30-epoch fit');
+  });
+
   it('round-trips through an artifact', () => {
     const users = [0, 3, 77];
     const back = personasSpec.fromArtifact(decodeArtifact(encodeArtifact(model.toArtifact())));

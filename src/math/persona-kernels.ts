@@ -18,10 +18,20 @@ interface PersonaKernel {
   zRows(Q: number, d: number, P: number, K: number, on: number, list: number, len: number, z: number): void;
   backRows(Q: number, gQ: number, d: number, P: number, gP: number, K: number, list: number, coef: number, idx: number, n: number): void;
   clusterRows(W: number, d: number, items: number, n: number, k: number, minItems: number, iters: number, assign: number, S: number): number;
-  adamRows(X: number, G: number, chunks: number, M: number, V: number, d: number, rows: number, n: number, c1: number, c2: number, lr: number, l2: number, b1: number, ob1: number, b2: number, ob2: number): void;
+  adamRows(X: number, G: number, chunks: number, M: number, V: number, d: number, rows: number, masks: number, n: number, c1: number, c2: number, lr: number, l2: number, b1: number, ob1: number, b2: number, ob2: number): void;
+}
+
+/** The row loops of a user's gradient (assembly/persona-grad.ts, build/wasm/persona-grad.wasm). */
+interface GradKernel {
+  buildP(W: number, d: number, items: number, roles: number, assign: number, n: number, k: number, whole: number, scale: number, P: number): void;
+  backW(gW: number, d: number, items: number, roles: number, assign: number, n: number, k: number, whole: number, scale: number, gP: number): void;
+  exp(x: number): number;
+  logitRows(B: number, list: number, logw: number, len: number, K: number, on: number, z: number, mx: number, sums: number): void;
+  coefRows(z: number, K: number, on: number, lse: number, R: number, resp: number, nt: number, len: number, skipEps: number, coef: number, idx: number, tots: number): number;
 }
 
 const instantiate = wasmKernel<PersonaKernel>('personas.wasm', 'persona-kernels');
+const instantiateGrad = wasmKernel<GradKernel>('persona-grad.wasm', 'persona-kernels');
 
 /** Byte offsets of one chunk's scratch. */
 export interface ChunkScratch {
@@ -34,6 +44,23 @@ export interface ChunkScratch {
   readonly z: number;
   readonly coef: number;
   readonly idx: number;
+  /** The user's history (cap int32 items and cluster labels, cap bytes of roles) and K float64 component scales. */
+  readonly items: number;
+  readonly groups: number;
+  readonly roles: number;
+  readonly scale: number;
+  /**
+   * The softmax's float64 scratch: the list's log weights and kept entries' summed coefficients
+   * (cap each), the targets' responsibilities (cap x K), and per component the logits' maximum,
+   * the sum of exp, the log normaliser and the summed responsibilities (K each).
+   */
+  readonly logw: number;
+  readonly tots: number;
+  readonly resp: number;
+  readonly mx: number;
+  readonly sums: number;
+  readonly lse: number;
+  readonly R: number;
 }
 
 /** Where everything is in the arena's memory (plain data: structured-cloned to workers). */
@@ -47,8 +74,9 @@ export interface PersonaArena {
   readonly Q: number;
   readonly gQ: readonly number[];
   readonly scratch: readonly ChunkScratch[];
-  /** The context vectors W, their chunk gradients, the Adam moments of W and Q (items x d float32). */
+  /** The context vectors W, the biases B (items float32), W's chunk gradients, the Adam moments of W and Q (items x d float32). */
   readonly W: number;
+  readonly B: number;
   readonly gW: readonly number[];
   readonly mW: number;
   readonly vW: number;
@@ -57,8 +85,12 @@ export interface PersonaArena {
   /** The byte offsets of the gW and of the gQ buffers (chunks int32 each), for the Adam kernel. */
   readonly gWAt: number;
   readonly gQAt: number;
-  /** Adam's rows to step (items int32) and their bias corrections (items float64 each). */
+  /**
+   * Adam's rows to step (items int32), the chunks whose gradient buffers each row reads (items
+   * bytes, bit c = chunk c) and their bias corrections (items float64 each).
+   */
   readonly rows: number;
+  readonly masks: number;
   readonly c1: number;
   readonly c2: number;
   /** Clustering scratch (`clusterInArena`): one slot per concurrent caller, for histories of up to clusterN items and up to clusterK clusters. */
@@ -98,23 +130,36 @@ export function personaArena(nItems: number, d: number, chunks: number, K: numbe
     z: take(cap * K * 8),
     coef: take(cap * K * 8),
     idx: take(cap * 4),
+    items: take(cap * 4),
+    groups: take(cap * 4),
+    roles: take(cap),
+    scale: take(K * 8),
+    logw: take(cap * 8),
+    tots: take(cap * 8),
+    resp: take(cap * K * 8),
+    mx: take(K * 8),
+    sums: take(K * 8),
+    lse: take(K * 8),
+    R: take(K * 8),
   }));
   const W = take(rows);
+  const B = take(nItems * 4);
   const gW = Array.from({ length: chunks }, () => take(rows));
   const [mW, vW, mQ, vQ] = [take(rows), take(rows), take(rows), take(rows)];
   const gWAt = take(chunks * 4);
   const gQAt = take(chunks * 4);
-  const at = { rows: take(nItems * 4), c1: take(nItems * 8), c2: take(nItems * 8) };
+  const at = { rows: take(nItems * 4), masks: take(nItems), c1: take(nItems * 8), c2: take(nItems * 8) };
   const cluster = Array.from({ length: clusterK >= 2 ? slots : 0 }, () => take(clusterSlotBytes(clusterN, clusterK, d)));
   const memory = sharedMemory(end, `personas: ${nItems} items x ${d} dimensions (${chunks} gradient buffers)`);
   new Int32Array(memory.buffer, gWAt, chunks).set(gW);
   new Int32Array(memory.buffer, gQAt, chunks).set(gQ);
-  return { id: nextId++, memory, d, K, cap, Q, gQ, scratch, W, gW, mW, vW, mQ, vQ, gWAt, gQAt, ...at, cluster, clusterN, clusterK };
+  return { id: nextId++, memory, d, K, cap, Q, gQ, scratch, W, B, gW, mW, vW, mQ, vQ, gWAt, gQAt, ...at, cluster, clusterN, clusterK };
 }
 
 /** Views and the kernel of one chunk's scratch, for the calling thread. */
 export interface ChunkKernel {
   readonly k: PersonaKernel;
+  readonly g: GradKernel;
   readonly a: PersonaArena;
   readonly s: ChunkScratch;
   readonly P: Float64Array;
@@ -124,6 +169,17 @@ export interface ChunkKernel {
   readonly z: Float64Array;
   readonly coef: Float64Array;
   readonly idx: Int32Array;
+  readonly items: Int32Array;
+  readonly groups: Int32Array;
+  readonly roles: Uint8Array;
+  readonly scale: Float64Array;
+  readonly logw: Float64Array;
+  readonly tots: Float64Array;
+  readonly resp: Float64Array;
+  readonly mx: Float64Array;
+  readonly sums: Float64Array;
+  readonly lse: Float64Array;
+  readonly R: Float64Array;
 }
 
 // per thread: the kernel instance of the last arena and its chunk views
@@ -134,10 +190,11 @@ let cached: ChunkKernel[] = [];
 export function chunkKernel(arena: PersonaArena, chunk: number): ChunkKernel {
   if (cachedId !== arena.id) {
     const k = instantiate(arena.memory);
+    const g = instantiateGrad(arena.memory);
     const buf = arena.memory.buffer;
     const { K, cap, d } = arena;
     cached = arena.scratch.map((s) => ({
-      k, a: arena, s,
+      k, g, a: arena, s,
       P: new Float64Array(buf, s.P, K * d),
       gP: new Float64Array(buf, s.gP, K * d),
       on: new Uint8Array(buf, s.on, K),
@@ -145,6 +202,17 @@ export function chunkKernel(arena: PersonaArena, chunk: number): ChunkKernel {
       z: new Float64Array(buf, s.z, cap * K),
       coef: new Float64Array(buf, s.coef, cap * K),
       idx: new Int32Array(buf, s.idx, cap),
+      items: new Int32Array(buf, s.items, cap),
+      groups: new Int32Array(buf, s.groups, cap),
+      roles: new Uint8Array(buf, s.roles, cap),
+      scale: new Float64Array(buf, s.scale, K),
+      logw: new Float64Array(buf, s.logw, cap),
+      tots: new Float64Array(buf, s.tots, cap),
+      resp: new Float64Array(buf, s.resp, cap * K),
+      mx: new Float64Array(buf, s.mx, K),
+      sums: new Float64Array(buf, s.sums, K),
+      lse: new Float64Array(buf, s.lse, K),
+      R: new Float64Array(buf, s.R, K),
     }));
     cachedId = arena.id;
   }
@@ -157,12 +225,13 @@ export function releaseArena(): void {
   cached = [];
 }
 
-/** W, Q and their chunk gradient buffers as Float32Array views of the arena. */
-export function arenaViews(arena: PersonaArena, nItems: number): { W: Float32Array; Q: Float32Array; gW: Float32Array[]; gQ: Float32Array[] } {
+/** W, Q, B and the chunk gradient buffers of W and Q as Float32Array views of the arena. */
+export function arenaViews(arena: PersonaArena, nItems: number): { W: Float32Array; Q: Float32Array; B: Float32Array; gW: Float32Array[]; gQ: Float32Array[] } {
   const buf = arena.memory.buffer;
   const n = nItems * arena.d;
   return {
     W: new Float32Array(buf, arena.W, n),
+    B: new Float32Array(buf, arena.B, nItems),
     Q: new Float32Array(buf, arena.Q, n),
     gW: arena.gW.map((o) => new Float32Array(buf, o, n)),
     gQ: arena.gQ.map((o) => new Float32Array(buf, o, n)),
@@ -173,17 +242,19 @@ const B1 = 0.9;
 const B2 = 0.999;
 
 /**
- * Lazy Adam on the arena's W and Q rows listed in rows[lo .. hi) (c1, c2: their bias corrections,
- * filled by the caller): sums and zeroes the first `chunks` gradient buffers, L2 `l2`, step `lr`.
+ * Lazy Adam on the arena's W and Q rows listed in rows[lo .. hi) (masks, c1, c2: the chunks that
+ * touched each row and its bias corrections, filled by the caller): sums and zeroes the row in the
+ * gradient buffers of the chunks in its mask (of the first `chunks`; the others hold zeros there,
+ * and adding a zero changes no sum), L2 `l2`, step `lr`.
  * The arithmetic of ItemAdam's plain loop (src/models/item-train.ts), row by row: rows are
  * independent, so any split of the list gives the same result.
  */
 export function adamArenaRows(arena: PersonaArena, chunks: number, lo: number, hi: number, lr: number, l2: number): void {
   const k = chunkKernel(arena, 0).k;
   const { d } = arena;
-  const [rows, c1, c2, n] = [arena.rows + 4 * lo, arena.c1 + 8 * lo, arena.c2 + 8 * lo, hi - lo];
-  k.adamRows(arena.W, arena.gWAt, chunks, arena.mW, arena.vW, d, rows, n, c1, c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
-  k.adamRows(arena.Q, arena.gQAt, chunks, arena.mQ, arena.vQ, d, rows, n, c1, c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
+  const [rows, masks, c1, c2, n] = [arena.rows + 4 * lo, arena.masks + lo, arena.c1 + 8 * lo, arena.c2 + 8 * lo, hi - lo];
+  k.adamRows(arena.W, arena.gWAt, chunks, arena.mW, arena.vW, d, rows, masks, n, c1, c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
+  k.adamRows(arena.Q, arena.gQAt, chunks, arena.mQ, arena.vQ, d, rows, masks, n, c1, c2, lr, l2, B1, 1 - B1, B2, 1 - B2);
 }
 
 /**

@@ -215,11 +215,13 @@ export function touchedUnion(st: Pick<ItemTrainState, 'touched' | 'marks' | 'nTo
 
 /**
  * Sums item j's bias gradient over chunks [0, chunks) and zeroes it; with `learn`, one Adam step of
- * B_j (moments mB, vB; bias corrections c1, c2 of the row's step count).
+ * B_j (moments mB, vB; bias corrections c1, c2 of the row's step count). `mask` (bit c = chunk c)
+ * leaves out chunks that did not touch j (their entry is zero: the same sum).
  */
-export function biasStep(st: Pick<ItemTrainState, 'B' | 'gB'>, mB: Float32Array, vB: Float32Array, j: number, chunks: number, learn: boolean, lr: number, c1: number, c2: number): void {
+export function biasStep(st: Pick<ItemTrainState, 'B' | 'gB'>, mB: Float32Array, vB: Float32Array, j: number, chunks: number, learn: boolean, lr: number, c1: number, c2: number, mask = -1): void {
   let g = 0;
   for (let c = 0; c < chunks; c++) {
+    if (!(mask & (1 << c))) continue;
     g += st.gB[c]![j]!;
     st.gB[c]![j] = 0;
   }

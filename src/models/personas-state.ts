@@ -32,12 +32,13 @@ export function personaTrainState(train: TrainSet, cfg: PersonasConfig, cand: In
   let maxHist = 0;
   for (let u = 0; u < nUsers; u++) maxHist = Math.max(maxHist, hptr[u + 1]! - hptr[u]!);
   const arena = personaArena(nItems, d, CHUNKS, cfg.k + 1, maxHist + poolMax, CHUNKS * 2, maxHist, cfg.k);
-  const { W, Q, gW, gQ } = arenaViews(arena, nItems);
+  const { W, Q, B, gW, gQ } = arenaViews(arena, nItems);
   W.set(init.W);
   Q.set(init.Q);
+  B.set(init.B);
   return {
     sPtr: toShared(rows.ptr), sIdx: toShared(rows.idx), sVal: toShared(rows.val), beta: cfg.itemItem,
-    d, nItems, W, Q, B: init.B, hptr, hidx, assign: sharedInt32(hidx.length), ku: sharedInt32(nUsers),
+    d, nItems, W, Q, B, hptr, hidx, assign: sharedInt32(hidx.length), ku: sharedInt32(nUsers),
     pool: new Int32Array(0), poolLogW: new Float32Array(0),
     ...chunkBuffers(nItems, d, false), gW, gQ, arena,
   };

@@ -12,7 +12,7 @@
  */
 import { heldOut, touch, type ItemTrainState } from './item-train.js';
 import { clusterHistory } from './personas-cluster.js';
-import { adamArenaRows, candidateDots, chunkKernel, clusterInArena, type PersonaArena } from '../math/persona-kernels.js';
+import { adamArenaRows, candidateDots, chunkKernel, clusterInArena, type ChunkKernel, type PersonaArena } from '../math/persona-kernels.js';
 
 /** Everything a gradient call reads or writes; typed arrays are shared between threads. */
 export interface TrainState extends ItemTrainState {
@@ -48,10 +48,9 @@ export interface StepParams {
 }
 
 // per-thread scratch, grown on demand: the neighbour accumulator, per-component vectors (userGrad
-// reuses them for every user instead of allocating), the targets' responsibilities
+// reuses them for every user instead of allocating)
 let accBuf = new Float64Array(0);
 let comp: Float64Array[] = [];
-let respBuf = new Float64Array(0);
 
 /** Mixture weights pi_k = count_k^gamma / sum over clusters with count > 0 (0 for empty clusters). */
 export function mixWeights(count: ArrayLike<number>, k: number, gamma: number): Float64Array {
@@ -201,7 +200,7 @@ function mixtureOrder(zBuf: Float64Array, lse: Float64Array, logPi: Float64Array
  * history removed), with the logQ correction. Gradients go to the chunk's buffers. Returns the loss.
  */
 export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: number): number {
-  const { d, W, B } = st;
+  const { d } = st;
   const h0 = st.hptr[u]!;
   const n = st.hptr[u + 1]! - h0;
   const k = st.ku[u]!;
@@ -209,15 +208,13 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
   // roles (1 = target, 0 = input) and the list: targets first, then the pool minus the whole history
   const { roles: roleBuf, list: listBuf, logw: logwBuf, nt, len } = heldOut(st, u, prm.seed, prm.holdout);
   // personas from the kept items of each cluster
-  if (comp.length === 0 || comp[0]!.length < k + 1) comp = Array.from({ length: 8 }, () => new Float64Array(2 * (k + 1)));
+  if (comp.length === 0 || comp[0]!.length < k + 1) comp = Array.from({ length: 6 }, () => new Float64Array(2 * (k + 1)));
   const size = comp[0]!;
   const kept = comp[1]!;
   const present = comp[2]!;
   const pi0 = comp[3]!;
   const pi = comp[4]!;
   const scale = comp[5]!;
-  const lse = comp[6]!;
-  const R = comp[7]!;
   size.fill(0, 0, k);
   kept.fill(0, 0, k);
   for (let h = 0; h < n; h++) {
@@ -242,44 +239,34 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     pi[k] = prm.whole;
     scale[k] = Math.pow(nKept, -prm.alpha);
   }
+  // the components: P_q = scale_q x the sum of the W rows of cluster q's kept items (kernel)
   const kern = chunkKernel(st.arena, chunk);
-  const P = kern.P;
-  P.fill(0, 0, K * d);
-  for (let h = 0; h < n; h++) {
-    if (roleBuf[h]) continue;
-    const q = st.assign[h0 + h]!;
-    const wo = st.hidx[h0 + h]! * d;
-    for (let x = 0; x < d; x++) P[q * d + x] += W[wo + x]!;
-    if (whole) for (let x = 0; x < d; x++) P[k * d + x] += W[wo + x]!;
-  }
-  for (let q = 0; q < K; q++) for (let x = 0; x < d; x++) P[q * d + x] *= scale[q]!;
-  // the dot products Q_j . P_q of the list (kernel), then the biases, log weights and neighbour term
+  kern.items.set(st.hidx.subarray(h0, h0 + n));
+  kern.groups.set(st.assign.subarray(h0, h0 + n));
+  kern.roles.set(roleBuf.subarray(0, n));
+  kern.scale.set(scale.subarray(0, K));
+  const ks = kern.s;
+  const wholeOn = whole ? 1 : 0;
+  kern.g.buildP(st.arena.W, d, ks.items, ks.roles, ks.groups, n, k, wholeOn, ks.scale, ks.P);
+  // the dot products Q_j . P_q of the list (kernel), then the biases, log weights and neighbour
+  // term, and each component's log normaliser (kernel without the neighbour term)
   const zBuf = kern.z;
   kern.list.set(listBuf.subarray(0, len));
   for (let q = 0; q < K; q++) kern.on[q] = pi[q] === 0 ? 0 : 1;
-  kern.k.zRows(st.arena.Q, d, kern.s.P, K, kern.s.on, kern.s.list, len, kern.s.z);
+  kern.k.zRows(st.arena.Q, d, ks.P, K, ks.on, ks.list, len, ks.z);
+  const lse = kern.lse;
   lse.fill(0, 0, K);
   const nb = st.beta !== 0 && st.sIdx.length > 0;
-  if (nb && accBuf.length < st.nItems) accBuf = new Float64Array(st.nItems);
-  for (let q = 0; q < K; q++) {
-    if (pi[q] === 0) continue;
-    const member = q === k ? -1 : q;
-    if (nb) scatterMembers(st, roleBuf, h0, n, member, 1);
-    let m = -Infinity;
-    for (let c = 0; c < len; c++) {
-      const j = listBuf[c]!;
-      const z = (zBuf[c * K + q] = zBuf[c * K + q]! + B[j]! + logwBuf[c]! + (nb ? st.beta * scale[q]! * accBuf[j]! : 0));
-      if (z > m) m = z;
-    }
-    if (nb) scatterMembers(st, roleBuf, h0, n, member, 0);
-    let sum = 0;
-    for (let c = 0; c < len; c++) sum += Math.exp(zBuf[c * K + q]! - m);
-    lse[q] = m + Math.log(sum);
+  if (nb) neighbourLogits(st, kern, roleBuf, listBuf, logwBuf, h0, n, k, K, len, pi, scale);
+  else {
+    kern.logw.set(logwBuf.subarray(0, len));
+    kern.g.logitRows(st.arena.B, ks.list, ks.logw, len, K, ks.on, ks.z, ks.mx, ks.sums);
+    for (let q = 0; q < K; q++) if (pi[q] !== 0) lse[q] = kern.mx[q]! + Math.log(kern.sums[q]!);
   }
   // responsibilities of the targets (kept in zBuf's target rows after use), R_q = their sums
+  const R = kern.R;
   R.fill(0, 0, K);
-  if (respBuf.length < nt * K) respBuf = new Float64Array(2 * nt * K);
-  const resp = respBuf;
+  const resp = kern.resp;
   resp.fill(0, 0, nt * K);
   let loss = 0;
   for (let c = 0; c < nt; c++) {
@@ -290,49 +277,47 @@ export function userGrad(st: TrainState, prm: StepParams, u: number, chunk: numb
     loss -= m + Math.log(sum);
     for (let q = 0; q < K; q++) R[q] += resp[c * K + q] = resp[c * K + q]! / sum;
   }
-  // dL/dz_q(j) = R_q softmax_q(j) - [j target] r_jq; the entries kept go to the kernel's backward
+  // dL/dz_q(j) = R_q softmax_q(j) - [j target] r_jq (kernel: the targets and the negatives whose
+  // summed weight is at least skipEps are kept); the kept entries go to the kernel's backward
   // pass (gP_q += g Q_j, gQ_j += g P_q, entries in list order)
-  const gP = kern.gP;
-  gP.fill(0, 0, K * d);
-  const gW = st.gW[chunk]!;
+  kern.gP.fill(0, 0, K * d);
   const gB = st.gB[chunk]!;
-  const coef = kern.coef;
-  const idx = kern.idx;
-  let nIdx = 0;
-  for (let c = 0; c < len; c++) {
-    let tot = 0;
-    let mass = 0;
-    const co = c * K;
-    for (let q = 0; q < K; q++) {
-      if (pi[q] === 0) {
-        coef[co + q] = 0;
-        continue;
-      }
-      const sm = R[q]! * Math.exp(zBuf[co + q]! - lse[q]!);
-      mass += sm;
-      const g = sm - (c < nt ? resp[c * K + q]! : 0);
-      coef[co + q] = g;
-      tot += g;
-    }
-    if (c >= nt && mass < prm.skipEps) continue;
-    const j = listBuf[c]!;
+  const nIdx = kern.g.coefRows(ks.z, K, ks.on, ks.lse, ks.R, ks.resp, nt, len, prm.skipEps, ks.coef, ks.idx, ks.tots);
+  for (let t = 0; t < nIdx; t++) {
+    const j = listBuf[kern.idx[t]!]!;
     touch(st, chunk, j);
-    gB[j] = gB[j]! + tot;
-    idx[nIdx++] = c;
+    gB[j] = gB[j]! + kern.tots[t]!;
   }
-  kern.k.backRows(st.arena.Q, st.arena.gQ[chunk]!, d, kern.s.P, kern.s.gP, K, kern.s.list, kern.s.coef, kern.s.idx, nIdx);
-  // back to the kept items: dp_q / dW_j = |kept_q|^-alpha
-  for (let h = 0; h < n; h++) {
-    if (roleBuf[h]) continue;
-    const q = st.assign[h0 + h]!;
-    const j = st.hidx[h0 + h]!;
-    const s = scale[q]!;
-    touch(st, chunk, j);
-    const wo = j * d;
-    for (let x = 0; x < d; x++) gW[wo + x] = gW[wo + x]! + s * gP[q * d + x]!;
-    if (whole) for (let x = 0; x < d; x++) gW[wo + x] = gW[wo + x]! + scale[k]! * gP[k * d + x]!;
-  }
+  kern.k.backRows(st.arena.Q, st.arena.gQ[chunk]!, d, ks.P, ks.gP, K, ks.list, ks.coef, ks.idx, nIdx);
+  // back to the kept items: dp_q / dW_j = |kept_q|^-alpha (kernel: gW_j += scale_q gP_q, then the whole component's)
+  for (let h = 0; h < n; h++) if (!roleBuf[h]) touch(st, chunk, st.hidx[h0 + h]!);
+  kern.g.backW(st.arena.gW[chunk]!, d, ks.items, ks.roles, ks.groups, n, k, wholeOn, ks.scale, ks.gP);
   return loss;
+}
+
+/**
+ * The logits of a user's list with the neighbour term (JS): z_q(j) += B_j + logw + beta scale_q
+ * sum over q's kept items i of sim(j, i) (q = k: all kept items), and each component's lse.
+ */
+function neighbourLogits(st: TrainState, kern: ChunkKernel, roleBuf: Uint8Array, listBuf: Int32Array, logwBuf: Float64Array, h0: number, n: number, k: number, K: number, len: number, pi: Float64Array, scale: Float64Array): void {
+  if (accBuf.length < st.nItems) accBuf = new Float64Array(st.nItems);
+  const { B } = st;
+  const zBuf = kern.z;
+  for (let q = 0; q < K; q++) {
+    if (pi[q] === 0) continue;
+    const member = q === k ? -1 : q;
+    scatterMembers(st, roleBuf, h0, n, member, 1);
+    let m = -Infinity;
+    for (let c = 0; c < len; c++) {
+      const j = listBuf[c]!;
+      const z = (zBuf[c * K + q] = zBuf[c * K + q]! + B[j]! + logwBuf[c]! + st.beta * scale[q]! * accBuf[j]!);
+      if (z > m) m = z;
+    }
+    scatterMembers(st, roleBuf, h0, n, member, 0);
+    let sum = 0;
+    for (let c = 0; c < len; c++) sum += Math.exp(zBuf[c * K + q]! - m);
+    kern.lse[q] = m + Math.log(sum);
+  }
 }
 
 /** Adds (on = 1) the neighbour rows of persona q's kept items (q = -1: all kept items) into accBuf, or clears them (on = 0). */

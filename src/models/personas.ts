@@ -18,11 +18,12 @@ import { releaseArena } from '../math/persona-kernels.js';
 import { splitRange, type WorkerPool } from '../math/pool.js';
 import { personaTrainState } from './personas-state.js';
 import { PersonaAdam } from './personas-adam.js';
+import { personaEpoch } from './personas-epoch.js';
 import type { ComponentLogits, RowRead } from './component-logits.js';
 import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
 import { runEpochs } from './model.js';
 import { clusterHistory, membersOf, personasOf } from './personas-cluster.js';
-import { activeUsers, chunkPool, CHUNKS, decayedLr, itemEpoch, NegativeSampler, type EpochRun } from './item-train.js';
+import { activeUsers, chunkPool, CHUNKS, decayedLr, NegativeSampler, type EpochRun } from './item-train.js';
 import { neighbourRows, neighbourTerm } from './personas-neighbours.js';
 import { clusterChunk, gradChunk, mixWeights, scoreMixture, type StepParams, type TrainState } from './personas-train.js';
 import { personaCalibratedSlate, personaSlate, writeSlateScores } from './persona-slate.js';
@@ -83,7 +84,6 @@ export class PersonaModel implements Recommender, FoldIn {
       st.pool = this.cand;
       st.poolLogW = new Float32Array(this.cand.length);
     }
-    
     this.W = W;
     this.Q = Q;
     this.B = B;
@@ -101,7 +101,7 @@ export class PersonaModel implements Recommender, FoldIn {
         const kMax = e < cfg.warmEpochs ? 1 : cfg.k;
         await this.cluster(st, kMax, pool);
         const lr = decayedLr(cfg.lr, cfg.lrEnd, e, cfg.epochs);
-        const loss = await itemEpoch(run, ctx.rng.derive('personas', 'epoch', e), params, (chunks) => opt.step(chunks, lr, cfg.l2Item));
+        const loss = await personaEpoch(pool, run, ctx.rng.derive('personas', 'epoch', e), params, opt, lr, cfg.l2Item);
         if (sums && e >= cfg.epochs - nAvg) [W, Q, B].forEach((a, r) => { for (let x = 0; x < a.length; x++) sums[r]![x] += a[x]!; });
         return loss;
       });
