@@ -10,7 +10,7 @@
  */
 import { adamArenaRows } from '../math/persona-kernels.js';
 import { sharedFloat32, sharedInt32, splitRange, type WorkerPool } from '../math/pool.js';
-import { biasStep } from './item-train.js';
+import { biasStep, CHUNKS } from './item-train.js';
 import type { TrainState } from './personas-train.js';
 
 const B1 = 0.9;
@@ -46,6 +46,7 @@ export class PersonaAdam {
     const a = st.arena;
     const buf = a.memory.buffer;
     this.rows = new Int32Array(buf, a.rows, n);
+    if (CHUNKS > 8) throw new Error(`PersonaAdam: a row's chunk mask is one byte, so CHUNKS (${CHUNKS}) must be at most 8`);
     this.masks = new Uint8Array(buf, a.masks, n);
     this.c1 = new Float64Array(buf, a.c1, n);
     this.c2 = new Float64Array(buf, a.c2, n);
