@@ -127,8 +127,8 @@ export function matchPercent(sorted: Float32Array, s: number): number {
 export function matcher(scores: Float32Array, candidates: Int32Array, excluded: SeenTest, items: number, probes?: readonly number[]): (s: number) => number {
   if (probes && probes.length > 0) {
     const known = matchesOf(scores, candidates, excluded, probes);
-    const rest = matcher(scores, candidates, excluded, items);
-    return (s) => known.get(s) ?? rest(s);
+    let rest: ((s: number) => number) | null = null; // made only if a score outside the probes is asked for
+    return (s) => known.get(s) ?? (rest ??= matcher(scores, candidates, excluded, items))(s);
   }
   if (items > 32) {
     const sorted = sortedScores(scores, candidates, excluded);
