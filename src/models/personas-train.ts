@@ -12,6 +12,7 @@
  */
 import { heldOut, touch, type ItemTrainState } from './item-train.js';
 import { clusterHistory } from './personas-cluster.js';
+import { sumExpShift } from '../math/exp-rows.js';
 import { adamArenaRows, candidateDots, chunkKernel, clusterInArena, type ChunkKernel, type PersonaArena } from '../math/persona-kernels.js';
 
 /** Everything a gradient call reads or writes; typed arrays are shared between threads. */
@@ -67,6 +68,8 @@ function mixWeightsInto(count: ArrayLike<number>, k: number, gamma: number, w: F
 }
 
 let zAll = new Float64Array(0);
+/** `scoreMixture`'s column of one component's logits (for the SIMD sum of exp). */
+let column = new Float64Array(0);
 
 /**
  * Q_c . p_q over the candidates (layout c * k + q) for the components whose logits are not
@@ -122,7 +125,13 @@ export function scoreMixture(
       if (z > m) m = z;
     }
     let sum = 0;
-    for (let c = 0; c < nC; c++) if (!excl || !excl[cand[c]!]) sum += Math.exp(zBuf[c * k + q]! - m);
+    if (Number.isFinite(m)) {
+      // the same sum by the SIMD exp rows: an excluded candidate's logit as -Infinity adds exp(-Infinity) = +0 to a sum >= +0
+      if (column.length < nC) column = new Float64Array(nC);
+      const col = column.subarray(0, nC);
+      for (let c = 0; c < nC; c++) col[c] = excl && excl[cand[c]!] ? -Infinity : zBuf[c * k + q]!;
+      sum = sumExpShift(col, m);
+    } else for (let c = 0; c < nC; c++) if (!excl || !excl[cand[c]!]) sum += Math.exp(zBuf[c * k + q]! - m);
     if (sum === 0) for (let c = 0; c < nC; c++) sum += Math.exp(zBuf[c * k + q]! - m);
     lse[q] = m + Math.log(sum);
     if (logits && !known) {
