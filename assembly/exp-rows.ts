@@ -123,3 +123,63 @@ export function addExpScaled32(acc: usize, row: usize, n: i32, lse: f64, c: f64)
 export function heapBase(): usize {
   return __heap_base;
 }
+
+// The terms of a mixture score log sum_q exp(z[c K + q] - lse[q] + logPi[q]) (personas-train.ts
+// `mixtureAt`): m[c] = the maximum over q (as Math.max: NaN if any term is NaN, +0 above -0) of
+// the terms z[c K + q] - lse[q] + logPi[q], for c in [0, n).
+export function mixtureMaxima(z: usize, K: i32, lse: usize, logPi: usize, n: i32, m: usize): void {
+  const row = <usize>K << 3;
+  let c = 0;
+  for (; c + 1 < n; c += 2) {
+    const a = z + <usize>c * row;
+    let mv = f64x2.splat(-Infinity);
+    for (let q = 0; q < K; q++) {
+      const qo = <usize>q << 3;
+      const v = f64x2.replace_lane(f64x2.splat(load<f64>(a + qo)), 1, load<f64>(a + row + qo));
+      mv = f64x2.max(mv, f64x2.add(f64x2.sub(v, f64x2.splat(load<f64>(lse + qo))), f64x2.splat(load<f64>(logPi + qo))));
+    }
+    v128.store(m + (<usize>c << 3), mv);
+  }
+  if (c < n) {
+    const a = z + <usize>c * row;
+    let mx: f64 = -Infinity;
+    for (let q = 0; q < K; q++) {
+      const qo = <usize>q << 3;
+      mx = max<f64>(mx, load<f64>(a + qo) - load<f64>(lse + qo) + load<f64>(logPi + qo));
+    }
+    store<f64>(m + (<usize>c << 3), mx);
+  }
+}
+
+// sums[x] = the sum over q, in q order, of e^{z[c K + q] - lse[q] + logPi[q] - m[c]} for c =
+// list[x], x in [0, n) (the lanes are two list entries, each summed in q order).
+export function mixtureSums(z: usize, K: i32, lse: usize, logPi: usize, m: usize, list: usize, n: i32, sums: usize): void {
+  const row = <usize>K << 3;
+  let x = 0;
+  for (; x + 1 < n; x += 2) {
+    const c0 = <usize>load<i32>(list + (<usize>x << 2));
+    const c1 = <usize>load<i32>(list + (<usize>x << 2) + 4);
+    const a0 = z + c0 * row;
+    const a1 = z + c1 * row;
+    const mv = f64x2.replace_lane(f64x2.splat(load<f64>(m + (c0 << 3))), 1, load<f64>(m + (c1 << 3)));
+    let s = f64x2.splat(0);
+    for (let q = 0; q < K; q++) {
+      const qo = <usize>q << 3;
+      const v = f64x2.replace_lane(f64x2.splat(load<f64>(a0 + qo)), 1, load<f64>(a1 + qo));
+      const t = f64x2.add(f64x2.sub(v, f64x2.splat(load<f64>(lse + qo))), f64x2.splat(load<f64>(logPi + qo)));
+      s = f64x2.add(s, exp2(f64x2.sub(t, mv)));
+    }
+    v128.store(sums + (<usize>x << 3), s);
+  }
+  if (x < n) {
+    const c = <usize>load<i32>(list + (<usize>x << 2));
+    const a = z + c * row;
+    const mc = load<f64>(m + (c << 3));
+    let s: f64 = 0;
+    for (let q = 0; q < K; q++) {
+      const qo = <usize>q << 3;
+      s += exp(load<f64>(a + qo) - load<f64>(lse + qo) + load<f64>(logPi + qo) - mc);
+    }
+    store<f64>(sums + (<usize>x << 3), s);
+  }
+}

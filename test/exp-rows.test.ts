@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { addExpScaled, expRow, sumExpShift, sumExpShiftFinite } from '../src/math/exp-rows.js';
+import { addExpScaled, expRow, mixtureTerms, sumExpShift, sumExpShiftFinite } from '../src/math/exp-rows.js';
 import { Rng } from '../src/math/rng.js';
 
 /** The indices where a and b differ bit for bit (Object.is), at most 5. */
@@ -127,5 +127,39 @@ describe('exp-rows (SIMD exp)', () => {
     assert.equal(want, 1);
     assert.notEqual(pairs, want);
     assert.ok(Object.is(sumExpShift(z, 0), want));
+  });
+
+  it('mixtureTerms reproduces mixtureAt\'s maxima and sums bit for bit (odd counts, -Infinity, NaN, signed zeros, k = 1)', () => {
+    const rng = new Rng(11);
+    for (const k of [1, 2, 3, 6]) {
+      for (const n of [1, 2, 5, 301]) {
+        const z = new Float64Array(n * k + 7);
+        for (let i = 0; i < z.length; i++) {
+          const u = rng.next();
+          z[i] = u < 0.05 ? -Infinity : u < 0.07 ? Number.NaN : u < 0.09 ? 0 : u < 0.11 ? -0 : -20 * rng.next() + 4;
+        }
+        const lse = Float64Array.from({ length: k }, () => (rng.next() < 0.2 ? 0 : 3 * rng.next()));
+        const logPi = Float64Array.from({ length: k }, () => (k === 1 || rng.next() < 0.2 ? -0 : Math.log(rng.next())));
+        const terms = mixtureTerms(z, k, lse, logPi, n);
+        const list = Int32Array.from({ length: n }, (_, x) => (x * 7 + 3) % n);
+        const plainM = new Float64Array(n);
+        for (let c = 0; c < n; c++) {
+          let m = -Infinity;
+          for (let q = 0; q < k; q++) m = Math.max(m, z[c * k + q]! - lse[q]! + logPi[q]!);
+          plainM[c] = m;
+          assert.ok(Object.is(terms.maxima[c], m), `maxima k=${k} n=${n} c=${c}: ${terms.maxima[c]} vs ${m}`);
+        }
+        const sums = terms.sums(list, n);
+        for (let x = 0; x < n; x++) {
+          const c = list[x]!;
+          let sum = 0;
+          for (let q = 0; q < k; q++) sum += Math.exp(z[c * k + q]! - lse[q]! + logPi[q]! - plainM[c]!);
+          assert.ok(Object.is(sums[x], sum), `sums k=${k} n=${n} c=${c}: ${sums[x]} vs ${sum}`);
+        }
+      }
+    }
+    const t = mixtureTerms(new Float64Array(4), 2, new Float64Array(2), new Float64Array(2), 2);
+    sumExpShift(new Float64Array(3), 0);
+    assert.throws(() => t.sums(new Int32Array([0]), 1), /replaced its copy/);
   });
 });

@@ -14,6 +14,8 @@ interface ExpKernel {
   sumExpShift(z: number, n: number, m: number): number;
   sumExpShiftFinite32(row: number, n: number, m: number): number;
   addExpScaled32(acc: number, row: number, n: number, lse: number, c: number): void;
+  mixtureMaxima(z: number, K: number, lse: number, logPi: number, n: number, m: number): void;
+  mixtureSums(z: number, K: number, lse: number, logPi: number, m: number, list: number, n: number, sums: number): void;
 }
 
 const instantiate = wasmKernel<ExpKernel>('exp-rows.wasm', 'exp-rows');
@@ -21,9 +23,12 @@ const instantiate = wasmKernel<ExpKernel>('exp-rows.wasm', 'exp-rows');
 let kern: ExpKernel | null = null;
 let memory: WasmMemory | null = null;
 let base = 0;
+/** Calls so far (a `mixtureTerms` copy is valid until the next call). */
+let calls = 0;
 
 /** The kernel over a memory with at least `bytes` free from `base` (64-aligned). */
 function kernel(bytes: number): ExpKernel {
+  calls++;
   if (kern && memory && base + bytes <= memory.buffer.byteLength) return kern;
   const first = instantiate(sharedMemory(1, 'exp-rows:'));
   base = Math.ceil(Math.max(64, first.heapBase()) / 64) * 64;
@@ -70,4 +75,37 @@ export function addExpScaled(acc: Float64Array, row: Float32Array, lse: number, 
   new Float32Array(buf, r, n).set(row);
   k.addExpScaled32(base, r, n, lse, c);
   acc.set(a);
+}
+
+/**
+ * The terms of the mixture scores log sum_q exp(z[c k + q] - lse[q] + logPi[q]) of n candidates
+ * (personas-train.ts `mixtureAt`), with the logits copied once: `maxima` is each candidate's
+ * largest term (Math.max over q, in q order) and `sums(list, count)` the sums over q (in q order)
+ * of exp(term - maximum) of the candidates list[0..count), each bit for bit the plain loop's. The
+ * next call of any function here replaces the copy.
+ */
+export function mixtureTerms(z: Float64Array, k: number, lse: Float64Array, logPi: Float64Array, n: number): { maxima: Float64Array; sums(list: Int32Array, count: number): Float64Array } {
+  const at = (x: number): number => (x + 63) & ~63;
+  const oz = base;
+  const oLse = oz + at(8 * n * k);
+  const oPi = oLse + at(8 * k);
+  const oM = oPi + at(8 * k);
+  const oList = oM + at(8 * n);
+  const oSums = oList + at(4 * n);
+  const kn = kernel(oSums + at(8 * n) - base);
+  const buf = memory!.buffer;
+  new Float64Array(buf, oz, n * k).set(z.subarray(0, n * k));
+  new Float64Array(buf, oLse, k).set(lse.subarray(0, k));
+  new Float64Array(buf, oPi, k).set(logPi.subarray(0, k));
+  kn.mixtureMaxima(oz, k, oLse, oPi, n, oM);
+  const mine = calls;
+  return {
+    maxima: new Float64Array(buf, oM, n).slice(),
+    sums(list: Int32Array, count: number): Float64Array {
+      if (calls !== mine) throw new Error('exp-rows: mixtureTerms read after another exp-rows call replaced its copy');
+      new Int32Array(buf, oList, count).set(list.subarray(0, count));
+      kn.mixtureSums(oz, k, oLse, oPi, oM, oList, count, oSums);
+      return new Float64Array(buf, oSums, count).slice();
+    },
+  };
 }
