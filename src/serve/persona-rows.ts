@@ -57,6 +57,8 @@ const ascendingCands = new WeakMap<Int32Array, boolean>();
 let scratch = new Float32Array(0);
 /** `PersonaRows.ownValues`' scratch row. */
 let ownScratch = new Float32Array(0);
+/** The logits and log normaliser whose own values `ownScratch` holds. */
+let ownOf: { z: Float64Array | null; zl: number } = { z: null, zl: Number.NaN };
 
 export class PersonaRows implements OwnRows, ComponentLogits {
   /** Per persona: its logits over the candidates (null: not computed, or the model keeps none). */
@@ -253,9 +255,12 @@ export class PersonaRows implements OwnRows, ComponentLogits {
   private ownValues(q: number): Float32Array {
     const z = this.z[q]!;
     const zl = this.logitNormaliser(q);
+    // the scratch holds them already when they were the last asked for (logits are never written again)
+    if (ownOf.z === z && Object.is(ownOf.zl, zl)) return ownScratch.subarray(0, z.length);
     if (ownScratch.length < z.length) ownScratch = new Float32Array(z.length);
     const own = ownScratch.subarray(0, z.length);
     for (let c = 0; c < z.length; c++) own[c] = ownValue(z, c, zl);
+    ownOf = { z, zl };
     return own;
   }
 
