@@ -98,7 +98,7 @@ test('npm pack, install with production dependencies, run the README example', {
     }[];
     const info = json[0]!;
     const files = info.files.map((f) => f.path);
-    for (const f of ['package.json', 'README.md', 'LICENSE', 'bin/personae.js', 'dist/index.js', 'dist/index.d.ts', 'dist/api/recommender.js', 'dist/serve/index.js', 'dist/client/index.js', 'dist/client/index.d.ts', 'dist/math/pool-worker.js', 'build/wasm/dense.wasm', 'build/wasm/factors.wasm', 'build/wasm/personas.wasm', 'build/wasm/persona-grad.wasm', 'dist/web/index.html', 'dist/web/app.js', 'dist/web/pages/users.js', 'dist/web/style.css']) {
+    for (const f of ['package.json', 'README.md', 'LICENSE', 'bin/personae.js', 'dist/index.js', 'dist/index.d.ts', 'dist/api/recommender.js', 'dist/serve/index.js', 'dist/client/index.js', 'dist/client/index.d.ts', 'dist/math/pool-worker.js', 'build/wasm/dense.wasm', 'build/wasm/factors.wasm', 'build/wasm/personas.wasm', 'build/wasm/persona-grad.wasm', 'build/wasm/exp-rows.wasm', 'dist/web/index.html', 'dist/web/app.js', 'dist/web/pages/users.js', 'dist/web/style.css']) {
       assert.ok(files.includes(f), `the tarball holds ${f}`);
     }
     for (const f of files) {

@@ -12,6 +12,7 @@
  */
 import { heldOut, touch, type ItemTrainState } from './item-train.js';
 import { clusterHistory } from './personas-cluster.js';
+import { mixtureTerms, sumExpShift } from '../math/exp-rows.js';
 import { adamArenaRows, candidateDots, chunkKernel, clusterInArena, type ChunkKernel, type PersonaArena } from '../math/persona-kernels.js';
 
 /** Everything a gradient call reads or writes; typed arrays are shared between threads. */
@@ -67,6 +68,10 @@ function mixWeightsInto(count: ArrayLike<number>, k: number, gamma: number, w: F
 }
 
 let zAll = new Float64Array(0);
+/** `scoreMixture`'s column of one component's logits (for the SIMD sum of exp). */
+let column = new Float64Array(0);
+/** `mixtureOrder`'s candidates that get their exact score. */
+let exactBuf = new Int32Array(0);
 
 /**
  * Q_c . p_q over the candidates (layout c * k + q) for the components whose logits are not
@@ -122,7 +127,13 @@ export function scoreMixture(
       if (z > m) m = z;
     }
     let sum = 0;
-    for (let c = 0; c < nC; c++) if (!excl || !excl[cand[c]!]) sum += Math.exp(zBuf[c * k + q]! - m);
+    if (Number.isFinite(m)) {
+      // the same sum by the SIMD exp rows: an excluded candidate's logit as -Infinity adds exp(-Infinity) = +0 to a sum >= +0
+      if (column.length < nC) column = new Float64Array(nC);
+      const col = column.subarray(0, nC);
+      for (let c = 0; c < nC; c++) col[c] = excl && excl[cand[c]!] ? -Infinity : zBuf[c * k + q]!;
+      sum = sumExpShift(col, m);
+    } else for (let c = 0; c < nC; c++) if (!excl || !excl[cand[c]!]) sum += Math.exp(zBuf[c * k + q]! - m);
     if (sum === 0) for (let c = 0; c < nC; c++) sum += Math.exp(zBuf[c * k + q]! - m);
     lse[q] = m + Math.log(sum);
     if (logits && !known) {
@@ -168,10 +179,14 @@ function mixtureOrder(zBuf: Float64Array, lse: Float64Array, logPi: Float64Array
   }
   const sorted = Float64Array.from(hs).sort();
   const logK = Math.log(k);
+  // mixtureAt's maxima and sums of exp by the SIMD exp rows (bit for bit, the same q order)
+  const terms = mixtureTerms(zBuf, k, lse, logPi, nC);
+  const ms = terms.maxima;
+  if (exactBuf.length < nC) exactBuf = new Int32Array(nC);
+  let ne = 0;
   for (let c = 0; c < nC; c++) {
     if (excl[cand[c]!]) continue;
-    let m = -Infinity;
-    for (let q = 0; q < k; q++) m = Math.max(m, zBuf[c * k + q]! - lse[q]! + logPi[q]!);
+    const m = ms[c]!;
     if (Number.isFinite(m)) {
       // bounds of the float32 score, with a margin far above the rounding of the log-sum
       const lo = Math.fround(m);
@@ -188,7 +203,13 @@ function mixtureOrder(zBuf: Float64Array, lse: Float64Array, logPi: Float64Array
         continue;
       }
     }
-    out[cand[c]!] = mixtureAt(zBuf, lse, logPi, k, c);
+    exactBuf[ne++] = c;
+  }
+  const sums = terms.sums(exactBuf, ne);
+  for (let x = 0; x < ne; x++) {
+    const c = exactBuf[x]!;
+    const m = ms[c]!;
+    out[cand[c]!] = k === 1 && Number.isFinite(m) ? m : m + Math.log(sums[x]!);
   }
 }
 

@@ -18,6 +18,7 @@
 import type { HasPersonas } from '../models/model.js';
 import type { ComponentLogits } from '../models/component-logits.js';
 import type { PersonaSet } from '../models/persona-assignment.js';
+import { addExpScaled, sumExpShift, sumExpShiftFinite } from '../math/exp-rows.js';
 
 /** Each persona's own score row and its log normaliser (`PersonaRows`). */
 export interface OwnRows {
@@ -36,9 +37,8 @@ export interface OwnRows {
 export function rowLogNormaliser(row: Float32Array): number {
   let max = -Infinity;
   for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!) && row[i]! > max) max = row[i]!;
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!)) sum += Math.exp(row[i]! - max);
-  return max + Math.log(sum);
+  // sum of Math.exp(row[i] - max) over the finite entries in item order (SIMD, bit for bit)
+  return max + Math.log(sumExpShiftFinite(row, max));
 }
 
 /**
@@ -55,6 +55,10 @@ const ascendingCands = new WeakMap<Int32Array, boolean>();
 
 /** The row `PersonaRows.score` has the model write into (the logits are what is kept). */
 let scratch = new Float32Array(0);
+/** `PersonaRows.ownValues`' scratch row. */
+let ownScratch = new Float32Array(0);
+/** The logits and log normaliser whose own values `ownScratch` holds. */
+let ownOf: { z: Float64Array | null; zl: number } = { z: null, zl: Number.NaN };
 
 export class PersonaRows implements OwnRows, ComponentLogits {
   /** Per persona: its logits over the candidates (null: not computed, or the model keeps none). */
@@ -203,9 +207,9 @@ export class PersonaRows implements OwnRows, ComponentLogits {
     if (Number.isNaN(this.lse[q]!)) {
       let m = -Infinity;
       for (let c = 0; c < n; c++) if (z[c]! > m) m = z[c]!;
-      let sum = 0;
-      for (let c = 0; c < n; c++) sum += Math.exp(z[c]! - m);
-      if (sum === 0) for (let c = 0; c < n; c++) sum += Math.exp(z[c]! - m);
+      // the sum of Math.exp(z[c] - m) in candidate order (SIMD, bit for bit), twice when 0 (the model's loop)
+      let sum = sumExpShift(z, m);
+      if (sum === 0) sum += sumExpShift(z, m);
       this.lse[q] = m + Math.log(sum);
     }
     return this.lse[q]!;
@@ -223,19 +227,10 @@ export class PersonaRows implements OwnRows, ComponentLogits {
       if (this.fromLogits(q)) {
         // rowLogNormaliser of the derived row without making it: its finite entries are the
         // candidates' own values, in ascending item order = candidate order
-        const z = this.z[q]!;
-        const lse = this.logitNormaliser(q);
+        const own = this.ownValues(q);
         let max = -Infinity;
-        for (let c = 0; c < z.length; c++) {
-          const v = ownValue(z, c, lse);
-          if (Number.isFinite(v) && v > max) max = v;
-        }
-        let sum = 0;
-        for (let c = 0; c < z.length; c++) {
-          const v = ownValue(z, c, lse);
-          if (Number.isFinite(v)) sum += Math.exp(v - max);
-        }
-        this.norms[q] = max + Math.log(sum);
+        for (let c = 0; c < own.length; c++) if (Number.isFinite(own[c]!) && own[c]! > max) max = own[c]!;
+        this.norms[q] = max + Math.log(sumExpShiftFinite(own, max));
       } else this.norms[q] = rowLogNormaliser(this.row(q));
     }
     return this.norms[q]!;
@@ -244,17 +239,29 @@ export class PersonaRows implements OwnRows, ComponentLogits {
   addSoftmax(q: number, c: number, acc: Float64Array): void {
     const lse = this.logNormaliser(q);
     if (this.fromLogits(q)) {
-      const z = this.z[q]!;
+      const own = this.ownValues(q);
       const cand = this.cand!;
-      const zl = this.logitNormaliser(q);
-      for (let x = 0; x < z.length; x++) {
-        const v = ownValue(z, x, zl);
-        if (Number.isFinite(v)) acc[cand[x]!]! += c * Math.exp(v - lse);
-      }
+      // every item a candidate (ascending: cand[x] = x): the SIMD loop, bit for bit
+      if (own.length === acc.length) addExpScaled(acc, own, lse, c);
+      else for (let x = 0; x < own.length; x++) if (Number.isFinite(own[x]!)) acc[cand[x]!]! += c * Math.exp(own[x]! - lse);
       return;
     }
     const row = this.row(q);
-    for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!)) acc[i]! += c * Math.exp(row[i]! - lse);
+    if (row.length === acc.length) addExpScaled(acc, row, lse, c);
+    else for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i]!)) acc[i]! += c * Math.exp(row[i]! - lse);
+  }
+
+  /** Persona q's own values (`ownValue`) in candidate order, in a scratch row overwritten by the next call. */
+  private ownValues(q: number): Float32Array {
+    const z = this.z[q]!;
+    const zl = this.logitNormaliser(q);
+    // the scratch holds them already when they were the last asked for (logits are never written again)
+    if (ownOf.z === z && Object.is(ownOf.zl, zl)) return ownScratch.subarray(0, z.length);
+    if (ownScratch.length < z.length) ownScratch = new Float32Array(z.length);
+    const own = ownScratch.subarray(0, z.length);
+    for (let c = 0; c < z.length; c++) own[c] = ownValue(z, c, zl);
+    ownOf = { z, zl };
+    return own;
   }
 
   /**
