@@ -309,7 +309,8 @@ export class LiveData extends LiveItems {
       if (e.seq > this.maxSeq && this.trackGaps) {
         for (let q = this.maxSeq + 1; q < e.seq && this.gaps.size < MAX_GAPS; q++) this.gaps.set(q, now + GAP_TTL_MS);
       }
-      if (this.cache && !this.users.has(e.user)) this.applyUncached(e);
+      // a user without feedback here has a complete (empty) history: cached at once
+      if (this.cache && !this.users.has(e.user) && this.cache.known.has(e.user)) this.applyUncached(e);
       else this.applyOne(this.user(e.user), e);
       this.reloading.get(e.user)?.add(e.seq);
       if (e.seq > this.maxSeq) this.maxSeq = e.seq;
