@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_FEEDBACK_TYPES, LiveData } from '../src/serve/live.js';
+import { refreshCounts } from '../src/serve/count-refresh.js';
 import { positiveRules } from '../src/serve/user-cache.js';
 import { MemoryStore } from '../src/store/memory.js';
 import type { FeedbackRecord, Store } from '../src/store/types.js';
@@ -76,10 +77,62 @@ describe('the user cache under store reads that take time', () => {
       await post(live, s, [like(`new${n}`, 'b')]);
       assert.equal(live.cache!.dirty, false);
       assert.equal(live.users.get(`new${n}`)?.positives.length, 1);
-      await live.cache!.refresh(s, policy);
+      await refreshCounts(live, s);
     }
     assert.equal(calls.get('feedbackStats') ?? 0, 0);
     assert.deepEqual(counts(live), await truth(store));
     assert.deepEqual(counts(live), { positives: { a: 1, b: 3 }, events: 4 });
+  });
+
+  it('counts re-read while a committed like is not applied yet: counted once', async () => {
+    const { store, live } = await setup([like('U', 'a'), like('U', 'b'), like('V', 'a')]);
+    await live.ensureUser(store, 'V');
+    live.cache!.dirty = true; // as after a like of a user evicted between its read and its write
+    const ev = [like('V', 'x')];
+    await live.prepareFeedback(store, ev);
+    const seqs = await store.addFeedback(ev); // committed (SQLite's writer thread, PostgreSQL) ...
+    await refreshCounts(live, store); // ... a list request re-reads the counts before the route applies it
+    live.applyFeedback(ev.map((e, r) => ({ ...e, seq: seqs[r]! })));
+    assert.deepEqual(counts(live), await truth(store));
+    assert.deepEqual(counts(live), { positives: { a: 2, b: 1, x: 1 }, events: 4 });
+  });
+  it("another replica's rows re-read before the catch-up applies them: counted once", async () => {
+    const { store, live } = await setup([like('U', 'a'), like('U', 'b'), like('V', 'a')]);
+    await live.ensureUser(store, 'V');
+    live.cache!.dirty = true;
+    await store.addFeedback([like('V', 'x'), like('U', 'x'), view('W', 'x')]); // another replica's writes
+    await refreshCounts(live, store);
+    assert.deepEqual(counts(live), { positives: { a: 2, b: 1 }, events: 3 }, 'the rows not applied here are not counted yet');
+    await live.catchUp(store);
+    assert.deepEqual(counts(live), await truth(store));
+    assert.deepEqual(counts(live), { positives: { a: 2, b: 1, x: 2 }, events: 6 });
+  });
+  it('the event count re-read after erasing a user not at hand, with a write committed and not applied', async () => {
+    const { store, live } = await setup([like('U', 'a'), like('U', 'b'), like('V', 'a')]);
+    const ev = [view('W', 'x')];
+    const seqsP = store.addFeedback(ev); // committed, its reply not handled yet
+    assert.equal(await store.deleteUser('V'), true); // DELETE of a user not cached
+    live.deleteUser('V');
+    await live.applyErasures(store);
+    const seqs = await seqsP;
+    live.applyFeedback(ev.map((e, r) => ({ ...e, seq: seqs[r]! })));
+    await refreshCounts(live, store);
+    assert.deepEqual(counts(live), await truth(store));
+    assert.deepEqual(counts(live), { positives: { a: 1, b: 1 }, events: 3 });
+  });
+  it("counts re-read after another replica's erasure committed: the erasure is applied first", async () => {
+    const { store, live } = await setup([like('U', 'a'), like('U', 'b'), like('V', 'a')]);
+    live.cache!.dirty = true;
+    await store.deleteUser('U'); // another replica
+    const { s, gate } = gated(store);
+    const release = gate('appliedCounts');
+    const reading = refreshCounts(live, s);
+    await new Promise((r) => setImmediate(r));
+    await post(live, store, [like('V', 'b')]); // applied while the store answers: not in its snapshot
+    release();
+    await reading;
+    assert.equal(live.hasUser('U'), false);
+    assert.deepEqual(counts(live), await truth(store));
+    assert.deepEqual(counts(live), { positives: { a: 1, b: 1 }, events: 2 });
   });
 });

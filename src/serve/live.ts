@@ -8,6 +8,8 @@ import { isPositive, type FeedbackPolicy } from './feedback-policy.js';
 import type { FeedbackRecord, PersonaOverride, Store, StoredFeedback } from '../store/types.js';
 import { LiveItems } from './live-items.js';
 import { positiveRules, UserCache } from './user-cache.js';
+import { refreshOnce } from './count-refresh.js';
+import { loadUser } from './user-load.js';
 
 export type { ItemChange } from './live-items.js';
 export { DEFAULT_FEEDBACK_TYPES, isPositive, parseFeedbackPolicy, type FeedbackPolicy, type FeedbackTypeRule } from './feedback-policy.js';
@@ -58,7 +60,7 @@ export class LiveData extends LiveItems {
   erasureGen = 0;
   /** Users being reloaded after an erasure: the seqs applied to their fresh state meanwhile. */
   private readonly reloading = new Map<string, Set<number>>();
-  private erasing: Promise<number> = Promise.resolve(0);
+  private erasing: Promise<unknown> = Promise.resolve(0);
 
   /**
    * Null: every user's feedback is mirrored (`users` holds them all). Else `users` holds at most
@@ -96,7 +98,8 @@ export class LiveData extends LiveItems {
     return live;
   }
 
-  private user(id: string): UserLive {
+  /** The user's entry, created (and cached) if absent (for the live data's files). */
+  user(id: string): UserLive {
     let u = this.users.get(id);
     if (!u) {
       const v = ++this.clock;
@@ -148,39 +151,21 @@ export class LiveData extends LiveItems {
       if (!c.known.has(id)) return undefined;
       let p = c.pending.get(id);
       if (!p) {
-        p = this.loadUser(store, id).finally(() => c.pending.delete(id));
+        p = loadUser(this, store, id).finally(() => c.pending.delete(id));
         c.pending.set(id, p);
       }
       await p;
     }
   }
 
-  /** Reads one user's history and persona settings from the store into the cache. */
-  private async loadUser(store: Store, id: string): Promise<void> {
-    const c = this.cache!;
-    const during: StoredFeedback[] = [];
-    c.loading.set(id, during);
-    let rows: StoredFeedback[];
-    let list: PersonaOverride[];
-    try {
-      [rows, list] = await Promise.all([store.feedbackOf(id), store.overridesOf(id)]);
-    } finally {
-      c.loading.delete(id);
-    }
-    if (this.users.has(id) || !c.known.has(id)) return; // created by a write meanwhile, or erased
-    // exactly the events the mirror would hold: those applied here (a row committed but not yet
-    // applied comes through applyFeedback later), plus the ones applied while the store answered
-    const got = new Set(during.map((e) => e.seq));
-    const events = rows.filter((e) => this.applied(e.seq) && !got.has(e.seq)).concat(during).sort((a, b) => a.seq - b.seq);
-    const u = this.user(id);
-    for (const e of events) this.applyOne(u, e, false);
-    u.overrides = new Map(list.map((o) => [o.persona, { muted: o.muted, boost: o.boost }]));
-  }
-
 
   deleteItem(id: string): void {
     this.items.delete(id);
-    this.cache?.positiveUsers.delete(id); // the store deleted the item's feedback
+    // the store deleted the item's feedback; users not at hand may have had some: the counts are re-read
+    if (this.cache) {
+      this.cache.positiveUsers.delete(id);
+      this.cache.dirty = true;
+    }
     this.itemsVersion++;
     this.noteItemChange({ version: this.itemsVersion, id, kind: 'catalogue' });
     for (const u of this.users.values()) {
@@ -189,6 +174,7 @@ export class LiveData extends LiveItems {
         // the store deleted the item's feedback too
         u.seen.delete(id);
         u.events -= n;
+        this.feedbackCount -= n;
         const before = u.positives.length;
         u.positives = u.positives.filter((p) => p.item !== id);
         u.version = ++this.clock;
@@ -202,8 +188,8 @@ export class LiveData extends LiveItems {
     const u = this.users.get(id);
     if (this.cache?.known.delete(id)) {
       if (u) this.cache.dropPositives(u.positives.map((p) => p.item));
-      // not at hand: how many events and positives left is read back from the store (UserCache.refresh)
-      else this.cache.dirty = this.cache.recount = true;
+      // not at hand: how many events and positives left is read back from the store (count-refresh.ts)
+      else this.cache.dirty = true;
     }
     if (!u) return;
     this.feedbackCount -= u.events;
@@ -227,10 +213,12 @@ export class LiveData extends LiveItems {
    * one after another. Returns how many erasures were new.
    */
   applyErasures(store: Store): Promise<number> {
-    const run = this.erasing.then(
-      () => this.applyErasuresNow(store),
-      () => this.applyErasuresNow(store),
-    );
+    return this.exclusive(() => this.applyErasuresNow(store));
+  }
+
+  /** Runs `fn` after the erasures (and other `exclusive` work) in progress, and before the next. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.erasing.then(fn, fn);
     this.erasing = run;
     return run;
   }
@@ -266,16 +254,13 @@ export class LiveData extends LiveItems {
       }
       if (rows.length < 1000) break;
     }
-    if (this.cache?.recount) {
-      // an erased user not at hand: their events left the count; the store has the rest
-      this.cache.recount = false;
-      this.feedbackCount = await store.countFeedback();
-    }
+    // an erased user not at hand: the counts are read back from the store
+    if (this.cache?.dirty) await refreshOnce(this, store);
     return n;
   }
 
   /** Applies one event to a user; `counted`: it is new here (not a history read back from the store). */
-  private applyOne(u: UserLive, e: FeedbackRecord & { seq: number }, counted = true): void {
+  applyOne(u: UserLive, e: FeedbackRecord & { seq: number }, counted = true): void {
     u.seen.set(e.item, (u.seen.get(e.item) ?? 0) + 1);
     u.events++;
     u.version = ++this.clock;
@@ -369,6 +354,11 @@ export class LiveData extends LiveItems {
       u.overrides = new Map(list.map((o) => [o.persona, { muted: o.muted, boost: o.boost }]));
     }
     return u.overrides;
+  }
+
+  /** The rows applied here: seq up to `upTo`, except the seqs skipped over and still awaited (`skip`). */
+  appliedCut(): { upTo: number; skip: number[] } {
+    return { upTo: this.maxSeq, skip: [...this.gaps.keys()] };
   }
 
   /** Whether the feedback row `seq` is applied here (false for a seq skipped over and still awaited). */

@@ -2,10 +2,10 @@
  * The bounded side of the live data (live.ts) when the service does not mirror the log
  * (`--user-cache N`, docs/service.md "User cache"): which users have feedback at all, the
  * per-item count of users with a positive (kept exact on every write, re-read from the store when
- * a write could not be counted), and the bookkeeping of histories being read from the store.
+ * a change could not be counted: count-refresh.ts), and the bookkeeping of histories being read from the store.
  * Each user's own feedback (UserLive) is kept for at most `budget` recently used users.
  */
-import type { PositiveRule, Store, StoredFeedback } from '../store/types.js';
+import type { PositiveRule, StoredFeedback } from '../store/types.js';
 import type { FeedbackPolicy } from './feedback-policy.js';
 
 /** The users kept by default with `--user-cache` on (docs/scale.md measures the memory). */
@@ -23,12 +23,15 @@ export class UserCache {
   readonly known = new Set<string>();
   /** Per item, the users with a positive on it (exact while `dirty` is false). */
   positiveUsers = new Map<string, number>();
-  /** A positive arrived for a user whose history was not at hand: re-read the counts (`refresh`). */
+  /**
+   * A change could not be counted here (a positive or an erasure of a user whose history was not at
+   * hand, an item's deletion): the counts are re-read (count-refresh.ts).
+   */
   dirty = false;
-  /** Users whose feedback count left with an erasure not at hand: `feedbackCount` is re-read. */
-  recount = false;
-  /** Positives counted so far (a refresh notices writes made while it ran). */
-  private positivesSeen = 0;
+  /** The re-read in flight (every caller awaits the same one). */
+  refreshing: Promise<void> | null = null;
+  /** Bumped by every re-read: part of the keys of what is built from the counts (lists, co-liked positives). */
+  countsVersion = 0;
   /** Loads in flight, by user. */
   readonly pending = new Map<string, Promise<void>>();
   /** Users whose history is being read: the events applied to them meanwhile. */
@@ -65,7 +68,6 @@ export class UserCache {
 
   /** Counts a positive on `item`: `had` says whether the user already had one on it (undefined: not known). */
   notePositive(item: string, had: boolean | undefined): void {
-    this.positivesSeen++;
     if (had === undefined) this.dirty = true;
     else if (!had) this.positiveUsers.set(item, (this.positiveUsers.get(item) ?? 0) + 1);
   }
@@ -77,16 +79,5 @@ export class UserCache {
       if (n > 0) this.positiveUsers.set(item, n);
       else this.positiveUsers.delete(item);
     }
-  }
-
-  /** Re-reads the per-item counts from the store when a write could not be counted (`dirty`). */
-  async refresh(store: Store, policy: FeedbackPolicy): Promise<void> {
-    if (!this.dirty) return;
-    const before = this.positivesSeen;
-    this.dirty = false;
-    const stats = await store.feedbackStats(positiveRules(policy));
-    this.positiveUsers = stats.positiveUsers;
-    // a positive applied while the store answered may or may not be in its counts
-    if (this.positivesSeen !== before) this.dirty = true;
   }
 }
