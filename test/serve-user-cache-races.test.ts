@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_FEEDBACK_TYPES, LiveData } from '../src/serve/live.js';
 import { refreshCounts } from '../src/serve/count-refresh.js';
+import { itemList, REBUILD_EVERY_MS } from '../src/serve/lists.js';
 import { positiveRules } from '../src/serve/user-cache.js';
 import { MemoryStore } from '../src/store/memory.js';
 import type { FeedbackRecord, Store } from '../src/store/types.js';
@@ -134,5 +135,31 @@ describe('the user cache under store reads that take time', () => {
     assert.equal(live.hasUser('U'), false);
     assert.deepEqual(counts(live), await truth(store));
     assert.deepEqual(counts(live), { positives: { a: 1, b: 1 }, events: 2 });
+  });
+  it('two requests while the counts are re-read both wait for them; a list built before is rebuilt after', async () => {
+    const { store, live } = await setup([like('U', 'a'), like('V', 'a')], 100);
+    // a like of a user not at hand (evicted between its read and its write): the counts are re-read
+    const seqs = await store.addFeedback([like('V', 'b'), like('V', 'c')]);
+    live.applyFeedback([like('V', 'b'), like('V', 'c')].map((e, r) => ({ ...e, seq: seqs[r]! })));
+    assert.equal(live.cache!.dirty, true);
+    const popular = (): string => itemList(live, 'popular', { n: 3, offset: 0 }).items.map((i) => `${i.id}:${i.positives}`).join(' ');
+    const { s, gate } = gated(store);
+    const release = gate('appliedCounts');
+    const list = async (): Promise<string> => {
+      await refreshCounts(live, s); // listInputs
+      return popular();
+    };
+    const both = Promise.all([list(), list()]);
+    await new Promise((r) => setTimeout(r, 20));
+    release();
+    assert.deepEqual(await both, ['a:2 b:1 c:1', 'a:2 b:1 c:1']);
+    // a list built from counts not re-read yet is rebuilt once they are (past the lists' throttle)
+    live.applyFeedback([{ ...like('U', 'c'), seq: (await store.addFeedback([like('U', 'c')]))[0]! }]);
+    assert.equal(live.cache!.dirty, true);
+    await new Promise((r) => setTimeout(r, REBUILD_EVERY_MS + 100));
+    assert.equal(popular(), 'a:2 b:1 c:1', 'not yet re-read');
+    await refreshCounts(live, store);
+    await new Promise((r) => setTimeout(r, REBUILD_EVERY_MS + 100));
+    assert.equal(popular(), 'a:2 c:2 b:1');
   });
 });
