@@ -60,6 +60,14 @@ async function post(live: LiveData, store: Store, events: FeedbackRecord[]): Pro
   live.applyFeedback(events.map((e, r) => ({ ...e, seq: seqs[r]! })));
 }
 
+/** Requests for `a` and `b` with a cache of 2: every other user leaves it (once the users handed out are released). */
+async function evictAllBut(live: LiveData, store: Store, a: string, b: string): Promise<void> {
+  await new Promise((r) => setImmediate(r));
+  await live.ensureUser(store, a);
+  await live.ensureUser(store, b);
+  await new Promise((r) => setImmediate(r));
+}
+
 /** The store's per-item positive-user counts and event count (what a mirror loaded now holds). */
 async function truth(store: Store): Promise<{ positives: Record<string, number>; events: number }> {
   const st = await store.feedbackStats(positiveRules(policy));
@@ -123,6 +131,7 @@ describe('the user cache under store reads that take time', () => {
   });
   it("counts re-read after another replica's erasure committed: the erasure is applied first", async () => {
     const { store, live } = await setup([like('U', 'a'), like('U', 'b'), like('V', 'a')]);
+    await live.ensureUser(store, 'V');
     live.cache!.dirty = true;
     await store.deleteUser('U'); // another replica
     const { s, gate } = gated(store);
@@ -161,5 +170,85 @@ describe('the user cache under store reads that take time', () => {
     await refreshCounts(live, store);
     await new Promise((r) => setTimeout(r, REBUILD_EVERY_MS + 100));
     assert.equal(popular(), 'a:2 c:2 b:1');
+  });
+  it('an erasure while the user is read, then a new write: the erased history stays gone', async () => {
+    const { store, live } = await setup([like('U', 'a'), like('U', 'b'), like('V', 'a'), like('W', 'b')]);
+    const { s, gate } = gated(store);
+    const release = gate('feedbackOf');
+    const reading = live.ensureUser(s, 'U'); // a request for U
+    await new Promise((r) => setImmediate(r));
+    // DELETE /v1/users/U meanwhile, then U (a new user with the same id) likes c
+    await store.deleteUser('U');
+    live.deleteUser('U');
+    await live.applyErasures(store);
+    await post(live, store, [like('U', 'c')]);
+    await evictAllBut(live, store, 'V', 'W'); // requests for others: U leaves the cache of 2
+    assert.equal(live.users.has('U'), false);
+    release();
+    const u = await reading;
+    assert.deepEqual(u?.positives.map((p) => p.item), ['c']);
+    assert.deepEqual([...(live.users.get('U')?.seen.keys() ?? [])], ['c']);
+    assert.equal(live.users.get('U')?.events, 1);
+    assert.deepEqual(counts(live), await truth(store));
+  });
+  for (const userCache of [2, 0]) {
+    it(`likes of the user rebuilt after an erasure, made while it is applied, are kept (userCache ${userCache})`, async () => {
+      const { store, live } = await setup([like('U', 'a'), like('V', 'a'), like('W', 'b')], userCache);
+      const { s, gate } = gated(store);
+      await store.deleteUser('U'); // DELETE /v1/users/U
+      live.deleteUser('U');
+      const erasures = gate('erasuresSince');
+      const kept = gate('feedbackOf');
+      const erasing = live.applyErasures(s);
+      await post(live, store, [like('U', 'c')]); // while the erasures are read
+      erasures();
+      await new Promise((r) => setTimeout(r, 20));
+      await post(live, store, [like('U', 'x')]); // while U's kept rows are read
+      await evictAllBut(live, store, 'V', 'W'); // requests for others meanwhile
+      kept();
+      await erasing;
+      const u = await live.ensureUser(store, 'U');
+      assert.deepEqual(u?.positives.map((p) => p.item), ['c', 'x']);
+      assert.deepEqual([...(u?.seen.keys() ?? [])].sort(), ['c', 'x']);
+      if (userCache) assert.deepEqual(counts(live), await truth(store));
+    });
+  }
+  it("a user first seen here reads its persona settings once, and follows another replica's", async () => {
+    const { store, live } = await setup([like('V', 'a')]);
+    await post(live, store, [like('N', 'b')]); // N: first seen, cached at once with no settings read yet
+    await store.setOverride({ user: 'N', persona: 0, muted: true, boost: 1 }); // another replica's PATCH
+    live.cache!.settingsChanged('N'); // what its change feed does (replica-sync.ts)
+    assert.equal((await live.overrides(store, 'N')).get(0)?.muted, true);
+    assert.equal(live.users.get('N')?.overrides?.get(0)?.muted, true, 'kept with the user (what the engine reads)');
+    await store.setOverride({ user: 'N', persona: 0, muted: false, boost: 2 });
+    assert.equal(live.replaceOverrides('N', await store.overridesOf('N')), true);
+    assert.deepEqual(live.users.get('N')?.overrides?.get(0), { muted: false, boost: 2 });
+  });
+  it("persona settings written while the user is read (here, or on another replica) are not lost", async () => {
+    const { store, live } = await setup([like('U', 'a'), like('V', 'a')]);
+    for (const where of ['here', 'another replica']) {
+      live.users.clear(); // U not cached
+      const { s, gate } = gated(store);
+      const release = gate('feedbackOf');
+      const reading = live.ensureUser(s, 'U');
+      await new Promise((r) => setImmediate(r));
+      const next = { user: 'U', persona: 0, muted: where === 'here', boost: where === 'here' ? 1 : 3 };
+      await store.setOverride(next);
+      if (where === 'here') live.setOverride(next); // PATCH /v1/users/U/personas/0
+      else live.cache!.settingsChanged('U'); // the change feed (replica-sync.ts)
+      release();
+      await reading;
+      assert.deepEqual(live.users.get('U')?.overrides?.get(0), { muted: next.muted, boost: next.boost }, where);
+      assert.deepEqual((await live.overrides(store, 'U')).get(0), { muted: next.muted, boost: next.boost }, where);
+    }
+  });
+  it("a user read after another replica's erasure committed, before it is applied here: the erased counts leave", async () => {
+    const { store, live } = await setup([like('U', 'a'), like('U', 'b'), like('V', 'a')]);
+    await store.deleteUser('U'); // another replica
+    assert.equal(await live.ensureUser(store, 'U'), undefined, 'the erasure is applied before the read is used');
+    await live.catchUp(store);
+    assert.equal(live.hasUser('U'), false);
+    assert.deepEqual(counts(live), await truth(store));
+    assert.deepEqual(counts(live), { positives: { a: 1 }, events: 1 });
   });
 });

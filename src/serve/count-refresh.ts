@@ -13,14 +13,26 @@
  * (`LiveData.exclusive`), and concurrent callers share one refresh.
  */
 import type { Store } from '../store/types.js';
-import type { LiveData } from './live.js';
-import { positiveRules } from './user-cache.js';
+import type { FeedbackPolicy } from './feedback-policy.js';
+import { positiveRules, type UserCache } from './user-cache.js';
+
+/** What the re-read uses of the live data (live.ts LiveData). */
+export interface CountTarget {
+  readonly cache: UserCache | null;
+  readonly policy: FeedbackPolicy;
+  readonly items: ReadonlyMap<string, unknown>;
+  readonly erasureGen: number;
+  feedbackCount: number;
+  appliedCut(): { upTo: number; skip: number[] };
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+  applyErasures(store: Store): Promise<number>;
+}
 
 /** Reads after which a refresh that keeps being overtaken gives up (the next request tries again). */
 const MAX_ATTEMPTS = 4;
 
 /** Makes the cache's counts exact again if they are not (`dirty`); a no-op without the cache. */
-export function refreshCounts(live: LiveData, store: Store): Promise<void> {
+export function refreshCounts(live: CountTarget, store: Store): Promise<void> {
   const c = live.cache;
   if (!c) return Promise.resolve();
   if (c.refreshing) return c.refreshing;
@@ -39,7 +51,7 @@ export function refreshCounts(live: LiveData, store: Store): Promise<void> {
  * unless a change that cannot be counted came meanwhile: `dirty` again), or 'erasures' when the
  * store has erasures not applied here yet.
  */
-export async function refreshOnce(live: LiveData, store: Store): Promise<'done' | 'erasures'> {
+export async function refreshOnce(live: CountTarget, store: Store): Promise<'done' | 'erasures'> {
   const c = live.cache!;
   c.dirty = false;
   const { upTo, skip } = live.appliedCut();

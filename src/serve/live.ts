@@ -7,31 +7,14 @@
 import { isPositive, type FeedbackPolicy } from './feedback-policy.js';
 import type { FeedbackRecord, PersonaOverride, Store, StoredFeedback } from '../store/types.js';
 import { LiveItems } from './live-items.js';
-import { positiveRules, UserCache } from './user-cache.js';
+import { positiveRules, UserCache, type UserLive } from './user-cache.js';
 import { refreshOnce } from './count-refresh.js';
 import { loadUser } from './user-load.js';
 
 export type { ItemChange } from './live-items.js';
 export { DEFAULT_FEEDBACK_TYPES, isPositive, parseFeedbackPolicy, type FeedbackPolicy, type FeedbackTypeRule } from './feedback-policy.js';
 
-export interface UserLive {
-  /** Every item the user gave any feedback on (never recommended back), with its event count. */
-  seen: Map<string, number>;
-  /** Positive events: item and store seq, oldest first. */
-  positives: { item: string; seq: number }[];
-  overrides: Map<number, { muted: boolean; boost: number }> | null;
-  /** Feedback events (all types). */
-  events: number;
-  /** Any change of the user (feedback or persona settings). */
-  version: number;
-  /**
-   * Changes of the positives (what the persona set, the scores and the confidence depend on):
-   * a view or a click leaves it as it is.
-   */
-  tasteVersion: number;
-  /** Changes of the persona settings (mutes, boosts): the scores and answers, not the persona set. */
-  settingsVersion: number;
-}
+export type { UserLive } from './user-cache.js';
 
 
 /** Seqs skipped over (gaps) are re-checked for this long: a lower seq can commit after a higher one. */
@@ -118,7 +101,8 @@ export class LiveData extends LiveItems {
     const c = this.cache!;
     for (const id of this.users.keys()) {
       if (this.users.size <= c.budget) return;
-      if (id !== keep && !c.held.has(id)) this.users.delete(id);
+      // a user being rebuilt after an erasure stays (applyErasures adds the rows it reads to it)
+      if (id !== keep && !c.held.has(id) && !this.reloading.has(id)) this.users.delete(id);
     }
   }
 
@@ -186,6 +170,8 @@ export class LiveData extends LiveItems {
   /** Drops a user from the mirror (their data is gone from the store). */
   deleteUser(id: string): void {
     const u = this.users.get(id);
+    const reading = this.cache?.loading.get(id);
+    if (reading) reading.erased = true;
     if (this.cache?.known.delete(id)) {
       if (u) this.cache.dropPositives(u.positives.map((p) => p.item));
       // not at hand: how many events and positives left is read back from the store (count-refresh.ts)
@@ -276,7 +262,7 @@ export class LiveData extends LiveItems {
   private applyUncached(e: FeedbackRecord & { seq: number }): void {
     const c = this.cache!;
     c.known.add(e.user);
-    c.loading.get(e.user)?.push({ ...e, seq: e.seq });
+    c.loading.get(e.user)?.during.push({ ...e, seq: e.seq });
     if (isPositive(this.policy, e.type, e.value)) c.notePositive(e.item, undefined);
     this.feedbackCount++;
   }
@@ -341,18 +327,20 @@ export class LiveData extends LiveItems {
 
   /** Loads a user's overrides once (then this process's PATCH and other replicas' changes, replica-sync.ts, keep them). */
   async overrides(store: Store, id: string): Promise<Map<number, { muted: boolean; boost: number }>> {
-    if (this.cache) {
-      // read with the history on a miss; the user stays cached for the caller's synchronous work
-      const u = await this.ensureUser(store, id);
-      if (u?.overrides) return u.overrides;
+    const read = async (u: UserLive): Promise<void> => {
+      // a setting written while the store answered: read again
+      const v = u.settingsVersion;
       const list = await store.overridesOf(id);
-      return new Map(list.map((o) => [o.persona, { muted: o.muted, boost: o.boost }]));
+      if (u.settingsVersion === v) u.overrides ??= new Map(list.map((o) => [o.persona, { muted: o.muted, boost: o.boost }]));
+    };
+    // with the cache: read with the history on a miss; the user stays cached for the caller's synchronous work
+    for (let u = await this.ensureUser(store, id); this.cache; u = await this.ensureUser(store, id)) {
+      if (!u) return new Map((await store.overridesOf(id)).map((o) => [o.persona, { muted: o.muted, boost: o.boost }]));
+      if (u.overrides) return u.overrides;
+      await read(u);
     }
     const u = this.user(id);
-    if (!u.overrides) {
-      const list: PersonaOverride[] = await store.overridesOf(id);
-      u.overrides = new Map(list.map((o) => [o.persona, { muted: o.muted, boost: o.boost }]));
-    }
+    while (!u.overrides) await read(u);
     return u.overrides;
   }
 
@@ -381,10 +369,11 @@ export class LiveData extends LiveItems {
   }
 
   setOverride(o: PersonaOverride): void {
-    // a user not in the cache reads the stored setting when next read
-    if (this.cache && !this.users.has(o.user)) return;
-    const u = this.user(o.user);
-    (u.overrides ??= new Map()).set(o.persona, { muted: o.muted, boost: o.boost });
+    // a user not in the cache reads the stored setting when next read (a read in flight reads again)
+    const u = this.cache ? this.users.get(o.user) : this.user(o.user);
+    if (!u) return this.cache!.settingsChanged(o.user);
+    // settings not read yet (null) are read from the store, which has this one, when next needed
+    u.overrides?.set(o.persona, { muted: o.muted, boost: o.boost });
     u.version = u.settingsVersion = ++this.clock;
   }
 }

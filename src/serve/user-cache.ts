@@ -18,6 +18,35 @@ export function positiveRules(policy: FeedbackPolicy): PositiveRule[] {
     .map(([type, r]) => (r.minValue !== undefined ? { type, minValue: r.minValue } : { type }));
 }
 
+export interface UserLive {
+  /** Every item the user gave any feedback on (never recommended back), with its event count. */
+  seen: Map<string, number>;
+  /** Positive events: item and store seq, oldest first. */
+  positives: { item: string; seq: number }[];
+  overrides: Map<number, { muted: boolean; boost: number }> | null;
+  /** Feedback events (all types). */
+  events: number;
+  /** Any change of the user (feedback or persona settings). */
+  version: number;
+  /**
+   * Changes of the positives (what the persona set, the scores and the confidence depend on):
+   * a view or a click leaves it as it is.
+   */
+  tasteVersion: number;
+  /** Changes of the persona settings (mutes, boosts): the scores and answers, not the persona set. */
+  settingsVersion: number;
+}
+
+/** A user's history being read: what changed meanwhile, which the read may or may not hold. */
+export interface Loading {
+  /** The events applied to the user. */
+  during: StoredFeedback[];
+  /** The user was erased: the read is dropped. */
+  erased: boolean;
+  /** Their persona settings changed (here or on another replica): they are read again. */
+  settingsChanged: boolean;
+}
+
 export class UserCache {
   /** Every user with feedback (the ids only: what `LiveData.hasUser` answers from). */
   readonly known = new Set<string>();
@@ -34,8 +63,8 @@ export class UserCache {
   countsVersion = 0;
   /** Loads in flight, by user. */
   readonly pending = new Map<string, Promise<void>>();
-  /** Users whose history is being read: the events applied to them meanwhile. */
-  readonly loading = new Map<string, StoredFeedback[]>();
+  /** Users whose history is being read (user-load.ts), with what happened to them meanwhile. */
+  readonly loading = new Map<string, Loading>();
   /** The positives of the users who liked a new item (co-liked.ts), and what they were read for. */
   coLiked: { positives: { item: string }[] }[] = [];
   coLikedKey = '';
@@ -64,6 +93,15 @@ export class UserCache {
       this.clearing = false;
       this.trim();
     });
+  }
+
+  /** Notes that a user's persona settings changed in the store (null: any user's) for the reads in flight. */
+  settingsChanged(id: string | null): void {
+    if (id === null) for (const l of this.loading.values()) l.settingsChanged = true;
+    else {
+      const l = this.loading.get(id);
+      if (l) l.settingsChanged = true;
+    }
   }
 
   /** Counts a positive on `item`: `had` says whether the user already had one on it (undefined: not known). */
