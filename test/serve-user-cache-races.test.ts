@@ -251,4 +251,19 @@ describe('the user cache under store reads that take time', () => {
     assert.deepEqual(counts(live), await truth(store));
     assert.deepEqual(counts(live), { positives: { a: 1 }, events: 1 });
   });
+  it("a request while an erasure's own re-read of the counts is in flight waits for it", async () => {
+    const { store, live } = await setup([like('U', 'a'), like('U', 'b'), like('V', 'a')]);
+    const { s, gate } = gated(store);
+    const release = gate('appliedCounts');
+    await store.deleteUser('V'); // DELETE of a user not cached
+    live.deleteUser('V');
+    const erasing = live.applyErasures(s);
+    await new Promise((r) => setTimeout(r, 20));
+    const listed = refreshCounts(live, s).then(() => counts(live)); // a list request meanwhile
+    await new Promise((r) => setTimeout(r, 20));
+    release();
+    await erasing;
+    assert.deepEqual(await listed, { positives: { a: 1, b: 1 }, events: 2 });
+    assert.deepEqual(counts(live), await truth(store));
+  });
 });

@@ -36,10 +36,12 @@ export function refreshCounts(live: CountTarget, store: Store): Promise<void> {
   const c = live.cache;
   if (!c) return Promise.resolve();
   if (c.refreshing) return c.refreshing;
-  if (!c.dirty) return Promise.resolve();
+  if (!c.dirty && !c.reading) return Promise.resolve();
   const run = (async () => {
-    for (let attempt = 0; c.dirty && attempt < MAX_ATTEMPTS; attempt++) {
-      if ((await live.exclusive(() => refreshOnce(live, store))) === 'erasures') await live.applyErasures(store);
+    // a read in flight (the erasures' own, applyErasures) is waited for: `exclusive` runs after it
+    for (let attempt = 0; (c.dirty || c.reading) && attempt < MAX_ATTEMPTS; attempt++) {
+      const done = await live.exclusive(async () => (c.dirty ? refreshOnce(live, store) : 'done'));
+      if (done === 'erasures') await live.applyErasures(store);
     }
   })().finally(() => (c.refreshing = null));
   c.refreshing = run;
@@ -58,7 +60,16 @@ export async function refreshOnce(live: CountTarget, store: Store): Promise<'don
   const gen = live.erasureGen;
   const before = new Map(c.positiveUsers);
   const events = live.feedbackCount;
-  const got = await store.appliedCounts(positiveRules(live.policy), upTo, skip);
+  c.reading = true;
+  let got;
+  try {
+    got = await store.appliedCounts(positiveRules(live.policy), upTo, skip);
+  } catch (err) {
+    c.dirty = true;
+    throw err;
+  } finally {
+    c.reading = false;
+  }
   if (got.erasureGen > gen) {
     c.dirty = true;
     return 'erasures';

@@ -59,6 +59,8 @@ export class UserCache {
   dirty = false;
   /** The re-read in flight (every caller awaits the same one). */
   refreshing: Promise<void> | null = null;
+  /** The store is answering a re-read (count-refresh.ts `refreshOnce`). */
+  reading = false;
   /** Bumped by every re-read: part of the keys of what is built from the counts (lists, co-liked positives). */
   countsVersion = 0;
   /** Loads in flight, by user. */
