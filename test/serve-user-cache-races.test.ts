@@ -266,4 +266,18 @@ describe('the user cache under store reads that take time', () => {
     assert.deepEqual(await listed, { positives: { a: 1, b: 1 }, events: 2 });
     assert.deepEqual(counts(live), await truth(store));
   });
+  it("an item's deletion: the event count and the counts follow the store's, as the mirror's do", async () => {
+    const rows = [view('U', 'a'), like('U', 'b'), like('V', 'b'), like('W', 'a')];
+    const { store, live } = await setup(rows);
+    const mirror = await setup(rows, 0);
+    await live.ensureUser(store, 'U');
+    for (const x of [{ store, live }, mirror]) {
+      assert.equal(await x.store.deleteItem('b'), true); // DELETE /v1/items/b
+      x.live.deleteItem('b');
+      await refreshCounts(x.live, x.store);
+    }
+    assert.deepEqual(counts(live), await truth(store));
+    assert.deepEqual(counts(live), { positives: { a: 1 }, events: 2 });
+    assert.equal(mirror.live.feedbackCount, 2);
+  });
 });

@@ -20,7 +20,6 @@ import { positiveRules, type UserCache } from './user-cache.js';
 export interface CountTarget {
   readonly cache: UserCache | null;
   readonly policy: FeedbackPolicy;
-  readonly items: ReadonlyMap<string, unknown>;
   readonly erasureGen: number;
   feedbackCount: number;
   appliedCut(): { upTo: number; skip: number[] };
@@ -82,7 +81,6 @@ export async function refreshOnce(live: CountTarget, store: Store): Promise<'don
   };
   for (const [item, n] of c.positiveUsers) if (n !== (before.get(item) ?? 0)) add(item, n - (before.get(item) ?? 0));
   for (const [item, n] of before) if (!c.positiveUsers.has(item)) add(item, -n);
-  for (const item of counts.keys()) if (!live.items.has(item)) counts.delete(item);
   c.positiveUsers = counts;
   live.feedbackCount = got.events + (live.feedbackCount - events);
   c.countsVersion++;
