@@ -6,14 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import pg from 'pg';
 import { DEFAULT_FEEDBACK_TYPES, LiveData } from '../src/serve/live.js';
 import { refreshCounts } from '../src/serve/count-refresh.js';
 import { itemList, REBUILD_EVERY_MS } from '../src/serve/lists.js';
 import { positiveRules } from '../src/serve/user-cache.js';
 import { MemoryStore } from '../src/store/memory.js';
+import { PgStore } from '../src/store/postgres.js';
 import type { FeedbackRecord, Store } from '../src/store/types.js';
 
 const policy = DEFAULT_FEEDBACK_TYPES;
+const pgUrl = process.env.PERSONAE_TEST_PG;
 const like = (user: string, item: string): FeedbackRecord => ({ user, item, type: 'like', value: 1, ts: 1 });
 const view = (user: string, item: string): FeedbackRecord => ({ user, item, type: 'view', value: 1, ts: 1 });
 
@@ -279,5 +282,35 @@ describe('the user cache under store reads that take time', () => {
     assert.deepEqual(counts(live), await truth(store));
     assert.deepEqual(counts(live), { positives: { a: 1 }, events: 2 });
     assert.equal(mirror.live.feedbackCount, 2);
+  });
+  it('on PostgreSQL: a persona setting written while the user is read is kept', { skip: pgUrl ? false : 'PERSONAE_TEST_PG is not set (run `source scripts/test-services.sh` first)' }, async () => {
+    const schema = `ucache_races_${process.pid}`;
+    const store = new PgStore(pgUrl!, schema);
+    await store.init();
+    const locker = new pg.Client({ connectionString: pgUrl });
+    await locker.connect();
+    try {
+      await store.upsertItems(['a', 'b'].map((id) => ({ id, title: id, categories: [] })));
+      await store.addFeedback([like('U', 'a')]);
+      for (const userCache of [2, 0]) {
+        await store.setOverride({ user: 'U', persona: 0, muted: false, boost: 1 });
+        const live = await LiveData.load(store, policy, { userCache });
+        // the feedback table locked: the read of U's history waits, its settings' read returns
+        await locker.query('BEGIN');
+        await locker.query(`LOCK TABLE ${schema}.feedback IN ACCESS EXCLUSIVE MODE`);
+        const reading = live.overrides(store, 'U'); // GET /v1/users/U/recommendations
+        await new Promise((r) => setTimeout(r, 200));
+        const next = { user: 'U', persona: 0, muted: true, boost: 1 }; // PATCH /v1/users/U/personas/0
+        await store.setOverride(next);
+        live.setOverride(next);
+        await locker.query('COMMIT');
+        await reading;
+        assert.equal((await live.overrides(store, 'U')).get(0)?.muted, true, `userCache ${userCache}`);
+      }
+    } finally {
+      await locker.end();
+      await store.dropSchema();
+      await store.close();
+    }
   });
 });
