@@ -196,6 +196,19 @@ function contract(b: Backend): void {
       );
       assert.deepEqual((await store.positivesOfLikers(['c'], rules)).length, 0);
       assert.deepEqual((await store.positivesOfLikers(['a', 'zz'], rules)).map((e) => e.user), ['u1', 'u1', 'u3', 'u3']);
+      // the rows a service has applied: up to a seq, without the seqs it still awaits; with the newest erasure
+      const top = Math.max(...seqs) + 3;
+      const applied = async (upTo: number, skip: number[]): Promise<unknown> => {
+        const got = await store.appliedCounts(rules, upTo, skip);
+        return [got.events, [...got.positiveUsers].sort(), got.erasureGen];
+      };
+      assert.deepEqual(await applied(seqs[3]!, []), [4, [['a', 1], ['b', 1]], 0]);
+      // without u1's like of a (seqs[0]) and u3's first like of a: u3's second like still counts u3 on a
+      assert.deepEqual(await applied(top, [seqs[0]!, top - 2]), [5, [['a', 1], ['b', 1]], 0]);
+      assert.deepEqual(await applied(top, []), [7, [['a', 2], ['b', 1]], 0]);
+      assert.equal(await store.deleteUser('u3'), true);
+      assert.deepEqual(await applied(top, []), [4, [['a', 1], ['b', 1]], await store.erasureGeneration()]);
+      assert.ok((await store.erasureGeneration()) > 0);
     });
     check('lists users ordered by id (bytes) with their interaction counts', async (store) => {
       await seedFeedback(store);

@@ -9,14 +9,15 @@ import type { Store } from '../store/types.js';
 import type { LiveData } from './live.js';
 import { MAX_NEW_ITEMS } from './new-items.js';
 import { positiveRules } from './user-cache.js';
+import { refreshCounts } from './count-refresh.js';
 
 /** Re-reads the positive counts if a write could not count; reads the co-liked positives (UserCache.coLiked) for the model tagged `model`, whose items `known` tells. */
 export async function prepareCoLiked(live: LiveData, store: Store, model: string, known: (id: string) => boolean): Promise<void> {
   const c = live.cache;
   if (!c) return;
   // the per-item positive counts exact first (new items and lists read them)
-  await c.refresh(store, live.policy);
-  const key = `${model}|${live.itemsVersion}|${live.maxSeq}|${live.feedbackCount}|${live.erasureGen}`;
+  await refreshCounts(live, store);
+  const key = `${model}|${live.itemsVersion}|${live.maxSeq}|${live.feedbackCount}|${live.erasureGen}|${c.countsVersion}`;
   if (c.coLikedKey === key) return;
   const wanted: string[] = [];
   const all = [...live.items.keys()];

@@ -55,7 +55,7 @@ export const REBUILD_EVERY_MS = 1000;
 
 /** What the lists depend on: the items and the feedback of the mirror. */
 function keyOf(live: LiveData): string {
-  return `${live.itemsVersion}|${live.maxSeq}|${live.feedbackCount}|${live.userCount}|${live.erasureGen}`;
+  return `${live.itemsVersion}|${live.maxSeq}|${live.feedbackCount}|${live.userCount}|${live.erasureGen}|${live.cache?.countsVersion ?? 0}`;
 }
 
 function snapshot(live: LiveData): Snapshot {

@@ -7,29 +7,14 @@
 import { isPositive, type FeedbackPolicy } from './feedback-policy.js';
 import type { FeedbackRecord, PersonaOverride, Store, StoredFeedback } from '../store/types.js';
 import { LiveItems } from './live-items.js';
-import { positiveRules, UserCache } from './user-cache.js';
+import { positiveRules, UserCache, type UserLive } from './user-cache.js';
+import { refreshOnce } from './count-refresh.js';
+import { loadUser } from './user-load.js';
 
 export type { ItemChange } from './live-items.js';
 export { DEFAULT_FEEDBACK_TYPES, isPositive, parseFeedbackPolicy, type FeedbackPolicy, type FeedbackTypeRule } from './feedback-policy.js';
 
-export interface UserLive {
-  /** Every item the user gave any feedback on (never recommended back), with its event count. */
-  seen: Map<string, number>;
-  /** Positive events: item and store seq, oldest first. */
-  positives: { item: string; seq: number }[];
-  overrides: Map<number, { muted: boolean; boost: number }> | null;
-  /** Feedback events (all types). */
-  events: number;
-  /** Any change of the user (feedback or persona settings). */
-  version: number;
-  /**
-   * Changes of the positives (what the persona set, the scores and the confidence depend on):
-   * a view or a click leaves it as it is.
-   */
-  tasteVersion: number;
-  /** Changes of the persona settings (mutes, boosts): the scores and answers, not the persona set. */
-  settingsVersion: number;
-}
+export type { UserLive } from './user-cache.js';
 
 
 /** Seqs skipped over (gaps) are re-checked for this long: a lower seq can commit after a higher one. */
@@ -58,7 +43,7 @@ export class LiveData extends LiveItems {
   erasureGen = 0;
   /** Users being reloaded after an erasure: the seqs applied to their fresh state meanwhile. */
   private readonly reloading = new Map<string, Set<number>>();
-  private erasing: Promise<number> = Promise.resolve(0);
+  private erasing: Promise<unknown> = Promise.resolve(0);
 
   /**
    * Null: every user's feedback is mirrored (`users` holds them all). Else `users` holds at most
@@ -96,7 +81,8 @@ export class LiveData extends LiveItems {
     return live;
   }
 
-  private user(id: string): UserLive {
+  /** The user's entry, created (and cached) if absent (for the live data's files). */
+  user(id: string): UserLive {
     let u = this.users.get(id);
     if (!u) {
       const v = ++this.clock;
@@ -115,7 +101,8 @@ export class LiveData extends LiveItems {
     const c = this.cache!;
     for (const id of this.users.keys()) {
       if (this.users.size <= c.budget) return;
-      if (id !== keep && !c.held.has(id)) this.users.delete(id);
+      // a user being rebuilt after an erasure stays (applyErasures adds the rows it reads to it)
+      if (id !== keep && !c.held.has(id) && !this.reloading.has(id)) this.users.delete(id);
     }
   }
 
@@ -148,39 +135,21 @@ export class LiveData extends LiveItems {
       if (!c.known.has(id)) return undefined;
       let p = c.pending.get(id);
       if (!p) {
-        p = this.loadUser(store, id).finally(() => c.pending.delete(id));
+        p = loadUser(this, store, id).finally(() => c.pending.delete(id));
         c.pending.set(id, p);
       }
       await p;
     }
   }
 
-  /** Reads one user's history and persona settings from the store into the cache. */
-  private async loadUser(store: Store, id: string): Promise<void> {
-    const c = this.cache!;
-    const during: StoredFeedback[] = [];
-    c.loading.set(id, during);
-    let rows: StoredFeedback[];
-    let list: PersonaOverride[];
-    try {
-      [rows, list] = await Promise.all([store.feedbackOf(id), store.overridesOf(id)]);
-    } finally {
-      c.loading.delete(id);
-    }
-    if (this.users.has(id) || !c.known.has(id)) return; // created by a write meanwhile, or erased
-    // exactly the events the mirror would hold: those applied here (a row committed but not yet
-    // applied comes through applyFeedback later), plus the ones applied while the store answered
-    const got = new Set(during.map((e) => e.seq));
-    const events = rows.filter((e) => this.applied(e.seq) && !got.has(e.seq)).concat(during).sort((a, b) => a.seq - b.seq);
-    const u = this.user(id);
-    for (const e of events) this.applyOne(u, e, false);
-    u.overrides = new Map(list.map((o) => [o.persona, { muted: o.muted, boost: o.boost }]));
-  }
-
 
   deleteItem(id: string): void {
     this.items.delete(id);
-    this.cache?.positiveUsers.delete(id); // the store deleted the item's feedback
+    // the store deleted the item's feedback; users not at hand may have had some: the counts are re-read
+    if (this.cache) {
+      this.cache.positiveUsers.delete(id);
+      this.cache.dirty = true;
+    }
     this.itemsVersion++;
     this.noteItemChange({ version: this.itemsVersion, id, kind: 'catalogue' });
     for (const u of this.users.values()) {
@@ -189,6 +158,7 @@ export class LiveData extends LiveItems {
         // the store deleted the item's feedback too
         u.seen.delete(id);
         u.events -= n;
+        this.feedbackCount -= n;
         const before = u.positives.length;
         u.positives = u.positives.filter((p) => p.item !== id);
         u.version = ++this.clock;
@@ -200,10 +170,12 @@ export class LiveData extends LiveItems {
   /** Drops a user from the mirror (their data is gone from the store). */
   deleteUser(id: string): void {
     const u = this.users.get(id);
+    const reading = this.cache?.loading.get(id);
+    if (reading) reading.erased = true;
     if (this.cache?.known.delete(id)) {
       if (u) this.cache.dropPositives(u.positives.map((p) => p.item));
-      // not at hand: how many events and positives left is read back from the store (UserCache.refresh)
-      else this.cache.dirty = this.cache.recount = true;
+      // not at hand: how many events and positives left is read back from the store (count-refresh.ts)
+      else this.cache.dirty = true;
     }
     if (!u) return;
     this.feedbackCount -= u.events;
@@ -227,10 +199,12 @@ export class LiveData extends LiveItems {
    * one after another. Returns how many erasures were new.
    */
   applyErasures(store: Store): Promise<number> {
-    const run = this.erasing.then(
-      () => this.applyErasuresNow(store),
-      () => this.applyErasuresNow(store),
-    );
+    return this.exclusive(() => this.applyErasuresNow(store));
+  }
+
+  /** Runs `fn` after the erasures (and other `exclusive` work) in progress, and before the next. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.erasing.then(fn, fn);
     this.erasing = run;
     return run;
   }
@@ -266,16 +240,13 @@ export class LiveData extends LiveItems {
       }
       if (rows.length < 1000) break;
     }
-    if (this.cache?.recount) {
-      // an erased user not at hand: their events left the count; the store has the rest
-      this.cache.recount = false;
-      this.feedbackCount = await store.countFeedback();
-    }
+    // an erased user not at hand: the counts are read back from the store
+    if (this.cache?.dirty) await refreshOnce(this, store);
     return n;
   }
 
   /** Applies one event to a user; `counted`: it is new here (not a history read back from the store). */
-  private applyOne(u: UserLive, e: FeedbackRecord & { seq: number }, counted = true): void {
+  applyOne(u: UserLive, e: FeedbackRecord & { seq: number }, counted = true): void {
     u.seen.set(e.item, (u.seen.get(e.item) ?? 0) + 1);
     u.events++;
     u.version = ++this.clock;
@@ -291,7 +262,7 @@ export class LiveData extends LiveItems {
   private applyUncached(e: FeedbackRecord & { seq: number }): void {
     const c = this.cache!;
     c.known.add(e.user);
-    c.loading.get(e.user)?.push({ ...e, seq: e.seq });
+    c.loading.get(e.user)?.during.push({ ...e, seq: e.seq });
     if (isPositive(this.policy, e.type, e.value)) c.notePositive(e.item, undefined);
     this.feedbackCount++;
   }
@@ -309,7 +280,8 @@ export class LiveData extends LiveItems {
       if (e.seq > this.maxSeq && this.trackGaps) {
         for (let q = this.maxSeq + 1; q < e.seq && this.gaps.size < MAX_GAPS; q++) this.gaps.set(q, now + GAP_TTL_MS);
       }
-      if (this.cache && !this.users.has(e.user)) this.applyUncached(e);
+      // a user without feedback here has a complete (empty) history: cached at once
+      if (this.cache && !this.users.has(e.user) && this.cache.known.has(e.user)) this.applyUncached(e);
       else this.applyOne(this.user(e.user), e);
       this.reloading.get(e.user)?.add(e.seq);
       if (e.seq > this.maxSeq) this.maxSeq = e.seq;
@@ -355,19 +327,26 @@ export class LiveData extends LiveItems {
 
   /** Loads a user's overrides once (then this process's PATCH and other replicas' changes, replica-sync.ts, keep them). */
   async overrides(store: Store, id: string): Promise<Map<number, { muted: boolean; boost: number }>> {
-    if (this.cache) {
-      // read with the history on a miss; the user stays cached for the caller's synchronous work
-      const u = await this.ensureUser(store, id);
-      if (u?.overrides) return u.overrides;
+    const read = async (u: UserLive): Promise<void> => {
+      // a setting written while the store answered: read again
+      const v = u.settingsVersion;
       const list = await store.overridesOf(id);
-      return new Map(list.map((o) => [o.persona, { muted: o.muted, boost: o.boost }]));
+      if (u.settingsVersion === v) u.overrides ??= new Map(list.map((o) => [o.persona, { muted: o.muted, boost: o.boost }]));
+    };
+    // with the cache: read with the history on a miss; the user stays cached for the caller's synchronous work
+    for (let u = await this.ensureUser(store, id); this.cache; u = await this.ensureUser(store, id)) {
+      if (!u) return new Map((await store.overridesOf(id)).map((o) => [o.persona, { muted: o.muted, boost: o.boost }]));
+      if (u.overrides) return u.overrides;
+      await read(u);
     }
     const u = this.user(id);
-    if (!u.overrides) {
-      const list: PersonaOverride[] = await store.overridesOf(id);
-      u.overrides = new Map(list.map((o) => [o.persona, { muted: o.muted, boost: o.boost }]));
-    }
+    while (!u.overrides) await read(u);
     return u.overrides;
+  }
+
+  /** The rows applied here: seq up to `upTo`, except the seqs skipped over and still awaited (`skip`). */
+  appliedCut(): { upTo: number; skip: number[] } {
+    return { upTo: this.maxSeq, skip: [...this.gaps.keys()] };
   }
 
   /** Whether the feedback row `seq` is applied here (false for a seq skipped over and still awaited). */
@@ -390,10 +369,11 @@ export class LiveData extends LiveItems {
   }
 
   setOverride(o: PersonaOverride): void {
-    // a user not in the cache reads the stored setting when next read
-    if (this.cache && !this.users.has(o.user)) return;
-    const u = this.user(o.user);
-    (u.overrides ??= new Map()).set(o.persona, { muted: o.muted, boost: o.boost });
+    // a user not in the cache reads the stored setting when next read (a read in flight reads again)
+    const u = this.cache ? this.users.get(o.user) : this.user(o.user);
+    if (!u) return this.cache!.settingsChanged(o.user);
+    // settings not read yet (null) are read from the store, which has this one, when next needed
+    u.overrides?.set(o.persona, { muted: o.muted, boost: o.boost });
     u.version = u.settingsVersion = ++this.clock;
   }
 }

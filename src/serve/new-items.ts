@@ -55,7 +55,7 @@ export class NewItems {
   /** The live items the model does not know, with their peers (rebuilt when items or, for feedback peers, feedback changed). */
   current(live: LiveData): NewItem[] {
     // feedback peers depend on the feedback: only then is the feedback part of the key
-    const key = (): string => `${live.itemsVersion}${this.usesFeedback ? `|${live.maxSeq}|${live.feedbackCount}|${live.erasureGen}` : ''}`;
+    const key = (): string => `${live.itemsVersion}${this.usesFeedback ? `|${live.maxSeq}|${live.feedbackCount}|${live.erasureGen}|${live.cache?.countsVersion ?? 0}` : ''}`;
     if (this.key !== '' && this.key === key()) return this.list;
     // only feedback changed: the co-liked peers follow within FEEDBACK_PEERS_EVERY_MS (no pass per write)
     if (this.key !== '' && this.itemsVersion === live.itemsVersion && Date.now() - this.builtAt < FEEDBACK_PEERS_EVERY_MS) return this.list;

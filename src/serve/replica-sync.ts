@@ -205,6 +205,7 @@ export class ReplicaSync {
     for (const id of personas.includes(null) ? [...live.users].filter(([, u]) => u.overrides).map(([id]) => id) : (personas as string[])) {
       if (live.users.get(id)?.overrides) live.replaceOverrides(id, await store.overridesOf(id));
     }
+    for (const id of personas) live.cache?.settingsChanged(id); // user cache: a user's read in flight reads them again
     if (of('key').length > 0) await this.keysChanged();
     return of('model').length > 0 || of('setting').some((k) => k === null || k === 'model.pin');
   }
@@ -213,6 +214,7 @@ export class ReplicaSync {
     const { store, live } = this.s;
     await this.reloadItems();
     for (const [id, u] of live.users) if (u.overrides) live.replaceOverrides(id, await store.overridesOf(id));
+    live.cache?.settingsChanged(null);
     await this.keysChanged();
   }
 

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../errors.js';
 import { checkBudget, checkRerank, json, modelOf, parse } from './http.js';
 import { prepareCoLiked } from './co-liked.js';
+import { refreshCounts } from './count-refresh.js';
 import { itemList } from './lists.js';
 import { CategoryListQuery, CategoryParams, IdParams, ItemListQuery, PersonaParams, PersonaPatch, RecommendQuery, SessionBody, TasteMixQuery } from './schemas.js';
 import type { ServiceState } from './service-state.js';
@@ -28,7 +29,7 @@ function coLiked(s: ServiceState, engine: ReturnType<typeof modelOf>): Promise<v
 
 /** A list's inputs at hand: the user's items (`user`), and the positive counts re-read if a write could not count (user cache). */
 async function listInputs(s: ServiceState, user: string | undefined): Promise<void> {
-  await s.live.cache?.refresh(s.store, s.policy);
+  await refreshCounts(s.live, s.store);
   if (user !== undefined) await s.live.ensureUser(s.store, user);
 }
 

@@ -2,10 +2,10 @@
  * The bounded side of the live data (live.ts) when the service does not mirror the log
  * (`--user-cache N`, docs/service.md "User cache"): which users have feedback at all, the
  * per-item count of users with a positive (kept exact on every write, re-read from the store when
- * a write could not be counted), and the bookkeeping of histories being read from the store.
+ * a change could not be counted: count-refresh.ts), and the bookkeeping of histories being read from the store.
  * Each user's own feedback (UserLive) is kept for at most `budget` recently used users.
  */
-import type { PositiveRule, Store, StoredFeedback } from '../store/types.js';
+import type { PositiveRule, StoredFeedback } from '../store/types.js';
 import type { FeedbackPolicy } from './feedback-policy.js';
 
 /** The users kept by default with `--user-cache` on (docs/scale.md measures the memory). */
@@ -18,21 +18,55 @@ export function positiveRules(policy: FeedbackPolicy): PositiveRule[] {
     .map(([type, r]) => (r.minValue !== undefined ? { type, minValue: r.minValue } : { type }));
 }
 
+export interface UserLive {
+  /** Every item the user gave any feedback on (never recommended back), with its event count. */
+  seen: Map<string, number>;
+  /** Positive events: item and store seq, oldest first. */
+  positives: { item: string; seq: number }[];
+  overrides: Map<number, { muted: boolean; boost: number }> | null;
+  /** Feedback events (all types). */
+  events: number;
+  /** Any change of the user (feedback or persona settings). */
+  version: number;
+  /**
+   * Changes of the positives (what the persona set, the scores and the confidence depend on):
+   * a view or a click leaves it as it is.
+   */
+  tasteVersion: number;
+  /** Changes of the persona settings (mutes, boosts): the scores and answers, not the persona set. */
+  settingsVersion: number;
+}
+
+/** A user's history being read: what changed meanwhile, which the read may or may not hold. */
+export interface Loading {
+  /** The events applied to the user. */
+  during: StoredFeedback[];
+  /** The user was erased: the read is dropped. */
+  erased: boolean;
+  /** Their persona settings changed (here or on another replica): they are read again. */
+  settingsChanged: boolean;
+}
+
 export class UserCache {
   /** Every user with feedback (the ids only: what `LiveData.hasUser` answers from). */
   readonly known = new Set<string>();
   /** Per item, the users with a positive on it (exact while `dirty` is false). */
   positiveUsers = new Map<string, number>();
-  /** A positive arrived for a user whose history was not at hand: re-read the counts (`refresh`). */
+  /**
+   * A change could not be counted here (a positive or an erasure of a user whose history was not at
+   * hand, an item's deletion): the counts are re-read (count-refresh.ts).
+   */
   dirty = false;
-  /** Users whose feedback count left with an erasure not at hand: `feedbackCount` is re-read. */
-  recount = false;
-  /** Positives counted so far (a refresh notices writes made while it ran). */
-  private positivesSeen = 0;
+  /** The re-read in flight (every caller awaits the same one). */
+  refreshing: Promise<void> | null = null;
+  /** The store is answering a re-read (count-refresh.ts `refreshOnce`). */
+  reading = false;
+  /** Bumped by every re-read: part of the keys of what is built from the counts (lists, co-liked positives). */
+  countsVersion = 0;
   /** Loads in flight, by user. */
   readonly pending = new Map<string, Promise<void>>();
-  /** Users whose history is being read: the events applied to them meanwhile. */
-  readonly loading = new Map<string, StoredFeedback[]>();
+  /** Users whose history is being read (user-load.ts), with what happened to them meanwhile. */
+  readonly loading = new Map<string, Loading>();
   /** The positives of the users who liked a new item (co-liked.ts), and what they were read for. */
   coLiked: { positives: { item: string }[] }[] = [];
   coLikedKey = '';
@@ -63,9 +97,17 @@ export class UserCache {
     });
   }
 
+  /** Notes that a user's persona settings changed in the store (null: any user's) for the reads in flight. */
+  settingsChanged(id: string | null): void {
+    if (id === null) for (const l of this.loading.values()) l.settingsChanged = true;
+    else {
+      const l = this.loading.get(id);
+      if (l) l.settingsChanged = true;
+    }
+  }
+
   /** Counts a positive on `item`: `had` says whether the user already had one on it (undefined: not known). */
   notePositive(item: string, had: boolean | undefined): void {
-    this.positivesSeen++;
     if (had === undefined) this.dirty = true;
     else if (!had) this.positiveUsers.set(item, (this.positiveUsers.get(item) ?? 0) + 1);
   }
@@ -77,16 +119,5 @@ export class UserCache {
       if (n > 0) this.positiveUsers.set(item, n);
       else this.positiveUsers.delete(item);
     }
-  }
-
-  /** Re-reads the per-item counts from the store when a write could not be counted (`dirty`). */
-  async refresh(store: Store, policy: FeedbackPolicy): Promise<void> {
-    if (!this.dirty) return;
-    const before = this.positivesSeen;
-    this.dirty = false;
-    const stats = await store.feedbackStats(positiveRules(policy));
-    this.positiveUsers = stats.positiveUsers;
-    // a positive applied while the store answered may or may not be in its counts
-    if (this.positivesSeen !== before) this.dirty = true;
   }
 }

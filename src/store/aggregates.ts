@@ -3,7 +3,7 @@
  * (docs/service.md, "User cache"): who has feedback, how many events, the highest seq, and per
  * item how many users gave it a positive. SQL stores answer them with one pass over their indexes.
  */
-import type { FeedbackStats, PositiveRule, StoredFeedback } from './types.js';
+import type { AppliedCounts, FeedbackStats, PositiveRule, StoredFeedback } from './types.js';
 
 /** A WHERE clause matching the positive events of `rules` (none: matches nothing), with its parameters. */
 export function positiveWhere(rules: readonly PositiveRule[], param: (n: number) => string): { sql: string; params: (string | number)[] } {
@@ -39,4 +39,28 @@ export function statsOfRows(rows: readonly StoredFeedback[], rules: readonly Pos
     positiveUsers.set(e.item, (positiveUsers.get(e.item) ?? 0) + 1);
   }
   return { users: [...users], events: rows.length, maxSeq, positiveUsers };
+}
+
+/**
+ * One statement (so one snapshot) answering Store.appliedCounts: a first row (item NULL) with the
+ * event count `c` and the highest erasure generation `g`, then one row per item with its
+ * positive-user count. `kept` is the condition selecting the applied rows; `pos` the positive rule.
+ */
+export function appliedCountsSql(feedback: string, erasures: string, kept: string, pos: string): string {
+  return (
+    `SELECT NULL AS item, (SELECT COUNT(*) FROM ${feedback} WHERE ${kept}) AS c, (SELECT COALESCE(MAX(gen), 0) FROM ${erasures}) AS g ` +
+    `UNION ALL SELECT item_id AS item, COUNT(DISTINCT user_id) AS c, NULL AS g FROM ${feedback} WHERE ${kept} AND (${pos}) GROUP BY item_id`
+  );
+}
+
+/** The rows of `appliedCountsSql` as AppliedCounts. */
+export function appliedCountsOf(rows: readonly { item: string | null; c: number | string; g: number | string | null }[]): AppliedCounts {
+  const out: AppliedCounts = { events: 0, positiveUsers: new Map(), erasureGen: 0 };
+  for (const r of rows) {
+    if (r.item === null) {
+      out.events = Number(r.c);
+      out.erasureGen = Number(r.g);
+    } else out.positiveUsers.set(r.item, Number(r.c));
+  }
+  return out;
 }

@@ -6,7 +6,7 @@
  */
 import { canonicalEdges, compareEdges, edgeHeldBy, edgeKey } from './edges.js';
 import { isPositiveUnder, statsOfRows } from './aggregates.js';
-import type { FeedbackStats, PositiveRule, ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, Job, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './types.js';
+import type { AppliedCounts, FeedbackStats, PositiveRule, ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, Job, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf } from './rows.js';
 
 interface KeyRow {
@@ -179,6 +179,13 @@ export class MemoryStore implements Store {
   async feedbackStats(rules: readonly PositiveRule[]): Promise<FeedbackStats> {
     this.live();
     return statsOfRows(this.feedback, rules);
+  }
+
+  async appliedCounts(rules: readonly PositiveRule[], upTo: number, skip: readonly number[]): Promise<AppliedCounts> {
+    this.live();
+    const out = new Set(skip);
+    const st = statsOfRows(this.feedback.filter((f) => f.seq <= upTo && !out.has(f.seq)), rules);
+    return { events: st.events, positiveUsers: st.positiveUsers, erasureGen: this.erasures.at(-1)?.gen ?? 0 };
   }
 
   async positivesOfLikers(items: readonly string[], rules: readonly PositiveRule[]): Promise<StoredFeedback[]> {

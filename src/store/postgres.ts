@@ -10,8 +10,8 @@ import { CHUNK, insertChunked } from './postgres-chunks.js';
 import { deleteEdgesOf, insertEdges, selectEdges } from './postgres-edges.js';
 import { inTransaction, pgFeedbackWriter } from './postgres-feedback.js';
 import { acquirePgLease, PgChangeFeed, releasePgLease, replicaSchemaSql } from './postgres-notify.js';
-import { positiveWhere } from './aggregates.js';
-import type { FeedbackStats, PositiveRule, ApiKeyInfo, ChangeFeed, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
+import { appliedCountsOf, appliedCountsSql, positiveWhere } from './aggregates.js';
+import type { AppliedCounts, FeedbackStats, PositiveRule, ApiKeyInfo, ChangeFeed, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
 
 // bigint (seq, counts) as JS numbers: the counts stay far below 2^53
@@ -203,11 +203,21 @@ export class PgStore implements Store {
   }
 
   async feedbackStats(rules: readonly PositiveRule[]): Promise<FeedbackStats> {
-    const users = (await this.pool.query<{ u: string }>(`SELECT DISTINCT user_id AS u FROM ${this.s}.feedback`)).rows.map((r) => r.u);
-    const t = (await this.pool.query<{ n: string; m: string }>(`SELECT COUNT(*)::bigint AS n, COALESCE(MAX(seq), 0)::bigint AS m FROM ${this.s}.feedback`)).rows[0]!;
     const w = positiveWhere(rules, (k) => `$${k}`);
-    const rows = (await this.pool.query<{ item: string; c: string }>(`SELECT item_id AS item, COUNT(DISTINCT user_id)::bigint AS c FROM ${this.s}.feedback WHERE ${w.sql} GROUP BY item_id`, w.params)).rows;
-    return { users, events: Number(t.n), maxSeq: Number(t.m), positiveUsers: new Map(rows.map((r) => [r.item, Number(r.c)])) };
+    // one snapshot for the three reads (a write committing between them would be half counted)
+    return this.tx(async (c) => {
+      await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      const users = (await c.query<{ u: string }>(`SELECT DISTINCT user_id AS u FROM ${this.s}.feedback`)).rows.map((r) => r.u);
+      const t = (await c.query<{ n: string; m: string }>(`SELECT COUNT(*)::bigint AS n, COALESCE(MAX(seq), 0)::bigint AS m FROM ${this.s}.feedback`)).rows[0]!;
+      const rows = (await c.query<{ item: string; c: string }>(`SELECT item_id AS item, COUNT(DISTINCT user_id)::bigint AS c FROM ${this.s}.feedback WHERE ${w.sql} GROUP BY item_id`, w.params)).rows;
+      return { users, events: Number(t.n), maxSeq: Number(t.m), positiveUsers: new Map(rows.map((r) => [r.item, Number(r.c)])) };
+    });
+  }
+
+  async appliedCounts(rules: readonly PositiveRule[], upTo: number, skip: readonly number[]): Promise<AppliedCounts> {
+    const w = positiveWhere(rules, (k) => `$${k + 2}`);
+    const sql = appliedCountsSql(`${this.s}.feedback`, `${this.s}.erasures`, 'seq <= $1 AND seq <> ALL($2::bigint[])', w.sql);
+    return appliedCountsOf((await this.pool.query<{ item: string | null; c: string; g: string | null }>(sql, [upTo, skip, ...w.params])).rows);
   }
 
   async positivesOfLikers(items: readonly string[], rules: readonly PositiveRule[]): Promise<StoredFeedback[]> {

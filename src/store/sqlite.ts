@@ -9,8 +9,8 @@
 import Database from 'better-sqlite3';
 import { SqliteFeedbackWriter } from './sqlite-writer.js';
 import { canonicalEdges, compareEdges } from './edges.js';
-import { positiveWhere } from './aggregates.js';
-import type { FeedbackStats, PositiveRule, ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
+import { appliedCountsOf, appliedCountsSql, positiveWhere } from './aggregates.js';
+import type { AppliedCounts, FeedbackStats, PositiveRule, ApiKeyInfo, EdgeRecord, Erasure, FeedbackRecord, ItemRecord, KeyScope, Lease, ModelRecord, OnboardingRecord, PersonaOverride, Store, StoredFeedback, UserRecord, UserSummary, Job } from './types.js';
 import { ENV_KEY_LABEL, keyIdOf, edgeFromRow, feedbackFromRow, jobFromRow, jobValues, modelFromRow, type EdgeRow, type FeedbackRow, type JobRow, type ModelRow } from './rows.js';
 
 const SCHEMA = `
@@ -207,11 +207,21 @@ export class SqliteStore implements Store {
   }
 
   async feedbackStats(rules: readonly PositiveRule[]): Promise<FeedbackStats> {
-    const users = (this.st('SELECT DISTINCT user_id FROM feedback').pluck().all() as string[]);
-    const { n, m } = this.st('SELECT COUNT(*) AS n, COALESCE(MAX(seq), 0) AS m FROM feedback').get() as { n: number; m: number };
     const w = positiveWhere(rules, () => '?');
-    const rows = this.db.prepare(`SELECT item_id AS item, COUNT(DISTINCT user_id) AS c FROM feedback WHERE ${w.sql} GROUP BY item_id`).all(...w.params) as { item: string; c: number }[];
-    return { users, events: n, maxSeq: m, positiveUsers: new Map(rows.map((r) => [r.item, r.c])) };
+    // one read transaction: one snapshot (the writer thread commits on its own connection)
+    return this.db.transaction(() => {
+      const users = this.st('SELECT DISTINCT user_id FROM feedback').pluck().all() as string[];
+      const { n, m } = this.st('SELECT COUNT(*) AS n, COALESCE(MAX(seq), 0) AS m FROM feedback').get() as { n: number; m: number };
+      const rows = this.db.prepare(`SELECT item_id AS item, COUNT(DISTINCT user_id) AS c FROM feedback WHERE ${w.sql} GROUP BY item_id`).all(...w.params) as { item: string; c: number }[];
+      return { users, events: n, maxSeq: m, positiveUsers: new Map(rows.map((r) => [r.item, r.c])) };
+    })();
+  }
+
+  async appliedCounts(rules: readonly PositiveRule[], upTo: number, skip: readonly number[]): Promise<AppliedCounts> {
+    const w = positiveWhere(rules, () => '?');
+    const sql = appliedCountsSql('feedback', 'erasures', 'seq <= ? AND seq NOT IN (SELECT value FROM json_each(?))', w.sql);
+    const kept = [upTo, JSON.stringify(skip)];
+    return appliedCountsOf(this.db.prepare(sql).all(...kept, ...kept, ...w.params) as { item: string | null; c: number; g: number | null }[]);
   }
 
   async positivesOfLikers(items: readonly string[], rules: readonly PositiveRule[]): Promise<StoredFeedback[]> {

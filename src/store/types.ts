@@ -182,6 +182,15 @@ export interface FeedbackStats {
   positiveUsers: Map<string, number>;
 }
 
+/** The counts of the feedback rows a process has applied, and the erasures committed, as of one snapshot (Store.appliedCounts). */
+export interface AppliedCounts {
+  events: number;
+  /** Per item, how many users gave it a positive under the rules, among the rows counted. */
+  positiveUsers: Map<string, number>;
+  /** The highest erasure generation. */
+  erasureGen: number;
+}
+
 export interface UserSummary {
   id: string;
   interactions: number;
@@ -234,6 +243,12 @@ export interface Store {
   countFeedback(): Promise<number>;
   /** Who has feedback, how many events, the highest seq, and each item's users with a positive under `rules`. */
   feedbackStats(rules: readonly PositiveRule[]): Promise<FeedbackStats>;
+  /**
+   * The event count and per-item positive-user counts of the rows with seq <= `upTo` not in `skip`
+   * (the rows a service has applied: docs/service.md "User cache"), with the highest erasure
+   * generation, all read in one snapshot.
+   */
+  appliedCounts(rules: readonly PositiveRule[], upTo: number, skip: readonly number[]): Promise<AppliedCounts>;
   /** The positive events (under `rules`) of every user with a positive on one of `items`, ordered by seq. */
   positivesOfLikers(items: readonly string[], rules: readonly PositiveRule[]): Promise<StoredFeedback[]>;
 
