@@ -4,16 +4,7 @@
 // replace, in the same order (the lanes compute two exponentials at once; the sums add them one
 // after the other in index order). Compiled by scripts/build-wasm.mjs into build/wasm/exp-rows.wasm.
 // Pointers are byte offsets into the imported memory.
-import { exp } from './persona-grad';
-
-const LN2_HI: f64 = 6.93147180369123816490e-01;
-const LN2_LO: f64 = 1.90821492927058770002e-10;
-const INV_LN2: f64 = 1.44269504088896338700e+00;
-const E1: f64 = 1.66666666666666019037e-01;
-const E2: f64 = -2.77777777770155933842e-03;
-const E3: f64 = 6.61375632143793436117e-05;
-const E4: f64 = -1.65339022054652515390e-06;
-const E5: f64 = 4.13813679705723846039e-08;
+import { exp, E1, E2, E3, E4, E5, INV_LN2, LN2_HI, LN2_LO } from './persona-grad';
 
 // |x| at least this (high word 0x3fd62e43, just above ln2 / 2): reduced by k ln 2 with k != 0
 const MID_BITS: u64 = 0x3fd62e4300000000;

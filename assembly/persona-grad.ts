@@ -79,14 +79,14 @@ function axpyRow(g: usize, s: f64, p: usize, d: i32, d2: i32): void {
 // e^x by the fdlibm algorithm (argument reduction by ln 2 in two parts, a degree-5 rational
 // remainder, the power of two put in the exponent), the algorithm and constants V8's Math.exp
 // uses, so the two agree bit for bit (tested against Math.exp).
-const LN2_HI: f64 = 6.93147180369123816490e-01;
-const LN2_LO: f64 = 1.90821492927058770002e-10;
-const INV_LN2: f64 = 1.44269504088896338700e+00;
-const E1: f64 = 1.66666666666666019037e-01;
-const E2: f64 = -2.77777777770155933842e-03;
-const E3: f64 = 6.61375632143793436117e-05;
-const E4: f64 = -1.65339022054652515390e-06;
-const E5: f64 = 4.13813679705723846039e-08;
+export const LN2_HI: f64 = 6.93147180369123816490e-01;
+export const LN2_LO: f64 = 1.90821492927058770002e-10;
+export const INV_LN2: f64 = 1.44269504088896338700e+00;
+export const E1: f64 = 1.66666666666666019037e-01;
+export const E2: f64 = -2.77777777770155933842e-03;
+export const E3: f64 = 6.61375632143793436117e-05;
+export const E4: f64 = -1.65339022054652515390e-06;
+export const E5: f64 = 4.13813679705723846039e-08;
 const TWO_M1000: f64 = 9.33263618503218878990e-302;
 const TWO_1023: f64 = 8.988465674311579539e307;
 
