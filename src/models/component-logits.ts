@@ -19,6 +19,8 @@ export interface ComponentLogits {
  * What a caller reads of a scored row: every score ('all'), or only how each candidate's score
  * orders against the history items' scores ('history-order': below, equal to or above each of
  * them, as src/confidence `profileFit` reads it), which lets the model skip the exact score of a
- * candidate far from every history score (personas-train.ts `mixtureOrder`).
+ * candidate far from every history score (personas-train.ts `mixtureOrder`), or nothing ('none':
+ * only the components' normalisers are wanted, which the model keeps for `personaWeights`; the row
+ * is not written).
  */
-export type RowRead = 'all' | 'history-order';
+export type RowRead = 'all' | 'history-order' | 'none';

@@ -12,6 +12,7 @@
  */
 import { heldOut, touch, type ItemTrainState } from './item-train.js';
 import { clusterHistory } from './personas-cluster.js';
+import type { RowRead } from './component-logits.js';
 import { mixtureTerms, sumExpShift } from '../math/exp-rows.js';
 import { adamArenaRows, candidateDots, chunkKernel, clusterInArena, type ChunkKernel, type PersonaArena } from '../math/persona-kernels.js';
 
@@ -101,18 +102,20 @@ function unknownDots(Q: Float32Array, P: Float32Array, base: number, k: number, 
  * equal weights. Returns each persona's log normaliser. `logits`, when given, holds component q's
  * logits z(c) over the candidates where the caller has them (component-logits.ts), used instead of
  * computing them, and receives the logits computed here (`keep`, with their log normaliser over
- * all candidates when there are no exclusions, else NaN). `historyOrder`: the caller reads only
- * how the candidates' scores order against the history's (`mixtureOrder`).
+ * all candidates when there are no exclusions, else NaN). `read`: 'history-order' when the caller
+ * reads only how the candidates' scores order against the history's (`mixtureOrder`), 'none' when
+ * it wants only the normalisers (`out` is then not written).
  */
 export function scoreMixture(
   Q: Float32Array, B: Float32Array, P: Float32Array, base: number, k: number, d: number, cand: Int32Array, out: Float32Array, pi: ArrayLike<number> | null,
   extra: Float32Array | null = null, nItems = 0, excl: Uint8Array | null = null,
   logits: { known: readonly (Float64Array | null)[]; keep(q: number, z: Float64Array, lse: number): void } | null = null,
-  historyOrder = false,
+  read: RowRead = 'all',
 ): Float64Array {
-  out.fill(-Infinity);
   const nC = cand.length;
   const lse = new Float64Array(k);
+  if (read !== 'none') out.fill(-Infinity);
+  else if (k === 0) return lse;
   if (k === 0) {
     for (let c = 0; c < nC; c++) out[cand[c]!] = B[cand[c]!]!;
     return lse;
@@ -142,9 +145,10 @@ export function scoreMixture(
       logits.keep(q, zq, excl ? Number.NaN : lse[q]!);
     }
   }
+  if (read === 'none') return lse;
   const logPi = new Float64Array(k);
   for (let q = 0; q < k; q++) logPi[q] = pi ? Math.log(pi[q]!) : -Math.log(k);
-  if (historyOrder && excl && k > 1) mixtureOrder(zBuf, lse, logPi, k, cand, excl, out);
+  if (read === 'history-order' && excl && k > 1) mixtureOrder(zBuf, lse, logPi, k, cand, excl, out);
   else for (let c = 0; c < nC; c++) out[cand[c]!] = mixtureAt(zBuf, lse, logPi, k, c);
   return lse;
 }

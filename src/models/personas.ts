@@ -208,9 +208,11 @@ export class PersonaModel implements Recommender, FoldIn {
     const c = this.components(personas, history);
     const d = this.params.dim;
     const kept = logits && !c.extra ? { known: Array.from({ length: c.k }, (_, q) => logits.get(c.P.subarray(q * d, (q + 1) * d))), keep: (q: number, z: Float64Array, lse: number) => logits.put(c.P.subarray(q * d, (q + 1) * d), z, lse) } : null;
-    const lse = scoreMixture(this.Q, this.B, c.P, 0, c.k, d, this.cand, out, c.pi, c.extra, this.nItems, c.excl, kept, read === 'history-order' && this.params.slate === 'mixture');
+    // 'none': the normalisers personaWeights reads, those of the personas (not of the whole-history component)
+    const kc = read === 'none' ? Math.min(c.k, personas.length / d) : c.k;
+    const lse = scoreMixture(this.Q, this.B, c.P, 0, kc, d, this.cand, out, c.pi, c.extra, this.nItems, c.excl, kept, this.params.slate === 'mixture' || read === 'none' ? read : 'all');
     this.lseCache.set(personas, { history, lse, pi: c.pi, extra: c.extra }); // personaWeights' normalisers: no second pass
-    if (this.params.slate !== 'mixture' && personas.length / this.params.dim > 1) writeSlateScores(out, this.shareSlate(personas, c, out, history));
+    if (read !== 'none' && this.params.slate !== 'mixture' && personas.length / this.params.dim > 1) writeSlateScores(out, this.shareSlate(personas, c, out, history));
   }
 
   /** The share or calibrated slate of a persona set (2+ personas; src/models/persona-slate.ts); `rel` the mixture scores. */
@@ -249,7 +251,7 @@ export class PersonaModel implements Recommender, FoldIn {
     let cached = this.lseCache.get(personas);
     if (!cached || cached.history !== history) {
       const { P, k: kc, pi, extra, excl } = this.components(personas, history);
-      cached = { history, lse: scoreMixture(this.Q, this.B, P, 0, kc, d, this.cand, new Float32Array(this.nItems), pi, extra, this.nItems, excl), pi, extra };
+      cached = { history, lse: scoreMixture(this.Q, this.B, P, 0, kc, d, this.cand, new Float32Array(0), pi, extra, this.nItems, excl, null, 'none'), pi, extra };
       this.lseCache.set(personas, cached);
     }
     const { lse, pi, extra } = cached;

@@ -19,13 +19,17 @@ export async function prepareCoLiked(live: LiveData, store: Store, model: string
   await refreshCounts(live, store);
   const key = `${model}|${live.itemsVersion}|${live.maxSeq}|${live.feedbackCount}|${live.erasureGen}|${c.countsVersion}`;
   if (c.coLikedKey === key) return;
-  const wanted: string[] = [];
-  const all = [...live.items.keys()];
-  for (let r = all.length - 1, n = 0; r >= 0 && n < MAX_NEW_ITEMS; r--) {
-    if (known(all[r]!)) continue;
-    n++;
-    if ((c.positiveUsers.get(all[r]!) ?? 0) > 0) wanted.push(all[r]!);
+  // the newest items the model does not know: listed again only when the items or the model change,
+  // so a new like costs a look-up per such item, not a pass over the catalogue
+  const unknownKey = `${model}|${live.itemsVersion}`;
+  if (c.unknownKey !== unknownKey) {
+    const all = [...live.items.keys()];
+    const unknown: string[] = [];
+    for (let r = all.length - 1; r >= 0 && unknown.length < MAX_NEW_ITEMS; r--) if (!known(all[r]!)) unknown.push(all[r]!);
+    c.unknownItems = unknown;
+    c.unknownKey = unknownKey;
   }
+  const wanted = c.unknownItems.filter((id) => (c.positiveUsers.get(id) ?? 0) > 0);
   const byUser = new Map<string, { item: string }[]>();
   if (wanted.length > 0) {
     for (const e of await store.positivesOfLikers(wanted, positiveRules(live.policy))) {

@@ -109,8 +109,23 @@ export class Engine {
    * evidence count. Computed once per user state.
    */
   private confidenceOf(st: UserState): UserConfidence {
-    st.confidence ??= servedConfidence(this.personas, this.trainSet(), st, this.personas && st.personas ? personaRowsOf(st, this.personas, st.personas, this.nItems) : undefined);
+    if (st.confidence) return st.confidence;
+    const rows = this.personas && st.personas ? personaRowsOf(st, this.personas, st.personas, this.nItems) : undefined;
+    st.confidence = servedConfidence(this.personas, this.trainSet(), st, rows, this.fitMixtureOf(st));
     return st.confidence;
+  }
+
+  /**
+   * For a user with a recent persona, the row the confidence's profile fit reads: the mixture of
+   * per-persona rankings that scores the list, without persona settings (the confidence does not
+   * depend on them). Without settings that change the mixture it is the served row itself.
+   */
+  private fitMixtureOf(st: UserState): Float32Array | undefined {
+    if (!st.personas || !this.personas || !st.recent || st.cold) return undefined;
+    if (!usesMixture(st.personas, null, st.overrides)) return this.scoresOf(st.key, st);
+    const out = new Float32Array(this.nItems);
+    mixtureScores(st.personas, new Map(), this.view().coldScores, out, personaRowsOf(st, this.personas, st.personas, this.nItems));
+    return out;
   }
 
   /** A user's confidence in [0, 1] (4 decimals) and, when it is low, the reasons. */

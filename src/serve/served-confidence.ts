@@ -17,15 +17,23 @@ let fitRow = new Float32Array(0);
  * The confidence of a user state; `model` is the persona model, or null. `logits`: the state's
  * persona logits (persona-rows.ts), so that scoring the set with its history scores only the
  * components without them (after a like: the recent persona and the whole history).
+ * `mixtureRow`: for a state with a recent persona, the mixture of per-persona rankings that scores
+ * its list, without persona settings (persona-mixture.ts); the profile fit then reads that row,
+ * so it measures how the scores that rank the list place the history.
  */
-export function servedConfidence(model: (Recommender & HasPersonas) | null, train: TrainSet, st: UserState, logits?: ComponentLogits): UserConfidence {
+export function servedConfidence(model: (Recommender & HasPersonas) | null, train: TrainSet, st: UserState, logits?: ComponentLogits, mixtureRow?: Float32Array): UserConfidence {
   const n = st.history.length;
   if (n === 0) return { confidence: 0, historyFactor: 0, ambiguity: 1, spread: 1, fit: 0, evidence: 0, historySize: 0, personas: 0, reasons: ['no history yet'] };
   if (model && st.personas) {
-    // the persona set's plain scores are the served row unless a mixture is served (then computed there);
+    // the fit's row: the served row when it is the set's plain scores, the mixture row with a recent
+    // persona, else (a persona setting without a recent persona) the set's plain scores computed here;
     // the posterior spread is one Newton step from the user's last exact fit (PosteriorWarmStart)
-    let scores = st.scores && !usesMixture(st.personas, st.recent, st.overrides) ? st.scores : undefined;
-    if (!scores && logits) {
+    let scores = mixtureRow ?? (st.scores && !usesMixture(st.personas, st.recent, st.overrides) ? st.scores : undefined);
+    if (mixtureRow && logits) {
+      // the persona weights of the ambiguity read the set's normalisers with its history: those only
+      if (fitRow.length !== train.nItems) fitRow = new Float32Array(train.nItems);
+      model.scorePersonas(st.personas.vectors, fitRow, st.personas.history, logits, 'none');
+    } else if (!scores && logits) {
       // the set's plain scores with its history, as userConfidence would compute them, for the
       // profile fit only (userConfidence reads how they order against the history's scores)
       if (fitRow.length !== train.nItems) fitRow = new Float32Array(train.nItems);

@@ -70,6 +70,9 @@ export class UserCache {
   /** The positives of the users who liked a new item (co-liked.ts), and what they were read for. */
   coLiked: { positives: { item: string }[] }[] = [];
   coLikedKey = '';
+  /** The newest items (up to MAX_NEW_ITEMS) the served model does not know, and the model and items version they were listed for. */
+  unknownItems: string[] = [];
+  unknownKey = '';
   /** Users handed out in this turn of the event loop: never evicted before the caller's synchronous use. */
   readonly held = new Set<string>();
   private clearing = false;
