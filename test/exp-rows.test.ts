@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { addExpScaled, expRow, mixtureTerms, sumExpShift, sumExpShiftFinite } from '../src/math/exp-rows.js';
+import { addExpScaled, addExpScaledAt, expRow, mixtureTerms, sumExpShift, sumExpShiftFinite } from '../src/math/exp-rows.js';
 import { Rng } from '../src/math/rng.js';
 
 /** The indices where a and b differ bit for bit (Object.is), at most 5. */
@@ -84,7 +84,7 @@ describe('exp-rows (SIMD exp)', () => {
     return r;
   }
 
-  it('sumExpShift, sumExpShiftFinite and addExpScaled reproduce their JS loops bit for bit', () => {
+  it('sumExpShift, sumExpShiftFinite, addExpScaled and addExpScaledAt reproduce their JS loops bit for bit', () => {
     const rng = new Rng(5);
     for (const n of [0, 1, 2, 3, 7, 100, 9743]) {
       for (let rep = 0; rep < 5; rep++) {
@@ -111,6 +111,15 @@ describe('exp-rows (SIMD exp)', () => {
         for (let i = 0; i < n; i++) if (Number.isFinite(r[i]!)) plain[i]! += c * Math.exp(r[i]! - lse);
         addExpScaled(acc, r, lse, c);
         for (let i = 0; i < n; i++) assert.ok(Object.is(acc[i], plain[i]), `addExpScaled n=${n} at ${i}: ${acc[i]} vs ${plain[i]}`);
+
+        // the same row over every other entry of a twice as long accumulator (odd entries untouched)
+        const idx = Int32Array.from({ length: n }, (_, x) => 2 * x);
+        const wide = new Float64Array(2 * n);
+        for (let i = 0; i < 2 * n; i++) wide[i] = rng.next() < 0.3 ? 0 : rng.next() < 0.1 ? -0 : rng.next();
+        const wantWide = wide.slice();
+        for (let x = 0; x < n; x++) if (Number.isFinite(r[x]!)) wantWide[2 * x]! += c * Math.exp(r[x]! - lse);
+        addExpScaledAt(wide, idx, r, lse, c);
+        for (let i = 0; i < 2 * n; i++) assert.ok(Object.is(wide[i], wantWide[i]), `addExpScaledAt n=${n} at ${i}: ${wide[i]} vs ${wantWide[i]}`);
       }
     }
   });

@@ -78,6 +78,23 @@ export function addExpScaled(acc: Float64Array, row: Float32Array, lse: number, 
 }
 
 /**
+ * acc[idx[x]] += c * Math.exp(row[x] - lse) for every x with a finite row[x] (bit for bit, as
+ * `addExpScaled` of the gathered entries; `idx` distinct): a row over a subset of acc's entries.
+ */
+export function addExpScaledAt(acc: Float64Array, idx: Int32Array, row: Float32Array, lse: number, c: number): void {
+  const n = row.length;
+  if (idx.length !== n) throw new RangeError(`addExpScaledAt: ${idx.length} indices, row ${n}`);
+  const k = kernel(12 * n + 64);
+  const buf = memory!.buffer;
+  const a = new Float64Array(buf, base, n);
+  for (let x = 0; x < n; x++) a[x] = acc[idx[x]!]!;
+  const r = base + ((8 * n + 63) & ~63);
+  new Float32Array(buf, r, n).set(row);
+  k.addExpScaled32(base, r, n, lse, c);
+  for (let x = 0; x < n; x++) acc[idx[x]!] = a[x]!;
+}
+
+/**
  * The terms of the mixture scores log sum_q exp(z[c k + q] - lse[q] + logPi[q]) of n candidates
  * (personas-train.ts `mixtureAt`), with the logits copied once: `maxima` is each candidate's
  * largest term (Math.max over q, in q order) and `sums(list, count)` the sums over q (in q order)

@@ -18,7 +18,7 @@
 import type { HasPersonas } from '../models/model.js';
 import type { ComponentLogits } from '../models/component-logits.js';
 import type { PersonaSet } from '../models/persona-assignment.js';
-import { addExpScaled, sumExpShift, sumExpShiftFinite } from '../math/exp-rows.js';
+import { addExpScaled, addExpScaledAt, sumExpShift, sumExpShiftFinite } from '../math/exp-rows.js';
 
 /** Each persona's own score row and its log normaliser (`PersonaRows`). */
 export interface OwnRows {
@@ -243,7 +243,7 @@ export class PersonaRows implements OwnRows, ComponentLogits {
       const cand = this.cand!;
       // every item a candidate (ascending: cand[x] = x): the SIMD loop, bit for bit
       if (own.length === acc.length) addExpScaled(acc, own, lse, c);
-      else for (let x = 0; x < own.length; x++) if (Number.isFinite(own[x]!)) acc[cand[x]!]! += c * Math.exp(own[x]! - lse);
+      else addExpScaledAt(acc, cand, own, lse, c);
       return;
     }
     const row = this.row(q);
