@@ -324,3 +324,33 @@ describe('a due posterior refit deferred off the read', () => {
     assert.equal(posterior.anchor!.updates, 0);
   });
 });
+
+describe('anchors of an explained item', () => {
+  it('anchorsForItem picks the members a full sort by similarity (earlier member on ties) puts first', async () => {
+    const { anchorsForItem } = await import('../src/serve/explanations.js');
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.integer({ min: -2, max: 2 }), { minLength: 3, maxLength: 3 }), { minLength: 2, maxLength: 30 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 25 }),
+        fc.integer({ min: 0, max: 6 }),
+        (rows, picks, count) => {
+          const n = rows.length;
+          const vectors = Float32Array.from(rows.flat());
+          const norms = Float32Array.from(rows, (r) => Math.sqrt(r.reduce((a, x) => a + x * x, 0)));
+          const v = { dim: 3, vectors, norms };
+          const members = [...new Set(picks.map((p) => p % n))];
+          const item = picks[0]! % n;
+          const cos = (b: number): number => {
+            let s = 0;
+            for (let k = 0; k < 3; k++) s += vectors[item * 3 + k]! * vectors[b * 3 + k]!;
+            const nn = norms[item]! * norms[b]!;
+            return nn > 0 ? s / nn : 0;
+          };
+          const want = members.map((m, r) => ({ m, r, s: cos(m) })).sort((x, y) => y.s - x.s || x.r - y.r).slice(0, count).map((x) => x.m);
+          assert.deepEqual(anchorsForItem(v, members, item, count), want);
+        },
+      ),
+      { seed: 9, numRuns: 400 },
+    );
+  });
+});

@@ -62,6 +62,24 @@ export function cosine(v: ItemVectors, a: number, b: number): number {
 /** The `count` members most similar to `item` (ties: the earlier member), or null without vectors or members. */
 export function anchorsForItem(v: ItemVectors | null, members: readonly number[], item: number, count: number): number[] | null {
   if (!v || members.length === 0) return null;
+  if (!(count > 0)) return [];
+  // one pass keeping the best `count` in order (similarity descending, the earlier member first on
+  // ties): the first `count` of the members sorted that way, without sorting them all
+  const best: { m: number; s: number }[] = [];
+  for (const m of members) {
+    const s = cosine(v, item, m);
+    if (Number.isNaN(s)) return anchorsBySort(v, members, item, count);
+    if (best.length === count && !(s > best[count - 1]!.s)) continue;
+    let at = best.length;
+    while (at > 0 && s > best[at - 1]!.s) at--;
+    best.splice(at, 0, { m, s });
+    if (best.length > count) best.pop();
+  }
+  return best.map((b) => b.m);
+}
+
+/** `anchorsForItem` by sorting every member (similarities that are not numbers compare as ties). */
+function anchorsBySort(v: ItemVectors, members: readonly number[], item: number, count: number): number[] {
   const sim = new Map(members.map((m) => [m, cosine(v, item, m)]));
   return members
     .map((m, r) => ({ m, r }))
