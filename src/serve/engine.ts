@@ -122,7 +122,8 @@ export class Engine {
    */
   private fitMixtureOf(st: UserState): Float32Array | undefined {
     if (!st.personas || !this.personas || !st.recent || st.cold) return undefined;
-    if (!usesMixture(st.personas, null, st.overrides)) return this.scoresOf(st.key, st);
+    // a persona state's scores do not read the user id (only a model without personas does)
+    if (!usesMixture(st.personas, null, st.overrides)) return this.scoresOf('', st);
     const out = new Float32Array(this.nItems);
     mixtureScores(st.personas, new Map(), this.view().coldScores, out, personaRowsOf(st, this.personas, st.personas, this.nItems));
     return out;
