@@ -62,34 +62,47 @@ export function loadModel(record: ModelRecord): LoadedModel {
  */
 export function servedTrainSet(loaded: LoadedModel, live: LiveData, items: IdMap, users: IdMap, isCandidate: Uint8Array, trainedIndex: (userId: string) => number): TrainSet {
   const cut = loaded.meta.feedbackSeq;
-  const us: number[] = [];
-  const is: number[] = [];
   const stored = live.cache ? trainPositivesOf(loaded) : undefined;
   if (live.cache && !stored) throw new Error(`model v${loaded.record.version}: its training positives were not read from the store (readTrainPositives)`);
+  // typed arrays sized by a first pass (4 bytes a positive each, not a growing list of numbers)
+  let us: Int32Array;
+  let is: Int32Array;
   if (stored) {
     // the user cache: the positives read from the store (stored-train.ts), of users whose row is still theirs
     const own = new Int8Array(users.size);
     for (let u = 0; u < users.size; u++) own[u] = live.hasUser(users.id(u)) && trainedIndex(users.id(u)) >= 0 ? 1 : 0;
-    for (let k = 0; k < stored.users.length; k++) {
+    let n = 0;
+    for (let k = 0; k < stored.users.length; k++) if (own[stored.users[k]!]) n++;
+    us = new Int32Array(n);
+    is = new Int32Array(n);
+    for (let k = 0, x = 0; k < stored.users.length; k++) {
       if (!own[stored.users[k]!]) continue;
-      us.push(stored.users[k]!);
-      is.push(stored.items[k]!);
+      us[x] = stored.users[k]!;
+      is[x++] = stored.items[k]!;
     }
-  }
-  for (let u = 0; u < (stored ? 0 : users.size); u++) {
-    const user = live.users.get(users.id(u));
-    if (!user || trainedIndex(users.id(u)) < 0) continue;
-    for (const p of user.positives) {
-      if (p.seq > cut) continue;
-      const i = items.lookup(p.item);
-      if (i >= 0) {
-        us.push(u);
-        is.push(i);
+  } else {
+    const kept = (u: number, visit: (i: number) => void): void => {
+      const user = live.users.get(users.id(u));
+      if (!user || trainedIndex(users.id(u)) < 0) return;
+      for (const p of user.positives) {
+        if (p.seq > cut) continue;
+        const i = items.lookup(p.item);
+        if (i >= 0) visit(i);
       }
-    }
+    };
+    let n = 0;
+    for (let u = 0; u < users.size; u++) kept(u, () => n++);
+    us = new Int32Array(n);
+    is = new Int32Array(n);
+    let x = 0;
+    for (let u = 0; u < users.size; u++)
+      kept(u, (i) => {
+        us[x] = u;
+        is[x++] = i;
+      });
   }
   const candidates: number[] = [];
   for (let i = 0; i < items.size; i++) if (isCandidate[i]) candidates.push(i);
-  const train = trainSetFromPairs(users.size, items.size, Int32Array.from(us), Int32Array.from(is), items.ranks(), null);
+  const train = trainSetFromPairs(users.size, items.size, us, is, items.ranks(), null);
   return { ...train, candidates: Int32Array.from(candidates) };
 }
