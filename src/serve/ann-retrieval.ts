@@ -1,0 +1,175 @@
+/**
+ * Per-persona ANN retrieval in the service (docs/service.md, "ANN retrieval"): for a persona model
+ * whose catalogue has at least `--ann-min-items` candidates, a user's score row is not computed over
+ * every item. Each persona of the served set retrieves its own top candidates from one HNSW index
+ * over the item target vectors (src/models/persona-ann.ts `PersonaRetriever`, built once per
+ * loaded model version in `Engine.warm`, before the engine serves; a new version gets a new engine
+ * and so a new index), the candidates are merged, and the merged pool is scored exactly with the
+ * persona weights, as `scorePersonas` (or, with a muted, boosted or recent persona, the mixture of
+ * per-persona rankings, persona-mixture.ts) scores them. The row is -Infinity outside what was
+ * scored, so the list pipeline downstream is the same code with or without retrieval.
+ *
+ * Besides the pool, the row holds exact scores (same normalisers) of:
+ * - the peers of the items posted after training (new-items.ts scores a new item as the mean of its
+ *   peers' scores, so they must be finite for it to be reachable);
+ * - with a category filter, every candidate of the category (`withItems`), so that a narrow
+ *   category is ranked exactly rather than from whatever of it the pool happened to hold.
+ * Each persona retrieves as many more items as the user has seen and the catalogue has lost to
+ * deletions since training, so that exclusions and deleted items do not thin the list.
+ *
+ * Below the size, or for any other model (or a persona model with a slate other than the mixture),
+ * nothing here runs and the answers are the exact ones.
+ */
+import type { Recommender } from '../models/model.js';
+import type { PersonaSet } from '../models/persona-assignment.js';
+import { DEFAULT_ANN_MIN_ITEMS, PersonaRetriever, useAnn, type PersonaRetrievalOptions, type PoolScores } from '../models/persona-ann.js';
+import { PersonaModel } from '../models/personas.js';
+import type { PersonaSetting } from './user-state.js';
+
+export { DEFAULT_ANN_MIN_ITEMS };
+
+export interface ServeAnnOptions {
+  /** Catalogue size (candidate items) from which cold reads retrieve (0: never; 1: always). */
+  readonly minItems?: number;
+  /** Retrieval options (per-persona count, normaliser sample, HNSW parameters). */
+  readonly retrieval?: PersonaRetrievalOptions;
+}
+
+/** The options of the service owning a live mirror (set once by startService; engines read them). */
+const byService = new WeakMap<object, ServeAnnOptions>();
+
+/** Sets the ANN options of every engine made over `live` (startService's `--ann-min-items`). */
+export function setServeAnn(live: object, options: ServeAnnOptions): void {
+  byService.set(live, options);
+}
+
+/** The ANN options of the service owning `live` (the defaults when none were set). */
+export function serveAnnOf(live: object): ServeAnnOptions {
+  return byService.get(live) ?? {};
+}
+
+/** What a retrieved row was made with: its scorer (any item, same normalisers) and the new items' generation. */
+interface RowInfo {
+  readonly pool: PoolScores;
+  readonly generation: number;
+  /** Rows with a category's candidates scored too (`withItems`), by category. */
+  readonly covering: Map<string, Float32Array>;
+}
+const rows = new WeakMap<Float32Array, RowInfo>();
+
+/** Whether a score row came from retrieval (finite only over what was scored). */
+export function isAnnRow(row: Float32Array | null | undefined): boolean {
+  return row !== null && row !== undefined && rows.has(row);
+}
+
+/** What a user state gives the retrieval. */
+export interface RetrievalSubject {
+  readonly personas: PersonaSet;
+  readonly history: Int32Array;
+  readonly exclude: Int32Array;
+  readonly overrides: ReadonlyMap<number, PersonaSetting>;
+  /** Scored as the mixture of per-persona rankings (persona-mixture.ts `usesMixture`). */
+  readonly mixture: boolean;
+}
+
+/** Categories whose exactly-scored rows are kept per retrieved row. */
+const MAX_COVERED = 4;
+
+export class ServeRetrieval {
+  /** Whether this engine's reads retrieve (a persona model at or above the size). */
+  readonly active: boolean;
+  private readonly model: PersonaModel | null;
+  private retriever_: PersonaRetriever | null = null;
+
+  constructor(
+    model: Recommender,
+    private readonly options: ServeAnnOptions = {},
+  ) {
+    const pm = model instanceof PersonaModel && model.params.slate === 'mixture' ? model : null;
+    this.model = pm;
+    this.active = pm !== null && useAnn(pm.candidateItems().length, options.minItems ?? DEFAULT_ANN_MIN_ITEMS);
+  }
+
+  /** Builds the index (once; `Engine.warm` calls it before the engine serves). */
+  build(): void {
+    if (this.active && !this.retriever_) this.retriever_ = new PersonaRetriever(this.model!, this.options.retrieval);
+  }
+
+  /** The index's retriever once built, else null. */
+  get retriever(): PersonaRetriever | null {
+    return this.retriever_;
+  }
+
+  /** Whether a row of this retrieval was made before the new items (their peers) changed. */
+  stale(row: Float32Array, generation: number): boolean {
+    const info = rows.get(row);
+    return info !== undefined && info.generation !== generation;
+  }
+
+  /**
+   * Writes a user's retrieved row into `out` (nItems; -Infinity outside the pool and `also`):
+   * false when retrieval does not apply (not active, or every persona muted: the caller's exact
+   * path writes the cold-start scores then). `liveCandidates`: the candidates still in the
+   * catalogue (each persona retrieves as many more as were deleted since training, and as many as
+   * the user has seen); `also`: items to score beside the pool (new items' peers); `generation`:
+   * the new items' generation they come from.
+   */
+  scoreInto(s: RetrievalSubject, out: Float32Array, liveCandidates: number, also: Iterable<number>, generation: number): boolean {
+    if (!this.active) return false;
+    const { vectors, k } = s.personas;
+    let pool: PoolScores;
+    const extra = Math.max(0, this.model!.candidateItems().length - liveCandidates) + s.exclude.length;
+    if (s.mixture) {
+      const cs = new Float64Array(k);
+      let any = false;
+      for (let q = 0; q < k; q++) {
+        const o = s.overrides.get(q);
+        cs[q] = o?.muted ? 0 : (o?.boost ?? 1) / k;
+        if (cs[q]! > 0) any = true;
+      }
+      if (!any) return false;
+      this.build();
+      pool = this.retriever_!.scoreRankings(vectors, cs, extra);
+    } else {
+      this.build();
+      pool = this.retriever_!.scoreSet(vectors, s.history, extra);
+    }
+    out.fill(-Infinity);
+    for (let r = 0; r < pool.items.length; r++) out[pool.items[r]!] = pool.scores[r]!;
+    const candidate = this.candidateMask();
+    for (const j of also) if (j >= 0 && j < out.length && candidate[j] === 1 && out[j] === -Infinity) out[j] = pool.score(j);
+    rows.set(out, { pool, generation, covering: new Map() });
+    return true;
+  }
+
+  /**
+   * A retrieved row with `items` (a category's candidates) scored too, kept per row and category
+   * (the same object for the same request, so list caches keyed by the row hit); any other row as is.
+   */
+  withItems(row: Float32Array, key: string, items: Int32Array): Float32Array {
+    const info = rows.get(row);
+    if (!info) return row;
+    const kept = info.covering.get(key);
+    if (kept) return kept;
+    const out = row.slice();
+    const candidate = this.candidateMask();
+    for (const j of items) if (j < out.length && candidate[j] === 1 && out[j] === -Infinity) out[j] = info.pool.score(j);
+    if (info.covering.size >= MAX_COVERED) info.covering.delete(info.covering.keys().next().value!);
+    info.covering.set(key, out);
+    rows.set(out, { ...info, covering: new Map() });
+    return out;
+  }
+
+  private mask: Uint8Array | null = null;
+  /** 1 for the model's candidates (the only items it scores). */
+  private candidateMask(): Uint8Array {
+    if (!this.mask) {
+      const cand = this.model!.candidateItems();
+      let n = 0;
+      for (const j of cand) n = Math.max(n, j + 1);
+      this.mask = new Uint8Array(n);
+      for (const j of cand) this.mask[j] = 1;
+    }
+    return this.mask;
+  }
+}
