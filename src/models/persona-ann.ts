@@ -141,7 +141,9 @@ export class PersonaRetriever {
     const q = new Float32Array(d + 1);
     q[d] = 1;
     const items = this.index.search(q, this.perPersona + skip).sort();
-    return { items, scores: Float32Array.from(items, (j) => m.itemBias(j)), score: (j) => m.itemBias(j) };
+    const rest = this.sample.filter((j) => !sortedHas(items, 0, items.length, j));
+    const outside = { items: rest, scores: Float32Array.from(rest, (j) => m.itemBias(j)), total: this.cand.length - items.length };
+    return { items, scores: Float32Array.from(items, (j) => m.itemBias(j)), score: (j) => m.itemBias(j), outside: () => outside };
   }
 
   /**
@@ -207,11 +209,14 @@ export class PersonaRetriever {
     for (const j of hist) if (!mark[j] && out(j)) outside++;
     const scale = this.exactNormaliser ? 1 : rest.length > 0 ? (this.cand.length - items.length - outside) / rest.length : 0;
     const zp = new Float64Array(items.length * k);
+    // the sample's logits (component-major), kept for `outside`
+    const zs = new Float64Array(rest.length * k);
     for (let p = 0; p < k; p++) {
       if (logPi[p] === -Infinity) continue;
       let mx = -Infinity;
       for (let r = 0; r < items.length; r++) mx = Math.max(mx, (zp[r * k + p] = z(p, items[r]!)));
-      const zr = Float64Array.from(rest, (j) => z(p, j));
+      const zr = zs.subarray(p * rest.length, (p + 1) * rest.length);
+      for (let r = 0; r < rest.length; r++) zr[r] = z(p, rest[r]!);
       for (const v of zr) mx = Math.max(mx, v);
       let sumPool = 0;
       for (let r = 0; r < items.length; r++) if (!out(items[r]!)) sumPool += Math.exp(zp[r * k + p]! - mx);
@@ -229,7 +234,17 @@ export class PersonaRetriever {
     };
     const scores = new Float32Array(items.length);
     for (let r = 0; r < items.length; r++) scores[r] = mix((p) => zp[r * k + p]!);
-    return { items, scores, score: (j) => Math.fround(mix((p) => z(p, j))) };
+    let sampled: Float32Array | null = null;
+    const total = this.cand.length - items.length - outside;
+    return {
+      items,
+      scores,
+      score: (j) => Math.fround(mix((p) => z(p, j))),
+      outside: () => {
+        sampled ??= Float32Array.from(rest, (_, r) => mix((p) => zs[p * rest.length + r]!));
+        return { items: rest, scores: sampled, total };
+      },
+    };
   }
 }
 
@@ -240,4 +255,10 @@ export interface PoolScores {
   readonly scores: Float32Array;
   /** The score of candidate j with the pool's normalisers (the pool's own score for a pool item). */
   score(j: number): number;
+  /**
+   * The candidates outside the pool (and outside the history left out of the normalisers): the
+   * normaliser sample's items among them with their scores, and how many there are in all (the
+   * sample stands for them; it is all of them when the normaliser is exact).
+   */
+  outside(): { items: Int32Array; scores: Float32Array; total: number };
 }
