@@ -24,6 +24,7 @@ import type { Recommender } from '../models/model.js';
 import type { PersonaSet } from '../models/persona-assignment.js';
 import { DEFAULT_ANN_MIN_ITEMS, PersonaRetriever, useAnn, type PersonaRetrievalOptions, type PoolScores } from '../models/persona-ann.js';
 import { PersonaModel } from '../models/personas.js';
+import type { SeenTest } from './explanations.js';
 import type { PersonaSetting } from './user-state.js';
 
 export { DEFAULT_ANN_MIN_ITEMS };
@@ -160,6 +161,60 @@ export class ServeRetrieval {
     return out;
   }
 
+  /**
+   * A retrieved row with `items` scored where it has none (a hedged list's picks from each
+   * persona's own ranking, src/rank/hedge.ts, may lie outside the pool): the row itself when it
+   * has them all or is not retrieved, else a copy (not kept).
+   */
+  covering(row: Float32Array, items: Int32Array): Float32Array {
+    const info = rows.get(row);
+    if (!info) return row;
+    let out: Float32Array | null = null;
+    const candidate = this.candidateMask();
+    for (const j of items) {
+      if (j < 0 || j >= row.length || candidate[j] !== 1 || row[j] !== -Infinity) continue;
+      out ??= row.slice();
+      out[j] = info.pool.score(j);
+    }
+    if (!out) return row;
+    rows.set(out, { ...info, covering: new Map() });
+    return out;
+  }
+
+  /**
+   * `match` of a retrieved row (explanations.ts `matcher`): the percent of the user's unseen
+   * candidates an item outscores, counted over the scored items and estimated for the others from
+   * the normaliser sample's items among them (exact when the pool or the sample covers the
+   * catalogue); null for any other row (the caller's exact matcher then).
+   */
+  matcher(row: Float32Array, candidates: Int32Array, seen: SeenTest): ((s: number) => number) | null {
+    const info = rows.get(row);
+    if (!info) return null;
+    const scored: number[] = [];
+    let unseen = 0;
+    for (const i of candidates) {
+      if (seen(i)) continue;
+      unseen++;
+      if (Number.isFinite(row[i]!)) scored.push(row[i]!);
+    }
+    const inCatalogue = new Uint8Array(row.length);
+    for (const i of candidates) inCatalogue[i] = 1;
+    const out = info.pool.outside();
+    const sample: number[] = [];
+    for (let r = 0; r < out.items.length; r++) {
+      const j = out.items[r]!;
+      if (inCatalogue[j] === 1 && !seen(j) && !Number.isFinite(row[j]!)) sample.push(out.scores[r]!);
+    }
+    const a = Float64Array.from(scored).sort();
+    const b = Float64Array.from(sample).sort();
+    const rest = unseen - a.length;
+    return (s) => {
+      if (!Number.isFinite(s) || unseen === 0) return 0;
+      const below = lowerBound(a, s) + (b.length > 0 ? (lowerBound(b, s) / b.length) * rest : 0);
+      return Math.round((1000 * below) / unseen) / 10;
+    };
+  }
+
   private mask: Uint8Array | null = null;
   /** 1 for the model's candidates (the only items it scores). */
   private candidateMask(): Uint8Array {
@@ -172,4 +227,16 @@ export class ServeRetrieval {
     }
     return this.mask;
   }
+}
+
+/** How many values of `sorted` (ascending) are below s. */
+function lowerBound(sorted: Float64Array, s: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < s) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -335,10 +335,12 @@ export class Engine {
   private recommendState(userId: string, st: UserState, opts: RecommendOptions, seenIds?: ReadonlySet<string>): Recommendations {
     const row = this.scoresOf(userId, st);
     // a retrieved row with the category's candidates scored too (ann-retrieval.ts); else the row
-    const scores = opts.category !== undefined ? this.ann.withItems(row, opts.category, this.view().byCategory.get(opts.category) ?? new Int32Array(0)) : row;
+    const filtered = opts.category !== undefined ? this.ann.withItems(row, opts.category, this.view().byCategory.get(opts.category) ?? new Int32Array(0)) : row;
     // the top offset + n, so that new items merge in before the page is cut
     const want = opts.offset + opts.n;
-    const selected = this.select(st, scores, { ...opts, offset: 0, n: want });
+    const selected = this.select(st, filtered, { ...opts, offset: 0, n: want });
+    // a hedged list's picks from outside a retrieved pool get their scores (ann-retrieval.ts)
+    const scores = this.ann.covering(filtered, selected.list);
     const { rerank, hedgeReasons } = selected;
     // items posted after training, scored from their peers, merged before the cut (new-items.ts)
     const [skip, seenIdsOf] = [new Set(opts.exclude ?? []), seenIds ?? this.live.users.get(userId)?.seen];
@@ -346,7 +348,7 @@ export class Engine {
     const { entries: all, newScores, fillerOf } = this.fresh.mergeSelected(this.live, selected, scores, want, allowed);
     const entries = all.slice(opts.offset);
     const seen = seenTest(st.exclude, this.nItems);
-    const match = matcher(scores, this.view().candidates, seen, entries.length, entries.map((i) => (typeof i === 'number' ? scores[i]! : (newScores.get(i) ?? 0))));
+    const match = this.ann.matcher(scores, this.view().candidates, seen) ?? matcher(scores, this.view().candidates, seen, entries.length, entries.map((i) => (typeof i === 'number' ? scores[i]! : (newScores.get(i) ?? 0))));
     const items = entries.map((i, r) => {
       if (typeof i !== 'number') return newItemJson(i, newScores.get(i) ?? 0, opts.offset + r + 1, match, opts.explain);
       const base = { ...itemJson(this.items, this.view(), i, scores[i]!), rank: opts.offset + r + 1, match: match(scores[i]!) };
