@@ -57,6 +57,18 @@ export interface RetrievedList {
   readonly pool: number;
 }
 
+/** What the index holds: per candidate (ascending) [Q_i, B_i], dim + 1 values. */
+export function retrievalVectors(model: PersonaModel): { items: Int32Array; vectors: Float32Array; dim: number } {
+  const d = model.dim;
+  const cand = model.candidateItems();
+  const vectors = new Float32Array(cand.length * (d + 1));
+  for (let c = 0; c < cand.length; c++) {
+    vectors.set(model.targetVector(cand[c]!), c * (d + 1));
+    vectors[c * (d + 1) + d] = model.itemBias(cand[c]!);
+  }
+  return { items: cand, vectors, dim: d + 1 };
+}
+
 export class PersonaRetriever {
   readonly model: PersonaModel;
   readonly index: AnnIndex;
@@ -65,21 +77,17 @@ export class PersonaRetriever {
   private readonly sample: Int32Array;
   private readonly mark: Uint8Array;
 
-  constructor(model: PersonaModel, options: PersonaRetrievalOptions = {}) {
+  /** `index`: an index over `retrievalVectors(model)` built elsewhere (e.g. on another thread), else built here. */
+  constructor(model: PersonaModel, options: PersonaRetrievalOptions = {}, index?: AnnIndex) {
     const o = { ...PERSONA_RETRIEVAL_DEFAULTS, ...options };
     if (!Number.isInteger(o.perPersona) || o.perPersona < 1) throw new ConfigError(`perPersona must be a positive integer, got ${o.perPersona}`, 'ann.perPersona');
     if (!Number.isInteger(o.normaliserSample) || o.normaliserSample < 1) throw new ConfigError(`normaliserSample must be a positive integer, got ${o.normaliserSample}`, 'ann.normaliserSample');
     this.model = model;
     this.perPersona = o.perPersona;
-    const d = model.dim;
     const cand = model.candidateItems();
     this.cand = cand;
-    const vectors = new Float32Array(cand.length * (d + 1));
-    for (let c = 0; c < cand.length; c++) {
-      vectors.set(model.targetVector(cand[c]!), c * (d + 1));
-      vectors[c * (d + 1) + d] = model.itemBias(cand[c]!);
-    }
-    this.index = new AnnIndex(cand, vectors, d + 1, options);
+    if (index && (index.size !== cand.length || index.dim !== model.dim + 1)) throw new ConfigError(`the index holds ${index.size} items of ${index.dim} values, the model ${cand.length} of ${model.dim + 1}`, 'ann.index');
+    this.index = index ?? new AnnIndex(cand, retrievalVectors(model).vectors, model.dim + 1, options);
     // the normaliser sample: every candidate, or a seeded uniform draw without replacement
     if (cand.length <= o.normaliserSample) {
       this.sample = cand;
