@@ -13,7 +13,7 @@
  * engines over one live mirror holding every training positive as a like, one retrieving
  * (`--ann-min-items 1`), one scoring exactly (0); each sampled user is read cold in both
  * (`recommendations?n=100`, no explanations) and the recall@100 of the retrieved list against the
- * exact one is printed, with the index build time and the CPU ms of both cold reads (on a loaded
+ * exact one is printed, with the index build time (wall, on the worker thread) and the CPU ms of both cold reads (on a loaded
  * machine these are not benchmark figures).
  *
  *   node --import tsx bench/ann.ts --serve --world 10000x50000 --mean 40 --epochs 5 --users 200
@@ -111,7 +111,7 @@ export interface ServeRecall {
  * Recall@n of the service's retrieved lists against its exact ones (module comment, --serve):
  * `users` are training user indices of `train` (in `log`'s index spaces), each read cold once.
  */
-export function serveRecall(model: PersonaModel, log: InteractionLog, train: TrainSet, users: Int32Array, n: number, retrieval: ConstructorParameters<typeof PersonaRetriever>[1]): ServeRecall {
+export async function serveRecall(model: PersonaModel, log: InteractionLog, train: TrainSet, users: Int32Array, n: number, retrieval: ConstructorParameters<typeof PersonaRetriever>[1]): Promise<ServeRecall> {
   const live = new LiveData(DEFAULT_FEEDBACK_TYPES);
   const cats = log.categories;
   live.upsertItems(Array.from({ length: log.items.size }, (_, i) => ({ id: log.items.id(i), title: log.titles?.[i] ?? '', categories: cats ? Array.from(categoriesOf(cats, i), (c) => cats.names[c]!) : [] })));
@@ -126,7 +126,9 @@ export function serveRecall(model: PersonaModel, log: InteractionLog, train: Tra
   exact.warm();
   const ann = new Engine(loaded, live, { minItems: 1, ...(retrieval ? { retrieval } : {}) });
   const t0 = performance.now();
-  ann.warm();
+  ann.warm(); // starts the index build on a worker thread
+  await ann.ann.ready;
+  if (ann.ann.error) throw new Error(ann.ann.error);
   const buildSeconds = (performance.now() - t0) / 1000;
   const cpu = (): number => {
     const c = process.cpuUsage();
@@ -187,7 +189,7 @@ async function main(): Promise<void> {
       const active = Array.from({ length: split.train.nUsers }, (_, u) => u).filter((u) => split.train.userItems.indptr[u + 1]! > split.train.userItems.indptr[u]!);
       const users = Int32Array.from(new Rng(7).shuffle(active).slice(0, Number(opt('--users', '300'))));
       const retrieval = { perPersona: Number(opt('--per-persona', '200')), expansionSearch: Number(opt('--ef', '256')), connectivity: Number(opt('--m', '16')), normaliserSample: Number(opt('--sample', '4096')) };
-      const r = serveRecall(model, log, split.train, users, 100, retrieval);
+      const r = await serveRecall(model, log, split.train, users, 100, retrieval);
       console.log(JSON.stringify({ data: world ? `world ${world}` : 'ml-latest-small', mode: 'serve', ...r }));
       return;
     }

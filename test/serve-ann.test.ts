@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { categoriesOf } from '../src/data/categories.js';
 import { Rng } from '../src/math/rng.js';
 import { PersonaModel } from '../src/models/personas.js';
+import { PersonaRetriever } from '../src/models/persona-ann.js';
 import { Engine } from '../src/serve/engine.js';
 import { isAnnRow, type ServeAnnOptions } from '../src/serve/ann-retrieval.js';
 import { parseServeConfig } from '../src/serve/config.js';
@@ -30,11 +31,14 @@ const nCand = model.candidateItems().length;
 const COVERING: ServeAnnOptions = { minItems: 1, retrieval: { perPersona: log.items.size } };
 const EXACT: ServeAnnOptions = { minItems: 0 };
 
-function engineOf(m: PersonaModel, live: LiveData, feedbackSeq: number, ann: ServeAnnOptions, version = 1): Engine {
+/** An engine serving `m` over `live`, warmed, its index (if any) ready. */
+async function engineOf(m: PersonaModel, live: LiveData, feedbackSeq: number, ann: ServeAnnOptions, version = 1): Promise<Engine> {
   const meta = { items: log.items.toArray(), users: log.users.toArray(), feedbackSeq, erasureGen: 0 };
   const record = { version, name: 'personas', path: '', sha256: '', trainedAt: '', params: {}, feedbackSeq, evaluation: null };
   const e = new Engine({ record, model: m, meta, popularity: train.itemPopularity }, live, ann);
   e.warm();
+  await e.ann.ready;
+  assert.equal(e.ann.error, null);
   return e;
 }
 
@@ -74,10 +78,10 @@ const multi = Array.from({ length: log.users.size }, (_, u) => u).filter((u) => 
 const opts = (n: number, explain = true) => ({ n, offset: 0, rerank: 'none', explain });
 
 describe('ANN retrieval in the service', () => {
-  it('covering the catalogue, every training user gets the exact top 20 with the same explanations, and the row is retrieved', () => {
+  it('covering the catalogue, every training user gets the exact top 20 with the same explanations, and the row is retrieved', async () => {
     const { live, seq } = liveData();
-    const ann = engineOf(model, live, seq, COVERING);
-    const exact = engineOf(model, live, seq, EXACT);
+    const ann = await engineOf(model, live, seq, COVERING);
+    const exact = await engineOf(model, live, seq, EXACT);
     assert.equal(ann.ann.active, true);
     assert.equal(exact.ann.active, false);
     let compared = 0;
@@ -96,10 +100,10 @@ describe('ANN retrieval in the service', () => {
     assert.equal(finite, nCand);
   });
 
-  it('exclusions, a muted and a boosted persona, a deleted item: the same lists as exact scoring, the muted persona explains nothing', () => {
+  it('exclusions, a muted and a boosted persona, a deleted item: the same lists as exact scoring, the muted persona explains nothing', async () => {
     const { live, seq } = liveData();
-    const ann = engineOf(model, live, seq, COVERING);
-    const exact = engineOf(model, live, seq, EXACT);
+    const ann = await engineOf(model, live, seq, COVERING);
+    const exact = await engineOf(model, live, seq, EXACT);
     // a user with two or more personas and explained items (not withheld for low confidence)
     const u = multi.find((x) => itemsOf(exact.recommendJson(log.users.id(x), opts(20))).filter((i) => i.explanation).length >= 2)!;
     const id = log.users.id(u);
@@ -133,10 +137,10 @@ describe('ANN retrieval in the service', () => {
     assertSameAnswer(afterDelete, exact.recommendJson(id, opts(20)), 'after a deletion');
   });
 
-  it('a like (a recent persona), a category filter and a session: the same answers as exact scoring', () => {
+  it('a like (a recent persona), a category filter and a session: the same answers as exact scoring', async () => {
     const { live, seq } = liveData();
-    const ann = engineOf(model, live, seq, COVERING);
-    const exact = engineOf(model, live, seq, EXACT);
+    const ann = await engineOf(model, live, seq, COVERING);
+    const exact = await engineOf(model, live, seq, EXACT);
     const id = log.users.id(multi[1]!);
     const liked = itemsOf(exact.recommendJson(id, opts(30)))[25]!.id;
     live.applyFeedback([{ user: id, item: liked, type: 'like', value: 1, ts: 0, seq: seq + 1 }]);
@@ -148,11 +152,11 @@ describe('ANN retrieval in the service', () => {
     assertSameAnswer(JSON.stringify(ann.session(hist, 15, 'none', true)), JSON.stringify(exact.session(hist, 15, 'none', true)), 'session');
   });
 
-  it('a small pool: a new item scores from its peers exactly as in exact scoring, and a category list is ranked over all of it', () => {
+  it('a small pool: a new item scores from its peers exactly as in exact scoring, and a category list is ranked over all of it', async () => {
     const { live, seq } = liveData();
     const small: ServeAnnOptions = { minItems: 1, retrieval: { perPersona: 3 } };
-    const ann = engineOf(model, live, seq, small);
-    const exact = engineOf(model, live, seq, EXACT);
+    const ann = await engineOf(model, live, seq, small);
+    const exact = await engineOf(model, live, seq, EXACT);
     // a user the model was not trained on, with three likes: a pool of a few items per persona
     const id = 'fresh-user';
     live.applyFeedback([3, 17, 40].map((i, r) => ({ user: id, item: log.items.id(i), type: 'like', value: 1, ts: 0, seq: seq + 1 + r })));
@@ -188,19 +192,44 @@ describe('ANN retrieval in the service', () => {
     }
   });
 
-  it('each model version builds its own index in warm, before any request; below the size nothing is built and the answers are bit-identical', () => {
+  it('warm builds the index on a worker thread: reads are exact until it is ready, then retrieved; the graph is the one a build here gives', async () => {
     const { live, seq } = liveData();
-    const v1 = engineOf(model, live, seq, COVERING, 1);
+    const meta = { items: log.items.toArray(), users: log.users.toArray(), feedbackSeq: seq, erasureGen: 0 };
+    const record = { version: 1, name: 'personas', path: '', sha256: '', trainedAt: '', params: {}, feedbackSeq: seq, evaluation: null };
+    const e = new Engine({ record, model, meta, popularity: train.itemPopularity }, live, COVERING);
+    e.warm();
+    const [first, second] = [log.users.id(multi[0]!), log.users.id(multi[1]!)];
+    e.recommendJson(first, opts(10));
+    assert.equal(e.ann.retriever, null);
+    assert.equal(isAnnRow(rowOf(e, first)), false);
+    await e.ann.ready;
+    assert.equal(e.ann.error, null);
+    e.recommendJson(second, opts(10));
+    assert.equal(isAnnRow(rowOf(e, second)), true);
+    const here = new PersonaRetriever(model, COVERING.retrieval);
+    const d = model.dim;
+    for (const u of multi.slice(0, 5)) {
+      const p = model.personaVectors(u);
+      const q = new Float32Array(d + 1);
+      q.set(p.subarray(0, d));
+      q[d] = 1;
+      assert.deepEqual(e.ann.retriever!.index.search(q, 30), here.index.search(q, 30));
+    }
+  });
+
+  it('each model version builds its own index in warm; below the size nothing is built and the answers are bit-identical', async () => {
+    const { live, seq } = liveData();
+    const v1 = await engineOf(model, live, seq, COVERING, 1);
     const model2 = PersonaModel.fromArtifact(model.toArtifact());
-    const v2 = engineOf(model2, live, seq, COVERING, 2);
+    const v2 = await engineOf(model2, live, seq, COVERING, 2);
     assert.ok(v1.ann.retriever && v2.ann.retriever);
     assert.notEqual(v1.ann.retriever, v2.ann.retriever);
     assert.equal(v1.ann.retriever.model, model);
     assert.equal(v2.ann.retriever.model, model2);
     assert.equal(v2.ann.retriever.index.size, nCand);
     // the default size (20,000 candidates) is far above this catalogue: no index, exact answers
-    const byDefault = engineOf(model, live, seq, {});
-    const off = engineOf(model, live, seq, EXACT);
+    const byDefault = await engineOf(model, live, seq, {});
+    const off = await engineOf(model, live, seq, EXACT);
     assert.equal(byDefault.ann.active, false);
     assert.equal(byDefault.ann.retriever, null);
     for (const u of multi.slice(0, 5)) assert.equal(byDefault.recommendJson(log.users.id(u), opts(10)), off.recommendJson(log.users.id(u), opts(10)));

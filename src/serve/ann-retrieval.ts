@@ -6,8 +6,9 @@
  * loaded model version in `Engine.warm`, before the engine serves; a new version gets a new engine
  * and so a new index), the candidates are merged, and the merged pool is scored exactly with the
  * persona weights, as `scorePersonas` (or, with a muted, boosted or recent persona, the mixture of
- * per-persona rankings, persona-mixture.ts) scores them. The row is -Infinity outside what was
- * scored, so the list pipeline downstream is the same code with or without retrieval.
+ * per-persona rankings, persona-mixture.ts) scores them. The index is built on a worker thread
+ * (ann-worker.ts), so the event loop keeps serving while it builds; until it is ready the engine
+ * scores exactly, as below the size. The row is -Infinity outside what was scored, so the list pipeline downstream is the same code with or without retrieval.
  *
  * Besides the pool, the row holds exact scores (same normalisers) of:
  * - the peers of the items posted after training (new-items.ts scores a new item as the mean of its
@@ -20,10 +21,17 @@
  * Below the size, or for any other model (or a persona model with a slate other than the mixture),
  * nothing here runs and the answers are the exact ones.
  */
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { AnnIndex } from '../models/ann.js';
 import type { Recommender } from '../models/model.js';
 import type { PersonaSet } from '../models/persona-assignment.js';
-import { DEFAULT_ANN_MIN_ITEMS, PersonaRetriever, useAnn, type PersonaRetrievalOptions, type PoolScores } from '../models/persona-ann.js';
+import { DEFAULT_ANN_MIN_ITEMS, PersonaRetriever, retrievalVectors, useAnn, type PersonaRetrievalOptions, type PoolScores } from '../models/persona-ann.js';
 import { PersonaModel } from '../models/personas.js';
+import type { AnnBuildInput, AnnBuildMessage } from './ann-worker.js';
 import type { SeenTest } from './explanations.js';
 import type { PersonaSetting } from './user-state.js';
 
@@ -91,12 +99,38 @@ export class ServeRetrieval {
     this.active = pm !== null && useAnn(pm.candidateItems().length, options.minItems ?? DEFAULT_ANN_MIN_ITEMS);
   }
 
-  /** Builds the index (once; `Engine.warm` calls it before the engine serves). */
-  build(): void {
+  private building: Promise<void> | null = null;
+  /** Why the index could not be built (the engine then scores exactly), or null. */
+  error: string | null = null;
+
+  /**
+   * Starts building the index on a worker thread (once; `Engine.warm` calls it before the engine
+   * serves). Resolves when it is ready, or failed (`error`; reads stay exact); never rejects.
+   */
+  start(): Promise<void> {
+    if (!this.active) return Promise.resolve();
+    this.building ??= buildOffThread(this.model!, this.options.retrieval ?? {}).then(
+      (index) => {
+        this.retriever_ ??= new PersonaRetriever(this.model!, this.options.retrieval, index);
+      },
+      (err: unknown) => {
+        this.error = err instanceof Error ? err.message : String(err);
+      },
+    );
+    return this.building;
+  }
+
+  /** Resolves when the index started by `start` is ready or failed (at once when none was started). */
+  get ready(): Promise<void> {
+    return this.building ?? Promise.resolve();
+  }
+
+  /** Builds the index on this thread, now, if it is not ready (callers that cannot wait: benches, tools). */
+  buildNow(): void {
     if (this.active && !this.retriever_) this.retriever_ = new PersonaRetriever(this.model!, this.options.retrieval);
   }
 
-  /** The index's retriever once built, else null. */
+  /** The index's retriever once built, else null (reads are then exact). */
   get retriever(): PersonaRetriever | null {
     return this.retriever_;
   }
@@ -109,14 +143,15 @@ export class ServeRetrieval {
 
   /**
    * Writes a user's retrieved row into `out` (nItems; -Infinity outside the pool and `also`):
-   * false when retrieval does not apply (not active, or every persona muted: the caller's exact
-   * path writes the cold-start scores then). `liveCandidates`: the candidates still in the
+   * false when retrieval does not apply (not active, the index not ready yet, or every persona
+   * muted: the caller's exact path writes the exact scores, or the cold-start ones, then). `liveCandidates`: the candidates still in the
    * catalogue (each persona retrieves as many more as were deleted since training, and as many as
    * the user has seen); `also`: items to score beside the pool (new items' peers); `generation`:
    * the new items' generation they come from.
    */
   scoreInto(s: RetrievalSubject, out: Float32Array, liveCandidates: number, also: Iterable<number>, generation: number): boolean {
-    if (!this.active) return false;
+    const retriever = this.retriever_;
+    if (!this.active || !retriever) return false;
     const { vectors, k } = s.personas;
     let pool: PoolScores;
     const extra = Math.max(0, this.model!.candidateItems().length - liveCandidates) + s.exclude.length;
@@ -129,11 +164,9 @@ export class ServeRetrieval {
         if (cs[q]! > 0) any = true;
       }
       if (!any) return false;
-      this.build();
-      pool = this.retriever_!.scoreRankings(vectors, cs, extra);
+      pool = retriever.scoreRankings(vectors, cs, extra);
     } else {
-      this.build();
-      pool = this.retriever_!.scoreSet(vectors, s.history, extra);
+      pool = retriever.scoreSet(vectors, s.history, extra);
     }
     out.fill(-Infinity);
     for (let r = 0; r < pool.items.length; r++) out[pool.items[r]!] = pool.scores[r]!;
@@ -239,4 +272,46 @@ function lowerBound(sorted: Float64Array, s: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** A worker thread running ann-worker.ts (through tsx when running from the TypeScript sources). */
+function startWorker(): Worker {
+  const data = { personaeAnnBuild: true };
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./ann-worker.js', import.meta.url), { workerData: data });
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const entry = new URL('./ann-worker.ts', import.meta.url).href;
+  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(boot, { eval: true, workerData: data });
+}
+
+/**
+ * The model's retrieval index, built on a worker thread and read back from a temporary file (the
+ * same graph as a build here: one thread, items in ascending order). The worker does not keep the
+ * process alive; the file is removed once read.
+ */
+function buildOffThread(model: PersonaModel, options: PersonaRetrievalOptions): Promise<AnnIndex> {
+  const { items, vectors, dim } = retrievalVectors(model);
+  const file = join(tmpdir(), `personae-ann-${process.pid}-${randomBytes(6).toString('hex')}.usearch`);
+  return new Promise<AnnIndex>((resolve, reject) => {
+    const worker = startWorker();
+    worker.unref();
+    let settled = false;
+    const finish = (err: Error | null): void => {
+      if (settled) return;
+      settled = true;
+      void worker.terminate();
+      try {
+        if (err) throw err;
+        resolve(new AnnIndex(items, { file }, dim, options));
+      } catch (e) {
+        reject(e instanceof Error ? e : new Error(String(e)));
+      } finally {
+        rmSync(file, { force: true });
+      }
+    };
+    worker.on('message', (m: AnnBuildMessage) => finish(m.type === 'done' ? null : new Error(m.message)));
+    worker.on('error', (e) => finish(e));
+    worker.on('exit', (code) => finish(new Error(`the index build stopped (exit ${code})`)));
+    worker.postMessage({ items, vectors, dim, options, file } satisfies AnnBuildInput, [vectors.buffer as ArrayBuffer]);
+  });
 }

@@ -192,7 +192,7 @@ export class Engine {
    */
   warm(): void {
     this.view();
-    this.ann.build();
+    void this.ann.start(); // on a worker thread: reads stay exact until it is ready
     const train = this.trainSet();
     if (this.personas) {
       try {
