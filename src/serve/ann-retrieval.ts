@@ -81,8 +81,8 @@ export interface RetrievalSubject {
   readonly mixture: boolean;
 }
 
-/** Categories whose exactly-scored rows are kept per retrieved row. */
-const MAX_COVERED = 4;
+/** Categories whose exactly-scored rows are kept per retrieved row (each a row of nItems floats beside the states' own). */
+const MAX_COVERED = 1;
 
 export class ServeRetrieval {
   /** Whether this engine's reads retrieve (a persona model at or above the size). */
