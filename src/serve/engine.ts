@@ -72,7 +72,7 @@ export class Engine {
   readonly lists = new ListCache();
   /** Items posted after training, scored from their peers (new-items.ts). */
   private readonly fresh: NewItems;
-  /** Per-persona ANN retrieval of large catalogues (ann-retrieval.ts); its index is built by `warm`. */
+  /** Per-persona ANN retrieval of large catalogues (ann-retrieval.ts); `warm` starts its index build on a worker thread. */
   readonly ann: ServeRetrieval;
 
   constructor(
