@@ -26,6 +26,7 @@ interface UsearchIndex {
   search(vector: Float32Array, k: number, threads: number): { keys: BigUint64Array; distances: Float32Array };
   size(): number;
   save(path: string): void;
+  load(path: string): void;
   view(path: string): void;
 }
 interface UsearchModule {
@@ -77,10 +78,13 @@ export class AnnIndex {
   /** The query buffer (the transform's extra coordinate stays 0). */
   private readonly query: Float32Array;
 
-  /** `vectors` is items.length x dim, row r the vector of items[r]. */
-  constructor(items: Int32Array, vectors: Float32Array, dim: number, options: AnnIndexOptions = {}) {
+  /**
+   * `vectors` is items.length x dim, row r the vector of items[r]; or `{ file }`: the index `save`d
+   * to that file by an index built over the same items, dim and options (e.g. on another thread).
+   */
+  constructor(items: Int32Array, vectors: Float32Array | { readonly file: string }, dim: number, options: AnnIndexOptions = {}) {
     if (!Number.isInteger(dim) || dim < 1) throw new ConfigError(`ann: dim must be a positive integer, got ${dim}`, 'ann.dim');
-    if (vectors.length !== items.length * dim) throw new ConfigError(`ann: ${vectors.length} vector values for ${items.length} items x ${dim}`, 'ann.vectors');
+    if (vectors instanceof Float32Array && vectors.length !== items.length * dim) throw new ConfigError(`ann: ${vectors.length} vector values for ${items.length} items x ${dim}`, 'ann.vectors');
     this.options = { ...ANN_INDEX_DEFAULTS, ...options };
     if (this.options.metric !== 'l2-transform' && this.options.metric !== 'ip') throw new ConfigError(`ann: metric must be l2-transform or ip, got ${String(this.options.metric)}`, 'ann.metric');
     for (const [k, v] of Object.entries(this.options)) {
@@ -89,7 +93,6 @@ export class AnnIndex {
     this.dim = dim;
     this.size = items.length;
     this.transform = this.options.metric === 'l2-transform';
-    const stored = this.transform ? euclideanTransform(vectors, items.length, dim) : vectors;
     const { Index } = usearch();
     this.index = new Index({
       dimensions: this.transform ? dim + 1 : dim,
@@ -100,8 +103,19 @@ export class AnnIndex {
       expansion_search: this.options.expansionSearch,
       multi: false,
     });
-    if (items.length > 0) this.index.add(BigUint64Array.from(items, (i) => BigInt(i)), stored, 1);
+    if (!(vectors instanceof Float32Array)) {
+      this.index.load(vectors.file);
+      if (this.index.size() !== items.length) throw new ConfigError(`ann: ${vectors.file} holds ${this.index.size()} items, expected ${items.length}`, 'ann.file');
+    } else if (items.length > 0) {
+      const stored = this.transform ? euclideanTransform(vectors, items.length, dim) : vectors;
+      this.index.add(BigUint64Array.from(items, (i) => BigInt(i)), stored, 1);
+    }
     this.query = new Float32Array(this.transform ? dim + 1 : dim);
+  }
+
+  /** Writes the index to `file` (usearch's format; `new AnnIndex(items, { file }, dim, options)` reads it). */
+  save(file: string): void {
+    this.index.save(file);
   }
 
   /** The (about) `count` items with the largest inner product with `query`, best first. */

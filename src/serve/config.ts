@@ -48,6 +48,8 @@ export const ServeConfig = z
     retrainEvery: z.union([z.string(), z.number().int().min(1000)]).optional(),
     retrainAfter: z.number().int().min(1).optional(),
     tune: z.boolean().optional(),
+    /** Like --ann-min-items: persona models retrieve per persona from this many candidates (0: never). */
+    annMinItems: z.number().int().min(0).optional(),
     quiet: z.boolean().optional(),
   })
   .strict();

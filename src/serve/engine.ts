@@ -19,6 +19,7 @@ import { coldList } from '../rank/cold-start.js';
 import { DEFAULT_HEDGE_THRESHOLD, type HedgeStage } from '../rank/hedge.js';
 import { buildReranker, parseRerankSpec } from '../rank/index.js';
 import { select } from '../rank/pipeline.js';
+import { isAnnRow, ServeRetrieval, serveAnnOf, type ServeAnnOptions } from './ann-retrieval.js';
 import { Catalogue, type CatalogueView } from './catalogue.js';
 import type { LiveData } from './live.js';
 import { servedTrainSet, type LoadedModel } from './model-file.js';
@@ -71,12 +72,16 @@ export class Engine {
   readonly lists = new ListCache();
   /** Items posted after training, scored from their peers (new-items.ts). */
   private readonly fresh: NewItems;
+  /** Per-persona ANN retrieval of large catalogues (ann-retrieval.ts); `warm` starts its index build on a worker thread. */
+  readonly ann: ServeRetrieval;
 
   constructor(
     readonly loaded: LoadedModel,
     readonly live: LiveData,
+    ann: ServeAnnOptions = serveAnnOf(live),
   ) {
     this.model = loaded.model;
+    this.ann = new ServeRetrieval(loaded.model, ann);
     this.personas = hasPersonas(loaded.model) ? loaded.model : null;
     this.items = new IdMap();
     for (const id of loaded.meta.items) this.items.intern(id);
@@ -123,7 +128,11 @@ export class Engine {
   private fitMixtureOf(st: UserState): Float32Array | undefined {
     if (!st.personas || !this.personas || !st.recent || st.cold) return undefined;
     // a persona state's scores do not read the user id (only a model without personas does)
-    if (!usesMixture(st.personas, null, st.overrides)) return this.scoresOf('', st);
+    if (!usesMixture(st.personas, null, st.overrides)) {
+      const row = this.scoresOf('', st);
+      // a retrieved row (ann-retrieval.ts) is finite over its pool only: the fit reads the whole catalogue
+      if (!isAnnRow(row)) return row;
+    }
     const out = new Float32Array(this.nItems);
     mixtureScores(st.personas, new Map(), this.view().coldScores, out, personaRowsOf(st, this.personas, st.personas, this.nItems));
     return out;
@@ -150,11 +159,14 @@ export class Engine {
 
   private scoresOf(userId: string, st: UserState): Float32Array {
     const meta = this.view(); // scores that may hold the cold-start scores keep the catalogue they used
-    if (st.scores && (st.scoresCatalogue < 0 || st.scoresCatalogue === meta.catalogue)) return st.scores;
+    if (st.scores && (st.scoresCatalogue < 0 || st.scoresCatalogue === meta.catalogue) && !this.ann.stale(st.scores, this.fresh.generation)) return st.scores;
     st.scoresCatalogue = st.cold || (st.personas !== null && this.personas !== null && usesMixture(st.personas, st.recent, st.overrides)) ? meta.catalogue : -1;
     if (st.cold) return (st.scores = meta.coldScores); // shared, read-only
     const out = new Float32Array(this.nItems);
-    if (st.personas && this.personas) {
+    if (st.personas && this.personas && this.ann.active && this.retrieved(st, meta, out)) {
+      // retrieved per persona and reranked exactly over the pool (ann-retrieval.ts)
+      st.scoresCatalogue = meta.catalogue;
+    } else if (st.personas && this.personas) {
       // a recent persona or a persona setting: score as the mixture of per-persona rankings
       if (!usesMixture(st.personas, st.recent, st.overrides)) this.personas.scorePersonas(st.personas.vectors, out, st.history, personaRowsOf(st, this.personas, st.personas, this.nItems));
       else mixtureScores(st.personas, st.overrides, meta.coldScores, out, personaRowsOf(st, this.personas, st.personas, this.nItems));
@@ -165,6 +177,14 @@ export class Engine {
     return out;
   }
 
+  /** A large catalogue's row of a user with personas by per-persona retrieval (false: not retrieved). */
+  private retrieved(st: UserState, meta: CatalogueView, out: Float32Array): boolean {
+    const fresh = this.fresh.current(this.live);
+    const peers = fresh.flatMap((f) => Array.from(f.peers));
+    const subject = { personas: st.personas!, history: st.history, exclude: st.exclude, overrides: st.overrides, mixture: usesMixture(st.personas, st.recent, st.overrides) };
+    return this.ann.scoreInto(subject, out, meta.candidates.length, peers, this.fresh.generation);
+  }
+
   /**
    * Builds what every first read of a user needs once per model (the catalogue view, the training
    * set and, with personas, the onboarding basis of the confidence), so that no request pays for
@@ -172,6 +192,7 @@ export class Engine {
    */
   warm(): void {
     this.view();
+    void this.ann.start(); // on a worker thread: reads stay exact until it is ready
     const train = this.trainSet();
     if (this.personas) {
       try {
@@ -312,10 +333,14 @@ export class Engine {
   }
 
   private recommendState(userId: string, st: UserState, opts: RecommendOptions, seenIds?: ReadonlySet<string>): Recommendations {
-    const scores = this.scoresOf(userId, st);
+    const row = this.scoresOf(userId, st);
+    // a retrieved row with the category's candidates scored too (ann-retrieval.ts); else the row
+    const filtered = opts.category !== undefined ? this.ann.withItems(row, opts.category, this.view().byCategory.get(opts.category) ?? new Int32Array(0)) : row;
     // the top offset + n, so that new items merge in before the page is cut
     const want = opts.offset + opts.n;
-    const selected = this.select(st, scores, { ...opts, offset: 0, n: want });
+    const selected = this.select(st, filtered, { ...opts, offset: 0, n: want });
+    // a hedged list's picks from outside a retrieved pool get their scores (ann-retrieval.ts)
+    const scores = this.ann.covering(filtered, selected.list);
     const { rerank, hedgeReasons } = selected;
     // items posted after training, scored from their peers, merged before the cut (new-items.ts)
     const [skip, seenIdsOf] = [new Set(opts.exclude ?? []), seenIds ?? this.live.users.get(userId)?.seen];
@@ -323,7 +348,7 @@ export class Engine {
     const { entries: all, newScores, fillerOf } = this.fresh.mergeSelected(this.live, selected, scores, want, allowed);
     const entries = all.slice(opts.offset);
     const seen = seenTest(st.exclude, this.nItems);
-    const match = matcher(scores, this.view().candidates, seen, entries.length, entries.map((i) => (typeof i === 'number' ? scores[i]! : (newScores.get(i) ?? 0))));
+    const match = this.ann.matcher(scores, this.view().candidates, seen) ?? matcher(scores, this.view().candidates, seen, entries.length, entries.map((i) => (typeof i === 'number' ? scores[i]! : (newScores.get(i) ?? 0))));
     const items = entries.map((i, r) => {
       if (typeof i !== 'number') return newItemJson(i, newScores.get(i) ?? 0, opts.offset + r + 1, match, opts.explain);
       const base = { ...itemJson(this.items, this.view(), i, scores[i]!), rank: opts.offset + r + 1, match: match(scores[i]!) };

@@ -17,6 +17,7 @@ import { ConfigError } from '../errors.js';
 import { buildApp, hashKey, keyPrefix, type RateLimits, type ServiceState } from './app.js';
 import type { Recommender } from '../models/model.js';
 import { Engine } from './engine.js';
+import { DEFAULT_ANN_MIN_ITEMS, setServeAnn } from './ann-retrieval.js';
 import { loadModel, type LoadedModel } from './model-file.js';
 import { DEFAULT_FEEDBACK_TYPES, LiveData, type FeedbackPolicy } from './live.js';
 import { DEFAULT_USER_CACHE } from './user-cache.js';
@@ -119,6 +120,12 @@ export interface ServiceOptions {
   tune?: boolean;
   /** Retraining schedule (schedule.ts): `everyMs` (--retrain-every), `afterEvents` (--retrain-after), `checkMs`. */
   retrain?: RetrainPolicy;
+  /**
+   * Persona models: cold reads retrieve each persona's candidates from an ANN index and rerank them
+   * exactly when the catalogue has at least this many candidates (ann-retrieval.ts; 0: never).
+   * Default DEFAULT_ANN_MIN_ITEMS.
+   */
+  annMinItems?: number;
   quiet?: boolean;
 }
 
@@ -252,6 +259,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<RunningSe
       await importLog(store, log);
     } else if (socialEdges) say(`the store already holds data: ${opts.social} is not imported (add edges with POST /v1/users/{id}/friends)`);
     state.live = await LiveData.load(store, policy, { userCache });
+    setServeAnn(state.live, { minItems: opts.annMinItems ?? DEFAULT_ANN_MIN_ITEMS });
     state.liveReady = true;
     replica.start();
     state.status = 'loading the model';

@@ -7,6 +7,7 @@ import { combineConfidence, historyFactor, itemEvidence, userConfidence, type Us
 import type { TrainSet } from '../data/train-set.js';
 import type { ComponentLogits } from '../models/component-logits.js';
 import type { HasPersonas, Recommender } from '../models/model.js';
+import { isAnnRow } from './ann-retrieval.js';
 import { usesMixture } from './persona-mixture.js';
 import type { UserState } from './user-state.js';
 
@@ -28,7 +29,8 @@ export function servedConfidence(model: (Recommender & HasPersonas) | null, trai
     // the fit's row: the served row when it is the set's plain scores, the mixture row with a recent
     // persona, else (a persona setting without a recent persona) the set's plain scores computed here;
     // the posterior spread is one Newton step from the user's last exact fit (PosteriorWarmStart)
-    let scores = mixtureRow ?? (st.scores && !usesMixture(st.personas, st.recent, st.overrides) ? st.scores : undefined);
+    // (a retrieved row, ann-retrieval.ts, is finite over its pool only: the fit reads the whole catalogue)
+    let scores = mixtureRow ?? (st.scores && !isAnnRow(st.scores) && !usesMixture(st.personas, st.recent, st.overrides) ? st.scores : undefined);
     if (mixtureRow && logits) {
       // the persona weights of the ambiguity read the set's normalisers with its history: those only
       if (fitRow.length !== train.nItems) fitRow = new Float32Array(train.nItems);

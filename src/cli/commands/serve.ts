@@ -13,6 +13,7 @@ import { DEFAULT_USER_CACHE } from '../../serve/user-cache.js';
 import { configPolicy, readServeConfig, retrainEveryMs, type ServeConfig } from '../../serve/config.js';
 import { checkTrainParams } from '../../serve/training.js';
 import { parseInteger } from '../shared.js';
+import { ANN_FLAG_HELP, DEFAULT_ANN_MIN_ITEMS } from '../ann-scoring.js';
 import { parseParams } from './evaluate.js';
 
 interface ServeFlags {
@@ -42,6 +43,7 @@ interface ServeFlags {
   tune?: boolean;
   threads?: number;
   config?: string;
+  annMinItems?: number;
   quiet?: boolean;
 }
 
@@ -53,7 +55,7 @@ function parsePort(value: string): number {
 }
 
 /** Keys of the config file that are flags of the same name (the rest: params, feedback types, retrainEvery). */
-const SAME_NAME = ['host', 'port', 'db', 'data', 'model', 'seed', 'threads', 'modelsDir', 'keepModels', 'userCache', 'pgSchema', 'publicReads', 'insecureOpen', 'rateLimit', 'rateLimitAddress', 'requestTimeout', 'shutdownTimeout', 'retrainAfter', 'tune', 'quiet'] as const;
+const SAME_NAME = ['host', 'port', 'db', 'data', 'model', 'seed', 'threads', 'modelsDir', 'keepModels', 'userCache', 'pgSchema', 'publicReads', 'insecureOpen', 'rateLimit', 'rateLimitAddress', 'requestTimeout', 'shutdownTimeout', 'retrainAfter', 'tune', 'annMinItems', 'quiet'] as const;
 
 /** The flags with the config file's values wherever the flag was not given on the command line. */
 export function mergeConfig(flags: ServeFlags, config: ServeConfig, onCommandLine: (name: string) => boolean): ServeFlags {
@@ -92,6 +94,7 @@ export function serveCommand(): Command {
     .option('--retrain-after <n>', 'retrain after n new feedback events', parseInteger('--retrain-after', 1))
     .option('--tune', 'tune every training on a validation split first (the model\'s grid), then fit on everything')
     .option('--threads <n>', 'threads of training', parseInteger('--threads', 1))
+    .option('--ann-min-items <n>', `${ANN_FLAG_HELP}; 1 always retrieves`, parseInteger('--ann-min-items', 0), DEFAULT_ANN_MIN_ITEMS)
     .option('--config <file>', 'a JSON config file (default: personae.config.json in the working folder, if any); flags override it')
     .option('--quiet', 'no log lines')
     .action(async (given: ServeFlags, cmd: Command) => {
@@ -131,6 +134,7 @@ export function serveCommand(): Command {
         shutdownTimeoutMs: flags.shutdownTimeout,
         tune: flags.tune ?? false,
         retrain: { everyMs, afterEvents: flags.retrainAfter },
+        ...(flags.annMinItems !== undefined ? { annMinItems: flags.annMinItems } : {}),
         quiet: flags.quiet ?? false,
       });
       process.stdout.write(`${svc.url}\n`);
