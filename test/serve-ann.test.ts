@@ -203,9 +203,11 @@ describe('ANN retrieval in the service', () => {
     const [first, second] = [log.users.id(multi[0]!), log.users.id(multi[1]!)];
     e.recommendJson(first, opts(10));
     assert.equal(e.ann.retriever, null);
+    assert.equal(e.ann.state, 'building'); // what /readyz reports
     assert.equal(isAnnRow(rowOf(e, first)), false);
     await e.ann.ready;
     assert.equal(e.ann.error, null);
+    assert.equal(e.ann.state, 'ready');
     e.recommendJson(second, opts(10));
     assert.equal(isAnnRow(rowOf(e, second)), true);
     const here = new PersonaRetriever(model, COVERING.retrieval);
@@ -234,6 +236,7 @@ describe('ANN retrieval in the service', () => {
     const off = await engineOf(model, live, seq, EXACT);
     assert.equal(byDefault.ann.active, false);
     assert.equal(byDefault.ann.retriever, null);
+    assert.equal(byDefault.ann.state, 'off');
     for (const u of multi.slice(0, 5)) assert.equal(byDefault.recommendJson(log.users.id(u), opts(10)), off.recommendJson(log.users.id(u), opts(10)));
   });
 

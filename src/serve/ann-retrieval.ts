@@ -120,6 +120,13 @@ export class ServeRetrieval {
     return this.building;
   }
 
+  /** What /readyz reports: 'off' (exact reads), 'building' (exact until ready), 'ready', or 'failed' (exact; see `error`). */
+  get state(): 'off' | 'building' | 'ready' | 'failed' {
+    if (!this.active) return 'off';
+    if (this.retriever_) return 'ready';
+    return this.error !== null ? 'failed' : 'building';
+  }
+
   /** Resolves when the index started by `start` is ready or failed (at once when none was started). */
   get ready(): Promise<void> {
     return this.building ?? Promise.resolve();

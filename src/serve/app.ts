@@ -96,7 +96,7 @@ export async function buildApp(s: ServiceState, opts: AppOptions = {}): Promise<
   app.get('/readyz', async (_req, reply) => {
     const failure = s.liveReady ? await s.storeHealth.writable(() => s.store.probeWrite()) : null;
     const writes = failure === null;
-    if (s.ready && writes) return { ready: true, writes, model: s.engine?.info ?? null };
+    if (s.ready && writes) return { ready: true, writes, model: s.engine?.info ?? null, ann: s.engine?.ann.state ?? 'off' };
     return reply.code(503).send({ ready: false, writes, status: failure ? `${failure.code}: ${failure.message}` : s.status, ...(failure ? { code: failure.code } : {}) });
   });
   app.get('/metrics', async (_req, reply) => {

@@ -121,6 +121,8 @@ export const Readiness = z.object({
   code: z.enum(['store_full', 'store_read_only', 'store_unavailable']).optional(),
   status: z.string().optional(),
   model: ModelRef.nullable().optional(),
+  /** Per-persona ANN retrieval of cold reads: off (exact), building (exact until ready), ready, failed (exact). */
+  ann: z.enum(['off', 'building', 'ready', 'failed']).optional(),
 });
 const MetricSummaryView = z.object({ mean: z.number().nullable(), ci95: z.tuple([z.number(), z.number()]).nullable(), n: z.number().int() });
 /**
