@@ -65,6 +65,17 @@ test('train then recommend --model-file gives what recommend gives fitting with 
   assert.equal(b, a);
 });
 
+test('train --threads 1 and --threads 2 write the same model (every array bit for bit)', () => {
+  const one = join(dir, 'one.model');
+  const two = join(dir, 'two.model');
+  ok(personae('train', '--data', world, ...FIT, '--threads', '1', '--out', one, '--quiet'));
+  ok(personae('train', '--data', world, ...FIT, '--threads', '2', '--out', two, '--quiet'));
+  const [a, b] = [readArtifactFile(one).artifact, readArtifactFile(two).artifact];
+  assert.deepEqual(Object.keys(b.arrays).sort(), Object.keys(a.arrays).sort());
+  for (const [name, x] of Object.entries(a.arrays)) assert.deepEqual(b.arrays[name], x, name);
+  cleanError(personae('train', '--data', world, ...FIT, '--threads', '0', '--out', one, '--quiet'), /--threads/);
+});
+
 test('batch writes every user, and the same lists as recommend --model-file, in JSONL, CSV and Parquet', async () => {
   const out = join(dir, 'recs.jsonl');
   ok(personae('batch', '--model-file', modelFile, '--out', out, '--n', '6', '--explain', '--quiet'));
