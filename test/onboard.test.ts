@@ -6,8 +6,9 @@ import { categoriesOf } from '../src/data/dataset.js';
 import { makeSplit } from '../src/data/split.js';
 import { Rng } from '../src/math/rng.js';
 import { createModel } from '../src/models/registry.js';
-import { bald, createOnboarding, LaplacePosterior, OnboardingSession, sigmoid, symmetricEigen } from '../src/onboard/index.js';
-import { choiceMoments, choiceSoftmax, type ChoiceSet } from '../src/onboard/posterior.js';
+import { bald, catalogueChoiceSet, CHOICE_SAMPLE, CHOICE_SAMPLE_ABOVE, createOnboarding, LaplacePosterior, OnboardingSession, sigmoid, symmetricEigen } from '../src/onboard/index.js';
+import type { OnboardingBasis } from '../src/onboard/basis.js';
+import { choiceMoments, choiceSoftmax, estimatedSoftmax, type ChoiceSet } from '../src/onboard/posterior.js';
 import { simulatedAnswer } from '../src/study/onboarding.js';
 import { worldToLog } from '../src/synth/world.js';
 
@@ -46,6 +47,67 @@ test('Laplace posterior: a softmax choice moves the weights toward the chosen it
   const z = e[0]! + e[1]! + e[2]!;
   assert.ok(w > 0);
   assert.ok(Math.abs(w + (e[2]! - e[0]!) / z - 1) < 1e-8);
+});
+
+test('Laplace posterior: a choice set estimated from a sample that holds each row once fits as the set whose rows are each there twice', () => {
+  // the whole set is every row of `half` twice, so its softmax has the same moments as half's and
+  // log Z = log Z(half) + log 2: the estimate (half, scaled by n / estimate.n = 2) is exact here
+  const rng = new Rng(3);
+  const M = 3;
+  const n = 40;
+  const hx = Float64Array.from({ length: n * M }, () => rng.next() * 2 - 1);
+  const ho = Float64Array.from({ length: n }, () => rng.next() - 0.5);
+  const half: ChoiceSet = { n, x: hx, offset: ho };
+  const twice = { n: 2 * n, x: new Float64Array(2 * n * M), offset: new Float64Array(2 * n) };
+  for (let r = 0; r < n; r++) {
+    for (const c of [r, n + r]) {
+      twice.x.set(hx.subarray(r * M, (r + 1) * M), c * M);
+      twice.offset[c] = ho[r]!;
+    }
+  }
+  const fit = (set: ChoiceSet): LaplacePosterior => {
+    const post = new LaplacePosterior(new Float64Array(M), 1);
+    post.choiceSet = set;
+    for (const r of [3, 17, 40 + 5, 29]) post.choices.push({ index: r, c: 1 });
+    post.refit();
+    return post;
+  };
+  const exact = fit(twice);
+  const estimated = fit({ ...twice, estimate: half });
+  for (let m = 0; m < M; m++) assert.ok(Math.abs(exact.mean[m]! - estimated.mean[m]!) < 1e-9, `mean ${m}`);
+  for (let q = 0; q < M * M; q++) assert.ok(Math.abs(exact.cov[q]! - estimated.cov[q]!) < 1e-9, `cov ${q}`);
+  const w = Float64Array.of(0.3, -0.2, 0.5);
+  assert.ok(Math.abs(estimatedSoftmax({ ...twice, estimate: half }, w).logZ - choiceSoftmax(twice, w).logZ) < 1e-12);
+  // and an estimate is used: a sample of a few rows moves the fit
+  const few = fit({ ...twice, estimate: { n: 4, x: hx.slice(0, 4 * M), offset: ho.slice(0, 4) } });
+  assert.ok(Math.abs(few.mean[0]! - exact.mean[0]!) > 1e-3);
+});
+
+test('the catalogue choice set is estimated from a seeded sample of CHOICE_SAMPLE distinct rows above CHOICE_SAMPLE_ABOVE items only', () => {
+  const basisOf = (nItems: number): OnboardingBasis => {
+    const M = 2;
+    const rng = new Rng(nItems);
+    return {
+      size: M, nItems, dim: 1, candidates: Int32Array.from({ length: nItems }, (_, i) => i),
+      base: Float64Array.from({ length: nItems }, () => rng.next()), dirs: Float64Array.from({ length: M * nItems }, () => rng.next()),
+    } as unknown as OnboardingBasis;
+  };
+  const small = catalogueChoiceSet(basisOf(CHOICE_SAMPLE_ABOVE)).set;
+  assert.equal(small.estimate, undefined);
+  const b = basisOf(CHOICE_SAMPLE_ABOVE + 1000);
+  const big = catalogueChoiceSet(b).set;
+  const e = big.estimate!;
+  assert.equal(e.n, CHOICE_SAMPLE);
+  // each sampled row is a row of the set (its offset and coordinates), in ascending row order, none twice
+  let last = -1;
+  for (let t = 0; t < e.n; t++) {
+    let r = last + 1;
+    while (r < big.n && !(big.offset[r] === e.offset[t] && big.x[2 * r] === e.x[2 * t] && big.x[2 * r + 1] === e.x[2 * t + 1])) r++;
+    assert.ok(r < big.n, `sample row ${t} is a row of the set after row ${last}`);
+    last = r;
+  }
+  // the same basis contents give the same sample
+  assert.deepEqual(catalogueChoiceSet(basisOf(CHOICE_SAMPLE_ABOVE + 1000)).set.estimate!.offset, e.offset);
 });
 
 /** The choice moments summed row by row, as the posterior's Hessian first did: the reference of `choiceMoments`. */

@@ -30,6 +30,23 @@ export interface ChoiceSet {
   readonly n: number;
   readonly x: Float64Array;
   readonly offset: Float64Array;
+  /**
+   * For a large set: a uniform sample of its rows (a choice set of those rows) that stands for it
+   * in the softmax: the normaliser is the sample's times n / sample.n and the moments are the
+   * sample's (a self-normalised estimate), so a Newton step costs the sample's size, not the
+   * set's. Chosen rows are rows of the whole set and may lie outside the sample.
+   */
+  readonly estimate?: ChoiceSet;
+}
+
+/**
+ * The softmax a posterior uses for a choice set: over its `estimate` when it has one (p over the
+ * estimate's rows, log Z scaled by n / estimate.n), else over every row (`choiceSoftmax`).
+ */
+export function estimatedSoftmax(cs: ChoiceSet, w: Float64Array): { p: Float64Array; logZ: number } {
+  if (!cs.estimate) return choiceSoftmax(cs, w);
+  const r = choiceSoftmax(cs.estimate, w);
+  return { p: r.p, logZ: r.logZ + Math.log(cs.n / cs.estimate.n) };
 }
 
 /** The softmax probabilities p of a choice set at weights w (w.length = its dim), and the log normaliser log Z. */
@@ -107,7 +124,7 @@ export class LaplacePosterior {
     const cs = this.choiceSet!;
     const last = this.lastSoftmax;
     if (last && last.cs === cs && sameValues(last.w, w)) return last;
-    const r = choiceSoftmax(cs, w);
+    const r = estimatedSoftmax(cs, w);
     this.lastSoftmax = { cs, w: Float64Array.from(w), p: r.p, logZ: r.logZ };
     return r;
   }
@@ -187,7 +204,7 @@ export class LaplacePosterior {
       const { p } = this.softmax(w);
       const ex = new Float64Array(n);
       const exx = new Float64Array(n * n);
-      choiceMoments(cs, n, p, ex, exx);
+      choiceMoments(cs.estimate ?? cs, n, p, ex, exx);
       let total = 0;
       for (const ch of this.choices) {
         total += ch.c;
