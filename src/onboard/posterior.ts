@@ -260,6 +260,18 @@ function sameValues(a: Float64Array, b: Float64Array): boolean {
 /** Column-major copies (dim x n) of choice sets' x, for `choiceMoments`; a choice set is not modified once used. */
 const columnsOf = new WeakMap<ChoiceSet, Float64Array>();
 
+/** The column-major copy of a choice set's x that `choiceMoments` reads, made on first use (or ahead of it, to keep it off a request). */
+export function choiceColumns(cs: ChoiceSet, dim: number): Float64Array {
+  const N = cs.n;
+  let cols = columnsOf.get(cs);
+  if (!cols || cols.length !== N * dim) {
+    cols = new Float64Array(N * dim);
+    for (let r = 0; r < N; r++) for (let m = 0; m < dim; m++) cols[m * N + r] = cs.x[r * dim + m]!;
+    columnsOf.set(cs, cols);
+  }
+  return cols;
+}
+
 /**
  * The first two moments of x under the softmax p of a choice set, skipping rows with p < 1e-12:
  * ex[i] = sum_r p_r x_ri and, for j <= i, exx[i * dim + j] = sum_r (p_r x_ri) x_rj (ex and exx
@@ -272,12 +284,7 @@ const columnsOf = new WeakMap<ChoiceSet, Float64Array>();
  */
 export function choiceMoments(cs: ChoiceSet, dim: number, p: Float64Array, ex: Float64Array, exx: Float64Array): void {
   const N = cs.n;
-  let cols = columnsOf.get(cs);
-  if (!cols || cols.length !== N * dim) {
-    cols = new Float64Array(N * dim);
-    for (let r = 0; r < N; r++) for (let m = 0; m < dim; m++) cols[m * N + r] = cs.x[r * dim + m]!;
-    columnsOf.set(cs, cols);
-  }
+  const cols = choiceColumns(cs, dim);
   // the rows that count (p_r < 1e-12 is skipped, as the row-by-row sum did), gathered when some do not
   let R = 0;
   const keep = new Int32Array(N);

@@ -15,6 +15,8 @@ import { explainOrWithhold } from '../explain/explain-or-withhold.js';
 import { hasPersonas, singleUserBatch, type HasPersonas, type Recommender } from '../models/model.js';
 import type { TrainSet } from '../data/train-set.js';
 import { onboardingBasis } from '../onboard/basis.js';
+import { catalogueChoiceSet } from '../onboard/index.js';
+import { choiceColumns } from '../onboard/posterior.js';
 import { coldList } from '../rank/cold-start.js';
 import { DEFAULT_HEDGE_THRESHOLD, type HedgeStage } from '../rank/hedge.js';
 import { buildReranker, parseRerankSpec } from '../rank/index.js';
@@ -196,7 +198,10 @@ export class Engine {
     const train = this.trainSet();
     if (this.personas) {
       try {
-        onboardingBasis(this.personas, train, { size: 16 });
+        // and the catalogue as the posterior's choice set, with the copy its moments read (the confidence's first use)
+        const basis = onboardingBasis(this.personas, train, { size: 16 });
+        const cs = catalogueChoiceSet(basis).set;
+        choiceColumns(cs.estimate ?? cs, basis.size);
       } catch {
         // no training personas: the confidence then says so on first use
       }
