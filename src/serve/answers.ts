@@ -3,6 +3,7 @@
  * with the service's rounding.
  */
 import type { ItemExplanation, PersonaProfile } from '../explain/explain.js';
+import { tasteDistribution } from '../data/categories.js';
 import type { CatalogueView } from './catalogue.js';
 import type { Explanation, Personas } from './schemas.js';
 import type { PersonaSetting } from './user-state.js';
@@ -50,4 +51,17 @@ export function personasJson(items: ItemNames, meta: CatalogueView, userId: stri
     };
   });
   return { user: userId, confidence: round4(confidence), personas };
+}
+
+/** A user's taste mix: the category shares (4 decimals) of the history and of the list (empty without categories). */
+export function tasteMixJson(history: Int32Array, list: Int32Array, meta: CatalogueView): { categories: string[]; history: number[]; list: number[] } {
+  const nc = meta.catNames.length;
+  const h = new Float64Array(nc);
+  const l = new Float64Array(nc);
+  if (nc > 0) {
+    tasteDistribution(history, meta.cats, h);
+    tasteDistribution(list, meta.cats, l);
+  }
+  const r = (x: number): number => Math.round(x * 1e4) / 1e4;
+  return { categories: meta.catNames, history: Array.from(h, r), list: Array.from(l, r) };
 }

@@ -8,33 +8,29 @@
 import type { UserConfidence } from '../confidence/index.js';
 import { IdMap } from '../data/ids.js';
 import { ConfigError, NotFoundError } from '../errors.js';
-import { tasteDistribution } from '../data/categories.js';
 import { labelOf, personaProfile, type PersonaProfile } from '../explain/explain.js';
 import { hedgeReasonsInWords } from '../explain/hedge-reasons.js';
 import { explainOrWithhold } from '../explain/explain-or-withhold.js';
 import { hasPersonas, singleUserBatch, type HasPersonas, type Recommender } from '../models/model.js';
 import type { TrainSet } from '../data/train-set.js';
-import { onboardingBasis } from '../onboard/basis.js';
-import { catalogueChoiceSet } from '../onboard/index.js';
-import { choiceColumns } from '../onboard/posterior.js';
 import { coldList } from '../rank/cold-start.js';
 import { DEFAULT_HEDGE_THRESHOLD, type HedgeStage } from '../rank/hedge.js';
 import { buildReranker, parseRerankSpec } from '../rank/index.js';
 import { select } from '../rank/pipeline.js';
-import { isAnnRow, ServeRetrieval, serveAnnOf, type ServeAnnOptions } from './ann-retrieval.js';
+import { ServeRetrieval, serveAnnOf, type ServeAnnOptions } from './ann-retrieval.js';
 import { Catalogue, type CatalogueView } from './catalogue.js';
 import type { LiveData } from './live.js';
 import { servedTrainSet, type LoadedModel } from './model-file.js';
-import { explanationJson, itemJson, personasJson, round4 } from './answers.js';
+import { explanationJson, itemJson, personasJson, round4, tasteMixJson } from './answers.js';
 import { NewItems, newItemJson, type NewItem } from './new-items.js';
 import { matcher, readableParts, seenTest, summaryOf, type SeenTest } from './explanations.js';
 import { mixtureScores, usesMixture } from './persona-mixture.js';
 import { ListCache } from './list-cache.js';
 import { MAX_N, type Explanation, type Personas, type Recommendations } from './schemas.js';
-import { servedConfidence } from './served-confidence.js';
+import { fitMixtureRow, servedConfidence, warmConfidence } from './served-confidence.js';
 import { SimilarItems } from './similar-items.js';
 import { friendVia, namesFriends } from './social-via.js';
-import { blankState, foldedSet, maxStatesFor, personaCountOf, personaRowsOf, UserStates, type UserState } from './user-state.js';
+import { maxStatesFor, sessionState, personaCountOf, personaRowsOf, UserStates, type UserState } from './user-state.js';
 
 type PersonaRecommender = Recommender & HasPersonas;
 
@@ -118,26 +114,10 @@ export class Engine {
   private confidenceOf(st: UserState): UserConfidence {
     if (st.confidence) return st.confidence;
     const rows = this.personas && st.personas ? personaRowsOf(st, this.personas, st.personas, this.nItems) : undefined;
-    st.confidence = servedConfidence(this.personas, this.trainSet(), st, rows, this.fitMixtureOf(st));
+    // the fit's mixture row (a persona state's scores do not read the user id: only a model without personas does)
+    const fit = rows ? fitMixtureRow(st, rows, this.nItems, () => this.scoresOf('', st), this.view().coldScores) : undefined;
+    st.confidence = servedConfidence(this.personas, this.trainSet(), st, rows, fit);
     return st.confidence;
-  }
-
-  /**
-   * For a user with a recent persona, the row the confidence's profile fit reads: the mixture of
-   * per-persona rankings that scores the list, without persona settings (the confidence does not
-   * depend on them). Without settings that change the mixture it is the served row itself.
-   */
-  private fitMixtureOf(st: UserState): Float32Array | undefined {
-    if (!st.personas || !this.personas || !st.recent || st.cold) return undefined;
-    // a persona state's scores do not read the user id (only a model without personas does)
-    if (!usesMixture(st.personas, null, st.overrides)) {
-      const row = this.scoresOf('', st);
-      // a retrieved row (ann-retrieval.ts) is finite over its pool only: the fit reads the whole catalogue
-      if (!isAnnRow(row)) return row;
-    }
-    const out = new Float32Array(this.nItems);
-    mixtureScores(st.personas, new Map(), this.view().coldScores, out, personaRowsOf(st, this.personas, st.personas, this.nItems));
-    return out;
   }
 
   /** A user's confidence in [0, 1] (4 decimals) and, when it is low, the reasons. */
@@ -196,16 +176,7 @@ export class Engine {
     this.view();
     void this.ann.start(); // on a worker thread: reads stay exact until it is ready
     const train = this.trainSet();
-    if (this.personas) {
-      try {
-        // and the catalogue as the posterior's choice set, with the copy its moments read (the confidence's first use)
-        const basis = onboardingBasis(this.personas, train, { size: 16 });
-        const cs = catalogueChoiceSet(basis).set;
-        choiceColumns(cs.estimate ?? cs, basis.size);
-      } catch {
-        // no training personas: the confidence then says so on first use
-      }
-    }
+    if (this.personas) warmConfidence(this.personas, train);
   }
 
   /**
@@ -396,18 +367,7 @@ export class Engine {
   }
 
   tasteMix(userId: string, n: number, rerank: string, hedge = true): { categories: string[]; history: number[]; list: number[] } {
-    const st = this.state(userId);
-    const meta = this.view();
-    const list = this.listOf(userId, n, rerank, hedge);
-    const nc = meta.catNames.length;
-    const h = new Float64Array(nc);
-    const l = new Float64Array(nc);
-    if (nc > 0) {
-      tasteDistribution(st.history, meta.cats, h);
-      tasteDistribution(list, meta.cats, l);
-    }
-    const r = (x: number): number => Math.round(x * 1e4) / 1e4;
-    return { categories: meta.catNames, history: Array.from(h, r), list: Array.from(l, r) };
+    return tasteMixJson(this.state(userId).history, this.listOf(userId, n, rerank, hedge), this.view());
   }
 
   /** Items most like `itemId`: the scores of the one-item history (folded in). */
@@ -422,19 +382,10 @@ export class Engine {
 
   /** Recommendations for an anonymous history (not stored). */
   session(itemIds: readonly string[], n: number, rerank: string, explain: boolean, hedge = true, filter: { category?: string | undefined; exclude?: readonly string[] } = {}): Recommendations {
-    const hist: number[] = [];
-    for (const [r, id] of itemIds.entries()) {
-      const i = this.items.lookup(id);
-      if (!this.live.items.has(id)) throw new NotFoundError(`items[${r}]: unknown item "${id}"`);
-      // an item posted after training has no vector to fold in: it is only kept out of the list
-      if (i >= 0 && this.isCandidate[i]) hist.push(i);
-    }
-    const history = Int32Array.from(new Set(hist)).sort();
-    const exclude = Int32Array.from(new Set(itemIds.map((id) => this.items.lookup(id)).filter((i) => i >= 0))).sort();
-    const st = blankState('session', history, exclude, foldedSet(this.personas, history));
+    const st = sessionState(itemIds, this.items, (id) => this.live.items.has(id), this.isCandidate, this.personas);
     if (!st.cold && !st.personas) {
       const out = new Float32Array(this.nItems);
-      this.model.scoreBatch(singleUserBatch(-1, history), out);
+      this.model.scoreBatch(singleUserBatch(-1, st.history), out);
       st.scores = out;
     }
     const body = this.recommendState('(session)', st, { n, offset: 0, rerank, explain, hedge, category: filter.category, exclude: filter.exclude ?? [] }, new Set(itemIds));

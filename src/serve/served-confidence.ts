@@ -5,10 +5,14 @@
  */
 import { combineConfidence, historyFactor, itemEvidence, userConfidence, type UserConfidence } from '../confidence/index.js';
 import type { TrainSet } from '../data/train-set.js';
+import { onboardingBasis } from '../onboard/basis.js';
+import { catalogueChoiceSet } from '../onboard/index.js';
+import { choiceColumns } from '../onboard/posterior.js';
 import type { ComponentLogits } from '../models/component-logits.js';
 import type { HasPersonas, Recommender } from '../models/model.js';
 import { isAnnRow } from './ann-retrieval.js';
-import { usesMixture } from './persona-mixture.js';
+import { mixtureScores, usesMixture } from './persona-mixture.js';
+import type { OwnRows } from './persona-rows.js';
 import type { UserState } from './user-state.js';
 
 /** The row the profile fit of a mixture user's confidence reads, reused (userConfidence keeps nothing of it). */
@@ -51,4 +55,35 @@ export function servedConfidence(model: (Recommender & HasPersonas) | null, trai
   if (h < 0.5) reasons.push(`short history (${n} item${n === 1 ? '' : 's'})`);
   if (evidence < 0.5) reasons.push(`the history is mostly rarely-seen items (item evidence ${evidence.toFixed(2)})`);
   return { confidence, historyFactor: h, ambiguity: 0, spread: 0, fit: 1, evidence, historySize: n, personas: 0, reasons };
+}
+
+/**
+ * For a user with a recent persona, the row the confidence's profile fit reads: the mixture of
+ * per-persona rankings that scores the list, without persona settings (the confidence does not
+ * depend on them). Without settings that change the mixture it is the served row itself
+ * (`served()`), unless that is a retrieved row (ann-retrieval.ts: finite over its pool only).
+ */
+export function fitMixtureRow(st: UserState, rows: OwnRows, nItems: number, served: () => Float32Array, coldScores: Float32Array): Float32Array | undefined {
+  if (!st.personas || !st.recent || st.cold) return undefined;
+  if (!usesMixture(st.personas, null, st.overrides)) {
+    const row = served();
+    if (!isAnnRow(row)) return row;
+  }
+  const out = new Float32Array(nItems);
+  mixtureScores(st.personas, new Map(), coldScores, out, rows);
+  return out;
+}
+
+/**
+ * What a persona model's first confidence would build, built ahead (Engine.warm): the onboarding
+ * basis, the catalogue as the posterior's choice set and the copy its moments read.
+ */
+export function warmConfidence(model: Recommender & HasPersonas, train: TrainSet): void {
+  try {
+    const basis = onboardingBasis(model, train, { size: 16 });
+    const cs = catalogueChoiceSet(basis).set;
+    choiceColumns(cs.estimate ?? cs, basis.size);
+  } catch {
+    // no training personas: the confidence then says so on first use
+  }
 }

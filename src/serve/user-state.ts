@@ -14,6 +14,7 @@
 import type { UserConfidence, PosteriorWarmStart } from '../confidence/index.js';
 import type { IdMap } from '../data/ids.js';
 import type { PersonaProfile } from '../explain/explain.js';
+import { NotFoundError } from '../errors.js';
 import type { HasPersonas, Recommender } from '../models/model.js';
 import { personaSetFrom, type PersonaSet } from '../models/persona-assignment.js';
 import type { LiveData } from './live.js';
@@ -219,4 +220,22 @@ export class UserStates {
     const personas = nonEmpty(pm, set, history);
     return { personas, recentPersona };
   }
+}
+
+/**
+ * The state of an anonymous history (a session: not stored): its items that are candidates of the
+ * model as the history (an item posted after training has no vector to fold in: it is only kept
+ * out of the list), every known item excluded, the persona set folded in. `has` says whether an
+ * item is in the catalogue (NotFoundError naming items[r] otherwise).
+ */
+export function sessionState(itemIds: readonly string[], items: IdMap, has: (id: string) => boolean, isCandidate: Uint8Array, personas: (Recommender & HasPersonas) | null): UserState {
+  const hist: number[] = [];
+  for (const [r, id] of itemIds.entries()) {
+    const i = items.lookup(id);
+    if (!has(id)) throw new NotFoundError(`items[${r}]: unknown item "${id}"`);
+    if (i >= 0 && isCandidate[i]) hist.push(i);
+  }
+  const history = Int32Array.from(new Set(hist)).sort();
+  const exclude = Int32Array.from(new Set(itemIds.map((id) => items.lookup(id)).filter((i) => i >= 0))).sort();
+  return blankState('session', history, exclude, foldedSet(personas, history));
 }
