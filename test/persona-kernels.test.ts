@@ -243,6 +243,81 @@ describe('persona kernels (assembly/personas.ts)', () => {
     assert.deepEqual(Array.from(kern.tots.subarray(0, n)), tots);
   });
 
+  it('logitRows and coefRows match the plain loops for odd and even K and list lengths, off components and extreme logits', () => {
+    const rng = new Rng(91);
+    const nItems = 40;
+    const Kmax = 6;
+    const arena = personaArena(nItems, 4, 1, Kmax, 24);
+    const v = arenaViews(arena, nItems);
+    v.B.set(randomF32(nItems, rng));
+    const kern = chunkKernel(arena, 0);
+    const ks = kern.s;
+    let cases = 0;
+    for (const K of [1, 2, 3, 4, 5, 6]) {
+      for (const len of [1, 2, 3, 8, 11, 24]) {
+        const nt = Math.max(1, Math.min(len - 1, 3));
+        const list = Array.from({ length: len }, () => Math.floor(rng.next() * nItems));
+        const logw = Array.from({ length: len }, (_, c) => (c < nt ? 0 : Math.log(0.1 + rng.next())));
+        // every other case turns one component off (the second lane of a pair when K >= 2)
+        const on = Array.from({ length: K }, (_, q) => (K > 1 && (K + len) % 2 === 0 && q === 1 ? 0 : 1));
+        // logits over the softmax range and, in a few entries, far past exp's overflow and underflow
+        const z0 = Array.from({ length: len * K }, (_, x) => (x % 7 === 3 ? (rng.next() < 0.5 ? -800 : 750) : (rng.next() - 0.5) * 40));
+        kern.list.set(list);
+        kern.logw.set(logw);
+        kern.on.set(on);
+        kern.z.set(z0);
+        kern.g.logitRows(arena.B, ks.list, ks.logw, len, K, ks.on, ks.z, ks.mx, ks.sums);
+        const z = z0.slice();
+        for (let q = 0; q < K; q++) {
+          if (!on[q]) continue;
+          let m = -Infinity;
+          for (let c = 0; c < len; c++) {
+            z[c * K + q] = z[c * K + q]! + v.B[list[c]!]! + logw[c]! + 0;
+            m = Math.max(m, z[c * K + q]!);
+          }
+          let sum = 0;
+          for (let c = 0; c < len; c++) sum += Math.exp(z[c * K + q]! - m);
+          assert.equal(kern.mx[q], m, `K ${K} len ${len} q ${q}`);
+          assert.equal(kern.sums[q], sum, `K ${K} len ${len} q ${q}`);
+        }
+        assert.deepEqual(Array.from(kern.z.subarray(0, len * K)), z);
+        const lse = Array.from({ length: K }, (_, q) => (on[q] ? kern.mx[q]! + Math.log(kern.sums[q]!) : 0));
+        const R = Array.from({ length: K }, (_, q) => (on[q] ? rng.next() * 3 : 0));
+        const resp = Array.from({ length: nt * K }, () => rng.next());
+        kern.lse.set(lse);
+        kern.R.set(R);
+        kern.resp.set(resp);
+        const skipEps = 1e-3;
+        const n = kern.g.coefRows(ks.z, K, ks.on, ks.lse, ks.R, ks.resp, nt, len, skipEps, ks.coef, ks.idx, ks.tots);
+        const idx: number[] = [];
+        const tots: number[] = [];
+        for (let c = 0; c < len; c++) {
+          let tot = 0;
+          let mass = 0;
+          for (let q = 0; q < K; q++) {
+            if (!on[q]) {
+              assert.equal(kern.coef[c * K + q], 0);
+              continue;
+            }
+            const sm = R[q]! * Math.exp(z[c * K + q]! - lse[q]!);
+            mass += sm;
+            const g = sm - (c < nt ? resp[c * K + q]! : 0);
+            assert.equal(kern.coef[c * K + q], g, `K ${K} len ${len} coef ${c}, ${q}`);
+            tot += g;
+          }
+          if (c >= nt && mass < skipEps) continue;
+          idx.push(c);
+          tots.push(tot);
+        }
+        assert.equal(n, idx.length, `K ${K} len ${len}`);
+        assert.deepEqual(Array.from(kern.idx.subarray(0, n)), idx);
+        assert.deepEqual(Array.from(kern.tots.subarray(0, n)), tots);
+        cases++;
+      }
+    }
+    assert.equal(cases, 36);
+  });
+
   it('candidateDots equals the plain dot of float32 rows, for every candidate and component', () => {
     const rng = new Rng(5);
     const d = 10;
