@@ -5,13 +5,12 @@
  * order) while the workers cluster the histories (pieces of equal history length, taken from a
  * shared counter); a worker waits for a batch's negatives only if they are not drawn yet. The
  * workers then run the batches over shared memory, meeting at a barrier (Atomics on a shared
- * counter) after each batch's gradient chunks (the last to arrive runs the optimiser's serial
- * part: the touched rows and the bias steps) and after the W and Q rows' Adam. Each gradient chunk
- * writes its own buffers, each user's clusters depend on that user alone and Adam's rows are
+ * counter) after each batch's gradient chunks and after the optimiser's pieces (the rows of W, Q
+ * and B the batch touched, src/models/personas-adam.ts). Each gradient chunk writes its own
+ * buffers, each user's clusters depend on that user alone and the optimiser's rows are
  * independent, so the result is `itemEpoch`'s after clustering with the inline optimiser step,
  * bit for bit, whatever the number of workers and whoever ran what.
  */
-import { adamArenaRows } from '../math/persona-kernels.js';
 import { sharedInt32, splitRange, type WorkerPool } from '../math/pool.js';
 import type { Rng } from '../math/rng.js';
 import { CHUNKS, itemEpoch, type EpochRun } from './item-train.js';
@@ -71,12 +70,10 @@ function barrier(sync: Int32Array, n: number, last: () => void): void {
   if (Atomics.load(sync, FAILED)) throw new Error('personas: another training worker failed');
 }
 
-// the barrier's fields: generation, arrivals, a failure flag, the current step's rows, the next
-// chunk, row piece and clustering piece to take, and the batches whose negatives are drawn
-const [GEN, ARRIVED, FAILED, ROWS, NEXT_CHUNK, NEXT_PIECE, NEXT_CLUSTER, DRAWN] = [0, 1, 2, 3, 4, 5, 6, 7];
-const SYNC_FIELDS = 8;
-/** Row pieces of an Adam step per worker (taken in any order: rows are independent). */
-const PIECES = 4;
+// the barrier's fields: generation, arrivals, a failure flag, the next chunk, optimiser piece and
+// clustering piece to take, and the batches whose negatives are drawn
+const [GEN, ARRIVED, FAILED, NEXT_CHUNK, NEXT_PIECE, NEXT_CLUSTER, DRAWN] = [0, 1, 2, 3, 4, 5, 6];
+const SYNC_FIELDS = 7;
 
 /**
  * Worker entry: worker `w` of `n` runs the epoch `plan` (see the file comment). The workers take
@@ -109,15 +106,14 @@ export function epochWorker(st: TrainState, prm: StepParams, plan: EpochPlan, sh
         const c = taken[i]!;
         plan.losses[b * CHUNKS + c] = gradChunk(st, prm, batch.slice(ranges[c]![0], ranges[c]![1]), c);
       }
+      barrier(sync, n, () => Atomics.store(sync, NEXT_CHUNK, 0));
+      // the optimiser's pieces (the touched lists are complete), then one clears the touch marks
+      const pieces = opt.pieces(ranges.length);
+      for (let p = Atomics.add(sync, NEXT_PIECE, 1); p < pieces; p = Atomics.add(sync, NEXT_PIECE, 1)) opt.stepPiece(p, ranges.length, plan.lr, plan.l2);
       barrier(sync, n, () => {
-        Atomics.store(sync, ROWS, opt.prepare(ranges.length, plan.lr));
-        Atomics.store(sync, NEXT_CHUNK, 0);
+        opt.clear(ranges.length);
+        Atomics.store(sync, NEXT_PIECE, 0);
       });
-      const pieces = splitRange(Atomics.load(sync, ROWS), PIECES * n);
-      for (let p = Atomics.add(sync, NEXT_PIECE, 1); p < pieces.length; p = Atomics.add(sync, NEXT_PIECE, 1)) {
-        adamArenaRows(st.arena, ranges.length, pieces[p]![0], pieces[p]![1], plan.lr, plan.l2);
-      }
-      barrier(sync, n, () => Atomics.store(sync, NEXT_PIECE, 0));
     }
   } catch (e) {
     fail(sync);

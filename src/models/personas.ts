@@ -87,7 +87,7 @@ export class PersonaModel implements Recommender, FoldIn {
     this.Q = Q;
     this.B = B;
     const pool = chunkPool(ctx.threads);
-    const opt = new PersonaAdam(st, cfg.itemBias, pool, kernelUrl);
+    const opt = new PersonaAdam(st, cfg.itemBias);
     const run: EpochRun<TrainState, StepParams> = {
       st, users, batchSize: cfg.batchSize, pool, kernelUrl, gradChunk,
       sampler: full ? null : new NegativeSampler(this.cand, train.itemPopularity, cfg.negPower), negatives: cfg.negatives,
