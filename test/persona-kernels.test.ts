@@ -4,6 +4,11 @@ import { adamArenaRows, arenaViews, candidateDots, chunkKernel, personaArena } f
 import { Rng } from '../src/math/rng.js';
 import { dot } from '../src/models/personas-cluster.js';
 import { exactSoftmax, PersonasConfig } from '../src/models/personas-config.js';
+import { csrFromPairs, columnCounts, transpose } from '../src/data/csr.js';
+import { CHUNKS, touch } from '../src/models/item-train.js';
+import type { TrainSet } from '../src/models/model.js';
+import { PersonaAdam, PIECE_ROWS } from '../src/models/personas-adam.js';
+import { personaTrainState } from '../src/models/personas-state.js';
 
 /** Float32 values of mixed magnitude (so that the float64 rounding of every order differs). */
 function randomF32(n: number, rng: Rng): Float32Array {
@@ -340,5 +345,89 @@ describe('persona kernels (assembly/personas.ts)', () => {
     assert.equal(exactSoftmax(5000, 10_000, cfg), true); // exactly the work cap
     assert.equal(exactSoftmax(5001, 10_000, cfg), false);
     assert.equal(exactSoftmax(1, 1, { fullSoftmax: 20000, fullSoftmaxWork: 0 }), false);
+  });
+});
+
+describe('the persona optimiser (src/models/personas-adam.ts)', () => {
+  /** A training state over `nItems` items (two users, every item a candidate) and its optimiser. */
+  function stateOf(nItems: number, d: number): { st: ReturnType<typeof personaTrainState>; opt: PersonaAdam } {
+    const users = Int32Array.from({ length: nItems }, (_, j) => j % 2);
+    const items = Int32Array.from({ length: nItems }, (_, j) => j);
+    const userItems = csrFromPairs(2, nItems, users, items);
+    const train: TrainSet = {
+      nUsers: 2, nItems, userItems, itemUsers: transpose(userItems), itemPopularity: columnCounts(userItems),
+      candidates: items, itemRanks: items, categories: null,
+    };
+    const cfg = PersonasConfig.parse({ dim: d });
+    const st = personaTrainState(train, cfg, items, { ptr: new Int32Array(nItems + 1), idx: new Int32Array(0), val: new Float32Array(0) }, 10, new Rng(3));
+    return { st, opt: new PersonaAdam(st, true) };
+  }
+
+  it('a step run piece by piece in any order equals the step, and steps each touched row once with the chunks that touched it', () => {
+    const [nItems, d] = [1500, 6];
+    const a = stateOf(nItems, d);
+    const b = stateOf(nItems, d);
+    assert.deepEqual(a.st.W, b.st.W);
+    const rng = new Rng(8);
+    // three batches; chunks touch overlapping random rows (more than PIECE_ROWS in a chunk) with random gradients
+    for (let batch = 0; batch < 3; batch++) {
+      for (let c = 0; c < CHUNKS; c++) {
+        const n = Math.floor(rng.next() * 2.5 * PIECE_ROWS);
+        for (let r = 0; r < n; r++) {
+          const j = Math.floor(rng.next() * (nItems / 2)) * (c % 2 === 0 ? 1 : 2);
+          const gw = randomF32(d, rng);
+          const gq = randomF32(d, rng);
+          const gb = rng.next() - 0.5;
+          for (const s of [a.st, b.st]) {
+            touch(s, c, j);
+            for (let x = 0; x < d; x++) {
+              s.gW[c]![j * d + x] += gw[x]!;
+              s.gQ[c]![j * d + x] += gq[x]!;
+            }
+            s.gB[c]![j] += gb;
+          }
+        }
+      }
+      const touched = new Set<number>();
+      for (let c = 0; c < CHUNKS; c++) for (let r = 0; r < a.st.nTouched[c]!; r++) touched.add(a.st.touched[c]![r]!);
+      const before = Int32Array.from(a.opt.shared.steps);
+      a.opt.step(CHUNKS, 0.01, 0.1);
+      const pieces = b.opt.pieces(CHUNKS);
+      assert.ok(pieces > CHUNKS, 'several pieces per chunk');
+      for (let p = pieces - 1; p >= 0; p--) b.opt.stepPiece(p, CHUNKS, 0.01, 0.1);
+      b.opt.clear(CHUNKS);
+      for (let j = 0; j < nItems; j++) assert.equal(a.opt.shared.steps[j], before[j]! + (touched.has(j) ? 1 : 0), `steps of row ${j}`);
+      assert.deepEqual(b.opt.shared.steps, a.opt.shared.steps);
+      assert.deepEqual(b.st.W, a.st.W);
+      assert.deepEqual(b.st.Q, a.st.Q);
+      assert.deepEqual(b.st.B, a.st.B);
+      // the gradient buffers and touch marks are clear for the next batch
+      for (let c = 0; c < CHUNKS; c++) {
+        assert.equal(a.st.nTouched[c], 0);
+        assert.ok(a.st.gW[c]!.every((x) => x === 0) && a.st.gQ[c]!.every((x) => x === 0) && a.st.gB[c]!.every((x) => x === 0));
+        assert.ok(a.st.marks[c]!.every((x) => x === 0) && b.st.marks[c]!.every((x) => x === 0));
+      }
+    }
+  });
+
+  it('steps a row the same as ItemAdam whichever chunks touched it', () => {
+    // one row touched by chunks 1 and 3 only: W moves by Adam on the sum of their gradients plus l2
+    const [nItems, d] = [10, 4];
+    const { st, opt } = stateOf(nItems, d);
+    const j = 7;
+    const w0 = Array.from(st.W.subarray(j * d, (j + 1) * d));
+    touch(st, 1, j);
+    touch(st, 3, j);
+    st.gW[1]!.set([0.5, -0.25, 0.125, 1], j * d);
+    st.gW[3]!.set([0.25, 0.25, -0.5, 2], j * d);
+    opt.step(CHUNKS, 0.01, 0.1);
+    for (let x = 0; x < d; x++) {
+      // chunk 1's then chunk 3's float32 entries summed in float64, plus l2 W; moments from zero, step count 1
+      const g = [0.5, -0.25, 0.125, 1][x]! + [0.25, 0.25, -0.5, 2][x]! + 0.1 * w0[x]!;
+      const m = (1 - 0.9) * g;
+      const v = (1 - 0.999) * g * g;
+      const want = Math.fround(w0[x]! - (0.01 * m * (1 / (1 - 0.9))) / (Math.sqrt(v * (1 / (1 - 0.999))) + 1e-8));
+      assert.equal(st.W[j * d + x], want, `W[${j}, ${x}]`);
+    }
   });
 });
