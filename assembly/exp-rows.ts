@@ -1,53 +1,10 @@
 // Rows of exponentials for the serving side's softmax passes (src/math/exp-rows.ts): e^x two
-// lanes at a time (f64x2) by the same fdlibm steps as persona-grad.ts `exp` (V8's Math.exp), so
+// lanes at a time (f64x2, assembly/lib/exp.ts `exp2`) by the same fdlibm steps as `exp` (V8's Math.exp), so
 // every value is Math.exp's bit for bit, and the sums and accumulations of the JS loops they
 // replace, in the same order (the lanes compute two exponentials at once; the sums add them one
 // after the other in index order). Compiled by scripts/build-wasm.mjs into build/wasm/exp-rows.wasm.
 // Pointers are byte offsets into the imported memory.
-import { exp, E1, E2, E3, E4, E5, INV_LN2, LN2_HI, LN2_LO } from './persona-grad';
-
-// |x| at least this (high word 0x3fd62e43, just above ln2 / 2): reduced by k ln 2 with k != 0
-const MID_BITS: u64 = 0x3fd62e4300000000;
-// |x| below 2^-28: e^x = 1 + x
-const TINY_BITS: u64 = 0x3e30000000000000;
-// |x| at least 708 (high word 0x40862000), NaN, or x == 1: the lane pair goes to the scalar exp.
-// Below it |k| <= 1021, so 2^k is a normal number and the result y 2^k one multiplication (the
-// scalar's common branch); above it are fdlibm's overflow, underflow and subnormal-result steps.
-const BIG_BITS: u64 = 0x4086200000000000;
-
-// e^x of both lanes of v, each Math.exp's bit for bit.
-@inline
-function exp2(v: v128): v128 {
-  const ax = f64x2.abs(v);
-  const big = f64x2.splat(reinterpret<f64>(BIG_BITS));
-  const rare = v128.or(v128.not(f64x2.lt(ax, big)), f64x2.eq(v, f64x2.splat(1.0)));
-  if (v128.any_true(rare)) {
-    return f64x2.replace_lane(f64x2.splat(exp(f64x2.extract_lane(v, 0))), 1, exp(f64x2.extract_lane(v, 1)));
-  }
-  const mid = f64x2.ge(ax, f64x2.splat(reinterpret<f64>(MID_BITS)));
-  const tiny = f64x2.lt(ax, f64x2.splat(reinterpret<f64>(TINY_BITS)));
-  // k = (int)(x / ln2 +- 0.5) where |x| > ln2 / 2 (for |x| < 1.5 ln2 that is the scalar's +-1 with
-  // the same hi and lo: +-1 times LN2_HI and LN2_LO is exact), else 0 (hi = x, lo = 0)
-  const half = v128.or(f64x2.splat(0.5), v128.and(v, f64x2.splat(-0.0)));
-  const kf = v128.and(mid, f64x2.trunc(f64x2.add(f64x2.mul(f64x2.splat(INV_LN2), v), half)));
-  const hi = f64x2.sub(v, f64x2.mul(kf, f64x2.splat(LN2_HI)));
-  const lo = f64x2.mul(kf, f64x2.splat(LN2_LO));
-  const x = f64x2.sub(hi, lo);
-  const t = f64x2.mul(x, x);
-  let p = f64x2.add(f64x2.splat(E4), f64x2.mul(t, f64x2.splat(E5)));
-  p = f64x2.add(f64x2.splat(E3), f64x2.mul(t, p));
-  p = f64x2.add(f64x2.splat(E2), f64x2.mul(t, p));
-  p = f64x2.add(f64x2.splat(E1), f64x2.mul(t, p));
-  const c = f64x2.sub(x, f64x2.mul(t, p));
-  // k == 0: 1 - ((x c) / (c - 2) - x) = 1 - ((0 - q) - x) with q = x c / (2 - c) (the negations are
-  // exact and q != 0 for |x| >= 2^-28), the k != 0 formula with lo = 0, hi = x
-  const q = f64x2.div(f64x2.mul(x, c), f64x2.sub(f64x2.splat(2.0), c));
-  const y = f64x2.sub(f64x2.splat(1.0), f64x2.sub(f64x2.sub(lo, q), hi));
-  // 2^k: exponent field k + 1023
-  const ki = i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(kf));
-  const scale = i64x2.shl(i64x2.add(ki, i64x2.splat(1023)), 52);
-  return v128.bitselect(f64x2.add(f64x2.splat(1.0), v), f64x2.mul(y, scale), tiny);
-}
+import { exp, exp2 } from './lib/exp';
 
 // out[i] = e^{x[i]} for i in [0, n) (float64 rows).
 export function expRow(x: usize, n: i32, out: usize): void {

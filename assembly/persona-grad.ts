@@ -8,6 +8,10 @@
 // the same order (the SIMD lanes run over x, one element each); a float32 row is rounded once per
 // update, after the float64 add. Pointers are byte offsets into the imported memory.
 
+import { exp, exp2 } from './lib/exp';
+
+export { exp };
+
 // P (K = k + whole rows of d float64) = for each kept history item h (roles[h] == 0), in order:
 // P_{assign[h]} += W_{items[h]} and, with whole, P_k += W_{items[h]}; then P_q *= scale[q].
 // items, assign: n int32; roles: n bytes; scale: K float64.
@@ -76,60 +80,6 @@ function axpyRow(g: usize, s: f64, p: usize, d: i32, d2: i32): void {
   for (; x < d; x++) store<f32>(g + (<usize>x << 2), <f32>(<f64>load<f32>(g + (<usize>x << 2)) + s * load<f64>(p + (<usize>x << 3))));
 }
 
-// e^x by the fdlibm algorithm (argument reduction by ln 2 in two parts, a degree-5 rational
-// remainder, the power of two put in the exponent), the algorithm and constants V8's Math.exp
-// uses, so the two agree bit for bit (tested against Math.exp).
-export const LN2_HI: f64 = 6.93147180369123816490e-01;
-export const LN2_LO: f64 = 1.90821492927058770002e-10;
-export const INV_LN2: f64 = 1.44269504088896338700e+00;
-export const E1: f64 = 1.66666666666666019037e-01;
-export const E2: f64 = -2.77777777770155933842e-03;
-export const E3: f64 = 6.61375632143793436117e-05;
-export const E4: f64 = -1.65339022054652515390e-06;
-export const E5: f64 = 4.13813679705723846039e-08;
-const TWO_M1000: f64 = 9.33263618503218878990e-302;
-const TWO_1023: f64 = 8.988465674311579539e307;
-
-export function exp(x: f64): f64 {
-  const bits = reinterpret<u64>(x);
-  let hx = <u32>(bits >>> 32);
-  const xsb = <i32>(hx >>> 31);
-  hx &= 0x7fffffff;
-  if (hx >= 0x40862e42) {
-    if (hx >= 0x7ff00000) return ((hx & 0xfffff) | <u32>bits) != 0 ? x + x : xsb == 0 ? x : 0;
-    if (x > 7.09782712893383973096e+02) return Infinity;
-    if (x < -7.45133219101941108420e+02) return 0;
-  }
-  let hi: f64 = 0;
-  let lo: f64 = 0;
-  let k: i32 = 0;
-  if (hx > 0x3fd62e42) {
-    if (hx < 0x3ff0a2b2) {
-      if (x == 1) return 2.718281828459045;
-      hi = xsb != 0 ? x + LN2_HI : x - LN2_HI;
-      lo = xsb != 0 ? -LN2_LO : LN2_LO;
-      k = 1 - xsb - xsb;
-    } else {
-      k = <i32>(INV_LN2 * x + (xsb != 0 ? -0.5 : 0.5));
-      const t = <f64>k;
-      hi = x - t * LN2_HI;
-      lo = t * LN2_LO;
-    }
-    x = hi - lo;
-  } else if (hx < 0x3e300000) {
-    return 1 + x;
-  }
-  const t = x * x;
-  const c = x - t * (E1 + t * (E2 + t * (E3 + t * (E4 + t * E5))));
-  if (k == 0) return 1 - ((x * c) / (c - 2.0) - x);
-  const y = 1 - ((lo - (x * c) / (2.0 - c)) - hi);
-  if (k >= -1021) {
-    if (k == 1024) return y * 2.0 * TWO_1023;
-    return y * reinterpret<f64>(<u64>(<u32>(0x3ff00000 + (k << 20))) << 32);
-  }
-  return y * reinterpret<f64>(<u64>(<u32>(0x3ff00000 + ((k + 1000) << 20))) << 32) * TWO_M1000;
-}
-
 // The logits of a user's list and each component's normaliser: for every component q with
 // on[q] != 0, z[c K + q] = z[c K + q] + B[list[c]] + logw[c] + 0 for c in [0, len) (the dot
 // products already in z), mx[q] = their maximum and sums[q] = the sum over c of exp(z - mx[q]),
@@ -144,8 +94,18 @@ export function logitRows(B: usize, list: usize, logw: usize, len: i32, K: i32, 
       store<f64>(p, v);
       if (v > m) m = v;
     }
+    // two entries at a time (exp2: each lane Math.exp's value), added one after the other in list order
+    const mv = f64x2.splat(m);
+    const step = <usize>K << 3;
     let sum: f64 = 0;
-    for (let c = 0; c < len; c++) sum += exp(load<f64>(z + ((<usize>c * <usize>K + <usize>q) << 3)) - m);
+    let c = 0;
+    for (; c + 1 < len; c += 2) {
+      const p = z + ((<usize>c * <usize>K + <usize>q) << 3);
+      const e = exp2(f64x2.sub(f64x2.replace_lane(f64x2.splat(load<f64>(p)), 1, load<f64>(p + step)), mv));
+      sum += f64x2.extract_lane(e, 0);
+      sum += f64x2.extract_lane(e, 1);
+    }
+    if (c < len) sum += exp(load<f64>(z + ((<usize>c * <usize>K + <usize>q) << 3)) - m);
     store<f64>(mx + (<usize>q << 3), m);
     store<f64>(sums + (<usize>q << 3), sum);
   }
@@ -161,17 +121,34 @@ export function coefRows(z: usize, K: i32, on: usize, lse: usize, R: usize, resp
     let tot: f64 = 0;
     let mass: f64 = 0;
     const co = (<usize>c * <usize>K) << 3;
-    for (let q = 0; q < K; q++) {
+    // components q and q + 1 share one exp2 (each lane Math.exp's value; an off component's lane is not read)
+    let q = 0;
+    for (; q + 1 < K; q += 2) {
       const qo = <usize>q << 3;
-      if (load<u8>(on + <usize>q) == 0) {
-        store<f64>(coef + co + qo, 0);
-        continue;
+      const e = exp2(f64x2.sub(v128.load(z + co + qo), v128.load(lse + qo)));
+      for (let l = 0; l < 2; l++) {
+        const lo = qo + (<usize>l << 3);
+        if (load<u8>(on + <usize>(q + l)) == 0) {
+          store<f64>(coef + co + lo, 0);
+          continue;
+        }
+        const sm = load<f64>(R + lo) * (l == 0 ? f64x2.extract_lane(e, 0) : f64x2.extract_lane(e, 1));
+        mass += sm;
+        const g = sm - (c < nt ? load<f64>(resp + co + lo) : 0);
+        store<f64>(coef + co + lo, g);
+        tot += g;
       }
-      const sm = load<f64>(R + qo) * exp(load<f64>(z + co + qo) - load<f64>(lse + qo));
-      mass += sm;
-      const g = sm - (c < nt ? load<f64>(resp + co + qo) : 0);
-      store<f64>(coef + co + qo, g);
-      tot += g;
+    }
+    if (q < K) {
+      const qo = <usize>q << 3;
+      if (load<u8>(on + <usize>q) == 0) store<f64>(coef + co + qo, 0);
+      else {
+        const sm = load<f64>(R + qo) * exp(load<f64>(z + co + qo) - load<f64>(lse + qo));
+        mass += sm;
+        const g = sm - (c < nt ? load<f64>(resp + co + qo) : 0);
+        store<f64>(coef + co + qo, g);
+        tot += g;
+      }
     }
     if (c >= nt && mass < skipEps) continue;
     store<i32>(idx + (<usize>n << 2), c);

@@ -316,6 +316,81 @@ function assignAll(W: usize, d: i32, items: usize, n: i32, k: i32, inv: usize, C
   return changed;
 }
 
+// inv[i] = 1 / |W_{items[i]}| (0 for a zero row), each squared norm the plain left-to-right sum
+// over x; four items side by side (one per lane of two f64x2 sums), then the rest one at a time.
+function invNorms(W: usize, rowW: usize, items: usize, n: i32, d: i32, inv: usize): void {
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const a = W + <usize>load<i32>(items + (<usize>i << 2)) * rowW;
+    const b = W + <usize>load<i32>(items + (<usize>i << 2), 4) * rowW;
+    const c = W + <usize>load<i32>(items + (<usize>i << 2), 8) * rowW;
+    const e = W + <usize>load<i32>(items + (<usize>i << 2), 12) * rowW;
+    let s0 = f64x2.splat(0);
+    let s1 = f64x2.splat(0);
+    for (let x = 0; x < d; x++) {
+      const xo = <usize>x << 2;
+      const v0 = f64x2.replace_lane(f64x2.splat(<f64>load<f32>(a + xo)), 1, <f64>load<f32>(b + xo));
+      const v1 = f64x2.replace_lane(f64x2.splat(<f64>load<f32>(c + xo)), 1, <f64>load<f32>(e + xo));
+      s0 = f64x2.add(s0, f64x2.mul(v0, v0));
+      s1 = f64x2.add(s1, f64x2.mul(v1, v1));
+    }
+    const io = inv + (<usize>i << 3);
+    const n0 = f64x2.extract_lane(s0, 0);
+    const n1 = f64x2.extract_lane(s0, 1);
+    const n2 = f64x2.extract_lane(s1, 0);
+    const n3 = f64x2.extract_lane(s1, 1);
+    store<f64>(io, n0 > 0 ? 1 / Math.sqrt(n0) : 0);
+    store<f64>(io, n1 > 0 ? 1 / Math.sqrt(n1) : 0, 8);
+    store<f64>(io, n2 > 0 ? 1 / Math.sqrt(n2) : 0, 16);
+    store<f64>(io, n3 > 0 ? 1 / Math.sqrt(n3) : 0, 24);
+  }
+  for (; i < n; i++) {
+    const a = W + <usize>load<i32>(items + (<usize>i << 2)) * rowW;
+    let nn: f64 = 0;
+    for (let x = 0; x < d; x++) {
+      const w = <f64>load<f32>(a + (<usize>x << 2));
+      nn += w * w;
+    }
+    store<f64>(inv + (<usize>i << 3), nn > 0 ? 1 / Math.sqrt(nn) : 0);
+  }
+}
+
+// Each of the k rows of d float64 at C times 1 / its norm (0 for a zero row), each squared norm
+// the plain left-to-right sum over x; two rows side by side (one per lane), the last one alone.
+function normalise(C: usize, k: i32, d: i32): void {
+  const row = <usize>d << 3;
+  let q = 0;
+  for (; q + 1 < k; q += 2) {
+    const a = C + <usize>q * row;
+    const b = a + row;
+    let s = f64x2.splat(0);
+    for (let x = 0; x < d; x++) {
+      const xo = <usize>x << 3;
+      const v = f64x2.replace_lane(f64x2.splat(load<f64>(a + xo)), 1, load<f64>(b + xo));
+      s = f64x2.add(s, f64x2.mul(v, v));
+    }
+    const na = f64x2.extract_lane(s, 0);
+    const nb = f64x2.extract_lane(s, 1);
+    const ia = na > 0 ? 1 / Math.sqrt(na) : 0;
+    const ib = nb > 0 ? 1 / Math.sqrt(nb) : 0;
+    for (let x = 0; x < d; x++) {
+      const xo = <usize>x << 3;
+      store<f64>(a + xo, load<f64>(a + xo) * ia);
+      store<f64>(b + xo, load<f64>(b + xo) * ib);
+    }
+  }
+  if (q < k) {
+    const co = C + <usize>q * row;
+    let nn: f64 = 0;
+    for (let x = 0; x < d; x++) {
+      const c = load<f64>(co + (<usize>x << 3));
+      nn += c * c;
+    }
+    const iv = nn > 0 ? 1 / Math.sqrt(nn) : 0;
+    for (let x = 0; x < d; x++) store<f64>(co + (<usize>x << 3), load<f64>(co + (<usize>x << 3)) * iv);
+  }
+}
+
 // Spherical k-means of one history into at most k >= 2 clusters: clusterHistory of
 // src/models/personas-cluster.ts (its seeding, Lloyd rounds, cluster drops and renumbering), the
 // same float64 arithmetic in the same order. items: n int32 (rows of W); assign: n int32 out;
@@ -333,16 +408,18 @@ export function clusterRows(W: usize, d: i32, items: usize, n: i32, k: i32, minI
   const all = CT + ((<usize>d * <usize>kp) << 3);
   const count = all + (<usize>d << 3);
   const alive = count + (<usize>k << 2);
-  for (let x = 0; x < d; x++) store<f64>(all + (<usize>x << 3), 0);
+  invNorms(W, rowW, items, n, d, inv);
+  // all = the sum of the rows, items in order (two elements at a time, each its own sum)
+  memory.fill(all, 0, <usize>d << 3);
+  const d2 = d & ~1;
   for (let i = 0; i < n; i++) {
     const a = W + <usize>load<i32>(items + (<usize>i << 2)) * rowW;
-    let nn: f64 = 0;
-    for (let x = 0; x < d; x++) {
-      const w = <f64>load<f32>(a + (<usize>x << 2));
-      nn += w * w;
+    let x = 0;
+    for (; x < d2; x += 2) {
+      const p = all + (<usize>x << 3);
+      v128.store(p, f64x2.add(v128.load(p), f64x2.promote_low_f32x4(v128.load64_zero(a + (<usize>x << 2)))));
     }
-    store<f64>(inv + (<usize>i << 3), nn > 0 ? 1 / Math.sqrt(nn) : 0);
-    for (let x = 0; x < d; x++) store<f64>(all + (<usize>x << 3), load<f64>(all + (<usize>x << 3)) + <f64>load<f32>(a + (<usize>x << 2)));
+    for (; x < d; x++) store<f64>(all + (<usize>x << 3), load<f64>(all + (<usize>x << 3)) + <f64>load<f32>(a + (<usize>x << 2)));
   }
   // seeding: the item closest to the summed direction, then farthest-point
   let best = 0;
@@ -395,7 +472,6 @@ export function clusterRows(W: usize, d: i32, items: usize, n: i32, k: i32, minI
     }
     // centroid = direction of the summed raw vectors (element-wise sums, items in order)
     memory.fill(C, 0, (<usize>k * <usize>d) << 3);
-    const d2 = d & ~1;
     for (let i = 0; i < n; i++) {
       const q = load<i32>(assign + (<usize>i << 2));
       if (q < 0) continue;
@@ -408,16 +484,7 @@ export function clusterRows(W: usize, d: i32, items: usize, n: i32, k: i32, minI
       }
       for (; x < d; x++) store<f64>(co + (<usize>x << 3), load<f64>(co + (<usize>x << 3)) + <f64>load<f32>(a + (<usize>x << 2)));
     }
-    for (let q = 0; q < k; q++) {
-      const co = C + ((<usize>q * <usize>d) << 3);
-      let nn: f64 = 0;
-      for (let x = 0; x < d; x++) {
-        const c = load<f64>(co + (<usize>x << 3));
-        nn += c * c;
-      }
-      const iv = nn > 0 ? 1 / Math.sqrt(nn) : 0;
-      for (let x = 0; x < d; x++) store<f64>(co + (<usize>x << 3), load<f64>(co + (<usize>x << 3)) * iv);
-    }
+    normalise(C, k, d);
   }
   // settled: the centroids and live clusters are those of the last assignment, which stands
   if (!settled) assignAll(W, d, items, n, k, inv, C, CT, sims, alive, count, assign);

@@ -4,6 +4,11 @@ import { adamArenaRows, arenaViews, candidateDots, chunkKernel, personaArena } f
 import { Rng } from '../src/math/rng.js';
 import { dot } from '../src/models/personas-cluster.js';
 import { exactSoftmax, PersonasConfig } from '../src/models/personas-config.js';
+import { csrFromPairs, columnCounts, transpose } from '../src/data/csr.js';
+import { CHUNKS, touch } from '../src/models/item-train.js';
+import type { TrainSet } from '../src/models/model.js';
+import { PersonaAdam, PIECE_ROWS } from '../src/models/personas-adam.js';
+import { personaTrainState } from '../src/models/personas-state.js';
 
 /** Float32 values of mixed magnitude (so that the float64 rounding of every order differs). */
 function randomF32(n: number, rng: Rng): Float32Array {
@@ -243,6 +248,81 @@ describe('persona kernels (assembly/personas.ts)', () => {
     assert.deepEqual(Array.from(kern.tots.subarray(0, n)), tots);
   });
 
+  it('logitRows and coefRows match the plain loops for odd and even K and list lengths, off components and extreme logits', () => {
+    const rng = new Rng(91);
+    const nItems = 40;
+    const Kmax = 6;
+    const arena = personaArena(nItems, 4, 1, Kmax, 24);
+    const v = arenaViews(arena, nItems);
+    v.B.set(randomF32(nItems, rng));
+    const kern = chunkKernel(arena, 0);
+    const ks = kern.s;
+    let cases = 0;
+    for (const K of [1, 2, 3, 4, 5, 6]) {
+      for (const len of [1, 2, 3, 8, 11, 24]) {
+        const nt = Math.max(1, Math.min(len - 1, 3));
+        const list = Array.from({ length: len }, () => Math.floor(rng.next() * nItems));
+        const logw = Array.from({ length: len }, (_, c) => (c < nt ? 0 : Math.log(0.1 + rng.next())));
+        // every other case turns one component off (the second lane of a pair when K >= 2)
+        const on = Array.from({ length: K }, (_, q) => (K > 1 && (K + len) % 2 === 0 && q === 1 ? 0 : 1));
+        // logits over the softmax range and, in a few entries, far past exp's overflow and underflow
+        const z0 = Array.from({ length: len * K }, (_, x) => (x % 7 === 3 ? (rng.next() < 0.5 ? -800 : 750) : (rng.next() - 0.5) * 40));
+        kern.list.set(list);
+        kern.logw.set(logw);
+        kern.on.set(on);
+        kern.z.set(z0);
+        kern.g.logitRows(arena.B, ks.list, ks.logw, len, K, ks.on, ks.z, ks.mx, ks.sums);
+        const z = z0.slice();
+        for (let q = 0; q < K; q++) {
+          if (!on[q]) continue;
+          let m = -Infinity;
+          for (let c = 0; c < len; c++) {
+            z[c * K + q] = z[c * K + q]! + v.B[list[c]!]! + logw[c]! + 0;
+            m = Math.max(m, z[c * K + q]!);
+          }
+          let sum = 0;
+          for (let c = 0; c < len; c++) sum += Math.exp(z[c * K + q]! - m);
+          assert.equal(kern.mx[q], m, `K ${K} len ${len} q ${q}`);
+          assert.equal(kern.sums[q], sum, `K ${K} len ${len} q ${q}`);
+        }
+        assert.deepEqual(Array.from(kern.z.subarray(0, len * K)), z);
+        const lse = Array.from({ length: K }, (_, q) => (on[q] ? kern.mx[q]! + Math.log(kern.sums[q]!) : 0));
+        const R = Array.from({ length: K }, (_, q) => (on[q] ? rng.next() * 3 : 0));
+        const resp = Array.from({ length: nt * K }, () => rng.next());
+        kern.lse.set(lse);
+        kern.R.set(R);
+        kern.resp.set(resp);
+        const skipEps = 1e-3;
+        const n = kern.g.coefRows(ks.z, K, ks.on, ks.lse, ks.R, ks.resp, nt, len, skipEps, ks.coef, ks.idx, ks.tots);
+        const idx: number[] = [];
+        const tots: number[] = [];
+        for (let c = 0; c < len; c++) {
+          let tot = 0;
+          let mass = 0;
+          for (let q = 0; q < K; q++) {
+            if (!on[q]) {
+              assert.equal(kern.coef[c * K + q], 0);
+              continue;
+            }
+            const sm = R[q]! * Math.exp(z[c * K + q]! - lse[q]!);
+            mass += sm;
+            const g = sm - (c < nt ? resp[c * K + q]! : 0);
+            assert.equal(kern.coef[c * K + q], g, `K ${K} len ${len} coef ${c}, ${q}`);
+            tot += g;
+          }
+          if (c >= nt && mass < skipEps) continue;
+          idx.push(c);
+          tots.push(tot);
+        }
+        assert.equal(n, idx.length, `K ${K} len ${len}`);
+        assert.deepEqual(Array.from(kern.idx.subarray(0, n)), idx);
+        assert.deepEqual(Array.from(kern.tots.subarray(0, n)), tots);
+        cases++;
+      }
+    }
+    assert.equal(cases, 36);
+  });
+
   it('candidateDots equals the plain dot of float32 rows, for every candidate and component', () => {
     const rng = new Rng(5);
     const d = 10;
@@ -265,5 +345,89 @@ describe('persona kernels (assembly/personas.ts)', () => {
     assert.equal(exactSoftmax(5000, 10_000, cfg), true); // exactly the work cap
     assert.equal(exactSoftmax(5001, 10_000, cfg), false);
     assert.equal(exactSoftmax(1, 1, { fullSoftmax: 20000, fullSoftmaxWork: 0 }), false);
+  });
+});
+
+describe('the persona optimiser (src/models/personas-adam.ts)', () => {
+  /** A training state over `nItems` items (two users, every item a candidate) and its optimiser. */
+  function stateOf(nItems: number, d: number): { st: ReturnType<typeof personaTrainState>; opt: PersonaAdam } {
+    const users = Int32Array.from({ length: nItems }, (_, j) => j % 2);
+    const items = Int32Array.from({ length: nItems }, (_, j) => j);
+    const userItems = csrFromPairs(2, nItems, users, items);
+    const train: TrainSet = {
+      nUsers: 2, nItems, userItems, itemUsers: transpose(userItems), itemPopularity: columnCounts(userItems),
+      candidates: items, itemRanks: items, categories: null,
+    };
+    const cfg = PersonasConfig.parse({ dim: d });
+    const st = personaTrainState(train, cfg, items, { ptr: new Int32Array(nItems + 1), idx: new Int32Array(0), val: new Float32Array(0) }, 10, new Rng(3));
+    return { st, opt: new PersonaAdam(st, true) };
+  }
+
+  it('a step run piece by piece in any order equals the step, and steps each touched row once with the chunks that touched it', () => {
+    const [nItems, d] = [1500, 6];
+    const a = stateOf(nItems, d);
+    const b = stateOf(nItems, d);
+    assert.deepEqual(a.st.W, b.st.W);
+    const rng = new Rng(8);
+    // three batches; chunks touch overlapping random rows (more than PIECE_ROWS in a chunk) with random gradients
+    for (let batch = 0; batch < 3; batch++) {
+      for (let c = 0; c < CHUNKS; c++) {
+        const n = Math.floor(rng.next() * 2.5 * PIECE_ROWS);
+        for (let r = 0; r < n; r++) {
+          const j = Math.floor(rng.next() * (nItems / 2)) * (c % 2 === 0 ? 1 : 2);
+          const gw = randomF32(d, rng);
+          const gq = randomF32(d, rng);
+          const gb = rng.next() - 0.5;
+          for (const s of [a.st, b.st]) {
+            touch(s, c, j);
+            for (let x = 0; x < d; x++) {
+              s.gW[c]![j * d + x] += gw[x]!;
+              s.gQ[c]![j * d + x] += gq[x]!;
+            }
+            s.gB[c]![j] += gb;
+          }
+        }
+      }
+      const touched = new Set<number>();
+      for (let c = 0; c < CHUNKS; c++) for (let r = 0; r < a.st.nTouched[c]!; r++) touched.add(a.st.touched[c]![r]!);
+      const before = Int32Array.from(a.opt.shared.steps);
+      a.opt.step(CHUNKS, 0.01, 0.1);
+      const pieces = b.opt.pieces(CHUNKS);
+      assert.ok(pieces > CHUNKS, 'several pieces per chunk');
+      for (let p = pieces - 1; p >= 0; p--) b.opt.stepPiece(p, CHUNKS, 0.01, 0.1);
+      b.opt.clear(CHUNKS);
+      for (let j = 0; j < nItems; j++) assert.equal(a.opt.shared.steps[j], before[j]! + (touched.has(j) ? 1 : 0), `steps of row ${j}`);
+      assert.deepEqual(b.opt.shared.steps, a.opt.shared.steps);
+      assert.deepEqual(b.st.W, a.st.W);
+      assert.deepEqual(b.st.Q, a.st.Q);
+      assert.deepEqual(b.st.B, a.st.B);
+      // the gradient buffers and touch marks are clear for the next batch
+      for (let c = 0; c < CHUNKS; c++) {
+        assert.equal(a.st.nTouched[c], 0);
+        assert.ok(a.st.gW[c]!.every((x) => x === 0) && a.st.gQ[c]!.every((x) => x === 0) && a.st.gB[c]!.every((x) => x === 0));
+        assert.ok(a.st.marks[c]!.every((x) => x === 0) && b.st.marks[c]!.every((x) => x === 0));
+      }
+    }
+  });
+
+  it('steps a row the same as ItemAdam whichever chunks touched it', () => {
+    // one row touched by chunks 1 and 3 only: W moves by Adam on the sum of their gradients plus l2
+    const [nItems, d] = [10, 4];
+    const { st, opt } = stateOf(nItems, d);
+    const j = 7;
+    const w0 = Array.from(st.W.subarray(j * d, (j + 1) * d));
+    touch(st, 1, j);
+    touch(st, 3, j);
+    st.gW[1]!.set([0.5, -0.25, 0.125, 1], j * d);
+    st.gW[3]!.set([0.25, 0.25, -0.5, 2], j * d);
+    opt.step(CHUNKS, 0.01, 0.1);
+    for (let x = 0; x < d; x++) {
+      // chunk 1's then chunk 3's float32 entries summed in float64, plus l2 W; moments from zero, step count 1
+      const g = [0.5, -0.25, 0.125, 1][x]! + [0.25, 0.25, -0.5, 2][x]! + 0.1 * w0[x]!;
+      const m = (1 - 0.9) * g;
+      const v = (1 - 0.999) * g * g;
+      const want = Math.fround(w0[x]! - (0.01 * m * (1 / (1 - 0.9))) / (Math.sqrt(v * (1 / (1 - 0.999))) + 1e-8));
+      assert.equal(st.W[j * d + x], want, `W[${j}, ${x}]`);
+    }
   });
 });

@@ -86,8 +86,9 @@ export interface PersonaArena {
   readonly gWAt: number;
   readonly gQAt: number;
   /**
-   * Adam's rows to step (items int32), the chunks whose gradient buffers each row reads (items
-   * bytes, bit c = chunk c) and their bias corrections (items float64 each).
+   * Adam's rows to step (chunks x items int32: chunk c's rows from c x items), the chunks whose
+   * gradient buffers each row reads (one byte per row, bit c = chunk c) and their bias
+   * corrections (float64 each), at the same positions.
    */
   readonly rows: number;
   readonly masks: number;
@@ -148,7 +149,8 @@ export function personaArena(nItems: number, d: number, chunks: number, K: numbe
   const [mW, vW, mQ, vQ] = [take(rows), take(rows), take(rows), take(rows)];
   const gWAt = take(chunks * 4);
   const gQAt = take(chunks * 4);
-  const at = { rows: take(nItems * 4), masks: take(nItems), c1: take(nItems * 8), c2: take(nItems * 8) };
+  const steps = chunks * nItems;
+  const at = { rows: take(steps * 4), masks: take(steps), c1: take(steps * 8), c2: take(steps * 8) };
   const cluster = Array.from({ length: clusterK >= 2 ? slots : 0 }, () => take(clusterSlotBytes(clusterN, clusterK, d)));
   const memory = sharedMemory(end, `personas: ${nItems} items x ${d} dimensions (${chunks} gradient buffers)`);
   new Int32Array(memory.buffer, gWAt, chunks).set(gW);

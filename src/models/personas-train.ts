@@ -14,7 +14,7 @@ import { heldOut, touch, type ItemTrainState } from './item-train.js';
 import { clusterHistory } from './personas-cluster.js';
 import type { RowRead } from './component-logits.js';
 import { mixtureTerms, sumExpShift } from '../math/exp-rows.js';
-import { adamArenaRows, candidateDots, chunkKernel, clusterInArena, type ChunkKernel, type PersonaArena } from '../math/persona-kernels.js';
+import { candidateDots, chunkKernel, clusterInArena, type ChunkKernel, type PersonaArena } from '../math/persona-kernels.js';
 
 /** Everything a gradient call reads or writes; typed arrays are shared between threads. */
 export interface TrainState extends ItemTrainState {
@@ -365,11 +365,6 @@ export function gradChunk(st: TrainState, prm: StepParams, users: Int32Array, ch
   let loss = 0;
   for (let b = 0; b < users.length; b++) loss += userGrad(st, prm, users[b]!, chunk);
   return loss;
-}
-
-/** Worker entry: Adam on the arena rows [lo, hi) of the step's list (src/models/personas-adam.ts). */
-export function adamChunk(arena: PersonaArena, chunks: number, lo: number, hi: number, lr: number, l2: number): void {
-  adamArenaRows(arena, chunks, lo, hi, lr, l2);
 }
 
 /** Worker entry: clusters the histories of users [lo, hi) into st.assign / st.ku (see `clusterHistory`). */

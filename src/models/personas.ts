@@ -15,7 +15,6 @@
  */
 import { adaptiveK, exactSoftmax, PersonasConfig } from './personas-config.js';
 import { releaseArena } from '../math/persona-kernels.js';
-import { splitRange, type WorkerPool } from '../math/pool.js';
 import { personaTrainState } from './personas-state.js';
 import { PersonaAdam } from './personas-adam.js';
 import { personaEpoch } from './personas-epoch.js';
@@ -23,9 +22,9 @@ import type { ComponentLogits, RowRead } from './component-logits.js';
 import type { FitContext, FoldIn, ModelArtifact, ModelSpec, Recommender, TrainSet, UserBatch } from './model.js';
 import { runEpochs } from './model.js';
 import { clusterHistory, membersOf, personasOf } from './personas-cluster.js';
-import { activeUsers, chunkPool, CHUNKS, decayedLr, NegativeSampler, type EpochRun } from './item-train.js';
+import { activeUsers, chunkPool, decayedLr, NegativeSampler, type EpochRun } from './item-train.js';
 import { neighbourRows, neighbourTerm } from './personas-neighbours.js';
-import { clusterChunk, gradChunk, mixWeights, scoreMixture, type StepParams, type TrainState } from './personas-train.js';
+import { gradChunk, mixWeights, scoreMixture, type StepParams, type TrainState } from './personas-train.js';
 import { personaCalibratedSlate, personaSlate, writeSlateScores } from './persona-slate.js';
 
 export { adaptiveK, PersonasConfig } from './personas-config.js';
@@ -88,7 +87,7 @@ export class PersonaModel implements Recommender, FoldIn {
     this.Q = Q;
     this.B = B;
     const pool = chunkPool(ctx.threads);
-    const opt = new PersonaAdam(st, cfg.itemBias, pool, kernelUrl);
+    const opt = new PersonaAdam(st, cfg.itemBias);
     const run: EpochRun<TrainState, StepParams> = {
       st, users, batchSize: cfg.batchSize, pool, kernelUrl, gradChunk,
       sampler: full ? null : new NegativeSampler(this.cand, train.itemPopularity, cfg.negPower), negatives: cfg.negatives,
@@ -99,9 +98,10 @@ export class PersonaModel implements Recommender, FoldIn {
     try {
       await runEpochs(ctx, 'personas', cfg.epochs, async (e) => {
         const kMax = e < cfg.warmEpochs ? 1 : cfg.k;
-        await this.cluster(st, kMax, pool);
         const lr = decayedLr(cfg.lr, cfg.lrEnd, e, cfg.epochs);
-        const loss = await personaEpoch(pool, run, ctx.rng.derive('personas', 'epoch', e), params, opt, lr, cfg.l2Item);
+        // each epoch clusters every training history on the current context vectors first
+        const cluster = { kMax, perPersona: cfg.itemsPerPersona, minItems: cfg.minClusterItems, iters: cfg.clusterIters };
+        const loss = await personaEpoch(pool, run, ctx.rng.derive('personas', 'epoch', e), params, opt, lr, cfg.l2Item, cluster);
         if (sums && e >= cfg.epochs - nAvg) [W, Q, B].forEach((a, r) => { for (let x = 0; x < a.length; x++) sums[r]![x] += a[x]!; });
         return loss;
       });
@@ -130,15 +130,6 @@ export class PersonaModel implements Recommender, FoldIn {
   private buildNeighbours(train: TrainSet): void {
     const r = this.params.itemItem === 0 ? { ptr: new Int32Array(train.nItems + 1), idx: new Int32Array(0), val: new Float32Array(0) } : neighbourRows(train, this.params.neighbours, this.params.shrink);
     ({ ptr: this.sPtr, idx: this.sIdx, val: this.sVal } = r);
-  }
-
-  /** Clusters every training history on the current context vectors (fixed user chunks). */
-  private async cluster(st: TrainState, kMax: number, pool: WorkerPool | null): Promise<void> {
-    const c = this.params;
-    const ranges = splitRange(this.nUsers, CHUNKS * 2);
-    await Promise.all(ranges.map(([lo, hi], r) => (pool
-      ? pool.run<void>(kernelUrl, 'clusterChunk', [st, lo, hi, kMax, c.itemsPerPersona, c.minClusterItems, c.clusterIters, r])
-      : Promise.resolve(clusterChunk(st, lo, hi, kMax, c.itemsPerPersona, c.minClusterItems, c.clusterIters, r)))));
   }
 
   /**
