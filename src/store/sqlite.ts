@@ -212,14 +212,16 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       const users = this.st('SELECT DISTINCT user_id FROM feedback').pluck().all() as string[];
       const { n, m } = this.st('SELECT COUNT(*) AS n, COALESCE(MAX(seq), 0) AS m FROM feedback').get() as { n: number; m: number };
-      const rows = this.db.prepare(`SELECT item_id AS item, COUNT(DISTINCT user_id) AS c FROM feedback WHERE ${w.sql} GROUP BY item_id`).all(...w.params) as { item: string; c: number }[];
+      // one pass over the table (NOT INDEXED): walking the item index instead looks each row up at
+      // random for its type and value, about 4.6 x slower at 10M events
+      const rows = this.db.prepare(`SELECT item_id AS item, COUNT(DISTINCT user_id) AS c FROM feedback NOT INDEXED WHERE ${w.sql} GROUP BY item_id`).all(...w.params) as { item: string; c: number }[];
       return { users, events: n, maxSeq: m, positiveUsers: new Map(rows.map((r) => [r.item, r.c])) };
     })();
   }
 
   async appliedCounts(rules: readonly PositiveRule[], upTo: number, skip: readonly number[]): Promise<AppliedCounts> {
     const w = positiveWhere(rules, () => '?');
-    const sql = appliedCountsSql('feedback', 'erasures', 'seq <= ? AND seq NOT IN (SELECT value FROM json_each(?))', w.sql);
+    const sql = appliedCountsSql('feedback NOT INDEXED', 'erasures', 'seq <= ? AND seq NOT IN (SELECT value FROM json_each(?))', w.sql);
     const kept = [upTo, JSON.stringify(skip)];
     return appliedCountsOf(this.db.prepare(sql).all(...kept, ...kept, ...w.params) as { item: string | null; c: number; g: number | null }[]);
   }
