@@ -313,7 +313,7 @@ for (const sc of stores) {
       try {
         const a = await startService({ ...base, data: 'world', world: WORLD, model: 'pop' });
         await a.ready;
-        assert.deepEqual((await call(a, 'GET', '/readyz')).json, { ready: true, writes: true, model: { name: 'pop', version: 1 } });
+        assert.deepEqual((await call(a, 'GET', '/readyz')).json, { ready: true, writes: true, model: { name: 'pop', version: 1 }, ann: 'off' });
         const lines: string[] = [];
         a.state.storeHealth = new StoreHealth((l) => lines.push(l), 60_000);
         const store = a.state.store as Store & Record<string, unknown>;
