@@ -25,6 +25,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { benchArgs } from './args.js';
 
 export interface ScaleRow {
   model: string;
@@ -113,17 +114,7 @@ export function epochRatio(rows: readonly ScaleRow[]): number | null {
 }
 
 async function main(argv: readonly string[]): Promise<void> {
-  const opt = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const num = (name: string, def: number): number => {
-    const v = opt(name);
-    if (v === undefined) return def;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number, got ${v}`);
-    return n;
-  };
+  const { opt, num } = benchArgs(argv);
   if (argv.includes('--child')) return child(opt('--model')!, opt('--data')!, num('--threads', 2));
   const large = argv.includes('--large');
   const users = num('--users', large ? 1_000_000 : 100_000);

@@ -31,6 +31,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/math/rng.js';
+import { benchArgs } from './args.js';
 
 const cli = new URL('../src/cli/index.ts', import.meta.url).href;
 const boot = `import(${JSON.stringify(cli)}).then((m) => m.main(['node', 'personae', ...process.argv.slice(1)]))`;
@@ -130,17 +131,7 @@ function recall(got: readonly string[][], want: readonly string[][]): number {
 }
 
 async function main(argv: readonly string[]): Promise<void> {
-  const opt = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const num = (name: string, def: number): number => {
-    const v = opt(name);
-    if (v === undefined) return def;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number, got ${v}`);
-    return n;
-  };
+  const { opt, num } = benchArgs(argv);
   const large = argv.includes('--large');
   const users = num('--users', large ? 1_000_000 : 100_000);
   const items = num('--items', large ? 100_000 : 20_000);

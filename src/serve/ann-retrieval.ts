@@ -32,7 +32,7 @@ import type { PersonaSet } from '../models/persona-assignment.js';
 import { DEFAULT_ANN_MIN_ITEMS, PersonaRetriever, retrievalVectors, useAnn, type PersonaRetrievalOptions, type PoolScores } from '../models/persona-ann.js';
 import { PersonaModel } from '../models/personas.js';
 import type { AnnBuildInput, AnnBuildMessage } from './ann-worker.js';
-import type { SeenTest } from './explanations.js';
+import { lowerBound, type SeenTest } from './explanations.js';
 import type { PersonaSetting } from './user-state.js';
 
 export { DEFAULT_ANN_MIN_ITEMS };
@@ -269,17 +269,6 @@ export class ServeRetrieval {
   }
 }
 
-/** How many values of `sorted` (ascending) are below s. */
-function lowerBound(sorted: Float64Array, s: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]! < s) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** A worker thread running ann-worker.ts (through tsx when running from the TypeScript sources). */
 function startWorker(): Worker {

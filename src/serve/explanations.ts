@@ -124,9 +124,8 @@ export function sortedScores(scores: Float32Array, candidates: Int32Array, exclu
   return Float32Array.from(out).sort();
 }
 
-/** Percent (one decimal) of `sorted` strictly below `s`. */
-export function matchPercent(sorted: Float32Array, s: number): number {
-  if (sorted.length === 0 || !Number.isFinite(s)) return 0;
+/** How many values of `sorted` (ascending) are below s. */
+export function lowerBound(sorted: ArrayLike<number>, s: number): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
@@ -134,7 +133,13 @@ export function matchPercent(sorted: Float32Array, s: number): number {
     if (sorted[mid]! < s) lo = mid + 1;
     else hi = mid;
   }
-  return Math.round((1000 * lo) / sorted.length) / 10;
+  return lo;
+}
+
+/** Percent (one decimal) of `sorted` strictly below `s`. */
+export function matchPercent(sorted: Float32Array, s: number): number {
+  if (sorted.length === 0 || !Number.isFinite(s)) return 0;
+  return Math.round((1000 * lowerBound(sorted, s)) / sorted.length) / 10;
 }
 
 /**
