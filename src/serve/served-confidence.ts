@@ -17,11 +17,13 @@ import type { UserState } from './user-state.js';
 
 /** The row the profile fit of a mixture user's confidence reads, reused (userConfidence keeps nothing of it). */
 let fitRow = new Float32Array(0);
+const NO_ROW = new Float32Array(0);
 
 /**
  * The confidence of a user state; `model` is the persona model, or null. `logits`: the state's
  * persona logits (persona-rows.ts), so that scoring the set with its history scores only the
- * components without them (after a like: the recent persona and the whole history).
+ * components without them (after a like: the recent persona, and the whole history when the set's
+ * plain scores are computed here).
  * `mixtureRow`: for a state with a recent persona, the mixture of per-persona rankings that scores
  * its list, without persona settings (persona-mixture.ts); the profile fit then reads that row,
  * so it measures how the scores that rank the list place the history.
@@ -37,8 +39,8 @@ export function servedConfidence(model: (Recommender & HasPersonas) | null, trai
     let scores = mixtureRow ?? (st.scores && !isAnnRow(st.scores) && !usesMixture(st.personas, st.recent, st.overrides) ? st.scores : undefined);
     if (mixtureRow && logits) {
       // the persona weights of the ambiguity read the set's normalisers with its history: those only
-      if (fitRow.length !== train.nItems) fitRow = new Float32Array(train.nItems);
-      model.scorePersonas(st.personas.vectors, fitRow, st.personas.history, logits, 'none');
+      // ('none' writes no row)
+      model.scorePersonas(st.personas.vectors, NO_ROW, st.personas.history, logits, 'none');
     } else if (!scores && logits) {
       // the set's plain scores with its history, as userConfidence would compute them, for the
       // profile fit only (userConfidence reads how they order against the history's scores)
