@@ -8,17 +8,17 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { categoriesOf } from '../src/data/categories.js';
 import { Rng } from '../src/math/rng.js';
 import { PersonaModel } from '../src/models/personas.js';
 import { PersonaRetriever } from '../src/models/persona-ann.js';
 import { Engine } from '../src/serve/engine.js';
 import { isAnnRow, type ServeAnnOptions } from '../src/serve/ann-retrieval.js';
 import { parseServeConfig } from '../src/serve/config.js';
-import { DEFAULT_FEEDBACK_TYPES, LiveData } from '../src/serve/live.js';
+import type { LiveData } from '../src/serve/live.js';
 import { extractPositives } from '../src/data/split.js';
 import { trainSetFromPairs } from '../src/data/train-set.js';
 import { worldToLog } from '../src/synth/world.js';
+import { liveFromTraining } from './serve-live.js';
 
 const { log } = worldToLog({ users: 200, items: 150, categories: 5, meanInteractions: 40, seed: 11 });
 const positives = extractPositives(log, 4);
@@ -43,14 +43,7 @@ async function engineOf(m: PersonaModel, live: LiveData, feedbackSeq: number, an
 }
 
 function liveData(): { live: LiveData; seq: number } {
-  const live = new LiveData(DEFAULT_FEEDBACK_TYPES);
-  const cats = log.categories!;
-  live.upsertItems(Array.from({ length: log.items.size }, (_, i) => ({ id: log.items.id(i), title: `t${i}`, categories: Array.from(categoriesOf(cats, i), (c) => cats.names[c]!) })));
-  const { indptr, indices } = train.userItems;
-  const events = [];
-  for (let u = 0; u < log.users.size; u++) for (let x = indptr[u]!; x < indptr[u + 1]!; x++) events.push({ user: log.users.id(u), item: log.items.id(indices[x]!), type: 'like', value: 1, ts: 0, seq: events.length + 1 });
-  live.applyFeedback(events);
-  return { live, seq: events.length };
+  return liveFromTraining(log, train);
 }
 
 interface Item {

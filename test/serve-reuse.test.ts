@@ -9,20 +9,20 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { categoriesOf } from '../src/data/categories.js';
 import { POSTERIOR_REFIT_EVERY, posteriorSpread, profileFit, type PosteriorWarmStart } from '../src/confidence/index.js';
 import { onboardingBasis } from '../src/onboard/basis.js';
 import { Rng } from '../src/math/rng.js';
 import { PersonaModel } from '../src/models/personas.js';
 import { personaSetFrom } from '../src/models/persona-assignment.js';
 import { Engine } from '../src/serve/engine.js';
-import { DEFAULT_FEEDBACK_TYPES, LiveData } from '../src/serve/live.js';
+import type { LiveData } from '../src/serve/live.js';
 import { mixtureScores } from '../src/serve/persona-mixture.js';
 import { PersonaRows } from '../src/serve/persona-rows.js';
 import type { UserState } from '../src/serve/user-state.js';
 import { extractPositives } from '../src/data/split.js';
 import { trainSetFromPairs } from '../src/data/train-set.js';
 import { worldToLog } from '../src/synth/world.js';
+import { liveFromTraining } from './serve-live.js';
 import { mixtureByDefinition } from './mixture-reference.js';
 
 const { log } = worldToLog({ users: 60, items: 120, categories: 5, meanInteractions: 25, seed: 11 });
@@ -41,14 +41,7 @@ function engineOf(m: PersonaModel, live: LiveData, feedbackSeq: number): Engine 
 }
 
 function liveData(): { live: LiveData; seq: number } {
-  const live = new LiveData(DEFAULT_FEEDBACK_TYPES);
-  const cats = log.categories!;
-  live.upsertItems(Array.from({ length: log.items.size }, (_, i) => ({ id: log.items.id(i), title: `t${i}`, categories: Array.from(categoriesOf(cats, i), (c) => cats.names[c]!) })));
-  const { indptr, indices } = train.userItems;
-  const events = [];
-  for (let u = 0; u < log.users.size; u++) for (let x = indptr[u]!; x < indptr[u + 1]!; x++) events.push({ user: log.users.id(u), item: log.items.id(indices[x]!), type: 'like', value: 1, ts: 0, seq: events.length + 1 });
-  live.applyFeedback(events);
-  return { live, seq: events.length };
+  return liveFromTraining(log, train);
 }
 
 /** Makes every new state of `e` start without what the previous state of its user had computed. */
